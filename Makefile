@@ -1,0 +1,55 @@
+# insider_guard: PGXS build.  PG_CONFIG picks the PostgreSQL to build for.
+
+MODULE_big = insider_guard
+OBJS = \
+	src/insider_guard.o \
+	src/guc.o \
+	src/window.o \
+	src/counters.o \
+	src/persist.o \
+	src/relinfo.o \
+	src/tramp.o \
+	src/executor.o \
+	src/copy.o \
+	src/functions.o \
+	src/worker.o
+
+EXTENSION = insider_guard
+DATA = insider_guard--0.1.0.sql
+PGFILEDESC = "insider_guard - stop insiders reading a database out"
+
+# pg_regress: one file per topic, against a temporary preloaded instance
+REGRESS = setup counting_basic counting_functions counting_cursors \
+	counting_copy counting_dml counting_filters counting_partitions \
+	counting_exclusions surface privileges
+REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
+	--temp-instance=./tmp_regress --load-extension=plpgsql
+NO_INSTALLCHECK =
+
+TAP_TESTS = 1
+PROVE_TESTS = test/t/*.pl
+
+PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
+	echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
+	-Wendif-labels -Wmissing-format-attribute -Wformat-security
+
+# the window arithmetic's unit tests, a frontend program
+test/unit/test_window: test/unit/test_window.c src/window.c src/window.h
+	$(CC) $(CFLAGS) -I$(srcdir)/src -I$(includedir_server) -I$(includedir) \
+		-o $@ test/unit/test_window.c src/window.c \
+		-L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport $(LIBS)
+
+unittest: test/unit/test_window
+	test/unit/test_window
+
+# the 55000 error, against an instance that does not preload the library
+installcheck-nopreload:
+	$(pg_regress_installcheck) --temp-instance=./tmp_nopreload \
+		--temp-config=$(srcdir)/test/nopreload.conf not_preloaded
+
+.PHONY: unittest installcheck-nopreload
+EXTRA_CLEAN = test/unit/test_window tmp_regress tmp_nopreload

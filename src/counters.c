@@ -1,0 +1,787 @@
+/*-------------------------------------------------------------------------
+ *
+ * counters.c
+ *		Rows read per (database, role, table) in rolling windows, kept in
+ *		shared memory and bounded by insider_guard.max_tracked.
+ *
+ * Layout: a fixed array of max_tracked counters, each a small header and
+ * one ring of buckets (window.c) per defined window, plus a shared hash
+ * that maps keys to array slots.  A slot never moves; when it is given to
+ * another key its incarnation changes.
+ *
+ * Locking protocol:
+ *
+ *	- ig->lock, SHARED: look a key up in the index.
+ *	- ig->lock, EXCLUSIVE: add or remove keys (insert, evict, reset),
+ *	  change the window definitions.
+ *	- counter->mutex (spinlock): every field of that counter.  A counter's
+ *	  key and in_use change only together with its incarnation, under both
+ *	  the exclusive lock and the mutex.
+ *
+ * So a backend that remembers (slot, incarnation) for a key may update the
+ * counter holding only its mutex, after checking the incarnation: that is
+ * the per-statement path, with no LWLock at all.  Only a miss takes the
+ * LWLock.  Nothing here is touched per row.
+ *
+ * Window definitions (length, bucket width, generation) are changed under
+ * the exclusive lock, and windows_gen is bumped; backends keep a copy and
+ * refresh it when windows_gen moves.  Each ring is stamped with the
+ * generation it was built for; a ring whose window was (re)defined after
+ * it was filled is rebuilt from the 30-day ring, conservatively.
+ *
+ * Eviction: when the array is full, the least recently used counters that
+ * are not pinned (a threshold needs them until pinned_until) are evicted,
+ * a twentieth of the array at a time, and the eviction is logged.
+ *
+ * IDENTIFICATION
+ *		src/counters.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "port/atomics.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/hsearch.h"
+
+#include "counters.h"
+#include "guc.h"
+#include "persist.h"
+#include "window.h"
+
+/* A window every counter keeps a ring for. */
+typedef struct IgWindowDef
+{
+	int64		length;			/* microseconds; 0 = slot not defined */
+	int64		width;			/* bucket width, microseconds */
+	uint32		gen;			/* generation of this definition */
+} IgWindowDef;
+
+typedef struct IgCounter
+{
+	slock_t		mutex;
+	bool		in_use;
+	int32		next_free;		/* free list link, when not in use */
+	uint64		incarnation;	/* changes whenever the slot changes key */
+	IgCounterKey key;
+	int64		statements;		/* statements that read through it */
+	TimestampTz last_used;		/* last update, for LRU eviction */
+	TimestampTz last_read;		/* last time rows were added */
+	TimestampTz pinned_until;	/* not evicted before then */
+	IgRing		rings[FLEXIBLE_ARRAY_MEMBER];	/* one per window */
+} IgCounter;
+
+typedef struct IgIndexEntry
+{
+	IgCounterKey key;
+	int32		slot;
+} IgIndexEntry;
+
+typedef struct IgCounterShared
+{
+	LWLock	   *lock;
+	int			max_counters;
+	int			nwindows;		/* rings per counter */
+	Size		counter_size;
+	int32		free_head;
+	int32		nused;
+	uint64		next_incarnation;
+	uint32		next_gen;
+	pg_atomic_uint32 windows_gen;
+	pg_atomic_uint32 dirty;		/* changed since last saved */
+	pg_atomic_uint64 evicted;
+	IgWindowDef windows[IG_MAX_WINDOWS];
+} IgCounterShared;
+
+static IgCounterShared *ig = NULL;
+static char *ig_counter_array = NULL;
+static HTAB *ig_index = NULL;
+
+/* this backend's copy of the window definitions */
+static IgWindowDef local_windows[IG_MAX_WINDOWS];
+static uint32 local_windows_gen = 0;
+
+/* the built-in windows: 1 minute, 1 hour, 1 day, 30 days */
+static const int64 builtin_lengths[IG_BUILTIN_WINDOWS] = {
+	INT64CONST(60) * USECS_PER_SEC,
+	INT64CONST(3600) * USECS_PER_SEC,
+	INT64CONST(86400) * USECS_PER_SEC,
+	INT64CONST(30) * 86400 * USECS_PER_SEC
+};
+
+/* evict this many counters at once when full: 5%, at least one */
+#define EVICT_BATCH(max)	Max((max) / 20, 1)
+
+static inline IgCounter *
+counter_at(int32 slot)
+{
+	return (IgCounter *) (ig_counter_array + (Size) slot * ig->counter_size);
+}
+
+static int
+counter_windows(void)
+{
+	return IG_BUILTIN_WINDOWS + ig_custom_windows;
+}
+
+static Size
+counter_size(void)
+{
+	return MAXALIGN(offsetof(IgCounter, rings) +
+					sizeof(IgRing) * counter_windows());
+}
+
+/*
+ * Shared memory needed: header, counter array, index.
+ */
+Size
+ig_counters_shmem_size(void)
+{
+	Size		size = MAXALIGN(sizeof(IgCounterShared));
+
+	size = add_size(size, mul_size(counter_size(), ig_max_tracked));
+	size = add_size(size, hash_estimate_size(ig_max_tracked,
+											 sizeof(IgIndexEntry)));
+	return size;
+}
+
+/*
+ * Creates or attaches to the counters.  Called with AddinShmemInitLock
+ * held, in the postmaster and (EXEC_BACKEND) in every backend.  Returns
+ * true if it created them.
+ */
+bool
+ig_counters_shmem_init(void)
+{
+	bool		found;
+	bool		array_found;
+	HASHCTL		info;
+
+	ig = ShmemInitStruct("insider_guard counters",
+						 sizeof(IgCounterShared), &found);
+	ig_counter_array = ShmemInitStruct("insider_guard counter array",
+									   mul_size(counter_size(), ig_max_tracked),
+									   &array_found);
+
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(IgCounterKey);
+	info.entrysize = sizeof(IgIndexEntry);
+	ig_index = ShmemInitHash("insider_guard counter index",
+							 ig_max_tracked, ig_max_tracked,
+							 &info, HASH_ELEM | HASH_BLOBS);
+
+	if (found)
+		return false;
+
+	ig->lock = &(GetNamedLWLockTranche("insider_guard"))->lock;
+	ig->max_counters = ig_max_tracked;
+	ig->nwindows = counter_windows();
+	ig->counter_size = counter_size();
+	ig->nused = 0;
+	ig->next_incarnation = 1;
+	ig->next_gen = 1;
+	pg_atomic_init_u32(&ig->windows_gen, 1);
+	pg_atomic_init_u32(&ig->dirty, 0);
+	pg_atomic_init_u64(&ig->evicted, 0);
+
+	memset(ig->windows, 0, sizeof(ig->windows));
+	for (int w = 0; w < IG_BUILTIN_WINDOWS; w++)
+	{
+		ig->windows[w].length = builtin_lengths[w];
+		ig->windows[w].width = ig_window_width(builtin_lengths[w]);
+		ig->windows[w].gen = 0;
+	}
+
+	/* chain every slot into the free list, slot 0 first */
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+
+		memset(counter, 0, ig->counter_size);
+		SpinLockInit(&counter->mutex);
+		counter->in_use = false;
+		counter->next_free = (slot + 1 < ig->max_counters) ? slot + 1 : -1;
+	}
+	ig->free_head = 0;
+	return true;
+}
+
+/* True once shared memory is set up (the library was preloaded). */
+bool
+ig_counters_ready(void)
+{
+	return ig != NULL;
+}
+
+/* Refreshes this backend's copy of the window definitions if they moved. */
+static void
+refresh_windows(void)
+{
+	uint32		gen = pg_atomic_read_u32(&ig->windows_gen);
+
+	if (gen == local_windows_gen)
+		return;
+	LWLockAcquire(ig->lock, LW_SHARED);
+	memcpy(local_windows, ig->windows, sizeof(local_windows));
+	local_windows_gen = pg_atomic_read_u32(&ig->windows_gen);
+	LWLockRelease(ig->lock);
+}
+
+/*
+ * Makes every ring of a locked counter match the current definitions:
+ * a ring filled under an older definition is rebuilt from the 30-day ring.
+ * Returns false if the counter was built under definitions newer than this
+ * backend's copy (the caller refreshes and retries).
+ */
+static bool
+sync_rings(IgCounter *counter, TimestampTz now)
+{
+	for (int w = IG_BUILTIN_WINDOWS; w < ig->nwindows; w++)
+	{
+		IgWindowDef *def = &local_windows[w];
+		IgRing	   *ring = &counter->rings[w];
+
+		if (ring->gen == def->gen)
+			continue;
+		if (ring->gen > def->gen)
+			return false;
+		if (def->length == 0)
+			ig_ring_reset(ring, def->gen);
+		else
+			ig_ring_rebuild(ring, def->width, def->gen,
+							&counter->rings[IG_WINDOW_MONTH],
+							local_windows[IG_WINDOW_MONTH].width, now);
+	}
+	return true;
+}
+
+/*
+ * Takes a free slot, evicting least recently used counters if none is
+ * free.  Exclusive lock held.  Returns -1 if every counter is pinned.
+ * *evicted is set to the number of counters evicted.
+ */
+static int32
+take_free_slot(TimestampTz now, int *evicted)
+{
+	int32		slot;
+
+	*evicted = 0;
+	if (ig->free_head < 0)
+	{
+		typedef struct
+		{
+			TimestampTz last_used;
+			int32		slot;
+		}			Candidate;
+		Candidate  *candidates;
+		int			ncandidates = 0;
+		int			batch = EVICT_BATCH(ig->max_counters);
+
+		candidates = palloc(sizeof(Candidate) * ig->max_counters);
+		for (slot = 0; slot < ig->max_counters; slot++)
+		{
+			IgCounter  *counter = counter_at(slot);
+			bool		evictable;
+			TimestampTz last_used;
+
+			SpinLockAcquire(&counter->mutex);
+			evictable = counter->in_use && counter->pinned_until <= now;
+			last_used = counter->last_used;
+			SpinLockRelease(&counter->mutex);
+			if (evictable)
+			{
+				candidates[ncandidates].last_used = last_used;
+				candidates[ncandidates].slot = slot;
+				ncandidates++;
+			}
+		}
+
+		/* partial selection of the "batch" oldest */
+		for (int i = 0; i < Min(batch, ncandidates); i++)
+		{
+			int			oldest = i;
+			Candidate	tmp;
+
+			for (int j = i + 1; j < ncandidates; j++)
+				if (candidates[j].last_used < candidates[oldest].last_used)
+					oldest = j;
+			tmp = candidates[i];
+			candidates[i] = candidates[oldest];
+			candidates[oldest] = tmp;
+		}
+
+		for (int i = 0; i < Min(batch, ncandidates); i++)
+		{
+			IgCounter  *counter = counter_at(candidates[i].slot);
+			IgCounterKey key;
+			bool		still_old;
+
+			SpinLockAcquire(&counter->mutex);
+			/* skip it if it was used (or pinned) since we looked */
+			still_old = counter->in_use &&
+				counter->last_used <= candidates[i].last_used &&
+				counter->pinned_until <= now;
+			if (still_old)
+			{
+				key = counter->key;
+				counter->in_use = false;
+				counter->incarnation = 0;
+				counter->next_free = ig->free_head;
+			}
+			SpinLockRelease(&counter->mutex);
+			if (!still_old)
+				continue;
+
+			hash_search(ig_index, &key, HASH_REMOVE, NULL);
+			ig->free_head = candidates[i].slot;
+			ig->nused--;
+			(*evicted)++;
+		}
+		pfree(candidates);
+		if (*evicted > 0)
+			pg_atomic_fetch_add_u64(&ig->evicted, *evicted);
+	}
+
+	slot = ig->free_head;
+	if (slot >= 0)
+		ig->free_head = counter_at(slot)->next_free;
+	return slot;
+}
+
+/*
+ * Finds (and with "create", makes) the counter for a key; returns it with
+ * its mutex held, or NULL.  *ref is the backend's memo for the key.
+ */
+static IgCounter *
+lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
+			 TimestampTz now)
+{
+	for (int attempt = 0; attempt < 10; attempt++)
+	{
+		IgIndexEntry *entry;
+		bool		found;
+		int			evicted = 0;
+
+		if (ref->slot >= 0)
+		{
+			IgCounter  *counter = counter_at(ref->slot);
+
+			SpinLockAcquire(&counter->mutex);
+			if (counter->in_use && counter->incarnation == ref->incarnation)
+				return counter;
+			SpinLockRelease(&counter->mutex);
+			ref->slot = -1;
+		}
+
+		LWLockAcquire(ig->lock, LW_SHARED);
+		entry = hash_search(ig_index, key, HASH_FIND, NULL);
+		if (entry)
+		{
+			IgCounter  *counter = counter_at(entry->slot);
+
+			/* key and incarnation cannot change while we hold the lock */
+			ref->slot = entry->slot;
+			ref->incarnation = counter->incarnation;
+		}
+		LWLockRelease(ig->lock);
+		if (entry)
+			continue;			/* verify under the mutex */
+		if (!create)
+			return NULL;
+
+		LWLockAcquire(ig->lock, LW_EXCLUSIVE);
+		entry = hash_search(ig_index, key, HASH_FIND, NULL);
+		if (!entry)
+		{
+			int32		slot = take_free_slot(now, &evicted);
+			IgCounter  *counter;
+
+			if (slot < 0)
+			{
+				LWLockRelease(ig->lock);
+				return NULL;
+			}
+			entry = hash_search(ig_index, key, HASH_ENTER, &found);
+			entry->slot = slot;
+			ig->nused++;
+
+			counter = counter_at(slot);
+			SpinLockAcquire(&counter->mutex);
+			counter->in_use = true;
+			counter->incarnation = ig->next_incarnation++;
+			counter->key = *key;
+			counter->statements = 0;
+			counter->last_used = now;
+			counter->last_read = 0;
+			counter->pinned_until = 0;
+			for (int w = 0; w < ig->nwindows; w++)
+				ig_ring_reset(&counter->rings[w], local_windows[w].gen);
+			SpinLockRelease(&counter->mutex);
+		}
+		ref->slot = entry->slot;
+		ref->incarnation = counter_at(entry->slot)->incarnation;
+		LWLockRelease(ig->lock);
+
+		if (evicted > 0)
+			ereport(LOG,
+					(errmsg("insider_guard: evicted %d least recently used counters to make room",
+							evicted),
+					 errdetail("insider_guard.max_tracked is %d; %llu counters evicted since the server started.",
+							   ig->max_counters,
+							   (unsigned long long) pg_atomic_read_u64(&ig->evicted))));
+	}
+	return NULL;
+}
+
+/* Marks the counters as changed since the last save. */
+static inline void
+mark_dirty(void)
+{
+	if (pg_atomic_read_u32(&ig->dirty) == 0)
+		pg_atomic_write_u32(&ig->dirty, 1);
+}
+
+/*
+ * Adds rows read at "now" to a key's counter, creating it if needed.
+ * new_statement: this is the first update for the key in this statement.
+ * Returns false if the counter could not be created (all pinned).
+ */
+bool
+ig_counters_add(const IgCounterKey *key, IgCounterRef *ref, uint64 rows,
+				bool new_statement, TimestampTz now)
+{
+	for (;;)
+	{
+		IgCounter  *counter;
+
+		refresh_windows();
+		counter = lock_counter(key, ref, true, now);
+		if (counter == NULL)
+			return false;
+		if (!sync_rings(counter, now))
+		{
+			SpinLockRelease(&counter->mutex);
+			local_windows_gen = 0;	/* force a refresh */
+			continue;
+		}
+		for (int w = 0; w < ig->nwindows; w++)
+		{
+			if (local_windows[w].length != 0)
+				ig_ring_add(&counter->rings[w], local_windows[w].width, now,
+							rows);
+		}
+		if (new_statement)
+			counter->statements++;
+		counter->last_used = now;
+		if (rows > 0)
+			counter->last_read = now;
+		SpinLockRelease(&counter->mutex);
+		mark_dirty();
+		return true;
+	}
+}
+
+/*
+ * The window that answers for a length: one defined with exactly that
+ * length, else the shortest longer one (whose coarser buckets make the
+ * answer err towards counting more).
+ */
+static int
+window_for_length(int64 length)
+{
+	int			best = IG_WINDOW_MONTH;
+
+	for (int w = 0; w < ig->nwindows; w++)
+	{
+		int64		l = local_windows[w].length;
+
+		if (l == length)
+			return w;
+		if (l > length && l < local_windows[best].length)
+			best = w;
+	}
+	return best;
+}
+
+/*
+ * Rows a key read within the last "length" microseconds.
+ */
+uint64
+ig_counters_rows_read(const IgCounterKey *key, int64 length, TimestampTz now)
+{
+	IgCounterRef ref = IG_COUNTER_REF_INIT;
+
+	for (;;)
+	{
+		IgCounter  *counter;
+		int			w;
+		uint64		rows;
+
+		refresh_windows();
+		counter = lock_counter(key, &ref, false, now);
+		if (counter == NULL)
+			return 0;
+		if (!sync_rings(counter, now))
+		{
+			SpinLockRelease(&counter->mutex);
+			local_windows_gen = 0;
+			continue;
+		}
+		w = window_for_length(length);
+		rows = ig_ring_sum(&counter->rings[w], local_windows[w].width,
+						   length, now);
+		SpinLockRelease(&counter->mutex);
+		return rows;
+	}
+}
+
+/*
+ * Removes the counters of a role (all roles if roleid is InvalidOid) in a
+ * database.
+ */
+void
+ig_counters_reset(Oid dbid, Oid roleid)
+{
+	LWLockAcquire(ig->lock, LW_EXCLUSIVE);
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+		IgCounterKey key;
+		bool		remove;
+
+		SpinLockAcquire(&counter->mutex);
+		remove = counter->in_use && counter->key.dbid == dbid &&
+			(roleid == InvalidOid || counter->key.roleid == roleid);
+		if (remove)
+		{
+			key = counter->key;
+			counter->in_use = false;
+			counter->incarnation = 0;
+			counter->next_free = ig->free_head;
+		}
+		SpinLockRelease(&counter->mutex);
+		if (remove)
+		{
+			hash_search(ig_index, &key, HASH_REMOVE, NULL);
+			ig->free_head = slot;
+			ig->nused--;
+		}
+	}
+	LWLockRelease(ig->lock);
+	mark_dirty();
+}
+
+/*
+ * A snapshot of a database's counters, palloc'd; *count is set.
+ */
+IgActivity *
+ig_counters_activity(Oid dbid, TimestampTz now, int *count)
+{
+	IgActivity *result;
+	int			n = 0;
+
+	refresh_windows();
+	result = palloc(sizeof(IgActivity) * Max(ig->max_counters, 1));
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+		IgActivity *a = &result[n];
+
+		SpinLockAcquire(&counter->mutex);
+		if (counter->in_use && counter->key.dbid == dbid)
+		{
+			a->key = counter->key;
+			a->rows_minute = ig_ring_sum(&counter->rings[IG_WINDOW_MINUTE],
+										 local_windows[IG_WINDOW_MINUTE].width,
+										 local_windows[IG_WINDOW_MINUTE].length,
+										 now);
+			a->rows_hour = ig_ring_sum(&counter->rings[IG_WINDOW_HOUR],
+									   local_windows[IG_WINDOW_HOUR].width,
+									   local_windows[IG_WINDOW_HOUR].length,
+									   now);
+			a->rows_day = ig_ring_sum(&counter->rings[IG_WINDOW_DAY],
+									  local_windows[IG_WINDOW_DAY].width,
+									  local_windows[IG_WINDOW_DAY].length,
+									  now);
+			a->statements = counter->statements;
+			a->last_read = counter->last_read;
+			n++;
+		}
+		SpinLockRelease(&counter->mutex);
+	}
+	*count = n;
+	return result;
+}
+
+/* Counters evicted since the server started. */
+uint64
+ig_counters_evicted(void)
+{
+	return pg_atomic_read_u64(&ig->evicted);
+}
+
+/* True if anything changed since the last call; clears the flag. */
+bool
+ig_counters_take_dirty(void)
+{
+	return pg_atomic_exchange_u32(&ig->dirty, 0) != 0;
+}
+
+/*
+ * Persistence.  The body of the counts file: a head, the window
+ * definitions, then one record per counter in use.  persist.c adds the
+ * file header and the CRC, and hands the body back only if both check.
+ */
+typedef struct IgCounterFileHead
+{
+	int32		nwindows;
+	int32		ring_buckets;
+	uint32		next_gen;
+	int32		reserved;
+} IgCounterFileHead;
+
+typedef struct IgCounterRecord
+{
+	IgCounterKey key;
+	int32		reserved;
+	int64		statements;
+	TimestampTz last_used;
+	TimestampTz last_read;
+	TimestampTz pinned_until;
+	/* IgRing rings[nwindows] follow */
+} IgCounterRecord;
+
+/*
+ * Writes every counter in use.  Takes each counter's mutex in turn, and
+ * the LWLock only to copy the definitions, so nobody is held up.
+ */
+void
+ig_counters_save(IgFileWriter *writer)
+{
+	IgCounterFileHead head;
+	IgWindowDef windows[IG_MAX_WINDOWS];
+	IgCounter  *copy = palloc(ig->counter_size);
+	IgCounterRecord record;
+
+	LWLockAcquire(ig->lock, LW_SHARED);
+	memset(&head, 0, sizeof(head));
+	head.nwindows = ig->nwindows;
+	head.ring_buckets = IG_RING_BUCKETS;
+	head.next_gen = ig->next_gen;
+	memcpy(windows, ig->windows, sizeof(windows));
+	LWLockRelease(ig->lock);
+
+	ig_file_write(writer, &head, sizeof(head));
+	ig_file_write(writer, windows, sizeof(IgWindowDef) * head.nwindows);
+
+	memset(&record, 0, sizeof(record));
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+		bool		in_use;
+
+		SpinLockAcquire(&counter->mutex);
+		in_use = counter->in_use;
+		if (in_use)
+			memcpy(copy, counter, ig->counter_size);
+		SpinLockRelease(&counter->mutex);
+		if (!in_use)
+			continue;
+
+		record.key = copy->key;
+		record.statements = copy->statements;
+		record.last_used = copy->last_used;
+		record.last_read = copy->last_read;
+		record.pinned_until = copy->pinned_until;
+		ig_file_write(writer, &record, sizeof(record));
+		ig_file_write(writer, copy->rings, sizeof(IgRing) * head.nwindows);
+	}
+	pfree(copy);
+}
+
+/*
+ * Loads a verified counts-file body into empty shared memory (postmaster
+ * startup, no concurrency).  A custom window is restored into its slot if
+ * the current setting still has that slot; rings of windows not restored
+ * start empty.  Returns false if the body is malformed.
+ */
+bool
+ig_counters_load(const char *data, Size len, const char *path)
+{
+	IgCounterFileHead head;
+	const IgWindowDef *file_windows;
+	Size		record_size;
+	Size		offset;
+	int			dropped = 0;
+
+	if (len < sizeof(head))
+		return false;
+	memcpy(&head, data, sizeof(head));
+	if (head.ring_buckets != IG_RING_BUCKETS ||
+		head.nwindows < IG_BUILTIN_WINDOWS || head.nwindows > IG_MAX_WINDOWS)
+		return false;
+	offset = sizeof(head);
+	if (len < offset + sizeof(IgWindowDef) * head.nwindows)
+		return false;
+	file_windows = (const IgWindowDef *) (data + offset);
+	offset += sizeof(IgWindowDef) * head.nwindows;
+	record_size = sizeof(IgCounterRecord) + sizeof(IgRing) * head.nwindows;
+	if ((len - offset) % record_size != 0)
+		return false;
+
+	for (int w = IG_BUILTIN_WINDOWS; w < Min(head.nwindows, ig->nwindows); w++)
+		memcpy(&ig->windows[w], &file_windows[w], sizeof(IgWindowDef));
+	ig->next_gen = Max(ig->next_gen, head.next_gen);
+	pg_atomic_fetch_add_u32(&ig->windows_gen, 1);
+
+	for (; offset < len; offset += record_size)
+	{
+		IgCounterRecord record;
+		const IgRing *rings = (const IgRing *) (data + offset + sizeof(record));
+		IgIndexEntry *entry;
+		IgCounter  *counter;
+		int32		slot = ig->free_head;
+		bool		found;
+
+		memcpy(&record, data + offset, sizeof(record));
+		if (slot < 0)
+		{
+			dropped++;
+			continue;
+		}
+		entry = hash_search(ig_index, &record.key, HASH_ENTER, &found);
+		if (found)
+			continue;			/* a duplicate key: keep the first */
+		ig->free_head = counter_at(slot)->next_free;
+		entry->slot = slot;
+		ig->nused++;
+
+		counter = counter_at(slot);
+		counter->in_use = true;
+		counter->incarnation = ig->next_incarnation++;
+		counter->key = record.key;
+		counter->statements = record.statements;
+		counter->last_used = record.last_used;
+		counter->last_read = record.last_read;
+		counter->pinned_until = record.pinned_until;
+		for (int w = 0; w < ig->nwindows; w++)
+		{
+			if (w < head.nwindows &&
+				file_windows[w].length == ig->windows[w].length &&
+				file_windows[w].gen == ig->windows[w].gen)
+				memcpy(&counter->rings[w], &rings[w], sizeof(IgRing));
+			else
+				ig_ring_reset(&counter->rings[w], ig->windows[w].gen);
+		}
+	}
+
+	if (dropped > 0)
+		ereport(LOG,
+				(errmsg("insider_guard: %d saved counters did not fit in insider_guard.max_tracked = %d and were dropped",
+						dropped, ig->max_counters),
+				 errdetail("File \"%s\".", path)));
+	return true;
+}

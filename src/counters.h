@@ -1,0 +1,77 @@
+/*-------------------------------------------------------------------------
+ *
+ * counters.h
+ *		Rows read per (database, role, table) in rolling windows, kept in
+ *		shared memory.
+ *
+ * src/counters.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_COUNTERS_H
+#define IG_COUNTERS_H
+
+#include "datatype/timestamp.h"
+
+struct IgFileWriter;
+
+/* The windows every counter keeps; more can be defined at run time. */
+#define IG_WINDOW_MINUTE	0
+#define IG_WINDOW_HOUR		1
+#define IG_WINDOW_DAY		2
+#define IG_WINDOW_MONTH		3	/* 30 days, the longest window */
+#define IG_BUILTIN_WINDOWS	4
+#define IG_MAX_CUSTOM_WINDOWS 16
+#define IG_MAX_WINDOWS		(IG_BUILTIN_WINDOWS + IG_MAX_CUSTOM_WINDOWS)
+
+/*
+ * What a counter counts.  relid InvalidOid is the role's total over all
+ * tables, in which every row counts once.
+ */
+typedef struct IgCounterKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	Oid			relid;
+} IgCounterKey;
+
+/*
+ * A backend's memo of where a key's counter lives, so that most updates
+ * take no lock but the counter's own spinlock.  slot < 0: not known.
+ */
+typedef struct IgCounterRef
+{
+	int32		slot;
+	uint64		incarnation;
+} IgCounterRef;
+
+#define IG_COUNTER_REF_INIT {-1, 0}
+
+/* One counter as the role_activity view shows it. */
+typedef struct IgActivity
+{
+	IgCounterKey key;
+	uint64		rows_minute;
+	uint64		rows_hour;
+	uint64		rows_day;
+	int64		statements;
+	TimestampTz last_read;
+} IgActivity;
+
+extern Size ig_counters_shmem_size(void);
+extern bool ig_counters_shmem_init(void);
+extern bool ig_counters_ready(void);
+
+extern bool ig_counters_add(const IgCounterKey *key, IgCounterRef *ref,
+							uint64 rows, bool new_statement, TimestampTz now);
+extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
+									TimestampTz now);
+extern void ig_counters_reset(Oid dbid, Oid roleid);
+extern IgActivity *ig_counters_activity(Oid dbid, TimestampTz now, int *count);
+extern uint64 ig_counters_evicted(void);
+
+extern bool ig_counters_take_dirty(void);
+extern void ig_counters_save(struct IgFileWriter *writer);
+extern bool ig_counters_load(const char *data, Size len, const char *path);
+
+#endif							/* IG_COUNTERS_H */

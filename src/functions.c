@@ -1,0 +1,288 @@
+/*-------------------------------------------------------------------------
+ *
+ * functions.c
+ *		SQL-callable functions: rows_read, reset, the role_activity view's
+ *		rows, and argument checks shared with the rest of the SQL surface.
+ *
+ * Every function first checks that the library was preloaded, and raises
+ * 55000 (object_not_in_prerequisite_state) if not.  Who may call what is
+ * decided by GRANTs in the install script (PUBLIC gets nothing); the
+ * function behind role_activity also checks that the caller may SELECT
+ * from the view, so that granting the view is enough.
+ *
+ * IDENTIFICATION
+ *		src/functions.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/catalog.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "common/int.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "counters.h"
+#include "functions.h"
+#include "guc.h"
+
+PG_FUNCTION_INFO_V1(ig_assert_preloaded);
+PG_FUNCTION_INFO_V1(ig_rows_read);
+PG_FUNCTION_INFO_V1(ig_reset);
+PG_FUNCTION_INFO_V1(ig_role_activity);
+
+/*
+ * Raises 55000 unless the library was loaded by shared_preload_libraries.
+ */
+void
+ig_require_preloaded(void)
+{
+	if (!ig_counters_ready())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("insider_guard must be loaded via shared_preload_libraries"),
+				 errhint("Add insider_guard to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * A window length from an interval argument, in microseconds: 1 minute to
+ * 30 days, no month or year units (their length varies).  22023 if not.
+ */
+int64
+ig_window_arg(Interval *per, const char *argname)
+{
+	int64		length;
+
+	if (per->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not use month or year units", argname),
+				 errhint("Use days instead, for example '30 days'.")));
+	if (pg_mul_s64_overflow((int64) per->day, USECS_PER_DAY, &length) ||
+		pg_add_s64_overflow(length, per->time, &length) ||
+		length < INT64CONST(60) * USECS_PER_SEC ||
+		length > INT64CONST(30) * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be between 1 minute and 30 days", argname)));
+	return length;
+}
+
+/*
+ * Checks that a relation can be watched: a table, partitioned table,
+ * materialized view or foreign table, not temporary, not a system
+ * catalog.  42809 (wrong_object_type) if not.
+ */
+void
+ig_check_table_arg(Oid relid, const char *argname)
+{
+	HeapTuple	tuple;
+	Form_pg_class form;
+	char		relkind;
+	char		relpersistence;
+	bool		system;
+	char	   *relname;
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	relkind = form->relkind;
+	relpersistence = form->relpersistence;
+	system = IsCatalogNamespace(form->relnamespace) ||
+		IsToastNamespace(form->relnamespace) ||
+		relid < FirstNormalObjectId;
+	relname = pstrdup(NameStr(form->relname));
+	ReleaseSysCache(tuple);
+
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
+		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s \"%s\" is not a table, partitioned table, materialized view or foreign table",
+						argname, relname)));
+	if (relpersistence == RELPERSISTENCE_TEMP)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s \"%s\" is a temporary table", argname, relname),
+				 errdetail("Reads of temporary tables are not counted.")));
+	if (system)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s \"%s\" is a system catalog", argname, relname),
+				 errdetail("Reads of system catalogs are not counted.")));
+}
+
+/*
+ * insider_guard._assert_preloaded(): the install script calls it, so that
+ * CREATE EXTENSION fails clearly without shared_preload_libraries.
+ */
+Datum
+ig_assert_preloaded(PG_FUNCTION_ARGS)
+{
+	ig_require_preloaded();
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.rows_read(role_name regrole, per interval,
+ *						   on_table regclass DEFAULT NULL) RETURNS bigint
+ *
+ * Rows the role read in this database within the last "per", from the
+ * table and its partitions or children (all tables if NULL).
+ */
+Datum
+ig_rows_read(PG_FUNCTION_ARGS)
+{
+	IgCounterKey key;
+	int64		length;
+
+	ig_require_preloaded();
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		PG_RETURN_NULL();
+	length = ig_window_arg(PG_GETARG_INTERVAL_P(1), "per");
+
+	key.dbid = MyDatabaseId;
+	key.roleid = PG_GETARG_OID(0);
+	key.relid = InvalidOid;
+	if (!PG_ARGISNULL(2))
+	{
+		key.relid = PG_GETARG_OID(2);
+		ig_check_table_arg(key.relid, "on_table");
+	}
+	PG_RETURN_INT64((int64) ig_counters_rows_read(&key, length, ig_now()));
+}
+
+/*
+ * insider_guard.reset(role_name regrole DEFAULT NULL) RETURNS void
+ *
+ * Forgets what the role (every role, if NULL) read in this database.
+ */
+Datum
+ig_reset(PG_FUNCTION_ARGS)
+{
+	ig_require_preloaded();
+	ig_counters_reset(MyDatabaseId,
+					  PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	PG_RETURN_VOID();
+}
+
+/* Raises 42501 unless the current user may SELECT from the view. */
+static void
+require_view_privilege(const char *view)
+{
+	Oid			nspid = get_namespace_oid("insider_guard", false);
+	Oid			viewid = get_relname_relid(view, nspid);
+
+	if (!OidIsValid(viewid) ||
+		pg_class_aclcheck(viewid, GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for view %s", view)));
+}
+
+/* Sets up a set-returning function's tuplestore; returns its descriptor. */
+static TupleDesc
+materialize_result(FunctionCallInfo fcinfo, Tuplestorestate **store)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	TupleDesc	desc;
+	MemoryContext old;
+
+	if (rsinfo == NULL || !IsA(rsinfo, ReturnSetInfo) ||
+		(rsinfo->allowedModes & SFRM_Materialize) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("set-valued function called in context that cannot accept a set")));
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	old = MemoryContextSwitchTo(rsinfo->econtext->ecxt_per_query_memory);
+	desc = CreateTupleDescCopy(desc);
+	*store = tuplestore_begin_heap(true, false, work_mem);
+	MemoryContextSwitchTo(old);
+
+	rsinfo->returnMode = SFRM_Materialize;
+	rsinfo->setResult = *store;
+	rsinfo->setDesc = desc;
+	return desc;
+}
+
+/* "schema.table", quoted as needed, or NULL if the relation is gone. */
+char *
+ig_qualified_name(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname;
+
+	if (relname == NULL)
+		return NULL;
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	if (nspname == NULL)
+		return NULL;
+	return quote_qualified_identifier(nspname, relname);
+}
+
+/*
+ * insider_guard._role_activity(): the rows of the role_activity view,
+ * this database's counters.  The row with a NULL table_name is the role's
+ * total over all tables (every row once).  Counters of dropped roles and
+ * tables are left out.
+ */
+Datum
+ig_role_activity(PG_FUNCTION_ARGS)
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	IgActivity *activity;
+	int			count;
+
+	ig_require_preloaded();
+	require_view_privilege("role_activity");
+	desc = materialize_result(fcinfo, &store);
+
+	activity = ig_counters_activity(MyDatabaseId, ig_now(), &count);
+	for (int i = 0; i < count; i++)
+	{
+		IgActivity *a = &activity[i];
+		Datum		values[7];
+		bool		nulls[7] = {false};
+		char	   *rolname = GetUserNameFromId(a->key.roleid, true);
+		char	   *table = NULL;
+
+		if (rolname == NULL)
+			continue;
+		if (OidIsValid(a->key.relid))
+		{
+			table = ig_qualified_name(a->key.relid);
+			if (table == NULL)
+				continue;
+		}
+		values[0] = DirectFunctionCall1(namein, CStringGetDatum(rolname));
+		if (table)
+			values[1] = CStringGetTextDatum(table);
+		else
+			nulls[1] = true;
+		values[2] = Int64GetDatum((int64) a->rows_minute);
+		values[3] = Int64GetDatum((int64) a->rows_hour);
+		values[4] = Int64GetDatum((int64) a->rows_day);
+		values[5] = Int64GetDatum(a->statements);
+		if (a->last_read != 0)
+			values[6] = TimestampTzGetDatum(a->last_read);
+		else
+			nulls[6] = true;
+		tuplestore_putvalues(store, desc, values, nulls);
+	}
+	return (Datum) 0;
+}

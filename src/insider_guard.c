@@ -1,0 +1,103 @@
+/*-------------------------------------------------------------------------
+ *
+ * insider_guard.c
+ *		Module entry point: settings, shared memory, hooks, worker.
+ *
+ * insider_guard counts the rows each login role reads from each table,
+ * keeps rolling windows of those counts in shared memory, and shows them
+ * in SQL.  It must be loaded by shared_preload_libraries; loaded any other
+ * way it installs nothing, and its SQL functions raise 55000.
+ *
+ * IDENTIFICATION
+ *		src/insider_guard.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+
+#include "compat.h"
+#include "copy.h"
+#include "counters.h"
+#include "executor.h"
+#include "guc.h"
+#include "worker.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+#ifdef IG_HAVE_SHMEM_REQUEST_HOOK
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+#endif
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* Asks for shared memory and the lock. */
+static void
+ig_shmem_request(void)
+{
+#ifdef IG_HAVE_SHMEM_REQUEST_HOOK
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+#endif
+	RequestAddinShmemSpace(ig_counters_shmem_size());
+	RequestNamedLWLockTranche("insider_guard", 1);
+}
+
+/* At a clean shutdown of the postmaster (or single-user backend): save. */
+static void
+ig_shmem_shutdown(int code, Datum arg)
+{
+	/* never after a crash: shared memory may be inconsistent */
+	if (code != 0)
+		return;
+	ig_save_counts();
+}
+
+/* Creates or attaches to shared memory; the postmaster loads the counts. */
+static void
+ig_shmem_startup(void)
+{
+	bool		created;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	created = ig_counters_shmem_init();
+	LWLockRelease(AddinShmemInitLock);
+
+	if (!IsUnderPostmaster)
+	{
+		if (created)
+			ig_load_counts();
+		on_shmem_exit(ig_shmem_shutdown, (Datum) 0);
+	}
+}
+
+void
+_PG_init(void)
+{
+	ig_define_settings();
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+#ifdef IG_HAVE_SHMEM_REQUEST_HOOK
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = ig_shmem_request;
+#else
+	ig_shmem_request();
+#endif
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = ig_shmem_startup;
+
+	ig_executor_init();
+	ig_copy_init();
+	ig_worker_register();
+}

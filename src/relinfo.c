@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ *
+ * relinfo.c
+ *		Backend-local cache of what reading a relation counts towards:
+ *		whether it is counted at all, and which ancestors the rows also
+ *		count for.
+ *
+ * Counted: tables, partitioned tables, materialized views and foreign
+ * tables created after initdb, that are not temporary, not in pg_catalog
+ * or pg_toast, and not insider_guard's own.  Rows read from a partition or
+ * an inheritance child also count for each ancestor at every level.
+ *
+ * Entries are built from the catalogs on first use and dropped on any
+ * relcache invalidation that concerns them (ALTER TABLE ... ATTACH
+ * PARTITION, INHERIT, DROP, ...).  Each entry also remembers where the
+ * session user's counter for the table lives in shared memory; all of it
+ * is forgotten when the session user changes.
+ *
+ * Callers copy what they need from an entry at once: any catalog access
+ * may process invalidations and free it.
+ *
+ * IDENTIFICATION
+ *		src/relinfo.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/catalog.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_inherits.h"
+#include "catalog/pg_namespace.h"
+#include "miscadmin.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+#include "relinfo.h"
+
+#define IG_SCHEMA_NAME "insider_guard"
+
+static HTAB *relinfo_cache = NULL;
+static Oid	relinfo_user = InvalidOid;
+static IgCounterRef all_tables_ref = IG_COUNTER_REF_INIT;
+
+/* Drops every entry. */
+static void
+flush_cache(void)
+{
+	if (relinfo_cache != NULL)
+	{
+		hash_destroy(relinfo_cache);
+		relinfo_cache = NULL;
+	}
+}
+
+/* Relcache invalidation: drop what concerns the relation. */
+static void
+relinfo_invalidate(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	IgRelInfo  *info;
+	bool		affected = false;
+
+	if (relinfo_cache == NULL)
+		return;
+	if (!OidIsValid(relid))
+	{
+		flush_cache();
+		return;
+	}
+
+	/* an ancestor's change can change every descendant: flush on any hit */
+	hash_seq_init(&status, relinfo_cache);
+	while ((info = hash_seq_search(&status)) != NULL)
+	{
+		if (info->relid == relid)
+			affected = true;
+		for (int i = 0; i < info->nancestors && !affected; i++)
+			if (info->ancestors[i] == relid)
+				affected = true;
+		if (affected)
+		{
+			hash_seq_term(&status);
+			break;
+		}
+	}
+	if (affected)
+		flush_cache();
+}
+
+/*
+ * Registers the invalidation callback; once per backend.
+ */
+void
+ig_relinfo_init(void)
+{
+	CacheRegisterRelcacheCallback(relinfo_invalidate, (Datum) 0);
+}
+
+/*
+ * Counter memos are for one session user: forget them when it changes.
+ */
+void
+ig_relinfo_set_user(Oid userid)
+{
+	if (userid == relinfo_user)
+		return;
+	flush_cache();
+	relinfo_user = userid;
+	all_tables_ref.slot = -1;
+}
+
+/* Appends a relation's direct parents (from pg_inherits) to the list. */
+static void
+add_parents(Oid relid, Oid *ancestors, int *nancestors)
+{
+	Relation	inherits;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+
+	inherits = table_open(InheritsRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
+				F_OIDEQ, ObjectIdGetDatum(relid));
+	scan = systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true,
+							  NULL, 1, &key);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Oid			parent = ((Form_pg_inherits) GETSTRUCT(tuple))->inhparent;
+		bool		known = false;
+
+		for (int i = 0; i < *nancestors; i++)
+			if (ancestors[i] == parent)
+				known = true;
+		if (!known && *nancestors < IG_MAX_ANCESTORS)
+			ancestors[(*nancestors)++] = parent;
+	}
+	systable_endscan(scan);
+	table_close(inherits, AccessShareLock);
+}
+
+/* Builds an entry's contents from the catalogs. */
+static void
+describe_relation(Oid relid, IgRelInfo *info)
+{
+	HeapTuple	tuple;
+	Form_pg_class form;
+	char	   *nspname;
+
+	info->relid = relid;
+	info->countable = false;
+	info->nancestors = 0;
+	info->ref.slot = -1;
+	info->ref.incarnation = 0;
+
+	if (relid < FirstNormalObjectId)
+		return;					/* catalogs and everything initdb made */
+
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return;
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	info->countable =
+		(form->relkind == RELKIND_RELATION ||
+		 form->relkind == RELKIND_PARTITIONED_TABLE ||
+		 form->relkind == RELKIND_MATVIEW ||
+		 form->relkind == RELKIND_FOREIGN_TABLE) &&
+		form->relpersistence != RELPERSISTENCE_TEMP &&
+		!IsCatalogNamespace(form->relnamespace) &&
+		!IsToastNamespace(form->relnamespace);
+	if (info->countable)
+	{
+		nspname = get_namespace_name(form->relnamespace);
+		if (nspname != NULL && strcmp(nspname, IG_SCHEMA_NAME) == 0)
+			info->countable = false;
+	}
+	ReleaseSysCache(tuple);
+
+	if (!info->countable)
+		return;
+
+	/* parents, grandparents, ...: a breadth-first walk up pg_inherits */
+	add_parents(relid, info->ancestors, &info->nancestors);
+	for (int i = 0; i < info->nancestors; i++)
+		add_parents(info->ancestors[i], info->ancestors, &info->nancestors);
+}
+
+/*
+ * The entry for a relation, built on first use.  The pointer is valid
+ * until the next catalog access.
+ */
+const IgRelInfo *
+ig_relinfo_get(Oid relid)
+{
+	IgRelInfo  *info;
+	IgRelInfo	built;
+	bool		found;
+
+	if (relinfo_cache != NULL)
+	{
+		info = hash_search(relinfo_cache, &relid, HASH_FIND, NULL);
+		if (info != NULL)
+			return info;
+	}
+
+	/* catalog access first: it may process invalidations */
+	describe_relation(relid, &built);
+
+	if (relinfo_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(IgRelInfo);
+		ctl.hcxt = CacheMemoryContext;
+		relinfo_cache = hash_create("insider_guard relation cache", 256, &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	info = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
+	*info = built;
+	return info;
+}
+
+/*
+ * Remembers where a relation's counter lives, if the entry still exists.
+ */
+void
+ig_relinfo_remember(Oid relid, const IgCounterRef *ref)
+{
+	IgRelInfo  *info;
+
+	if (relinfo_cache == NULL)
+		return;
+	info = hash_search(relinfo_cache, &relid, HASH_FIND, NULL);
+	if (info != NULL)
+		info->ref = *ref;
+}
+
+/* The memo for the session user's all-tables counter. */
+IgCounterRef *
+ig_relinfo_all_tables_ref(void)
+{
+	return &all_tables_ref;
+}

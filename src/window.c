@@ -1,0 +1,222 @@
+/*-------------------------------------------------------------------------
+ *
+ * window.c
+ *		Rolling-window arithmetic on rings of time buckets.
+ *
+ * A ring for a window of length L keeps IG_RING_BUCKETS buckets of width
+ * W = floor(L / 60) microseconds.  Bucket number b holds the rows read in
+ * [b * W, (b + 1) * W); it lives at index b mod IG_RING_BUCKETS.  "head"
+ * is the newest bucket number; the ring holds buckets head - 61 .. head.
+ *
+ * The rows read in (now - L, now] are those of buckets numbered
+ * floor((now - L) / W) and later.  The oldest of them may hold rows up to
+ * W older than now - L, never more: rows read within the last L always
+ * count and rows read more than L + L/60 ago never do.
+ *
+ * Invariant: sum == the sum of all buckets.  An empty ring (sum == 0) may
+ * move its head anywhere, which also makes an all-zero ring valid.
+ *
+ * Time that goes backwards (clock adjustments, a test clock) is clamped:
+ * rows land in the newest bucket, so they count for at least as long as
+ * they should.
+ *
+ * IDENTIFICATION
+ *		src/window.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "c.h"
+
+#include "window.h"
+
+/* floor(a / b) for b > 0, also for negative a */
+static inline int64
+floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if (a % b < 0)
+		q--;
+	return q;
+}
+
+/* Array index of bucket number b */
+static inline int
+bucket_index(int64 b)
+{
+	int64		r = b % IG_RING_BUCKETS;
+
+	if (r < 0)
+		r += IG_RING_BUCKETS;
+	return (int) r;
+}
+
+static inline uint64
+bucket_get(const IgRing *ring, int i)
+{
+	return ((uint64) ring->hi[i] << 32) | ring->lo[i];
+}
+
+static inline void
+bucket_set(IgRing *ring, int i, uint64 value)
+{
+	ring->lo[i] = (uint32) value;
+	ring->hi[i] = (uint16) (value >> 32);
+}
+
+/* Adds rows to bucket number b (which must be in the ring), saturating. */
+static void
+bucket_add(IgRing *ring, int64 b, uint64 rows)
+{
+	int			i = bucket_index(b);
+	uint64		value = bucket_get(ring, i);
+
+	if (rows > IG_BUCKET_MAX - value)
+		rows = IG_BUCKET_MAX - value;
+	bucket_set(ring, i, value + rows);
+	ring->sum += rows;
+}
+
+/*
+ * Bucket width for a window of the given length (both in microseconds).
+ */
+int64
+ig_window_width(int64 length)
+{
+	return Max(length / 60, 1);
+}
+
+/*
+ * Empties a ring and stamps it with the generation of its window.
+ */
+void
+ig_ring_reset(IgRing *ring, uint32 gen)
+{
+	memset(ring, 0, sizeof(IgRing));
+	ring->gen = gen;
+}
+
+/*
+ * Moves the ring's head to the bucket holding "now", emptying the buckets
+ * that fall out of the ring.
+ */
+void
+ig_ring_advance(IgRing *ring, int64 width, int64 now)
+{
+	int64		newest = floor_div(now, width);
+	int64		b;
+
+	if (ring->sum == 0)
+	{
+		/* all buckets are zero: nothing to expire, whatever the distance */
+		ring->head = newest;
+		return;
+	}
+	if (newest <= ring->head)
+		return;
+	if (newest - ring->head >= IG_RING_BUCKETS)
+	{
+		memset(ring->lo, 0, sizeof(ring->lo));
+		memset(ring->hi, 0, sizeof(ring->hi));
+		ring->sum = 0;
+	}
+	else
+	{
+		for (b = ring->head + 1; b <= newest; b++)
+		{
+			int			i = bucket_index(b);
+
+			ring->sum -= bucket_get(ring, i);
+			bucket_set(ring, i, 0);
+		}
+	}
+	ring->head = newest;
+}
+
+/*
+ * Adds rows read at time "now".
+ */
+void
+ig_ring_add(IgRing *ring, int64 width, int64 now, uint64 rows)
+{
+	if (rows == 0)
+		return;
+	ig_ring_advance(ring, width, now);
+	/* a clock that went backwards lands in the newest bucket */
+	bucket_add(ring, ring->head, rows);
+}
+
+/*
+ * Rows read in (now - length, now], to the precision of the ring's width.
+ * length may be shorter than the ring's own window (a coarser answer for a
+ * window no ring serves exactly) but not longer.
+ */
+uint64
+ig_ring_sum(IgRing *ring, int64 width, int64 length, int64 now)
+{
+	int64		first;
+	int64		oldest;
+	int64		b;
+	uint64		total;
+
+	ig_ring_advance(ring, width, now);
+	if (ring->sum == 0)
+		return 0;
+
+	first = floor_div(now - length, width);
+	oldest = ring->head - (IG_RING_BUCKETS - 1);
+	if (first <= oldest)
+		return ring->sum;
+	if (first > ring->head)
+		return 0;
+
+	if (first - oldest <= ring->head - first + 1)
+	{
+		/* fewer buckets to leave out than to add up */
+		total = ring->sum;
+		for (b = oldest; b < first; b++)
+			total -= bucket_get(ring, bucket_index(b));
+	}
+	else
+	{
+		total = 0;
+		for (b = first; b <= ring->head; b++)
+			total += bucket_get(ring, bucket_index(b));
+	}
+	return total;
+}
+
+/*
+ * Builds a ring for a window from a ring of a longer (or equal) window,
+ * for when a window is defined after rows were read.  The source's buckets
+ * are coarser, so each one's rows are placed at the latest instant they
+ * could have been read: they count for at most src_width longer than they
+ * should, never shorter.
+ */
+void
+ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
+				IgRing *src, int64 src_width, int64 now)
+{
+	int64		b;
+
+	ig_ring_advance(src, src_width, now);
+	ig_ring_reset(dst, dst_gen);
+	dst->head = floor_div(now, dst_width);
+	if (src->sum == 0)
+		return;
+
+	for (b = src->head - (IG_RING_BUCKETS - 1); b <= src->head; b++)
+	{
+		uint64		rows = bucket_get(src, bucket_index(b));
+		int64		latest;
+		int64		target;
+
+		if (rows == 0)
+			continue;
+		latest = Min((b + 1) * src_width - 1, now);
+		target = Min(floor_div(latest, dst_width), dst->head);
+		if (target <= dst->head - IG_RING_BUCKETS)
+			continue;			/* older than anything the window can see */
+		bucket_add(dst, target, rows);
+	}
+}

@@ -1,0 +1,104 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *		The background worker that saves the counters to disk every
+ *		insider_guard.save_interval seconds, so that a crash loses at most
+ *		that much.  The postmaster saves them once more at a clean
+ *		shutdown and loads them at start.
+ *
+ * The worker needs shared memory but no database connection; it starts
+ * with the postmaster, on primaries and standbys alike.
+ *
+ * IDENTIFICATION
+ *		src/worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+
+#include "counters.h"
+#include "guc.h"
+#include "persist.h"
+#include "worker.h"
+
+PGDLLEXPORT void ig_worker_main(Datum arg);
+
+/*
+ * Saves the counters if they changed since the last save.
+ */
+void
+ig_save_counts(void)
+{
+	if (!ig_counters_take_dirty())
+		return;
+	if (ig_file_save(IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_save))
+		ereport(DEBUG1,
+				(errmsg_internal("insider_guard: saved the counters to \"%s\"",
+								 IG_COUNTS_FILE)));
+}
+
+/*
+ * Loads the counters saved last; at postmaster start, into empty memory.
+ */
+void
+ig_load_counts(void)
+{
+	ig_file_load(IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_load);
+}
+
+/*
+ * Registers the worker; from _PG_init when preloaded.
+ */
+void
+ig_worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
+	worker.bgw_restart_time = 10;
+	strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "ig_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "insider_guard saver", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "insider_guard saver", BGW_MAXLEN);
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * The worker's main loop.
+ */
+void
+ig_worker_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		ig_save_counts();
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 (long) ig_save_interval * 1000L,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
