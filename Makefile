@@ -37,11 +37,14 @@ include $(PGXS)
 override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 	-Wendif-labels -Wmissing-format-attribute -Wformat-security
 
+# the per-row trampolines: every instruction counts there
+src/tramp.o: CFLAGS += -fomit-frame-pointer
+
 # the window arithmetic's unit tests, a frontend program
 test/unit/test_window: test/unit/test_window.c src/window.c src/window.h
 	$(CC) $(CFLAGS) -I$(srcdir)/src -I$(includedir_server) -I$(includedir) \
 		-o $@ test/unit/test_window.c src/window.c \
-		-L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport $(LIBS)
+		-L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
 
 unittest: test/unit/test_window
 	test/unit/test_window

@@ -29,6 +29,13 @@
  * generation it was built for; a ring whose window was (re)defined after
  * it was filled is rebuilt from the 30-day ring, conservatively.
  *
+ * Rows are first added to a per-counter buffer, pending_rows, valid until
+ * pending_until: the next instant at which any ring's current bucket
+ * changes.  Until then every ring would put the rows in the same bucket,
+ * so an update is an addition under the mutex; the buffer is emptied into
+ * the rings when time passes pending_until (about once a second for a busy
+ * counter) and before any read.
+ *
  * Eviction: when the array is full, the least recently used counters that
  * are not pinned (a threshold needs them until pinned_until) are evicted,
  * a twentieth of the array at a time, and the eviction is logged.
@@ -67,10 +74,13 @@ typedef struct IgCounter
 	int32		next_free;		/* free list link, when not in use */
 	uint64		incarnation;	/* changes whenever the slot changes key */
 	IgCounterKey key;
+	uint32		windows_gen;	/* window definitions the rings follow */
 	int64		statements;		/* statements that read through it */
 	TimestampTz last_used;		/* last update, for LRU eviction */
 	TimestampTz last_read;		/* last time rows were added */
 	TimestampTz pinned_until;	/* not evicted before then */
+	uint64		pending_rows;	/* rows read before pending_until ... */
+	TimestampTz pending_until;	/* ... not yet added to the rings */
 	IgRing		rings[FLEXIBLE_ARRAY_MEMBER];	/* one per window */
 } IgCounter;
 
@@ -217,17 +227,20 @@ ig_counters_ready(void)
 }
 
 /* Refreshes this backend's copy of the window definitions if they moved. */
-static void
-refresh_windows(void)
+static pg_noinline void
+refresh_windows_slow(void)
 {
-	uint32		gen = pg_atomic_read_u32(&ig->windows_gen);
-
-	if (gen == local_windows_gen)
-		return;
 	LWLockAcquire(ig->lock, LW_SHARED);
 	memcpy(local_windows, ig->windows, sizeof(local_windows));
 	local_windows_gen = pg_atomic_read_u32(&ig->windows_gen);
 	LWLockRelease(ig->lock);
+}
+
+static inline void
+refresh_windows(void)
+{
+	if (unlikely(pg_atomic_read_u32(&ig->windows_gen) != local_windows_gen))
+		refresh_windows_slow();
 }
 
 /*
@@ -255,6 +268,54 @@ sync_rings(IgCounter *counter, TimestampTz now)
 							&counter->rings[IG_WINDOW_MONTH],
 							local_windows[IG_WINDOW_MONTH].width, now);
 	}
+	return true;
+}
+
+/*
+ * Empties a locked counter's buffer into its rings, brings the rings in
+ * line with this backend's window definitions, and opens a new buffer
+ * interval at "now".  Returns false if the counter follows definitions
+ * newer than this backend's copy (the caller refreshes and retries).
+ */
+static bool
+flush_pending(IgCounter *counter, TimestampTz now)
+{
+	TimestampTz until = PG_INT64_MAX;
+
+	if (counter->windows_gen != local_windows_gen)
+	{
+		if (counter->windows_gen > local_windows_gen ||
+			!sync_rings(counter, now))
+			return false;
+		counter->windows_gen = local_windows_gen;
+	}
+
+	if (counter->pending_rows > 0)
+	{
+		/* any instant of the interval falls in the same bucket of each ring */
+		TimestampTz at = counter->pending_until - 1;
+
+		for (int w = 0; w < ig->nwindows; w++)
+		{
+			IgWindowDef *def = &local_windows[w];
+
+			if (def->length != 0)
+				ig_ring_add_bucket(&counter->rings[w],
+								   ig_window_bucket(def->width, at),
+								   counter->pending_rows);
+		}
+		counter->pending_rows = 0;
+	}
+
+	for (int w = 0; w < ig->nwindows; w++)
+	{
+		IgWindowDef *def = &local_windows[w];
+
+		if (def->length != 0)
+			until = Min(until,
+						(ig_window_bucket(def->width, now) + 1) * def->width);
+	}
+	counter->pending_until = until;
 	return true;
 }
 
@@ -352,10 +413,30 @@ take_free_slot(TimestampTz now, int *evicted)
 }
 
 /*
+ * The counter a backend's memo points to, with its mutex held, if the memo
+ * is still right; else NULL.
+ */
+static inline IgCounter *
+lock_remembered(IgCounterRef *ref)
+{
+	IgCounter  *counter;
+
+	if (ref->slot < 0)
+		return NULL;
+	counter = counter_at(ref->slot);
+	SpinLockAcquire(&counter->mutex);
+	if (likely(counter->in_use && counter->incarnation == ref->incarnation))
+		return counter;
+	SpinLockRelease(&counter->mutex);
+	ref->slot = -1;
+	return NULL;
+}
+
+/*
  * Finds (and with "create", makes) the counter for a key; returns it with
  * its mutex held, or NULL.  *ref is the backend's memo for the key.
  */
-static IgCounter *
+static pg_noinline IgCounter *
 lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			 TimestampTz now)
 {
@@ -364,17 +445,10 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 		IgIndexEntry *entry;
 		bool		found;
 		int			evicted = 0;
+		IgCounter  *counter = lock_remembered(ref);
 
-		if (ref->slot >= 0)
-		{
-			IgCounter  *counter = counter_at(ref->slot);
-
-			SpinLockAcquire(&counter->mutex);
-			if (counter->in_use && counter->incarnation == ref->incarnation)
-				return counter;
-			SpinLockRelease(&counter->mutex);
-			ref->slot = -1;
-		}
+		if (counter != NULL)
+			return counter;
 
 		LWLockAcquire(ig->lock, LW_SHARED);
 		entry = hash_search(ig_index, key, HASH_FIND, NULL);
@@ -417,6 +491,9 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			counter->last_used = now;
 			counter->last_read = 0;
 			counter->pinned_until = 0;
+			counter->pending_rows = 0;
+			counter->pending_until = 0;
+			counter->windows_gen = local_windows_gen;
 			for (int w = 0; w < ig->nwindows; w++)
 				ig_ring_reset(&counter->rings[w], local_windows[w].gen);
 			SpinLockRelease(&counter->mutex);
@@ -449,39 +526,119 @@ mark_dirty(void)
  * new_statement: this is the first update for the key in this statement.
  * Returns false if the counter could not be created (all pinned).
  */
+static pg_noinline void
+report_lost(uint64 rows)
+{
+	ereport(LOG,
+			(errmsg("insider_guard: could not record %llu rows read: every counter is in use",
+					(unsigned long long) rows),
+			 errhint("Increase insider_guard.max_tracked.")));
+}
+
+/*
+ * The counter for a key, locked and ready to take rows at "now" (its
+ * buffer interval open), or NULL if it cannot be made.
+ */
+static inline IgCounter *
+lock_for_update(const IgCounterKey *key, IgCounterRef *ref, TimestampTz now)
+{
+	for (;;)
+	{
+		IgCounter  *counter = lock_remembered(ref);
+
+		if (unlikely(counter == NULL))
+		{
+			counter = lock_counter(key, ref, true, now);
+			if (counter == NULL)
+				return NULL;
+		}
+		if (likely(now < counter->pending_until &&
+				   counter->windows_gen == local_windows_gen))
+			return counter;
+		if (flush_pending(counter, now))
+			return counter;
+		/* built under newer window definitions than ours */
+		SpinLockRelease(&counter->mutex);
+		local_windows_gen = 0;
+		refresh_windows();
+	}
+}
+
+/* Adds rows (and maybe a statement) to a locked counter, unlocks it. */
+static inline void
+add_and_unlock(IgCounter *counter, uint64 rows, bool new_statement,
+			   TimestampTz now)
+{
+	counter->pending_rows += rows;
+	counter->statements += new_statement;
+	counter->last_used = now;
+	if (rows > 0)
+		counter->last_read = now;
+	SpinLockRelease(&counter->mutex);
+}
+
+/*
+ * Adds rows read at "now" to a key's counter, creating it if needed.
+ * Returns false if the counter could not be created (all pinned).
+ */
 bool
 ig_counters_add(const IgCounterKey *key, IgCounterRef *ref, uint64 rows,
 				bool new_statement, TimestampTz now)
 {
-	for (;;)
+	IgCounter  *counter;
+
+	refresh_windows();
+	counter = lock_for_update(key, ref, now);
+	if (counter == NULL)
+		return false;
+	add_and_unlock(counter, rows, new_statement, now);
+	mark_dirty();
+	return true;
+}
+
+/*
+ * Settles a statement's tallies: adds each one's pending rows to its
+ * counter.  A tally's first settled rows count the statement (if
+ * count_statements); at statement_end every tally not yet counted is
+ * counted (a parallel leader whose workers did the reading).  Never
+ * raises an error: runs in aborting transactions too.
+ */
+void
+ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
+				   bool count_statements, bool statement_end, TimestampTz now)
+{
+	IgCounterKey key;
+	bool		changed = false;
+
+	key.dbid = dbid;
+	key.roleid = roleid;
+	refresh_windows();
+	for (int i = 0; i < ntallies; i++)
 	{
+		IgTally    *tally = &tallies[i];
+		int32		slot = tally->ref.slot;
+		bool		new_statement = count_statements && !tally->counted &&
+			(tally->pending > 0 || statement_end);
 		IgCounter  *counter;
 
-		refresh_windows();
-		counter = lock_counter(key, ref, true, now);
-		if (counter == NULL)
-			return false;
-		if (!sync_rings(counter, now))
-		{
-			SpinLockRelease(&counter->mutex);
-			local_windows_gen = 0;	/* force a refresh */
+		if (tally->pending == 0 && !new_statement)
 			continue;
-		}
-		for (int w = 0; w < ig->nwindows; w++)
+		key.relid = tally->relid;
+		counter = lock_for_update(&key, &tally->ref, now);
+		if (likely(counter != NULL))
 		{
-			if (local_windows[w].length != 0)
-				ig_ring_add(&counter->rings[w], local_windows[w].width, now,
-							rows);
+			add_and_unlock(counter, tally->pending, new_statement, now);
+			changed = true;
 		}
-		if (new_statement)
-			counter->statements++;
-		counter->last_used = now;
-		if (rows > 0)
-			counter->last_read = now;
-		SpinLockRelease(&counter->mutex);
-		mark_dirty();
-		return true;
+		else
+			report_lost(tally->pending);
+		tally->statement_rows += tally->pending;
+		tally->pending = 0;
+		tally->counted |= new_statement;
+		tally->ref_moved |= (tally->ref.slot != slot);
 	}
+	if (changed)
+		mark_dirty();
 }
 
 /*
@@ -524,7 +681,7 @@ ig_counters_rows_read(const IgCounterKey *key, int64 length, TimestampTz now)
 		counter = lock_counter(key, &ref, false, now);
 		if (counter == NULL)
 			return 0;
-		if (!sync_rings(counter, now))
+		if (!flush_pending(counter, now))
 		{
 			SpinLockRelease(&counter->mutex);
 			local_windows_gen = 0;
@@ -591,7 +748,8 @@ ig_counters_activity(Oid dbid, TimestampTz now, int *count)
 		IgActivity *a = &result[n];
 
 		SpinLockAcquire(&counter->mutex);
-		if (counter->in_use && counter->key.dbid == dbid)
+		if (counter->in_use && counter->key.dbid == dbid &&
+			flush_pending(counter, now))
 		{
 			a->key = counter->key;
 			a->rows_minute = ig_ring_sum(&counter->rings[IG_WINDOW_MINUTE],
@@ -651,6 +809,8 @@ typedef struct IgCounterRecord
 	TimestampTz last_used;
 	TimestampTz last_read;
 	TimestampTz pinned_until;
+	uint64		pending_rows;
+	TimestampTz pending_until;
 	/* IgRing rings[nwindows] follow */
 } IgCounterRecord;
 
@@ -665,6 +825,7 @@ ig_counters_save(IgFileWriter *writer)
 	IgWindowDef windows[IG_MAX_WINDOWS];
 	IgCounter  *copy = palloc(ig->counter_size);
 	IgCounterRecord record;
+	int32		nused;
 
 	LWLockAcquire(ig->lock, LW_SHARED);
 	memset(&head, 0, sizeof(head));
@@ -678,7 +839,8 @@ ig_counters_save(IgFileWriter *writer)
 	ig_file_write(writer, windows, sizeof(IgWindowDef) * head.nwindows);
 
 	memset(&record, 0, sizeof(record));
-	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	nused = ig->nused;
+	for (int32 slot = 0; slot < ig->max_counters && nused > 0; slot++)
 	{
 		IgCounter  *counter = counter_at(slot);
 		bool		in_use;
@@ -690,12 +852,15 @@ ig_counters_save(IgFileWriter *writer)
 		SpinLockRelease(&counter->mutex);
 		if (!in_use)
 			continue;
+		nused--;
 
 		record.key = copy->key;
 		record.statements = copy->statements;
 		record.last_used = copy->last_used;
 		record.last_read = copy->last_read;
 		record.pinned_until = copy->pinned_until;
+		record.pending_rows = copy->pending_rows;
+		record.pending_until = copy->pending_until;
 		ig_file_write(writer, &record, sizeof(record));
 		ig_file_write(writer, copy->rings, sizeof(IgRing) * head.nwindows);
 	}
@@ -767,6 +932,9 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter->last_used = record.last_used;
 		counter->last_read = record.last_read;
 		counter->pinned_until = record.pinned_until;
+		counter->pending_rows = record.pending_rows;
+		counter->pending_until = record.pending_until;
+		counter->windows_gen = pg_atomic_read_u32(&ig->windows_gen);
 		for (int w = 0; w < ig->nwindows; w++)
 		{
 			if (w < head.nwindows &&

@@ -47,6 +47,21 @@ typedef struct IgCounterRef
 
 #define IG_COUNTER_REF_INIT {-1, 0}
 
+/*
+ * Rows a statement read for one counter, not yet settled.  The executor
+ * keeps one per table (and one for all tables) and hands them all to
+ * ig_counters_settle.
+ */
+typedef struct IgTally
+{
+	Oid			relid;			/* InvalidOid: all tables */
+	bool		counted;		/* this statement already counted in it */
+	bool		ref_moved;		/* ref changed while settling */
+	IgCounterRef ref;			/* memo of the counter */
+	uint64		pending;		/* rows read, not yet in shared memory */
+	uint64		statement_rows; /* rows settled by this statement */
+} IgTally;
+
 /* One counter as the role_activity view shows it. */
 typedef struct IgActivity
 {
@@ -64,6 +79,9 @@ extern bool ig_counters_ready(void);
 
 extern bool ig_counters_add(const IgCounterKey *key, IgCounterRef *ref,
 							uint64 rows, bool new_statement, TimestampTz now);
+extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
+							   int ntallies, bool count_statements,
+							   bool statement_end, TimestampTz now);
 extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 									TimestampTz now);
 extern void ig_counters_reset(Oid dbid, Oid roleid);

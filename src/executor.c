@@ -54,15 +54,7 @@
 #define IG_ALL_TABLES_KEY 0
 
 /* One table (or the all-tables total) a statement reads from. */
-typedef struct IgKey
-{
-	Oid			relid;			/* InvalidOid: all tables */
-	IgCounterRef ref;			/* memo of its shared counter */
-	IgCounterRef ref_at_start;	/* to tell whether the memo moved */
-	uint64		pending;		/* rows read, not yet in shared memory */
-	uint64		statement_rows; /* rows read by this statement so far */
-	bool		counted;		/* statement counted in shared memory */
-} IgKey;
+typedef IgTally IgKey;
 
 typedef enum IgNodeKind
 {
@@ -82,8 +74,12 @@ typedef struct IgNode
 	int64		granted;		/* slot->left as last set */
 	Oid			last_relid;		/* IG_NODE_CONFLICT: relation of keys[] */
 	int			nkeys;
-	int			keys[IG_MAX_ANCESTORS + 2]; /* indexes into stmt->keys */
+	int16		keys[IG_MAX_ANCESTORS + 2]; /* indexes into stmt->keys */
 } IgNode;
+
+/* keys and nodes most statements need fit in the statement itself */
+#define IG_INLINE_KEYS	6
+#define IG_INLINE_NODES 3
 
 /* A running statement: one executor state. */
 typedef struct IgStmt
@@ -91,19 +87,25 @@ typedef struct IgStmt
 	EState	   *estate;
 	struct IgStmt *next;		/* this backend's running statements */
 	MemoryContextCallback callback;
+	Oid			userid;			/* session user when the statement started */
 	bool		in_worker;		/* a parallel worker's part of a query */
+	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
 	int			nkeys;
 	int			maxkeys;
 	IgKey	   *keys;
 	int			nnodes;
 	int			maxnodes;
 	IgNode	  **nodes;
+	IgKey		inline_keys[IG_INLINE_KEYS];
+	IgNode	   *inline_node_list[IG_INLINE_NODES];
+	IgNode		inline_nodes[IG_INLINE_NODES];
 } IgStmt;
 
 /* Context of the walk over a new statement's plan-state tree. */
 typedef struct IgWalk
 {
 	QueryDesc  *query;
+	Oid			userid;			/* the session user */
 	IgStmt	   *stmt;			/* made on the first counted node */
 	Bitmapset  *seen;			/* plan_node_ids visited, with subplans */
 	bool		track_seen;
@@ -114,6 +116,11 @@ static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
 static IgStmt *running = NULL;
 
+/* statements kept for reuse, so that most statements allocate nothing */
+#define IG_SPARE_STMTS 8
+static IgStmt *spare_stmts[IG_SPARE_STMTS];
+static int	nspare_stmts = 0;
+
 static void slot_exhausted(IgSlot *slot, ExprContext *econtext);
 
 /*
@@ -122,13 +129,19 @@ static void slot_exhausted(IgSlot *slot, ExprContext *econtext);
 bool
 ig_counting_active(void)
 {
-	return ig_enabled &&
-		ig_counters_ready() &&
-		OidIsValid(MyDatabaseId) &&
-		!IsBinaryUpgrade &&
-		!InNoForceRLSOperation() &&
-		!IsAutoVacuumWorkerProcess() &&
-		!ig_is_logical_worker();
+	/* what does not change in a process is looked at once */
+	static int	process_counts = -1;
+
+	if (unlikely(process_counts < 0))
+	{
+		if (!OidIsValid(MyDatabaseId))
+			return false;
+		process_counts = ig_counters_ready() &&
+			!IsBinaryUpgrade &&
+			!IsAutoVacuumWorkerProcess() &&
+			!ig_is_logical_worker();
+	}
+	return ig_enabled && process_counts && !InNoForceRLSOperation();
 }
 
 /* The index of a key in the statement, added if new. */
@@ -143,14 +156,23 @@ stmt_key(IgStmt *stmt, Oid relid, const IgCounterRef *ref)
 
 	if (stmt->nkeys == stmt->maxkeys)
 	{
+		IgKey	   *keys;
+
+		keys = MemoryContextAlloc(stmt->estate->es_query_cxt,
+								  sizeof(IgKey) * stmt->maxkeys * 2);
+		memcpy(keys, stmt->keys, sizeof(IgKey) * stmt->nkeys);
+		if (stmt->keys != stmt->inline_keys)
+			pfree(stmt->keys);
+		stmt->keys = keys;
 		stmt->maxkeys *= 2;
-		stmt->keys = repalloc(stmt->keys, sizeof(IgKey) * stmt->maxkeys);
 	}
 	key = &stmt->keys[stmt->nkeys];
-	memset(key, 0, sizeof(IgKey));
 	key->relid = relid;
+	key->counted = false;
+	key->ref_moved = false;
 	key->ref = *ref;
-	key->ref_at_start = *ref;
+	key->pending = 0;
+	key->statement_rows = 0;
 	return stmt->nkeys++;
 }
 
@@ -178,10 +200,13 @@ node_add_relation(IgNode *node, Oid relid)
 
 	if (!info->countable)
 		return false;
+	node_add_key(node, stmt_key(node->stmt, relid, &info->ref));
+	if (info->nancestors == 0)
+		return true;
+
 	/* copy: the next ig_relinfo_get may free it */
 	nancestors = info->nancestors;
 	memcpy(ancestors, info->ancestors, sizeof(Oid) * nancestors);
-	node_add_key(node, stmt_key(node->stmt, relid, &info->ref));
 
 	for (int i = 0; i < nancestors; i++)
 	{
@@ -202,20 +227,24 @@ walk_stmt(IgWalk *walk)
 {
 	EState	   *estate = walk->query->estate;
 	IgStmt	   *stmt;
-	MemoryContext old;
 
 	if (walk->stmt != NULL)
 		return walk->stmt;
 
-	old = MemoryContextSwitchTo(estate->es_query_cxt);
-	stmt = palloc0(sizeof(IgStmt));
+	if (nspare_stmts > 0)
+		stmt = spare_stmts[--nspare_stmts];
+	else
+		stmt = MemoryContextAlloc(TopMemoryContext, sizeof(IgStmt));
 	stmt->estate = estate;
+	stmt->userid = walk->userid;
 	stmt->in_worker = IsParallelWorker();
-	stmt->maxkeys = 4;
-	stmt->keys = palloc(sizeof(IgKey) * stmt->maxkeys);
-	stmt->maxnodes = 4;
-	stmt->nodes = palloc(sizeof(IgNode *) * stmt->maxnodes);
-	MemoryContextSwitchTo(old);
+	stmt->has_pending = false;
+	stmt->nkeys = 0;
+	stmt->maxkeys = IG_INLINE_KEYS;
+	stmt->keys = stmt->inline_keys;
+	stmt->nnodes = 0;
+	stmt->maxnodes = IG_INLINE_NODES;
+	stmt->nodes = stmt->inline_node_list;
 
 	stmt_key(stmt, InvalidOid, ig_relinfo_all_tables_ref());
 
@@ -235,15 +264,29 @@ new_node(IgStmt *stmt, IgNodeKind kind)
 {
 	IgNode	   *node;
 
-	node = MemoryContextAllocZero(stmt->estate->es_query_cxt, sizeof(IgNode));
+	if (stmt->nnodes < IG_INLINE_NODES)
+		node = &stmt->inline_nodes[stmt->nnodes];
+	else
+		node = MemoryContextAlloc(stmt->estate->es_query_cxt, sizeof(IgNode));
 	node->stmt = stmt;
+	node->slot = NULL;
 	node->kind = kind;
+	node->granted = 0;
+	node->last_relid = InvalidOid;
+	node->nkeys = 0;
 	node->keys[node->nkeys++] = IG_ALL_TABLES_KEY;
 
 	if (stmt->nnodes == stmt->maxnodes)
 	{
+		IgNode	  **nodes;
+
+		nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
+								   sizeof(IgNode *) * stmt->maxnodes * 2);
+		memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
+		if (stmt->nodes != stmt->inline_node_list)
+			pfree(stmt->nodes);
+		stmt->nodes = nodes;
 		stmt->maxnodes *= 2;
-		stmt->nodes = repalloc(stmt->nodes, sizeof(IgNode *) * stmt->maxnodes);
 	}
 	stmt->nodes[stmt->nnodes++] = node;
 	return node;
@@ -253,7 +296,10 @@ new_node(IgStmt *stmt, IgNodeKind kind)
 static void
 drop_last_node(IgStmt *stmt)
 {
-	pfree(stmt->nodes[--stmt->nnodes]);
+	IgNode	   *node = stmt->nodes[--stmt->nnodes];
+
+	if (stmt->nnodes >= IG_INLINE_NODES)
+		pfree(node);
 }
 
 /*
@@ -387,6 +433,13 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 		default:
 			break;
 	}
+
+	/* most statements are one scan with nothing below it */
+	if (ps->lefttree == NULL && ps->righttree == NULL &&
+		ps->initPlan == NIL && ps->subPlan == NIL &&
+		(IsA(ps, SeqScanState) || IsA(ps, IndexScanState) ||
+		 IsA(ps, IndexOnlyScanState)))
+		return false;
 	return planstate_tree_walker(ps, IG_PLANSTATE_WALKER(walk_planstate), walk);
 }
 
@@ -400,7 +453,8 @@ stmt_begin(QueryDesc *query)
 	IgWalk		walk;
 	ListCell   *lc;
 
-	ig_relinfo_set_user(GetSessionUserId());
+	walk.userid = GetSessionUserId();
+	ig_relinfo_set_user(walk.userid);
 
 	walk.query = query;
 	walk.stmt = NULL;
@@ -426,21 +480,39 @@ find_stmt(EState *estate)
 	return NULL;
 }
 
-/* Moves what a node's trampoline counted to its keys. */
-static void
+/*
+ * Moves what a node's trampoline counted to its keys.  Returns true if it
+ * had counted anything.
+ */
+static inline bool
 collect_node(IgNode *node)
 {
 	IgStmt	   *stmt = node->stmt;
 	int64		consumed;
 
-	if (node->kind == IG_NODE_CONFLICT)
-		return;					/* counted row by row in slot_exhausted */
+	/* ON CONFLICT nodes count row by row in slot_exhausted */
 	consumed = node->granted - node->slot->left;
-	if (consumed <= 0)
-		return;
+	if (consumed <= 0 || node->kind == IG_NODE_CONFLICT)
+		return false;
 	for (int i = 0; i < node->nkeys; i++)
 		stmt->keys[node->keys[i]].pending += consumed;
 	node->slot->left = node->granted;
+	return true;
+}
+
+/* Settles every key's pending rows. */
+static pg_noinline void
+stmt_flush(IgStmt *stmt, bool final)
+{
+	/*
+	 * The first rows of a statement count it; a parallel query counts once,
+	 * by its leader, even if only the workers read.
+	 */
+	stmt->has_pending = false;
+	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
+					   !stmt->in_worker,
+					   final && stmt->estate->es_use_parallel_mode,
+					   ig_now());
 }
 
 /*
@@ -448,45 +520,15 @@ collect_node(IgNode *node)
  * also the last of them, when the executor state is freed (possibly in an
  * aborting transaction: nothing here may raise an error).
  */
-static void
+static inline void
 stmt_settle(IgStmt *stmt, bool final)
 {
-	TimestampTz now = 0;
+	bool		counted = stmt->has_pending;
 
 	for (int i = 0; i < stmt->nnodes; i++)
-		collect_node(stmt->nodes[i]);
-
-	for (int i = 0; i < stmt->nkeys; i++)
-	{
-		IgKey	   *key = &stmt->keys[i];
-		IgCounterKey ckey;
-		bool		new_statement;
-
-		/*
-		 * A parallel query counts as one statement, by its leader, even if
-		 * only the workers read.
-		 */
-		new_statement = !key->counted && !stmt->in_worker &&
-			(key->pending > 0 ||
-			 (final && stmt->estate->es_use_parallel_mode));
-		if (key->pending == 0 && !new_statement)
-			continue;
-
-		if (now == 0)
-			now = ig_now();
-		ckey.dbid = MyDatabaseId;
-		ckey.roleid = GetSessionUserId();
-		ckey.relid = key->relid;
-		if (!ig_counters_add(&ckey, &key->ref, key->pending, new_statement, now))
-			ereport(LOG,
-					(errmsg("insider_guard: could not record %llu rows read: every counter is in use",
-							(unsigned long long) key->pending),
-					 errhint("Increase insider_guard.max_tracked.")));
-		key->statement_rows += key->pending;
-		key->pending = 0;
-		if (new_statement)
-			key->counted = true;
-	}
+		counted |= collect_node(stmt->nodes[i]);
+	if (counted || (final && stmt->estate->es_use_parallel_mode))
+		stmt_flush(stmt, final);
 }
 
 /*
@@ -508,8 +550,7 @@ stmt_release(void *arg)
 	{
 		IgKey	   *key = &stmt->keys[i];
 
-		if (key->ref.slot == key->ref_at_start.slot &&
-			key->ref.incarnation == key->ref_at_start.incarnation)
+		if (!key->ref_moved)
 			continue;
 		if (key->relid == InvalidOid)
 			*ig_relinfo_all_tables_ref() = key->ref;
@@ -525,6 +566,12 @@ stmt_release(void *arg)
 			break;
 		}
 	}
+
+	/* keys and nodes beyond the inline ones go with es_query_cxt */
+	if (nspare_stmts < IG_SPARE_STMTS)
+		spare_stmts[nspare_stmts++] = stmt;
+	else
+		pfree(stmt);
 }
 
 /*
@@ -555,6 +602,7 @@ slot_exhausted(IgSlot *slot, ExprContext *econtext)
 		}
 		for (int i = 0; i < node->nkeys; i++)
 			stmt->keys[node->keys[i]].pending++;
+		stmt->has_pending = true;
 		return;
 	}
 

@@ -48,12 +48,16 @@
 
 static HTAB *relinfo_cache = NULL;
 static Oid	relinfo_user = InvalidOid;
+
+/* the entry found last: most statements read the table the last one did */
+static IgRelInfo *last_info = NULL;
 static IgCounterRef all_tables_ref = IG_COUNTER_REF_INIT;
 
 /* Drops every entry. */
 static void
 flush_cache(void)
 {
+	last_info = NULL;
 	if (relinfo_cache != NULL)
 	{
 		hash_destroy(relinfo_cache);
@@ -204,11 +208,13 @@ ig_relinfo_get(Oid relid)
 	IgRelInfo	built;
 	bool		found;
 
+	if (last_info != NULL && last_info->relid == relid)
+		return last_info;
 	if (relinfo_cache != NULL)
 	{
 		info = hash_search(relinfo_cache, &relid, HASH_FIND, NULL);
 		if (info != NULL)
-			return info;
+			return last_info = info;
 	}
 
 	/* catalog access first: it may process invalidations */
@@ -226,7 +232,7 @@ ig_relinfo_get(Oid relid)
 	}
 	info = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
 	*info = built;
-	return info;
+	return last_info = info;
 }
 
 /*

@@ -18,6 +18,17 @@
  * many open cursors) gets generic trampolines that find their slot in a
  * hash table, a little slower.
  *
+ * A sequential scan with neither filter nor projection (count(*), SELECT
+ * * FROM t) is the cheapest scan per row, where even a wrapper shows.
+ * For those, the trampoline takes the place of ExecSeqScan instead of
+ * wrapping it: it does what ExecSeqScan -> ExecScan -> ExecScanFetch ->
+ * SeqNext do in that case (check for interrupts, reset the per-tuple
+ * context, get the next tuple from the table AM) and counts, so counting
+ * costs less than the calls it saves.  Anything unusual (scan not begun
+ * yet, an EvalPlanQual recheck) goes through the real ExecSeqScan.  It is
+ * used only when the node's function is core's own (not another
+ * extension's wrapper).
+ *
  * Replacing ExecProcNodeReal (not ExecProcNode) right after
  * standard_ExecutorStart works for both the plain and the instrumented
  * (EXPLAIN ANALYZE) paths: every node still points at ExecProcNodeFirst,
@@ -36,7 +47,12 @@
  */
 #include "postgres.h"
 
+#include <dlfcn.h>
+
+#include "access/tableam.h"
+#include "executor/executor.h"
 #include "executor/tuptable.h"
+#include "miscadmin.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -95,19 +111,96 @@ expr_tramp_##n(ExprState *state, ExprContext *econtext, bool *isnull) \
 	return result; \
 }
 
+/*
+ * A sequential scan with no filter and no projection, in place of
+ * ExecSeqScan.  The slow path handles the first call, which begins the
+ * scan, and EvalPlanQual.
+ */
+static pg_noinline TupleTableSlot *
+seq_slow(IgSlot *slot, PlanState *ps)
+{
+	TupleTableSlot *result = slot->real.exec(ps);
+
+	if (!TupIsNull(result) && --slot->left < 0)
+		exhausted(slot, NULL);
+	return result;
+}
+
+#define SEQ_TRAMPOLINE(n) \
+static TupleTableSlot * \
+seq_tramp_##n(PlanState *ps) \
+{ \
+	SeqScanState *node = (SeqScanState *) ps; \
+	TableScanDesc scan = node->ss.ss_currentScanDesc; \
+	TupleTableSlot *result = node->ss.ss_ScanTupleSlot; \
+\
+	CHECK_FOR_INTERRUPTS(); \
+	if (unlikely(scan == NULL || ps->state->es_epq_active != NULL)) \
+		return seq_slow(&exec_slots[0##n], ps); \
+	ResetExprContext(ps->ps_ExprContext); \
+	if (!table_scan_getnextslot(scan, ps->state->es_direction, result)) \
+		return NULL; \
+	if (unlikely(--exec_slots[0##n].left < 0)) \
+		exhausted(&exec_slots[0##n], NULL); \
+	return result; \
+}
+
 #define OCTAL8(M, d) M(d##0) M(d##1) M(d##2) M(d##3) M(d##4) M(d##5) M(d##6) M(d##7)
 #define OCTAL64(M) OCTAL8(M, 0) OCTAL8(M, 1) OCTAL8(M, 2) OCTAL8(M, 3) \
 	OCTAL8(M, 4) OCTAL8(M, 5) OCTAL8(M, 6) OCTAL8(M, 7)
 
 OCTAL64(EXEC_TRAMPOLINE)
+OCTAL64(SEQ_TRAMPOLINE)
 OCTAL64(EXPR_TRAMPOLINE)
 
 #define EXEC_NAME(n) exec_tramp_##n,
+#define SEQ_NAME(n) seq_tramp_##n,
 #define EXPR_NAME(n) expr_tramp_##n,
 
 static const ExecProcNodeMtd exec_trampolines[IG_POOL_SIZE] = {
 	OCTAL64(EXEC_NAME)
 };
+
+static const ExecProcNodeMtd seq_trampolines[IG_POOL_SIZE] = {
+	OCTAL64(SEQ_NAME)
+};
+
+/*
+ * core's ExecSeqScan, once seen: the function of a SeqScanState node that
+ * lives in the postgres executable itself (checked with dladdr), not in an
+ * extension that wrapped it.
+ */
+static ExecProcNodeMtd core_seqscan = NULL;
+
+static bool
+is_core_seqscan(ExecProcNodeMtd fn)
+{
+	static bool checked_once = false;
+	Dl_info		fn_info;
+	Dl_info		core_info;
+
+	if (fn == core_seqscan)
+		return true;
+	if (checked_once)
+		return false;
+	checked_once = true;
+	if (dladdr((void *) fn, &fn_info) == 0 ||
+		dladdr((void *) ExecScan, &core_info) == 0 ||
+		fn_info.dli_fbase != core_info.dli_fbase)
+		return false;
+	core_seqscan = fn;
+	return true;
+}
+
+/* A scan that the SeqScan fast path can stand in for. */
+static bool
+seq_fast_path(PlanState *ps)
+{
+	return IsA(ps, SeqScanState) &&
+		ps->qual == NULL &&
+		ps->ps_ProjInfo == NULL &&
+		is_core_seqscan(ps->ExecProcNodeReal);
+}
 
 static const ExprStateEvalFunc expr_trampolines[IG_POOL_SIZE] = {
 	OCTAL64(EXPR_NAME)
@@ -200,7 +293,10 @@ ig_wrap_exec(PlanState *ps, void *node, int64 left)
 	{
 		slot = &exec_slots[exec_free[--exec_nfree]];
 		slot->real.exec = ps->ExecProcNodeReal;
-		ps->ExecProcNodeReal = exec_trampolines[slot->index];
+		if (seq_fast_path(ps))
+			ps->ExecProcNodeReal = seq_trampolines[slot->index];
+		else
+			ps->ExecProcNodeReal = exec_trampolines[slot->index];
 	}
 	else
 	{

@@ -29,17 +29,6 @@
 
 #include "window.h"
 
-/* floor(a / b) for b > 0, also for negative a */
-static inline int64
-floor_div(int64 a, int64 b)
-{
-	int64		q = a / b;
-
-	if (a % b < 0)
-		q--;
-	return q;
-}
-
 /* Array index of bucket number b */
 static inline int
 bucket_index(int64 b)
@@ -97,13 +86,12 @@ ig_ring_reset(IgRing *ring, uint32 gen)
 }
 
 /*
- * Moves the ring's head to the bucket holding "now", emptying the buckets
+ * Moves the ring's head to bucket number "newest", emptying the buckets
  * that fall out of the ring.
  */
-void
-ig_ring_advance(IgRing *ring, int64 width, int64 now)
+static void
+advance_to(IgRing *ring, int64 newest)
 {
-	int64		newest = floor_div(now, width);
 	int64		b;
 
 	if (ring->sum == 0)
@@ -134,15 +122,34 @@ ig_ring_advance(IgRing *ring, int64 width, int64 now)
 }
 
 /*
+ * Moves the ring's head to the bucket holding "now".
+ */
+void
+ig_ring_advance(IgRing *ring, int64 width, int64 now)
+{
+	advance_to(ring, ig_floor_div(now, width));
+}
+
+/*
  * Adds rows read at time "now".
  */
 void
 ig_ring_add(IgRing *ring, int64 width, int64 now, uint64 rows)
 {
+	ig_ring_add_bucket(ring, ig_floor_div(now, width), rows);
+}
+
+/*
+ * Adds rows read in bucket number "bucket".  A bucket older than the
+ * newest (a clock that went backwards) counts as the newest.
+ */
+void
+ig_ring_add_bucket(IgRing *ring, int64 bucket, uint64 rows)
+{
 	if (rows == 0)
 		return;
-	ig_ring_advance(ring, width, now);
-	/* a clock that went backwards lands in the newest bucket */
+	if (bucket != ring->head)
+		advance_to(ring, bucket);
 	bucket_add(ring, ring->head, rows);
 }
 
@@ -163,7 +170,7 @@ ig_ring_sum(IgRing *ring, int64 width, int64 length, int64 now)
 	if (ring->sum == 0)
 		return 0;
 
-	first = floor_div(now - length, width);
+	first = ig_floor_div(now - length, width);
 	oldest = ring->head - (IG_RING_BUCKETS - 1);
 	if (first <= oldest)
 		return ring->sum;
@@ -201,7 +208,7 @@ ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
 
 	ig_ring_advance(src, src_width, now);
 	ig_ring_reset(dst, dst_gen);
-	dst->head = floor_div(now, dst_width);
+	dst->head = ig_floor_div(now, dst_width);
 	if (src->sum == 0)
 		return;
 
@@ -214,7 +221,7 @@ ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
 		if (rows == 0)
 			continue;
 		latest = Min((b + 1) * src_width - 1, now);
-		target = Min(floor_div(latest, dst_width), dst->head);
+		target = Min(ig_floor_div(latest, dst_width), dst->head);
 		if (target <= dst->head - IG_RING_BUCKETS)
 			continue;			/* older than anything the window can see */
 		bucket_add(dst, target, rows);

@@ -47,10 +47,29 @@ typedef struct IgRing
 	uint16		hi[IG_RING_BUCKETS];	/* high 16 bits of each bucket */
 } IgRing;
 
+/* floor(a / b) for b > 0, also for negative a */
+static inline int64
+ig_floor_div(int64 a, int64 b)
+{
+	int64		q = a / b;
+
+	if (a % b < 0)
+		q--;
+	return q;
+}
+
+/* Number of the bucket holding time "now" in a ring of the given width */
+static inline int64
+ig_window_bucket(int64 width, int64 now)
+{
+	return ig_floor_div(now, width);
+}
+
 extern int64 ig_window_width(int64 length);
 extern void ig_ring_reset(IgRing *ring, uint32 gen);
 extern void ig_ring_advance(IgRing *ring, int64 width, int64 now);
 extern void ig_ring_add(IgRing *ring, int64 width, int64 now, uint64 rows);
+extern void ig_ring_add_bucket(IgRing *ring, int64 bucket, uint64 rows);
 extern uint64 ig_ring_sum(IgRing *ring, int64 width, int64 length, int64 now);
 extern void ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
 							IgRing *src, int64 src_width, int64 now);
