@@ -24,7 +24,6 @@ REGRESS = setup counting_basic counting_functions counting_cursors \
 	counting_exclusions surface privileges
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
-NO_INSTALLCHECK =
 
 TAP_TESTS = 1
 PROVE_TESTS = test/t/*.pl

@@ -521,11 +521,6 @@ mark_dirty(void)
 		pg_atomic_write_u32(&ig->dirty, 1);
 }
 
-/*
- * Adds rows read at "now" to a key's counter, creating it if needed.
- * new_statement: this is the first update for the key in this statement.
- * Returns false if the counter could not be created (all pinned).
- */
 static pg_noinline void
 report_lost(uint64 rows)
 {
@@ -575,25 +570,6 @@ add_and_unlock(IgCounter *counter, uint64 rows, bool new_statement,
 	if (rows > 0)
 		counter->last_read = now;
 	SpinLockRelease(&counter->mutex);
-}
-
-/*
- * Adds rows read at "now" to a key's counter, creating it if needed.
- * Returns false if the counter could not be created (all pinned).
- */
-bool
-ig_counters_add(const IgCounterKey *key, IgCounterRef *ref, uint64 rows,
-				bool new_statement, TimestampTz now)
-{
-	IgCounter  *counter;
-
-	refresh_windows();
-	counter = lock_for_update(key, ref, now);
-	if (counter == NULL)
-		return false;
-	add_and_unlock(counter, rows, new_statement, now);
-	mark_dirty();
-	return true;
 }
 
 /*

@@ -77,8 +77,6 @@ extern Size ig_counters_shmem_size(void);
 extern bool ig_counters_shmem_init(void);
 extern bool ig_counters_ready(void);
 
-extern bool ig_counters_add(const IgCounterKey *key, IgCounterRef *ref,
-							uint64 rows, bool new_statement, TimestampTz now);
 extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
 							   int ntallies, bool count_statements,
 							   bool statement_end, TimestampTz now);

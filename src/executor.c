@@ -6,9 +6,13 @@
  *
  * At ExecutorStart (after the standard one) the plan-state tree and every
  * subplan are walked once.  Each scan node on a counted relation gets a
- * trampoline (tramp.c) in front of its ExecProcNodeReal, or, when its
- * filter passes rows to a function that is not leakproof, in front of the
- * filter, so that every row the function sees counts.  An INSERT ... ON
+ * trampoline (tramp.c) where a row first meets code of the query: in
+ * front of its filter when the filter passes rows to a function that is
+ * not leakproof (every row it looks at counts), else in front of its
+ * projection when it projects (ExecScan projects a row before handing it
+ * out), else in front of its ExecProcNodeReal.  So no function of the
+ * query sees a row before it is counted, and a row that makes the
+ * statement fail has been counted.  An INSERT ... ON
  * CONFLICT DO UPDATE gets one in front of its SET projection (or its
  * leaky WHERE), counting each existing row it reaches, attributed to the
  * partition the row is in.
@@ -59,6 +63,7 @@ typedef IgTally IgKey;
 typedef enum IgNodeKind
 {
 	IG_NODE_SCAN,				/* counts rows a scan node hands out */
+	IG_NODE_PROJECT,			/* counts rows a scan node projects */
 	IG_NODE_FILTER,				/* counts rows a leaky filter sees */
 	IG_NODE_CONFLICT			/* counts rows ON CONFLICT DO UPDATE reaches */
 } IgNodeKind;
@@ -144,9 +149,29 @@ ig_counting_active(void)
 	return ig_enabled && process_counts && !InNoForceRLSOperation();
 }
 
+/* Starts a tally for a relation (InvalidOid: all tables). */
+static inline void
+tally_init(IgTally *tally, Oid userid, Oid relid)
+{
+	tally->relid = relid;
+	tally->counted = false;
+	tally->ref_moved = false;
+	tally->ref = ig_ref_lookup(userid, relid);
+	tally->pending = 0;
+	tally->statement_rows = 0;
+}
+
+/* Remembers where a tally's counter turned out to be. */
+static inline void
+tally_remember(IgTally *tally, Oid userid)
+{
+	if (tally->ref_moved)
+		ig_ref_remember(userid, tally->relid, &tally->ref);
+}
+
 /* The index of a key in the statement, added if new. */
 static int
-stmt_key(IgStmt *stmt, Oid relid, const IgCounterRef *ref)
+stmt_key(IgStmt *stmt, Oid relid)
 {
 	IgKey	   *key;
 
@@ -167,12 +192,7 @@ stmt_key(IgStmt *stmt, Oid relid, const IgCounterRef *ref)
 		stmt->maxkeys *= 2;
 	}
 	key = &stmt->keys[stmt->nkeys];
-	key->relid = relid;
-	key->counted = false;
-	key->ref_moved = false;
-	key->ref = *ref;
-	key->pending = 0;
-	key->statement_rows = 0;
+	tally_init(key, stmt->userid, relid);
 	return stmt->nkeys++;
 }
 
@@ -200,20 +220,15 @@ node_add_relation(IgNode *node, Oid relid)
 
 	if (!info->countable)
 		return false;
-	node_add_key(node, stmt_key(node->stmt, relid, &info->ref));
+	node_add_key(node, stmt_key(node->stmt, relid));
 	if (info->nancestors == 0)
 		return true;
 
-	/* copy: the next ig_relinfo_get may free it */
+	/* copy: catalog access may free the entry */
 	nancestors = info->nancestors;
 	memcpy(ancestors, info->ancestors, sizeof(Oid) * nancestors);
-
 	for (int i = 0; i < nancestors; i++)
-	{
-		const IgRelInfo *parent = ig_relinfo_get(ancestors[i]);
-
-		node_add_key(node, stmt_key(node->stmt, ancestors[i], &parent->ref));
-	}
+		node_add_key(node, stmt_key(node->stmt, ancestors[i]));
 	return true;
 }
 
@@ -246,7 +261,7 @@ walk_stmt(IgWalk *walk)
 	stmt->maxnodes = IG_INLINE_NODES;
 	stmt->nodes = stmt->inline_node_list;
 
-	stmt_key(stmt, InvalidOid, ig_relinfo_all_tables_ref());
+	stmt_key(stmt, InvalidOid);
 
 	stmt->callback.func = stmt_release;
 	stmt->callback.arg = stmt;
@@ -320,12 +335,24 @@ wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
 		return;
 	}
 
+	/*
+	 * Count each row before any function of the query sees it: at the
+	 * filter if it is leaky (every row it looks at counts), else at the
+	 * projection if the node projects (ExecScan projects a row before
+	 * handing it out, so select-list functions would see it first), else
+	 * as the node hands rows out.
+	 */
 	node->granted = IG_UNLIMITED;
 	if (ps->qual != NULL && contain_leaked_vars((Node *) ps->plan->qual))
 	{
-		/* every row the filter looks at counts */
 		node->kind = IG_NODE_FILTER;
 		node->slot = ig_wrap_expr(ps->qual, node, node->granted);
+	}
+	else if (ps->ps_ProjInfo != NULL && !IsA(ps, CustomScanState))
+	{
+		node->kind = IG_NODE_PROJECT;
+		node->slot = ig_wrap_expr(&ps->ps_ProjInfo->pi_state, node,
+								  node->granted);
 	}
 	else
 		node->slot = ig_wrap_exec(ps, node, node->granted);
@@ -454,7 +481,6 @@ stmt_begin(QueryDesc *query)
 	ListCell   *lc;
 
 	walk.userid = GetSessionUserId();
-	ig_relinfo_set_user(walk.userid);
 
 	walk.query = query;
 	walk.stmt = NULL;
@@ -547,16 +573,7 @@ stmt_release(void *arg)
 		ig_unwrap(stmt->nodes[i]->slot);
 
 	for (int i = 0; i < stmt->nkeys; i++)
-	{
-		IgKey	   *key = &stmt->keys[i];
-
-		if (!key->ref_moved)
-			continue;
-		if (key->relid == InvalidOid)
-			*ig_relinfo_all_tables_ref() = key->ref;
-		else
-			ig_relinfo_remember(key->relid, &key->ref);
-	}
+		tally_remember(&stmt->keys[i], stmt->userid);
 
 	for (link = &running; *link != NULL; link = &(*link)->next)
 	{
@@ -623,28 +640,18 @@ slot_exhausted(IgSlot *slot, ExprContext *econtext)
 bool
 ig_direct_prepare(Oid relid, IgDirectCount *direct)
 {
-	const IgRelInfo *info;
-	Oid			ancestors[IG_MAX_ANCESTORS];
-	int			nancestors;
+	const IgRelInfo *info = ig_relinfo_get(relid);
 
-	ig_relinfo_set_user(GetSessionUserId());
-	info = ig_relinfo_get(relid);
 	if (!info->countable)
 		return false;
-	nancestors = info->nancestors;
-	memcpy(ancestors, info->ancestors, sizeof(Oid) * nancestors);
-
-	direct->nkeys = 0;
-	direct->relids[direct->nkeys] = relid;
-	direct->refs[direct->nkeys++] = info->ref;
-	for (int i = 0; i < nancestors; i++)
-	{
-		info = ig_relinfo_get(ancestors[i]);
-		direct->relids[direct->nkeys] = ancestors[i];
-		direct->refs[direct->nkeys++] = info->ref;
-	}
-	direct->relids[direct->nkeys] = InvalidOid;
-	direct->refs[direct->nkeys++] = *ig_relinfo_all_tables_ref();
+	direct->userid = GetSessionUserId();
+	direct->ntallies = 0;
+	tally_init(&direct->tallies[direct->ntallies++], direct->userid, relid);
+	for (int i = 0; i < info->nancestors; i++)
+		tally_init(&direct->tallies[direct->ntallies++], direct->userid,
+				   info->ancestors[i]);
+	tally_init(&direct->tallies[direct->ntallies++], direct->userid,
+			   InvalidOid);
 	return true;
 }
 
@@ -655,25 +662,12 @@ ig_direct_prepare(Oid relid, IgDirectCount *direct)
 void
 ig_direct_commit(IgDirectCount *direct, uint64 rows)
 {
-	TimestampTz now = ig_now();
-
-	for (int i = 0; i < direct->nkeys; i++)
-	{
-		IgCounterKey ckey;
-
-		ckey.dbid = MyDatabaseId;
-		ckey.roleid = GetSessionUserId();
-		ckey.relid = direct->relids[i];
-		if (!ig_counters_add(&ckey, &direct->refs[i], rows, true, now))
-			ereport(LOG,
-					(errmsg("insider_guard: could not record %llu rows read: every counter is in use",
-							(unsigned long long) rows),
-					 errhint("Increase insider_guard.max_tracked.")));
-		if (OidIsValid(direct->relids[i]))
-			ig_relinfo_remember(direct->relids[i], &direct->refs[i]);
-		else
-			*ig_relinfo_all_tables_ref() = direct->refs[i];
-	}
+	for (int i = 0; i < direct->ntallies; i++)
+		direct->tallies[i].pending = rows;
+	ig_counters_settle(MyDatabaseId, direct->userid, direct->tallies,
+					   direct->ntallies, true, true, ig_now());
+	for (int i = 0; i < direct->ntallies; i++)
+		tally_remember(&direct->tallies[i], direct->userid);
 }
 
 static void

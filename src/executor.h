@@ -16,9 +16,9 @@
 /* The counters that rows read outside the executor count towards. */
 typedef struct IgDirectCount
 {
-	int			nkeys;
-	Oid			relids[IG_MAX_ANCESTORS + 2];
-	IgCounterRef refs[IG_MAX_ANCESTORS + 2];
+	Oid			userid;
+	int			ntallies;
+	IgTally		tallies[IG_MAX_ANCESTORS + 2];
 } IgDirectCount;
 
 extern void ig_executor_init(void);

@@ -62,10 +62,11 @@ int			ig_save_interval = 30;
 int			ig_test_clock_offset = 0;
 
 /*
- * Defines the settings.
+ * Defines the settings.  Those fixed at server start can only be defined
+ * while the postmaster loads shared_preload_libraries.
  */
 void
-ig_define_settings(void)
+ig_define_settings(bool preloaded)
 {
 	DefineCustomBoolVariable("insider_guard.enabled",
 							 "Counts the rows each role reads and enforces thresholds.",
@@ -105,6 +106,12 @@ ig_define_settings(void)
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
 							NULL, NULL, NULL);
+
+	if (!preloaded)
+	{
+		MarkGUCPrefixReserved("insider_guard");
+		return;
+	}
 
 	DefineCustomIntVariable("insider_guard.max_tracked",
 							"Maximum number of (database, role, table) counters kept in shared memory.",

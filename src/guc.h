@@ -20,7 +20,7 @@ extern int	ig_custom_windows;
 extern int	ig_save_interval;
 extern int	ig_test_clock_offset;
 
-extern void ig_define_settings(void);
+extern void ig_define_settings(bool preloaded);
 
 /*
  * Wall-clock time as insider_guard sees it: the server's clock plus the

@@ -83,8 +83,7 @@ ig_shmem_startup(void)
 void
 _PG_init(void)
 {
-	ig_define_settings();
-
+	ig_define_settings(process_shared_preload_libraries_in_progress);
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 

@@ -12,9 +12,12 @@
  *
  * Entries are built from the catalogs on first use and dropped on any
  * relcache invalidation that concerns them (ALTER TABLE ... ATTACH
- * PARTITION, INHERIT, DROP, ...).  Each entry also remembers where the
- * session user's counter for the table lives in shared memory; all of it
- * is forgotten when the session user changes.
+ * PARTITION, INHERIT, DROP, ...).
+ *
+ * Beside it, a small direct-mapped memo of where the counter of each
+ * (session user, relation) lives in shared memory: a memo is checked by
+ * its counter's incarnation before use, so a stale or overwritten one
+ * costs a lookup, never a wrong count.
  *
  * Callers copy what they need from an entry at once: any catalog access
  * may process invalidations and free it.
@@ -47,11 +50,21 @@
 #define IG_SCHEMA_NAME "insider_guard"
 
 static HTAB *relinfo_cache = NULL;
-static Oid	relinfo_user = InvalidOid;
 
 /* the entry found last: most statements read the table the last one did */
 static IgRelInfo *last_info = NULL;
-static IgCounterRef all_tables_ref = IG_COUNTER_REF_INIT;
+
+/* where the counters of recently used (user, relation) pairs are */
+#define IG_REF_CACHE_SIZE 512
+
+typedef struct IgRefCacheEntry
+{
+	Oid			userid;
+	Oid			relid;
+	IgCounterRef ref;
+} IgRefCacheEntry;
+
+static IgRefCacheEntry ref_cache[IG_REF_CACHE_SIZE];
 
 /* Drops every entry. */
 static void
@@ -109,19 +122,6 @@ ig_relinfo_init(void)
 	CacheRegisterRelcacheCallback(relinfo_invalidate, (Datum) 0);
 }
 
-/*
- * Counter memos are for one session user: forget them when it changes.
- */
-void
-ig_relinfo_set_user(Oid userid)
-{
-	if (userid == relinfo_user)
-		return;
-	flush_cache();
-	relinfo_user = userid;
-	all_tables_ref.slot = -1;
-}
-
 /* Appends a relation's direct parents (from pg_inherits) to the list. */
 static void
 add_parents(Oid relid, Oid *ancestors, int *nancestors)
@@ -162,8 +162,6 @@ describe_relation(Oid relid, IgRelInfo *info)
 	info->relid = relid;
 	info->countable = false;
 	info->nancestors = 0;
-	info->ref.slot = -1;
-	info->ref.incarnation = 0;
 
 	if (relid < FirstNormalObjectId)
 		return;					/* catalogs and everything initdb made */
@@ -235,24 +233,36 @@ ig_relinfo_get(Oid relid)
 	return last_info = info;
 }
 
-/*
- * Remembers where a relation's counter lives, if the entry still exists.
- */
-void
-ig_relinfo_remember(Oid relid, const IgCounterRef *ref)
+static inline IgRefCacheEntry *
+ref_cache_entry(Oid userid, Oid relid)
 {
-	IgRelInfo  *info;
+	uint32		h = (userid * 0x9E3779B1u) ^ (relid * 0x85EBCA77u);
 
-	if (relinfo_cache == NULL)
-		return;
-	info = hash_search(relinfo_cache, &relid, HASH_FIND, NULL);
-	if (info != NULL)
-		info->ref = *ref;
+	return &ref_cache[(h ^ (h >> 15)) & (IG_REF_CACHE_SIZE - 1)];
 }
 
-/* The memo for the session user's all-tables counter. */
-IgCounterRef *
-ig_relinfo_all_tables_ref(void)
+/*
+ * Where the counter of (user, relation) was last seen, or an unknown memo.
+ * relid InvalidOid is the user's all-tables counter.
+ */
+IgCounterRef
+ig_ref_lookup(Oid userid, Oid relid)
 {
-	return &all_tables_ref;
+	IgRefCacheEntry *entry = ref_cache_entry(userid, relid);
+	IgCounterRef unknown = IG_COUNTER_REF_INIT;
+
+	if (entry->userid == userid && entry->relid == relid)
+		return entry->ref;
+	return unknown;
+}
+
+/* Remembers where the counter of (user, relation) is. */
+void
+ig_ref_remember(Oid userid, Oid relid, const IgCounterRef *ref)
+{
+	IgRefCacheEntry *entry = ref_cache_entry(userid, relid);
+
+	entry->userid = userid;
+	entry->relid = relid;
+	entry->ref = *ref;
 }

@@ -21,13 +21,11 @@ typedef struct IgRelInfo
 	bool		countable;		/* reads of it are counted */
 	int			nancestors;
 	Oid			ancestors[IG_MAX_ANCESTORS];	/* parents at every level */
-	IgCounterRef ref;			/* memo of its counter for the session user */
 } IgRelInfo;
 
 extern void ig_relinfo_init(void);
-extern void ig_relinfo_set_user(Oid userid);
 extern const IgRelInfo *ig_relinfo_get(Oid relid);
-extern void ig_relinfo_remember(Oid relid, const IgCounterRef *ref);
-extern IgCounterRef *ig_relinfo_all_tables_ref(void);
+extern IgCounterRef ig_ref_lookup(Oid userid, Oid relid);
+extern void ig_ref_remember(Oid userid, Oid relid, const IgCounterRef *ref);
 
 #endif							/* IG_RELINFO_H */

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+#
+# test.sh: run insider_guard's whole test suite on a Debian 12 machine.
+#
+# Installs the packages it needs (apt-get, with sudo if not root), builds
+# warning-free, installs the extension, then -- as the "postgres" user when
+# run as root, else as the calling user -- runs the unit tests, pg_regress
+# (against throwaway instances it starts and stops itself) and the TAP
+# tests.  Exits non-zero on any failure and prints what failed.
+#
+# Usage: ./test.sh [regress|tap|unit ...]     (default: all of them)
+#
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+suites=${*:-unit regress tap}
+
+say() { printf '\n=== %s\n' "$*"; }
+
+# shellcheck source=test/prepare.sh
+. "$here/test/prepare.sh"
+say "packages"
+prepare_packages
+say "building"
+prepare_build
+
+# 3. servers refuse to run as root: work in a copy owned by the test user
+work=$(mktemp -d /tmp/insider_guard_test.XXXXXX)
+cleanup() { [ -n "${KEEP:-}" ] && echo "kept $work" || rm -rf "$work"; }
+trap cleanup EXIT
+cp -a "$here/." "$work/"
+[ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
+cd "$work"
+
+failed=""
+run_suite() {
+    local name=$1
+    shift
+    say "$name"
+    if ! as_pg env HOME="$work" "$@"; then
+        failed="$failed $name"
+    fi
+}
+
+for s in $suites; do
+    case $s in
+        unit)
+            run_suite "unit tests" make -s PG_CONFIG="$PG_CONFIG" with_llvm=no unittest ;;
+        regress)
+            run_suite "pg_regress (preloaded)" \
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck TAP_TESTS=
+            run_suite "pg_regress (not preloaded)" \
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck-nopreload ;;
+        tap)
+            run_suite "TAP" \
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= PROVE_FLAGS=--verbose ;;
+        *)
+            echo "unknown suite: $s" >&2
+            exit 2 ;;
+    esac
+done
+
+if [ -n "$failed" ]; then
+    say "FAILED:$failed"
+    for f in regression.diffs; do
+        [ -s "$f" ] && { echo "--- $f"; cat "$f"; }
+    done
+    for log in tmp_check/log/*; do
+        [ -f "$log" ] && { echo "--- $log (last 60 lines)"; tail -n 60 "$log"; }
+    done
+    exit 1
+fi
+say "all passed: $suites"
