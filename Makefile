@@ -26,7 +26,7 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 
 TAP_TESTS = 1
-PROVE_TESTS = test/t/*.pl
+PROVE_TESTS ?= test/t/*.pl
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
 	echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)

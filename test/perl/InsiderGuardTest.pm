@@ -1,0 +1,72 @@
+# InsiderGuardTest.pm: helpers shared by insider_guard's TAP tests.
+#
+# new_node() starts a throwaway cluster that preloads insider_guard, with
+# the extension, a reader role "alice" and a "customers" table; reads()
+# asks how many rows a role read.
+package InsiderGuardTest;
+
+use strict;
+use warnings;
+
+use Exporter 'import';
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+
+our @EXPORT = qw(new_node setup_reader reads wait_for_save);
+
+# A started node with insider_guard preloaded.  Extra lines go to
+# postgresql.conf.
+sub new_node
+{
+	my ($name, @conf) = @_;
+	my $node = PostgreSQL::Test::Cluster->new($name);
+
+	$node->init;
+	$node->append_conf('postgresql.conf',
+		join("\n",
+			"shared_preload_libraries = 'insider_guard'",
+			"log_min_messages = debug1",
+			@conf)
+		  . "\n");
+	$node->start;
+	return $node;
+}
+
+# The extension, role alice (may log in, read customers), and customers
+# with $rows rows, in database postgres.
+sub setup_reader
+{
+	my ($node, $rows) = @_;
+
+	$node->safe_psql('postgres', qq{
+		CREATE EXTENSION insider_guard;
+		CREATE ROLE alice LOGIN;
+		CREATE TABLE customers (id int PRIMARY KEY, email text);
+		INSERT INTO customers
+			SELECT g, 'user' || g || '\@example.com' FROM generate_series(1, $rows) g;
+		ANALYZE customers;
+		GRANT SELECT ON customers TO alice;
+	});
+}
+
+# Rows $role read from $table (all tables if undef) within $per.
+sub reads
+{
+	my ($node, $role, $table, $per) = @_;
+	my $tbl = defined $table ? "'$table'" : 'NULL';
+
+	$per //= '1 hour';
+	return $node->safe_psql('postgres',
+		"SELECT insider_guard.rows_read('$role', '$per', $tbl)");
+}
+
+# Waits until the background worker has saved the counters after now:
+# returns once the log shows a save that follows $offset.
+sub wait_for_save
+{
+	my ($node, $offset) = @_;
+
+	return $node->wait_for_log(qr/insider_guard: saved the counters/, $offset);
+}
+
+1;
