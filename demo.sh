@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+#
+# demo.sh: insider_guard on a throwaway cluster.  Terry, a support agent,
+# normally looks up a handful of customers; today Terry pulls the whole
+# table.  insider_guard counts every row and shows it.
+#
+# Installs what it needs (like test.sh), starts a private cluster in a
+# temporary directory as an unprivileged user, and removes it at the end.
+#
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+# shellcheck source=test/prepare.sh
+. "$here/test/prepare.sh"
+
+echo "== preparing (packages, build, install)"
+prepare_packages
+prepare_build >/dev/null
+
+dir=$(mktemp -d /tmp/insider_guard_demo.XXXXXX)
+[ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$dir"
+port=54329
+stop_cluster() {
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap stop_cluster EXIT
+
+echo "== starting a throwaway cluster in $dir"
+as_pg "$PG_BIN/initdb" -D "$dir/data" --auth=trust --no-locale -E UTF8 --no-sync >/dev/null
+cat >> "$dir/data/postgresql.conf" <<EOF
+port = $port
+listen_addresses = ''
+unix_socket_directories = '$dir'
+shared_preload_libraries = 'insider_guard'
+EOF
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+
+psql_as() {
+    local user=$1
+    shift
+    as_pg "$PG_BIN/psql" -X -q -h "$dir" -p "$port" -U "$user" -d postgres "$@"
+}
+
+psql_as postgres -v ON_ERROR_STOP=1 <<'SQL'
+\echo == the DBA installs insider_guard; Terry may read customers
+CREATE EXTENSION insider_guard;
+CREATE ROLE terry LOGIN;
+CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text);
+INSERT INTO customers
+    SELECT g, 'Customer ' || g, 'customer' || g || '@example.com',
+           lpad((g * 7919 % 10000)::text, 4, '0')
+    FROM generate_series(1, 50000) g;
+GRANT SELECT ON customers TO terry;
+SQL
+
+echo "== Terry answers three support calls"
+psql_as terry -c "SELECT name, email FROM customers WHERE id = 4711" \
+              -c "SELECT name, email FROM customers WHERE id = 815" \
+              -c "SELECT name, email FROM customers WHERE email = 'customer42@example.com'"
+
+psql_as postgres <<'SQL'
+\echo == what insider_guard saw
+SELECT role_name, coalesce(table_name, '(all tables)') AS table_name,
+       rows_last_minute, rows_last_hour, statements
+FROM insider_guard.role_activity ORDER BY role_name, table_name NULLS FIRST;
+SQL
+
+echo "== Terry copies the customer table out, 10,000 rows at a time, and with COPY"
+psql_as terry -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 10000) s" \
+              -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers WHERE id > 10000 ORDER BY id LIMIT 10000) s"
+psql_as terry -c "COPY customers TO STDOUT" | wc -l | sed 's/^/rows written by COPY: /'
+
+psql_as postgres <<'SQL'
+\echo == what insider_guard saw
+SELECT role_name, coalesce(table_name, '(all tables)') AS table_name,
+       rows_last_minute, rows_last_hour, statements
+FROM insider_guard.role_activity ORDER BY role_name, table_name NULLS FIRST;
+SELECT insider_guard.rows_read('terry', '1 hour', 'customers') AS terry_rows_last_hour;
+SQL
+echo "== done; the cluster is removed"
