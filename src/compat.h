@@ -57,6 +57,14 @@
 #define IG_PLANSTATE_WALKER(fn) ((bool (*) ()) (fn))
 #endif
 
+/*
+ * tramp.c's sequential-scan fast path does what ExecSeqScan -> ExecScan ->
+ * SeqNext do in PostgreSQL 13 to 17.  PostgreSQL 18 reorganized them.
+ */
+#if PG_VERSION_NUM < 180000
+#define IG_SEQSCAN_FAST_PATH
+#endif
+
 /* PostgreSQL 14 added TID range scans */
 #if PG_VERSION_NUM >= 140000
 #define IG_CASE_TID_RANGE_SCAN case T_TidRangeScanState:

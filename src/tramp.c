@@ -56,6 +56,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "tramp.h"
 
 #define IG_POOL_SIZE 64
@@ -196,6 +197,9 @@ is_core_seqscan(ExecProcNodeMtd fn)
 static bool
 seq_fast_path(PlanState *ps)
 {
+#ifndef IG_SEQSCAN_FAST_PATH
+	return false;
+#endif
 	return IsA(ps, SeqScanState) &&
 		ps->qual == NULL &&
 		ps->ps_ProjInfo == NULL &&
