@@ -9,9 +9,14 @@ OBJS = \
 	src/persist.o \
 	src/relinfo.o \
 	src/tramp.o \
+	src/rules.o \
+	src/enforce.o \
+	src/violations.o \
+	src/statement.o \
 	src/executor.o \
 	src/copy.o \
 	src/functions.o \
+	src/admin.o \
 	src/worker.o
 
 EXTENSION = insider_guard
@@ -21,7 +26,8 @@ PGFILEDESC = "insider_guard - stop insiders reading a database out"
 # pg_regress: one file per topic, against a temporary preloaded instance
 REGRESS = setup counting_basic counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
-	counting_exclusions surface privileges
+	counting_exclusions surface privileges thresholds enforcement \
+	violations
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

@@ -19,8 +19,10 @@
  *	  (a client that disconnects makes a FATAL error, which no PG_CATCH
  *	  sees);
  *	- runs it as COPY (SELECT ... FROM ONLY rel) TO when the rows must be
- *	  seen one by one: when the progress counter is off
- *	  (track_activities), so that the executor hooks count it.
+ *	  seen one by one, so that the executor hooks count (and can stop) it:
+ *	  when a block threshold covers the role and the table, or when the
+ *	  progress counter is off (track_activities).  Log thresholds are
+ *	  checked when the rows are counted.
  *
  * IDENTIFICATION
  *		src/copy.c
@@ -47,6 +49,7 @@
 
 #include "copy.h"
 #include "executor.h"
+#include "statement.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
@@ -80,7 +83,7 @@ copy_on_exit(int code, Datum arg)
 	if (direct == NULL)
 		return;
 	copy_running = NULL;
-	ig_direct_commit(direct, copy_progress_rows(copy_running_relid));
+	ig_direct_commit(direct, copy_progress_rows(copy_running_relid), false);
 }
 
 static void
@@ -182,7 +185,7 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 		return;
 	}
 
-	if (!pgstat_track_activities)
+	if (!pgstat_track_activities || ig_direct_needs_executor(&direct))
 	{
 		call_next(as_query(pinned, relid), IG_PROCESS_UTILITY_REST);
 		return;
@@ -203,7 +206,7 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 	{
 		copy_running = outer_running;
 		copy_running_relid = outer_relid;
-		ig_direct_commit(&direct, copy_progress_rows(relid));
+		ig_direct_commit(&direct, copy_progress_rows(relid), false);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -215,7 +218,7 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 		rows = qc->nprocessed;
 	else
 		rows = (uint64) MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_PROCESSED];
-	ig_direct_commit(&direct, rows);
+	ig_direct_commit(&direct, rows, true);
 }
 
 static void

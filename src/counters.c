@@ -65,6 +65,7 @@ typedef struct IgWindowDef
 	int64		length;			/* microseconds; 0 = slot not defined */
 	int64		width;			/* bucket width, microseconds */
 	uint32		gen;			/* generation of this definition */
+	TimestampTz last_wanted;	/* a rule last asked for it (custom slots) */
 } IgWindowDef;
 
 typedef struct IgCounter
@@ -113,6 +114,8 @@ static HTAB *ig_index = NULL;
 /* this backend's copy of the window definitions */
 static IgWindowDef local_windows[IG_MAX_WINDOWS];
 static uint32 local_windows_gen = 0;
+
+static int	window_for_length(int64 length);
 
 /* the built-in windows: 1 minute, 1 hour, 1 day, 30 days */
 static const int64 builtin_lengths[IG_BUILTIN_WINDOWS] = {
@@ -559,17 +562,36 @@ lock_for_update(const IgCounterKey *key, IgCounterRef *ref, TimestampTz now)
 	}
 }
 
-/* Adds rows (and maybe a statement) to a locked counter, unlocks it. */
+/* Adds rows (and maybe a statement) to a locked counter. */
 static inline void
-add_and_unlock(IgCounter *counter, uint64 rows, bool new_statement,
-			   TimestampTz now)
+add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
 {
 	counter->pending_rows += rows;
 	counter->statements += new_statement;
 	counter->last_used = now;
 	if (rows > 0)
 		counter->last_read = now;
-	SpinLockRelease(&counter->mutex);
+}
+
+/*
+ * Fills a query's window sums from a locked counter (whose buffer is
+ * open at "now") and pins it.
+ */
+static void
+answer_query(IgCounter *counter, IgWindowQuery *query, TimestampTz now)
+{
+	/* the rings must hold everything: empty the buffer (windows in sync) */
+	if (counter->pending_rows > 0)
+		flush_pending(counter, now);
+	for (int i = 0; i < query->nwindows; i++)
+	{
+		int			w = query->slot[i];
+
+		query->sum[i] = ig_ring_sum(&counter->rings[w], local_windows[w].width,
+									query->length[i], now);
+	}
+	counter->pinned_until = Max(counter->pinned_until, query->pin_until);
+	query->valid = true;
 }
 
 /*
@@ -597,17 +619,24 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 			(tally->pending > 0 || statement_end);
 		IgCounter  *counter;
 
-		if (tally->pending == 0 && !new_statement)
+		if (tally->pending == 0 && !new_statement && tally->query == NULL)
 			continue;
 		key.relid = tally->relid;
 		counter = lock_for_update(&key, &tally->ref, now);
 		if (likely(counter != NULL))
 		{
-			add_and_unlock(counter, tally->pending, new_statement, now);
+			add_rows(counter, tally->pending, new_statement, now);
+			if (tally->query != NULL)
+				answer_query(counter, tally->query, now);
+			SpinLockRelease(&counter->mutex);
 			changed = true;
 		}
 		else
+		{
+			if (tally->query != NULL)
+				tally->query->valid = false;
 			report_lost(tally->pending);
+		}
 		tally->statement_rows += tally->pending;
 		tally->pending = 0;
 		tally->counted |= new_statement;
@@ -615,6 +644,97 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 	}
 	if (changed)
 		mark_dirty();
+}
+
+/*
+ * Reads a tally's window sums (its query) from its counter, creating and
+ * pinning the counter as needed.  Returns false (query->valid false) if the
+ * counter cannot be created because every counter is pinned.
+ */
+bool
+ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
+{
+	IgCounterKey key;
+	IgCounter  *counter;
+	int32		slot = tally->ref.slot;
+
+	key.dbid = dbid;
+	key.roleid = roleid;
+	key.relid = tally->relid;
+	refresh_windows();
+	counter = lock_for_update(&key, &tally->ref, now);
+	if (counter == NULL)
+	{
+		tally->query->valid = false;
+		return false;
+	}
+	answer_query(counter, tally->query, now);
+	SpinLockRelease(&counter->mutex);
+	tally->ref_moved |= (tally->ref.slot != slot);
+	return true;
+}
+
+/*
+ * The ring that answers a window length for thresholds: a built-in or
+ * custom window of exactly that length; else a free custom slot, defined
+ * now for it (every counter's ring for it is rebuilt on first use from its
+ * 30-day ring, conservatively); else a custom slot no rule has asked for
+ * in a day, redefined; else the shortest longer window, whose coarser
+ * buckets err towards counting more.
+ */
+int
+ig_counters_window_slot(int64 length, TimestampTz now)
+{
+	int			slot = -1;
+	int			stale = -1;
+
+	refresh_windows();
+	for (int w = 0; w < ig->nwindows; w++)
+	{
+		if (local_windows[w].length == length)
+		{
+			if (w >= IG_BUILTIN_WINDOWS &&
+				local_windows[w].last_wanted < now - USECS_PER_HOUR)
+			{
+				/* say it is still wanted, at most once an hour */
+				LWLockAcquire(ig->lock, LW_EXCLUSIVE);
+				if (ig->windows[w].length == length)
+					ig->windows[w].last_wanted = now;
+				local_windows[w].last_wanted = now;
+				LWLockRelease(ig->lock);
+			}
+			return w;
+		}
+	}
+
+	LWLockAcquire(ig->lock, LW_EXCLUSIVE);
+	for (int w = IG_BUILTIN_WINDOWS; w < ig->nwindows && slot < 0; w++)
+	{
+		if (ig->windows[w].length == length)
+			slot = w;			/* defined meanwhile by someone else */
+		else if (ig->windows[w].length == 0)
+			slot = w;
+		else if (ig->windows[w].last_wanted < now - USECS_PER_DAY &&
+				 (stale < 0 ||
+				  ig->windows[w].last_wanted < ig->windows[stale].last_wanted))
+			stale = w;
+	}
+	if (slot < 0)
+		slot = stale;
+	if (slot >= 0 && ig->windows[slot].length != length)
+	{
+		ig->windows[slot].length = length;
+		ig->windows[slot].width = ig_window_width(length);
+		ig->windows[slot].gen = ig->next_gen++;
+		ig->windows[slot].last_wanted = now;
+		pg_atomic_fetch_add_u32(&ig->windows_gen, 1);
+	}
+	LWLockRelease(ig->lock);
+	refresh_windows();
+
+	if (slot >= 0)
+		return slot;
+	return window_for_length(length);
 }
 
 /*
@@ -774,7 +894,11 @@ typedef struct IgCounterFileHead
 	int32		nwindows;
 	int32		ring_buckets;
 	uint32		next_gen;
-	int32		reserved;
+	/* the layout: a file of another build is not misread */
+	uint16		head_size;
+	uint16		window_size;
+	uint16		record_size;
+	uint16		ring_size;
 } IgCounterFileHead;
 
 typedef struct IgCounterRecord
@@ -808,6 +932,10 @@ ig_counters_save(IgFileWriter *writer)
 	head.nwindows = ig->nwindows;
 	head.ring_buckets = IG_RING_BUCKETS;
 	head.next_gen = ig->next_gen;
+	head.head_size = sizeof(IgCounterFileHead);
+	head.window_size = sizeof(IgWindowDef);
+	head.record_size = sizeof(IgCounterRecord);
+	head.ring_size = sizeof(IgRing);
 	memcpy(windows, ig->windows, sizeof(windows));
 	LWLockRelease(ig->lock);
 
@@ -862,6 +990,10 @@ ig_counters_load(const char *data, Size len, const char *path)
 		return false;
 	memcpy(&head, data, sizeof(head));
 	if (head.ring_buckets != IG_RING_BUCKETS ||
+		head.head_size != sizeof(IgCounterFileHead) ||
+		head.window_size != sizeof(IgWindowDef) ||
+		head.record_size != sizeof(IgCounterRecord) ||
+		head.ring_size != sizeof(IgRing) ||
 		head.nwindows < IG_BUILTIN_WINDOWS || head.nwindows > IG_MAX_WINDOWS)
 		return false;
 	offset = sizeof(head);

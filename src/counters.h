@@ -48,6 +48,22 @@ typedef struct IgCounterRef
 #define IG_COUNTER_REF_INIT {-1, 0}
 
 /*
+ * Window sums that a threshold check needs from a counter: the rows read
+ * within each window, filled under the counter's spinlock (after the
+ * tally's rows were added, when settling).
+ */
+typedef struct IgWindowQuery
+{
+	TimestampTz pin_until;		/* keep the counter at least until then */
+	int			nwindows;
+	int		   *slot;			/* ring answering each window */
+	int64	   *length;			/* window length, microseconds */
+	uint64	   *sum;			/* out: rows read within it */
+	bool		valid;			/* out: false if the counter could not be
+								 * created (every counter is pinned) */
+} IgWindowQuery;
+
+/*
  * Rows a statement read for one counter, not yet settled.  The executor
  * keeps one per table (and one for all tables) and hands them all to
  * ig_counters_settle.
@@ -60,6 +76,7 @@ typedef struct IgTally
 	IgCounterRef ref;			/* memo of the counter */
 	uint64		pending;		/* rows read, not yet in shared memory */
 	uint64		statement_rows; /* rows settled by this statement */
+	IgWindowQuery *query;		/* window sums to report, or NULL */
 } IgTally;
 
 /* One counter as the role_activity view shows it. */
@@ -80,6 +97,9 @@ extern bool ig_counters_ready(void);
 extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
 							   int ntallies, bool count_statements,
 							   bool statement_end, TimestampTz now);
+extern bool ig_counters_query(Oid dbid, Oid roleid, IgTally *tally,
+							  TimestampTz now);
+extern int	ig_counters_window_slot(int64 length, TimestampTz now);
 extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 									TimestampTz now);
 extern void ig_counters_reset(Oid dbid, Oid roleid);

@@ -18,6 +18,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
@@ -31,14 +32,24 @@
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
+#include "commands/trigger.h"
+#include "utils/inet.h"
+#include "utils/inval.h"
+#include "utils/rel.h"
+
 #include "counters.h"
 #include "functions.h"
 #include "guc.h"
+#include "violations.h"
 
 PG_FUNCTION_INFO_V1(ig_assert_preloaded);
 PG_FUNCTION_INFO_V1(ig_rows_read);
 PG_FUNCTION_INFO_V1(ig_reset);
 PG_FUNCTION_INFO_V1(ig_role_activity);
+PG_FUNCTION_INFO_V1(ig_check_threshold_trigger);
+PG_FUNCTION_INFO_V1(ig_rules_changed_trigger);
+PG_FUNCTION_INFO_V1(ig_violations);
+PG_FUNCTION_INFO_V1(ig_prune_violations);
 
 /*
  * Raises 55000 unless the library was loaded by shared_preload_libraries.
@@ -90,7 +101,9 @@ ig_check_table_arg(Oid relid, const char *argname)
 	char		relkind;
 	char		relpersistence;
 	bool		system;
+	bool		ours;
 	char	   *relname;
+	char	   *nspname;
 
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
@@ -104,6 +117,8 @@ ig_check_table_arg(Oid relid, const char *argname)
 		IsToastNamespace(form->relnamespace) ||
 		relid < FirstNormalObjectId;
 	relname = pstrdup(NameStr(form->relname));
+	nspname = get_namespace_name(form->relnamespace);
+	ours = nspname != NULL && strcmp(nspname, "insider_guard") == 0;
 	ReleaseSysCache(tuple);
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
@@ -122,6 +137,11 @@ ig_check_table_arg(Oid relid, const char *argname)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("%s \"%s\" is a system catalog", argname, relname),
 				 errdetail("Reads of system catalogs are not counted.")));
+	if (ours)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("%s \"%s\" is a table of insider_guard", argname, relname),
+				 errdetail("Reads of insider_guard's own tables are not counted.")));
 }
 
 /*
@@ -285,4 +305,167 @@ ig_role_activity(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+/*
+ * The checks of a threshold, whether it comes through set_threshold or
+ * direct DML: 22023 for max_rows, per and action, 42809 for the table.
+ */
+void
+ig_check_threshold(bool max_rows_null, int64 max_rows, Interval *per,
+				   const char *action, bool table_null, Oid relid)
+{
+	if (max_rows_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must not be null")));
+	if (max_rows <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_rows must be greater than zero")));
+	if (per == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("per must not be null")));
+	(void) ig_window_arg(per, "per");
+	if (action == NULL ||
+		(strcmp(action, "log") != 0 && strcmp(action, "block") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("action must be \"log\" or \"block\"")));
+	if (!table_null)
+		ig_check_table_arg(relid, "on_table");
+}
+
+/*
+ * BEFORE INSERT OR UPDATE trigger on insider_guard.thresholds: the same
+ * checks for direct DML (and restores).
+ */
+Datum
+ig_check_threshold_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	bool		isnull[6];
+	Datum		values[6];
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "not called as a trigger");
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	desc = RelationGetDescr(trigdata->tg_relation);
+	for (int i = 0; i < 6; i++)
+		values[i] = heap_getattr(tuple, i + 1, desc, &isnull[i]);
+
+	ig_check_threshold(isnull[3], isnull[3] ? 0 : DatumGetInt64(values[3]),
+					isnull[4] ? NULL : DatumGetIntervalP(values[4]),
+					isnull[5] ? NULL : TextDatumGetCString(values[5]),
+					isnull[2], isnull[2] ? InvalidOid : DatumGetObjectId(values[2]));
+	return PointerGetDatum(tuple);
+}
+
+/*
+ * AFTER ... FOR EACH STATEMENT trigger on the rules tables: every backend
+ * drops its cached rules when this transaction commits (on standbys, when
+ * the commit is replayed).
+ */
+Datum
+ig_rules_changed_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		elog(ERROR, "not called as a trigger");
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	return PointerGetDatum(NULL);
+}
+
+/* An interval of a window length in microseconds. */
+static Interval *
+length_interval(int64 length)
+{
+	Interval   *interval = palloc(sizeof(Interval));
+
+	interval->month = 0;
+	interval->day = length / USECS_PER_DAY;
+	interval->time = length % USECS_PER_DAY;
+	return interval;
+}
+
+/*
+ * insider_guard._violations(): the rows of the violations view, this
+ * database's records, oldest first.
+ */
+Datum
+ig_violations(PG_FUNCTION_ARGS)
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+	IgViolation *records;
+	int			count;
+
+	ig_require_preloaded();
+	require_view_privilege("violations");
+	desc = materialize_result(fcinfo, &store);
+
+	records = ig_violations_read(MyDatabaseId, &count);
+	for (int i = 0; i < count; i++)
+	{
+		IgViolation *v = &records[i];
+		Datum		values[16];
+		bool		nulls[16] = {false};
+
+		values[0] = Int64GetDatum(v->violation_id);
+		values[1] = TimestampTzGetDatum(v->occurred_at);
+		values[2] = DirectFunctionCall1(namein, CStringGetDatum(v->role_name));
+		values[3] = DirectFunctionCall1(namein, CStringGetDatum(v->current_role_name));
+		values[4] = ObjectIdGetDatum(v->table_oid);
+		values[5] = CStringGetTextDatum(v->table_name);
+		nulls[5] = (v->table_name[0] == '\0');
+		values[6] = Int64GetDatum(v->threshold_id);
+		values[7] = Int64GetDatum(v->max_rows);
+		values[8] = IntervalPGetDatum(length_interval(v->per));
+		values[9] = Int64GetDatum(v->rows_in_window);
+		values[10] = Int64GetDatum(v->statement_rows);
+		values[11] = CStringGetTextDatum(v->block ? "block" : "log");
+		values[12] = CStringGetTextDatum(v->query);
+		values[13] = CStringGetTextDatum(v->application_name);
+		if (v->client_addr[0])
+			values[14] = DirectFunctionCall1(inet_in, CStringGetDatum(v->client_addr));
+		else
+			nulls[14] = true;
+		values[15] = Int32GetDatum(v->backend_pid);
+		tuplestore_putvalues(store, desc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/*
+ * insider_guard.prune_violations(older_than interval) RETURNS bigint:
+ * removes this database's records older than that; returns how many.
+ */
+Datum
+ig_prune_violations(PG_FUNCTION_ARGS)
+{
+	Interval   *older_than;
+	int64		length;
+
+	ig_require_preloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be null")));
+	older_than = PG_GETARG_INTERVAL_P(0);
+	if (older_than->month != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not use month or year units"),
+				 errhint("Use days instead, for example '90 days'.")));
+	if (pg_mul_s64_overflow((int64) older_than->day, USECS_PER_DAY, &length) ||
+		pg_add_s64_overflow(length, older_than->time, &length) || length < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("older_than must not be negative")));
+	PG_RETURN_INT64(ig_violations_prune(MyDatabaseId, ig_now() - length));
 }

@@ -56,6 +56,12 @@ int			ig_custom_windows = 1;
 int			ig_save_interval = 30;
 
 /*
+ * insider_guard.violations_max_size: disk the violation records may take
+ * (kB); the oldest are dropped first when it is full.
+ */
+int			ig_violations_max_size = 65536;
+
+/*
  * insider_guard.test_clock_offset: seconds added to the clock insider_guard
  * reads.  For tests that need time to pass; superuser-only, 0 by default.
  */
@@ -95,6 +101,16 @@ ig_define_settings(bool preloaded)
 							1, 60,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.violations_max_size",
+							"Disk space the violation records may take.",
+							"When it is full, the oldest records are dropped first, and the server log says how many.",
+							&ig_violations_max_size,
+							65536,
+							1024, INT_MAX / 1024,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("insider_guard.test_clock_offset",

@@ -19,6 +19,7 @@ extern int	ig_batch_rows;
 extern int	ig_custom_windows;
 extern int	ig_save_interval;
 extern int	ig_test_clock_offset;
+extern int	ig_violations_max_size;
 
 extern void ig_define_settings(bool preloaded);
 

@@ -26,6 +26,7 @@
 #include "counters.h"
 #include "executor.h"
 #include "guc.h"
+#include "violations.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -45,8 +46,10 @@ ig_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(ig_counters_shmem_size());
-	RequestNamedLWLockTranche("insider_guard", 1);
+	RequestAddinShmemSpace(add_size(ig_counters_shmem_size(),
+									ig_violations_shmem_size()));
+	/* [0] counters, [1] violations */
+	RequestNamedLWLockTranche("insider_guard", 2);
 }
 
 /* At a clean shutdown of the postmaster (or single-user backend): save. */
@@ -70,6 +73,7 @@ ig_shmem_startup(void)
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	created = ig_counters_shmem_init();
+	ig_violations_shmem_init(created && !IsUnderPostmaster);
 	LWLockRelease(AddinShmemInitLock);
 
 	if (!IsUnderPostmaster)

@@ -1,0 +1,230 @@
+/*-------------------------------------------------------------------------
+ *
+ * enforce.c
+ *		Thresholds applied to one table (or all tables) of a statement:
+ *		how many rows are left, and what happens when a rule breaks.
+ *
+ * At statement start the window counts of every rule covering a key are
+ * read from its counter (created and pinned if need be: a counter a block
+ * rule needs that cannot be created fails the statement with 53200).  The
+ * executor hands out rows to scan nodes in grants that never exceed the
+ * smallest "rows left" of their keys, nor insider_guard.batch_rows; when
+ * a grant runs out it settles with shared memory, reads the counts back
+ * under the same spinlock, and asks ig_enforce_check what broke.
+ *
+ * A block rule breaks when its window count exceeds max_rows: the
+ * statement is recorded and stopped with 42501.  A log rule is crossed
+ * when an addition takes its window count from max_rows or below to above
+ * it.  Additions to a counter are serialized by its spinlock and raise
+ * every window by the rows added, so exactly one process sees each
+ * crossing, and a rule whose window count has fallen back is crossed
+ * again the next time it goes over: no state is kept for it.
+ *
+ * IDENTIFICATION
+ *		src/enforce.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "enforce.h"
+#include "functions.h"
+#include "guc.h"
+#include "violations.h"
+
+/*
+ * The rules covering the session user for a relation (InvalidOid: all
+ * tables), copied into cxt, or NULL if none.
+ */
+IgKeyRules *
+ig_enforce_rules(Oid relid, MemoryContext cxt)
+{
+	const IgRuleList *list = ig_rules_for_relation(relid);
+	IgKeyRules *kr;
+	int			n;
+
+	if (list == NULL)
+		return NULL;
+	n = list->nrules;
+	kr = MemoryContextAllocZero(cxt, sizeof(IgKeyRules));
+	kr->nrules = n;
+	kr->rules = MemoryContextAlloc(cxt, sizeof(IgRule) * n);
+	memcpy(kr->rules, list->rules, sizeof(IgRule) * n);
+	kr->query.nwindows = n;
+	kr->query.slot = MemoryContextAlloc(cxt, sizeof(int) * n);
+	kr->query.length = MemoryContextAlloc(cxt, sizeof(int64) * n);
+	kr->query.sum = MemoryContextAllocZero(cxt, sizeof(uint64) * n);
+	for (int i = 0; i < n; i++)
+	{
+		kr->query.slot[i] = kr->rules[i].window;
+		kr->query.length[i] = kr->rules[i].per;
+	}
+	kr->any_block = list->any_block;
+	kr->longest = list->longest;
+	kr->limiting = true;
+	kr->limit = 0;				/* nothing may be read before the counts are */
+	return kr;
+}
+
+/*
+ * How long a counter must outlive its last read: its longest window and
+ * that window's precision, and a second.
+ */
+TimestampTz
+ig_enforce_pin(IgKeyRules *kr, TimestampTz now)
+{
+	return now + kr->longest + Max(kr->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
+}
+
+/* Rows left before a rule breaks or is crossed, from the last counts. */
+static void
+update_limit(IgKeyRules *kr)
+{
+	kr->limiting = false;
+	kr->blocked = false;
+	kr->limit = PG_INT64_MAX;
+	for (int i = 0; i < kr->nrules; i++)
+	{
+		IgRule	   *rule = &kr->rules[i];
+		int64		count = (int64) kr->query.sum[i];
+
+		if (rule->block)
+		{
+			kr->limiting = true;
+			kr->limit = Min(kr->limit, rule->max_rows - count);
+			if (count > rule->max_rows)
+				kr->blocked = true;
+		}
+		else if (count <= rule->max_rows)
+		{
+			/* stop at the row that crosses it, to record exactly there */
+			kr->limiting = true;
+			kr->limit = Min(kr->limit, rule->max_rows - count);
+		}
+	}
+}
+
+/* Fails the statement when a counter a block rule needs cannot exist. */
+static void
+no_room(IgKeyRules *kr, Oid userid, bool may_raise)
+{
+	if (kr->any_block && may_raise)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("insider_guard: no room in shared memory to track the reads of role \"%s\"",
+						GetUserNameFromId(userid, true)),
+				 errdetail("Every counter is in use by a threshold."),
+				 errhint("Increase insider_guard.max_tracked.")));
+	ereport(LOG,
+			(errmsg("insider_guard: no room in shared memory to check the thresholds of role \"%s\"",
+					GetUserNameFromId(userid, true)),
+			 errhint("Increase insider_guard.max_tracked.")));
+	kr->limiting = false;
+}
+
+/*
+ * At statement start: reads the window counts of a key's rules (creating
+ * and pinning its counter) and attaches the query to the tally, so that
+ * every settle refreshes them.
+ */
+void
+ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid, TimestampTz now)
+{
+	tally->query = &kr->query;
+	kr->query.pin_until = ig_enforce_pin(kr, now);
+	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+	{
+		no_room(kr, userid, true);
+		return;
+	}
+	update_limit(kr);
+}
+
+/* The table a break is about: the rule's, or for all-tables rules the one read. */
+static Oid
+break_table(const IgRule *rule, Oid read_relid)
+{
+	return OidIsValid(rule->relid) ? rule->relid : read_relid;
+}
+
+/*
+ * After a settle that added "added" rows to the tally (and refreshed its
+ * counts): records each log rule the addition crossed and, with
+ * may_raise, stops the statement if a block rule is broken.  Records are
+ * written only with may_record (they need the catalogs: not while the
+ * transaction is failing); blocks only happen in the middle of execution.
+ */
+void
+ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
+				 Oid read_relid, bool may_record, bool may_raise)
+{
+	int			broken = -1;
+
+	if (!kr->query.valid)
+	{
+		no_room(kr, userid, may_raise);
+		return;
+	}
+
+	for (int i = 0; i < kr->nrules; i++)
+	{
+		IgRule	   *rule = &kr->rules[i];
+		int64		count = (int64) kr->query.sum[i];
+		int64		before = count - (int64) added;
+
+		if (rule->block)
+		{
+			if (count > rule->max_rows && broken < 0)
+				broken = i;
+		}
+		else if (added > 0 && before <= rule->max_rows &&
+				 count > rule->max_rows && may_record)
+		{
+			IgBreak		brk;
+
+			brk.roleid = userid;
+			brk.table_oid = break_table(rule, read_relid);
+			brk.threshold_id = rule->id;
+			brk.max_rows = rule->max_rows;
+			brk.per = rule->per;
+			brk.rows_in_window = count;
+			brk.statement_rows = tally->statement_rows;
+			brk.block = false;
+			ig_violation_report(&brk);
+		}
+	}
+	update_limit(kr);
+
+	if (broken >= 0 && may_raise && may_record)
+	{
+		IgRule	   *rule = &kr->rules[broken];
+		IgBreak		brk;
+		int64		id;
+		char	   *role = GetUserNameFromId(userid, true);
+		char	   *table;
+
+		brk.roleid = userid;
+		brk.table_oid = break_table(rule, read_relid);
+		brk.threshold_id = rule->id;
+		brk.max_rows = rule->max_rows;
+		brk.per = rule->per;
+		brk.rows_in_window = (int64) kr->query.sum[broken];
+		brk.statement_rows = tally->statement_rows;
+		brk.block = true;
+		id = ig_violation_report(&brk);
+
+		table = OidIsValid(brk.table_oid) ? ig_qualified_name(brk.table_oid) : NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: role \"%s\" may not read more rows from table \"%s\"",
+						role ? role : "?", table ? table : "?"),
+				 errdetail_log("Threshold %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement; violation %lld.",
+							   (long long) rule->id, (long long) rule->max_rows,
+							   (long long) (rule->per / USECS_PER_SEC),
+							   (long long) brk.rows_in_window,
+							   (long long) brk.statement_rows, (long long) id)));
+	}
+}

@@ -1,0 +1,340 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules.c
+ *		Backend-local cache of this database's thresholds and exemptions,
+ *		and of which of them cover the session user.
+ *
+ * The rules are read from insider_guard.thresholds and .exemptions (when
+ * the extension is installed in this database) on first need and again
+ * after any change.  The tables' triggers send a relcache invalidation for
+ * them, which is delivered at commit (and replayed on standbys); the
+ * executor hook accepts pending invalidations at the start of every
+ * statement.  So a committed change applies from every session's next
+ * statement, and a rolled-back one never does.
+ *
+ * Matching the rules to the session user is redone when the rules, the
+ * user, or role memberships and attributes change (pg_auth_members and
+ * pg_authid invalidations).  A rule covers a user when it names the user;
+ * or, unless the user is a superuser or exempt, when it names no role or a
+ * role the user is a member of, through any chain of membership.  The
+ * covering rules are kept by relation, so that a statement finds the rules
+ * of each table it reads with one hash lookup.
+ *
+ * IDENTIFICATION
+ *		src/rules.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "counters.h"
+#include "guc.h"
+#include "rules.h"
+
+/* attribute numbers of insider_guard.thresholds */
+#define Anum_threshold_id		1
+#define Anum_threshold_role		2
+#define Anum_threshold_table	3
+#define Anum_threshold_max_rows 4
+#define Anum_threshold_per		5
+#define Anum_threshold_action	6
+#define Natts_threshold_min		6
+
+/* what was read from the tables */
+static MemoryContext rules_cxt = NULL;
+static bool rules_loaded = false;
+static Oid	thresholds_oid = InvalidOid;
+static Oid	exemptions_oid = InvalidOid;
+static IgRule *rules = NULL;
+static int	nrules = 0;
+static Oid *exempt_roles = NULL;
+static int	nexempt = 0;
+
+/* which of them cover matched_user, by relation */
+static MemoryContext match_cxt = NULL;
+static bool rules_matched = false;
+static Oid	matched_user = InvalidOid;
+static HTAB *by_relation = NULL;
+static bool user_covered = false;
+
+/*
+ * Invalidations seen; loading and matching run catalog lookups that may
+ * deliver some, so they repeat until none arrived while they ran.
+ */
+static uint64 rules_invalidations = 0;
+static uint64 role_invalidations = 0;
+
+/* Relcache invalidation: reload if it concerns our tables. */
+static void
+rules_relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid) || relid == thresholds_oid || relid == exemptions_oid)
+	{
+		rules_loaded = false;
+		rules_invalidations++;
+	}
+}
+
+/* A schema was created, dropped or renamed: maybe ours. */
+static void
+rules_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	rules_loaded = false;
+	rules_invalidations++;
+}
+
+/* Memberships or role attributes changed: match again. */
+static void
+rules_role_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	rules_matched = false;
+	role_invalidations++;
+}
+
+/*
+ * Registers the invalidation callbacks; once per backend.
+ */
+void
+ig_rules_init(void)
+{
+	CacheRegisterRelcacheCallback(rules_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(NAMESPACEOID, rules_namespace_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, rules_role_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(AUTHOID, rules_role_callback, (Datum) 0);
+}
+
+/* The OID of insider_guard.thresholds in this database, or InvalidOid. */
+Oid
+ig_rules_table_oid(void)
+{
+	return thresholds_oid;
+}
+
+/* Reads the role OIDs of insider_guard.exemptions. */
+static void
+load_exemptions(Relation rel)
+{
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			allocated = 16;
+
+	exempt_roles = MemoryContextAlloc(rules_cxt, sizeof(Oid) * allocated);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		role = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+
+		if (isnull)
+			continue;
+		if (nexempt == allocated)
+		{
+			allocated *= 2;
+			exempt_roles = repalloc(exempt_roles, sizeof(Oid) * allocated);
+		}
+		exempt_roles[nexempt++] = DatumGetObjectId(role);
+	}
+	systable_endscan(scan);
+}
+
+/* An interval as a window length in microseconds (months count 30 days). */
+static int64
+interval_length(Interval *per)
+{
+	return per->time + (int64) per->day * USECS_PER_DAY +
+		(int64) per->month * 30 * USECS_PER_DAY;
+}
+
+/* Reads insider_guard.thresholds. */
+static void
+load_thresholds(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			allocated = 16;
+	TimestampTz now = ig_now();
+
+	if (desc->natts < Natts_threshold_min)
+		elog(ERROR, "insider_guard.thresholds has an unexpected definition");
+
+	rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * allocated);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Datum		values[Natts_threshold_min];
+		bool		nulls[Natts_threshold_min];
+		IgRule	   *rule;
+		char	   *action;
+
+		for (int i = 0; i < Natts_threshold_min; i++)
+			values[i] = heap_getattr(tuple, i + 1, desc, &nulls[i]);
+		if (nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
+			nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
+			continue;
+
+		if (nrules == allocated)
+		{
+			allocated *= 2;
+			rules = repalloc(rules, sizeof(IgRule) * allocated);
+		}
+		rule = &rules[nrules++];
+		rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
+		rule->roleid = nulls[Anum_threshold_role - 1] ? InvalidOid :
+			DatumGetObjectId(values[Anum_threshold_role - 1]);
+		rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
+			DatumGetObjectId(values[Anum_threshold_table - 1]);
+		rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
+		rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
+		action = TextDatumGetCString(values[Anum_threshold_action - 1]);
+		rule->block = (strcmp(action, "block") == 0);
+		rule->window = ig_counters_window_slot(rule->per, now);
+	}
+	systable_endscan(scan);
+}
+
+/* (Re)reads the tables, if the extension is installed in this database. */
+static void
+load_rules(void)
+{
+	Oid			nspid;
+	Relation	rel;
+
+	if (rules_cxt == NULL)
+		rules_cxt = AllocSetContextCreate(TopMemoryContext,
+										  "insider_guard rules",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(rules_cxt);
+	rules = NULL;
+	nrules = 0;
+	exempt_roles = NULL;
+	nexempt = 0;
+	rules_matched = false;
+
+	/* the catalog lookups may deliver invalidations: loaded only at the end */
+	nspid = get_namespace_oid("insider_guard", true);
+	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
+	exemptions_oid = OidIsValid(nspid) ? get_relname_relid("exemptions", nspid) : InvalidOid;
+	if (OidIsValid(thresholds_oid) && OidIsValid(exemptions_oid))
+	{
+		rel = table_open(exemptions_oid, AccessShareLock);
+		load_exemptions(rel);
+		table_close(rel, AccessShareLock);
+		rel = table_open(thresholds_oid, AccessShareLock);
+		load_thresholds(rel);
+		table_close(rel, AccessShareLock);
+	}
+}
+
+/* Does a rule cover the user? */
+static bool
+rule_covers(const IgRule *rule, Oid userid, bool unwatched)
+{
+	if (rule->roleid == userid)
+		return true;
+	if (unwatched)
+		return false;
+	return !OidIsValid(rule->roleid) ||
+		is_member_of_role_nosuper(userid, rule->roleid);
+}
+
+/* Finds the rules that cover the user, and files them by relation. */
+static void
+match_rules(Oid userid)
+{
+	HASHCTL		ctl;
+	bool		unwatched = superuser_arg(userid);
+
+	for (int i = 0; i < nexempt && !unwatched; i++)
+		if (exempt_roles[i] == userid)
+			unwatched = true;
+
+	if (match_cxt == NULL)
+		match_cxt = AllocSetContextCreate(TopMemoryContext,
+										  "insider_guard matched rules",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(match_cxt);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(IgRuleList);
+	ctl.hcxt = match_cxt;
+	by_relation = hash_create("insider_guard rules by relation", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	user_covered = false;
+
+	for (int i = 0; i < nrules; i++)
+	{
+		IgRule	   *rule = &rules[i];
+		IgRuleList *list;
+		bool		found;
+
+		if (!rule_covers(rule, userid, unwatched))
+			continue;
+		list = hash_search(by_relation, &rule->relid, HASH_ENTER, &found);
+		if (!found)
+		{
+			list->nrules = 0;
+			list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
+			list->any_block = false;
+			list->longest = 0;
+		}
+		list->rules[list->nrules++] = *rule;
+		list->any_block |= rule->block;
+		list->longest = Max(list->longest, rule->per);
+		user_covered = true;
+	}
+	matched_user = userid;
+}
+
+/*
+ * Brings the cache up to date and says whether any rule covers the user.
+ * Needs catalog access (a transaction).
+ */
+bool
+ig_rules_cover(Oid userid)
+{
+	while (!rules_loaded)
+	{
+		uint64		seen = rules_invalidations;
+
+		load_rules();
+		rules_loaded = (seen == rules_invalidations);
+	}
+	if (nrules == 0)
+		return false;
+	while (!rules_matched || matched_user != userid)
+	{
+		uint64		seen = role_invalidations;
+
+		match_rules(userid);
+		rules_matched = (seen == role_invalidations);
+	}
+	return user_covered;
+}
+
+/*
+ * The rules covering the user (as of ig_rules_cover) for a relation, or
+ * for all tables if relid is InvalidOid; NULL if none.  Valid until the
+ * next ig_rules_cover.
+ */
+const IgRuleList *
+ig_rules_for_relation(Oid relid)
+{
+	if (!rules_matched || by_relation == NULL)
+		return NULL;
+	return hash_search(by_relation, &relid, HASH_FIND, NULL);
+}

@@ -1,0 +1,594 @@
+/*-------------------------------------------------------------------------
+ *
+ * statement.c
+ *		The state insider_guard keeps for a running statement: the tables
+ *		it reads ("keys": each table, its ancestors, and all tables), the
+ *		counted nodes, and the rows granted to each node.
+ *
+ * A node's trampoline may hand out "granted" rows before it calls back
+ * (ig_slot_exhausted).  With no threshold on its keys the grant never
+ * runs out.  Otherwise it is the smallest "rows left" of its keys, less
+ * what other nodes of the statement hold on them, and at most
+ * insider_guard.batch_rows: when it runs out, the rows are settled with
+ * shared memory, the rules are checked against the fresh counts, and a
+ * new grant is made.  So in one process a block rule stops the statement
+ * at exactly the row that exceeds it, and processes of one role sharing a
+ * counter overshoot by at most batch_rows each.  When a node finds nothing
+ * left while another node of the statement holds rows on the same key, it
+ * takes them back first, so only real reads break a rule.
+ *
+ * Rows are settled after every ExecutorRun (each FETCH counts when it
+ * runs) and when the executor state is freed -- a memory-context callback
+ * that also runs on error, cancel and abort, when nothing may raise an
+ * error or read the catalogs.
+ *
+ * IDENTIFICATION
+ *		src/statement.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "guc.h"
+#include "rules.h"
+#include "statement.h"
+
+static IgStmt *running = NULL;
+
+/* statements kept for reuse, so that most statements allocate nothing */
+#define IG_SPARE_STMTS 8
+static IgStmt *spare_stmts[IG_SPARE_STMTS];
+static int	nspare_stmts = 0;
+
+static void stmt_release(void *arg);
+
+/* Starts a tally for a relation (InvalidOid: all tables). */
+static inline void
+tally_init(IgTally *tally, Oid userid, Oid relid)
+{
+	tally->relid = relid;
+	tally->counted = false;
+	tally->ref_moved = false;
+	tally->ref = ig_ref_lookup(userid, relid);
+	tally->pending = 0;
+	tally->statement_rows = 0;
+	tally->query = NULL;
+}
+
+/* Remembers where a tally's counter turned out to be. */
+static inline void
+tally_remember(IgTally *tally, Oid userid)
+{
+	if (tally->ref_moved)
+		ig_ref_remember(userid, tally->relid, &tally->ref);
+}
+
+/*
+ * The index of a key in the statement, added if new.  A new key gets the
+ * rules covering the session user for it, whose counts are read now.
+ */
+static int
+stmt_key(IgStmt *stmt, Oid relid)
+{
+	IgKeyRules *kr = NULL;
+
+	for (int i = 0; i < stmt->nkeys; i++)
+		if (stmt->keys[i].relid == relid)
+			return i;
+
+	if (stmt->nkeys == stmt->maxkeys)
+	{
+		MemoryContext cxt = stmt->estate->es_query_cxt;
+		IgTally    *keys = MemoryContextAlloc(cxt, sizeof(IgTally) * stmt->maxkeys * 2);
+		IgKeyRules **rules = MemoryContextAlloc(cxt, sizeof(IgKeyRules *) * stmt->maxkeys * 2);
+
+		memcpy(keys, stmt->keys, sizeof(IgTally) * stmt->nkeys);
+		memcpy(rules, stmt->key_rules, sizeof(IgKeyRules *) * stmt->nkeys);
+		if (stmt->keys != stmt->inline_keys)
+		{
+			pfree(stmt->keys);
+			pfree(stmt->key_rules);
+		}
+		stmt->keys = keys;
+		stmt->key_rules = rules;
+		stmt->maxkeys *= 2;
+	}
+	tally_init(&stmt->keys[stmt->nkeys], stmt->userid, relid);
+	if (stmt->covered)
+		kr = ig_enforce_rules(relid, stmt->estate->es_query_cxt);
+	stmt->key_rules[stmt->nkeys] = kr;
+	if (kr != NULL)
+	{
+		stmt->enforcing = true;
+		ig_enforce_begin(kr, &stmt->keys[stmt->nkeys], stmt->userid, ig_now());
+	}
+	return stmt->nkeys++;
+}
+
+/* Adds a key index to a node, once. */
+static void
+node_add_key(IgNode *node, int key)
+{
+	for (int i = 0; i < node->nkeys; i++)
+		if (node->keys[i] == key)
+			return;
+	if (node->nkeys < (int) lengthof(node->keys))
+		node->keys[node->nkeys++] = key;
+}
+
+/*
+ * Adds the keys reading relid counts towards (it and its ancestors) to a
+ * node.  Returns false if the relation is not counted.
+ */
+bool
+ig_node_add_relation(IgNode *node, Oid relid)
+{
+	const IgRelInfo *info = ig_relinfo_get(relid);
+	Oid			ancestors[IG_MAX_ANCESTORS];
+	int			nancestors;
+
+	if (!info->countable)
+		return false;
+	if (!OidIsValid(node->relid))
+		node->relid = relid;
+	if (info->nancestors == 0)
+	{
+		node_add_key(node, stmt_key(node->stmt, relid));
+		return true;
+	}
+
+	/* copy first: catalog access may free the entry */
+	nancestors = info->nancestors;
+	memcpy(ancestors, info->ancestors, sizeof(Oid) * nancestors);
+	node_add_key(node, stmt_key(node->stmt, relid));
+	for (int i = 0; i < nancestors; i++)
+		node_add_key(node, stmt_key(node->stmt, ancestors[i]));
+	return true;
+}
+
+/*
+ * Starts counting a statement: called for its first counted node.
+ */
+IgStmt *
+ig_stmt_start(EState *estate, Oid userid, bool covered)
+{
+	IgStmt	   *stmt;
+
+	if (nspare_stmts > 0)
+		stmt = spare_stmts[--nspare_stmts];
+	else
+		stmt = MemoryContextAlloc(TopMemoryContext, sizeof(IgStmt));
+	stmt->estate = estate;
+	stmt->userid = userid;
+	stmt->in_worker = IsParallelWorker();
+	stmt->covered = covered;
+	stmt->enforcing = false;
+	stmt->has_pending = false;
+	stmt->nkeys = 0;
+	stmt->maxkeys = IG_INLINE_KEYS;
+	stmt->keys = stmt->inline_keys;
+	stmt->key_rules = stmt->inline_key_rules;
+	stmt->nnodes = 0;
+	stmt->maxnodes = IG_INLINE_NODES;
+	stmt->nodes = stmt->inline_node_list;
+
+	/* released with the executor state, also on error */
+	stmt->callback.func = stmt_release;
+	stmt->callback.arg = stmt;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &stmt->callback);
+	stmt->next = running;
+	running = stmt;
+
+	stmt_key(stmt, InvalidOid);
+	return stmt;
+}
+
+/* A new counted node of the statement, counting towards all tables. */
+IgNode *
+ig_stmt_node(IgStmt *stmt, IgNodeKind kind)
+{
+	IgNode	   *node;
+
+	if (stmt->nnodes < IG_INLINE_NODES)
+		node = &stmt->inline_nodes[stmt->nnodes];
+	else
+		node = MemoryContextAlloc(stmt->estate->es_query_cxt, sizeof(IgNode));
+	node->stmt = stmt;
+	node->slot = NULL;
+	node->kind = kind;
+	node->granted = IG_UNLIMITED;
+	node->relid = InvalidOid;
+	node->nkeys = 0;
+	node->keys[node->nkeys++] = IG_ALL_TABLES_KEY;
+
+	if (stmt->nnodes == stmt->maxnodes)
+	{
+		IgNode	  **nodes;
+
+		nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
+								   sizeof(IgNode *) * stmt->maxnodes * 2);
+		memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
+		if (stmt->nodes != stmt->inline_node_list)
+			pfree(stmt->nodes);
+		stmt->nodes = nodes;
+		stmt->maxnodes *= 2;
+	}
+	stmt->nodes[stmt->nnodes++] = node;
+	return node;
+}
+
+/* Forgets the last node made: it turned out to count nothing. */
+void
+ig_stmt_drop_node(IgStmt *stmt)
+{
+	IgNode	   *node = stmt->nodes[--stmt->nnodes];
+
+	if (stmt->nnodes >= IG_INLINE_NODES)
+		pfree(node);
+}
+
+/* The running statement of an executor state, or NULL. */
+IgStmt *
+ig_stmt_find(EState *estate)
+{
+	for (IgStmt *stmt = running; stmt != NULL; stmt = stmt->next)
+		if (stmt->estate == estate)
+			return stmt;
+	return NULL;
+}
+
+/*
+ * Moves what a node's trampoline counted to its keys; what is left of its
+ * grant stays granted.  Returns true if it had counted anything.
+ */
+static inline bool
+collect_node(IgNode *node)
+{
+	IgStmt	   *stmt = node->stmt;
+	int64		consumed = node->granted - node->slot->left;
+
+	if (consumed <= 0)
+		return false;
+	for (int i = 0; i < node->nkeys; i++)
+		stmt->keys[node->keys[i]].pending += consumed;
+	/* the row that ran a grant out is counted in consumed */
+	node->granted = node->slot->left = Max(node->slot->left, 0);
+	return true;
+}
+
+/* Does a threshold cover any key of the node? */
+static bool
+node_ruled(const IgStmt *stmt, const IgNode *node)
+{
+	for (int i = 0; i < node->nkeys; i++)
+		if (stmt->key_rules[node->keys[i]] != NULL)
+			return true;
+	return false;
+}
+
+/* Rows the other nodes of the statement hold on a key. */
+static int64
+held_by_others(const IgStmt *stmt, const IgNode *node, int key)
+{
+	int64		held = 0;
+
+	for (int i = 0; i < stmt->nnodes; i++)
+	{
+		const IgNode *other = stmt->nodes[i];
+
+		if (other == node || other->kind == IG_NODE_CONFLICT)
+			continue;
+		for (int k = 0; k < other->nkeys; k++)
+			if (other->keys[k] == key)
+				held += Max(other->granted, 0);
+	}
+	return held;
+}
+
+/* The rows a node may hand out before it must settle. */
+static int64
+node_grant(const IgStmt *stmt, const IgNode *node)
+{
+	int64		grant = IG_UNLIMITED;
+	bool		ruled = false;
+
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[node->keys[i]];
+
+		if (kr == NULL)
+			continue;
+		ruled = true;
+		if (kr->limiting)
+			grant = Min(grant, kr->limit - held_by_others(stmt, node, node->keys[i]));
+	}
+	if (!ruled)
+		return IG_UNLIMITED;
+	return Max(Min(grant, (int64) ig_batch_rows), 0);
+}
+
+/*
+ * Takes back what other nodes hold on the node's limiting keys (counting
+ * what they read).  Returns true if there was anything to take.
+ */
+static bool
+reclaim_grants(IgStmt *stmt, IgNode *node)
+{
+	bool		reclaimed = false;
+
+	for (int i = 0; i < stmt->nnodes; i++)
+	{
+		IgNode	   *other = stmt->nodes[i];
+		bool		shares = false;
+
+		if (other == node || other->kind == IG_NODE_CONFLICT || other->granted <= 0)
+			continue;
+		for (int a = 0; a < node->nkeys && !shares; a++)
+			for (int b = 0; b < other->nkeys && !shares; b++)
+				shares = node->keys[a] == other->keys[b] &&
+					stmt->key_rules[node->keys[a]] != NULL &&
+					stmt->key_rules[node->keys[a]]->limiting;
+		if (!shares)
+			continue;
+		collect_node(other);
+		other->granted = other->slot->left = 0;
+		reclaimed = true;
+	}
+	return reclaimed;
+}
+
+/*
+ * Puts every key's pending rows into shared memory and, for keys with
+ * rules, checks them against the counts read back: may record crossings
+ * and, with may_raise, stop the statement.  read_relid names the table
+ * being read, for all-tables rules.
+ */
+static void
+settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
+{
+	TimestampTz now = ig_now();
+	uint64		added_inline[IG_INLINE_KEYS * 2];
+	uint64	   *added = added_inline;
+	bool		may_record = IsTransactionState();
+
+	stmt->has_pending = false;
+	if (stmt->enforcing)
+	{
+		if (stmt->nkeys > (int) lengthof(added_inline))
+			added = palloc(sizeof(uint64) * stmt->nkeys);
+		for (int i = 0; i < stmt->nkeys; i++)
+		{
+			IgKeyRules *kr = stmt->key_rules[i];
+
+			added[i] = stmt->keys[i].pending;
+			if (kr != NULL)
+				kr->query.pin_until = ig_enforce_pin(kr, now);
+		}
+	}
+
+	/*
+	 * The first rows of a statement count it; a parallel query counts once,
+	 * by its leader, even if only the workers read.
+	 */
+	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
+					   !stmt->in_worker,
+					   final && stmt->estate->es_use_parallel_mode, now);
+
+	if (stmt->enforcing)
+	{
+		for (int i = 0; i < stmt->nkeys; i++)
+		{
+			IgKeyRules *kr = stmt->key_rules[i];
+
+			if (kr != NULL)
+				ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
+								 read_relid, may_record, may_raise);
+		}
+		if (added != added_inline)
+			pfree(added);
+	}
+}
+
+/*
+ * Grants every node of an enforcing statement its rows, once the counts
+ * of its keys are known.
+ */
+void
+ig_stmt_begin_enforcing(IgStmt *stmt)
+{
+	for (int i = 0; i < stmt->nnodes; i++)
+	{
+		IgNode	   *node = stmt->nodes[i];
+
+		if (node->kind != IG_NODE_CONFLICT)
+			node->granted = node->slot->left = node_grant(stmt, node);
+	}
+}
+
+/*
+ * Puts the statement's counted rows into shared memory: after each
+ * ExecutorRun and, with "final", when the executor state is freed
+ * (possibly in an aborting transaction).  Never stops the statement: a
+ * rule broken meanwhile by other sessions stops its next row.
+ */
+void
+ig_stmt_settle(IgStmt *stmt, bool final)
+{
+	bool		counted = stmt->has_pending;
+
+	for (int i = 0; i < stmt->nnodes; i++)
+		counted |= collect_node(stmt->nodes[i]);
+	if (!counted && !(final && stmt->estate->es_use_parallel_mode))
+		return;
+
+	settle_keys(stmt, final, false,
+				stmt->nnodes > 0 ? stmt->nodes[0]->relid : InvalidOid);
+	if (stmt->enforcing && !final)
+		ig_stmt_begin_enforcing(stmt);
+}
+
+/*
+ * The executor state is being freed (ExecutorEnd, or an abort): settle,
+ * release the trampolines, remember where the counters are.
+ */
+static void
+stmt_release(void *arg)
+{
+	IgStmt	   *stmt = (IgStmt *) arg;
+	IgStmt	  **link;
+
+	ig_stmt_settle(stmt, true);
+
+	for (int i = 0; i < stmt->nnodes; i++)
+		if (stmt->nodes[i]->slot != NULL)
+			ig_unwrap(stmt->nodes[i]->slot);
+	for (int i = 0; i < stmt->nkeys; i++)
+		tally_remember(&stmt->keys[i], stmt->userid);
+
+	for (link = &running; *link != NULL; link = &(*link)->next)
+	{
+		if (*link == stmt)
+		{
+			*link = stmt->next;
+			break;
+		}
+	}
+
+	/* keys and nodes beyond the inline ones go with es_query_cxt */
+	if (nspare_stmts < IG_SPARE_STMTS)
+		spare_stmts[nspare_stmts++] = stmt;
+	else
+		pfree(stmt);
+}
+
+/*
+ * A trampoline's grant ran out (the row that did it is counted).  ON
+ * CONFLICT nodes come here for every row, to count it for the partition
+ * it is in.
+ */
+void
+ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
+{
+	IgNode	   *node = (IgNode *) slot->node;
+	IgStmt	   *stmt = node->stmt;
+	int64		grant;
+
+	if (node->kind == IG_NODE_CONFLICT)
+	{
+		TupleTableSlot *existing = econtext ? econtext->ecxt_scantuple : NULL;
+		Oid			relid = existing ? existing->tts_tableOid : InvalidOid;
+
+		slot->left = 0;
+		if (!OidIsValid(relid))
+			return;
+		if (relid != node->relid)
+		{
+			node->nkeys = 1;	/* the all-tables key */
+			node->relid = InvalidOid;
+			if (!ig_node_add_relation(node, relid))
+				node->nkeys = 0;
+			node->relid = relid;
+		}
+		for (int i = 0; i < node->nkeys; i++)
+			stmt->keys[node->keys[i]].pending++;
+		stmt->has_pending = true;
+		if (stmt->enforcing && node_ruled(stmt, node))
+			settle_keys(stmt, false, true, relid);
+		return;
+	}
+
+	if (!stmt->enforcing || !node_ruled(stmt, node))
+	{
+		/* counting only: collect and grant again */
+		collect_node(node);
+		node->granted = slot->left = IG_UNLIMITED;
+		return;
+	}
+
+	collect_node(node);
+	for (int attempt = 0;; attempt++)
+	{
+		settle_keys(stmt, false, true, node->relid);
+		grant = node_grant(stmt, node);
+		if (grant > 0 || attempt > 0 || !reclaim_grants(stmt, node))
+			break;
+	}
+	node->granted = slot->left = grant;
+}
+
+/*
+ * Prepares to count rows read outside the executor (COPY t TO): looks up,
+ * while catalog access is still safe, the keys the relation's rows count
+ * towards and their rules.  Returns false if its reads are not counted.
+ */
+bool
+ig_direct_prepare(Oid relid, IgDirectCount *direct)
+{
+	const IgRelInfo *info = ig_relinfo_get(relid);
+	Oid			relids[IG_MAX_ANCESTORS + 2];
+	bool		covered;
+
+	if (!info->countable)
+		return false;
+	direct->userid = GetSessionUserId();
+	direct->ntallies = 0;
+	relids[direct->ntallies++] = relid;
+	for (int i = 0; i < info->nancestors; i++)
+		relids[direct->ntallies++] = info->ancestors[i];
+	relids[direct->ntallies++] = InvalidOid;
+
+	covered = ig_rules_cover(direct->userid);
+	for (int i = 0; i < direct->ntallies; i++)
+	{
+		tally_init(&direct->tallies[i], direct->userid, relids[i]);
+		direct->rules[i] = covered ?
+			ig_enforce_rules(relids[i], CurrentMemoryContext) : NULL;
+	}
+	return true;
+}
+
+/* True if a block rule covers the rows: they must be counted one by one. */
+bool
+ig_direct_needs_executor(const IgDirectCount *direct)
+{
+	for (int i = 0; i < direct->ntallies; i++)
+		if (direct->rules[i] != NULL && direct->rules[i]->any_block)
+			return true;
+	return false;
+}
+
+/*
+ * Counts the rows, as one statement, and records the log rules they
+ * crossed -- unless the transaction is failing.  Safe in an aborting
+ * transaction and at backend exit: no error, no catalog access then.
+ */
+void
+ig_direct_commit(IgDirectCount *direct, uint64 rows, bool may_record)
+{
+	TimestampTz now = ig_now();
+
+	for (int i = 0; i < direct->ntallies; i++)
+	{
+		direct->tallies[i].pending = rows;
+		if (direct->rules[i] != NULL)
+		{
+			direct->tallies[i].query = &direct->rules[i]->query;
+			direct->rules[i]->query.pin_until = ig_enforce_pin(direct->rules[i], now);
+		}
+	}
+	ig_counters_settle(MyDatabaseId, direct->userid, direct->tallies,
+					   direct->ntallies, true, true, now);
+	for (int i = 0; i < direct->ntallies; i++)
+	{
+		if (direct->rules[i] != NULL)
+			ig_enforce_check(direct->rules[i], &direct->tallies[i],
+							 direct->userid, rows, direct->tallies[0].relid,
+							 may_record, false);
+		tally_remember(&direct->tallies[i], direct->userid);
+	}
+}

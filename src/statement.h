@@ -1,0 +1,100 @@
+/*-------------------------------------------------------------------------
+ *
+ * statement.h
+ *		The state insider_guard keeps for a running statement: the tables
+ *		it reads, the counted nodes, their grants.
+ *
+ * src/statement.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_STATEMENT_H
+#define IG_STATEMENT_H
+
+#include "nodes/execnodes.h"
+
+#include "counters.h"
+#include "enforce.h"
+#include "relinfo.h"
+#include "tramp.h"
+
+/* a grant that never runs out */
+#define IG_UNLIMITED	(PG_INT64_MAX / 2)
+
+/* the all-tables key is always the first */
+#define IG_ALL_TABLES_KEY 0
+
+typedef enum IgNodeKind
+{
+	IG_NODE_SCAN,				/* counts rows a scan node hands out */
+	IG_NODE_PROJECT,			/* counts rows a scan node projects */
+	IG_NODE_FILTER,				/* counts rows a leaky filter sees */
+	IG_NODE_CONFLICT			/* counts rows ON CONFLICT DO UPDATE reaches */
+} IgNodeKind;
+
+struct IgStmt;
+
+/* One counted node or expression. */
+typedef struct IgNode
+{
+	struct IgStmt *stmt;
+	IgSlot	   *slot;
+	IgNodeKind	kind;
+	int64		granted;		/* rows granted: slot->left when last set */
+	Oid			relid;			/* the relation it reads (first of them) */
+	int			nkeys;
+	int16		keys[IG_MAX_ANCESTORS + 2]; /* indexes into stmt->keys */
+} IgNode;
+
+/* keys and nodes most statements need fit in the statement itself */
+#define IG_INLINE_KEYS	6
+#define IG_INLINE_NODES 3
+
+/* A running statement: one executor state. */
+typedef struct IgStmt
+{
+	EState	   *estate;
+	struct IgStmt *next;		/* this backend's running statements */
+	MemoryContextCallback callback;
+	Oid			userid;			/* session user when the statement started */
+	bool		in_worker;		/* a parallel worker's part of a query */
+	bool		covered;		/* rules cover the session user */
+	bool		enforcing;		/* some key has rules */
+	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
+	int			nkeys;
+	int			maxkeys;
+	IgTally    *keys;			/* one per table read, and all tables */
+	IgKeyRules **key_rules;		/* the rules of each key, or NULL */
+	int			nnodes;
+	int			maxnodes;
+	IgNode	  **nodes;
+	IgTally		inline_keys[IG_INLINE_KEYS];
+	IgKeyRules *inline_key_rules[IG_INLINE_KEYS];
+	IgNode	   *inline_node_list[IG_INLINE_NODES];
+	IgNode		inline_nodes[IG_INLINE_NODES];
+} IgStmt;
+
+/* The counters that rows read outside the executor count towards. */
+typedef struct IgDirectCount
+{
+	Oid			userid;
+	int			ntallies;
+	IgTally		tallies[IG_MAX_ANCESTORS + 2];
+	IgKeyRules *rules[IG_MAX_ANCESTORS + 2];
+} IgDirectCount;
+
+extern IgStmt *ig_stmt_start(EState *estate, Oid userid, bool covered);
+extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
+extern void ig_stmt_drop_node(IgStmt *stmt);
+extern bool ig_node_add_relation(IgNode *node, Oid relid);
+extern void ig_stmt_begin_enforcing(IgStmt *stmt);
+extern IgStmt *ig_stmt_find(EState *estate);
+extern void ig_stmt_settle(IgStmt *stmt, bool final);
+extern void ig_slot_exhausted(IgSlot *slot, ExprContext *econtext);
+
+extern bool ig_direct_prepare(Oid relid, IgDirectCount *direct);
+extern bool ig_direct_needs_executor(const IgDirectCount *direct);
+extern void ig_direct_commit(IgDirectCount *direct, uint64 rows,
+							 bool may_record);
+
+#endif							/* IG_STATEMENT_H */

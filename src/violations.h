@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * violations.h
+ *		Durable records of broken thresholds, on disk, and their log lines.
+ *
+ * src/violations.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_VIOLATIONS_H
+#define IG_VIOLATIONS_H
+
+#include "datatype/timestamp.h"
+
+/* What the enforcement knows about a break; the rest is gathered here. */
+typedef struct IgBreak
+{
+	Oid			roleid;			/* session user */
+	Oid			table_oid;		/* the threshold's table, or the one read */
+	int64		threshold_id;
+	int64		max_rows;
+	int64		per;			/* microseconds */
+	int64		rows_in_window;
+	int64		statement_rows;
+	bool		block;
+} IgBreak;
+
+/* A record as read back. */
+typedef struct IgViolation
+{
+	int64		violation_id;
+	TimestampTz occurred_at;
+	Oid			dbid;
+	Oid			table_oid;
+	int64		threshold_id;
+	int64		max_rows;
+	int64		per;
+	int64		rows_in_window;
+	int64		statement_rows;
+	int32		backend_pid;
+	bool		block;
+	char	   *role_name;
+	char	   *current_role_name;
+	char	   *table_name;
+	char	   *query;
+	char	   *application_name;
+	char	   *client_addr;	/* "" if none (a Unix socket) */
+} IgViolation;
+
+extern Size ig_violations_shmem_size(void);
+extern void ig_violations_shmem_init(bool recover);
+extern int64 ig_violation_report(const IgBreak *brk);
+extern IgViolation *ig_violations_read(Oid dbid, int *count);
+extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
+extern char *ig_log_quote(const char *s);
+
+#endif							/* IG_VIOLATIONS_H */
