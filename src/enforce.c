@@ -159,7 +159,8 @@ break_table(const IgRule *rule, Oid read_relid)
  */
 void
 ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
-				 Oid read_relid, bool may_record, bool may_raise)
+				 Oid read_relid, uint64 parallel_query, bool may_record,
+				 bool may_raise)
 {
 	int			broken = -1;
 
@@ -193,6 +194,7 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			brk.rows_in_window = count;
 			brk.statement_rows = tally->statement_rows;
 			brk.block = false;
+			brk.parallel_query = parallel_query;
 			ig_violation_report(&brk);
 		}
 	}
@@ -214,6 +216,7 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		brk.rows_in_window = (int64) kr->query.sum[broken];
 		brk.statement_rows = tally->statement_rows;
 		brk.block = true;
+		brk.parallel_query = parallel_query;
 		id = ig_violation_report(&brk);
 
 		table = OidIsValid(brk.table_oid) ? ig_qualified_name(brk.table_oid) : NULL;

@@ -8,7 +8,7 @@
  * A node's trampoline may hand out "granted" rows before it calls back
  * (ig_slot_exhausted).  With no threshold on its keys the grant never
  * runs out.  Otherwise it is the smallest "rows left" of its keys, less
- * what other nodes of the statement hold on them, and at most
+ * what other nodes of the statement hold on them, and less than
  * insider_guard.batch_rows: when it runs out, the rows are settled with
  * shared memory, the rules are checked against the fresh counts, and a
  * new grant is made.  So in one process a block rule stops the statement
@@ -37,6 +37,7 @@
 #include "guc.h"
 #include "rules.h"
 #include "statement.h"
+#include "violations.h"
 
 static IgStmt *running = NULL;
 
@@ -166,6 +167,11 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->estate = estate;
 	stmt->userid = userid;
 	stmt->in_worker = IsParallelWorker();
+	stmt->parallel_query = 0;
+	if (stmt->in_worker)
+		stmt->parallel_query = ig_parallel_query_key(false);
+	else if (estate->es_plannedstmt->parallelModeNeeded)
+		stmt->parallel_query = ig_parallel_query_key(true);
 	stmt->covered = covered;
 	stmt->enforcing = false;
 	stmt->has_pending = false;
@@ -309,7 +315,12 @@ node_grant(const IgStmt *stmt, const IgNode *node)
 	}
 	if (!ruled)
 		return IG_UNLIMITED;
-	return Max(Min(grant, (int64) ig_batch_rows), 0);
+
+	/*
+	 * The row after the grant settles: so a process reads at most batch_rows
+	 * rows that shared memory does not know of.
+	 */
+	return Max(Min(grant, (int64) ig_batch_rows - 1), 0);
 }
 
 /*
@@ -387,7 +398,8 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 
 			if (kr != NULL)
 				ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
-								 read_relid, may_record, may_raise);
+								 read_relid, stmt->parallel_query,
+								 may_record, may_raise);
 		}
 		if (added != added_inline)
 			pfree(added);
@@ -588,7 +600,7 @@ ig_direct_commit(IgDirectCount *direct, uint64 rows, bool may_record)
 		if (direct->rules[i] != NULL)
 			ig_enforce_check(direct->rules[i], &direct->tallies[i],
 							 direct->userid, rows, direct->tallies[0].relid,
-							 may_record, false);
+							 0, may_record, false);
 		tally_remember(&direct->tallies[i], direct->userid);
 	}
 }

@@ -61,6 +61,7 @@ typedef struct IgStmt
 	bool		covered;		/* rules cover the session user */
 	bool		enforcing;		/* some key has rules */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
+	uint64		parallel_query; /* shared by a parallel query's processes */
 	int			nkeys;
 	int			maxkeys;
 	IgTally    *keys;			/* one per table read, and all tables */

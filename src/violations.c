@@ -8,7 +8,9 @@
  * able to write them too.  Each record is framed by a magic number, its
  * length and a CRC-32C of its contents, and is written and fsynced before
  * the statement that broke the threshold returns (or raises its error),
- * so it is durable before the client hears of it.  A crash can tear at
+ * so it is durable before the client hears of it.  A statement stopped
+ * by a block rule is recorded once, even when several processes of a
+ * parallel query are stopped.  A crash can tear at
  * most the record being appended; at startup the newest segment is cut
  * back to its last whole record, so the others stay readable.
  *
@@ -45,6 +47,7 @@
 #include "port/pg_crc32c.h"
 #include "storage/fd.h"
 #include "storage/lwlock.h"
+#include "access/twophase.h"
 #include "storage/proc.h"
 #include "storage/shmem.h"
 #include "tcop/tcopprot.h"
@@ -88,6 +91,20 @@ typedef struct IgRecordFixed
 	bool		block;
 } IgRecordFixed;
 
+/*
+ * A recent block record of a parallel query: its leader and workers may
+ * each be stopped, and only the first to be records it.
+ */
+typedef struct IgRecentBlock
+{
+	int32		pid;			/* the leader's */
+	uint64		parallel_query; /* which of its parallel queries */
+	int64		threshold_id;
+	int64		violation_id;
+} IgRecentBlock;
+
+#define IG_RECENT_BLOCKS 64
+
 typedef struct IgViolationsShared
 {
 	LWLock	   *lock;
@@ -97,7 +114,14 @@ typedef struct IgViolationsShared
 	uint64		newest_size;	/* its size */
 	uint64		total_size;		/* of all segments */
 	uint64		dropped;		/* records dropped to respect the cap */
+	int			next_recent;
+	IgRecentBlock recent[IG_RECENT_BLOCKS];
+	/* per PGPROC: number of its latest parallel query, see below */
+	pg_atomic_uint64 parallel_queries[FLEXIBLE_ARRAY_MEMBER];
 } IgViolationsShared;
+
+/* PGPROC slots: backends, auxiliary processes, prepared transactions */
+#define IG_PROC_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts)
 
 static IgViolationsShared *igv = NULL;
 
@@ -251,7 +275,25 @@ valid_prefix(const char *data, Size len, int64 *nrecords, int64 *last_id)
 Size
 ig_violations_shmem_size(void)
 {
-	return MAXALIGN(sizeof(IgViolationsShared));
+	return MAXALIGN(add_size(offsetof(IgViolationsShared, parallel_queries),
+							 mul_size(sizeof(pg_atomic_uint64), IG_PROC_SLOTS)));
+}
+
+/*
+ * A number that the leader of a parallel query and its workers share, and
+ * that differs between the leader's parallel queries: the leader takes a
+ * new one when its executor starts (with leader), its workers read it.
+ */
+uint64
+ig_parallel_query_key(bool leader)
+{
+	PGPROC	   *proc = leader ? MyProc : MyProc->lockGroupLeader;
+
+	if (proc == NULL || proc->pgprocno < 0 || proc->pgprocno >= IG_PROC_SLOTS)
+		return 0;
+	if (leader)
+		return pg_atomic_add_fetch_u64(&igv->parallel_queries[proc->pgprocno], 1);
+	return pg_atomic_read_u64(&igv->parallel_queries[proc->pgprocno]);
 }
 
 /*
@@ -344,10 +386,12 @@ ig_violations_shmem_init(bool recover)
 	bool		found;
 
 	igv = ShmemInitStruct("insider_guard violations",
-						  sizeof(IgViolationsShared), &found);
+						  ig_violations_shmem_size(), &found);
 	if (!found)
 	{
-		memset(igv, 0, sizeof(IgViolationsShared));
+		memset(igv, 0, offsetof(IgViolationsShared, parallel_queries));
+		for (int i = 0; i < IG_PROC_SLOTS; i++)
+			pg_atomic_init_u64(&igv->parallel_queries[i], 0);
 		igv->lock = &(GetNamedLWLockTranche("insider_guard"))[1].lock;
 		igv->next_id = 1;
 		igv->oldest = igv->newest = 1;
@@ -619,6 +663,26 @@ ig_violation_report(const IgBreak *brk)
 	fixed.block = brk->block;
 
 	LWLockAcquire(igv->lock, LW_EXCLUSIVE);
+	if (brk->block && brk->parallel_query != 0)
+	{
+		for (int i = 0; i < IG_RECENT_BLOCKS; i++)
+		{
+			IgRecentBlock *recent = &igv->recent[i];
+
+			if (recent->pid == pid && recent->parallel_query == brk->parallel_query &&
+				recent->threshold_id == brk->threshold_id)
+			{
+				/* another process of the same parallel query recorded it */
+				LWLockRelease(igv->lock);
+				return recent->violation_id;
+			}
+		}
+		igv->recent[igv->next_recent].pid = pid;
+		igv->recent[igv->next_recent].parallel_query = brk->parallel_query;
+		igv->recent[igv->next_recent].threshold_id = brk->threshold_id;
+		igv->recent[igv->next_recent].violation_id = igv->next_id;
+		igv->next_recent = (igv->next_recent + 1) % IG_RECENT_BLOCKS;
+	}
 	fixed.violation_id = igv->next_id++;
 
 	initStringInfo(&buf);

@@ -23,6 +23,7 @@ typedef struct IgBreak
 	int64		rows_in_window;
 	int64		statement_rows;
 	bool		block;
+	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
 } IgBreak;
 
 /* A record as read back. */
@@ -50,6 +51,7 @@ typedef struct IgViolation
 extern Size ig_violations_shmem_size(void);
 extern void ig_violations_shmem_init(bool recover);
 extern int64 ig_violation_report(const IgBreak *brk);
+extern uint64 ig_parallel_query_key(bool leader);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
 extern char *ig_log_quote(const char *s);

@@ -1,0 +1,101 @@
+# Violation records are durable (restart, immediate stop), survive a torn
+# write, stay within insider_guard.violations_max_size (oldest dropped,
+# counted and logged), and their log lines cannot be split by names.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use InsiderGuardTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_node('violations', 'insider_guard.violations_max_size = 1MB');
+setup_reader($node, 100);
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('alice', 1, '1 hour', 'block', 'customers');
+});
+my $records = sub {
+	$node->safe_psql('postgres', 'SELECT count(*) FROM insider_guard.violations');
+};
+my $block = sub {
+	my ($stdout, $stderr);
+	$node->psql('postgres', 'SELECT * FROM customers',
+		extra_params => [ '-U', 'alice' ], stdout => \$stdout, stderr => \$stderr);
+	return $stderr;
+};
+
+like($block->(), qr/may not read more rows/, 'alice is stopped');
+is($records->(), 1, 'one record');
+
+$node->restart;
+is($records->(), 1, 'the record survives a clean restart');
+$block->();
+$node->stop('immediate');
+$node->start;
+is($records->(), 2, 'a record written just before an immediate stop survives it');
+
+# a torn record at the end is cut off; the others stay readable
+$node->stop;
+my $dir = $node->data_dir . '/pg_insider_guard';
+my @segments = sort glob("$dir/violations.*");
+ok(@segments >= 1, 'records are in segment files');
+open(my $fh, '>>', $segments[-1]) or die $!;
+binmode $fh;
+print $fh "\x31\x56\x47\x49\x00\x10\x00\x00partial record";
+close $fh;
+my $offset = -s $node->logfile;
+$node->start;
+ok($node->log_contains(qr/insider_guard: cutting 22 bytes of an incomplete record off/, $offset),
+	'the torn record is cut off at start');
+is($records->(), 2, 'the records before it are intact');
+$block->();
+is($records->(), 3, 'and new records follow them');
+
+# names cannot split the log line
+$node->safe_psql('postgres', qq{
+	CREATE ROLE "evil\nrole" LOGIN;
+	CREATE TABLE "odd\ntable" (a int);
+	INSERT INTO "odd\ntable" VALUES (1), (2);
+	GRANT SELECT ON "odd\ntable" TO "evil\nrole";
+	SELECT insider_guard.set_threshold('"evil\nrole"', 1, '1 hour', 'block');
+});
+$offset = -s $node->logfile;
+my ($stdout, $stderr);
+$node->psql('postgres', "SELECT a\n, 'x\ny' FROM \"odd\ntable\"",
+	extra_params => [ '-U', "evil\nrole" ], stdout => \$stdout, stderr => \$stderr);
+like($stderr, qr/may not read more rows/, 'the odd role is stopped');
+my $log = slurp_file($node->logfile, $offset);
+my @lines = grep { /insider_guard: violation/ } split /\n/, $log;
+is(scalar @lines, 1, 'one log line for the record');
+like($lines[0], qr/role "evil\\nrole".*table "public\.\\"odd\\ntable\\"".*query "SELECT a\\n, 'x\\ny' FROM \\"odd\\ntable\\""/,
+	'newlines and quotes are escaped: it stays one line');
+unlike($log, qr/^role"/m, 'nothing of it starts a line of its own');
+
+# a small cap: the oldest records go first, counted and logged
+my $pad = 'x' x 900;
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', qq{
+	SET SESSION AUTHORIZATION alice;
+	DO \$\$
+	BEGIN
+		FOR i IN 1..1500 LOOP
+			BEGIN
+				PERFORM * FROM customers;
+			EXCEPTION WHEN insufficient_privilege THEN NULL;
+			END;
+		END LOOP;
+	END \$\$ /* $pad */;
+});
+ok($node->log_contains(qr/insider_guard: dropped the \d+ oldest violation records to stay within insider_guard.violations_max_size/, $offset),
+	'dropping the oldest records is logged');
+my $size = 0;
+$size += -s $_ for glob("$dir/violations.*");
+ok($size <= 1024 * 1024, "the records take at most 1 MB on disk ($size bytes)");
+my ($first, $count) = split /\|/, $node->safe_psql('postgres',
+	'SELECT min(violation_id), count(*) FROM insider_guard.violations');
+ok($first > 1, "the oldest records are gone (first id now $first, $count kept)");
+
+$node->stop;
+done_testing();
