@@ -44,15 +44,20 @@ psql_as() {
 }
 
 psql_as postgres -v ON_ERROR_STOP=1 <<'SQL'
-\echo == the DBA installs insider_guard; Terry may read customers
+\echo == the DBA installs insider_guard; Terry, in the support team, may read customers
 CREATE EXTENSION insider_guard;
-CREATE ROLE terry LOGIN;
+CREATE ROLE support;
+CREATE ROLE terry LOGIN IN ROLE support;
 CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text);
 INSERT INTO customers
     SELECT g, 'Customer ' || g, 'customer' || g || '@example.com',
            lpad((g * 7919 % 10000)::text, 4, '0')
     FROM generate_series(1, 50000) g;
-GRANT SELECT ON customers TO terry;
+GRANT SELECT ON customers TO support;
+
+\echo == and sets two thresholds for the support team: notice 500 rows an hour, stop at 5000
+SELECT insider_guard.set_threshold('support', 500, '1 hour', 'log') AS log_threshold,
+       insider_guard.set_threshold('support', 5000, '1 hour', 'block', 'customers') AS block_threshold;
 SQL
 
 echo "== Terry answers three support calls"
@@ -60,23 +65,23 @@ psql_as terry -c "SELECT name, email FROM customers WHERE id = 4711" \
               -c "SELECT name, email FROM customers WHERE id = 815" \
               -c "SELECT name, email FROM customers WHERE email = 'customer42@example.com'"
 
-psql_as postgres <<'SQL'
-\echo == what insider_guard saw
-SELECT role_name, coalesce(table_name, '(all tables)') AS table_name,
-       rows_last_minute, rows_last_hour, statements
-FROM insider_guard.role_activity ORDER BY role_name, table_name NULLS FIRST;
-SQL
-
-echo "== Terry copies the customer table out, 10,000 rows at a time, and with COPY"
-psql_as terry -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 10000) s" \
-              -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers WHERE id > 10000 ORDER BY id LIMIT 10000) s"
-psql_as terry -c "COPY customers TO STDOUT" | wc -l | sed 's/^/rows written by COPY: /'
+echo "== Terry starts pulling customers out: 1,000 rows (no message: the log threshold is silent)"
+psql_as terry -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s"
+echo "== then tries to COPY the whole table"
+psql_as terry -c "COPY customers TO STDOUT" 2>"$dir/copy.err" | wc -l | sed 's/^/rows that got out: /' || true
+cat "$dir/copy.err"
 
 psql_as postgres <<'SQL'
 \echo == what insider_guard saw
 SELECT role_name, coalesce(table_name, '(all tables)') AS table_name,
        rows_last_minute, rows_last_hour, statements
 FROM insider_guard.role_activity ORDER BY role_name, table_name NULLS FIRST;
-SELECT insider_guard.rows_read('terry', '1 hour', 'customers') AS terry_rows_last_hour;
+\echo == the violations the DBA reads
+\x on
+SELECT violation_id, occurred_at, role_name, table_name, threshold_id, max_rows, per,
+       rows_in_window, statement_rows, action, query, application_name, backend_pid
+FROM insider_guard.violations;
 SQL
+echo "== and the lines in the server log"
+grep "insider_guard: violation" "$dir/server.log" || true
 echo "== done; the cluster is removed"

@@ -416,26 +416,26 @@ ig_violations(PG_FUNCTION_ARGS)
 		Datum		values[16];
 		bool		nulls[16] = {false};
 
-		values[0] = Int64GetDatum(v->violation_id);
-		values[1] = TimestampTzGetDatum(v->occurred_at);
+		values[0] = Int64GetDatum(v->facts.violation_id);
+		values[1] = TimestampTzGetDatum(v->facts.occurred_at);
 		values[2] = DirectFunctionCall1(namein, CStringGetDatum(v->role_name));
 		values[3] = DirectFunctionCall1(namein, CStringGetDatum(v->current_role_name));
-		values[4] = ObjectIdGetDatum(v->table_oid);
+		values[4] = ObjectIdGetDatum(v->facts.table_oid);
 		values[5] = CStringGetTextDatum(v->table_name);
 		nulls[5] = (v->table_name[0] == '\0');
-		values[6] = Int64GetDatum(v->threshold_id);
-		values[7] = Int64GetDatum(v->max_rows);
-		values[8] = IntervalPGetDatum(length_interval(v->per));
-		values[9] = Int64GetDatum(v->rows_in_window);
-		values[10] = Int64GetDatum(v->statement_rows);
-		values[11] = CStringGetTextDatum(v->block ? "block" : "log");
+		values[6] = Int64GetDatum(v->facts.threshold_id);
+		values[7] = Int64GetDatum(v->facts.max_rows);
+		values[8] = IntervalPGetDatum(length_interval(v->facts.per));
+		values[9] = Int64GetDatum(v->facts.rows_in_window);
+		values[10] = Int64GetDatum(v->facts.statement_rows);
+		values[11] = CStringGetTextDatum(v->facts.block ? "block" : "log");
 		values[12] = CStringGetTextDatum(v->query);
 		values[13] = CStringGetTextDatum(v->application_name);
 		if (v->client_addr[0])
 			values[14] = DirectFunctionCall1(inet_in, CStringGetDatum(v->client_addr));
 		else
 			nulls[14] = true;
-		values[15] = Int32GetDatum(v->backend_pid);
+		values[15] = Int32GetDatum(v->facts.backend_pid);
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	return (Datum) 0;

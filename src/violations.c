@@ -75,21 +75,8 @@ typedef struct IgRecordHeader
 	uint32		reserved;
 } IgRecordHeader;
 
-/* the fixed part of a record; six length-prefixed strings follow */
-typedef struct IgRecordFixed
-{
-	int64		violation_id;
-	TimestampTz occurred_at;
-	Oid			dbid;
-	Oid			table_oid;
-	int64		threshold_id;
-	int64		max_rows;
-	int64		per;
-	int64		rows_in_window;
-	int64		statement_rows;
-	int32		backend_pid;
-	bool		block;
-} IgRecordFixed;
+/* a record: the header, IgViolationFacts, six length-prefixed strings */
+typedef IgViolationFacts IgRecordFixed;
 
 /*
  * A recent block record of a parallel query: its leader and workers may
@@ -210,23 +197,11 @@ record_at(const char *data, Size len, Size offset)
 static void
 decode_record(const char *data, IgViolation *v)
 {
-	IgRecordFixed fixed;
 	const char *p = data + sizeof(IgRecordHeader) + sizeof(IgRecordFixed);
 	const char *end = data + ((const IgRecordHeader *) data)->length;
 	char	  **strings[IG_NSTRINGS];
 
-	memcpy(&fixed, data + sizeof(IgRecordHeader), sizeof(fixed));
-	v->violation_id = fixed.violation_id;
-	v->occurred_at = fixed.occurred_at;
-	v->dbid = fixed.dbid;
-	v->table_oid = fixed.table_oid;
-	v->threshold_id = fixed.threshold_id;
-	v->max_rows = fixed.max_rows;
-	v->per = fixed.per;
-	v->rows_in_window = fixed.rows_in_window;
-	v->statement_rows = fixed.statement_rows;
-	v->backend_pid = fixed.backend_pid;
-	v->block = fixed.block;
+	memcpy(&v->facts, data + sizeof(IgRecordHeader), sizeof(v->facts));
 
 	strings[0] = &v->role_name;
 	strings[1] = &v->current_role_name;

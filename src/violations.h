@@ -26,8 +26,8 @@ typedef struct IgBreak
 	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
 } IgBreak;
 
-/* A record as read back. */
-typedef struct IgViolation
+/* The fixed part of a record, as stored. */
+typedef struct IgViolationFacts
 {
 	int64		violation_id;
 	TimestampTz occurred_at;
@@ -40,6 +40,12 @@ typedef struct IgViolation
 	int64		statement_rows;
 	int32		backend_pid;
 	bool		block;
+} IgViolationFacts;
+
+/* A record as read back. */
+typedef struct IgViolation
+{
+	IgViolationFacts facts;
 	char	   *role_name;
 	char	   *current_role_name;
 	char	   *table_name;
