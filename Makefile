@@ -61,3 +61,7 @@ installcheck-nopreload:
 
 .PHONY: unittest installcheck-nopreload
 EXTRA_CLEAN = test/unit/test_window tmp_regress tmp_nopreload
+
+# Every object depends on every header of the project: few and small, and
+# a struct that changes size must never be compiled in two layouts.
+$(OBJS): $(wildcard src/*.h)

@@ -45,7 +45,7 @@ int			ig_batch_rows = 1000;
 /*
  * insider_guard.custom_windows: window lengths, beyond the built-in
  * 1 minute, 1 hour, 1 day and 30 days, that every counter keeps exactly.
- * Each costs 392 bytes per counter.  Fixed at server start.
+ * Each costs 336 bytes per counter.  Fixed at server start.
  */
 int			ig_custom_windows = 1;
 

@@ -50,7 +50,7 @@ static inline void
 bucket_set(IgRing *ring, int i, uint64 value)
 {
 	ring->lo[i] = (uint32) value;
-	ring->hi[i] = (uint16) (value >> 32);
+	ring->hi[i] = (uint8) (value >> 32);
 }
 
 /* Adds rows to bucket number b (which must be in the ring), saturating. */

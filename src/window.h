@@ -27,16 +27,21 @@
  */
 #define IG_RING_BUCKETS 62
 
-/* Largest value a bucket can hold (48 bits); adds saturate there. */
-#define IG_BUCKET_MAX	((UINT64CONST(1) << 48) - 1)
+/*
+ * Largest value a bucket can hold (40 bits, 1.1 trillion rows); adds
+ * saturate there.  A saturated bucket still exceeds any threshold a DBA
+ * would set, so enforcement is unaffected; 40 bits rather than 48 keep a
+ * counter within 2 KiB of shared memory.
+ */
+#define IG_BUCKET_MAX	((UINT64CONST(1) << 40) - 1)
 
 /* Shortest and longest windows, in microseconds. */
 #define IG_WINDOW_MIN_US	(INT64CONST(60) * 1000000)
 #define IG_WINDOW_MAX_US	(INT64CONST(30) * 86400 * 1000000)
 
 /*
- * One ring.  Bucket values are 48-bit, split in two arrays to keep the
- * ring at 392 bytes.  An all-zero ring is a valid empty ring.
+ * One ring.  Bucket values are 40-bit, split in two arrays to keep the
+ * ring at 336 bytes.  An all-zero ring is a valid empty ring.
  */
 typedef struct IgRing
 {
@@ -44,7 +49,7 @@ typedef struct IgRing
 	uint64		sum;			/* rows in all buckets of the ring */
 	uint32		gen;			/* generation of the window it was built for */
 	uint32		lo[IG_RING_BUCKETS];	/* low 32 bits of each bucket */
-	uint16		hi[IG_RING_BUCKETS];	/* high 16 bits of each bucket */
+	uint8		hi[IG_RING_BUCKETS];	/* high 8 bits of each bucket */
 } IgRing;
 
 /* floor(a / b) for b > 0, also for negative a */

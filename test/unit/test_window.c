@@ -197,10 +197,12 @@ test_edges(void)
 	memset(&ring, 0, sizeof(ring));
 	CHECK(ig_ring_sum(&ring, width, MINUTE, t0) == 0, "all-zero ring is empty");
 
+	CHECK(IG_BUCKET_MAX == INT64CONST(1099511627775), "a bucket holds 40 bits");
+	CHECK(sizeof(IgRing) == 336, "a ring takes 336 bytes");
 	ig_ring_add(&ring, width, t0, IG_BUCKET_MAX - 1);
 	ig_ring_add(&ring, width, t0, 10);
 	CHECK(ig_ring_sum(&ring, width, MINUTE, t0) == IG_BUCKET_MAX,
-		  "a bucket saturates at 48 bits");
+		  "a bucket saturates at 40 bits");
 
 	ig_ring_reset(&ring, 0);
 	ig_ring_add(&ring, width, t0, 3);
