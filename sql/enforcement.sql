@@ -178,4 +178,26 @@ DELETE FROM insider_guard.exemptions;
 SELECT insider_guard.reset();
 DROP TABLE orders, events;
 DROP FUNCTION count_customers();
+
+-- a rule changed while a statement runs applies to the statements that
+-- start after it (here, one nested in a function); the running statement
+-- keeps the rules it started with.  Rolled back, the change is gone.
+CREATE FUNCTION tighten_and_count() RETURNS bigint
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = public, pg_temp AS $$
+BEGIN
+    PERFORM insider_guard.set_threshold('alice', 3, '1 hour', 'block', 'small');
+    RETURN (SELECT count(*) FROM small);
+END $$;
+GRANT EXECUTE ON FUNCTION tighten_and_count() TO alice;
+SELECT insider_guard.set_threshold('alice', 1000, '1 hour', 'block', 'small') > 0 AS loose;
+SET SESSION AUTHORIZATION alice;
+SELECT id, tighten_and_count() FROM small WHERE id <= 2;
+SELECT count(*) AS under_the_old_rule FROM small;
+RESET SESSION AUTHORIZATION;
+SELECT max_rows, action FROM insider_guard.violations
+WHERE table_name = 'public.small' ORDER BY violation_id DESC LIMIT 1;
+SELECT max_rows FROM insider_guard.thresholds;
+DELETE FROM insider_guard.thresholds;
+SELECT insider_guard.reset();
+DROP FUNCTION tighten_and_count();
 RESET client_min_messages;

@@ -74,6 +74,7 @@ typedef struct IgCounter
 	bool		in_use;
 	int32		next_free;		/* free list link, when not in use */
 	uint64		incarnation;	/* changes whenever the slot changes key */
+	uint64		version;		/* changes whenever rows are added */
 	IgCounterKey key;
 	uint32		windows_gen;	/* window definitions the rings follow */
 	int64		statements;		/* statements that read through it */
@@ -491,6 +492,7 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			counter->incarnation = ig->next_incarnation++;
 			counter->key = *key;
 			counter->statements = 0;
+			counter->version = 0;
 			counter->last_used = now;
 			counter->last_read = 0;
 			counter->pinned_until = 0;
@@ -567,6 +569,7 @@ static inline void
 add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
 {
 	counter->pending_rows += rows;
+	counter->version += (rows > 0);
 	counter->statements += new_statement;
 	counter->last_used = now;
 	if (rows > 0)
@@ -575,23 +578,61 @@ add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
 
 /*
  * Fills a query's window sums from a locked counter (whose buffer is
- * open at "now") and pins it.
+ * open at "now") and pins it; "added" rows were just added to it.
+ *
+ * If the backend's memo is of this counter at the version before the
+ * addition, the memo plus "added" bounds every sum from above; if no bound
+ * exceeds its max, the bounds are the answer: no ring is read.  Else the
+ * sums are read from the rings: the buffered rows were read in the
+ * current bucket of every ring, which every window holds, so they are
+ * added to each sum rather than flushed into the rings.
  */
 static void
-answer_query(IgCounter *counter, IgWindowQuery *query, TimestampTz now)
+answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
+			 uint64 added, TimestampTz now)
 {
-	/* the rings must hold everything: empty the buffer (windows in sync) */
-	if (counter->pending_rows > 0)
-		flush_pending(counter, now);
+	IgQueryMemo *memo = query->memo;
+	bool		over = false;
+
+	if (memo != NULL && memo->valid && memo->slot == slot &&
+		memo->incarnation == counter->incarnation &&
+		memo->version + (added > 0) == counter->version &&
+		memo->windows_gen == counter->windows_gen)
+	{
+		for (int i = 0; i < query->nwindows; i++)
+		{
+			query->sum[i] = memo->sum[i] + added;
+			over |= (int64) query->sum[i] > query->max[i];
+		}
+		if (!over)
+			goto answered;
+	}
+
+	over = false;
 	for (int i = 0; i < query->nwindows; i++)
 	{
 		int			w = query->slot[i];
 
 		query->sum[i] = ig_ring_sum(&counter->rings[w], local_windows[w].width,
-									query->length[i], now);
+									query->length[i], now) +
+			counter->pending_rows;
+		over |= (int64) query->sum[i] > query->max[i];
+	}
+
+answered:
+	if (memo != NULL)
+	{
+		memo->valid = true;
+		memo->slot = slot;
+		memo->incarnation = counter->incarnation;
+		memo->version = counter->version;
+		memo->windows_gen = counter->windows_gen;
+		for (int i = 0; i < query->nwindows; i++)
+			memo->sum[i] = query->sum[i];
 	}
 	counter->pinned_until = Max(counter->pinned_until, query->pin_until);
 	query->valid = true;
+	query->over = over;
 }
 
 /*
@@ -627,7 +668,8 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 		{
 			add_rows(counter, tally->pending, new_statement, now);
 			if (tally->query != NULL)
-				answer_query(counter, tally->query, now);
+				answer_query(counter, tally->ref.slot, tally->query,
+							 tally->pending, now);
 			SpinLockRelease(&counter->mutex);
 			changed = true;
 		}
@@ -668,7 +710,7 @@ ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 		tally->query->valid = false;
 		return false;
 	}
-	answer_query(counter, tally->query, now);
+	answer_query(counter, tally->ref.slot, tally->query, 0, now);
 	SpinLockRelease(&counter->mutex);
 	tally->ref_moved |= (tally->ref.slot != slot);
 	return true;

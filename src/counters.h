@@ -48,19 +48,40 @@ typedef struct IgCounterRef
 #define IG_COUNTER_REF_INIT {-1, 0}
 
 /*
+ * A backend's memo of the window sums it last read from a counter, and of
+ * the counter's version then.  While the version is unchanged no rows were
+ * added by anyone, and windows only lose rows as they move on: the memo,
+ * plus what this backend adds, bounds the sums from above.
+ */
+typedef struct IgQueryMemo
+{
+	bool		valid;
+	int32		slot;			/* the counter: slot, incarnation, version */
+	uint64		incarnation;
+	uint64		version;
+	uint32		windows_gen;	/* window definitions then */
+	uint64	   *sum;			/* per window of the query */
+} IgQueryMemo;
+
+/*
  * Window sums that a threshold check needs from a counter: the rows read
  * within each window, filled under the counter's spinlock (after the
- * tally's rows were added, when settling).
+ * tally's rows were added, when settling).  A sum is exact when it may
+ * exceed its window's max; below that it may be the memo's upper bound,
+ * which is all a check needs: nothing broken, nothing crossed.
  */
 typedef struct IgWindowQuery
 {
 	TimestampTz pin_until;		/* keep the counter at least until then */
 	int			nwindows;
-	int		   *slot;			/* ring answering each window */
-	int64	   *length;			/* window length, microseconds */
+	const int  *slot;			/* ring answering each window */
+	const int64 *length;		/* window length, microseconds */
+	const int64 *max;			/* sums above this must be exact */
+	IgQueryMemo *memo;			/* or NULL */
 	uint64	   *sum;			/* out: rows read within it */
 	bool		valid;			/* out: false if the counter could not be
 								 * created (every counter is pinned) */
+	bool		over;			/* out: some sum exceeds its max */
 } IgWindowQuery;
 
 /*

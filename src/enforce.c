@@ -36,47 +36,63 @@
 #include "violations.h"
 
 /*
+ * Prepares a key's rules for a statement; sums has room for one count per
+ * rule.  Nothing may be read before the counts are.
+ */
+void
+ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
+{
+	kr->list = list;
+	kr->query.nwindows = list->nrules;
+	kr->query.slot = list->slots;
+	kr->query.length = list->lengths;
+	kr->query.max = list->maxes;
+	kr->query.memo = &list->memo;
+	kr->query.sum = sums;
+	kr->query.valid = false;
+	kr->query.over = false;
+	kr->limiting = true;
+	kr->limit = 0;
+	kr->blocked = false;
+}
+
+/*
  * The rules covering the session user for a relation (InvalidOid: all
- * tables), copied into cxt, or NULL if none.
+ * tables), copied into cxt, for counts taken outside a statement (COPY t
+ * TO); NULL if none.
  */
 IgKeyRules *
-ig_enforce_rules(Oid relid, MemoryContext cxt)
+ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 {
-	const IgRuleList *list = ig_rules_for_relation(relid);
+	IgRuleList *list = ig_rules_for_relation(userid, relid);
+	IgRuleList *copy;
 	IgKeyRules *kr;
 	int			n;
 
 	if (list == NULL)
 		return NULL;
 	n = list->nrules;
-	kr = MemoryContextAllocZero(cxt, sizeof(IgKeyRules));
-	kr->nrules = n;
-	kr->rules = MemoryContextAlloc(cxt, sizeof(IgRule) * n);
-	memcpy(kr->rules, list->rules, sizeof(IgRule) * n);
-	kr->query.nwindows = n;
-	kr->query.slot = MemoryContextAlloc(cxt, sizeof(int) * n);
-	kr->query.length = MemoryContextAlloc(cxt, sizeof(int64) * n);
-	kr->query.sum = MemoryContextAllocZero(cxt, sizeof(uint64) * n);
-	for (int i = 0; i < n; i++)
-	{
-		kr->query.slot[i] = kr->rules[i].window;
-		kr->query.length[i] = kr->rules[i].per;
-	}
-	kr->any_block = list->any_block;
-	kr->longest = list->longest;
-	kr->limiting = true;
-	kr->limit = 0;				/* nothing may be read before the counts are */
+	copy = MemoryContextAlloc(cxt, sizeof(IgRuleList));
+	*copy = *list;
+	copy->rules = MemoryContextAlloc(cxt, sizeof(IgRule) * n);
+	memcpy(copy->rules, list->rules, sizeof(IgRule) * n);
+	copy->slots = MemoryContextAlloc(cxt, sizeof(int) * n);
+	memcpy(copy->slots, list->slots, sizeof(int) * n);
+	copy->lengths = MemoryContextAlloc(cxt, sizeof(int64) * n);
+	memcpy(copy->lengths, list->lengths, sizeof(int64) * n);
+	copy->maxes = MemoryContextAlloc(cxt, sizeof(int64) * n);
+	memcpy(copy->maxes, list->maxes, sizeof(int64) * n);
+	kr = MemoryContextAlloc(cxt, sizeof(IgKeyRules));
+	ig_enforce_init(kr, copy, MemoryContextAllocZero(cxt, sizeof(uint64) * n));
+	kr->query.memo = &list->memo;
 	return kr;
 }
 
-/*
- * How long a counter must outlive its last read: its longest window and
- * that window's precision, and a second.
- */
+/* How long a counter must outlive its last read (see IgRuleList). */
 TimestampTz
 ig_enforce_pin(IgKeyRules *kr, TimestampTz now)
 {
-	return now + kr->longest + Max(kr->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
+	return now + kr->list->pin_span;
 }
 
 /* Rows left before a rule breaks or is crossed, from the last counts. */
@@ -86,9 +102,9 @@ update_limit(IgKeyRules *kr)
 	kr->limiting = false;
 	kr->blocked = false;
 	kr->limit = PG_INT64_MAX;
-	for (int i = 0; i < kr->nrules; i++)
+	for (int i = 0; i < kr->list->nrules; i++)
 	{
-		IgRule	   *rule = &kr->rules[i];
+		const IgRule *rule = &kr->list->rules[i];
 		int64		count = (int64) kr->query.sum[i];
 
 		if (rule->block)
@@ -111,7 +127,7 @@ update_limit(IgKeyRules *kr)
 static void
 no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 {
-	if (kr->any_block && may_raise)
+	if (kr->list->any_block && may_raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("insider_guard: no room in shared memory to track the reads of role \"%s\"",
@@ -169,10 +185,16 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		no_room(kr, userid, may_raise);
 		return;
 	}
-
-	for (int i = 0; i < kr->nrules; i++)
+	if (!kr->query.over)
 	{
-		IgRule	   *rule = &kr->rules[i];
+		/* no count above its max: nothing crossed, nothing broken */
+		update_limit(kr);
+		return;
+	}
+
+	for (int i = 0; i < kr->list->nrules; i++)
+	{
+		const IgRule *rule = &kr->list->rules[i];
 		int64		count = (int64) kr->query.sum[i];
 		int64		before = count - (int64) added;
 
@@ -202,7 +224,7 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 
 	if (broken >= 0 && may_raise && may_record)
 	{
-		IgRule	   *rule = &kr->rules[broken];
+		const IgRule *rule = &kr->list->rules[broken];
 		IgBreak		brk;
 		int64		id;
 		char	   *role = GetUserNameFromId(userid, true);

@@ -15,22 +15,22 @@
 
 /*
  * The rules covering the session user for one key of a statement, with
- * the window counts last read for them.
+ * the window counts last read for them.  The rule list belongs to the
+ * rules cache, which keeps it while the statement runs.
  */
 typedef struct IgKeyRules
 {
-	int			nrules;
-	IgRule	   *rules;			/* copies: the cache may be rebuilt meanwhile */
+	IgRuleList *list;
 	IgWindowQuery query;		/* window i answers rule i */
-	bool		any_block;
-	int64		longest;		/* longest window, microseconds */
 	bool		limiting;		/* some rule limits the rows left */
 	int64		limit;			/* rows that may still be read before a block
 								 * rule is broken or a log rule crossed */
 	bool		blocked;		/* a block rule is broken */
 } IgKeyRules;
 
-extern IgKeyRules *ig_enforce_rules(Oid relid, MemoryContext cxt);
+extern void ig_enforce_init(IgKeyRules *kr, IgRuleList *list,
+							uint64 *sums);
+extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
 extern void ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid,
 							 TimestampTz now);
 extern void ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid,

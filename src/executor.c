@@ -31,6 +31,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
@@ -246,8 +247,13 @@ stmt_begin(QueryDesc *query)
 	IgWalk		walk;
 	ListCell   *lc;
 
-	/* a rule changed by a committed transaction applies from now */
-	AcceptInvalidationMessages();
+	/*
+	 * A rule changed by a committed transaction applies from now.  The
+	 * first statement of a transaction has just had them accepted by
+	 * StartTransaction (and again by locking its tables).
+	 */
+	if (GetCurrentStatementStartTimestamp() != GetCurrentTransactionStartTimestamp())
+		AcceptInvalidationMessages();
 
 	walk.query = query;
 	walk.userid = GetSessionUserId();
@@ -290,7 +296,15 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	else
 		standard_ExecutorRun(queryDesc, direction, count, execute_once);
 
-	/* each FETCH, MOVE and portal run counts when it runs */
+	/*
+	 * Each FETCH and MOVE counts when it runs.  A run to completion (a
+	 * statement, FETCH ALL) leaves the plan exhausted: what it read is
+	 * settled when the executor shuts down, at once for a statement, at
+	 * CLOSE or commit for a cursor (rows a threshold covers settle batch by
+	 * batch meanwhile, as always).
+	 */
+	if (count == 0)
+		return;
 	stmt = ig_stmt_find(queryDesc->estate);
 	if (stmt != NULL)
 		ig_stmt_settle(stmt, false);

@@ -45,6 +45,7 @@
 #include "counters.h"
 #include "guc.h"
 #include "rules.h"
+#include "statement.h"
 
 /* attribute numbers of insider_guard.thresholds */
 #define Anum_threshold_id		1
@@ -65,12 +66,29 @@ static int	nrules = 0;
 static Oid *exempt_roles = NULL;
 static int	nexempt = 0;
 
-/* which of them cover matched_user, by relation */
+/*
+ * Which of them cover each session user seen, by relation.  A backend's
+ * session user rarely changes (SET SESSION AUTHORIZATION), but when it
+ * does the match is kept, so switching back costs a lookup.  The matches
+ * live in match_cxt and are dropped when the rules or roles change; while
+ * statements that use them run, the old context is kept (retired).
+ */
+typedef struct IgUserMatch
+{
+	Oid			userid;			/* hash key */
+	bool		covered;		/* some rule covers the user */
+	int			nlists;
+	IgRuleList *lists;			/* by relid, ascending */
+} IgUserMatch;
+
+#define IG_MAX_USER_MATCHES 1024
+
 static MemoryContext match_cxt = NULL;
+static MemoryContext retired_cxt = NULL;	/* parent of retired contexts */
+static bool have_retired = false;
+static HTAB *user_matches = NULL;
 static bool rules_matched = false;
-static Oid	matched_user = InvalidOid;
-static HTAB *by_relation = NULL;
-static bool user_covered = false;
+static IgUserMatch *current = NULL;	/* the last user asked about */
 
 /*
  * Invalidations seen; loading and matching run catalog lookups that may
@@ -225,6 +243,7 @@ load_rules(void)
 	exempt_roles = NULL;
 	nexempt = 0;
 	rules_matched = false;
+	current = NULL;
 
 	/* the catalog lookups may deliver invalidations: loaded only at the end */
 	nspid = get_namespace_oid("insider_guard", true);
@@ -253,40 +272,99 @@ rule_covers(const IgRule *rule, Oid userid, bool unwatched)
 		is_member_of_role_nosuper(userid, rule->roleid);
 }
 
-/* Finds the rules that cover the user, and files them by relation. */
+static int
+compare_rule_lists(const void *a, const void *b)
+{
+	Oid			ra = ((const IgRuleList *) a)->relid;
+	Oid			rb = ((const IgRuleList *) b)->relid;
+
+	return (ra > rb) - (ra < rb);
+}
+
+/*
+ * Drops every user's match.  Statements still running may point into it:
+ * then the context is retired, and freed once none runs.
+ */
 static void
-match_rules(Oid userid)
+drop_matches(void)
 {
 	HASHCTL		ctl;
+
+	if (match_cxt != NULL)
+	{
+		if (ig_stmt_running())
+		{
+			if (retired_cxt == NULL)
+				retired_cxt = AllocSetContextCreate(TopMemoryContext,
+													"insider_guard retired rules",
+													ALLOCSET_SMALL_SIZES);
+			MemoryContextSetParent(match_cxt, retired_cxt);
+			have_retired = true;
+		}
+		else
+			MemoryContextDelete(match_cxt);
+	}
+	match_cxt = AllocSetContextCreate(TopMemoryContext,
+									  "insider_guard matched rules",
+									  ALLOCSET_SMALL_SIZES);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(IgUserMatch);
+	ctl.hcxt = match_cxt;
+	user_matches = hash_create("insider_guard rules by user", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	current = NULL;
+}
+
+/*
+ * Frees the rules of statements that have ended; called when none runs.
+ */
+void
+ig_rules_free_retired(void)
+{
+	if (have_retired)
+	{
+		MemoryContextReset(retired_cxt);
+		have_retired = false;
+	}
+}
+
+/*
+ * Finds the rules that cover the user, and files them by relation, each
+ * list with the counter ring and length of each rule's window.
+ */
+static IgUserMatch *
+match_rules(Oid userid)
+{
 	bool		unwatched = superuser_arg(userid);
+	IgUserMatch *match;
+	IgRuleList *lists;
+	int			nlists = 0;
+	bool		found;
 
 	for (int i = 0; i < nexempt && !unwatched; i++)
 		if (exempt_roles[i] == userid)
 			unwatched = true;
 
-	if (match_cxt == NULL)
-		match_cxt = AllocSetContextCreate(TopMemoryContext,
-										  "insider_guard matched rules",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(match_cxt);
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(IgRuleList);
-	ctl.hcxt = match_cxt;
-	by_relation = hash_create("insider_guard rules by relation", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	user_covered = false;
+	/* a backend that saw very many users starts over */
+	if (hash_get_num_entries(user_matches) >= IG_MAX_USER_MATCHES)
+		drop_matches();
 
+	/* one list per relation: gather the covering rules, then sort them */
+	lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * Max(nrules, 1));
 	for (int i = 0; i < nrules; i++)
 	{
 		IgRule	   *rule = &rules[i];
-		IgRuleList *list;
-		bool		found;
+		IgRuleList *list = NULL;
 
 		if (!rule_covers(rule, userid, unwatched))
 			continue;
-		list = hash_search(by_relation, &rule->relid, HASH_ENTER, &found);
-		if (!found)
+		for (int l = 0; l < nlists && list == NULL; l++)
+			if (lists[l].relid == rule->relid)
+				list = &lists[l];
+		if (list == NULL)
 		{
+			list = &lists[nlists++];
+			list->relid = rule->relid;
 			list->nrules = 0;
 			list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
 			list->any_block = false;
@@ -295,9 +373,32 @@ match_rules(Oid userid)
 		list->rules[list->nrules++] = *rule;
 		list->any_block |= rule->block;
 		list->longest = Max(list->longest, rule->per);
-		user_covered = true;
 	}
-	matched_user = userid;
+	for (int l = 0; l < nlists; l++)
+	{
+		IgRuleList *list = &lists[l];
+
+		list->slots = MemoryContextAlloc(match_cxt, sizeof(int) * list->nrules);
+		list->lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
+		list->maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
+		for (int i = 0; i < list->nrules; i++)
+		{
+			list->slots[i] = list->rules[i].window;
+			list->lengths[i] = list->rules[i].per;
+			list->maxes[i] = list->rules[i].max_rows;
+		}
+		list->pin_span = list->longest +
+			Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
+		list->memo.valid = false;
+		list->memo.sum = MemoryContextAlloc(match_cxt, sizeof(uint64) * list->nrules);
+	}
+	qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
+
+	match = hash_search(user_matches, &userid, HASH_ENTER, &found);
+	match->covered = nlists > 0;
+	match->nlists = nlists;
+	match->lists = lists;
+	return match;
 }
 
 /*
@@ -315,26 +416,66 @@ ig_rules_cover(Oid userid)
 		rules_loaded = (seen == rules_invalidations);
 	}
 	if (nrules == 0)
+	{
+		current = NULL;
 		return false;
-	while (!rules_matched || matched_user != userid)
+	}
+	if (likely(rules_matched && current != NULL && current->userid == userid))
+		return current->covered;
+
+	for (;;)
 	{
 		uint64		seen = role_invalidations;
+		IgUserMatch *match;
 
-		match_rules(userid);
-		rules_matched = (seen == role_invalidations);
+		if (!rules_matched || user_matches == NULL)
+		{
+			drop_matches();
+			rules_matched = true;
+		}
+		match = hash_search(user_matches, &userid, HASH_FIND, NULL);
+		if (match == NULL)
+			match = match_rules(userid);
+		/* memberships read while matching may have changed meanwhile */
+		if (rules_matched && seen == role_invalidations)
+		{
+			current = match;
+			return match->covered;
+		}
 	}
-	return user_covered;
 }
 
 /*
- * The rules covering the user (as of ig_rules_cover) for a relation, or
- * for all tables if relid is InvalidOid; NULL if none.  Valid until the
- * next ig_rules_cover.
+ * The rules covering a user that ig_rules_cover matched for a relation, or
+ * for all tables if relid is InvalidOid; NULL if none.  Valid while the
+ * statement that asked runs.
  */
-const IgRuleList *
-ig_rules_for_relation(Oid relid)
+IgRuleList *
+ig_rules_for_relation(Oid userid, Oid relid)
 {
-	if (!rules_matched || by_relation == NULL)
-		return NULL;
-	return hash_search(by_relation, &relid, HASH_FIND, NULL);
+	IgUserMatch *match = current;
+	int			lo = 0;
+	int			hi;
+
+	if (match == NULL || match->userid != userid)
+	{
+		/* a statement run meanwhile under another session user */
+		if (user_matches == NULL ||
+			(match = hash_search(user_matches, &userid, HASH_FIND, NULL)) == NULL)
+			return NULL;
+	}
+	hi = match->nlists - 1;
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		Oid			found = match->lists[mid].relid;
+
+		if (found == relid)
+			return &match->lists[mid];
+		if (found < relid)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
 }

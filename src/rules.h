@@ -13,6 +13,8 @@
 
 #include "datatype/timestamp.h"
 
+#include "counters.h"
+
 /* One threshold. */
 typedef struct IgRule
 {
@@ -33,11 +35,19 @@ typedef struct IgRuleList
 	IgRule	   *rules;
 	bool		any_block;
 	int64		longest;		/* longest window among them */
+	int64		pin_span;		/* how long a counter must outlive its last
+								 * read: the longest window and its
+								 * precision, and a second */
+	int		   *slots;			/* rules[i].window, for counter queries */
+	int64	   *lengths;		/* rules[i].per, likewise */
+	int64	   *maxes;			/* rules[i].max_rows, likewise */
+	IgQueryMemo memo;			/* the sums last read for them */
 } IgRuleList;
 
 extern void ig_rules_init(void);
 extern bool ig_rules_cover(Oid userid);
-extern const IgRuleList *ig_rules_for_relation(Oid relid);
+extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
 extern Oid	ig_rules_table_oid(void);
+extern void ig_rules_free_retired(void);
 
 #endif							/* IG_RULES_H */

@@ -69,6 +69,25 @@ tally_remember(IgTally *tally, Oid userid)
 		ig_ref_remember(userid, tally->relid, &tally->ref);
 }
 
+/* Per-statement rule state for the next key: inline if it fits. */
+static IgKeyRules *
+key_rules_new(IgStmt *stmt, IgRuleList *list)
+{
+	MemoryContext cxt = stmt->estate->es_query_cxt;
+	int			key = stmt->nkeys;
+	IgKeyRules *kr;
+
+	if (key < IG_INLINE_KEYS)
+		kr = &stmt->inline_rules[key];
+	else
+		kr = MemoryContextAlloc(cxt, sizeof(IgKeyRules));
+	ig_enforce_init(kr, list,
+					key < IG_INLINE_KEYS && list->nrules <= IG_INLINE_RULES ?
+					stmt->inline_sums[key] :
+					MemoryContextAlloc(cxt, sizeof(uint64) * list->nrules));
+	return kr;
+}
+
 /*
  * The index of a key in the statement, added if new.  A new key gets the
  * rules covering the session user for it, whose counts are read now.
@@ -101,7 +120,12 @@ stmt_key(IgStmt *stmt, Oid relid)
 	}
 	tally_init(&stmt->keys[stmt->nkeys], stmt->userid, relid);
 	if (stmt->covered)
-		kr = ig_enforce_rules(relid, stmt->estate->es_query_cxt);
+	{
+		IgRuleList *list = ig_rules_for_relation(stmt->userid, relid);
+
+		if (list != NULL)
+			kr = key_rules_new(stmt, list);
+	}
 	stmt->key_rules[stmt->nkeys] = kr;
 	if (kr != NULL)
 	{
@@ -236,6 +260,13 @@ ig_stmt_drop_node(IgStmt *stmt)
 
 	if (stmt->nnodes >= IG_INLINE_NODES)
 		pfree(node);
+}
+
+/* Is any statement running in this backend? */
+bool
+ig_stmt_running(void)
+{
+	return running != NULL;
 }
 
 /* The running statement of an executor state, or NULL. */
@@ -396,10 +427,14 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 		{
 			IgKeyRules *kr = stmt->key_rules[i];
 
-			if (kr != NULL)
-				ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
-								 read_relid, stmt->parallel_query,
-								 may_record, may_raise);
+			if (kr == NULL)
+				continue;
+			/* at the end, a key whose counts are all within bounds is done */
+			if (final && kr->query.valid && !kr->query.over)
+				continue;
+			ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
+							 read_relid, stmt->parallel_query,
+							 may_record, may_raise);
 		}
 		if (added != added_inline)
 			pfree(added);
@@ -470,6 +505,8 @@ stmt_release(void *arg)
 			break;
 		}
 	}
+	if (running == NULL)
+		ig_rules_free_retired();
 
 	/* keys and nodes beyond the inline ones go with es_query_cxt */
 	if (nspare_stmts < IG_SPARE_STMTS)
@@ -559,7 +596,7 @@ ig_direct_prepare(Oid relid, IgDirectCount *direct)
 	{
 		tally_init(&direct->tallies[i], direct->userid, relids[i]);
 		direct->rules[i] = covered ?
-			ig_enforce_rules(relids[i], CurrentMemoryContext) : NULL;
+			ig_enforce_copy(direct->userid, relids[i], CurrentMemoryContext) : NULL;
 	}
 	return true;
 }
@@ -569,7 +606,7 @@ bool
 ig_direct_needs_executor(const IgDirectCount *direct)
 {
 	for (int i = 0; i < direct->ntallies; i++)
-		if (direct->rules[i] != NULL && direct->rules[i]->any_block)
+		if (direct->rules[i] != NULL && direct->rules[i]->list->any_block)
 			return true;
 	return false;
 }

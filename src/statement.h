@@ -49,6 +49,7 @@ typedef struct IgNode
 /* keys and nodes most statements need fit in the statement itself */
 #define IG_INLINE_KEYS	6
 #define IG_INLINE_NODES 3
+#define IG_INLINE_RULES 8		/* rules per key whose counts fit inline */
 
 /* A running statement: one executor state. */
 typedef struct IgStmt
@@ -71,6 +72,8 @@ typedef struct IgStmt
 	IgNode	  **nodes;
 	IgTally		inline_keys[IG_INLINE_KEYS];
 	IgKeyRules *inline_key_rules[IG_INLINE_KEYS];
+	IgKeyRules	inline_rules[IG_INLINE_KEYS];
+	uint64		inline_sums[IG_INLINE_KEYS][IG_INLINE_RULES];
 	IgNode	   *inline_node_list[IG_INLINE_NODES];
 	IgNode		inline_nodes[IG_INLINE_NODES];
 } IgStmt;
@@ -90,6 +93,7 @@ extern void ig_stmt_drop_node(IgStmt *stmt);
 extern bool ig_node_add_relation(IgNode *node, Oid relid);
 extern void ig_stmt_begin_enforcing(IgStmt *stmt);
 extern IgStmt *ig_stmt_find(EState *estate);
+extern bool ig_stmt_running(void);
 extern void ig_stmt_settle(IgStmt *stmt, bool final);
 extern void ig_slot_exhausted(IgSlot *slot, ExprContext *econtext);
 
