@@ -490,9 +490,11 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			SpinLockAcquire(&counter->mutex);
 			counter->in_use = true;
 			counter->incarnation = ig->next_incarnation++;
+			/* a lock-free reader that sees the new version sees this too */
+			pg_write_barrier();
+			counter->version = 0;
 			counter->key = *key;
 			counter->statements = 0;
-			counter->version = 0;
 			counter->last_used = now;
 			counter->last_read = 0;
 			counter->pinned_until = 0;
@@ -633,6 +635,49 @@ answered:
 	counter->pinned_until = Max(counter->pinned_until, query->pin_until);
 	query->valid = true;
 	query->over = over;
+}
+
+/*
+ * At statement start: answers a query from the backend's memo, without
+ * any lock, if the counter has not changed since the memo was taken and
+ * no memoized sum exceeds its max (then they are upper bounds, and a
+ * statement may be granted rows on them).  Returns false if the counter
+ * must be read (ig_counters_query).
+ *
+ * The version is read before the incarnation: a slot's incarnation never
+ * returns to an old value, and whoever gives the slot to another key
+ * writes the incarnation before the version, so a matching incarnation
+ * read after the version proves the version is this counter's.
+ */
+bool
+ig_counters_query_memo(IgWindowQuery *query)
+{
+#ifdef PG_HAVE_8BYTE_SINGLE_COPY_ATOMICITY
+	IgQueryMemo *memo = query->memo;
+	IgCounter  *counter;
+	uint64		version;
+
+	if (memo == NULL || !memo->valid)
+		return false;
+	counter = counter_at(memo->slot);
+	version = *(volatile uint64 *) &counter->version;
+	pg_read_barrier();
+	if (*(volatile uint64 *) &counter->incarnation != memo->incarnation ||
+		version != memo->version ||
+		*(volatile uint32 *) &counter->windows_gen != memo->windows_gen)
+		return false;
+	for (int i = 0; i < query->nwindows; i++)
+	{
+		if ((int64) memo->sum[i] > query->max[i])
+			return false;
+		query->sum[i] = memo->sum[i];
+	}
+	query->valid = true;
+	query->over = false;
+	return true;
+#else
+	return false;
+#endif
 }
 
 /*
@@ -1077,6 +1122,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter = counter_at(slot);
 		counter->in_use = true;
 		counter->incarnation = ig->next_incarnation++;
+		counter->version = 0;
 		counter->key = record.key;
 		counter->statements = record.statements;
 		counter->last_used = record.last_used;

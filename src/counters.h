@@ -120,6 +120,7 @@ extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
 							   bool statement_end, TimestampTz now);
 extern bool ig_counters_query(Oid dbid, Oid roleid, IgTally *tally,
 							  TimestampTz now);
+extern bool ig_counters_query_memo(IgWindowQuery *query);
 extern int	ig_counters_window_slot(int64 length, TimestampTz now);
 extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 									TimestampTz now);

@@ -144,17 +144,23 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 /*
  * At statement start: reads the window counts of a key's rules (creating
  * and pinning its counter) and attaches the query to the tally, so that
- * every settle refreshes them.
+ * every settle refreshes them.  An unchanged counter is answered from the
+ * backend's memo, without a lock; it is pinned when the statement settles.
  */
 void
-ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid, TimestampTz now)
+ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)
 {
 	tally->query = &kr->query;
-	kr->query.pin_until = ig_enforce_pin(kr, now);
-	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+	if (!ig_counters_query_memo(&kr->query))
 	{
-		no_room(kr, userid, true);
-		return;
+		TimestampTz now = ig_now();
+
+		kr->query.pin_until = ig_enforce_pin(kr, now);
+		if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+		{
+			no_room(kr, userid, true);
+			return;
+		}
 	}
 	update_limit(kr);
 }

@@ -31,8 +31,7 @@ typedef struct IgKeyRules
 extern void ig_enforce_init(IgKeyRules *kr, IgRuleList *list,
 							uint64 *sums);
 extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
-extern void ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid,
-							 TimestampTz now);
+extern void ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid);
 extern void ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid,
 							 uint64 added, Oid read_relid,
 							 uint64 parallel_query, bool may_record,

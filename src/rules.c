@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -61,8 +62,25 @@ static MemoryContext rules_cxt = NULL;
 static bool rules_loaded = false;
 static Oid	thresholds_oid = InvalidOid;
 static Oid	exemptions_oid = InvalidOid;
-static IgRule *rules = NULL;
+static IgRule *rules = NULL;		/* ordered by role, then id */
 static int	nrules = 0;
+
+/*
+ * The roles the rules name (InvalidOid first), each with its run of rules
+ * and whether any role is a member of it (only then can a rule naming it
+ * cover a user it does not name).  has_members is refreshed whenever
+ * memberships may have changed.
+ */
+typedef struct IgRuleRole
+{
+	Oid			roleid;
+	int			first;			/* index into rules */
+	int			count;
+	bool		has_members;
+} IgRuleRole;
+
+static IgRuleRole *rule_roles = NULL;
+static int	nrule_roles = 0;
 static Oid *exempt_roles = NULL;
 static int	nexempt = 0;
 
@@ -226,6 +244,62 @@ load_thresholds(Relation rel)
 	systable_endscan(scan);
 }
 
+static int
+compare_rules_by_role(const void *a, const void *b)
+{
+	const IgRule *ra = (const IgRule *) a;
+	const IgRule *rb = (const IgRule *) b;
+
+	if (ra->roleid != rb->roleid)
+		return (ra->roleid > rb->roleid) - (ra->roleid < rb->roleid);
+	return (ra->id > rb->id) - (ra->id < rb->id);
+}
+
+/* Orders the rules by role and lists the roles they name. */
+static void
+group_by_role(void)
+{
+	if (nrules == 0)
+		return;
+	qsort(rules, nrules, sizeof(IgRule), compare_rules_by_role);
+	rule_roles = MemoryContextAlloc(rules_cxt, sizeof(IgRuleRole) * nrules);
+	for (int i = 0; i < nrules; i++)
+	{
+		IgRuleRole *role = &rule_roles[nrule_roles - 1];
+
+		if (nrule_roles == 0 || role->roleid != rules[i].roleid)
+		{
+			role = &rule_roles[nrule_roles++];
+			role->roleid = rules[i].roleid;
+			role->first = i;
+			role->count = 0;
+			role->has_members = true;	/* until looked at */
+		}
+		role->count++;
+	}
+}
+
+/*
+ * Looks up which of the roles the rules name have members.  Catalog
+ * lookups: may deliver invalidations (the caller checks).
+ */
+static void
+find_group_roles(void)
+{
+	for (int r = 0; r < nrule_roles; r++)
+	{
+		IgRuleRole *role = &rule_roles[r];
+		CatCList   *members;
+
+		if (!OidIsValid(role->roleid))
+			continue;
+		members = SearchSysCacheList1(AUTHMEMROLEMEM,
+									  ObjectIdGetDatum(role->roleid));
+		role->has_members = members->n_members > 0;
+		ReleaseSysCacheList(members);
+	}
+}
+
 /* (Re)reads the tables, if the extension is installed in this database. */
 static void
 load_rules(void)
@@ -240,6 +314,8 @@ load_rules(void)
 	MemoryContextReset(rules_cxt);
 	rules = NULL;
 	nrules = 0;
+	rule_roles = NULL;
+	nrule_roles = 0;
 	exempt_roles = NULL;
 	nexempt = 0;
 	rules_matched = false;
@@ -257,19 +333,8 @@ load_rules(void)
 		rel = table_open(thresholds_oid, AccessShareLock);
 		load_thresholds(rel);
 		table_close(rel, AccessShareLock);
+		group_by_role();
 	}
-}
-
-/* Does a rule cover the user? */
-static bool
-rule_covers(const IgRule *rule, Oid userid, bool unwatched)
-{
-	if (rule->roleid == userid)
-		return true;
-	if (unwatched)
-		return false;
-	return !OidIsValid(rule->roleid) ||
-		is_member_of_role_nosuper(userid, rule->roleid);
 }
 
 static int
@@ -328,6 +393,38 @@ ig_rules_free_retired(void)
 	}
 }
 
+static int
+compare_rule_ids(const void *a, const void *b)
+{
+	int64		ia = ((const IgRule *) a)->id;
+	int64		ib = ((const IgRule *) b)->id;
+
+	return (ia > ib) - (ia < ib);
+}
+
+/* Files a rule in the list of its relation. */
+static void
+add_to_lists(IgRuleList *lists, int *nlists, const IgRule *rule)
+{
+	IgRuleList *list = NULL;
+
+	for (int l = 0; l < *nlists && list == NULL; l++)
+		if (lists[l].relid == rule->relid)
+			list = &lists[l];
+	if (list == NULL)
+	{
+		list = &lists[(*nlists)++];
+		list->relid = rule->relid;
+		list->nrules = 0;
+		list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
+		list->any_block = false;
+		list->longest = 0;
+	}
+	list->rules[list->nrules++] = *rule;
+	list->any_block |= rule->block;
+	list->longest = Max(list->longest, rule->per);
+}
+
 /*
  * Finds the rules that cover the user, and files them by relation, each
  * list with the counter ring and length of each rule's window.
@@ -349,35 +446,31 @@ match_rules(Oid userid)
 	if (hash_get_num_entries(user_matches) >= IG_MAX_USER_MATCHES)
 		drop_matches();
 
-	/* one list per relation: gather the covering rules, then sort them */
+	/*
+	 * A rule covers the user when it names the user; or, unless the user is
+	 * unwatched, when it names no role or a role with members the user is
+	 * one of.  One list per relation: gather the covering rules (each run
+	 * ordered by id), then sort the lists.
+	 */
 	lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * Max(nrules, 1));
-	for (int i = 0; i < nrules; i++)
+	for (int r = 0; r < nrule_roles; r++)
 	{
-		IgRule	   *rule = &rules[i];
-		IgRuleList *list = NULL;
+		IgRuleRole *role = &rule_roles[r];
 
-		if (!rule_covers(rule, userid, unwatched))
+		if (role->roleid != userid &&
+			(unwatched ||
+			 (OidIsValid(role->roleid) &&
+			  (!role->has_members ||
+			   !is_member_of_role_nosuper(userid, role->roleid)))))
 			continue;
-		for (int l = 0; l < nlists && list == NULL; l++)
-			if (lists[l].relid == rule->relid)
-				list = &lists[l];
-		if (list == NULL)
-		{
-			list = &lists[nlists++];
-			list->relid = rule->relid;
-			list->nrules = 0;
-			list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
-			list->any_block = false;
-			list->longest = 0;
-		}
-		list->rules[list->nrules++] = *rule;
-		list->any_block |= rule->block;
-		list->longest = Max(list->longest, rule->per);
+		for (int i = role->first; i < role->first + role->count; i++)
+			add_to_lists(lists, &nlists, &rules[i]);
 	}
 	for (int l = 0; l < nlists; l++)
 	{
 		IgRuleList *list = &lists[l];
 
+		qsort(list->rules, list->nrules, sizeof(IgRule), compare_rule_ids);
 		list->slots = MemoryContextAlloc(match_cxt, sizeof(int) * list->nrules);
 		list->lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
 		list->maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
@@ -432,6 +525,7 @@ ig_rules_cover(Oid userid)
 		{
 			drop_matches();
 			rules_matched = true;
+			find_group_roles();
 		}
 		match = hash_search(user_matches, &userid, HASH_FIND, NULL);
 		if (match == NULL)

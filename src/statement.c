@@ -130,7 +130,7 @@ stmt_key(IgStmt *stmt, Oid relid)
 	if (kr != NULL)
 	{
 		stmt->enforcing = true;
-		ig_enforce_begin(kr, &stmt->keys[stmt->nkeys], stmt->userid, ig_now());
+		ig_enforce_begin(kr, &stmt->keys[stmt->nkeys], stmt->userid);
 	}
 	return stmt->nkeys++;
 }

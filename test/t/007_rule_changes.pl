@@ -84,6 +84,26 @@ $node->safe_psql('postgres', "SELECT insider_guard.exempt('alice')");
 ($out, $err) = as_alice('SELECT count(*) FROM customers WHERE id <= 10');
 is($out, '10', "exempting alice lifts the group's threshold");
 
+# a group named by a rule while it has no members, joined later: the
+# session had matched its rules without it, and must match again
+$node->safe_psql(
+	'postgres', q{
+	SELECT insider_guard.unexempt('alice');
+	DELETE FROM insider_guard.thresholds;
+	SELECT insider_guard.reset('alice');
+	CREATE ROLE auditors;
+	SELECT insider_guard.set_threshold('auditors', 5, '1 hour', 'block', 'customers');
+});
+($out, $err) = as_alice('SELECT count(*) FROM customers WHERE id <= 10');
+is($out, '10', 'a rule on a group alice is not in does not cover her');
+$node->safe_psql('postgres', 'GRANT auditors TO alice');
+($out, $err) = as_alice('SELECT count(*) FROM customers WHERE id <= 10');
+like($err, qr/may not read more rows/,
+	'once she joins it, it does, from her next statement');
+$node->safe_psql('postgres', 'REVOKE auditors FROM alice');
+($out, $err) = as_alice('SELECT count(*) FROM customers WHERE id <= 10');
+is($out, '10', 'and no longer once she leaves it');
+
 $alice->quit;
 $node->stop;
 done_testing();
