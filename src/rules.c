@@ -31,10 +31,10 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_auth_members.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -279,25 +279,53 @@ group_by_role(void)
 	}
 }
 
+static int
+compare_oids(const void *a, const void *b)
+{
+	Oid			oa = *(const Oid *) a;
+	Oid			ob = *(const Oid *) b;
+
+	return (oa > ob) - (oa < ob);
+}
+
 /*
- * Looks up which of the roles the rules name have members.  Catalog
- * lookups: may deliver invalidations (the caller checks).
+ * Finds which of the roles the rules name have members: one scan of
+ * pg_auth_members.  Catalog access: may deliver invalidations (the caller
+ * checks).
  */
 static void
 find_group_roles(void)
 {
-	for (int r = 0; r < nrule_roles; r++)
-	{
-		IgRuleRole *role = &rule_roles[r];
-		CatCList   *members;
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid		   *groups;
+	int			ngroups = 0;
+	int			allocated = 64;
 
-		if (!OidIsValid(role->roleid))
-			continue;
-		members = SearchSysCacheList1(AUTHMEMROLEMEM,
-									  ObjectIdGetDatum(role->roleid));
-		role->has_members = members->n_members > 0;
-		ReleaseSysCacheList(members);
+	if (nrule_roles == 0)
+		return;
+	groups = palloc(sizeof(Oid) * allocated);
+	rel = table_open(AuthMemRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		if (ngroups == allocated)
+		{
+			allocated *= 2;
+			groups = repalloc(groups, sizeof(Oid) * allocated);
+		}
+		groups[ngroups++] = ((Form_pg_auth_members) GETSTRUCT(tuple))->roleid;
 	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	qsort(groups, ngroups, sizeof(Oid), compare_oids);
+
+	for (int r = 0; r < nrule_roles; r++)
+		rule_roles[r].has_members = OidIsValid(rule_roles[r].roleid) &&
+			bsearch(&rule_roles[r].roleid, groups, ngroups, sizeof(Oid),
+					compare_oids) != NULL;
+	pfree(groups);
 }
 
 /* (Re)reads the tables, if the extension is installed in this database. */
