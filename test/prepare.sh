@@ -6,8 +6,10 @@
 # command as the unprivileged user servers run as).
 #
 PG_MAJOR=15
-PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
-PG_BIN=/usr/lib/postgresql/$PG_MAJOR/bin
+# IG_PG_CONFIG may point at another (relocated) installation of PostgreSQL
+# 15, so that several builds can be installed and tested side by side
+PG_CONFIG=${IG_PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
+PG_BIN=$(dirname "$PG_CONFIG")
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc perl"
 
 if [ "$(id -u)" -eq 0 ]; then
