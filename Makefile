@@ -5,6 +5,7 @@ OBJS = \
 	src/insider_guard.o \
 	src/guc.o \
 	src/window.o \
+	src/stats.o \
 	src/counters.o \
 	src/persist.o \
 	src/relinfo.o \
@@ -45,14 +46,21 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 # the per-row trampolines: every instruction counts there
 src/tramp.o: CFLAGS += -fomit-frame-pointer
 
-# the window arithmetic's unit tests, a frontend program
-test/unit/test_window: test/unit/test_window.c src/window.c src/window.h
-	$(CC) $(CFLAGS) -I$(srcdir)/src -I$(includedir_server) -I$(includedir) \
-		-o $@ test/unit/test_window.c src/window.c \
-		-L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
+# unit tests of the pure modules (window arithmetic, baseline
+# statistics): frontend programs linked with the very sources the
+# extension runs
+UNIT_CFLAGS = $(CFLAGS) -I$(srcdir)/src -I$(includedir_server) -I$(includedir)
+UNIT_LIBS = -L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
 
-unittest: test/unit/test_window
+test/unit/test_window: test/unit/test_window.c src/window.c src/window.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_window.c src/window.c $(UNIT_LIBS)
+
+test/unit/test_stats: test/unit/test_stats.c src/stats.c src/stats.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c $(UNIT_LIBS)
+
+unittest: test/unit/test_window test/unit/test_stats
 	test/unit/test_window
+	test/unit/test_stats
 
 # the 55000 error, against an instance that does not preload the library
 installcheck-nopreload:
@@ -60,7 +68,7 @@ installcheck-nopreload:
 		--temp-config=$(srcdir)/test/nopreload.conf not_preloaded
 
 .PHONY: unittest installcheck-nopreload
-EXTRA_CLEAN = test/unit/test_window tmp_regress tmp_nopreload
+EXTRA_CLEAN = test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload
 
 # Every object depends on every header of the project: few and small, and
 # a struct that changes size must never be compiled in two layouts.

@@ -1,0 +1,481 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_stats.c
+ *		Unit tests of the baseline statistics in src/stats.c.
+ *
+ * Drives the functions the extension runs against exact references: the
+ * quantile error bound (every answer within +-20% of the exact weighted
+ * quantile), decay (a half-life of 28 days), capping and broken windows,
+ * cold start (20 active windows on 7 distinct days), peer pooling (5 peers
+ * with usable history) and how self / peers / both combine.  Exits
+ * non-zero on the first failures.
+ *
+ * IDENTIFICATION
+ *		test/unit/test_stats.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres_fe.h"
+
+#include <math.h>
+
+#include "stats.h"
+
+#define USEC	INT64CONST(1000000)
+#define HOUR	(3600 * USEC)
+#define DAY		(24 * HOUR)
+#define T0		(INT64CONST(9000) * DAY)	/* some day in 2024 */
+
+static int	failures = 0;
+static int	checks = 0;
+
+#define CHECK(cond, ...) \
+	do { \
+		checks++; \
+		if (!(cond)) \
+		{ \
+			failures++; \
+			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+			fprintf(stderr, __VA_ARGS__); \
+			fprintf(stderr, "\n"); \
+			if (failures > 20) \
+				exit(1); \
+		} \
+	} while (0)
+
+/* a small deterministic generator (xorshift64*) */
+static uint64 rng_state = UINT64CONST(0x2545F4914F6CDD1D);
+
+static uint64
+rng(void)
+{
+	rng_state ^= rng_state >> 12;
+	rng_state ^= rng_state << 25;
+	rng_state ^= rng_state >> 27;
+	return rng_state * UINT64CONST(2685821657736338717);
+}
+
+/* uniform in (0, 1) */
+static double
+rng_unit(void)
+{
+	return ((double) (rng() >> 11) + 0.5) / 9007199254740992.0;
+}
+
+/* log-normal with median m and shape sigma */
+static uint64
+rng_lognormal(double m, double sigma)
+{
+	double		z = sqrt(-2 * log(rng_unit())) * cos(2 * M_PI * rng_unit());
+	double		v = m * exp(sigma * z);
+
+	return v < 1 ? 1 : (uint64) v;
+}
+
+/* ---- an exact reference: every window with its weight ---- */
+
+typedef struct Window
+{
+	uint64		rows;
+	double		weight;
+} Window;
+
+static int
+compare_windows(const void *a, const void *b)
+{
+	uint64		ra = ((const Window *) a)->rows;
+	uint64		rb = ((const Window *) b)->rows;
+
+	return (ra > rb) - (ra < rb);
+}
+
+/* the smallest value whose cumulative weight reaches q of the total */
+static uint64
+exact_quantile(Window *w, int n, double q)
+{
+	double		total = 0;
+	double		seen = 0;
+
+	qsort(w, n, sizeof(Window), compare_windows);
+	for (int i = 0; i < n; i++)
+		total += w[i].weight;
+	q = Min(Max(q, 0.0), 1.0);
+	for (int i = 0; i < n; i++)
+	{
+		seen += w[i].weight;
+		if (seen >= q * total * (1 - 1e-12))
+			return w[i].rows;
+	}
+	return w[n - 1].rows;
+}
+
+static double
+weight_at(int64 t, int64 now)
+{
+	return exp2(-(double) (now - t) / (double) IG_HALF_LIFE_US);
+}
+
+/* ---- tests ---- */
+
+/* every value's bin answers within +-20% of it */
+static void
+test_bins(void)
+{
+	for (uint64 v = 1; v <= 200000; v++)
+	{
+		double		r = (double) ig_hist_bin_value(ig_hist_bin(v)) / (double) v;
+
+		CHECK(r >= 0.8 - 1e-9 && r <= 1.2 + 1e-9,
+			  "value %llu answered as %llu", (unsigned long long) v,
+			  (unsigned long long) ig_hist_bin_value(ig_hist_bin(v)));
+	}
+	for (int i = 0; i < 100000; i++)
+	{
+		uint64		v = 1 + rng() % (UINT64CONST(1) << 40);
+		double		r = (double) ig_hist_bin_value(ig_hist_bin(v)) / (double) v;
+
+		CHECK(r >= 0.8 - 1e-9 && r <= 1.2 + 1e-9,
+			  "value %llu answered as %llu", (unsigned long long) v,
+			  (unsigned long long) ig_hist_bin_value(ig_hist_bin(v)));
+	}
+	/* bins are ordered and small counts are exact */
+	for (uint64 v = 1; v < 1000000; v++)
+		CHECK(ig_hist_bin(v) <= ig_hist_bin(v + 1), "bins out of order at %llu",
+			  (unsigned long long) v);
+	CHECK(ig_hist_bin_value(ig_hist_bin(1)) == 1, "1 row");
+	CHECK(ig_hist_bin_value(ig_hist_bin(2)) == 2, "2 rows");
+	CHECK(ig_hist_bin_value(ig_hist_bin(3)) == 3, "3 rows");
+	CHECK(ig_hist_bin(PG_UINT64_MAX) == IG_HIST_BINS - 1, "the top bin");
+}
+
+/*
+ * The quantile error bound: random histories (log-normal, with heavy
+ * tails, hourly and daily, over up to a year so that decay and halving
+ * both act), p50 and p99 against the exact weighted quantiles.  Weights
+ * are 16-bit, so the crossing of a quantile may move by a hair of weight:
+ * the answer must be within +-20% of an exact quantile within 0.2% of q.
+ */
+static void
+test_quantile_bound(void)
+{
+	static Window w[20000];
+
+	for (int trial = 0; trial < 300; trial++)
+	{
+		IgHistogram h;
+		int			n = 20 + (int) (rng() % 8000);
+		int64		step = (trial % 2) ? HOUR : DAY;
+		double		median = exp(rng_unit() * 12);
+		double		sigma = 0.2 + rng_unit() * 1.8;
+		int64		now = T0 + n * step;
+		double		qs[] = {IG_TYPICAL_QUANTILE, IG_HIGH_QUANTILE, 0.9};
+
+		ig_hist_init(&h);
+		for (int i = 0; i < n; i++)
+		{
+			int64		end = T0 + (i + 1) * step;
+			uint64		rows = rng_lognormal(median, sigma);
+
+			if (trial % 5 == 0 && rng() % 20 == 0)
+				rows *= 1000;	/* a heavy tail */
+			ig_hist_add(&h, end, rows);
+			w[i].rows = rows;
+			w[i].weight = weight_at(end, now);
+		}
+		for (int k = 0; k < (int) lengthof(qs); k++)
+		{
+			uint64		est = ig_hist_quantile(&h, qs[k]);
+			uint64		lo = exact_quantile(w, n, qs[k] - 0.002);
+			uint64		hi = exact_quantile(w, n, qs[k] + 0.002);
+
+			CHECK((double) est >= 0.8 * (double) lo - 1e-9 &&
+				  (double) est <= 1.2 * (double) hi + 1e-9,
+				  "trial %d q %.2f: estimate %llu, exact between %llu and %llu (n %d)",
+				  trial, qs[k], (unsigned long long) est,
+				  (unsigned long long) lo, (unsigned long long) hi, n);
+		}
+	}
+
+	/* few windows, no rounding: exact to the bin */
+	{
+		IgHistogram h;
+		Window		few[25];
+
+		ig_hist_init(&h);
+		for (int i = 0; i < 25; i++)
+		{
+			few[i].rows = 10 + 37 * i;
+			few[i].weight = 1;
+			ig_hist_add(&h, T0 + HOUR, few[i].rows);
+		}
+		for (double q = 0.04; q < 1.0; q += 0.04)
+		{
+			uint64		est = ig_hist_quantile(&h, q);
+			uint64		exact = exact_quantile(few, 25, q);
+
+			CHECK(fabs((double) est / (double) exact - 1) <= 0.2 + 1e-9,
+				  "q %.2f: %llu for %llu", q, (unsigned long long) est,
+				  (unsigned long long) exact);
+		}
+	}
+}
+
+/* a half-life of 28 days, also after many halvings */
+static void
+test_decay(void)
+{
+	IgHistogram h;
+	double		expect = 0;
+	int64		now;
+
+	ig_hist_init(&h);
+	CHECK(ig_hist_total(&h, T0) == 0, "empty weighs nothing");
+	ig_hist_add(&h, T0, 100);
+	CHECK(fabs(ig_hist_total(&h, T0) - 1) < 1e-9, "a fresh window weighs 1");
+	CHECK(fabs(ig_hist_total(&h, T0 + 28 * DAY) - 0.5) < 1e-9,
+		  "after 28 days it weighs half: %g", ig_hist_total(&h, T0 + 28 * DAY));
+	CHECK(fabs(ig_hist_total(&h, T0 + 56 * DAY) - 0.25) < 1e-9, "a quarter after 56");
+
+	/* a window 28 days older than the newest enters at half weight */
+	ig_hist_init(&h);
+	ig_hist_add(&h, T0 + 28 * DAY, 10);
+	ig_hist_add(&h, T0, 1000);
+	CHECK(fabs(ig_hist_total(&h, T0 + 28 * DAY) - 1.5) < 0.01,
+		  "1 + 0.5, got %g", ig_hist_total(&h, T0 + 28 * DAY));
+	/* so 10 rows hold 2/3 of the weight: the 60% quantile is 10 */
+	CHECK(ig_hist_quantile(&h, 0.6) == ig_hist_bin_value(ig_hist_bin(10)),
+		  "decay decides the quantile");
+	CHECK(ig_hist_quantile(&h, 0.7) == ig_hist_bin_value(ig_hist_bin(1000)),
+		  "the older window is still there");
+
+	/* a year of hourly windows in one bin: the total follows the exact sum */
+	ig_hist_init(&h);
+	now = T0 + 365 * DAY;
+	for (int64 t = T0 + HOUR; t <= now; t += HOUR)
+	{
+		ig_hist_add(&h, t, 42);
+		expect += weight_at(t, now);
+	}
+	CHECK(fabs(ig_hist_total(&h, now) / expect - 1) < 0.02,
+		  "a year of hours: %g for %g", ig_hist_total(&h, now), expect);
+	CHECK(h.windows == 365 * 24, "windows counted: %u", h.windows);
+	CHECK(h.days == 365, "days counted: %u", h.days);
+
+	/* decades apart: the old history is forgotten, nothing overflows */
+	ig_hist_add(&h, now + 40 * 365 * DAY, 7);
+	CHECK(ig_hist_quantile(&h, 0.5) == ig_hist_bin_value(ig_hist_bin(7)),
+		  "only the new window weighs");
+	CHECK(ig_hist_quantile(&h, 0.99) == ig_hist_bin_value(ig_hist_bin(7)),
+		  "only the new window weighs, also at p99");
+}
+
+/* broken windows add nothing; none adds more than the cap */
+static void
+test_capping(void)
+{
+	IgHistogram h;
+
+	ig_hist_init(&h);
+	CHECK(!ig_hist_feed(&h, T0, 5000, 100, true), "a broken window is not fed");
+	CHECK(h.windows == 0 && h.days == 0, "and not counted");
+	CHECK(ig_hist_feed(&h, T0, 5000, 100, false), "a capped window is fed");
+	CHECK(ig_hist_quantile(&h, 1.0) == ig_hist_bin_value(ig_hist_bin(100)),
+		  "as the cap: %llu", (unsigned long long) ig_hist_quantile(&h, 1.0));
+	CHECK(ig_hist_feed(&h, T0 + HOUR, 50, 100, false), "under the cap");
+	CHECK(ig_hist_quantile(&h, 0.0) == ig_hist_bin_value(ig_hist_bin(50)),
+		  "as it was");
+	CHECK(ig_hist_feed(&h, T0 + 2 * HOUR, 5000, IG_NO_LIMIT, false), "no cap");
+	CHECK(ig_hist_quantile(&h, 1.0) == ig_hist_bin_value(ig_hist_bin(5000)),
+		  "fed in full");
+	CHECK(!ig_hist_feed(&h, T0 + 3 * HOUR, 0, IG_NO_LIMIT, false),
+		  "an idle window is not history");
+	CHECK(h.windows == 3, "three windows: %u", h.windows);
+
+	/*
+	 * Training the baseline up: 20 days of 5 rows an hour, then 5 hours
+	 * (1% of the history) at 100 times the limit.  Capped at the limit,
+	 * they move the limit one step at most; fed in full they would raise
+	 * it a hundredfold.
+	 */
+	{
+		IgHistogram capped;
+		IgHistogram uncapped;
+		int64		first;
+
+		ig_hist_init(&capped);
+		for (int d = 0; d < 20; d++)
+			for (int hr = 0; hr < 24; hr++)
+				ig_hist_add(&capped, T0 + d * DAY + (hr + 1) * HOUR, 5);
+		uncapped = capped;
+		first = ig_limit_own(&capped, 5, 0);
+		CHECK(first == 20, "5 x p99 of 5 rows: %lld", (long long) first);
+		for (int hr = 0; hr < 5; hr++)
+		{
+			int64		end = T0 + 20 * DAY + (hr + 1) * HOUR;
+
+			ig_hist_feed(&capped, end, 100 * first, first, false);
+			ig_hist_feed(&uncapped, end, 100 * first, IG_NO_LIMIT, false);
+		}
+		CHECK(ig_limit_own(&capped, 5, 0) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
+			  "capped windows raise the limit one step at most: %lld from %lld",
+			  (long long) ig_limit_own(&capped, 5, 0), (long long) first);
+		CHECK(ig_limit_own(&uncapped, 5, 0) >= 80 * first,
+			  "uncapped they would raise it 100-fold: %lld",
+			  (long long) ig_limit_own(&uncapped, 5, 0));
+	}
+}
+
+/* usable with 20 active windows on 7 distinct days */
+static void
+test_cold_start(void)
+{
+	IgHistogram h;
+
+	ig_hist_init(&h);
+	CHECK(!ig_hist_usable(&h), "empty");
+	CHECK(ig_limit_own(&h, 5, 100) == IG_NO_LIMIT, "no limit when empty");
+	/* 19 windows over 10 days */
+	for (int i = 0; i < 19; i++)
+		ig_hist_add(&h, T0 + (i % 10) * DAY + (i / 10 + 1) * HOUR, 5);
+	CHECK(h.days == 10 && h.windows == 19, "19 on 10 days: %u on %u", h.windows, h.days);
+	CHECK(!ig_hist_usable(&h), "19 windows are too few");
+	ig_hist_add(&h, T0 + 3 * HOUR, 5);
+	CHECK(ig_hist_usable(&h), "20 windows on 10 days");
+	CHECK(ig_limit_own(&h, 5, 100) == 100, "min_rows rules: %lld",
+		  (long long) ig_limit_own(&h, 5, 100));
+	CHECK(ig_limit_own(&h, 50, 100) == 50 * 4, "factor x p99 (5 rows -> 4): %lld",
+		  (long long) ig_limit_own(&h, 50, 100));
+
+	/* 30 windows on 6 days: too few days */
+	ig_hist_init(&h);
+	for (int i = 0; i < 30; i++)
+		ig_hist_add(&h, T0 + (i % 6) * DAY + (i / 6 + 1) * HOUR, 5);
+	CHECK(h.days == 6 && !ig_hist_usable(&h), "6 days are too few: %u", h.days);
+	/* the seventh day, seeded out of order, between the others */
+	ig_hist_add(&h, T0 - 3 * DAY + HOUR, 5);
+	CHECK(h.days == 7 && ig_hist_usable(&h), "a seventh day: %u", h.days);
+	/* the same day again adds a window, not a day */
+	ig_hist_add(&h, T0 - 3 * DAY + 2 * HOUR, 5);
+	CHECK(h.days == 7 && h.windows == 32, "same day: %u days, %u windows",
+		  h.days, h.windows);
+	/* a window ending at midnight belongs to the day before */
+	ig_hist_add(&h, T0 - 2 * DAY, 5);
+	CHECK(h.days == 7, "midnight ends the day before: %u", h.days);
+}
+
+/* a peer with 24 hourly windows a day for "days" days of "rows" each */
+static void
+make_peer(IgHistogram *h, int days, uint64 rows)
+{
+	ig_hist_init(h);
+	for (int d = 0; d < days; d++)
+		for (int hr = 0; hr < 24; hr++)
+			ig_hist_add(h, T0 + d * DAY + (hr + 1) * HOUR, rows);
+}
+
+/* pooling needs 5 usable peers and takes every window of them */
+static void
+test_pooling(void)
+{
+	IgHistogram peers[8];
+	IgHistPool	pool;
+	int64		now = T0 + 10 * DAY;
+
+	ig_pool_init(&pool);
+	for (int i = 0; i < 4; i++)
+	{
+		make_peer(&peers[i], 10, 100);
+		CHECK(ig_pool_add(&pool, &peers[i], now), "usable peer %d", i);
+	}
+	CHECK(ig_limit_peers(&pool, 5, 10) == IG_NO_LIMIT, "4 peers are too few");
+	make_peer(&peers[4], 3, 100000);	/* too little history: not a peer */
+	CHECK(!ig_pool_add(&pool, &peers[4], now), "an unusable peer is left out");
+	CHECK(pool.members == 4, "still 4");
+	CHECK(ig_limit_peers(&pool, 5, 10) == IG_NO_LIMIT, "still too few");
+	/* a fifth, heavier peer: 1/5 of the windows at 1000 rows */
+	make_peer(&peers[5], 10, 1000);
+	CHECK(ig_pool_add(&pool, &peers[5], now), "fifth peer");
+	CHECK(ig_limit_peers(&pool, 5, 10) ==
+		  5 * (int64) ig_hist_bin_value(ig_hist_bin(1000)),
+		  "p99 of the pooled windows is the heavy peer's: %lld",
+		  (long long) ig_limit_peers(&pool, 5, 10));
+	CHECK(ig_pool_quantile(&pool, 0.5) == ig_hist_bin_value(ig_hist_bin(100)),
+		  "p50 is the others'");
+	CHECK(ig_limit_peers(&pool, 5, 1000000) == 1000000, "min_rows rules");
+
+	/* older peers weigh less: two peers' windows, 28 days apart */
+	{
+		IgHistPool	p2;
+		IgHistogram a;
+		IgHistogram b;
+
+		make_peer(&a, 10, 10);
+		ig_hist_init(&b);
+		for (int d = 0; d < 10; d++)
+			for (int hr = 0; hr < 24; hr++)
+				ig_hist_add(&b, T0 + 28 * DAY + d * DAY + (hr + 1) * HOUR, 1000);
+		ig_pool_init(&p2);
+		ig_pool_add(&p2, &a, T0 + 38 * DAY);
+		ig_pool_add(&p2, &b, T0 + 38 * DAY);
+		/* a's 240 windows weigh half of b's: the 60% quantile is b's */
+		CHECK(ig_pool_quantile(&p2, 0.4) == ig_hist_bin_value(ig_hist_bin(1000)),
+			  "decayed peer weighs less: %llu",
+			  (unsigned long long) ig_pool_quantile(&p2, 0.4));
+		CHECK(ig_pool_quantile(&p2, 0.3) == ig_hist_bin_value(ig_hist_bin(10)),
+			  "but still counts");
+	}
+}
+
+/* how self, peers and both combine the two limits */
+static void
+test_combine(void)
+{
+	CHECK(ig_limit_combine(IG_COMPARE_SELF, 100, 500) == 100, "self: own");
+	CHECK(ig_limit_combine(IG_COMPARE_SELF, IG_NO_LIMIT, 500) == 500,
+		  "self falls back to the peers");
+	CHECK(ig_limit_combine(IG_COMPARE_SELF, IG_NO_LIMIT, IG_NO_LIMIT) == IG_NO_LIMIT,
+		  "self: nothing usable");
+	CHECK(ig_limit_combine(IG_COMPARE_PEERS, 100, 500) == 500, "peers: peers");
+	CHECK(ig_limit_combine(IG_COMPARE_PEERS, 100, IG_NO_LIMIT) == IG_NO_LIMIT,
+		  "peers never use own history");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 100, 500) == 500,
+		  "both: broken only above both");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 700, 500) == 700, "both: the higher");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 100, IG_NO_LIMIT) == IG_NO_LIMIT,
+		  "both needs both");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, IG_NO_LIMIT, 100) == IG_NO_LIMIT,
+		  "both needs both, also own");
+}
+
+/* limits never overflow */
+static void
+test_bounds(void)
+{
+	IgHistogram h;
+
+	make_peer(&h, 10, UINT64CONST(1) << 40);
+	CHECK(ig_limit_own(&h, 1e300, 0) > 0, "an absurd factor still gives a limit");
+	CHECK(ig_limit_own(&h, 1e300, 0) <= INT64CONST(1000000000000000000),
+		  "bounded: %lld", (long long) ig_limit_own(&h, 1e300, 0));
+}
+
+int
+main(void)
+{
+	test_bins();
+	test_quantile_bound();
+	test_decay();
+	test_capping();
+	test_cold_start();
+	test_pooling();
+	test_combine();
+	test_bounds();
+
+	if (failures > 0)
+	{
+		fprintf(stderr, "test_stats: %d of %d checks failed\n", failures, checks);
+		return 1;
+	}
+	printf("test_stats: all %d checks passed\n", checks);
+	return 0;
+}
