@@ -11,6 +11,8 @@ OBJS = \
 	src/relinfo.o \
 	src/tramp.o \
 	src/rules.o \
+	src/history.o \
+	src/baseline.o \
 	src/enforce.o \
 	src/violations.o \
 	src/statement.o \
@@ -18,17 +20,18 @@ OBJS = \
 	src/copy.o \
 	src/functions.o \
 	src/admin.o \
+	src/baseline_sql.o \
 	src/worker.o
 
 EXTENSION = insider_guard
-DATA = insider_guard--0.1.0.sql
+DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
 REGRESS = setup counting_basic counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
-	violations
+	violations baselines upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

@@ -2,13 +2,16 @@
  *
  * admin.c
  *		The functions DBAs set rules with: set_threshold, drop_threshold,
- *		exempt, unexempt.
+ *		exempt, unexempt, set_baseline_rule, add_peer_group,
+ *		drop_peer_group, and record_history, which seeds the baselines'
+ *		history.
  *
  * They check their arguments first (22023, 42809: nothing is changed on
  * bad input), then change the rules tables through SPI; the tables'
  * triggers check direct DML the same way and invalidate every backend's
  * cached rules at commit.  They are SECURITY DEFINER in SQL, so that
- * EXECUTE on them is all a rules administrator needs.
+ * EXECUTE on them is all a rules administrator needs.  record_history
+ * writes shared memory, not a table: it is not transactional.
  *
  * IDENTIFICATION
  *		src/admin.c
@@ -24,11 +27,18 @@
 #include "utils/timestamp.h"
 
 #include "functions.h"
+#include "guc.h"
+#include "history.h"
+#include "miscadmin.h"
 
 PG_FUNCTION_INFO_V1(ig_set_threshold);
 PG_FUNCTION_INFO_V1(ig_drop_threshold);
 PG_FUNCTION_INFO_V1(ig_exempt);
 PG_FUNCTION_INFO_V1(ig_unexempt);
+PG_FUNCTION_INFO_V1(ig_set_baseline_rule);
+PG_FUNCTION_INFO_V1(ig_add_peer_group);
+PG_FUNCTION_INFO_V1(ig_drop_peer_group);
+PG_FUNCTION_INFO_V1(ig_record_history);
 
 /* one threshold per (role, table, window), NULLs equal: see the index */
 #define UPSERT_THRESHOLD \
@@ -40,6 +50,18 @@ PG_FUNCTION_INFO_V1(ig_unexempt);
 	"DO UPDATE SET max_rows = EXCLUDED.max_rows, action = EXCLUDED.action, " \
 	"              created_at = now(), created_by = session_user " \
 	"RETURNING t.threshold_id"
+
+/* one baseline rule per (role, table, window), NULLs equal: see the index */
+#define UPSERT_BASELINE_RULE \
+	"INSERT INTO insider_guard.baseline_rules AS b " \
+	"       (role_name, table_name, per, factor, min_rows, compare_to, action) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7) " \
+	"ON CONFLICT ((COALESCE(role_name::oid, 0::oid)), " \
+	"             (COALESCE(table_name::oid, 0::oid)), per) " \
+	"DO UPDATE SET factor = EXCLUDED.factor, min_rows = EXCLUDED.min_rows, " \
+	"              compare_to = EXCLUDED.compare_to, action = EXCLUDED.action, " \
+	"              created_at = now(), created_by = session_user " \
+	"RETURNING b.rule_id"
 
 /* Runs a statement through SPI; returns the first column of its row. */
 static Datum
@@ -94,7 +116,8 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 }
 
 /*
- * insider_guard.drop_threshold(threshold_id bigint) RETURNS boolean
+ * insider_guard.drop_threshold(threshold_id bigint) RETURNS boolean: drops
+ * the threshold or baseline rule of that id (they share one id space).
  */
 Datum
 ig_drop_threshold(PG_FUNCTION_ARGS)
@@ -109,6 +132,9 @@ ig_drop_threshold(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	run("DELETE FROM insider_guard.thresholds WHERE threshold_id = $1 "
 		"RETURNING threshold_id", 1, types, values, " ", &isnull);
+	if (isnull && ig_baselines_installed())
+		run("DELETE FROM insider_guard.baseline_rules WHERE rule_id = $1 "
+			"RETURNING rule_id", 1, types, values, " ", &isnull);
 	PG_RETURN_BOOL(!isnull);
 }
 
@@ -154,5 +180,140 @@ ig_unexempt(PG_FUNCTION_ARGS)
 	values[0] = role_arg(fcinfo);
 	run("DELETE FROM insider_guard.exemptions WHERE role_name = $1",
 		1, types, values, " ", &isnull);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.set_baseline_rule(role_name regrole, factor float8 DEFAULT
+ *     5, per interval DEFAULT '1 hour', min_rows bigint DEFAULT 1000,
+ *     compare_to text DEFAULT 'self', action text DEFAULT 'log',
+ *     on_table regclass DEFAULT NULL) RETURNS bigint
+ */
+Datum
+ig_set_baseline_rule(PG_FUNCTION_ARGS)
+{
+	Oid			types[7] = {REGROLEOID, REGCLASSOID, INTERVALOID, FLOAT8OID,
+	INT8OID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7];
+	Datum		id;
+	bool		isnull;
+
+	ig_require_preloaded();
+	ig_check_baseline_rule(PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_FLOAT8(1),
+						   PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2),
+						   PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
+						   PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+						   PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
+						   PG_ARGISNULL(6), PG_ARGISNULL(6) ? InvalidOid : PG_GETARG_OID(6));
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(6);
+	values[2] = PG_GETARG_DATUM(2);
+	values[3] = PG_GETARG_DATUM(1);
+	values[4] = PG_GETARG_DATUM(3);
+	values[5] = PG_GETARG_DATUM(4);
+	values[6] = PG_GETARG_DATUM(5);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	nulls[1] = PG_ARGISNULL(6) ? 'n' : ' ';
+	for (int i = 2; i < 7; i++)
+		nulls[i] = ' ';
+	id = run(UPSERT_BASELINE_RULE, 7, types, values, nulls, &isnull);
+	if (isnull)
+		elog(ERROR, "insider_guard: set_baseline_rule stored nothing");
+	PG_RETURN_DATUM(id);
+}
+
+/* The group_role argument of add_peer_group/drop_peer_group. */
+static Datum
+group_arg(FunctionCallInfo fcinfo)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("group_role must not be null")));
+	return PG_GETARG_DATUM(0);
+}
+
+/*
+ * insider_guard.add_peer_group(group_role regrole) RETURNS void: the
+ * direct members of the role are each other's peers.
+ */
+Datum
+ig_add_peer_group(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGROLEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	ig_require_preloaded();
+	values[0] = group_arg(fcinfo);
+	run("INSERT INTO insider_guard.peer_group_roles (group_role) VALUES ($1) "
+		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.drop_peer_group(group_role regrole) RETURNS void
+ */
+Datum
+ig_drop_peer_group(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGROLEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	ig_require_preloaded();
+	values[0] = group_arg(fcinfo);
+	run("DELETE FROM insider_guard.peer_group_roles WHERE group_role = $1",
+		1, types, values, " ", &isnull);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.record_history(role_name regrole, on_table regclass,
+ *     per interval, window_end timestamptz, rows bigint) RETURNS void:
+ * seeds the history with a past window (on_table NULL: all tables) that
+ * ended at window_end and read "rows" rows.  A window that read nothing
+ * is not history and is not recorded.
+ */
+Datum
+ig_record_history(PG_FUNCTION_ARGS)
+{
+	IgSeriesKey key;
+	TimestampTz window_end;
+	int64		rows;
+
+	ig_require_preloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role_name must not be null")));
+	if (!PG_ARGISNULL(1))
+		ig_check_table_arg(PG_GETARG_OID(1), "on_table");
+	key.kind = ig_baseline_per_arg(PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_end must not be null")));
+	window_end = PG_GETARG_TIMESTAMPTZ(3);
+	if (TIMESTAMP_NOT_FINITE(window_end) || window_end > ig_now())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_end must be a finite time in the past")));
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rows must not be null")));
+	rows = PG_GETARG_INT64(4);
+	if (rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rows must not be negative")));
+
+	key.dbid = MyDatabaseId;
+	key.roleid = PG_GETARG_OID(0);
+	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false);
 	PG_RETURN_VOID();
 }

@@ -56,6 +56,7 @@
 
 #include "counters.h"
 #include "guc.h"
+#include "history.h"
 #include "persist.h"
 #include "window.h"
 
@@ -67,6 +68,20 @@ typedef struct IgWindowDef
 	uint32		gen;			/* generation of this definition */
 	TimestampTz last_wanted;	/* a rule last asked for it (custom slots) */
 } IgWindowDef;
+
+/*
+ * A window of a baseline's history (an hour or a day, aligned): the one
+ * being counted, or one closed and not yet added to its series.
+ */
+typedef struct IgHistWindow
+{
+	int32		number;			/* time / length */
+	bool		wanted;			/* a baseline keeps this history */
+	bool		broke;			/* it broke a baseline rule */
+	bool		closed;			/* closed, waiting to be added */
+	uint64		rows;
+	int64		cap;			/* lowest limit in force, IG_NO_LIMIT if none */
+} IgHistWindow;
 
 typedef struct IgCounter
 {
@@ -83,6 +98,8 @@ typedef struct IgCounter
 	TimestampTz pinned_until;	/* not evicted before then */
 	uint64		pending_rows;	/* rows read before pending_until ... */
 	TimestampTz pending_until;	/* ... not yet added to the rings */
+	IgHistWindow hist_open[IG_HIST_KINDS];	/* hour and day being counted */
+	IgHistWindow hist_closed[IG_HIST_KINDS];	/* closed, to be added */
 	IgRing		rings[FLEXIBLE_ARRAY_MEMBER];	/* one per window */
 } IgCounter;
 
@@ -105,6 +122,7 @@ typedef struct IgCounterShared
 	pg_atomic_uint32 windows_gen;
 	pg_atomic_uint32 dirty;		/* changed since last saved */
 	pg_atomic_uint64 evicted;
+	pg_atomic_uint64 history_lost;	/* closed windows overwritten */
 	IgWindowDef windows[IG_MAX_WINDOWS];
 } IgCounterShared;
 
@@ -200,6 +218,7 @@ ig_counters_shmem_init(void)
 	pg_atomic_init_u32(&ig->windows_gen, 1);
 	pg_atomic_init_u32(&ig->dirty, 0);
 	pg_atomic_init_u64(&ig->evicted, 0);
+	pg_atomic_init_u64(&ig->history_lost, 0);
 
 	memset(ig->windows, 0, sizeof(ig->windows));
 	for (int w = 0; w < IG_BUILTIN_WINDOWS; w++)
@@ -276,6 +295,143 @@ sync_rings(IgCounter *counter, TimestampTz now)
 }
 
 /*
+ * History windows.  Every counter sums its rows per aligned hour and day
+ * (hist_open), in flush_pending, once a minute at most; when such a
+ * window ends and a baseline wants its history, it is closed into
+ * hist_closed under the mutex, and added to its series (history.c) right
+ * after the mutex is released -- by the backend that noticed, or by the
+ * background worker's sweep of idle counters.  The counter a closure
+ * happened in is remembered here until then.
+ */
+static IgCounter *closed_counter = NULL;
+static uint64 closed_incarnation = 0;
+
+static inline int32
+hist_number(int kind, TimestampTz t)
+{
+	return (int32) ig_floor_div(t, ig_hist_kind_length(kind));
+}
+
+/* Starts an empty history window. */
+static inline void
+hist_window_reset(IgHistWindow *window, int32 number)
+{
+	memset(window, 0, sizeof(IgHistWindow));
+	window->number = number;
+	window->cap = IG_NO_LIMIT;
+}
+
+/* Closes a locked counter's open window of a kind, if it is history. */
+static void
+hist_close(IgCounter *counter, int kind)
+{
+	IgHistWindow *open = &counter->hist_open[kind];
+
+	if (open->rows > 0 && open->wanted)
+	{
+		if (counter->hist_closed[kind].closed)
+			pg_atomic_fetch_add_u64(&ig->history_lost, 1);
+		counter->hist_closed[kind] = *open;
+		counter->hist_closed[kind].closed = true;
+		closed_counter = counter;
+		closed_incarnation = counter->incarnation;
+	}
+	hist_window_reset(open, open->number);
+}
+
+/*
+ * Moves a locked counter's open windows to those holding "t", closing
+ * those that ended.  Time that goes backwards leaves them where they are:
+ * rows land in the newest window.
+ */
+static inline void
+hist_roll(IgCounter *counter, TimestampTz t)
+{
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
+		int32		number = hist_number(k, t);
+
+		if (number > counter->hist_open[k].number)
+		{
+			hist_close(counter, k);
+			counter->hist_open[k].number = number;
+		}
+	}
+}
+
+/*
+ * Adds the windows closed in a counter to their series.  The counter's
+ * mutex is not held; it is taken again briefly to take them.
+ */
+static pg_noinline void
+hist_drain(IgCounter *counter, uint64 incarnation)
+{
+	IgHistWindow taken[IG_HIST_KINDS];
+	IgSeriesKey key;
+	bool		any = false;
+
+	SpinLockAcquire(&counter->mutex);
+	if (counter->in_use && counter->incarnation == incarnation)
+	{
+		key.dbid = counter->key.dbid;
+		key.roleid = counter->key.roleid;
+		key.relid = counter->key.relid;
+		for (int k = 0; k < IG_HIST_KINDS; k++)
+		{
+			taken[k] = counter->hist_closed[k];
+			any |= taken[k].closed;
+			counter->hist_closed[k].closed = false;
+		}
+	}
+	SpinLockRelease(&counter->mutex);
+	if (!any)
+		return;
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
+		if (!taken[k].closed)
+			continue;
+		key.kind = k;
+		ig_history_feed(&key,
+						((int64) taken[k].number + 1) * ig_hist_kind_length(k),
+						taken[k].rows, taken[k].cap, taken[k].broke);
+	}
+}
+
+/*
+ * Releases a counter's mutex, then adds any window closed meanwhile to
+ * its series.
+ */
+static inline void
+release_counter(IgCounter *counter)
+{
+	SpinLockRelease(&counter->mutex);
+	if (unlikely(closed_counter != NULL))
+	{
+		IgCounter  *closed = closed_counter;
+
+		closed_counter = NULL;
+		hist_drain(closed, closed_incarnation);
+	}
+}
+
+/* Notes on a locked counter what a tally says of its history. */
+static inline void
+hist_note(IgCounter *counter, const IgTally *tally)
+{
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
+		IgHistWindow *open = &counter->hist_open[k];
+		int64		cap = tally->hist_cap[k];
+
+		if ((tally->hist_wanted & (1 << k)) == 0)
+			continue;
+		open->wanted = true;
+		if (cap >= 0 && (open->cap < 0 || cap < open->cap))
+			open->cap = cap;
+	}
+}
+
+/*
  * Empties a locked counter's buffer into its rings, brings the rings in
  * line with this backend's window definitions, and opens a new buffer
  * interval at "now".  Returns false if the counter follows definitions
@@ -299,6 +455,10 @@ flush_pending(IgCounter *counter, TimestampTz now)
 		/* any instant of the interval falls in the same bucket of each ring */
 		TimestampTz at = counter->pending_until - 1;
 
+		/* and in the same hour and day: a bucket boundary is a minute's */
+		hist_roll(counter, at);
+		for (int k = 0; k < IG_HIST_KINDS; k++)
+			counter->hist_open[k].rows += counter->pending_rows;
 		for (int w = 0; w < ig->nwindows; w++)
 		{
 			IgWindowDef *def = &local_windows[w];
@@ -310,6 +470,7 @@ flush_pending(IgCounter *counter, TimestampTz now)
 		}
 		counter->pending_rows = 0;
 	}
+	hist_roll(counter, now);
 
 	for (int w = 0; w < ig->nwindows; w++)
 	{
@@ -501,6 +662,11 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			counter->pending_rows = 0;
 			counter->pending_until = 0;
 			counter->windows_gen = local_windows_gen;
+			for (int k = 0; k < IG_HIST_KINDS; k++)
+			{
+				hist_window_reset(&counter->hist_open[k], hist_number(k, now));
+				hist_window_reset(&counter->hist_closed[k], 0);
+			}
 			for (int w = 0; w < ig->nwindows; w++)
 				ig_ring_reset(&counter->rings[w], local_windows[w].gen);
 			SpinLockRelease(&counter->mutex);
@@ -712,10 +878,12 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 		if (likely(counter != NULL))
 		{
 			add_rows(counter, tally->pending, new_statement, now);
+			if (unlikely(tally->hist_wanted != 0))
+				hist_note(counter, tally);
 			if (tally->query != NULL)
 				answer_query(counter, tally->ref.slot, tally->query,
 							 tally->pending, now);
-			SpinLockRelease(&counter->mutex);
+			release_counter(counter);
 			changed = true;
 		}
 		else
@@ -755,10 +923,79 @@ ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 		tally->query->valid = false;
 		return false;
 	}
+	if (tally->hist_wanted != 0)
+		hist_note(counter, tally);
 	answer_query(counter, tally->ref.slot, tally->query, 0, now);
-	SpinLockRelease(&counter->mutex);
+	release_counter(counter);
 	tally->ref_moved |= (tally->ref.slot != slot);
 	return true;
+}
+
+/*
+ * Notes that a tally's counter broke a baseline rule of a kind (hours or
+ * days) in the window open now: that window will not feed the history.
+ */
+void
+ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally, int kind,
+					   TimestampTz now)
+{
+	IgCounterKey key;
+	IgCounter  *counter;
+	int32		slot = tally->ref.slot;
+
+	key.dbid = dbid;
+	key.roleid = roleid;
+	key.relid = tally->relid;
+	refresh_windows();
+	counter = lock_for_update(&key, &tally->ref, now);
+	if (counter == NULL)
+		return;
+	counter->hist_open[kind].broke = true;
+	counter->hist_open[kind].wanted = true;
+	release_counter(counter);
+	tally->ref_moved |= (tally->ref.slot != slot);
+}
+
+/*
+ * Closes the history windows of idle counters that ended, and adds them
+ * to their series: the background worker's sweep.  Each counter's mutex
+ * is taken in turn; nothing else is held.
+ */
+void
+ig_counters_sweep(TimestampTz now)
+{
+	refresh_windows();
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+		bool		ended = false;
+
+		SpinLockAcquire(&counter->mutex);
+		if (counter->in_use)
+		{
+			for (int k = 0; k < IG_HIST_KINDS; k++)
+				ended |= (counter->hist_open[k].rows > 0 ||
+						  counter->pending_rows > 0) &&
+					hist_number(k, now) > counter->hist_open[k].number;
+			ended |= counter->hist_closed[0].closed ||
+				counter->hist_closed[1].closed;
+		}
+		if (ended && !flush_pending(counter, now))
+		{
+			/* built under newer window definitions: next time */
+			SpinLockRelease(&counter->mutex);
+			refresh_windows();
+			continue;
+		}
+		if (ended && closed_counter == NULL &&
+			(counter->hist_closed[0].closed || counter->hist_closed[1].closed))
+		{
+			/* closed earlier, not added yet (the backend failed meanwhile) */
+			closed_counter = counter;
+			closed_incarnation = counter->incarnation;
+		}
+		release_counter(counter);
+	}
 }
 
 /*
@@ -873,7 +1110,7 @@ ig_counters_rows_read(const IgCounterKey *key, int64 length, TimestampTz now)
 		w = window_for_length(length);
 		rows = ig_ring_sum(&counter->rings[w], local_windows[w].width,
 						   length, now);
-		SpinLockRelease(&counter->mutex);
+		release_counter(counter);
 		return rows;
 	}
 }
@@ -951,7 +1188,7 @@ ig_counters_activity(Oid dbid, TimestampTz now, int *count)
 			a->last_read = counter->last_read;
 			n++;
 		}
-		SpinLockRelease(&counter->mutex);
+		release_counter(counter);
 	}
 	*count = n;
 	return result;
@@ -998,6 +1235,8 @@ typedef struct IgCounterRecord
 	TimestampTz pinned_until;
 	uint64		pending_rows;
 	TimestampTz pending_until;
+	IgHistWindow hist_open[IG_HIST_KINDS];
+	IgHistWindow hist_closed[IG_HIST_KINDS];
 	/* IgRing rings[nwindows] follow */
 } IgCounterRecord;
 
@@ -1052,6 +1291,8 @@ ig_counters_save(IgFileWriter *writer)
 		record.pinned_until = copy->pinned_until;
 		record.pending_rows = copy->pending_rows;
 		record.pending_until = copy->pending_until;
+		memcpy(record.hist_open, copy->hist_open, sizeof(record.hist_open));
+		memcpy(record.hist_closed, copy->hist_closed, sizeof(record.hist_closed));
 		ig_file_write(writer, &record, sizeof(record));
 		ig_file_write(writer, copy->rings, sizeof(IgRing) * head.nwindows);
 	}
@@ -1076,10 +1317,12 @@ ig_counters_load(const char *data, Size len, const char *path)
 	if (len < sizeof(head))
 		return false;
 	memcpy(&head, data, sizeof(head));
+	/* records of version 0.1.0 end before the history windows */
 	if (head.ring_buckets != IG_RING_BUCKETS ||
 		head.head_size != sizeof(IgCounterFileHead) ||
 		head.window_size != sizeof(IgWindowDef) ||
-		head.record_size != sizeof(IgCounterRecord) ||
+		(head.record_size != sizeof(IgCounterRecord) &&
+		 head.record_size != offsetof(IgCounterRecord, hist_open)) ||
 		head.ring_size != sizeof(IgRing) ||
 		head.nwindows < IG_BUILTIN_WINDOWS || head.nwindows > IG_MAX_WINDOWS)
 		return false;
@@ -1088,7 +1331,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 		return false;
 	file_windows = (const IgWindowDef *) (data + offset);
 	offset += sizeof(IgWindowDef) * head.nwindows;
-	record_size = sizeof(IgCounterRecord) + sizeof(IgRing) * head.nwindows;
+	record_size = head.record_size + sizeof(IgRing) * head.nwindows;
 	if ((len - offset) % record_size != 0)
 		return false;
 
@@ -1100,13 +1343,14 @@ ig_counters_load(const char *data, Size len, const char *path)
 	for (; offset < len; offset += record_size)
 	{
 		IgCounterRecord record;
-		const IgRing *rings = (const IgRing *) (data + offset + sizeof(record));
+		const IgRing *rings = (const IgRing *) (data + offset + head.record_size);
 		IgIndexEntry *entry;
 		IgCounter  *counter;
 		int32		slot = ig->free_head;
 		bool		found;
 
-		memcpy(&record, data + offset, sizeof(record));
+		memset(&record, 0, sizeof(record));
+		memcpy(&record, data + offset, head.record_size);
 		if (slot < 0)
 		{
 			dropped++;
@@ -1130,6 +1374,15 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter->pinned_until = record.pinned_until;
 		counter->pending_rows = record.pending_rows;
 		counter->pending_until = record.pending_until;
+		memcpy(counter->hist_open, record.hist_open, sizeof(record.hist_open));
+		memcpy(counter->hist_closed, record.hist_closed, sizeof(record.hist_closed));
+		for (int k = 0; k < IG_HIST_KINDS; k++)
+		{
+			/* nothing saved (an older file): the window of the last read */
+			if (counter->hist_open[k].number == 0)
+				hist_window_reset(&counter->hist_open[k],
+								  hist_number(k, record.last_read));
+		}
 		counter->windows_gen = pg_atomic_read_u32(&ig->windows_gen);
 		for (int w = 0; w < ig->nwindows; w++)
 		{

@@ -13,6 +13,8 @@
 
 #include "datatype/timestamp.h"
 
+#include "history.h"
+
 struct IgFileWriter;
 
 /* The windows every counter keeps; more can be defined at run time. */
@@ -98,6 +100,9 @@ typedef struct IgTally
 	uint64		pending;		/* rows read, not yet in shared memory */
 	uint64		statement_rows; /* rows settled by this statement */
 	IgWindowQuery *query;		/* window sums to report, or NULL */
+	uint8		hist_wanted;	/* bit k: a baseline keeps history kind k */
+	int64		hist_cap[IG_HIST_KINDS];	/* lowest baseline limit in
+											 * force, IG_NO_LIMIT if none */
 } IgTally;
 
 /* One counter as the role_activity view shows it. */
@@ -124,6 +129,9 @@ extern bool ig_counters_query_memo(IgWindowQuery *query);
 extern int	ig_counters_window_slot(int64 length, TimestampTz now);
 extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 									TimestampTz now);
+extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,
+								   int kind, TimestampTz now);
+extern void ig_counters_sweep(TimestampTz now);
 extern void ig_counters_reset(Oid dbid, Oid roleid);
 extern IgActivity *ig_counters_activity(Oid dbid, TimestampTz now, int *count);
 extern uint64 ig_counters_evicted(void);

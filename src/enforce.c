@@ -30,6 +30,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "baseline.h"
 #include "enforce.h"
 #include "functions.h"
 #include "guc.h"
@@ -69,8 +70,9 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	IgKeyRules *kr;
 	int			n;
 
-	if (list == NULL)
+	if (list == NULL || list->nrules == 0)
 		return NULL;
+	ig_baseline_refresh(list, userid);
 	n = list->nrules;
 	copy = MemoryContextAlloc(cxt, sizeof(IgRuleList));
 	*copy = *list;
@@ -204,6 +206,11 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		int64		count = (int64) kr->query.sum[i];
 		int64		before = count - (int64) added;
 
+		/* a window in which a baseline rule is broken does not feed it */
+		if (rule->baseline && count > rule->max_rows)
+			ig_counters_note_break(MyDatabaseId, userid, tally,
+								   rule->hist_kind, ig_now());
+
 		if (rule->block)
 		{
 			if (count > rule->max_rows && broken < 0)
@@ -222,6 +229,7 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			brk.rows_in_window = count;
 			brk.statement_rows = tally->statement_rows;
 			brk.block = false;
+			brk.baseline = rule->baseline;
 			brk.parallel_query = parallel_query;
 			ig_violation_report(&brk);
 		}
@@ -244,6 +252,7 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		brk.rows_in_window = (int64) kr->query.sum[broken];
 		brk.statement_rows = tally->statement_rows;
 		brk.block = true;
+		brk.baseline = rule->baseline;
 		brk.parallel_query = parallel_query;
 		id = ig_violation_report(&brk);
 
@@ -252,7 +261,8 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("insider_guard: role \"%s\" may not read more rows from table \"%s\"",
 						role ? role : "?", table ? table : "?"),
-				 errdetail_log("Threshold %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement; violation %lld.",
+				 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement; violation %lld.",
+							   rule->baseline ? "Baseline rule" : "Threshold",
 							   (long long) rule->id, (long long) rule->max_rows,
 							   (long long) (rule->per / USECS_PER_SEC),
 							   (long long) brk.rows_in_window,

@@ -199,8 +199,8 @@ ig_reset(PG_FUNCTION_ARGS)
 }
 
 /* Raises 42501 unless the current user may SELECT from the view. */
-static void
-require_view_privilege(const char *view)
+void
+ig_require_view_privilege(const char *view)
 {
 	Oid			nspid = get_namespace_oid("insider_guard", false);
 	Oid			viewid = get_relname_relid(view, nspid);
@@ -213,8 +213,8 @@ require_view_privilege(const char *view)
 }
 
 /* Sets up a set-returning function's tuplestore; returns its descriptor. */
-static TupleDesc
-materialize_result(FunctionCallInfo fcinfo, Tuplestorestate **store)
+TupleDesc
+ig_materialize_result(FunctionCallInfo fcinfo, Tuplestorestate **store)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	TupleDesc	desc;
@@ -269,8 +269,8 @@ ig_role_activity(PG_FUNCTION_ARGS)
 	int			count;
 
 	ig_require_preloaded();
-	require_view_privilege("role_activity");
-	desc = materialize_result(fcinfo, &store);
+	ig_require_view_privilege("role_activity");
+	desc = ig_materialize_result(fcinfo, &store);
 
 	activity = ig_counters_activity(MyDatabaseId, ig_now(), &count);
 	for (int i = 0; i < count; i++)
@@ -362,7 +362,22 @@ ig_check_threshold_trigger(PG_FUNCTION_ARGS)
 					isnull[4] ? NULL : DatumGetIntervalP(values[4]),
 					isnull[5] ? NULL : TextDatumGetCString(values[5]),
 					isnull[2], isnull[2] ? InvalidOid : DatumGetObjectId(values[2]));
+	if (!isnull[0] && ig_baselines_installed())
+		ig_check_rule_id_unique(DatumGetInt64(values[0]), "baseline_rules");
 	return PointerGetDatum(tuple);
+}
+
+/*
+ * True if this database's extension has the baseline objects (version
+ * 0.2.0 or later).
+ */
+bool
+ig_baselines_installed(void)
+{
+	Oid			nspid = get_namespace_oid("insider_guard", true);
+
+	return OidIsValid(nspid) &&
+		OidIsValid(get_relname_relid("baseline_rules", nspid));
 }
 
 /*
@@ -382,8 +397,8 @@ ig_rules_changed_trigger(PG_FUNCTION_ARGS)
 }
 
 /* An interval of a window length in microseconds. */
-static Interval *
-length_interval(int64 length)
+Interval *
+ig_length_interval(int64 length)
 {
 	Interval   *interval = palloc(sizeof(Interval));
 
@@ -406,8 +421,8 @@ ig_violations(PG_FUNCTION_ARGS)
 	int			count;
 
 	ig_require_preloaded();
-	require_view_privilege("violations");
-	desc = materialize_result(fcinfo, &store);
+	ig_require_view_privilege("violations");
+	desc = ig_materialize_result(fcinfo, &store);
 
 	records = ig_violations_read(MyDatabaseId, &count);
 	for (int i = 0; i < count; i++)
@@ -425,7 +440,7 @@ ig_violations(PG_FUNCTION_ARGS)
 		nulls[5] = (v->table_name[0] == '\0');
 		values[6] = Int64GetDatum(v->facts.threshold_id);
 		values[7] = Int64GetDatum(v->facts.max_rows);
-		values[8] = IntervalPGetDatum(length_interval(v->facts.per));
+		values[8] = IntervalPGetDatum(ig_length_interval(v->facts.per));
 		values[9] = Int64GetDatum(v->facts.rows_in_window);
 		values[10] = Int64GetDatum(v->facts.statement_rows);
 		values[11] = CStringGetTextDatum(v->facts.block ? "block" : "log");

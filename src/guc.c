@@ -62,6 +62,13 @@ int			ig_save_interval = 30;
 int			ig_violations_max_size = 65536;
 
 /*
+ * insider_guard.max_history: history series of behavioural baselines kept
+ * in shared memory (one per role, table and hours or days).  Fixed at
+ * server start.
+ */
+int			ig_max_history = 10000;
+
+/*
  * insider_guard.test_clock_offset: seconds added to the clock insider_guard
  * reads.  For tests that need time to pass; superuser-only, 0 by default.
  */
@@ -133,6 +140,16 @@ ig_define_settings(bool preloaded)
 							"Maximum number of (database, role, table) counters kept in shared memory.",
 							NULL,
 							&ig_max_tracked,
+							10000,
+							10, 10000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.max_history",
+							"Maximum number of history series of behavioural baselines kept in shared memory.",
+							"One per role, table and window kind (hours or days); the least recently used are evicted when full.",
+							&ig_max_history,
 							10000,
 							10, 10000000,
 							PGC_POSTMASTER,

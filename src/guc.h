@@ -20,6 +20,7 @@ extern int	ig_custom_windows;
 extern int	ig_save_interval;
 extern int	ig_test_clock_offset;
 extern int	ig_violations_max_size;
+extern int	ig_max_history;
 
 extern void ig_define_settings(bool preloaded);
 

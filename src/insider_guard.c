@@ -26,6 +26,7 @@
 #include "counters.h"
 #include "executor.h"
 #include "guc.h"
+#include "history.h"
 #include "violations.h"
 #include "worker.h"
 
@@ -46,10 +47,11 @@ ig_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(add_size(ig_counters_shmem_size(),
-									ig_violations_shmem_size()));
-	/* [0] counters, [1] violations */
-	RequestNamedLWLockTranche("insider_guard", 2);
+	RequestAddinShmemSpace(add_size(add_size(ig_counters_shmem_size(),
+											 ig_violations_shmem_size()),
+									ig_history_shmem_size()));
+	/* [0] counters, [1] violations, [2] history */
+	RequestNamedLWLockTranche("insider_guard", 3);
 }
 
 /* At a clean shutdown of the postmaster (or single-user backend): save. */
@@ -60,6 +62,7 @@ ig_shmem_shutdown(int code, Datum arg)
 	if (code != 0)
 		return;
 	ig_save_counts();
+	ig_save_history();
 }
 
 /* Creates or attaches to shared memory; the postmaster loads the counts. */
@@ -74,12 +77,16 @@ ig_shmem_startup(void)
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	created = ig_counters_shmem_init();
 	ig_violations_shmem_init(created && !IsUnderPostmaster);
+	ig_history_shmem_init(created);
 	LWLockRelease(AddinShmemInitLock);
 
 	if (!IsUnderPostmaster)
 	{
 		if (created)
+		{
 			ig_load_counts();
+			ig_load_history();
+		}
 		on_shmem_exit(ig_shmem_shutdown, (Datum) 0);
 	}
 }

@@ -17,6 +17,9 @@
 /* where the counters are saved, relative to the data directory */
 #define IG_COUNTS_FILE		"pg_stat/insider_guard.counts"
 #define IG_COUNTS_MAGIC		0x49474331	/* "IGC1" */
+/* where the baselines' history series are saved */
+#define IG_HISTORY_FILE		"pg_stat/insider_guard.history"
+#define IG_HISTORY_MAGIC	0x49474831	/* "IGH1" */
 
 typedef struct IgFileWriter
 {

@@ -1,12 +1,13 @@
 /*-------------------------------------------------------------------------
  *
  * rules.c
- *		Backend-local cache of this database's thresholds and exemptions,
- *		and of which of them cover the session user.
+ *		Backend-local cache of this database's thresholds, baseline rules,
+ *		exemptions and peer groups, and of which rules cover the session
+ *		user.
  *
- * The rules are read from insider_guard.thresholds and .exemptions (when
- * the extension is installed in this database) on first need and again
- * after any change.  The tables' triggers send a relcache invalidation for
+ * The rules are read from insider_guard.thresholds, .baseline_rules,
+ * .exemptions and .peer_group_roles (when the extension is installed in
+ * this database) on first need and again after any change.  The tables' triggers send a relcache invalidation for
  * them, which is delivered at commit (and replayed on standbys); the
  * executor hook accepts pending invalidations at the start of every
  * statement.  So a committed change applies from every session's next
@@ -35,6 +36,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -45,8 +47,20 @@
 
 #include "counters.h"
 #include "guc.h"
+#include "history.h"
 #include "rules.h"
 #include "statement.h"
+
+/* attribute numbers of insider_guard.baseline_rules */
+#define Anum_baseline_id		1
+#define Anum_baseline_role		2
+#define Anum_baseline_table		3
+#define Anum_baseline_per		4
+#define Anum_baseline_factor	5
+#define Anum_baseline_min_rows	6
+#define Anum_baseline_compare_to 7
+#define Anum_baseline_action	8
+#define Natts_baseline_min		8
 
 /* attribute numbers of insider_guard.thresholds */
 #define Anum_threshold_id		1
@@ -62,8 +76,28 @@ static MemoryContext rules_cxt = NULL;
 static bool rules_loaded = false;
 static Oid	thresholds_oid = InvalidOid;
 static Oid	exemptions_oid = InvalidOid;
+static Oid	baseline_rules_oid = InvalidOid;
+static Oid	peer_groups_oid = InvalidOid;
 static IgRule *rules = NULL;		/* ordered by role, then id */
 static int	nrules = 0;
+static int	allocated_rules = 0;
+
+/* the registered peer groups, ordered */
+static Oid *peer_groups = NULL;
+static int	npeer_groups = 0;
+
+/*
+ * The (relation, kinds) that baseline rules name: a member of a peer
+ * group keeps history for each, so that its peers can be compared with it.
+ */
+typedef struct IgHistKey
+{
+	Oid			relid;
+	uint8		kinds;			/* bit k: IG_HIST_HOUR, IG_HIST_DAY */
+} IgHistKey;
+
+static IgHistKey *hist_keys = NULL;
+static int	nhist_keys = 0;
 
 /*
  * The roles the rules name (InvalidOid first), each with its run of rules
@@ -119,7 +153,8 @@ static uint64 role_invalidations = 0;
 static void
 rules_relcache_callback(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == thresholds_oid || relid == exemptions_oid)
+	if (!OidIsValid(relid) || relid == thresholds_oid || relid == exemptions_oid ||
+		relid == baseline_rules_oid || relid == peer_groups_oid)
 	{
 		rules_loaded = false;
 		rules_invalidations++;
@@ -196,6 +231,27 @@ interval_length(Interval *per)
 		(int64) per->month * 30 * USECS_PER_DAY;
 }
 
+/* Room for one more rule. */
+static IgRule *
+new_rule(void)
+{
+	IgRule	   *rule;
+
+	if (rules == NULL)
+	{
+		allocated_rules = 16;
+		rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * allocated_rules);
+	}
+	else if (nrules == allocated_rules)
+	{
+		allocated_rules *= 2;
+		rules = repalloc(rules, sizeof(IgRule) * allocated_rules);
+	}
+	rule = &rules[nrules++];
+	memset(rule, 0, sizeof(IgRule));
+	return rule;
+}
+
 /* Reads insider_guard.thresholds. */
 static void
 load_thresholds(Relation rel)
@@ -203,13 +259,11 @@ load_thresholds(Relation rel)
 	TupleDesc	desc = RelationGetDescr(rel);
 	SysScanDesc scan;
 	HeapTuple	tuple;
-	int			allocated = 16;
 	TimestampTz now = ig_now();
 
 	if (desc->natts < Natts_threshold_min)
 		elog(ERROR, "insider_guard.thresholds has an unexpected definition");
 
-	rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * allocated);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
@@ -224,12 +278,7 @@ load_thresholds(Relation rel)
 			nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
 			continue;
 
-		if (nrules == allocated)
-		{
-			allocated *= 2;
-			rules = repalloc(rules, sizeof(IgRule) * allocated);
-		}
-		rule = &rules[nrules++];
+		rule = new_rule();
 		rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
 		rule->roleid = nulls[Anum_threshold_role - 1] ? InvalidOid :
 			DatumGetObjectId(values[Anum_threshold_role - 1]);
@@ -242,6 +291,120 @@ load_thresholds(Relation rel)
 		rule->window = ig_counters_window_slot(rule->per, now);
 	}
 	systable_endscan(scan);
+}
+
+/* Notes that baseline rules keep history of a relation, kind. */
+static void
+add_hist_key(Oid relid, int kind)
+{
+	for (int i = 0; i < nhist_keys; i++)
+	{
+		if (hist_keys[i].relid == relid)
+		{
+			hist_keys[i].kinds |= (1 << kind);
+			return;
+		}
+	}
+	if (hist_keys == NULL)
+		hist_keys = MemoryContextAlloc(rules_cxt, sizeof(IgHistKey) * (nrules + 1));
+	else
+		hist_keys = repalloc(hist_keys, sizeof(IgHistKey) * (nhist_keys + 1));
+	hist_keys[nhist_keys].relid = relid;
+	hist_keys[nhist_keys].kinds = (1 << kind);
+	nhist_keys++;
+}
+
+/* Reads insider_guard.baseline_rules. */
+static void
+load_baseline_rules(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	TimestampTz now = ig_now();
+
+	if (desc->natts < Natts_baseline_min)
+		elog(ERROR, "insider_guard.baseline_rules has an unexpected definition");
+
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		Datum		values[Natts_baseline_min];
+		bool		nulls[Natts_baseline_min];
+		IgRule	   *rule;
+		char	   *action;
+		char	   *compare_to;
+		bool		usable = true;
+
+		for (int i = 0; i < Natts_baseline_min; i++)
+		{
+			values[i] = heap_getattr(tuple, i + 1, desc, &nulls[i]);
+			if (nulls[i] && i + 1 != Anum_baseline_role &&
+				i + 1 != Anum_baseline_table)
+				usable = false;
+		}
+		if (!usable)
+			continue;
+
+		rule = new_rule();
+		rule->id = DatumGetInt64(values[Anum_baseline_id - 1]);
+		rule->roleid = nulls[Anum_baseline_role - 1] ? InvalidOid :
+			DatumGetObjectId(values[Anum_baseline_role - 1]);
+		rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
+			DatumGetObjectId(values[Anum_baseline_table - 1]);
+		rule->per = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1]));
+		rule->hist_kind = rule->per >= USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
+		rule->per = ig_hist_kind_length(rule->hist_kind);
+		rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
+		rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
+		compare_to = TextDatumGetCString(values[Anum_baseline_compare_to - 1]);
+		rule->compare_to = strcmp(compare_to, "peers") == 0 ? IG_COMPARE_PEERS :
+			strcmp(compare_to, "both") == 0 ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
+		action = TextDatumGetCString(values[Anum_baseline_action - 1]);
+		rule->block = (strcmp(action, "block") == 0);
+		rule->baseline = true;
+		rule->max_rows = IG_RULE_INERT;
+		rule->window = ig_counters_window_slot(rule->per, now);
+		add_hist_key(rule->relid, rule->hist_kind);
+	}
+	systable_endscan(scan);
+}
+
+static int
+compare_oids(const void *a, const void *b)
+{
+	Oid			oa = *(const Oid *) a;
+	Oid			ob = *(const Oid *) b;
+
+	return (oa > ob) - (oa < ob);
+}
+
+/* Reads insider_guard.peer_group_roles. */
+static void
+load_peer_groups(Relation rel)
+{
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int			allocated = 16;
+
+	peer_groups = MemoryContextAlloc(rules_cxt, sizeof(Oid) * allocated);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
+	{
+		bool		isnull;
+		Datum		role = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+
+		if (isnull)
+			continue;
+		if (npeer_groups == allocated)
+		{
+			allocated *= 2;
+			peer_groups = repalloc(peer_groups, sizeof(Oid) * allocated);
+		}
+		peer_groups[npeer_groups++] = DatumGetObjectId(role);
+	}
+	systable_endscan(scan);
+	qsort(peer_groups, npeer_groups, sizeof(Oid), compare_oids);
 }
 
 static int
@@ -277,15 +440,6 @@ group_by_role(void)
 		}
 		role->count++;
 	}
-}
-
-static int
-compare_oids(const void *a, const void *b)
-{
-	Oid			oa = *(const Oid *) a;
-	Oid			ob = *(const Oid *) b;
-
-	return (oa > ob) - (oa < ob);
 }
 
 /*
@@ -342,10 +496,15 @@ load_rules(void)
 	MemoryContextReset(rules_cxt);
 	rules = NULL;
 	nrules = 0;
+	allocated_rules = 0;
 	rule_roles = NULL;
 	nrule_roles = 0;
 	exempt_roles = NULL;
 	nexempt = 0;
+	peer_groups = NULL;
+	npeer_groups = 0;
+	hist_keys = NULL;
+	nhist_keys = 0;
 	rules_matched = false;
 	current = NULL;
 
@@ -353,6 +512,9 @@ load_rules(void)
 	nspid = get_namespace_oid("insider_guard", true);
 	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
 	exemptions_oid = OidIsValid(nspid) ? get_relname_relid("exemptions", nspid) : InvalidOid;
+	/* absent before version 0.2.0 of the extension */
+	baseline_rules_oid = OidIsValid(nspid) ? get_relname_relid("baseline_rules", nspid) : InvalidOid;
+	peer_groups_oid = OidIsValid(nspid) ? get_relname_relid("peer_group_roles", nspid) : InvalidOid;
 	if (OidIsValid(thresholds_oid) && OidIsValid(exemptions_oid))
 	{
 		rel = table_open(exemptions_oid, AccessShareLock);
@@ -361,6 +523,15 @@ load_rules(void)
 		rel = table_open(thresholds_oid, AccessShareLock);
 		load_thresholds(rel);
 		table_close(rel, AccessShareLock);
+		if (OidIsValid(baseline_rules_oid) && OidIsValid(peer_groups_oid))
+		{
+			rel = table_open(baseline_rules_oid, AccessShareLock);
+			load_baseline_rules(rel);
+			table_close(rel, AccessShareLock);
+			rel = table_open(peer_groups_oid, AccessShareLock);
+			load_peer_groups(rel);
+			table_close(rel, AccessShareLock);
+		}
 		group_by_role();
 	}
 }
@@ -430,32 +601,103 @@ compare_rule_ids(const void *a, const void *b)
 	return (ia > ib) - (ia < ib);
 }
 
+/* The list of a relation, added (empty) if new. */
+static IgRuleList *
+list_for(IgRuleList *lists, int *nlists, Oid relid)
+{
+	IgRuleList *list;
+
+	for (int l = 0; l < *nlists; l++)
+		if (lists[l].relid == relid)
+			return &lists[l];
+	list = &lists[(*nlists)++];
+	memset(list, 0, sizeof(IgRuleList));
+	list->relid = relid;
+	list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * Max(nrules, 1));
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+		list->hist_cap[k] = IG_NO_LIMIT;
+	return list;
+}
+
 /* Files a rule in the list of its relation. */
 static void
 add_to_lists(IgRuleList *lists, int *nlists, const IgRule *rule)
 {
-	IgRuleList *list = NULL;
+	IgRuleList *list = list_for(lists, nlists, rule->relid);
 
-	for (int l = 0; l < *nlists && list == NULL; l++)
-		if (lists[l].relid == rule->relid)
-			list = &lists[l];
-	if (list == NULL)
-	{
-		list = &lists[(*nlists)++];
-		list->relid = rule->relid;
-		list->nrules = 0;
-		list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
-		list->any_block = false;
-		list->longest = 0;
-	}
 	list->rules[list->nrules++] = *rule;
 	list->any_block |= rule->block;
 	list->longest = Max(list->longest, rule->per);
+	if (rule->baseline)
+	{
+		list->nbaseline++;
+		list->hist_wanted |= (1 << rule->hist_kind);
+	}
+}
+
+/*
+ * The registered peer groups a user belongs to directly, each with its
+ * other members, allocated in cxt.  Catalog access: may deliver
+ * invalidations (the caller checks).
+ */
+static IgPeerGroup *
+find_peer_groups(Oid userid, MemoryContext cxt, int *count)
+{
+	IgPeerGroup *groups = NULL;
+	int			n = 0;
+
+	for (int g = 0; g < npeer_groups; g++)
+	{
+		CatCList   *members = SearchSysCacheList1(AUTHMEMROLEMEM,
+												  ObjectIdGetDatum(peer_groups[g]));
+		Oid		   *others = MemoryContextAlloc(cxt, sizeof(Oid) * Max(members->n_members, 1));
+		int			nothers = 0;
+		bool		belongs = false;
+
+		for (int i = 0; i < members->n_members; i++)
+		{
+			Oid			member = ((Form_pg_auth_members)
+								  GETSTRUCT(&members->members[i]->tuple))->member;
+
+			if (member == userid)
+				belongs = true;
+			else
+				others[nothers++] = member;
+		}
+		ReleaseSysCacheList(members);
+		if (!belongs)
+		{
+			pfree(others);
+			continue;
+		}
+		/* a member granted by several grantors is one member */
+		qsort(others, nothers, sizeof(Oid), compare_oids);
+		if (nothers > 1)
+		{
+			int			unique = 1;
+
+			for (int i = 1; i < nothers; i++)
+				if (others[i] != others[unique - 1])
+					others[unique++] = others[i];
+			nothers = unique;
+		}
+		if (groups == NULL)
+			groups = MemoryContextAlloc(cxt, sizeof(IgPeerGroup) * npeer_groups);
+		groups[n].groupid = peer_groups[g];
+		groups[n].nmembers = nothers;
+		groups[n].members = others;
+		n++;
+	}
+	*count = n;
+	return groups;
 }
 
 /*
  * Finds the rules that cover the user, and files them by relation, each
- * list with the counter ring and length of each rule's window.
+ * list with the counter ring and length of each rule's window.  A user in
+ * a peer group also gets (maybe empty) lists that keep its history for
+ * every relation baseline rules name, so that its peers can be compared
+ * with it.
  */
 static IgUserMatch *
 match_rules(Oid userid)
@@ -465,6 +707,8 @@ match_rules(Oid userid)
 	IgRuleList *lists;
 	int			nlists = 0;
 	bool		found;
+	IgPeerGroup *groups;
+	int			ngroups;
 
 	for (int i = 0; i < nexempt && !unwatched; i++)
 		if (exempt_roles[i] == userid)
@@ -480,7 +724,7 @@ match_rules(Oid userid)
 	 * one of.  One list per relation: gather the covering rules (each run
 	 * ordered by id), then sort the lists.
 	 */
-	lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * Max(nrules, 1));
+	lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * Max(nrules + nhist_keys, 1));
 	for (int r = 0; r < nrule_roles; r++)
 	{
 		IgRuleRole *role = &rule_roles[r];
@@ -494,14 +738,19 @@ match_rules(Oid userid)
 		for (int i = role->first; i < role->first + role->count; i++)
 			add_to_lists(lists, &nlists, &rules[i]);
 	}
+	groups = find_peer_groups(userid, match_cxt, &ngroups);
+	if (ngroups > 0)
+		for (int h = 0; h < nhist_keys; h++)
+			list_for(lists, &nlists, hist_keys[h].relid)->hist_wanted |= hist_keys[h].kinds;
+
 	for (int l = 0; l < nlists; l++)
 	{
 		IgRuleList *list = &lists[l];
 
 		qsort(list->rules, list->nrules, sizeof(IgRule), compare_rule_ids);
-		list->slots = MemoryContextAlloc(match_cxt, sizeof(int) * list->nrules);
-		list->lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
-		list->maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
+		list->slots = MemoryContextAlloc(match_cxt, sizeof(int) * Max(list->nrules, 1));
+		list->lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * Max(list->nrules, 1));
+		list->maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * Max(list->nrules, 1));
 		for (int i = 0; i < list->nrules; i++)
 		{
 			list->slots[i] = list->rules[i].window;
@@ -511,7 +760,10 @@ match_rules(Oid userid)
 		list->pin_span = list->longest +
 			Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
 		list->memo.valid = false;
-		list->memo.sum = MemoryContextAlloc(match_cxt, sizeof(uint64) * list->nrules);
+		list->memo.sum = MemoryContextAlloc(match_cxt, sizeof(uint64) * Max(list->nrules, 1));
+		list->hist_gen = 0;		/* baseline limits not computed yet */
+		list->npeer_groups = ngroups;
+		list->peer_groups = groups;
 	}
 	qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
 
@@ -522,12 +774,9 @@ match_rules(Oid userid)
 	return match;
 }
 
-/*
- * Brings the cache up to date and says whether any rule covers the user.
- * Needs catalog access (a transaction).
- */
-bool
-ig_rules_cover(Oid userid)
+/* (Re)reads the rules until no invalidation arrived while reading. */
+static inline void
+ensure_loaded(void)
 {
 	while (!rules_loaded)
 	{
@@ -536,6 +785,28 @@ ig_rules_cover(Oid userid)
 		load_rules();
 		rules_loaded = (seen == rules_invalidations);
 	}
+}
+
+/*
+ * The registered peer groups a user belongs to directly, with their other
+ * members, palloc'd in the current memory context (for the baselines
+ * view).  Needs catalog access.
+ */
+IgPeerGroup *
+ig_rules_peer_groups(Oid userid, int *count)
+{
+	ensure_loaded();
+	return find_peer_groups(userid, CurrentMemoryContext, count);
+}
+
+/*
+ * Brings the cache up to date and says whether any rule covers the user.
+ * Needs catalog access (a transaction).
+ */
+bool
+ig_rules_cover(Oid userid)
+{
+	ensure_loaded();
 	if (nrules == 0)
 	{
 		current = NULL;

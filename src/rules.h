@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * rules.h
- *		Backend-local cache of this database's thresholds and exemptions,
- *		and of which of them cover the session user.
+ *		Backend-local cache of this database's thresholds, baseline rules,
+ *		exemptions and peer groups, and of which rules cover the session
+ *		user.
  *
  * src/rules.h
  *
@@ -14,8 +15,15 @@
 #include "datatype/timestamp.h"
 
 #include "counters.h"
+#include "stats.h"
 
-/* One threshold. */
+/* the max_rows of a baseline rule with no usable limit: never reached */
+#define IG_RULE_INERT	(PG_INT64_MAX / 4)
+
+/*
+ * One threshold or baseline rule.  A baseline rule's max_rows is the
+ * limit it applies now, computed for the user it was matched to.
+ */
 typedef struct IgRule
 {
 	int64		id;
@@ -25,7 +33,20 @@ typedef struct IgRule
 	int64		per;			/* window length, microseconds */
 	bool		block;			/* else log */
 	int			window;			/* the counter ring that answers per */
+	bool		baseline;		/* a baseline rule, with: */
+	int			hist_kind;		/* IG_HIST_HOUR or IG_HIST_DAY */
+	IgCompareTo compare_to;
+	double		factor;
+	int64		min_rows;
 } IgRule;
+
+/* A peer group a user belongs to directly, and its other members. */
+typedef struct IgPeerGroup
+{
+	Oid			groupid;
+	int			nmembers;
+	Oid		   *members;
+} IgPeerGroup;
 
 /* The rules covering the session user for one relation (or all tables). */
 typedef struct IgRuleList
@@ -42,6 +63,13 @@ typedef struct IgRuleList
 	int64	   *lengths;		/* rules[i].per, likewise */
 	int64	   *maxes;			/* rules[i].max_rows, likewise */
 	IgQueryMemo memo;			/* the sums last read for them */
+	/* behavioural baselines */
+	int			nbaseline;		/* baseline rules among the rules */
+	uint32		hist_gen;		/* history generation of their limits */
+	uint8		hist_wanted;	/* bit k: keep the user's history kind k */
+	int64		hist_cap[IG_HIST_KINDS];	/* lowest baseline limit per kind */
+	int			npeer_groups;	/* the user's peer groups */
+	IgPeerGroup *peer_groups;
 } IgRuleList;
 
 extern void ig_rules_init(void);
@@ -49,5 +77,6 @@ extern bool ig_rules_cover(Oid userid);
 extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
 extern Oid	ig_rules_table_oid(void);
 extern void ig_rules_free_retired(void);
+extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
 
 #endif							/* IG_RULES_H */

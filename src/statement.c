@@ -34,6 +34,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "baseline.h"
 #include "guc.h"
 #include "rules.h"
 #include "statement.h"
@@ -59,6 +60,16 @@ tally_init(IgTally *tally, Oid userid, Oid relid)
 	tally->pending = 0;
 	tally->statement_rows = 0;
 	tally->query = NULL;
+	tally->hist_wanted = 0;
+}
+
+/* What a rule list says of the history a tally's counter keeps. */
+static inline void
+tally_history(IgTally *tally, const IgRuleList *list)
+{
+	tally->hist_wanted = list->hist_wanted;
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+		tally->hist_cap[k] = list->hist_cap[k];
 }
 
 /* Remembers where a tally's counter turned out to be. */
@@ -124,7 +135,14 @@ stmt_key(IgStmt *stmt, Oid relid)
 		IgRuleList *list = ig_rules_for_relation(stmt->userid, relid);
 
 		if (list != NULL)
-			kr = key_rules_new(stmt, list);
+		{
+			/* baseline limits are fixed at statement start */
+			ig_baseline_refresh(list, stmt->userid);
+			if (list->hist_wanted != 0)
+				tally_history(&stmt->keys[stmt->nkeys], list);
+			if (list->nrules > 0)
+				kr = key_rules_new(stmt, list);
+		}
 	}
 	stmt->key_rules[stmt->nkeys] = kr;
 	if (kr != NULL)
@@ -594,9 +612,17 @@ ig_direct_prepare(Oid relid, IgDirectCount *direct)
 	covered = ig_rules_cover(direct->userid);
 	for (int i = 0; i < direct->ntallies; i++)
 	{
+		IgRuleList *list = covered ?
+			ig_rules_for_relation(direct->userid, relids[i]) : NULL;
+
 		tally_init(&direct->tallies[i], direct->userid, relids[i]);
-		direct->rules[i] = covered ?
-			ig_enforce_copy(direct->userid, relids[i], CurrentMemoryContext) : NULL;
+		direct->rules[i] = NULL;
+		if (list == NULL)
+			continue;
+		direct->rules[i] = ig_enforce_copy(direct->userid, relids[i],
+										   CurrentMemoryContext);
+		if (list->hist_wanted != 0)
+			tally_history(&direct->tallies[i], list);
 	}
 	return true;
 }

@@ -681,13 +681,17 @@ ig_violation_report(const IgBreak *brk)
 	LWLockRelease(igv->lock);
 
 	ereport(LOG_SERVER_ONLY,
-			(errmsg("insider_guard: violation %lld%s: role %s (current role %s) %s table %s: threshold %lld allows %lld rows per %s (%s); %lld rows in the window, %lld read by the statement; pid %d, application %s, client %s, query %s",
+			(errmsg("insider_guard: violation %lld%s: role %s (current role %s) %s table %s: %s %lld allows %lld rows per %s%s (%s); %lld rows in the window, %lld read by the statement; pid %d, application %s, client %s, query %s",
 					(long long) fixed.violation_id,
 					written ? "" : " (not written to disk)",
 					ig_log_quote(role), ig_log_quote(current_role),
-					brk->block ? "was stopped reading" : "read past its threshold on",
-					ig_log_quote(table), (long long) brk->threshold_id,
+					brk->block ? "was stopped reading" :
+					brk->baseline ? "read past its baseline on" : "read past its threshold on",
+					ig_log_quote(table),
+					brk->baseline ? "baseline rule" : "threshold",
+					(long long) brk->threshold_id,
 					(long long) brk->max_rows, window_text(brk->per),
+					brk->baseline ? " now" : "",
 					brk->block ? "block" : "log",
 					(long long) brk->rows_in_window, (long long) brk->statement_rows,
 					pid, ig_log_quote(application),

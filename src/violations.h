@@ -23,6 +23,7 @@ typedef struct IgBreak
 	int64		rows_in_window;
 	int64		statement_rows;
 	bool		block;
+	bool		baseline;		/* a baseline rule: max_rows is its limit then */
 	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
 } IgBreak;
 

@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *		The background worker that saves the counters to disk every
- *		insider_guard.save_interval seconds, so that a crash loses at most
- *		that much.  The postmaster saves them once more at a clean
- *		shutdown and loads them at start.
+ *		The background worker that saves the counters and the baselines'
+ *		history to disk every insider_guard.save_interval seconds, so that
+ *		a crash loses at most that much, and adds the windows of idle
+ *		counters that ended to their history.  The postmaster saves both
+ *		once more at a clean shutdown and loads them at start.
  *
  * The worker needs shared memory but no database connection; it starts
  * with the postmaster, on primaries and standbys alike.
@@ -27,6 +28,7 @@
 
 #include "counters.h"
 #include "guc.h"
+#include "history.h"
 #include "persist.h"
 #include "worker.h"
 
@@ -53,6 +55,30 @@ void
 ig_load_counts(void)
 {
 	ig_file_load(IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_load);
+}
+
+/*
+ * Saves the baselines' history series if they changed since the last
+ * save.
+ */
+void
+ig_save_history(void)
+{
+	if (!ig_history_take_dirty())
+		return;
+	if (ig_file_save(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_save))
+		ereport(DEBUG1,
+				(errmsg_internal("insider_guard: saved the history to \"%s\"",
+								 IG_HISTORY_FILE)));
+}
+
+/*
+ * Loads the history saved last; at postmaster start, into empty memory.
+ */
+void
+ig_load_history(void)
+{
+	ig_file_load(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_load);
 }
 
 /*
@@ -93,7 +119,10 @@ ig_worker_main(Datum arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
+		/* windows of idle counters that ended go to their history */
+		ig_counters_sweep(ig_now());
 		ig_save_counts();
+		ig_save_history();
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *		The background worker that saves the counters to disk.
+ *		The background worker that saves the counters and the history to
+ *		disk, and closes the history windows of idle counters.
  *
  * src/worker.h
  *
@@ -13,5 +14,7 @@
 extern void ig_worker_register(void);
 extern void ig_save_counts(void);
 extern void ig_load_counts(void);
+extern void ig_save_history(void);
+extern void ig_load_history(void);
 
 #endif							/* IG_WORKER_H */

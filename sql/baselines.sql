@@ -1,0 +1,271 @@
+--
+-- baselines: rules whose limit comes from a role's own history and its
+-- peers', seeded with record_history; every bad input; self, peers and
+-- both; cold start; per-table and daily rules; privileges.
+--
+SELECT insider_guard.reset();
+SELECT insider_guard.prune_violations('0 seconds') >= 0 AS pruned;
+SET client_min_messages = log;   -- a LOG_SERVER_ONLY line must still not show
+SET TIME ZONE 'UTC';             -- days are UTC days
+
+-- this session's clock runs one minute past midnight (UTC), so that no
+-- hour or day ends while the file runs and closes a window into history
+SELECT set_config('insider_guard.test_clock_offset',
+                  ((86400 - extract(epoch FROM clock_timestamp())::bigint % 86400 + 60) % 86400)::text,
+                  false) IS NOT NULL AS clock_set;
+
+CREATE ROLE support NOLOGIN;
+CREATE ROLE tiny NOLOGIN;
+CREATE ROLE terry LOGIN IN ROLE support;
+CREATE ROLE newbie LOGIN IN ROLE support;
+CREATE ROLE p1 LOGIN IN ROLE support;
+CREATE ROLE p2 LOGIN IN ROLE support;
+CREATE ROLE p3 LOGIN IN ROLE support;
+CREATE ROLE p4 LOGIN IN ROLE support;
+CREATE ROLE p5 LOGIN IN ROLE support;
+CREATE ROLE p6 LOGIN IN ROLE support;
+CREATE ROLE loner LOGIN IN ROLE tiny;
+CREATE ROLE t1 LOGIN IN ROLE tiny;
+CREATE ROLE t2 LOGIN IN ROLE tiny;
+CREATE ROLE t3 LOGIN IN ROLE tiny;
+GRANT SELECT ON customers TO support, tiny;
+
+-- rows a role read from customers in the last hour
+CREATE FUNCTION creads(who name) RETURNS bigint LANGUAGE sql
+AS $$ SELECT insider_guard.rows_read(who::regrole, '1 hour', 'customers') $$;
+
+-- seeds 20 days of hourly windows, ending at midnight (UTC, real clock) today
+CREATE FUNCTION seed(who name, low int, spread int, tbl regclass DEFAULT NULL, days int DEFAULT 20)
+RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(insider_guard.record_history(who::regrole, tbl, '1 hour',
+                 date_trunc('day', now()) - make_interval(hours => h),
+                 low + h % spread))
+    FROM generate_series(0, days * 24 - 1) h $$;
+
+-- ---------------------------------------------------------------------
+-- bad input: a clear error, and nothing changed
+-- ---------------------------------------------------------------------
+SELECT insider_guard.set_baseline_rule('terry', NULL);
+SELECT insider_guard.set_baseline_rule('terry', 1);
+SELECT insider_guard.set_baseline_rule('terry', 0.5);
+SELECT insider_guard.set_baseline_rule('terry', 'NaN');
+SELECT insider_guard.set_baseline_rule('terry', 'infinity');
+SELECT insider_guard.set_baseline_rule('terry', 5, NULL);
+SELECT insider_guard.set_baseline_rule('terry', 5, '2 hours');
+SELECT insider_guard.set_baseline_rule('terry', 5, '30 minutes');
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 mon');
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', NULL);
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', -1);
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, NULL);
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'others');
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'self', NULL);
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'self', 'warn');
+CREATE VIEW customer_view AS SELECT * FROM customers;
+CREATE TEMP TABLE scratch (id int);
+SELECT insider_guard.set_baseline_rule('terry', on_table => 'customer_view');
+SELECT insider_guard.set_baseline_rule('terry', on_table => 'scratch');
+SELECT insider_guard.set_baseline_rule('terry', on_table => 'pg_class');
+SELECT insider_guard.set_baseline_rule('terry', on_table => 'insider_guard.baseline_rules');
+SELECT insider_guard.set_baseline_rule('nobody_at_all');
+SELECT insider_guard.set_baseline_rule('terry', on_table => 'no_such_table');
+SELECT insider_guard.record_history(NULL, NULL, '1 hour', now() - interval '1 hour', 5);
+SELECT insider_guard.record_history('terry', NULL, '2 hours', now() - interval '1 hour', 5);
+SELECT insider_guard.record_history('terry', NULL, NULL, now() - interval '1 hour', 5);
+SELECT insider_guard.record_history('terry', NULL, '1 hour', NULL, 5);
+SELECT insider_guard.record_history('terry', NULL, '1 hour', now() + interval '2 days', 5);
+SELECT insider_guard.record_history('terry', NULL, '1 hour', 'infinity', 5);
+SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1 hour', NULL);
+SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1 hour', -1);
+SELECT insider_guard.record_history('terry', 'customer_view', '1 hour', now() - interval '1 hour', 5);
+SELECT insider_guard.add_peer_group(NULL);
+SELECT insider_guard.drop_peer_group(NULL);
+-- direct DML gets the same checks
+INSERT INTO insider_guard.baseline_rules (role_name, per, factor, min_rows, compare_to, action)
+VALUES ('terry', '1 hour', 0.9, 10, 'self', 'log');
+INSERT INTO insider_guard.baseline_rules (role_name, per, factor, min_rows, compare_to, action)
+VALUES ('terry', '3 hours', 5, 10, 'self', 'log');
+-- ids are shared with thresholds
+SELECT insider_guard.set_threshold('terry', 1000000) AS tid \gset
+\set VERBOSITY sqlstate
+INSERT INTO insider_guard.baseline_rules (rule_id, role_name, per, factor, min_rows, compare_to, action)
+VALUES (:tid, 'terry', '1 hour', 5, 10, 'self', 'log');
+\set VERBOSITY default
+SELECT insider_guard.drop_threshold(:tid) AS threshold_dropped;
+SELECT count(*) AS no_rule_stored FROM insider_guard.baseline_rules;
+SELECT count(*) AS no_history_stored FROM insider_guard.baselines;
+
+-- ---------------------------------------------------------------------
+-- history: terry reads ~5 rows an hour, his peers ~50; p6 is new
+-- ---------------------------------------------------------------------
+SELECT seed('terry', 4, 3) AS terry_windows;
+SELECT seed(p, 40, 21) AS peer_windows FROM unnest('{p1,p2,p3,p4,p5}'::name[]) p;
+SELECT seed('p6', 40, 21, days => 3) AS p6_windows;
+SELECT seed(t, 40, 21) AS tiny_windows FROM unnest('{t1,t2,t3}'::name[]) t;
+-- an idle window is not history
+SELECT insider_guard.record_history('p6', NULL, '1 hour', now() - interval '30 days', 0);
+SELECT insider_guard.add_peer_group('support');
+SELECT insider_guard.add_peer_group('support');  -- once is enough
+SELECT insider_guard.add_peer_group('tiny');
+SELECT group_role, members FROM insider_guard.peer_groups ORDER BY group_role::text;
+SELECT role_name, table_name, per, active_windows, days_seen, typical_rows,
+       high_rows, peer_high_rows, limit_now
+FROM insider_guard.baselines;
+
+-- ---------------------------------------------------------------------
+-- self, log: 500 rows in an hour against 5 x p99 (7) floored at 100
+-- ---------------------------------------------------------------------
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'self', 'log') AS terry_rule \gset
+SELECT :terry_rule > :tid AS same_id_space;
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'self', 'log') = :terry_rule AS same_rule_updated;
+SELECT role_name, per, limit_now FROM insider_guard.baselines WHERE role_name = 'terry';
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 500) s;
+-- still over: no second record
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 50) s;
+RESET SESSION AUTHORIZATION;
+SELECT role_name, table_name, threshold_id = :terry_rule AS rule, max_rows, per,
+       rows_in_window, statement_rows, action
+FROM insider_guard.violations ORDER BY violation_id;
+
+-- block: reading exactly the limit passes, one more row fails
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'self', 'block') = :terry_rule AS switched_to_block;
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 100) s;
+SELECT id FROM customers ORDER BY id LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT creads('terry') AS stopped_at_101;
+-- in one statement, mid-read
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT creads('terry') AS stopped_mid_statement;
+SELECT action, max_rows, rows_in_window, statement_rows
+FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 2;
+
+-- a rolled-back rule never applies
+SELECT insider_guard.drop_threshold(:terry_rule) AS dropped;
+SELECT insider_guard.drop_threshold(:terry_rule) AS dropped_again;
+BEGIN;
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'self', 'block') > 0 AS set_in_transaction;
+ROLLBACK;
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) AS not_blocked FROM customers;
+RESET SESSION AUTHORIZATION;
+
+-- ---------------------------------------------------------------------
+-- peers and both: terry's peers' limit is 5 x 50 = 250
+-- ---------------------------------------------------------------------
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'peers', 'block') AS peers_rule \gset
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT creads('terry') AS peers_stopped_at_251;
+
+-- both: 200 rows exceed his own limit (100) but not his peers' (250)
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 100, 'both', 'log') = :peers_rule AS both_rule;
+SELECT insider_guard.reset('terry');
+SELECT count(*) AS before FROM insider_guard.violations \gset
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 200) s;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) - :before AS no_violation_within_both FROM insider_guard.violations;
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 100) s;
+RESET SESSION AUTHORIZATION;
+SELECT max_rows, rows_in_window, action FROM insider_guard.violations
+ORDER BY violation_id DESC LIMIT 1;
+SELECT insider_guard.drop_threshold(:peers_rule) AS dropped;
+
+-- ---------------------------------------------------------------------
+-- cold start: every role but superusers and exempt ones
+-- ---------------------------------------------------------------------
+SELECT insider_guard.set_baseline_rule(NULL, 5, '1 hour', 100, 'self', 'block') AS all_rule \gset
+-- newbie has no history: his peers' limit applies (terry's windows are
+-- pooled with theirs)
+SET SESSION AUTHORIZATION newbie;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT creads('newbie') AS newbie_stopped_at_251;
+-- loner has 3 peers with history: too few, no limit, not stopped
+SET SESSION AUTHORIZATION loner;
+SELECT count(*) AS loner_not_stopped FROM customers;
+RESET SESSION AUTHORIZATION;
+-- an exempt role is not covered by a rule for all roles
+SELECT insider_guard.exempt('newbie');
+SELECT insider_guard.reset('newbie');
+SET SESSION AUTHORIZATION newbie;
+SELECT count(*) AS exempt_not_stopped FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT insider_guard.unexempt('newbie');
+SELECT role_name, per, active_windows, peer_high_rows, limit_now
+FROM insider_guard.baselines WHERE role_name IN ('newbie', 'loner');
+SELECT insider_guard.drop_threshold(:all_rule) AS dropped;
+
+-- ---------------------------------------------------------------------
+-- a table's own history, and daily windows
+-- ---------------------------------------------------------------------
+SELECT seed('terry', 2, 1, 'customers') AS terry_customer_windows;
+SELECT count(insider_guard.record_history('terry', 'customers', '1 day',
+                 date_trunc('day', now()) - make_interval(days => d), 100))
+       AS terry_days
+FROM generate_series(0, 29) d;
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 10, 'self', 'block', 'customers') AS table_rule \gset
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 10) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT table_name, max_rows, rows_in_window FROM insider_guard.violations
+ORDER BY violation_id DESC LIMIT 1;
+SELECT insider_guard.drop_threshold(:table_rule) AS dropped;
+-- 30 days of 100 rows: 5 x 112 = 560 a day
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 day', 100, 'self', 'block', 'customers') AS day_rule \gset
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT table_name, max_rows, per, rows_in_window FROM insider_guard.violations
+ORDER BY violation_id DESC LIMIT 1;
+SELECT role_name, table_name, per, active_windows, days_seen, typical_rows, high_rows, limit_now
+FROM insider_guard.baselines WHERE role_name = 'terry';
+-- dropping the table drops its baseline rules
+CREATE TABLE doomed (id int);
+SELECT insider_guard.set_baseline_rule('terry', on_table => 'doomed') > 0 AS doomed_rule;
+DROP TABLE doomed;
+SELECT array_agg(rule_id) = ARRAY[:day_rule]::bigint[] AS only_day_rule_left
+FROM insider_guard.baseline_rules;
+SELECT insider_guard.drop_threshold(:day_rule) AS dropped;
+
+-- ---------------------------------------------------------------------
+-- privileges: a watched role sees and changes nothing
+-- ---------------------------------------------------------------------
+SET SESSION AUTHORIZATION terry;
+SELECT * FROM insider_guard.baselines;
+SELECT * FROM insider_guard._baselines();
+SELECT * FROM insider_guard.peer_groups;
+SELECT * FROM insider_guard.baseline_rules;
+SELECT * FROM insider_guard.peer_group_roles;
+SELECT insider_guard.set_baseline_rule('terry', 1000);
+SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1 hour', 1000000);
+SELECT insider_guard.add_peer_group('support');
+SELECT insider_guard.drop_peer_group('support');
+RESET SESSION AUTHORIZATION;
+-- an auditor granted the views reads them
+GRANT SELECT ON insider_guard.baselines, insider_guard.peer_groups TO auditor;
+SET SESSION AUTHORIZATION auditor;
+SELECT role_name, per, active_windows FROM insider_guard.baselines WHERE role_name = 'p1';
+SELECT group_role FROM insider_guard.peer_groups ORDER BY 1;
+RESET SESSION AUTHORIZATION;
+REVOKE SELECT ON insider_guard.baselines, insider_guard.peer_groups FROM auditor;
+
+SELECT insider_guard.drop_peer_group('support');
+SELECT insider_guard.drop_peer_group('tiny');
+SELECT count(*) AS groups_left FROM insider_guard.peer_groups;
+RESET insider_guard.test_clock_offset;
+SELECT insider_guard.reset();

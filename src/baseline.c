@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ *
+ * baseline.c
+ *		The limits of behavioural baseline rules: computed from the user's
+ *		own history and its peers', for the rule list it was matched to.
+ *
+ * A baseline rule is a threshold whose max_rows moves: the limit in force
+ * (stats.c) for the session user, or IG_RULE_INERT while no limit is
+ * usable.  The limits of a rule list are computed when a statement first
+ * needs them, and again only after the history changed (its generation
+ * moved: a window was added somewhere, about once an hour per series), so
+ * that a statement pays a compare of generations, and its rows a compare
+ * each, as for any threshold.
+ *
+ * The peers of a user are the other members of the peer groups it
+ * belongs to directly (rules.c lists them); each group's windows are
+ * pooled, and the highest limit of the groups counts.
+ *
+ * IDENTIFICATION
+ *		src/baseline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "baseline.h"
+#include "guc.h"
+
+/* Pools the peers' series of one group for a relation and kind. */
+static void
+pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
+		   TimestampTz now)
+{
+	IgSeriesKey key;
+	IgHistogram hist;
+
+	ig_pool_init(pool);
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	key.kind = kind;
+	for (int m = 0; m < group->nmembers; m++)
+	{
+		key.roleid = group->members[m];
+		if (ig_history_get(&key, &hist, false))
+			ig_pool_add(pool, &hist, now);
+	}
+}
+
+/* The highest peer limit over a user's groups, or IG_NO_LIMIT. */
+static int64
+peer_limit(IgHistPool *pools, const IgRuleList *list, double factor,
+		   int64 min_rows)
+{
+	int64		limit = IG_NO_LIMIT;
+
+	for (int g = 0; g < list->npeer_groups; g++)
+		limit = Max(limit, ig_limit_peers(&pools[g], factor, min_rows));
+	return limit;
+}
+
+/*
+ * Computes the limit of every baseline rule of a list for the user, and
+ * the lowest limit per kind (which caps the windows the user's history is
+ * fed).  Reads the history: takes its lock (shared), a few times.
+ */
+void
+ig_baseline_compute(IgRuleList *list, Oid userid)
+{
+	uint32		generation = ig_history_generation();
+	TimestampTz now = ig_now();
+	IgHistogram own[IG_HIST_KINDS];
+	bool		have_own[IG_HIST_KINDS] = {false};
+	IgHistPool *pools[IG_HIST_KINDS] = {NULL};
+	int64		cap[IG_HIST_KINDS];
+
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+		cap[k] = IG_NO_LIMIT;
+
+	for (int i = 0; i < list->nrules; i++)
+	{
+		IgRule	   *rule = &list->rules[i];
+		int			k = rule->hist_kind;
+		int64		own_limit = IG_NO_LIMIT;
+		int64		peers = IG_NO_LIMIT;
+		int64		limit;
+
+		if (!rule->baseline)
+			continue;
+		if (!have_own[k])
+		{
+			IgSeriesKey key;
+
+			key.dbid = MyDatabaseId;
+			key.roleid = userid;
+			key.relid = list->relid;
+			key.kind = k;
+			/* made if missing, so that the baselines view shows it */
+			ig_history_get(&key, &own[k], true);
+			have_own[k] = true;
+		}
+		if (rule->compare_to != IG_COMPARE_PEERS)
+			own_limit = ig_limit_own(&own[k], rule->factor, rule->min_rows);
+		if (rule->compare_to != IG_COMPARE_SELF || own_limit < 0)
+		{
+			if (pools[k] == NULL && list->npeer_groups > 0)
+			{
+				pools[k] = palloc(sizeof(IgHistPool) * list->npeer_groups);
+				for (int g = 0; g < list->npeer_groups; g++)
+					pool_group(&pools[k][g], &list->peer_groups[g],
+							   list->relid, k, now);
+			}
+			if (pools[k] != NULL)
+				peers = peer_limit(pools[k], list, rule->factor, rule->min_rows);
+		}
+		limit = ig_limit_combine(rule->compare_to, own_limit, peers);
+		rule->max_rows = limit >= 0 ? Min(limit, IG_RULE_INERT) : IG_RULE_INERT;
+		list->maxes[i] = rule->max_rows;
+		if (limit >= 0 && (cap[k] < 0 || limit < cap[k]))
+			cap[k] = limit;
+	}
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
+		list->hist_cap[k] = cap[k];
+		if (pools[k] != NULL)
+			pfree(pools[k]);
+	}
+	list->hist_gen = generation;
+}
+
+/*
+ * What the baselines view shows of a series: its own statistics, its
+ * peers' p99 (the highest of its groups with enough peers), and the
+ * strictest limit of the baseline rules that cover the role for that
+ * relation and kind.  Needs catalog access.
+ */
+void
+ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
+{
+	const IgHistogram *hist = &series->hist;
+	IgPeerGroup *groups;
+	int			ngroups;
+	TimestampTz now = ig_now();
+
+	view->usable = ig_hist_usable(hist);
+	view->typical = ig_hist_quantile(hist, IG_TYPICAL_QUANTILE);
+	view->high = ig_hist_quantile(hist, IG_HIGH_QUANTILE);
+
+	view->peer_high = -1;
+	groups = ig_rules_peer_groups(series->key.roleid, &ngroups);
+	for (int g = 0; g < ngroups; g++)
+	{
+		IgHistPool	pool;
+
+		pool_group(&pool, &groups[g], series->key.relid, series->key.kind, now);
+		if (pool.members >= IG_PEERS_NEEDED)
+			view->peer_high = Max(view->peer_high,
+								  (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE));
+	}
+
+	view->limit_now = -1;
+	if (ig_rules_cover(series->key.roleid))
+	{
+		IgRuleList *list = ig_rules_for_relation(series->key.roleid,
+												 series->key.relid);
+
+		if (list != NULL)
+		{
+			ig_baseline_refresh(list, series->key.roleid);
+			for (int i = 0; i < list->nrules; i++)
+			{
+				const IgRule *rule = &list->rules[i];
+
+				if (rule->baseline && rule->hist_kind == series->key.kind &&
+					rule->max_rows < IG_RULE_INERT &&
+					(view->limit_now < 0 || rule->max_rows < view->limit_now))
+					view->limit_now = rule->max_rows;
+			}
+		}
+	}
+}
