@@ -14,6 +14,7 @@ OBJS = \
 	src/history.o \
 	src/baseline.o \
 	src/enforce.o \
+	src/names.o \
 	src/violations.o \
 	src/statement.o \
 	src/executor.o \
@@ -31,7 +32,7 @@ PGFILEDESC = "insider_guard - stop insiders reading a database out"
 REGRESS = setup counting_basic counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
-	violations baselines upgrade
+	violations baselines evasion upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

@@ -34,6 +34,7 @@
 #include "enforce.h"
 #include "functions.h"
 #include "guc.h"
+#include "names.h"
 #include "violations.h"
 
 /*
@@ -133,12 +134,12 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("insider_guard: no room in shared memory to track the reads of role \"%s\"",
-						GetUserNameFromId(userid, true)),
+						ig_role_name(userid, may_raise)),
 				 errdetail("Every counter is in use by a threshold."),
 				 errhint("Increase insider_guard.max_tracked.")));
 	ereport(LOG,
 			(errmsg("insider_guard: no room in shared memory to check the thresholds of role \"%s\"",
-					GetUserNameFromId(userid, true)),
+					ig_role_name(userid, may_raise)),
 			 errhint("Increase insider_guard.max_tracked.")));
 	kr->limiting = false;
 }
@@ -177,13 +178,14 @@ break_table(const IgRule *rule, Oid read_relid)
 /*
  * After a settle that added "added" rows to the tally (and refreshed its
  * counts): records each log rule the addition crossed and, with
- * may_raise, stops the statement if a block rule is broken.  Records are
- * written only with may_record (they need the catalogs: not while the
- * transaction is failing); blocks only happen in the middle of execution.
+ * may_raise, stops the statement if a block rule is broken.  Crossings are
+ * recorded also while the transaction is failing (the rows of a failing
+ * statement count): then, without catalog_ok, with the names last seen.
+ * Blocks only happen in the middle of execution.
  */
 void
 ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
-				 Oid read_relid, uint64 parallel_query, bool may_record,
+				 Oid read_relid, uint64 parallel_query, bool catalog_ok,
 				 bool may_raise)
 {
 	int			broken = -1;
@@ -217,7 +219,7 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 				broken = i;
 		}
 		else if (added > 0 && before <= rule->max_rows &&
-				 count > rule->max_rows && may_record)
+				 count > rule->max_rows)
 		{
 			IgBreak		brk;
 
@@ -230,18 +232,19 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			brk.statement_rows = tally->statement_rows;
 			brk.block = false;
 			brk.baseline = rule->baseline;
+			brk.catalog_ok = catalog_ok;
 			brk.parallel_query = parallel_query;
 			ig_violation_report(&brk);
 		}
 	}
 	update_limit(kr);
 
-	if (broken >= 0 && may_raise && may_record)
+	if (broken >= 0 && may_raise && catalog_ok)
 	{
 		const IgRule *rule = &kr->list->rules[broken];
 		IgBreak		brk;
 		int64		id;
-		char	   *role = GetUserNameFromId(userid, true);
+		char	   *role = ig_role_name(userid, true);
 		char	   *table;
 
 		brk.roleid = userid;
@@ -253,10 +256,11 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		brk.statement_rows = tally->statement_rows;
 		brk.block = true;
 		brk.baseline = rule->baseline;
+		brk.catalog_ok = true;
 		brk.parallel_query = parallel_query;
 		id = ig_violation_report(&brk);
 
-		table = OidIsValid(brk.table_oid) ? ig_qualified_name(brk.table_oid) : NULL;
+		table = OidIsValid(brk.table_oid) ? ig_table_name(brk.table_oid, true) : NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("insider_guard: role \"%s\" may not read more rows from table \"%s\"",

@@ -34,7 +34,7 @@ extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
 extern void ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid);
 extern void ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid,
 							 uint64 added, Oid read_relid,
-							 uint64 parallel_query, bool may_record,
+							 uint64 parallel_query, bool catalog_ok,
 							 bool may_raise);
 extern TimestampTz ig_enforce_pin(IgKeyRules *kr, TimestampTz now);
 

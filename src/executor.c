@@ -20,9 +20,24 @@
  * statement, after accepting pending invalidations, so that a change
  * committed by another session applies from this statement on.
  *
- * Not counted: EXPLAIN without ANALYZE, foreign-key checks
- * (InNoForceRLSOperation), autovacuum, logical replication workers,
- * binary upgrade, and everything while insider_guard.enabled is off.
+ * Not counted: EXPLAIN without ANALYZE, the queries PostgreSQL runs for
+ * foreign-key checks and actions, logical replication workers, binary
+ * upgrade, and everything while insider_guard.enabled is off.
+ *
+ * Foreign-key queries run in a security context that says so
+ * (InNoForceRLSOperation), as the owner of the table they read.  So does
+ * everything they fire -- the BEFORE triggers of a cascaded DELETE, the
+ * defaults of SET DEFAULT, functions of the child's indexes -- which may
+ * be any role's code.  So only the executor that enters that context is
+ * the foreign-key query, and of it only the scans of relations owned by
+ * the role it runs as go uncounted (a rule can rewrite the query into
+ * anything); statements started while such an executor runs (tracked by
+ * the Run and Finish hooks) are counted as any other.
+ *
+ * Autovacuum runs no statement of its own, but ANALYZE evaluates the
+ * expressions of indexes, which may call functions that run statements:
+ * those are counted for the role they run as (the table's owner), as a
+ * background worker's statements are.
  *
  * IDENTIFICATION
  *		src/executor.c
@@ -35,15 +50,18 @@
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
+#include "catalog/pg_class.h"
 #include "optimizer/clauses.h"
 #include "postmaster/autovacuum.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 
 #include "compat.h"
 #include "counters.h"
 #include "executor.h"
 #include "guc.h"
+#include "names.h"
 #include "rules.h"
 #include "statement.h"
 
@@ -56,10 +74,18 @@ typedef struct IgWalk
 	IgStmt	   *stmt;			/* made on the first counted node */
 	Bitmapset  *seen;			/* plan_node_ids visited, with subplans */
 	bool		track_seen;
+	bool		foreign_key;	/* a foreign-key query of PostgreSQL's */
 } IgWalk;
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
+static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
+
+/* executors running (Run or Finish) inside a foreign-key query's context */
+static int	noforce_depth = 0;
+
+/* this process is an autovacuum worker: statements count for GetUserId() */
+static bool in_autovacuum = false;
 
 /*
  * True if this process counts reads right now.
@@ -76,10 +102,62 @@ ig_counting_active(void)
 			return false;
 		process_counts = ig_counters_ready() &&
 			!IsBinaryUpgrade &&
-			!IsAutoVacuumWorkerProcess() &&
 			!ig_is_logical_worker();
+		in_autovacuum = IsAutoVacuumWorkerProcess();
 	}
-	return ig_enabled && process_counts && !InNoForceRLSOperation();
+	return ig_enabled && process_counts;
+}
+
+/*
+ * The role reads are counted for: the session user, or in an autovacuum
+ * worker the role its user code runs as.
+ */
+Oid
+ig_reader_id(void)
+{
+	return likely(!in_autovacuum) ? GetSessionUserId() : GetUserId();
+}
+
+/*
+ * True if the statement starting now is a foreign-key query of
+ * PostgreSQL's own (not one started beneath it): the scans of relations
+ * owned by the role it runs as are not counted.
+ */
+bool
+ig_in_foreign_key_query(void)
+{
+	return unlikely(InNoForceRLSOperation()) && noforce_depth == 0;
+}
+
+/* The owner of a relation, or InvalidOid. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner = InvalidOid;
+
+	if (HeapTupleIsValid(tuple))
+	{
+		owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
+	}
+	return owner;
+}
+
+/*
+ * Leaves out of a foreign-key query's relations those owned by the role
+ * it runs as.  Returns how many are left.
+ */
+int
+ig_foreign_key_filter(Oid *relids, int nrelids)
+{
+	Oid			runs_as = GetUserId();
+	int			kept = 0;
+
+	for (int i = 0; i < nrelids; i++)
+		if (relation_owner(relids[i]) != runs_as)
+			relids[kept++] = relids[i];
+	return kept;
 }
 
 /* The statement for the walk, started on first need. */
@@ -218,6 +296,8 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 		case T_ForeignScanState:
 		case T_CustomScanState:
 			nrelids = scan_relids(ps, relids, lengthof(relids));
+			if (unlikely(walk->foreign_key) && nrelids > 0)
+				nrelids = ig_foreign_key_filter(relids, nrelids);
 			if (nrelids > 0)
 				wrap_scan(walk, ps, relids, nrelids);
 			break;
@@ -256,7 +336,8 @@ stmt_begin(QueryDesc *query)
 		AcceptInvalidationMessages();
 
 	walk.query = query;
-	walk.userid = GetSessionUserId();
+	walk.userid = ig_reader_id();
+	walk.foreign_key = ig_in_foreign_key_query();
 	walk.covered = ig_rules_cover(walk.userid);
 	walk.stmt = NULL;
 	walk.seen = NULL;
@@ -286,15 +367,52 @@ ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 static void
+run_executor(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+			 bool execute_once)
+{
+	if (prev_ExecutorRun)
+		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+}
+
+static void
 ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
 	IgStmt	   *stmt;
 
-	if (prev_ExecutorRun)
-		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+	/*
+	 * A FETCH (or a portal run again) is a statement of its own: rules
+	 * changed since the cursor was opened apply to it.
+	 */
+	stmt = ig_stmt_running() ? ig_stmt_find(queryDesc->estate) : NULL;
+	if (stmt != NULL &&
+		stmt->statement_start != GetCurrentStatementStartTimestamp() &&
+		ig_counting_active())
+	{
+		AcceptInvalidationMessages();
+		if (!ig_rules_current(stmt->rules_epoch))
+			ig_stmt_refresh_rules(stmt);
+		stmt->statement_start = GetCurrentStatementStartTimestamp();
+	}
+
+	if (unlikely(InNoForceRLSOperation()))
+	{
+		/* what this executor starts is beneath a foreign-key query */
+		noforce_depth++;
+		PG_TRY();
+		{
+			run_executor(queryDesc, direction, count, execute_once);
+		}
+		PG_FINALLY();
+		{
+			noforce_depth--;
+		}
+		PG_END_TRY();
+	}
 	else
-		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		run_executor(queryDesc, direction, count, execute_once);
 
 	/*
 	 * Each FETCH and MOVE counts when it runs.  A run to completion (a
@@ -303,11 +421,39 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	 * CLOSE or commit for a cursor (rows a threshold covers settle batch by
 	 * batch meanwhile, as always).
 	 */
-	if (count == 0)
+	if (count == 0 || stmt == NULL)
 		return;
-	stmt = ig_stmt_find(queryDesc->estate);
-	if (stmt != NULL)
-		ig_stmt_settle(stmt, false);
+	ig_stmt_settle(stmt, false);
+}
+
+static void
+finish_executor(QueryDesc *queryDesc)
+{
+	if (prev_ExecutorFinish)
+		prev_ExecutorFinish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+}
+
+/* AFTER triggers fire here: beneath a foreign-key query, as in Run. */
+static void
+ig_ExecutorFinish(QueryDesc *queryDesc)
+{
+	if (unlikely(InNoForceRLSOperation()))
+	{
+		noforce_depth++;
+		PG_TRY();
+		{
+			finish_executor(queryDesc);
+		}
+		PG_FINALLY();
+		{
+			noforce_depth--;
+		}
+		PG_END_TRY();
+	}
+	else
+		finish_executor(queryDesc);
 }
 
 /*
@@ -319,9 +465,12 @@ ig_executor_init(void)
 	ig_tramp_init(ig_slot_exhausted);
 	ig_relinfo_init();
 	ig_rules_init();
+	ig_names_init();
 
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = ig_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = ig_ExecutorRun;
+	prev_ExecutorFinish = ExecutorFinish_hook;
+	ExecutorFinish_hook = ig_ExecutorFinish;
 }

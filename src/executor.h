@@ -13,5 +13,8 @@
 
 extern void ig_executor_init(void);
 extern bool ig_counting_active(void);
+extern Oid	ig_reader_id(void);
+extern bool ig_in_foreign_key_query(void);
+extern int	ig_foreign_key_filter(Oid *relids, int nrelids);
 
 #endif							/* IG_EXECUTOR_H */

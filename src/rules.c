@@ -48,6 +48,7 @@
 #include "counters.h"
 #include "guc.h"
 #include "history.h"
+#include "names.h"
 #include "rules.h"
 #include "statement.h"
 
@@ -149,6 +150,9 @@ static IgUserMatch *current = NULL;	/* the last user asked about */
 static uint64 rules_invalidations = 0;
 static uint64 role_invalidations = 0;
 
+/* changes whenever the rules are read or matched again */
+static uint64 rules_epoch = 1;
+
 /* Relcache invalidation: reload if it concerns our tables. */
 static void
 rules_relcache_callback(Datum arg, Oid relid)
@@ -187,6 +191,23 @@ ig_rules_init(void)
 	CacheRegisterSyscacheCallback(NAMESPACEOID, rules_namespace_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, rules_role_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(AUTHOID, rules_role_callback, (Datum) 0);
+}
+
+/* The epoch of the rules cache: changes whenever it is read or matched. */
+uint64
+ig_rules_epoch(void)
+{
+	return rules_epoch;
+}
+
+/*
+ * True if the rules matched at "epoch" are still those in force: nothing
+ * changed since, nor is waiting to be read (invalidations accepted).
+ */
+bool
+ig_rules_current(uint64 epoch)
+{
+	return rules_loaded && (rules_matched || nrules == 0) && epoch == rules_epoch;
 }
 
 /* The OID of insider_guard.thresholds in this database, or InvalidOid. */
@@ -494,6 +515,7 @@ load_rules(void)
 										  "insider_guard rules",
 										  ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(rules_cxt);
+	rules_epoch++;
 	rules = NULL;
 	nrules = 0;
 	allocated_rules = 0;
@@ -568,6 +590,7 @@ drop_matches(void)
 		else
 			MemoryContextDelete(match_cxt);
 	}
+	rules_epoch++;
 	match_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "insider_guard matched rules",
 									  ALLOCSET_SMALL_SIZES);
@@ -766,6 +789,11 @@ match_rules(Oid userid)
 		list->peer_groups = groups;
 	}
 	qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
+
+	/* what a record written while a transaction fails would name */
+	for (int l = 0; l < nlists; l++)
+		if (lists[l].nrules > 0)
+			ig_names_remember(userid, lists[l].relid);
 
 	match = hash_search(user_matches, &userid, HASH_ENTER, &found);
 	match->covered = nlists > 0;

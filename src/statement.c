@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 
 #include "baseline.h"
+#include "executor.h"
 #include "guc.h"
 #include "rules.h"
 #include "statement.h"
@@ -80,12 +81,11 @@ tally_remember(IgTally *tally, Oid userid)
 		ig_ref_remember(userid, tally->relid, &tally->ref);
 }
 
-/* Per-statement rule state for the next key: inline if it fits. */
+/* Per-statement rule state for a key: inline if it fits. */
 static IgKeyRules *
-key_rules_new(IgStmt *stmt, IgRuleList *list)
+key_rules_new(IgStmt *stmt, IgRuleList *list, int key)
 {
 	MemoryContext cxt = stmt->estate->es_query_cxt;
-	int			key = stmt->nkeys;
 	IgKeyRules *kr;
 
 	if (key < IG_INLINE_KEYS)
@@ -141,7 +141,7 @@ stmt_key(IgStmt *stmt, Oid relid)
 			if (list->hist_wanted != 0)
 				tally_history(&stmt->keys[stmt->nkeys], list);
 			if (list->nrules > 0)
-				kr = key_rules_new(stmt, list);
+				kr = key_rules_new(stmt, list, stmt->nkeys);
 		}
 	}
 	stmt->key_rules[stmt->nkeys] = kr;
@@ -217,6 +217,8 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->covered = covered;
 	stmt->enforcing = false;
 	stmt->has_pending = false;
+	stmt->rules_epoch = ig_rules_epoch();
+	stmt->statement_start = GetCurrentStatementStartTimestamp();
 	stmt->nkeys = 0;
 	stmt->maxkeys = IG_INLINE_KEYS;
 	stmt->keys = stmt->inline_keys;
@@ -326,21 +328,53 @@ node_ruled(const IgStmt *stmt, const IgNode *node)
 	return false;
 }
 
-/* Rows the other nodes of the statement hold on a key. */
+/* Does a node count towards a relation's key? */
+static bool
+node_reads(const IgStmt *stmt, const IgNode *node, Oid relid)
+{
+	for (int i = 0; i < node->nkeys; i++)
+		if (stmt->keys[node->keys[i]].relid == relid)
+			return true;
+	return false;
+}
+
+/*
+ * Rows a node holds that shared memory does not know of: what it may
+ * still read and what it read since it was last collected, for a node
+ * under rules; what it read since, for one that counts only.
+ */
 static int64
-held_by_others(const IgStmt *stmt, const IgNode *node, int key)
+node_held(const IgStmt *stmt, const IgNode *node)
+{
+	if (stmt->enforcing && node_ruled(stmt, node))
+		return Max(node->granted, 0);
+	return Max(node->granted - node->slot->left, 0);
+}
+
+/*
+ * Rows the other nodes of this backend hold on a relation's key: of this
+ * statement, and of every other statement of the same session user that
+ * is running (open cursors and portals, statements nested in functions),
+ * so that no number of them can read more than the rows left.
+ */
+static int64
+held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid)
 {
 	int64		held = 0;
 
-	for (int i = 0; i < stmt->nnodes; i++)
+	for (IgStmt *s = running; s != NULL; s = s->next)
 	{
-		const IgNode *other = stmt->nodes[i];
-
-		if (other == node || other->kind == IG_NODE_CONFLICT)
+		if (s->userid != stmt->userid)
 			continue;
-		for (int k = 0; k < other->nkeys; k++)
-			if (other->keys[k] == key)
-				held += Max(other->granted, 0);
+		for (int i = 0; i < s->nnodes; i++)
+		{
+			const IgNode *other = s->nodes[i];
+
+			if (other == node || other->kind == IG_NODE_CONFLICT ||
+				other->slot == NULL || !node_reads(s, other, relid))
+				continue;
+			held += node_held(s, other);
+		}
 	}
 	return held;
 }
@@ -360,7 +394,8 @@ node_grant(const IgStmt *stmt, const IgNode *node)
 			continue;
 		ruled = true;
 		if (kr->limiting)
-			grant = Min(grant, kr->limit - held_by_others(stmt, node, node->keys[i]));
+			grant = Min(grant, kr->limit -
+						held_by_others(stmt, node, stmt->keys[node->keys[i]].relid));
 	}
 	if (!ruled)
 		return IG_UNLIMITED;
@@ -372,32 +407,66 @@ node_grant(const IgStmt *stmt, const IgNode *node)
 	return Max(Min(grant, (int64) ig_batch_rows - 1), 0);
 }
 
+/* Does the node count towards a relation whose rules limit the rows left? */
+static bool
+node_limits(const IgStmt *stmt, const IgNode *node, Oid relid)
+{
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		int			key = node->keys[i];
+
+		if (stmt->keys[key].relid == relid && stmt->key_rules[key] != NULL &&
+			stmt->key_rules[key]->limiting)
+			return true;
+	}
+	return false;
+}
+
+static void settle_keys(IgStmt *stmt, bool final, bool may_raise,
+						Oid read_relid);
+
 /*
- * Takes back what other nodes hold on the node's limiting keys (counting
- * what they read).  Returns true if there was anything to take.
+ * Takes back what other nodes of this backend hold on the node's limiting
+ * keys -- of this statement and of the session user's other running
+ * statements -- counting what they read: those of other statements are
+ * settled with shared memory at once.  Their next row asks again.
+ * Returns true if there was anything to take.
  */
 static bool
 reclaim_grants(IgStmt *stmt, IgNode *node)
 {
 	bool		reclaimed = false;
 
-	for (int i = 0; i < stmt->nnodes; i++)
+	for (IgStmt *s = running; s != NULL; s = s->next)
 	{
-		IgNode	   *other = stmt->nodes[i];
-		bool		shares = false;
+		bool		collected = false;
 
-		if (other == node || other->kind == IG_NODE_CONFLICT || other->granted <= 0)
+		if (s->userid != stmt->userid)
 			continue;
-		for (int a = 0; a < node->nkeys && !shares; a++)
-			for (int b = 0; b < other->nkeys && !shares; b++)
-				shares = node->keys[a] == other->keys[b] &&
-					stmt->key_rules[node->keys[a]] != NULL &&
-					stmt->key_rules[node->keys[a]]->limiting;
-		if (!shares)
-			continue;
-		collect_node(other);
-		other->granted = other->slot->left = 0;
-		reclaimed = true;
+		for (int i = 0; i < s->nnodes; i++)
+		{
+			IgNode	   *other = s->nodes[i];
+			bool		shares = false;
+
+			if (other == node || other->kind == IG_NODE_CONFLICT ||
+				other->slot == NULL || node_held(s, other) <= 0)
+				continue;
+			for (int k = 0; k < node->nkeys && !shares; k++)
+				shares = node_limits(stmt, node, stmt->keys[node->keys[k]].relid) &&
+					node_reads(s, other, stmt->keys[node->keys[k]].relid);
+			if (!shares)
+				continue;
+			collected |= collect_node(other);
+			if (s->enforcing && node_ruled(s, other))
+				other->granted = other->slot->left = 0;
+			reclaimed = true;
+		}
+		if (collected && s != stmt)
+		{
+			s->has_pending = true;
+			settle_keys(s, false, false,
+						s->nnodes > 0 ? s->nodes[0]->relid : InvalidOid);
+		}
 	}
 	return reclaimed;
 }
@@ -414,7 +483,7 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 	TimestampTz now = ig_now();
 	uint64		added_inline[IG_INLINE_KEYS * 2];
 	uint64	   *added = added_inline;
-	bool		may_record = IsTransactionState();
+	bool		catalog_ok = IsTransactionState();
 
 	stmt->has_pending = false;
 	if (stmt->enforcing)
@@ -452,7 +521,7 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 				continue;
 			ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
 							 read_relid, stmt->parallel_query,
-							 may_record, may_raise);
+							 catalog_ok, may_raise);
 		}
 		if (added != added_inline)
 			pfree(added);
@@ -495,6 +564,53 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 				stmt->nnodes > 0 ? stmt->nodes[0]->relid : InvalidOid);
 	if (stmt->enforcing && !final)
 		ig_stmt_begin_enforcing(stmt);
+}
+
+/*
+ * Matches a running statement's keys to the rules in force now: for a
+ * cursor or portal whose rules changed since it was opened, before its
+ * next FETCH.  What it read so far is settled under the old ones first.
+ */
+void
+ig_stmt_refresh_rules(IgStmt *stmt)
+{
+	ig_stmt_settle(stmt, false);
+
+	stmt->covered = ig_rules_cover(stmt->userid);
+	stmt->enforcing = false;
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		IgTally    *tally = &stmt->keys[i];
+		IgRuleList *list = NULL;
+		IgKeyRules *kr = NULL;
+
+		tally->query = NULL;
+		tally->hist_wanted = 0;
+		if (stmt->covered)
+			list = ig_rules_for_relation(stmt->userid, tally->relid);
+		if (list != NULL)
+		{
+			ig_baseline_refresh(list, stmt->userid);
+			if (list->hist_wanted != 0)
+				tally_history(tally, list);
+			if (list->nrules > 0)
+				kr = key_rules_new(stmt, list, i);
+		}
+		stmt->key_rules[i] = kr;
+		if (kr != NULL)
+		{
+			stmt->enforcing = true;
+			ig_enforce_begin(kr, tally, stmt->userid);
+		}
+	}
+	stmt->rules_epoch = ig_rules_epoch();
+
+	if (stmt->enforcing)
+		ig_stmt_begin_enforcing(stmt);
+	else
+		for (int i = 0; i < stmt->nnodes; i++)
+			if (stmt->nodes[i]->kind != IG_NODE_CONFLICT && stmt->nodes[i]->slot != NULL)
+				stmt->nodes[i]->granted = stmt->nodes[i]->slot->left = IG_UNLIMITED;
 }
 
 /*
@@ -602,7 +718,7 @@ ig_direct_prepare(Oid relid, IgDirectCount *direct)
 
 	if (!info->countable)
 		return false;
-	direct->userid = GetSessionUserId();
+	direct->userid = ig_reader_id();
 	direct->ntallies = 0;
 	relids[direct->ntallies++] = relid;
 	for (int i = 0; i < info->nancestors; i++)
@@ -643,7 +759,7 @@ ig_direct_needs_executor(const IgDirectCount *direct)
  * transaction and at backend exit: no error, no catalog access then.
  */
 void
-ig_direct_commit(IgDirectCount *direct, uint64 rows, bool may_record)
+ig_direct_commit(IgDirectCount *direct, uint64 rows, bool catalog_ok)
 {
 	TimestampTz now = ig_now();
 
@@ -663,7 +779,7 @@ ig_direct_commit(IgDirectCount *direct, uint64 rows, bool may_record)
 		if (direct->rules[i] != NULL)
 			ig_enforce_check(direct->rules[i], &direct->tallies[i],
 							 direct->userid, rows, direct->tallies[0].relid,
-							 0, may_record, false);
+							 0, catalog_ok, false);
 		tally_remember(&direct->tallies[i], direct->userid);
 	}
 }

@@ -62,6 +62,9 @@ typedef struct IgStmt
 	bool		covered;		/* rules cover the session user */
 	bool		enforcing;		/* some key has rules */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
+	uint64		rules_epoch;	/* of the rules its keys were matched to */
+	TimestampTz statement_start;	/* of the top-level statement it last ran
+									 * in (a cursor runs in several) */
 	uint64		parallel_query; /* shared by a parallel query's processes */
 	int			nkeys;
 	int			maxkeys;
@@ -95,11 +98,12 @@ extern void ig_stmt_begin_enforcing(IgStmt *stmt);
 extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
 extern void ig_stmt_settle(IgStmt *stmt, bool final);
+extern void ig_stmt_refresh_rules(IgStmt *stmt);
 extern void ig_slot_exhausted(IgSlot *slot, ExprContext *econtext);
 
 extern bool ig_direct_prepare(Oid relid, IgDirectCount *direct);
 extern bool ig_direct_needs_executor(const IgDirectCount *direct);
 extern void ig_direct_commit(IgDirectCount *direct, uint64 rows,
-							 bool may_record);
+							 bool catalog_ok);
 
 #endif							/* IG_STATEMENT_H */

@@ -61,6 +61,7 @@
 
 #include "functions.h"
 #include "guc.h"
+#include "names.h"
 #include "violations.h"
 
 #define IG_VIOLATIONS_DIR	"pg_insider_guard"
@@ -599,8 +600,9 @@ window_text(int64 per)
 /*
  * Records a break: appends it to the violations log (flushed to disk) and
  * writes its server log line.  Returns its id, or 0 if it could not be
- * written (logged; the caller still blocks).  Needs catalog access for the
- * names, so not in an aborting transaction.
+ * written (logged; the caller still blocks).  Without catalog_ok (a
+ * transaction failing, the backend exiting) the names are those last seen
+ * (names.c).
  */
 int64
 ig_violation_report(const IgBreak *brk)
@@ -608,9 +610,10 @@ ig_violation_report(const IgBreak *brk)
 	IgRecordHeader header;
 	IgRecordFixed fixed;
 	StringInfoData buf;
-	char	   *role = GetUserNameFromId(brk->roleid, true);
-	char	   *current_role = GetUserNameFromId(GetUserId(), true);
-	char	   *table = OidIsValid(brk->table_oid) ? ig_qualified_name(brk->table_oid) : NULL;
+	char	   *role = ig_role_name(brk->roleid, brk->catalog_ok);
+	char	   *current_role = ig_role_name(GetUserId(), brk->catalog_ok);
+	char	   *table = OidIsValid(brk->table_oid) ?
+		ig_table_name(brk->table_oid, brk->catalog_ok) : NULL;
 	char	   *query;
 	char	   *client_addr;
 	char	   *application;

@@ -24,6 +24,8 @@ typedef struct IgBreak
 	int64		statement_rows;
 	bool		block;
 	bool		baseline;		/* a baseline rule: max_rows is its limit then */
+	bool		catalog_ok;		/* names may be looked up (else: as last
+								 * seen; the transaction is failing) */
 	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
 } IgBreak;
 

@@ -1,0 +1,80 @@
+# Autovacuum runs no statement of its own, but its ANALYZE evaluates the
+# expressions of a table's indexes, as the table's owner: a function there
+# that reads another table is counted for that owner and stopped by its
+# thresholds.  Autovacuum's own work counts for nobody.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use InsiderGuardTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_node('autovacuum', 'autovacuum_naptime = 1s');
+setup_reader($node, 1000);
+
+$node->safe_psql('postgres', q{
+	CREATE ROLE mallory LOGIN;
+	GRANT SELECT ON customers TO mallory;
+	CREATE SCHEMA mal AUTHORIZATION mallory;
+	SELECT insider_guard.set_threshold('mallory', 100, '1 hour', 'block', 'customers');
+});
+# an index whose expression copies customers out, on a table autovacuum
+# will analyze as soon as it has rows
+$node->safe_psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	CREATE TABLE mal.stash (email text);
+	CREATE FUNCTION mal.steal() RETURNS void LANGUAGE plpgsql VOLATILE AS $$
+	BEGIN
+		INSERT INTO mal.stash SELECT email FROM public.customers;
+	END $$;
+	CREATE FUNCTION mal.grab(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+	BEGIN
+		PERFORM mal.steal();
+		RETURN x;
+	END $$;
+	CREATE TABLE mal.bait (x int)
+		WITH (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0);
+	CREATE INDEX ON mal.bait (mal.grab(x));
+});
+
+# mallory's own insert runs grab() in her statement: stopped at row 101
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	INSERT INTO mal.bait VALUES (1)});
+like($err, qr/may not read more rows from table "public.customers"/,
+	"mallory's own insert is stopped by her threshold");
+
+# a superuser's insert runs it as the superuser (its session user); then
+# the slate is wiped, and only autovacuum acts
+$node->safe_psql('postgres', 'INSERT INTO mal.bait SELECT g FROM generate_series(1, 10) g');
+$node->safe_psql('postgres', 'TRUNCATE mal.stash');
+$node->safe_psql('postgres', 'SELECT insider_guard.reset()');
+
+# autovacuum's ANALYZE of mal.bait evaluates grab() as mallory
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM insider_guard.violations WHERE role_name = 'mallory'
+	  AND query NOT LIKE '%INSERT INTO mal.bait VALUES%'})
+  or die 'no violation recorded for mallory by autovacuum';
+is( $node->safe_psql('postgres', q{
+		SELECT action || ' ' || rows_in_window || ' ' || statement_rows
+		FROM insider_guard.violations
+		WHERE role_name = 'mallory' AND query NOT LIKE '%INSERT INTO mal.bait VALUES%'
+		ORDER BY violation_id LIMIT 1}),
+	'block 101 101',
+	"autovacuum's ANALYZE ran mallory's function as mallory: counted, stopped at row 101");
+# each retry of the failed ANALYZE is stopped at its first row
+my $read = reads($node, 'mallory', 'customers');
+ok($read >= 101 && $read < 200, "mallory's count ($read): 101, and one per retry");
+is($node->safe_psql('postgres', 'SELECT count(*) FROM mal.stash'), 0,
+	'nothing was stashed');
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM insider_guard.role_activity WHERE role_name <> 'mallory'"),
+	0,
+	"autovacuum's own work counts for nobody");
+ok( $node->log_contains(qr/automatic analyze of table "postgres.mal.bait"|insider_guard: role "mallory" may not read more rows/),
+	'the server log shows the stopped analyze');
+
+done_testing();
