@@ -41,6 +41,11 @@ run_suite() {
     say "$name"
     if ! as_pg env HOME="$work" "$@"; then
         failed="$failed $name"
+        # now: the next suite's pg_regress would overwrite them
+        if [ -s regression.diffs ]; then
+            echo "--- regression.diffs"
+            cat regression.diffs
+        fi
     fi
 }
 
@@ -64,9 +69,6 @@ done
 
 if [ -n "$failed" ]; then
     say "FAILED:$failed"
-    for f in regression.diffs; do
-        [ -s "$f" ] && { echo "--- $f"; cat "$f"; }
-    done
     for log in tmp_check/log/*; do
         [ -f "$log" ] && { echo "--- $log (last 60 lines)"; tail -n 60 "$log"; }
     done

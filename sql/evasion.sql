@@ -95,16 +95,16 @@ SELECT insider_guard.drop_threshold(:block_100);
 DROP TABLE fk_orders;
 
 -- a log threshold crossed by a COPY that fails midway is still recorded
-CREATE TABLE notes (id int, note text);
-INSERT INTO notes SELECT g, 'ok' FROM generate_series(1, 30) g;
-INSERT INTO notes VALUES (31, 'price: 5 €');
-GRANT SELECT ON notes TO alice;
-SELECT insider_guard.set_threshold('alice', 20, '1 hour', 'log', 'notes') AS log_20 \gset
+CREATE TABLE memos (id int, note text);
+INSERT INTO memos SELECT g, 'ok' FROM generate_series(1, 30) g;
+INSERT INTO memos VALUES (31, 'price: 5 €');
+GRANT SELECT ON memos TO alice;
+SELECT insider_guard.set_threshold('alice', 20, '1 hour', 'log', 'memos') AS log_20 \gset
 SELECT insider_guard.reset('alice');
 SET SESSION AUTHORIZATION alice;
-COPY notes TO STDOUT (ENCODING 'LATIN1');
+COPY memos TO STDOUT (ENCODING 'LATIN1');
 RESET SESSION AUTHORIZATION;
-SELECT reads('notes') AS copied_before_the_error;
+SELECT reads('memos') AS copied_before_the_error;
 SELECT role_name, table_name, threshold_id = :log_20 AS rule, max_rows,
        rows_in_window, action
 FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 1;
@@ -112,16 +112,16 @@ FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 1;
 SELECT insider_guard.reset('alice');
 SET SESSION AUTHORIZATION alice;
 BEGIN;
-DECLARE n1 CURSOR FOR SELECT * FROM notes WHERE id <= 15;
-DECLARE n2 CURSOR FOR SELECT * FROM notes WHERE id > 15 AND id <= 30;
+DECLARE n1 CURSOR FOR SELECT * FROM memos WHERE id <= 15;
+DECLARE n2 CURSOR FOR SELECT * FROM memos WHERE id > 15 AND id <= 30;
 FETCH ALL FROM n1;
 FETCH ALL FROM n2;
 SELECT 1 / 0;
 ROLLBACK;
 RESET SESSION AUTHORIZATION;
-SELECT reads('notes') AS read_by_cursors;
+SELECT reads('memos') AS read_by_cursors;
 SELECT rows_in_window, statement_rows, action
 FROM insider_guard.violations WHERE threshold_id = :log_20 ORDER BY violation_id;
 SELECT insider_guard.drop_threshold(:log_20);
-DROP TABLE notes;
+DROP TABLE memos;
 SELECT insider_guard.reset();
