@@ -2,7 +2,9 @@
 #
 # demo.sh: insider_guard on a throwaway cluster.  Terry, a support agent,
 # normally looks up a handful of customers; today Terry pulls the whole
-# table.  insider_guard counts every row and shows it.
+# table.  insider_guard counts every row, stops him at a fixed threshold,
+# then -- with behavioural baselines -- at five times his own normal, and
+# a new hire at five times his peers' normal, and shows the violations.
 #
 # Installs what it needs (like test.sh), starts a private cluster in a
 # temporary directory as an unprivileged user, and removes it at the end.
@@ -84,4 +86,44 @@ FROM insider_guard.violations;
 SQL
 echo "== and the lines in the server log"
 grep "insider_guard: violation" "$dir/server.log" || true
+
+psql_as postgres -v ON_ERROR_STOP=1 <<'SQL'
+\echo
+\echo == a generous fixed limit lets 5,000 rows an hour through.  Terry normally reads
+\echo == about 5 an hour, his colleagues about 20: the DBA seeds 30 days of that history
+\echo == (from the old audit logs), makes the support team a peer group, and sets a
+\echo == baseline rule: at most 5 x the usual p99 of each agent an hour, never under 100
+CREATE ROLE ana LOGIN IN ROLE support;
+CREATE ROLE ben LOGIN IN ROLE support;
+CREATE ROLE cho LOGIN IN ROLE support;
+CREATE ROLE dev LOGIN IN ROLE support;
+CREATE ROLE eli LOGIN IN ROLE support;
+CREATE ROLE newbie LOGIN IN ROLE support;
+SELECT count(insider_guard.record_history(agent::regrole, NULL, '1 hour',
+                 date_trunc('hour', now()) - make_interval(hours => h),
+                 CASE WHEN agent = 'terry' THEN 3 + h % 5 ELSE 15 + h % 11 END))
+       AS windows_seeded
+FROM unnest('{terry,ana,ben,cho,dev,eli}'::text[]) agent, generate_series(1, 30 * 24) h;
+SELECT insider_guard.add_peer_group('support');
+SELECT insider_guard.set_baseline_rule('support', factor => 5, per => '1 hour',
+                                       min_rows => 100, compare_to => 'self',
+                                       action => 'block') AS baseline_rule;
+SELECT insider_guard.reset();
+\x on
+SELECT role_name, per, active_windows, days_seen, typical_rows, high_rows, peer_high_rows, limit_now
+FROM insider_guard.baselines WHERE role_name IN ('terry', 'ana');
+\x off
+SQL
+
+echo "== Terry pulls 1,000 customers again: five times his normal is 100"
+psql_as terry -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s" || true
+echo "== newbie, hired today, has no history: his peers' normal applies"
+psql_as newbie -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s" || true
+
+psql_as postgres <<'SQL'
+\echo == the baseline violations
+SELECT violation_id, role_name, table_name, threshold_id, max_rows, per, rows_in_window,
+       statement_rows, action
+FROM insider_guard.violations WHERE threshold_id = (SELECT max(rule_id) FROM insider_guard.baseline_rules);
+SQL
 echo "== done; the cluster is removed"
