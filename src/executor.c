@@ -32,7 +32,9 @@
  * the foreign-key query, and of it only the scans of relations owned by
  * the role it runs as go uncounted (a rule can rewrite the query into
  * anything); statements started while such an executor runs (tracked by
- * the Run and Finish hooks) are counted as any other.
+ * the Run hook) are counted as any other.  (Foreign-key queries run with
+ * their AFTER triggers deferred to the statement that fired them, which
+ * runs outside that context: no Finish hook is needed.)
  *
  * Autovacuum runs no statement of its own, but ANALYZE evaluates the
  * expressions of indexes, which may call functions that run statements:
@@ -79,10 +81,18 @@ typedef struct IgWalk
 
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
-static ExecutorFinish_hook_type prev_ExecutorFinish = NULL;
 
-/* executors running (Run or Finish) inside a foreign-key query's context */
+/* executors running inside a foreign-key query's context */
 static int	noforce_depth = 0;
+
+/*
+ * The executor state started last, and the top-level statement it was
+ * started in: its first run in that statement needs no check of the
+ * rules, which were matched a moment ago.  (A cursor's first FETCH is a
+ * later statement.)
+ */
+static EState *fresh_estate = NULL;
+static TimestampTz fresh_statement = 0;
 
 /* this process is an autovacuum worker: statements count for GetUserId() */
 static bool in_autovacuum = false;
@@ -352,6 +362,8 @@ stmt_begin(QueryDesc *query)
 		bms_free(walk.seen);
 	if (walk.stmt != NULL && walk.stmt->enforcing)
 		ig_stmt_begin_enforcing(walk.stmt);
+	fresh_estate = estate;
+	fresh_statement = GetCurrentStatementStartTimestamp();
 }
 
 static void
@@ -380,22 +392,24 @@ static void
 ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 			   bool execute_once)
 {
-	IgStmt	   *stmt;
+	IgStmt	   *stmt = NULL;
 
 	/*
 	 * A FETCH (or a portal run again) is a statement of its own: rules
-	 * changed since the cursor was opened apply to it.
+	 * changed since the cursor was opened apply to it.  The first run of
+	 * the executor started last needs no check.
 	 */
-	stmt = ig_stmt_running() ? ig_stmt_find(queryDesc->estate) : NULL;
-	if (stmt != NULL &&
-		stmt->statement_start != GetCurrentStatementStartTimestamp() &&
+	if ((queryDesc->estate != fresh_estate ||
+		 fresh_statement != GetCurrentStatementStartTimestamp()) &&
+		ig_stmt_running() &&
+		(stmt = ig_stmt_find(queryDesc->estate)) != NULL &&
 		ig_counting_active())
 	{
 		AcceptInvalidationMessages();
 		if (!ig_rules_current(stmt->rules_epoch))
 			ig_stmt_refresh_rules(stmt);
-		stmt->statement_start = GetCurrentStatementStartTimestamp();
 	}
+	fresh_estate = NULL;
 
 	if (unlikely(InNoForceRLSOperation()))
 	{
@@ -421,39 +435,12 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	 * CLOSE or commit for a cursor (rows a threshold covers settle batch by
 	 * batch meanwhile, as always).
 	 */
-	if (count == 0 || stmt == NULL)
+	if (count == 0)
 		return;
-	ig_stmt_settle(stmt, false);
-}
-
-static void
-finish_executor(QueryDesc *queryDesc)
-{
-	if (prev_ExecutorFinish)
-		prev_ExecutorFinish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
-}
-
-/* AFTER triggers fire here: beneath a foreign-key query, as in Run. */
-static void
-ig_ExecutorFinish(QueryDesc *queryDesc)
-{
-	if (unlikely(InNoForceRLSOperation()))
-	{
-		noforce_depth++;
-		PG_TRY();
-		{
-			finish_executor(queryDesc);
-		}
-		PG_FINALLY();
-		{
-			noforce_depth--;
-		}
-		PG_END_TRY();
-	}
-	else
-		finish_executor(queryDesc);
+	if (stmt == NULL)
+		stmt = ig_stmt_find(queryDesc->estate);
+	if (stmt != NULL)
+		ig_stmt_settle(stmt, false);
 }
 
 /*
@@ -471,6 +458,4 @@ ig_executor_init(void)
 	ExecutorStart_hook = ig_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;
 	ExecutorRun_hook = ig_ExecutorRun;
-	prev_ExecutorFinish = ExecutorFinish_hook;
-	ExecutorFinish_hook = ig_ExecutorFinish;
 }

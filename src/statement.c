@@ -218,7 +218,6 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->enforcing = false;
 	stmt->has_pending = false;
 	stmt->rules_epoch = ig_rules_epoch();
-	stmt->statement_start = GetCurrentStatementStartTimestamp();
 	stmt->nkeys = 0;
 	stmt->maxkeys = IG_INLINE_KEYS;
 	stmt->keys = stmt->inline_keys;

@@ -63,8 +63,6 @@ typedef struct IgStmt
 	bool		enforcing;		/* some key has rules */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
 	uint64		rules_epoch;	/* of the rules its keys were matched to */
-	TimestampTz statement_start;	/* of the top-level statement it last ran
-									 * in (a cursor runs in several) */
 	uint64		parallel_query; /* shared by a parallel query's processes */
 	int			nkeys;
 	int			maxkeys;

@@ -68,6 +68,20 @@ is(reads($node, 'alice', 'customers'), 101, 'at row 101 (limit 5 x 7, floored at
 $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
 ($out, $err) = as_alice('SELECT count(*) FROM customers');
 like($err, qr/may not read more rows/, "and the session's next statement");
+
+# a cursor declared before the rule, first fetched after it
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.drop_threshold(rule_id) FROM insider_guard.baseline_rules;
+	SELECT insider_guard.reset('alice')});
+as_alice('BEGIN');
+as_alice('DECLARE d CURSOR FOR SELECT id FROM customers');
+$node->safe_psql('postgres',
+	"SELECT insider_guard.set_baseline_rule('alice', 5, '1 hour', 100, 'self', 'block')");
+($out, $err) = as_alice('MOVE ALL IN d');
+like($err, qr/may not read more rows/,
+	'a cursor declared before the rule is stopped at its first FETCH');
+as_alice('ROLLBACK');
+is(reads($node, 'alice', 'customers'), 101, 'at row 101 too');
 $alice->quit;
 
 # a window that broke the rule does not feed the history; one that did not
