@@ -28,59 +28,65 @@
 #define D_TAB	K_DAY_TABLE
 
 /*
- * The detectors, chosen before any result was seen.  The first eight are
- * the comparison; the rest trace the frontier of insider_guard's
- * parameters (factor, min_rows, and the factor of a block rule).
+ * The detectors.  The first eight of the comparison and the sweeps were
+ * chosen before any result was seen; the reset at a role change (a
+ * proposal), the oracle and the peers / both block rules were added after
+ * the first run, to show what limits the others.
  */
+#define LOG2(k1, k2, src, f, m) 2, {R(k1, src, false, f, m), R(k2, src, false, f, m)}
+#define DEPLOY_RULES 3, { \
+		R(H_ALL, SRC_SELF, false, 5, 1000), \
+		R(D_ALL, SRC_SELF, false, 5, 1000), \
+		R(D_ALL, SRC_SELF, true, 10, 10000)}
+
 static const Deployment deployments[] = {
 	{"fixed: group max (log), 2x (block)", 3, {
 			R(H_ALL, SRC_FIXED, false, 1, 0),
 			R(D_ALL, SRC_FIXED, false, 1, 0),
 	R(D_ALL, SRC_FIXED, true, 2, 0)}},
-	{"z > 3", 2, {
-			R(H_ALL, SRC_Z, false, 0, 0),
-	R(D_ALL, SRC_Z, false, 0, 0)}},
-	{"spike: z > 3 and (x-p90)/(p90-p25+1) > 2", 2, {
-			R(H_ALL, SRC_SPIKE, false, 0, 0),
-	R(D_ALL, SRC_SPIKE, false, 0, 0)}},
-	{"ig self", 2, {
-			R(H_ALL, SRC_SELF, false, 5, 1000),
-	R(D_ALL, SRC_SELF, false, 5, 1000)}},
-	{"ig peers", 2, {
-			R(H_ALL, SRC_PEERS, false, 5, 1000),
-	R(D_ALL, SRC_PEERS, false, 5, 1000)}},
-	{"ig both", 2, {
-			R(H_ALL, SRC_BOTH, false, 5, 1000),
-	R(D_ALL, SRC_BOTH, false, 5, 1000)}},
-	{"ig self, per table", 2, {
-			R(H_TAB, SRC_SELF, false, 5, 1000),
-	R(D_TAB, SRC_SELF, false, 5, 1000)}},
-	{"ig deploy: self log + daily self block x10", 3, {
-			R(H_ALL, SRC_SELF, false, 5, 1000),
-			R(D_ALL, SRC_SELF, false, 5, 1000),
-	R(D_ALL, SRC_SELF, true, 10, 10000)}},
-	/* the frontier: log rules (self, hour and day, min_rows 1000) */
-	{"ig self f=2", 2, {R(H_ALL, SRC_SELF, false, 2, 1000), R(D_ALL, SRC_SELF, false, 2, 1000)}},
-	{"ig self f=3", 2, {R(H_ALL, SRC_SELF, false, 3, 1000), R(D_ALL, SRC_SELF, false, 3, 1000)}},
-	{"ig self f=4", 2, {R(H_ALL, SRC_SELF, false, 4, 1000), R(D_ALL, SRC_SELF, false, 4, 1000)}},
-	{"ig self f=7", 2, {R(H_ALL, SRC_SELF, false, 7, 1000), R(D_ALL, SRC_SELF, false, 7, 1000)}},
-	{"ig self f=10", 2, {R(H_ALL, SRC_SELF, false, 10, 1000), R(D_ALL, SRC_SELF, false, 10, 1000)}},
-	{"ig self m=100", 2, {R(H_ALL, SRC_SELF, false, 5, 100), R(D_ALL, SRC_SELF, false, 5, 100)}},
-	{"ig self m=10000", 2, {R(H_ALL, SRC_SELF, false, 5, 10000), R(D_ALL, SRC_SELF, false, 5, 10000)}},
-	/* the frontier: one daily block rule (self, min_rows 10,000) */
+	{"z > 3", LOG2(H_ALL, D_ALL, SRC_Z, 0, 0)},
+	{"spike: z > 3 and (x-p90)/(p90-p25+1) > 2", LOG2(H_ALL, D_ALL, SRC_SPIKE, 0, 0)},
+	{"ig self", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 1000)},
+	{"ig peers", LOG2(H_ALL, D_ALL, SRC_PEERS, 5, 1000)},
+	{"ig both", LOG2(H_ALL, D_ALL, SRC_BOTH, 5, 1000)},
+	{"ig self, per table", LOG2(H_TAB, D_TAB, SRC_SELF, 5, 1000)},
+	{"ig deploy: self log + daily self block x10", DEPLOY_RULES},
+	{"ig deploy + history reset at role change (proposal)", DEPLOY_RULES, true},
+	{"oracle: role's own clean max (bound)", LOG2(H_ALL, D_ALL, SRC_ORACLE, 0, 0)},
+	/* the frontier: log rules (self, hour and day, all tables) */
+	{"ig self f=2", LOG2(H_ALL, D_ALL, SRC_SELF, 2, 1000)},
+	{"ig self f=3", LOG2(H_ALL, D_ALL, SRC_SELF, 3, 1000)},
+	{"ig self f=4", LOG2(H_ALL, D_ALL, SRC_SELF, 4, 1000)},
+	{"ig self f=7", LOG2(H_ALL, D_ALL, SRC_SELF, 7, 1000)},
+	{"ig self f=10", LOG2(H_ALL, D_ALL, SRC_SELF, 10, 1000)},
+	{"ig self m=100", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 100)},
+	{"ig self m=10000", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 10000)},
+	/* the frontier: one daily block rule (all tables, min_rows 10,000) */
 	{"block f=3", 1, {R(D_ALL, SRC_SELF, true, 3, 10000)}},
 	{"block f=5", 1, {R(D_ALL, SRC_SELF, true, 5, 10000)}},
 	{"block f=7", 1, {R(D_ALL, SRC_SELF, true, 7, 10000)}},
 	{"block f=10", 1, {R(D_ALL, SRC_SELF, true, 10, 10000)}},
 	{"block f=15", 1, {R(D_ALL, SRC_SELF, true, 15, 10000)}},
 	{"block f=20", 1, {R(D_ALL, SRC_SELF, true, 20, 10000)}},
+	{"block f=10 reset", 1, {R(D_ALL, SRC_SELF, true, 10, 10000)}, true},
+	{"block f=10 both", 1, {R(D_ALL, SRC_BOTH, true, 10, 10000)}},
+	{"block f=10 peers", 1, {R(D_ALL, SRC_PEERS, true, 10, 10000)}},
 };
 
 #define N_DEP		((int) lengthof(deployments))
-#define N_COMPARED	8
-#define DEP_DEPLOY	7			/* the one checked against the targets */
-#define FIRST_LOG_SWEEP	8
-#define FIRST_BLOCK_SWEEP 15
+#define N_COMPARED	10
+#define DEP_SELF	3			/* the f = 5 point of the log sweep */
+#define DEP_DEPLOY	7			/* shown in detail */
+#define DEP_RESET	8
+#define FIRST_LOG_SWEEP	10
+#define FIRST_BLOCK_SWEEP 17
+
+/* the log sweep by factor, then min_rows */
+static const int log_sweep[] = {10, 11, 12, DEP_SELF, 13, 14, 15, 16};
+
+static const char *const src_name[] = {
+	"self", "peers", "both", "fixed", "z", "spike", "oracle"
+};
 
 typedef struct DepResult
 {
@@ -181,6 +187,13 @@ prepass(void)
 					continue;
 				if (!warm)
 				{
+					const Role *ro = &org->roles[r];
+					int			j = ro->change_day >= 0 && d >= ro->change_day ? 1 : 0;
+					int64		all2 = 0;
+
+					for (int i = 0; i < n; i++)
+						all2 += buf[i].rows;
+					base.oracle[0][r][j] = Max(base.oracle[0][r][j], all2);
 					stats_active_hours++;
 					stats_stmts += n;
 				}
@@ -214,7 +227,10 @@ prepass(void)
 				continue;
 			daily[j][r][ndaily[j][r]++] = (double) day_all[r];
 			if (!warm)
+			{
+				base.oracle[1][r][j] = Max(base.oracle[1][r][j], day_all[r]);
 				continue;
+			}
 			ig_hist_feed(&base.hist[K_DAY_ALL][r], end, day_all[r], IG_NO_LIMIT, false);
 			for (int s = 0; s < ro->nslots; s++)
 				if (day_tab[r][s] > 0)
@@ -278,6 +294,8 @@ run_pass(int variant)
 	for (int d = WARMUP_DAYS; d < SIM_DAYS; d++)
 	{
 		set_members(d);
+		for (int i = 0; i < N_DEP; i++)
+			inst_day_start(&insts[i], d);
 		for (int h = d * 24; h < (d + 1) * 24; h++)
 		{
 			for (int r = 0; r < org->nroles; r++)
@@ -491,12 +509,21 @@ print_ttd(double h)
 		printf(" %.1f d |", h / 24);
 }
 
-/* the ≥ 100x events: all blocked, and none leaked more than its limit */
+/*
+ * The >= 100x events: how many were blocked, how many of those leaked no
+ * more than the limit, the worst leak / limit, and the median and largest
+ * leak as a multiple of the role's median daily volume.
+ */
 static void
-big_blocks(int dep, int *blocked, int *n, int *within, double *worst)
+big_leaks(int dep, int *blocked, int *n, int *within, double *worst,
+		  double *leak_p50, double *leak_max)
 {
+	double		v[N_EVENTS];
+	int			nv = 0;
+
 	*blocked = *n = *within = 0;
 	*worst = 0;
+	*leak_p50 = *leak_max = NAN;
 	for (int e = 0; e < nevents; e++)
 	{
 		const EventResult *er = &results[dep].ev[e];
@@ -510,7 +537,23 @@ big_blocks(int dep, int *blocked, int *n, int *within, double *worst)
 		if (er->leak <= er->limit)
 			(*within)++;
 		*worst = Max(*worst, (double) er->leak / (double) Max(er->limit, 1));
+		v[nv++] = (double) er->leak / Max(events[e].median_daily, 1);
 	}
+	if (nv > 0)
+	{
+		qsort(v, nv, sizeof(double), compare_double);
+		*leak_p50 = v[(nv - 1) / 2];
+		*leak_max = v[nv - 1];
+	}
+}
+
+static void
+big_blocks(int dep, int *blocked, int *n, int *within, double *worst)
+{
+	double		p50;
+	double		max;
+
+	big_leaks(dep, blocked, n, within, worst, &p50, &max);
 }
 
 static const char *
@@ -575,6 +618,79 @@ print_org(void)
 
 }
 
+/* a deployment in detail: size by shape, false alerts by class and rule */
+static void
+print_detail(int i)
+{
+	const Deployment *dep = &deployments[i];
+
+	printf("\n## \"%s\" in detail\n\n", dep->name);
+	printf("Rules%s:", dep->reset_on_change ? " (own history reset when a role changes job)" : "");
+	for (int j = 0; j < dep->nrules; j++)
+	{
+		const Rule *r = &dep->rule[j];
+
+		printf("%s per %s, %s, compare_to %s, factor %g, min_rows %lld, %s",
+			   j ? ";" : "", KIND_HOURLY(r->kind) ? "hour" : "day",
+			   KIND_TABLE(r->kind) ? "each table" : "all tables",
+			   src_name[r->src], r->factor, (long long) r->min_rows, r->block ? "block" : "log");
+	}
+	printf(".\n\nDetected / injected, by size and shape, and the median time to detection:\n\n");
+	printf("| shape |");
+	for (int s = 0; s < N_SIZES; s++)
+		printf(" %gx |", size_factor[s]);
+	printf(" all | detection p50 | blocked |\n|---|");
+	for (int s = 0; s <= N_SIZES + 2; s++)
+		printf("---|");
+	printf("\n");
+	for (int sh = 0; sh < N_SHAPES; sh++)
+	{
+		int			hit;
+		int			n;
+
+		printf("| %s |", shape_name[sh]);
+		for (int s = 0; s < N_SIZES; s++)
+		{
+			int			h2 = 0;
+			int			n2 = 0;
+
+			for (int e = 0; e < nevents; e++)
+				if (events[e].shape == sh && events[e].size == s)
+				{
+					n2++;
+					h2 += results[i].ev[e].detected;
+				}
+			printf(" %d/%d |", h2, n2);
+		}
+		count(i, f_shape, sh, false, &hit, &n);
+		printf(" %d/%d |", hit, n);
+		print_ttd(ttd(i, f_shape, sh, 0.5));
+		count(i, f_shape, sh, true, &hit, &n);
+		printf(" %d/%d |\n", hit, n);
+	}
+	printf("\nFalse alerts per 1,000 role-days by role class and rule:\n\n");
+	printf("| class | role-days |");
+	for (int j = 0; j < dep->nrules; j++)
+		printf(" rule %d |", j + 1);
+	printf("\n|---|---|");
+	for (int j = 0; j < dep->nrules; j++)
+		printf("---|");
+	printf("\n");
+	for (int c = 0; c < N_CLASSES; c++)
+	{
+		static const char *const cls[] = {
+			"steady", "heavy-tailed", "30 days after a role change",
+			"new hire, first 30 days"
+		};
+
+		printf("| %s | %lld |", cls[c], (long long) role_days[c]);
+		for (int j = 0; j < dep->nrules; j++)
+			printf(" %.2f |", role_days[c] ?
+				   1000.0 * results[i].alerts[c][j] / role_days[c] : 0);
+		printf("\n");
+	}
+}
+
 static void
 report(double seconds)
 {
@@ -609,16 +725,18 @@ report(double seconds)
 	printf("| detector |");
 	for (int s = 0; s < N_SHAPES; s++)
 		printf(" %s |", shape_name[s]);
-	printf(" time to detection p50 | p90 | >=100x blocked | leak <= limit | worst leak / limit |\n|---|");
+	printf(" time to detection p50 | p90 | >=100x blocked | leak <= limit | worst leak / limit | leak p50, max (x median day) |\n|---|");
 	for (int s = 0; s < N_SHAPES; s++)
 		printf("---|");
-	printf("---|---|---|---|---|\n");
+	printf("---|---|---|---|---|---|\n");
 	for (int i = 0; i < N_COMPARED; i++)
 	{
 		int			blocked;
 		int			n;
 		int			within;
 		double		worst;
+		double		p50;
+		double		max;
 
 		printf("| %s |", deployments[i].name);
 		for (int s = 0; s < N_SHAPES; s++)
@@ -627,113 +745,46 @@ report(double seconds)
 		print_ttd(ttd(i, f_all, 0, 0.9));
 		if (has_block(i))
 		{
-			big_blocks(i, &blocked, &n, &within, &worst);
-			printf(" %d/%d | %d/%d | %.2f |\n", blocked, n, within, blocked, worst);
+			big_leaks(i, &blocked, &n, &within, &worst, &p50, &max);
+			printf(" %d/%d | %d/%d | %.2f | %.1f, %.1f |\n", blocked, n, within,
+				   blocked, worst, p50, max);
 		}
 		else
-			printf(" – | – | – |\n");
+			printf(" – | – | – | – |\n");
 	}
 
-	/* the deployment in detail */
-	{
-		int			i = DEP_DEPLOY;
-		const Deployment *dep = &deployments[i];
-
-		printf("\n## \"%s\" in detail\n\n", dep->name);
-		printf("Rules:");
-		for (int j = 0; j < dep->nrules; j++)
-		{
-			const Rule *r = &dep->rule[j];
-
-			printf("%s per %s, %s, compare_to self, factor %g, min_rows %lld, %s",
-				   j ? ";" : "", KIND_HOURLY(r->kind) ? "hour" : "day",
-				   KIND_TABLE(r->kind) ? "each table" : "all tables",
-				   r->factor, (long long) r->min_rows, r->block ? "block" : "log");
-		}
-		printf(".\n\nDetected / injected, by size and shape, and the median time to detection:\n\n");
-		printf("| shape |");
-		for (int s = 0; s < N_SIZES; s++)
-			printf(" %gx |", size_factor[s]);
-		printf(" all | detection p50 | blocked |\n|---|");
-		for (int s = 0; s <= N_SIZES + 2; s++)
-			printf("---|");
-		printf("\n");
-		for (int sh = 0; sh < N_SHAPES; sh++)
-		{
-			int			hit;
-			int			n;
-
-			printf("| %s |", shape_name[sh]);
-			for (int s = 0; s < N_SIZES; s++)
-			{
-				int			h2 = 0;
-				int			n2 = 0;
-
-				for (int e = 0; e < nevents; e++)
-					if (events[e].shape == sh && events[e].size == s)
-					{
-						n2++;
-						h2 += results[i].ev[e].detected;
-					}
-				printf(" %d/%d |", h2, n2);
-			}
-			count(i, f_shape, sh, false, &hit, &n);
-			printf(" %d/%d |", hit, n);
-			print_ttd(ttd(i, f_shape, sh, 0.5));
-			count(i, f_shape, sh, true, &hit, &n);
-			printf(" %d/%d |\n", hit, n);
-		}
-		printf("\nFalse alerts per 1,000 role-days by role class and rule:\n\n");
-		printf("| class | role-days |");
-		for (int j = 0; j < dep->nrules; j++)
-			printf(" rule %d |", j + 1);
-		printf("\n|---|---|");
-		for (int j = 0; j < dep->nrules; j++)
-			printf("---|");
-		printf("\n");
-		for (int c = 0; c < N_CLASSES; c++)
-		{
-			static const char *const cls[] = {
-				"steady", "heavy-tailed", "30 days after a role change",
-				"new hire, first 30 days"
-			};
-
-			printf("| %s | %lld |", cls[c], (long long) role_days[c]);
-			for (int j = 0; j < dep->nrules; j++)
-				printf(" %.2f |", role_days[c] ?
-					   1000.0 * results[i].alerts[c][j] / role_days[c] : 0);
-			printf("\n");
-		}
-	}
+	print_detail(DEP_DEPLOY);
+	print_detail(DEP_RESET);
 
 	/* the frontier */
 	printf("\n## Frontier: log rules (self, hour and day, all tables)\n\n");
 	printf("| factor | min_rows | 2x | 5x | >=10x | false alerts others | false alerts new |\n");
 	printf("|---|---|---|---|---|---|---|\n");
-	for (int i = FIRST_LOG_SWEEP - 5; i < FIRST_BLOCK_SWEEP; i++)
+	for (int k = 0; k < (int) lengthof(log_sweep); k++)
 	{
+		int			i = log_sweep[k];
 		const Rule *r = &deployments[i].rule[0];
 
-		if (i < FIRST_LOG_SWEEP && i != 3)
-			continue;
 		printf("| %g | %lld | %.0f%% | %.0f%% | %.1f%% | %.2f | %.2f |\n",
 			   r->factor, (long long) r->min_rows, recall(i, f_size, 0),
 			   recall(i, f_size, 1), recall(i, f_size_at_least, 2),
 			   per_kday(i, false, false), per_kday(i, true, false));
 	}
-	printf("\n## Frontier: one block rule (self, per day, all tables, min_rows 10,000)\n\n");
-	printf("| factor | blocked 10x | 30x | >=100x | leak <= limit | false blocks others | new | all |\n");
-	printf("|---|---|---|---|---|---|---|---|\n");
+	printf("\n## Frontier: one block rule (per day, all tables, min_rows 10,000)\n\n");
+	printf("| compare_to | factor | blocked 10x | 30x | >=100x | leak <= limit | false blocks others | new | all |\n");
+	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = FIRST_BLOCK_SWEEP; i < N_DEP; i++)
 	{
+		const Rule *r = &deployments[i].rule[0];
 		int			blocked;
 		int			n;
 		int			within;
 		double		worst;
 
 		big_blocks(i, &blocked, &n, &within, &worst);
-		printf("| %g | %.0f%% | %.0f%% | %d/%d | %d/%d | %.3f | %.3f | %.3f |\n",
-			   deployments[i].rule[0].factor, blocked_share(i, f_size, 2),
+		printf("| %s%s | %g | %.0f%% | %.0f%% | %d/%d | %d/%d | %.3f | %.3f | %.3f |\n",
+			   src_name[r->src], deployments[i].reset_on_change ? " + reset at role change" : "",
+			   r->factor, blocked_share(i, f_size, 2),
 			   blocked_share(i, f_size, 3), blocked, n, within, blocked,
 			   per_kday(i, false, true), per_kday(i, true, true), blocks_all(i));
 	}
@@ -774,10 +825,39 @@ report(double seconds)
 		verified += results[i].verified;
 		diff += results[i].verify_diff;
 	}
-	printf("\nChecks: peer limits recomputed at a later statement of their window "
-		   "(now = that statement's time): %lld, of which %lld differed.  Windows are "
+	printf("\nChecks: limits of insider_guard rules recomputed at a later statement "
+		   "of their window (own history, and peer pools with now = that statement's "
+		   "time): %lld, of which %lld differed.  Windows are "
 		   "UTC-aligned hours and days.  Run time %.0f s.\n",
 		   (long long) verified, (long long) diff, seconds);
+}
+
+/* one line per event: what the deployment did, and why */
+static void
+print_events(int dep)
+{
+	printf("\n## Events under \"%s\"\n\n", deployments[dep].name);
+	printf("| event | shape | size | role | sigma | alpha | month end | median daily | rows | warm-up p99 hour | p99 day | detected | blocked | after | limit | leak |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	for (int e = 0; e < nevents; e++)
+	{
+		const Event *ev = &events[e];
+		const Role *ro = &org->roles[ev->role];
+		const EventResult *er = &results[dep].ev[e];
+
+		printf("| %d | %s | %gx | %d | %.2f | %.2f | %.1f | %.0f | %lld | %llu | %llu | %s | %s |",
+			   e, shape_name[ev->shape], size_factor[ev->size], ev->role,
+			   ro->sigma, ro->alpha, org->groups[ro->job[ev->job].group].month_end,
+			   ev->median_daily, (long long) ev->rows,
+			   (unsigned long long) ig_hist_quantile(&base.hist[K_HOUR_ALL][ev->role], 0.99),
+			   (unsigned long long) ig_hist_quantile(&base.hist[K_DAY_ALL][ev->role], 0.99),
+			   er->detected ? "yes" : "no", er->blocked ? "yes" : "no");
+		if (er->detected)
+			print_ttd((double) (er->t_detect - ev->start) / HOUR_US);
+		else
+			printf(" – |");
+		printf(" %lld | %lld |\n", (long long) er->limit, (long long) er->leak);
+	}
 }
 
 int
@@ -814,5 +894,7 @@ main(int argc, char **argv)
 				v == 0 ? "evaluation without exfiltrations" : "a batch of exfiltrations");
 	}
 	report(now_seconds() - t0);
+	if (getenv("DETECT_EVENTS"))
+		print_events(atoi(getenv("DETECT_EVENTS")));
 	return 0;
 }

@@ -262,6 +262,14 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit)
 			case SRC_SPIKE:
 				limit[j] = exact_limit(&in->ex[k][sidx], r->src);
 				break;
+			case SRC_ORACLE:
+				{
+					const Role *ro = &world.org->roles[c->role];
+
+					limit[j] = world.base->oracle[k][c->role]
+						[ro->change_day >= 0 && c->day >= ro->change_day ? 1 : 0];
+				}
+				break;
 		}
 	}
 }
@@ -309,10 +317,14 @@ open_win(Inst *in, Kind k, const Ctx *c, int slot, int64 t)
 	return w;
 }
 
-/* a rule broke: a detection if the window holds exfiltrated rows */
+/*
+ * A rule broke (fresh: a new record, not a statement stopped on its first
+ * row after a block): a detection if the window holds exfiltrated rows or
+ * the statement is the exfiltration's, else a false alert or block.
+ */
 static void
 record_break(Inst *in, const Ctx *c, int rule, const Stmt *s, const Win *w,
-			 bool block, int64 limit)
+			 bool block, int64 limit, bool fresh)
 {
 	if (c->event >= 0 && (w->exfil > 0 || s->event >= 0))
 	{
@@ -332,7 +344,8 @@ record_break(Inst *in, const Ctx *c, int rule, const Stmt *s, const Win *w,
 		}
 		return;
 	}
-	in->alerts[c->cls][rule]++;
+	if (fresh)
+		in->alerts[c->cls][rule]++;
 }
 
 static void
@@ -361,7 +374,12 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
 		if (!r->block)
 			continue;
 		if (rw->flags[j] & F_BLOCKED)
+		{
 			already = true;
+			/* an exfiltration stopped on its first row is blocked too */
+			if (s->event >= 0)
+				record_break(in, c, j, s, rw, true, rw->limit[j], false);
+		}
 		else if (rw->limit[j] >= 0)
 			allow = Min(allow, Max(rw->limit[j] - rw->rows, 0));
 	}
@@ -398,14 +416,40 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
 				if (!stopped)
 					in->blocked_stmts[c->cls]++;
 				stopped = true;
-				record_break(in, c, j, s, rw, true, limit);
+				record_break(in, c, j, s, rw, true, limit, true);
 			}
 		}
 		else if (!(rw->flags[j] & F_ALERTED) &&
 				 before[r->kind] <= limit && rw->rows > limit)
 		{
 			rw->flags[j] |= F_ALERTED;
-			record_break(in, c, j, s, rw, false, limit);
+			record_break(in, c, j, s, rw, false, limit, true);
+		}
+	}
+}
+
+/*
+ * A new day: with reset_on_change, roles that change job today start
+ * their own history afresh (as a reset_history function would), so that
+ * "self" falls back to the new peers until it is usable again.
+ */
+void
+inst_day_start(Inst *in, int day)
+{
+	const Org  *org = world.org;
+
+	if (!in->dep->reset_on_change)
+		return;
+	for (int r = 0; r < org->nroles; r++)
+	{
+		if (org->roles[r].change_day != day)
+			continue;
+		for (int k = 0; k < N_KINDS; k++)
+		{
+			if (!in->ig[k])
+				continue;
+			for (int s = 0; s < (KIND_TABLE(k) ? MAX_SLOTS : 1); s++)
+				ig_hist_init(&in->hist[k][SERIES(k, r, s)]);
 		}
 	}
 }

@@ -35,7 +35,8 @@ typedef enum Source
 	SRC_BOTH,					/* 'both' */
 	SRC_FIXED,					/* factor x the group's warm-up maximum */
 	SRC_Z,						/* mean + 3 sd of the role's past windows */
-	SRC_SPIKE					/* z > 3 and (x - p90) / (p90 - p25 + 1) > 2 */
+	SRC_SPIKE,					/* z > 3 and (x - p90) / (p90 - p25 + 1) > 2 */
+	SRC_ORACLE					/* the role's own clean maximum in evaluation */
 } Source;
 
 typedef struct Rule
@@ -54,6 +55,8 @@ typedef struct Deployment
 	const char *name;
 	int			nrules;
 	Rule		rule[MAX_RULES];
+	bool		reset_on_change;	/* forget own history at a role change
+									 * (a proposal: no such function yet) */
 } Deployment;
 
 /* exact history of a series, for the z-score and spike rules */
@@ -74,6 +77,7 @@ typedef struct Base
 	IgHistogram *hist[N_KINDS];
 	Exact	   *exact[2];		/* K_HOUR_ALL, K_DAY_ALL */
 	int64		group_max[2][N_GROUPS];
+	int64		oracle[2][MAX_ROLES][2];	/* by job */
 } Base;
 
 /* role classes the false alerts are counted by */
@@ -155,6 +159,7 @@ extern World world;
 extern void exact_add(Exact *e, int64 v, int day);
 extern void inst_init(Inst *in, const Deployment *dep, int nevents);
 extern void inst_free(Inst *in);
+extern void inst_day_start(Inst *in, int day);
 extern void inst_role_hour(Inst *in, const Ctx *c, const Stmt *stmts, int n);
 extern void inst_close(Inst *in, bool hourly, int64 window_end, int day);
 
