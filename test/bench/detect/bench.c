@@ -867,12 +867,14 @@ main(int argc, char **argv)
 	bool		org_only = argc > 1 && strcmp(argv[1], "--org") == 0;
 	uint64		seed = argc > 1 + org_only ? strtoull(argv[1 + org_only], NULL, 10) : 1;
 
+	for (int g = 0; g < N_GROUPS; g++)
+		world.members[g] = palloc(MAX_ROLES * sizeof(int));
+	if (engine_selftest() != 0)
+		return 1;
 	org = palloc0(sizeof(Org));
 	org_build(org, seed);
 	world.org = org;
 	world.base = &base;
-	for (int g = 0; g < N_GROUPS; g++)
-		world.members[g] = palloc(MAX_ROLES * sizeof(int));
 	fprintf(stderr, "[%3.0fs] organisation built: %d roles\n", now_seconds() - t0,
 			org->nroles);
 	prepass();

@@ -163,4 +163,7 @@ extern void inst_day_start(Inst *in, int day);
 extern void inst_role_hour(Inst *in, const Ctx *c, const Stmt *stmts, int n);
 extern void inst_close(Inst *in, bool hourly, int64 window_end, int day);
 
+/* selftest.c */
+extern int	engine_selftest(void);
+
 #endif							/* ENGINE_H */

@@ -8,8 +8,9 @@
 #
 # Installs what it needs (postgresql-server-dev-15, gcc) if missing, builds
 # the benchmark with the very src/stats.c the extension runs (a frontend
-# program, as the unit tests are), runs it and prints the report in
-# Markdown on stdout (progress on stderr).  No server is started.  Takes
+# program, as the unit tests are), checks the engine's enforcement on a tiny
+# organisation, runs the benchmark and prints the report in Markdown on
+# stdout (progress on stderr).  No server is started.  Takes
 # about a minute on 2 cores.
 #
 # Settings (environment): DETECT_EVENTS=<n> also lists every event under
