@@ -78,6 +78,7 @@ static const Deployment deployments[] = {
 #define DEP_SELF	3			/* the f = 5 point of the log sweep */
 #define DEP_DEPLOY	7			/* shown in detail */
 #define DEP_RESET	8
+#define DEP_ORACLE	9
 #define FIRST_LOG_SWEEP	10
 #define FIRST_BLOCK_SWEEP 17
 
@@ -668,6 +669,56 @@ print_detail(int i)
 		count(i, f_shape, sh, true, &hit, &n);
 		printf(" %d/%d |\n", hit, n);
 	}
+	{
+		int			missed = 0;
+		int			oracle = 0;
+		int			by_shape[N_SHAPES] = {0};
+
+		for (int e = 0; e < nevents; e++)
+			if (events[e].size >= 2 && !results[i].ev[e].detected)
+			{
+				missed++;
+				by_shape[events[e].shape]++;
+				oracle += !results[DEP_ORACLE].ev[e].detected;
+			}
+		printf("\nOf the %d exfiltrations of 10x or more it missed, %d stay below the "
+			   "role's own clean maximum (the oracle misses them too); by shape:",
+			   missed, oracle);
+		for (int sh = 0; sh < N_SHAPES; sh++)
+			printf("%s %s %d", sh ? "," : "", shape_name[sh], by_shape[sh]);
+		printf(".\n");
+	}
+	/* how far above the role's own clean maximum the limits were */
+	for (int j = 0; j < dep->nrules && !KIND_TABLE(dep->rule[0].kind); j++)
+	{
+		double		v[N_EVENTS];
+		int			n = 0;
+		int			none = 0;
+
+		for (int e = 0; e < nevents; e++)
+		{
+			const Event *ev = &events[e];
+			const EventResult *er = &results[i].ev[e];
+			int64		top = base.oracle[dep->rule[j].kind][ev->role][ev->job];
+
+			if (ev->size < 2 || er->detected || !er->started)
+				continue;
+			if (er->limit0[j] < 0)
+				none++;
+			else
+				v[n++] = (double) er->limit0[j] / (double) Max(top, 1);
+		}
+		qsort(v, n, sizeof(double), compare_double);
+		if (n > 0)
+			printf("%s rule %d's limit when they began: p10 %.1f, p50 %.1f, p90 %.1f "
+				   "times the role's clean maximum %s in evaluation%s",
+				   j ? ";" : "On those missed events,", j + 1, v[n / 10], v[n / 2],
+				   v[n * 9 / 10], KIND_HOURLY(dep->rule[j].kind) ? "hour" : "day",
+				   none ? "" : "");
+		if (none)
+			printf(" (no limit on %d)", none);
+	}
+	printf(".\n");
 	printf("\nFalse alerts per 1,000 role-days by role class and rule:\n\n");
 	printf("| class | role-days |");
 	for (int j = 0; j < dep->nrules; j++)
@@ -837,21 +888,25 @@ static void
 print_events(int dep)
 {
 	printf("\n## Events under \"%s\"\n\n", deployments[dep].name);
-	printf("| event | shape | size | role | sigma | alpha | month end | median daily | rows | warm-up p99 hour | p99 day | detected | blocked | after | limit | leak |\n");
-	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+	printf("| event | shape | size | role | sigma | alpha | month end | median daily | rows | warm-up p99 hour | p99 day | clean max hour | day | limits at start | detected | blocked | after | limit | leak |\n");
+	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int e = 0; e < nevents; e++)
 	{
 		const Event *ev = &events[e];
 		const Role *ro = &org->roles[ev->role];
 		const EventResult *er = &results[dep].ev[e];
 
-		printf("| %d | %s | %gx | %d | %.2f | %.2f | %.1f | %.0f | %lld | %llu | %llu | %s | %s |",
+		printf("| %d | %s | %gx | %d | %.2f | %.2f | %.1f | %.0f | %lld | %llu | %llu | %lld | %lld |",
 			   e, shape_name[ev->shape], size_factor[ev->size], ev->role,
 			   ro->sigma, ro->alpha, org->groups[ro->job[ev->job].group].month_end,
 			   ev->median_daily, (long long) ev->rows,
 			   (unsigned long long) ig_hist_quantile(&base.hist[K_HOUR_ALL][ev->role], 0.99),
 			   (unsigned long long) ig_hist_quantile(&base.hist[K_DAY_ALL][ev->role], 0.99),
-			   er->detected ? "yes" : "no", er->blocked ? "yes" : "no");
+			   (long long) base.oracle[0][ev->role][ev->job],
+			   (long long) base.oracle[1][ev->role][ev->job]);
+		for (int j = 0; j < deployments[dep].nrules; j++)
+			printf("%s%lld", j ? ", " : " ", (long long) er->limit0[j]);
+		printf(" | %s | %s |", er->detected ? "yes" : "no", er->blocked ? "yes" : "no");
 		if (er->detected)
 			print_ttd((double) (er->t_detect - ev->start) / HOUR_US);
 		else

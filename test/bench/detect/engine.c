@@ -364,6 +364,12 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
 	for (int k = 0; k < N_KINDS; k++)
 		if (in->uses[k])
 			w[k] = open_win(in, k, c, s->slot, s->t);
+	if (s->event >= 0 && !in->ev[s->event].started)
+	{
+		in->ev[s->event].started = true;
+		for (int j = 0; j < dep->nrules; j++)
+			in->ev[s->event].limit0[j] = w[dep->rule[j].kind]->limit[j];
+	}
 
 	/* block rules: read up to the smallest headroom */
 	for (int j = 0; j < dep->nrules; j++)

@@ -99,6 +99,8 @@ typedef struct EventResult
 	int64		limit;			/* of the first break (the block if one) */
 	int64		read;			/* exfiltrated rows read before it stopped */
 	int64		leak;			/* read before the block */
+	bool		started;
+	int64		limit0[MAX_RULES];	/* in force at its first statement */
 } EventResult;
 
 typedef struct Win
