@@ -103,6 +103,7 @@ static Org *org;
 static Base base;
 static Event events[N_EVENTS];
 static int	nevents;
+static int	nbatches;
 static DepResult results[N_DEP];
 static int64 role_days[N_CLASSES];
 static int64 stats_stmts;
@@ -608,11 +609,11 @@ print_org(void)
 		   md[nmd / 10], md[nmd / 2], md[nmd * 9 / 10]);
 	printf("Evaluation: %d days, %lld role-days (%lld of new hires in their first 30 days, "
 		   "%lld in the 30 days after a role change), %lld active role-hours, "
-		   "%lld statements.  %d exfiltrations (",
+		   "%lld statements.  %d exfiltrations, in %d runs of distinct roles (",
 		   EVAL_DAYS,
 		   (long long) (role_days[0] + role_days[1] + role_days[2] + role_days[3]),
 		   (long long) role_days[CLS_NEW_HIRE], (long long) role_days[CLS_CHANGED],
-		   (long long) stats_active_hours, (long long) stats_stmts, nevents);
+		   (long long) stats_active_hours, (long long) stats_stmts, nevents, nbatches);
 	for (int s = 0; s < N_SHAPES; s++)
 		printf("%s%d %s", s ? ", " : "", ev_per_shape[s], shape_name[s]);
 	printf("), sized 2x..1000x the role's median daily volume.\n\n");
@@ -934,7 +935,7 @@ main(int argc, char **argv)
 			org->nroles);
 	prepass();
 	fprintf(stderr, "[%3.0fs] warm-up seeded\n", now_seconds() - t0);
-	nevents = make_events(org, events);
+	nevents = make_events(org, events, &nbatches);
 	for (int d = WARMUP_DAYS; d < SIM_DAYS; d++)
 		for (int r = 0; r < org->nroles; r++)
 			if (role_employed(org, r, d))
@@ -944,7 +945,7 @@ main(int argc, char **argv)
 		print_org();
 		return 0;
 	}
-	for (int v = 0; v <= N_BATCHES; v++)
+	for (int v = 0; v <= nbatches; v++)
 	{
 		run_pass(v);
 		fprintf(stderr, "[%3.0fs] %s done\n", now_seconds() - t0,

@@ -89,7 +89,8 @@
 #define N_EVENTS		300
 #define N_SIZES			6
 #define N_SHAPES		7
-#define N_BATCHES		2		/* events of one batch are on distinct roles */
+#define N_BATCHES		2		/* events of one batch are on distinct roles; */
+#define MAX_BATCHES		8		/*   more batches if the roles run out */
 #define NEW_HIRE_DAYS	14		/* "a new hire's first 14 days" */
 #define CHANGE_DAYS		14		/* "right after a role change" */
 #define BURST_STMTS		10		/* statements of a one-hour exfiltration */
@@ -220,6 +221,6 @@ extern bool role_employed(const Org *org, int role, int day);
 extern double activity_p(const Org *org, int role, int hour);
 extern bool in_shift(const Org *org, int role, int hour);
 extern int	gen_hour(const Org *org, int role, int hour, Stmt *out);
-extern int	make_events(Org *org, Event *events);
+extern int	make_events(Org *org, Event *events, int *nbatches);
 
 #endif							/* DETECT_H */

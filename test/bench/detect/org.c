@@ -732,17 +732,20 @@ compare_stmt(const void *a, const void *b)
 /*
  * Draws the 300 exfiltrations: event i has shape i mod 7 and size i mod 6
  * (so every pair comes 7 or 8 times), and alternates between two batches
- * by shape, a role carrying at most one event per batch.  Needs the roles'
- * median daily volumes.  Returns how many events were made.
+ * by shape, a role carrying at most one event per batch (a further batch
+ * takes the events of a shape whose eligible roles ran out).  Needs the
+ * roles' median daily volumes.  Returns how many events were made, and
+ * in *nbatches how many batches they need.
  */
 int
-make_events(Org *org, Event *events)
+make_events(Org *org, Event *events, int *nbatches)
 {
 	Rng			r = {hash4(org->seed, TAG_EVENTS, 0, 0)};
-	static bool used[N_BATCHES][MAX_ROLES];
+	static bool used[MAX_BATCHES][MAX_ROLES];
 	int			made = 0;
 
 	memset(used, 0, sizeof(used));
+	*nbatches = 1;
 	for (int i = 0; i < N_EVENTS; i++)
 	{
 		Event	   *ev = &events[made];
@@ -754,9 +757,9 @@ make_events(Org *org, Event *events)
 		int			lo = WARMUP_DAYS;
 		int			hi = SIM_DAYS - 7 - SLOW_DAYS_MAX;
 
-		if (role < 0)
+		for (int b = 0; role < 0 && b < MAX_BATCHES; b++)
 		{
-			batch = (batch + 1) % N_BATCHES;
+			batch = b;
 			role = pick_role(org, &r, shape, used[batch]);
 		}
 		if (role < 0)
@@ -765,6 +768,7 @@ make_events(Org *org, Event *events)
 					shape_name[shape]);
 			continue;
 		}
+		*nbatches = Max(*nbatches, batch + 1);
 		used[batch][role] = true;
 		ro = &org->roles[role];
 		memset(ev, 0, sizeof(Event));
