@@ -187,18 +187,6 @@ prepass(void)
 
 				if (n == 0)
 					continue;
-				if (!warm)
-				{
-					const Role *ro = &org->roles[r];
-					int			j = ro->change_day >= 0 && d >= ro->change_day ? 1 : 0;
-					int64		all2 = 0;
-
-					for (int i = 0; i < n; i++)
-						all2 += buf[i].rows;
-					base.oracle[0][r][j] = Max(base.oracle[0][r][j], all2);
-					stats_active_hours++;
-					stats_stmts += n;
-				}
 				for (int i = 0; i < n; i++)
 				{
 					all += buf[i].rows;
@@ -208,7 +196,15 @@ prepass(void)
 				for (int s = 0; s < MAX_SLOTS; s++)
 					day_tab[r][s] += tab[s];
 				if (!warm)
+				{
+					const Role *ro = &org->roles[r];
+					int			j = ro->change_day >= 0 && d >= ro->change_day ? 1 : 0;
+
+					base.oracle[0][r][j] = Max(base.oracle[0][r][j], all);
+					stats_active_hours++;
+					stats_stmts += n;
 					continue;
+				}
 				ig_hist_feed(&base.hist[K_HOUR_ALL][r], end, all, IG_NO_LIMIT, false);
 				for (int s = 0; s < org->roles[r].nslots; s++)
 					if (tab[s] > 0)
@@ -381,37 +377,28 @@ has_block(int dep)
 	return false;
 }
 
-/* breaks (blocks only: "blocks") per 1,000 role-days of some classes */
+/* which role-days a rate is over */
+typedef enum Days
+{
+	DAYS_OTHERS,				/* all but new hires' first 30 days */
+	DAYS_NEW,					/* new hires' first 30 days */
+	DAYS_ALL
+} Days;
+
+/* breaks (blocks only: "blocks") per 1,000 role-days */
 static double
-per_kday(int dep, bool new_hires, bool blocks)
+per_kday(int dep, Days which, bool blocks)
 {
 	int64		n = 0;
 	int64		days = 0;
 
 	for (int c = 0; c < N_CLASSES; c++)
 	{
-		if ((c == CLS_NEW_HIRE) != new_hires)
+		if (which != DAYS_ALL && (c == CLS_NEW_HIRE) != (which == DAYS_NEW))
 			continue;
 		days += role_days[c];
 		for (int j = 0; j < deployments[dep].nrules; j++)
 			if (!blocks || rule_blocks(dep, j))
-				n += results[dep].alerts[c][j];
-	}
-	return days ? 1000.0 * n / days : 0;
-}
-
-/* false blocks per 1,000 role-days, everyone */
-static double
-blocks_all(int dep)
-{
-	int64		n = 0;
-	int64		days = 0;
-
-	for (int c = 0; c < N_CLASSES; c++)
-	{
-		days += role_days[c];
-		for (int j = 0; j < deployments[dep].nrules; j++)
-			if (rule_blocks(dep, j))
 				n += results[dep].alerts[c][j];
 	}
 	return days ? 1000.0 * n / days : 0;
@@ -489,7 +476,7 @@ ttd(int dep, EventFilter f, int arg, double q)
 	if (n == 0)
 		return NAN;
 	qsort(v, n, sizeof(double), compare_double);
-	return v[Min((int) ceil(q * n) - 1 < 0 ? 0 : (int) ceil(q * n) - 1, n - 1)];
+	return v[Min(Max((int) ceil(q * n) - 1, 0), n - 1)];
 }
 
 static bool
@@ -765,9 +752,9 @@ report(double seconds)
 		for (int s = 0; s < N_SIZES; s++)
 			printf(" %.0f%% |", recall(i, f_size, s));
 		printf(" %.1f%% | %.2f | %.2f |", recall(i, f_size_at_least, 2),
-			   per_kday(i, false, false), per_kday(i, true, false));
+			   per_kday(i, DAYS_OTHERS, false), per_kday(i, DAYS_NEW, false));
 		if (has_block(i))
-			printf(" %.3f | %.3f |\n", per_kday(i, false, true), per_kday(i, true, true));
+			printf(" %.3f | %.3f |\n", per_kday(i, DAYS_OTHERS, true), per_kday(i, DAYS_NEW, true));
 		else
 			printf(" – | – |\n");
 	}
@@ -820,7 +807,7 @@ report(double seconds)
 		printf("| %g | %lld | %.0f%% | %.0f%% | %.1f%% | %.2f | %.2f |\n",
 			   r->factor, (long long) r->min_rows, recall(i, f_size, 0),
 			   recall(i, f_size, 1), recall(i, f_size_at_least, 2),
-			   per_kday(i, false, false), per_kday(i, true, false));
+			   per_kday(i, DAYS_OTHERS, false), per_kday(i, DAYS_NEW, false));
 	}
 	printf("\n## Frontier: one block rule (per day, all tables, min_rows 10,000)\n\n");
 	printf("| compare_to | factor | blocked 10x | 30x | >=100x | leak <= limit | false blocks others | new | all |\n");
@@ -838,7 +825,7 @@ report(double seconds)
 			   src_name[r->src], deployments[i].reset_on_change ? " + reset at role change" : "",
 			   r->factor, blocked_share(i, f_size, 2),
 			   blocked_share(i, f_size, 3), blocked, n, within, blocked,
-			   per_kday(i, false, true), per_kday(i, true, true), blocks_all(i));
+			   per_kday(i, DAYS_OTHERS, true), per_kday(i, DAYS_NEW, true), per_kday(i, DAYS_ALL, true));
 	}
 
 	/* the targets */
@@ -851,7 +838,7 @@ report(double seconds)
 		int			n;
 		int			within;
 		double		worst;
-		double		fa = per_kday(i, false, false);
+		double		fa = per_kday(i, DAYS_OTHERS, false);
 
 		if (i >= N_COMPARED && i != DEP_DEPLOY)
 			continue;
@@ -865,9 +852,9 @@ report(double seconds)
 			printf(" not met (no block rule) |");
 		printf(" %s (%.0f%%, %.2f) | %s (%.2f) |",
 			   mark(recall(i, f_size, 1) >= 80 && fa <= 2), recall(i, f_size, 1), fa,
-			   mark(per_kday(i, true, false) <= 5), per_kday(i, true, false));
+			   mark(per_kday(i, DAYS_NEW, false) <= 5), per_kday(i, DAYS_NEW, false));
 		if (has_block(i))
-			printf(" %s (%.3f) |\n", mark(blocks_all(i) <= 0.1), blocks_all(i));
+			printf(" %s (%.3f) |\n", mark(per_kday(i, DAYS_ALL, true) <= 0.1), per_kday(i, DAYS_ALL, true));
 		else
 			printf(" met (no block rule) |\n");
 	}
