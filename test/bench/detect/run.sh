@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+#
+# test/bench/detect/run.sh: the detection-quality benchmark of behavioural
+# baselines.  One command, from a fresh clone on Debian 12, as root or as a
+# user with sudo:
+#
+#     test/bench/detect/run.sh [seed]
+#
+# Installs what it needs (postgresql-server-dev-15, gcc) if missing, builds
+# the benchmark with the very src/stats.c the extension runs (a frontend
+# program, as the unit tests are), checks the engine's enforcement on a tiny
+# organisation, runs the benchmark and prints the report in Markdown on
+# stdout (progress on stderr).  No server is started.  Takes
+# about a minute on 2 cores.
+#
+# Settings (environment): DETECT_EVENTS=<n> also lists every event under
+# detector n (7: the deployment shown in detail).
+#
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../../.." && pwd)
+cd "$here"
+# shellcheck source=../../prepare.sh
+. "$here/test/prepare.sh"
+
+PACKAGES="postgresql-server-dev-$PG_MAJOR gcc"
+prepare_packages >&2
+
+build=$(mktemp -d /tmp/insider_guard_detect.XXXXXX)
+trap 'rm -rf "$build"' EXIT
+
+"${CC:-gcc}" -O2 -Wall -Wmissing-prototypes -Werror \
+	-I src -I "$("$PG_CONFIG" --includedir-server)" -I "$("$PG_CONFIG" --includedir)" \
+	-o "$build/detect" test/bench/detect/*.c src/stats.c \
+	-L "$("$PG_CONFIG" --pkglibdir)" -L "$("$PG_CONFIG" --libdir)" \
+	-lpgcommon -lpgport -lm
+
+"$build/detect" "${1:-1}"
