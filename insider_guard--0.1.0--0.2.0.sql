@@ -119,6 +119,13 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'ig_record_history'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
+-- Forgets the history of a role (every role if NULL): for a role that
+-- changed job.  Returns how many series were removed.
+CREATE FUNCTION insider_guard.reset_history(role_name regrole DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ig_reset_history'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
 -- The rows of baselines; checks that the caller may read the view.
 CREATE FUNCTION insider_guard._baselines(
     OUT role_name name,
@@ -158,6 +165,7 @@ REVOKE ALL ON FUNCTION insider_guard.set_baseline_rule(regrole, float8, interval
 REVOKE ALL ON FUNCTION insider_guard.add_peer_group(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION insider_guard.drop_peer_group(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION insider_guard.record_history(regrole, regclass, interval, timestamptz, bigint) FROM PUBLIC;
+REVOKE ALL ON FUNCTION insider_guard.reset_history(regrole) FROM PUBLIC;
 REVOKE ALL ON insider_guard.baselines, insider_guard.peer_groups FROM PUBLIC;
 -- it checks SELECT on its view, so granting the view is enough
 GRANT EXECUTE ON FUNCTION insider_guard._baselines() TO PUBLIC;

@@ -234,6 +234,11 @@ SELECT table_name, max_rows, per, rows_in_window FROM insider_guard.violations
 ORDER BY violation_id DESC LIMIT 1;
 SELECT role_name, table_name, per, active_windows, days_seen, typical_rows, high_rows, limit_now
 FROM insider_guard.baselines WHERE role_name = 'terry';
+-- a role that changed job starts its history afresh: its peers' limit
+-- applies to its "self" rules until its own history is usable again
+SELECT insider_guard.reset_history('terry') AS series_removed;
+SELECT count(*) AS terry_series FROM insider_guard.baselines WHERE role_name = 'terry';
+SELECT insider_guard.reset_history('nobody_at_all');
 -- dropping the table drops its baseline rules
 CREATE TABLE doomed (id int);
 SELECT insider_guard.set_baseline_rule('terry', on_table => 'doomed') > 0 AS doomed_rule;
@@ -255,6 +260,7 @@ SELECT insider_guard.set_baseline_rule('terry', 1000);
 SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1 hour', 1000000);
 SELECT insider_guard.add_peer_group('support');
 SELECT insider_guard.drop_peer_group('support');
+SELECT insider_guard.reset_history('terry');
 RESET SESSION AUTHORIZATION;
 -- an auditor granted the views reads them
 GRANT SELECT ON insider_guard.baselines, insider_guard.peer_groups TO auditor;

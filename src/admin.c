@@ -3,15 +3,16 @@
  * admin.c
  *		The functions DBAs set rules with: set_threshold, drop_threshold,
  *		exempt, unexempt, set_baseline_rule, add_peer_group,
- *		drop_peer_group, and record_history, which seeds the baselines'
- *		history.
+ *		drop_peer_group, and record_history and reset_history, which seed
+ *		and clear the baselines' history.
  *
  * They check their arguments first (22023, 42809: nothing is changed on
  * bad input), then change the rules tables through SPI; the tables'
  * triggers check direct DML the same way and invalidate every backend's
  * cached rules at commit.  They are SECURITY DEFINER in SQL, so that
  * EXECUTE on them is all a rules administrator needs.  record_history
- * writes shared memory, not a table: it is not transactional.
+ * and reset_history write shared memory, not a table: they are not
+ * transactional.
  *
  * IDENTIFICATION
  *		src/admin.c
@@ -39,6 +40,7 @@ PG_FUNCTION_INFO_V1(ig_set_baseline_rule);
 PG_FUNCTION_INFO_V1(ig_add_peer_group);
 PG_FUNCTION_INFO_V1(ig_drop_peer_group);
 PG_FUNCTION_INFO_V1(ig_record_history);
+PG_FUNCTION_INFO_V1(ig_reset_history);
 
 /* one threshold per (role, table, window), NULLs equal: see the index */
 #define UPSERT_THRESHOLD \
@@ -316,4 +318,19 @@ ig_record_history(PG_FUNCTION_ARGS)
 	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
 	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false);
 	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.reset_history(role_name regrole DEFAULT NULL) RETURNS
+ * bigint: forgets the history of a role (every role if NULL) in this
+ * database -- for a role that changed job, whose old normal no longer
+ * applies; until it builds up again, "self" rules fall back to its new
+ * peers.  Returns how many series were removed.  Not transactional.
+ */
+Datum
+ig_reset_history(PG_FUNCTION_ARGS)
+{
+	ig_require_preloaded();
+	PG_RETURN_INT64(ig_history_reset(MyDatabaseId,
+									 PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0)));
 }

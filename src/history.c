@@ -253,6 +253,34 @@ ig_history_get(const IgSeriesKey *key, IgHistogram *hist, bool create)
 }
 
 /*
+ * Removes the series of a role (every role if roleid is InvalidOid) in a
+ * database; returns how many.
+ */
+int64
+ig_history_reset(Oid dbid, Oid roleid)
+{
+	HASH_SEQ_STATUS status;
+	IgSeriesEntry *entry;
+	int64		removed = 0;
+
+	LWLockAcquire(history->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, series_index);
+	while ((entry = hash_seq_search(&status)) != NULL)
+	{
+		if (entry->key.dbid != dbid ||
+			(OidIsValid(roleid) && entry->key.roleid != roleid))
+			continue;
+		/* dynahash allows removing the entry just returned */
+		hash_search(series_index, &entry->key, HASH_REMOVE, NULL);
+		removed++;
+	}
+	if (removed > 0)
+		changed();
+	LWLockRelease(history->lock);
+	return removed;
+}
+
+/*
  * Copies of a database's series, palloc'd; *count is set.
  */
 IgSeriesCopy *

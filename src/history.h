@@ -53,6 +53,7 @@ extern void ig_history_feed(const IgSeriesKey *key, int64 window_end,
 							uint64 rows, int64 cap, bool broke);
 extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);
+extern int64 ig_history_reset(Oid dbid, Oid roleid);
 extern IgSeriesCopy *ig_history_list(Oid dbid, int *count);
 extern uint64 ig_history_evicted(void);
 

@@ -178,7 +178,8 @@ decay_factor(int64 dt)
 /*
  * Adds one completed window, which ended at window_end (us) and read
  * "rows" rows, to a series.  A window that read nothing is not added (the
- * history is of active windows).  Returns true if it was added.
+ * history is of active windows), nor one so much older than the series'
+ * newest that its weight rounds to nothing.  Returns true if it was added.
  */
 bool
 ig_hist_add(IgHistogram *hist, int64 window_end, uint64 rows)
@@ -189,10 +190,6 @@ ig_hist_add(IgHistogram *hist, int64 window_end, uint64 rows)
 
 	if (rows == 0)
 		return false;
-
-	note_day(hist, window_end);
-	if (hist->windows < PG_UINT32_MAX)
-		hist->windows++;
 
 	if (hist->scale <= 0.0)
 	{
@@ -214,6 +211,11 @@ ig_hist_add(IgHistogram *hist, int64 window_end, uint64 rows)
 
 	/* a window older than decayed_to enters with its decayed weight */
 	units = decay_factor(hist->decayed_to - window_end) / hist->scale;
+	if (rint(units) < 1.0)
+		return false;			/* so old it weighs nothing: not history */
+	note_day(hist, window_end);
+	if (hist->windows < PG_UINT32_MAX)
+		hist->windows++;
 	b = ig_hist_bin(rows);
 	needed = (double) hist->bins[b] + units;
 	if (needed > UNITS_MAX)

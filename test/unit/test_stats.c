@@ -358,6 +358,9 @@ test_cold_start(void)
 	ig_hist_add(&h, T0 - 3 * DAY + 2 * HOUR, 5);
 	CHECK(h.days == 7 && h.windows == 32, "same day: %u days, %u windows",
 		  h.days, h.windows);
+	/* a window so old beside the newest that it weighs nothing is not history */
+	CHECK(!ig_hist_add(&h, T0 - 400 * DAY, 5), "400 days older: weighs nothing");
+	CHECK(h.windows == 32 && h.days == 7, "and is not counted: %u windows", h.windows);
 	/* a window ending at midnight belongs to the day before */
 	ig_hist_add(&h, T0 - 2 * DAY, 5);
 	CHECK(h.days == 7, "midnight ends the day before: %u", h.days);

@@ -436,7 +436,8 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
 
 /*
  * A new day: with reset_on_change, roles that change job today start
- * their own history afresh (as a reset_history function would), so that
+ * their own history afresh (as insider_guard.reset_history(role), called
+ * by the DBA who moves the role to its new peer group, does), so that
  * "self" falls back to the new peers until it is usable again.
  */
 void

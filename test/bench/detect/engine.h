@@ -56,7 +56,7 @@ typedef struct Deployment
 	int			nrules;
 	Rule		rule[MAX_RULES];
 	bool		reset_on_change;	/* forget own history at a role change
-									 * (a proposal: no such function yet) */
+									 * (insider_guard.reset_history) */
 } Deployment;
 
 /* exact history of a series, for the z-score and spike rules */
