@@ -17,6 +17,10 @@
 #     ig_rules        insider_guard with 1,000 thresholds over 200 roles
 #                     and 100 tables (log and block, all four built-in
 #                     windows and a custom one), none broken
+#     ig_base         insider_guard with 1,000 baseline rules over 200 roles
+#                     and 100 tables (self, peers and both; log and block;
+#                     hours and days) and 10 peer groups, on 20 days of
+#                     seeded history, none broken
 #   workloads
 #     select_prep     pgbench -S, prepared protocol, 2 clients
 #     select_simple   pgbench -S, simple protocol, 2 clients
@@ -51,7 +55,7 @@ cd "$here"
 rounds=${BENCH_ROUNDS:-3}
 seconds=${BENCH_SECONDS:-3}
 parts=${BENCH_PARTS:-memory throughput instructions scaling}
-configs="none pgss pgaudit ig ig_rules"
+configs="none pgss pgaudit ig ig_rules ig_base"
 start_time=$(date +%s)
 
 PACKAGES="$PACKAGES valgrind postgresql-$PG_MAJOR-pgaudit"
@@ -83,11 +87,17 @@ config_opts() {
         none) echo "" ;;
         pgss) echo "-c shared_preload_libraries=pg_stat_statements" ;;
         pgaudit) echo "-c shared_preload_libraries=pgaudit -c pgaudit.log=read" ;;
-        ig | ig_rules) echo "-c shared_preload_libraries=insider_guard" ;;
+        ig | ig_rules | ig_base) echo "-c shared_preload_libraries=insider_guard" ;;
     esac
 }
 # database a configuration runs in
-config_db() { if [ "$1" = ig_rules ]; then echo bench_rules; else echo bench; fi; }
+config_db() {
+    case $1 in
+        ig_rules) echo bench_rules ;;
+        ig_base) echo bench_base ;;
+        *) echo bench ;;
+    esac
+}
 
 server_start() {
     pg "$PG_BIN/pg_ctl" -D "$data" -l "$dir/server.log" -w -o "$1" start >/dev/null
@@ -209,8 +219,62 @@ BEGIN
     END IF;
 END $$;
 EOF
+pg "$PG_BIN/createdb" -h "$dir" -p $port -T bench bench_base
+# 1,000 baseline rules: per role, one over all its tables and one on
+# pgbench_accounts, three on other tables, hours and days, self, peers and
+# both, log and block in turn.  The 200 roles are in 10 peer groups of 20;
+# each series the rules use has 20 days of seeded history of 100 M rows a
+# window, so every limit is usable and far above what the workload reads.
+psql_as "$PG_USER" bench_base <<'EOF'
+DO $$
+DECLARE
+    others regclass[];
+    per interval;
+    cmp text[] := '{self,peers,both}';
+    r regrole;
+    t regclass;
+BEGIN
+    SELECT array_agg(c.oid::regclass ORDER BY c.relname) INTO others
+    FROM pg_class c
+    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r'
+      AND c.relname NOT IN ('pgbench_accounts', 'copy_src');
+    FOR g IN 1..10 LOOP
+        EXECUTE format('CREATE ROLE ig_g%s', lpad(g::text, 2, '0'));
+        PERFORM insider_guard.add_peer_group(format('ig_g%s', lpad(g::text, 2, '0'))::regrole);
+    END LOOP;
+    FOR k IN 0..199 LOOP
+        r := format('ig_r%s', lpad((k + 1)::text, 3, '0'))::regrole;
+        EXECUTE format('GRANT ig_g%s TO %s', lpad((k % 10 + 1)::text, 2, '0'), r);
+        FOR m IN 0..4 LOOP
+            t := CASE m WHEN 0 THEN NULL WHEN 1 THEN 'pgbench_accounts'::regclass
+                 ELSE others[1 + (3 * k + m) % array_length(others, 1)] END;
+            per := CASE WHEN (k + m) % 2 = 0 THEN '1 hour' ELSE '1 day' END;
+            PERFORM insider_guard.set_baseline_rule(r, 5, per, 1000,
+                        cmp[1 + (k + m) % 3],
+                        CASE WHEN (k + m) % 2 = 0 THEN 'block' ELSE 'log' END, t);
+            PERFORM insider_guard.record_history(r, t, per,
+                        date_trunc('day', now()) - h * per, 100000000)
+            FROM generate_series(0, CASE WHEN per = '1 day' THEN 19 ELSE 479 END) h;
+        END LOOP;
+    END LOOP;
+END $$;
+DO $$
+DECLARE
+    n bigint; nroles bigint; ntables bigint; usable bigint;
+BEGIN
+    SELECT count(*), count(DISTINCT role_name), count(DISTINCT table_name)
+    INTO n, nroles, ntables FROM insider_guard.baseline_rules;
+    SELECT count(*) INTO usable FROM insider_guard.baselines
+    WHERE days_seen >= 7 AND active_windows >= 20;
+    IF n <> 1000 OR nroles <> 200 OR ntables <> 100 OR usable <> 1000 THEN
+        RAISE EXCEPTION 'expected 1000 baseline rules over 200 roles, 100 tables, 1000 usable series; got %, %, %, %',
+            n, nroles, ntables, usable;
+    END IF;
+END $$;
+EOF
 psql_as "$PG_USER" postgres -c CHECKPOINT
-log "data ready: pgbench scale 20 (2 M rows) in bench and bench_rules"
+log "data ready: pgbench scale 20 (2 M rows) in bench, bench_rules and bench_base"
+
 
 # ---------------------------------------------------------------------
 # workload files (read by psql/pgbench, and by single-user backends)
