@@ -79,6 +79,13 @@ SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1
 SELECT insider_guard.record_history('terry', 'customer_view', '1 hour', now() - interval '1 hour', 5);
 SELECT insider_guard.add_peer_group(NULL);
 SELECT insider_guard.drop_peer_group(NULL);
+-- roles given as OIDs must exist (0 would read as "every role")
+SELECT insider_guard.set_baseline_rule(0::regrole);
+SELECT insider_guard.set_baseline_rule(987654321::regrole);
+SELECT insider_guard.add_peer_group(987654321::regrole);
+SELECT insider_guard.record_history(987654321::regrole, NULL, '1 hour', now() - interval '1 hour', 5);
+INSERT INTO insider_guard.baseline_rules (role_name, per, factor, min_rows, compare_to, action)
+VALUES (0, '1 hour', 5, 10, 'self', 'log');
 -- direct DML gets the same checks
 INSERT INTO insider_guard.baseline_rules (role_name, per, factor, min_rows, compare_to, action)
 VALUES ('terry', '1 hour', 0.9, 10, 'self', 'log');

@@ -125,3 +125,82 @@ FROM insider_guard.violations WHERE threshold_id = :log_20 ORDER BY violation_id
 SELECT insider_guard.drop_threshold(:log_20);
 DROP TABLE memos;
 SELECT insider_guard.reset();
+
+-- functions the planner runs while it plans a foreign-key query (here a
+-- stable getter it estimates with, in a rule that rewrites the cascade)
+-- run in the foreign-key context too, but are the user's: counted
+CREATE FUNCTION get_email(i int) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+    AS 'SELECT email FROM customers WHERE id = i';
+GRANT EXECUTE ON FUNCTION get_email(int) TO alice;
+SELECT insider_guard.set_threshold('alice', 100, '1 hour', 'block', 'customers') AS block_100 \gset
+SELECT insider_guard.reset('alice');
+SET SESSION AUTHORIZATION alice;
+CREATE TEMP TABLE plan_parent (id int PRIMARY KEY);
+CREATE TEMP TABLE plan_child (pid int REFERENCES plan_parent ON DELETE CASCADE);
+CREATE TEMP TABLE plan_sink (x text);
+CREATE FUNCTION pg_temp.same(t text) RETURNS text LANGUAGE sql IMMUTABLE AS 'SELECT t';
+SELECT format('CREATE RULE r AS ON DELETE TO plan_child DO ALSO DELETE FROM plan_sink WHERE x = ANY (ARRAY[%s])',
+              string_agg(format('pg_temp.same(public.get_email(%s))', g), ','))
+FROM generate_series(1, 150) g \gexec
+INSERT INTO plan_parent VALUES (1);
+INSERT INTO plan_child VALUES (1);
+\set VERBOSITY terse
+DELETE FROM plan_parent;
+\set VERBOSITY default
+RESET SESSION AUTHORIZATION;
+SELECT reads('customers') AS planner_functions_stopped_at_101;
+
+-- ... and so are casts the planner folds in a foreign-key check, which
+-- run as the referenced table's owner (REFERENCES and CREATE on a schema
+-- are all it needs)
+SELECT insider_guard.reset('alice');
+CREATE SCHEMA alice_s AUTHORIZATION alice;
+GRANT REFERENCES ON customers TO alice;
+SET SESSION AUTHORIZATION alice;
+CREATE TYPE alice_s.boxed AS (v int);
+CREATE FUNCTION alice_s.unbox(alice_s.boxed) RETURNS int LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    cur refcursor := 'loot';
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_cursors WHERE name = 'loot') THEN
+        OPEN cur FOR SELECT * FROM public.customers;
+    END IF;
+    RETURN ($1).v;
+END $$;
+CREATE CAST (alice_s.boxed AS int) WITH FUNCTION alice_s.unbox(alice_s.boxed) AS IMPLICIT;
+CREATE TABLE alice_s.refs (c alice_s.boxed REFERENCES public.customers (id));
+BEGIN;
+INSERT INTO alice_s.refs VALUES (ROW(5));
+SELECT count(*) AS cursor_opened FROM pg_cursors WHERE name = 'loot';
+MOVE ALL IN loot;
+ROLLBACK;
+RESET SESSION AUTHORIZATION;
+SELECT reads('customers') AS cast_cursor_stopped_at_101;
+SELECT insider_guard.drop_threshold(:block_100);
+REVOKE REFERENCES ON customers FROM alice;
+DROP SCHEMA alice_s CASCADE;
+
+-- names in the error a stopped statement gets are quoted and escaped, so
+-- that no name can start a line of the server log
+CREATE TABLE "odd
+name" (id int);
+INSERT INTO "odd
+name" SELECT g FROM generate_series(1, 5) g;
+GRANT SELECT ON "odd
+name" TO alice;
+SELECT insider_guard.set_threshold('alice', 2, '1 hour', 'block', '"odd
+name"') AS block_2 \gset
+SET SESSION AUTHORIZATION alice;
+SELECT count(*) FROM "odd
+name";
+RESET SESSION AUTHORIZATION;
+SELECT insider_guard.drop_threshold(:block_2);
+DROP TABLE "odd
+name";
+-- a role given as an OID must exist
+SELECT insider_guard.set_threshold(0::regrole, 10);
+SELECT insider_guard.set_threshold(987654321::regrole, 10);
+SELECT insider_guard.exempt(987654321::regrole);
+SELECT insider_guard.unexempt(987654321::regrole) AS removing_is_fine;
+INSERT INTO insider_guard.thresholds (role_name, max_rows, per, action) VALUES (0, 10, '1 hour', 'log');
+SELECT insider_guard.reset();

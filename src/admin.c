@@ -98,6 +98,8 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	ig_require_preloaded();
+	if (!PG_ARGISNULL(0))
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
 	ig_check_threshold(PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1),
 					   PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2),
 					   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
@@ -140,14 +142,19 @@ ig_drop_threshold(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(!isnull);
 }
 
-/* The role argument of exempt/unexempt. */
+/*
+ * The role argument of exempt/unexempt: it must exist to be added (one
+ * dropped since can still be removed).
+ */
 static Datum
-role_arg(FunctionCallInfo fcinfo)
+role_arg(FunctionCallInfo fcinfo, bool adding)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("role_name must not be null")));
+	if (adding)
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
 	return PG_GETARG_DATUM(0);
 }
 
@@ -162,7 +169,7 @@ ig_exempt(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	ig_require_preloaded();
-	values[0] = role_arg(fcinfo);
+	values[0] = role_arg(fcinfo, true);
 	run("INSERT INTO insider_guard.exemptions (role_name) VALUES ($1) "
 		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
 	PG_RETURN_VOID();
@@ -179,7 +186,7 @@ ig_unexempt(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	ig_require_preloaded();
-	values[0] = role_arg(fcinfo);
+	values[0] = role_arg(fcinfo, false);
 	run("DELETE FROM insider_guard.exemptions WHERE role_name = $1",
 		1, types, values, " ", &isnull);
 	PG_RETURN_VOID();
@@ -202,6 +209,8 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	ig_require_preloaded();
+	if (!PG_ARGISNULL(0))
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
 	ig_check_baseline_rule(PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_FLOAT8(1),
 						   PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2),
 						   PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
@@ -226,14 +235,16 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(id);
 }
 
-/* The group_role argument of add_peer_group/drop_peer_group. */
+/* The group_role argument of add_peer_group/drop_peer_group (likewise). */
 static Datum
-group_arg(FunctionCallInfo fcinfo)
+group_arg(FunctionCallInfo fcinfo, bool adding)
 {
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("group_role must not be null")));
+	if (adding)
+		ig_check_role_arg(PG_GETARG_OID(0), "group_role");
 	return PG_GETARG_DATUM(0);
 }
 
@@ -249,7 +260,7 @@ ig_add_peer_group(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	ig_require_preloaded();
-	values[0] = group_arg(fcinfo);
+	values[0] = group_arg(fcinfo, true);
 	run("INSERT INTO insider_guard.peer_group_roles (group_role) VALUES ($1) "
 		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
 	PG_RETURN_VOID();
@@ -266,7 +277,7 @@ ig_drop_peer_group(PG_FUNCTION_ARGS)
 	bool		isnull;
 
 	ig_require_preloaded();
-	values[0] = group_arg(fcinfo);
+	values[0] = group_arg(fcinfo, false);
 	run("DELETE FROM insider_guard.peer_group_roles WHERE group_role = $1",
 		1, types, values, " ", &isnull);
 	PG_RETURN_VOID();
@@ -291,6 +302,7 @@ ig_record_history(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("role_name must not be null")));
+	ig_check_role_arg(PG_GETARG_OID(0), "role_name");
 	if (!PG_ARGISNULL(1))
 		ig_check_table_arg(PG_GETARG_OID(1), "on_table");
 	key.kind = ig_baseline_per_arg(PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2));

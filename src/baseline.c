@@ -122,7 +122,8 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 	}
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 	{
-		list->hist_cap[k] = cap[k];
+		/* and no more than a bin above the own p99: no fast training */
+		list->hist_cap[k] = have_own[k] ? ig_hist_cap(&own[k], cap[k]) : cap[k];
 		if (pools[k] != NULL)
 			pfree(pools[k]);
 	}

@@ -157,6 +157,7 @@ ig_check_baseline_rule_trigger(PG_FUNCTION_ARGS)
 						   isnull[6] ? NULL : TextDatumGetCString(values[6]),
 						   isnull[7] ? NULL : TextDatumGetCString(values[7]),
 						   isnull[2], isnull[2] ? InvalidOid : DatumGetObjectId(values[2]));
+	ig_check_stored_role(isnull[1], values[1]);
 	if (!isnull[0])
 		ig_check_rule_id_unique(DatumGetInt64(values[0]), "thresholds");
 	return PointerGetDatum(tuple);

@@ -133,13 +133,13 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 	if (kr->list->any_block && may_raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("insider_guard: no room in shared memory to track the reads of role \"%s\"",
-						ig_role_name(userid, may_raise)),
+				 errmsg("insider_guard: no room in shared memory to track the reads of role %s",
+						ig_log_quote(ig_role_name(userid, may_raise))),
 				 errdetail("Every counter is in use by a threshold."),
 				 errhint("Increase insider_guard.max_tracked.")));
 	ereport(LOG,
-			(errmsg("insider_guard: no room in shared memory to check the thresholds of role \"%s\"",
-					ig_role_name(userid, may_raise)),
+			(errmsg("insider_guard: no room in shared memory to check the thresholds of role %s",
+					ig_log_quote(ig_role_name(userid, may_raise))),
 			 errhint("Increase insider_guard.max_tracked.")));
 	kr->limiting = false;
 }
@@ -263,8 +263,8 @@ ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		table = OidIsValid(brk.table_oid) ? ig_table_name(brk.table_oid, true) : NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("insider_guard: role \"%s\" may not read more rows from table \"%s\"",
-						role ? role : "?", table ? table : "?"),
+				 errmsg("insider_guard: role %s may not read more rows from table %s",
+						ig_log_quote(role), ig_log_quote(table ? table : "?")),
 				 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement; violation %lld.",
 							   rule->baseline ? "Baseline rule" : "Threshold",
 							   (long long) rule->id, (long long) rule->max_rows,

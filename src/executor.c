@@ -28,18 +28,21 @@
  * (InNoForceRLSOperation), as the owner of the table they read.  So does
  * everything they fire -- the BEFORE triggers of a cascaded DELETE, the
  * defaults of SET DEFAULT, functions of the child's indexes -- which may
- * be any role's code.  So only the executor that enters that context is
- * the foreign-key query, and of it only the scans of relations owned by
- * the role it runs as go uncounted (a rule can rewrite the query into
- * anything); statements started while such an executor runs (tracked by
- * the Run hook) are counted as any other.  (Foreign-key queries run with
- * their AFTER triggers deferred to the statement that fired them, which
- * runs outside that context: no Finish hook is needed.)
+ * be any role's code, and so are the functions the planner evaluates
+ * while it plans such a query (casts, stable functions it folds or
+ * estimates with).  So only the executor that enters that context is the
+ * foreign-key query, and of it only the scans of relations owned by the
+ * role it runs as go uncounted (a rule can rewrite the query into
+ * anything); statements started while such a query is planned, started or
+ * run (tracked by the planner, Start and Run hooks) are counted as any
+ * other.  (Foreign-key queries run with their AFTER triggers deferred to
+ * the statement that fired them, which runs outside that context: no
+ * Finish hook is needed.)
  *
  * Autovacuum runs no statement of its own, but ANALYZE evaluates the
  * expressions of indexes, which may call functions that run statements:
- * those are counted for the role they run as (the table's owner), as a
- * background worker's statements are.
+ * those are counted for the owner of the table being analyzed (whose code
+ * it is), whatever SECURITY DEFINER function they go through.
  *
  * IDENTIFICATION
  *		src/executor.c
@@ -54,12 +57,14 @@
 #include "nodes/nodeFuncs.h"
 #include "catalog/pg_class.h"
 #include "optimizer/clauses.h"
+#include "optimizer/planner.h"
 #include "postmaster/autovacuum.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
 #include "compat.h"
+#include IG_BACKEND_STATUS_HEADER
 #include "counters.h"
 #include "executor.h"
 #include "guc.h"
@@ -79,6 +84,7 @@ typedef struct IgWalk
 	bool		foreign_key;	/* a foreign-key query of PostgreSQL's */
 } IgWalk;
 
+static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
@@ -118,14 +124,38 @@ ig_counting_active(void)
 	return ig_enabled && process_counts;
 }
 
+static Oid	relation_owner(Oid relid);
+
+/*
+ * In an autovacuum worker, the role user code counts for: the owner of
+ * the table being analyzed (its progress target), else the current user.
+ */
+static Oid
+autovacuum_reader(void)
+{
+	PgBackendStatus *status = MyBEEntry;
+
+	if (status != NULL &&
+		(status->st_progress_command == PROGRESS_COMMAND_ANALYZE ||
+		 status->st_progress_command == PROGRESS_COMMAND_VACUUM) &&
+		OidIsValid(status->st_progress_command_target))
+	{
+		Oid			owner = relation_owner(status->st_progress_command_target);
+
+		if (OidIsValid(owner))
+			return owner;
+	}
+	return GetUserId();
+}
+
 /*
  * The role reads are counted for: the session user, or in an autovacuum
- * worker the role its user code runs as.
+ * worker the owner of the table whose index functions run.
  */
 Oid
 ig_reader_id(void)
 {
-	return likely(!in_autovacuum) ? GetSessionUserId() : GetUserId();
+	return likely(!in_autovacuum) ? GetSessionUserId() : autovacuum_reader();
 }
 
 /*
@@ -367,12 +397,33 @@ stmt_begin(QueryDesc *query)
 }
 
 static void
-ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
+start_executor(QueryDesc *queryDesc, int eflags)
 {
 	if (prev_ExecutorStart)
 		prev_ExecutorStart(queryDesc, eflags);
 	else
 		standard_ExecutorStart(queryDesc, eflags);
+}
+
+static void
+ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (unlikely(InNoForceRLSOperation()))
+	{
+		/* what starting a foreign-key query starts is beneath it */
+		noforce_depth++;
+		PG_TRY();
+		{
+			start_executor(queryDesc, eflags);
+		}
+		PG_FINALLY();
+		{
+			noforce_depth--;
+		}
+		PG_END_TRY();
+	}
+	else
+		start_executor(queryDesc, eflags);
 
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && ig_counting_active())
 		stmt_begin(queryDesc);
@@ -406,7 +457,7 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		ig_counting_active())
 	{
 		AcceptInvalidationMessages();
-		if (!ig_rules_current(stmt->rules_epoch))
+		if (ig_stmt_rules_moved(stmt))
 			ig_stmt_refresh_rules(stmt);
 	}
 	fresh_estate = NULL;
@@ -443,6 +494,40 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		ig_stmt_settle(stmt, false);
 }
 
+static PlannedStmt *
+plan_query(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	if (prev_planner)
+		return prev_planner(parse, query_string, cursorOptions, boundParams);
+	return standard_planner(parse, query_string, cursorOptions, boundParams);
+}
+
+/*
+ * The planner folds and estimates with functions: while it plans a
+ * foreign-key query, what they start is beneath that query.
+ */
+static PlannedStmt *
+ig_planner(Query *parse, const char *query_string, int cursorOptions,
+		   ParamListInfo boundParams)
+{
+	PlannedStmt *result;
+
+	if (likely(!InNoForceRLSOperation()))
+		return plan_query(parse, query_string, cursorOptions, boundParams);
+	noforce_depth++;
+	PG_TRY();
+	{
+		result = plan_query(parse, query_string, cursorOptions, boundParams);
+	}
+	PG_FINALLY();
+	{
+		noforce_depth--;
+	}
+	PG_END_TRY();
+	return result;
+}
+
 /*
  * Installs the executor hooks; from _PG_init when preloaded.
  */
@@ -454,6 +539,8 @@ ig_executor_init(void)
 	ig_rules_init();
 	ig_names_init();
 
+	prev_planner = planner_hook;
+	planner_hook = ig_planner;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = ig_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

@@ -89,6 +89,34 @@ ig_window_arg(Interval *per, const char *argname)
 }
 
 /*
+ * Checks a role argument given as an OID (a regrole argument written
+ * '16384'::regrole is not looked up): 42704 if there is no such role.
+ */
+void
+ig_check_role_arg(Oid roleid, const char *argname)
+{
+	if (!OidIsValid(roleid) ||
+		!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(roleid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("%s: role with OID %u does not exist", argname, roleid)));
+}
+
+/*
+ * 22023 for a stored role of OID 0, which would read as "every role".
+ * (A role dropped since is kept: such a rule is inert, and dumps of it
+ * must restore.)
+ */
+void
+ig_check_stored_role(bool isnull, Datum role)
+{
+	if (!isnull && !OidIsValid(DatumGetObjectId(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role_name must be a role or NULL, not OID 0")));
+}
+
+/*
  * Checks that a relation can be watched: a table, partitioned table,
  * materialized view or foreign table, not temporary, not a system
  * catalog.  42809 (wrong_object_type) if not.
@@ -125,22 +153,22 @@ ig_check_table_arg(Oid relid, const char *argname)
 		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s \"%s\" is not a table, partitioned table, materialized view or foreign table",
-						argname, relname)));
+				 errmsg("%s %s is not a table, partitioned table, materialized view or foreign table",
+						argname, ig_log_quote(relname))));
 	if (relpersistence == RELPERSISTENCE_TEMP)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s \"%s\" is a temporary table", argname, relname),
+				 errmsg("%s %s is a temporary table", argname, ig_log_quote(relname)),
 				 errdetail("Reads of temporary tables are not counted.")));
 	if (system)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s \"%s\" is a system catalog", argname, relname),
+				 errmsg("%s %s is a system catalog", argname, ig_log_quote(relname)),
 				 errdetail("Reads of system catalogs are not counted.")));
 	if (ours)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("%s \"%s\" is a table of insider_guard", argname, relname),
+				 errmsg("%s %s is a table of insider_guard", argname, ig_log_quote(relname)),
 				 errdetail("Reads of insider_guard's own tables are not counted.")));
 }
 
@@ -362,6 +390,7 @@ ig_check_threshold_trigger(PG_FUNCTION_ARGS)
 					isnull[4] ? NULL : DatumGetIntervalP(values[4]),
 					isnull[5] ? NULL : TextDatumGetCString(values[5]),
 					isnull[2], isnull[2] ? InvalidOid : DatumGetObjectId(values[2]));
+	ig_check_stored_role(isnull[1], values[1]);
 	if (!isnull[0] && ig_baselines_installed())
 		ig_check_rule_id_unique(DatumGetInt64(values[0]), "baseline_rules");
 	return PointerGetDatum(tuple);

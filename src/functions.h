@@ -19,6 +19,8 @@
 extern void ig_require_preloaded(void);
 extern int64 ig_window_arg(Interval *per, const char *argname);
 extern void ig_check_table_arg(Oid relid, const char *argname);
+extern void ig_check_role_arg(Oid roleid, const char *argname);
+extern void ig_check_stored_role(bool isnull, Datum role);
 extern char *ig_qualified_name(Oid relid);
 extern void ig_require_view_privilege(const char *view);
 extern TupleDesc ig_materialize_result(FunctionCallInfo fcinfo,

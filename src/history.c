@@ -3,8 +3,9 @@
  * history.c
  *		History series of behavioural baselines in shared memory: one
  *		histogram (stats.c) per (database, role, table, hours or days),
- *		bounded by insider_guard.max_history, least recently used evicted
- *		first, saved to disk with the counters.
+ *		bounded by insider_guard.max_history (empty, then short, then
+ *		usable series evicted, least recently used first), saved to disk
+ *		with the counters.
  *
  * Locking protocol:
  *
@@ -124,44 +125,57 @@ changed(void)
 }
 
 /*
- * Evicts the least recently used series; exclusive lock held.  Logs at
- * most once a minute, with a running total.
+ * Evicts a series to make room; exclusive lock held.  Series with the
+ * least to lose go first: empty ones, then those too short to give a
+ * limit, then usable ones -- each class least recently used first -- so
+ * that new, empty series (made when a rule first covers a role) never push
+ * out the history limits are computed from.  Logs at most once a minute,
+ * with a running total.
  */
 static void
 evict_one(TimestampTz now)
 {
 	HASH_SEQ_STATUS status;
 	IgSeriesEntry *entry;
-	IgSeriesKey oldest_key;
-	TimestampTz oldest = PG_INT64_MAX;
-	bool		have = false;
+	IgSeriesKey victim[3];
+	TimestampTz oldest[3];
+	bool		have[3] = {false, false, false};
 
 	hash_seq_init(&status, series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		TimestampTz used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
+		int			class = entry->hist.windows == 0 ? 0 :
+			!ig_hist_usable(&entry->hist) ? 1 : 2;
 
-		if (!have || used < oldest)
+		if (!have[class] || used < oldest[class])
 		{
-			oldest = used;
-			oldest_key = entry->key;
-			have = true;
+			oldest[class] = used;
+			victim[class] = entry->key;
+			have[class] = true;
 		}
 	}
-	if (!have)
+	for (int class = 0; class < 3; class++)
+	{
+		if (!have[class])
+			continue;
+		hash_search(series_index, &victim[class], HASH_REMOVE, NULL);
+		break;
+	}
+	if (!have[0] && !have[1] && !have[2])
 		return;
-	hash_search(series_index, &oldest_key, HASH_REMOVE, NULL);
 	changed();
 	pg_atomic_fetch_add_u64(&history->evicted, 1);
 	history->evicted_unlogged++;
 	if (now - history->last_eviction_log >= USECS_PER_MINUTE)
 	{
 		ereport(LOG,
-				(errmsg("insider_guard: evicted %llu least recently used history series to make room",
+				(errmsg("insider_guard: evicted %llu history series to make room",
 						(unsigned long long) history->evicted_unlogged),
 				 errdetail("insider_guard.max_history is %d; %llu series evicted since the server started.",
 						   history->max_series,
-						   (unsigned long long) pg_atomic_read_u64(&history->evicted))));
+						   (unsigned long long) pg_atomic_read_u64(&history->evicted)),
+				 errhint("A role whose history was evicted falls back to its peers' limit, or to none; increase insider_guard.max_history.")));
 		history->last_eviction_log = now;
 		history->evicted_unlogged = 0;
 	}

@@ -138,6 +138,7 @@ stmt_key(IgStmt *stmt, Oid relid)
 		{
 			/* baseline limits are fixed at statement start */
 			ig_baseline_refresh(list, stmt->userid);
+			stmt->has_baselines |= list->nbaseline > 0;
 			if (list->hist_wanted != 0)
 				tally_history(&stmt->keys[stmt->nkeys], list);
 			if (list->nrules > 0)
@@ -218,6 +219,8 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->enforcing = false;
 	stmt->has_pending = false;
 	stmt->rules_epoch = ig_rules_epoch();
+	stmt->has_baselines = false;
+	stmt->hist_gen = ig_history_generation();
 	stmt->nkeys = 0;
 	stmt->maxkeys = IG_INLINE_KEYS;
 	stmt->keys = stmt->inline_keys;
@@ -566,9 +569,21 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 }
 
 /*
- * Matches a running statement's keys to the rules in force now: for a
- * cursor or portal whose rules changed since it was opened, before its
- * next FETCH.  What it read so far is settled under the old ones first.
+ * True if the rules a running statement was matched to, or the history
+ * its baseline limits come from, changed since.
+ */
+bool
+ig_stmt_rules_moved(const IgStmt *stmt)
+{
+	return !ig_rules_current(stmt->rules_epoch) ||
+		(stmt->has_baselines && stmt->hist_gen != ig_history_generation());
+}
+
+/*
+ * Matches a running statement's keys to the rules in force now, with
+ * baseline limits from the history as it is now: for a cursor or portal
+ * whose rules or history changed since it was opened, before its next
+ * FETCH.  What it read so far is settled under the old ones first.
  */
 void
 ig_stmt_refresh_rules(IgStmt *stmt)
@@ -577,6 +592,8 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 
 	stmt->covered = ig_rules_cover(stmt->userid);
 	stmt->enforcing = false;
+	stmt->has_baselines = false;
+	stmt->hist_gen = ig_history_generation();
 	for (int i = 0; i < stmt->nkeys; i++)
 	{
 		IgTally    *tally = &stmt->keys[i];
@@ -590,6 +607,7 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 		if (list != NULL)
 		{
 			ig_baseline_refresh(list, stmt->userid);
+			stmt->has_baselines |= list->nbaseline > 0;
 			if (list->hist_wanted != 0)
 				tally_history(tally, list);
 			if (list->nrules > 0)

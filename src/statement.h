@@ -63,6 +63,8 @@ typedef struct IgStmt
 	bool		enforcing;		/* some key has rules */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
 	uint64		rules_epoch;	/* of the rules its keys were matched to */
+	bool		has_baselines;	/* some key has baseline rules ... */
+	uint32		hist_gen;		/* ... whose limits are of this history */
 	uint64		parallel_query; /* shared by a parallel query's processes */
 	int			nkeys;
 	int			maxkeys;
@@ -97,6 +99,7 @@ extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
 extern void ig_stmt_settle(IgStmt *stmt, bool final);
 extern void ig_stmt_refresh_rules(IgStmt *stmt);
+extern bool ig_stmt_rules_moved(const IgStmt *stmt);
 extern void ig_slot_exhausted(IgSlot *slot, ExprContext *econtext);
 
 extern bool ig_direct_prepare(Oid relid, IgDirectCount *direct);

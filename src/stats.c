@@ -19,6 +19,11 @@
  * unit each) and the scale doubled; a recent window is always worth at
  * least 65535 / (windows in its bin) units, so precision stays ample.
  *
+ * Feeding.  A window that broke a rule adds nothing; none adds more than
+ * the lowest limit in force while it was open, nor, once the history is
+ * usable, more than one bin above its p99 (ig_hist_cap): training the
+ * baseline up by reading at the limit moves it one bin at a time.
+ *
  * Limits.  Own limit = max(min_rows, factor * own p99), usable with at
  * least IG_USABLE_WINDOWS active windows on IG_USABLE_DAYS distinct days.
  * Peer limit = max(min_rows, factor * p99 of the pooled windows of the
@@ -253,6 +258,28 @@ ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows, int64 cap,
 	if (cap >= 0 && rows > (uint64) cap)
 		rows = (uint64) cap;
 	return ig_hist_add(hist, window_end, rows);
+}
+
+/*
+ * The most a completed window may add to a series, given the lowest limit
+ * in force while it was open (IG_NO_LIMIT: none): the limit, and -- once
+ * the series is usable -- no more than the value of the bin above its own
+ * p99.  So windows read at the limit raise the p99 by one bin (about 1.5
+ * times) per ~1% of the history's weight, not by the rule's factor.
+ */
+int64
+ig_hist_cap(const IgHistogram *own, int64 limit)
+{
+	int64		next;
+	int			b;
+
+	if (limit < 0 || !ig_hist_usable(own))
+		return limit;
+	b = ig_hist_bin(Max(ig_hist_quantile(own, IG_HIGH_QUANTILE), 1));
+	if (b + 1 >= IG_HIST_BINS)
+		return limit;
+	next = (int64) ig_hist_bin_value(b + 1);
+	return Min(limit, next);
 }
 
 /*

@@ -82,6 +82,30 @@ like($err, qr/may not read more rows/,
 	'a cursor declared before the rule is stopped at its first FETCH');
 as_alice('ROLLBACK');
 is(reads($node, 'alice', 'customers'), 101, 'at row 101 too');
+
+# a cursor opened while the rule had no usable limit (no history yet) is
+# held to the limit once history is seeded, from its next FETCH
+$node->safe_psql('postgres', q{
+	CREATE ROLE bob LOGIN;
+	GRANT SELECT ON customers TO bob;
+	SELECT insider_guard.set_baseline_rule('bob', 5, '1 hour', 100, 'self', 'block')});
+my $bob = $node->background_psql('postgres',
+	extra_params => [ '-U', 'bob' ], on_error_stop => 0);
+$bob->query('BEGIN');
+$bob->query('DECLARE e CURSOR FOR SELECT id FROM customers');
+$bob->query('MOVE 10 IN e');
+is(reads($node, 'bob', 'customers'), 10, 'no usable limit yet: bob reads on');
+$node->safe_psql('postgres', q{
+	SELECT count(insider_guard.record_history('bob', NULL, '1 hour',
+				date_trunc('hour', now()) - make_interval(hours => h), 5))
+	FROM generate_series(1, 480) h});
+$bob->{stderr} = '';
+$bob->query('MOVE ALL IN e');
+like($bob->{stderr}, qr/may not read more rows/,
+	'the seeded history limits the open cursor at its next FETCH');
+$bob->query('ROLLBACK');
+is(reads($node, 'bob', 'customers'), 101, 'at row 101');
+$bob->quit;
 $alice->quit;
 
 # a window that broke the rule does not feed the history; one that did not

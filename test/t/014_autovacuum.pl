@@ -77,4 +77,43 @@ is( $node->safe_psql('postgres',
 ok( $node->log_contains(qr/automatic analyze of table "postgres.mal.bait"|insider_guard: role "mallory" may not read more rows/),
 	'the server log shows the stopped analyze');
 
+# the same through a SECURITY DEFINER function owned by another role:
+# still counted for the owner of the analyzed table, whose code called it
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.get_email(i int) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+		AS 'SELECT email FROM public.customers WHERE id = i';
+	GRANT EXECUTE ON FUNCTION public.get_email(int) TO mallory;
+});
+# an index on a harmless function; rows; then the function turns harmful
+$node->safe_psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	DROP TABLE mal.bait;
+	CREATE FUNCTION mal.look(x int) RETURNS text LANGUAGE plpgsql IMMUTABLE
+		AS $$ BEGIN RETURN x::text; END $$;
+	CREATE TABLE mal.bait2 (x int)
+		WITH (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0);
+	CREATE INDEX bait2_look ON mal.bait2 (mal.look(x));
+	ALTER INDEX mal.bait2_look ALTER COLUMN 1 SET STATISTICS 1000;
+	BEGIN;
+	INSERT INTO mal.bait2 SELECT g FROM generate_series(1, 300) g;
+	CREATE OR REPLACE FUNCTION mal.look(x int) RETURNS text LANGUAGE plpgsql IMMUTABLE
+		AS $$ BEGIN RETURN public.get_email(x); END $$;
+	COMMIT;
+});
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.reset();
+	SELECT insider_guard.prune_violations('0 seconds');
+});
+# autovacuum's ANALYZE reads 300 emails through get_email, for mallory
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM insider_guard.violations WHERE role_name = 'mallory'})
+  or die 'no violation recorded for mallory through get_email';
+ok(reads($node, 'mallory', 'customers') >= 101,
+	"reads through another role's SECURITY DEFINER function count for the table's owner");
+is(reads($node, 'postgres', 'customers'), 0, 'not for the function owner');
+is( $node->safe_psql('postgres', q{
+		SELECT count(*) FROM pg_stats WHERE schemaname = 'mal' AND tablename = 'bait2_look'}),
+	0,
+	'the stopped ANALYZE left no statistics with the emails in them');
+
 done_testing();

@@ -316,12 +316,79 @@ test_capping(void)
 			ig_hist_feed(&capped, end, 100 * first, first, false);
 			ig_hist_feed(&uncapped, end, 100 * first, IG_NO_LIMIT, false);
 		}
+		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT) == IG_NO_LIMIT, "no limit, no cap");
+		CHECK(ig_hist_cap(&capped, 3) == 3, "the limit, when lower");
 		CHECK(ig_limit_own(&capped, 5, 0) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
 			  "capped windows raise the limit one step at most: %lld from %lld",
 			  (long long) ig_limit_own(&capped, 5, 0), (long long) first);
 		CHECK(ig_limit_own(&uncapped, 5, 0) >= 80 * first,
 			  "uncapped they would raise it 100-fold: %lld",
 			  (long long) ig_limit_own(&uncapped, 5, 0));
+	}
+}
+
+/*
+ * Training the baseline up by reading at the limit every hour, capped as
+ * the extension caps it (ig_hist_cap): the limit grows one bin (~1.5x) per
+ * ~1% of the history's weight, not by the factor.
+ */
+static void
+test_training(void)
+{
+	IgHistogram h;
+	int64		limit;
+	int64		start;
+	int			hours = 0;
+
+	ig_hist_init(&h);
+	for (int d = 0; d < 20; d++)
+		for (int hr = 0; hr < 24; hr++)
+			ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 5);
+	start = limit = ig_limit_own(&h, 5, 0);
+	CHECK(ig_hist_cap(&h, limit) ==
+		  (int64) ig_hist_bin_value(ig_hist_bin(ig_hist_quantile(&h, IG_HIGH_QUANTILE)) + 1),
+		  "cap: one bin above p99: %lld", (long long) ig_hist_cap(&h, limit));
+	/*
+	 * Read exactly at the limit, every hour, for a day: the limit moves one
+	 * bin per ~1% of the history's weight (about 5 windows here).
+	 */
+	for (int hr = 0; hr < 24; hr++, hours++)
+	{
+		ig_hist_feed(&h, T0 + 20 * DAY + (hr + 1) * HOUR, limit,
+					 ig_hist_cap(&h, limit), false);
+		limit = ig_limit_own(&h, 5, 0);
+	}
+	CHECK(limit <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(start / 5) + 6),
+		  "24 hours at the limit: %lld from %lld (six bins at most)",
+		  (long long) limit, (long long) start);
+	{
+		IgHistogram fast;
+		int64		flimit;
+
+		ig_hist_init(&fast);
+		for (int d = 0; d < 20; d++)
+			for (int hr = 0; hr < 24; hr++)
+				ig_hist_add(&fast, T0 + d * DAY + (hr + 1) * HOUR, 5);
+		flimit = ig_limit_own(&fast, 5, 0);
+		for (int hr = 0; hr < 24; hr++)
+		{
+			ig_hist_feed(&fast, T0 + 20 * DAY + (hr + 1) * HOUR, flimit, flimit, false);
+			flimit = ig_limit_own(&fast, 5, 0);
+		}
+		ig_hist_init(&h);
+		for (int d = 0; d < 20; d++)
+			for (int hr = 0; hr < 24; hr++)
+				ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 5);
+		limit = ig_limit_own(&h, 5, 0);
+		for (int hr = 0; hr < 24; hr++)
+		{
+			ig_hist_feed(&h, T0 + 20 * DAY + (hr + 1) * HOUR, limit,
+						 ig_hist_cap(&h, limit), false);
+			limit = ig_limit_own(&h, 5, 0);
+		}
+		CHECK(limit * 100 <= flimit,
+			  "a day at the limit: %lld with the bin cap, %lld capped at the limit only",
+			  (long long) limit, (long long) flimit);
 	}
 }
 
@@ -469,6 +536,7 @@ main(void)
 	test_quantile_bound();
 	test_decay();
 	test_capping();
+	test_training();
 	test_cold_start();
 	test_pooling();
 	test_combine();

@@ -27,8 +27,8 @@
  *	  the exfiltration.  Any other break is a false alert or block.
  *
  * When a window closes, each insider_guard series it touched is fed with
- * ig_hist_feed(rows, cap = the lowest limit of the rules covering it,
- * broke = one of them broke in it).  z-score and spike rules keep the
+ * ig_hist_feed(rows, cap = ig_hist_cap(the series, the lowest limit of the
+ * rules covering it), broke = one of them broke in it).  z-score and spike rules keep the
  * exact totals of every past window instead.
  *
  * IDENTIFICATION
@@ -502,6 +502,8 @@ inst_close(Inst *in, bool hourly, int64 window_end, int day)
 						cap = cap < 0 ? w->limit[j] : Min(cap, w->limit[j]);
 					broke |= w->flags[j] != 0;
 				}
+				/* as the extension caps it: a bin above the own p99 at most */
+				cap = ig_hist_cap(&in->hist[k][sidx], cap);
 				ig_hist_feed(&in->hist[k][sidx], window_end, (uint64) w->rows,
 							 cap, broke);
 			}
