@@ -53,13 +53,13 @@ src/tramp.o: CFLAGS += -fomit-frame-pointer
 # unit tests of the pure modules (window arithmetic, baseline
 # statistics): frontend programs linked with the very sources the
 # extension runs
-UNIT_CFLAGS = $(CFLAGS) -I$(srcdir)/src -I$(includedir_server) -I$(includedir)
+UNIT_CFLAGS = $(CFLAGS) -I$(srcdir)/src -I$(srcdir)/test/unit -I$(includedir_server) -I$(includedir)
 UNIT_LIBS = -L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
 
-test/unit/test_window: test/unit/test_window.c src/window.c src/window.h
+test/unit/test_window: test/unit/test_window.c test/unit/unit.h src/window.c src/window.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_window.c src/window.c $(UNIT_LIBS)
 
-test/unit/test_stats: test/unit/test_stats.c src/stats.c src/stats.h
+test/unit/test_stats: test/unit/test_stats.c test/unit/unit.h src/stats.c src/stats.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c $(UNIT_LIBS)
 
 unittest: test/unit/test_window test/unit/test_stats

@@ -35,17 +35,28 @@
 PGDLLEXPORT void ig_worker_main(Datum arg);
 
 /*
+ * Saves a state file if its module says it changed since the last save.
+ */
+static void
+save_if_changed(const char *what, bool (*take_dirty) (void), const char *path,
+				uint32 magic, IgFileBodyWriter body)
+{
+	if (!take_dirty())
+		return;
+	if (ig_file_save(path, magic, body))
+		ereport(DEBUG1,
+				(errmsg_internal("insider_guard: saved the %s to \"%s\"",
+								 what, path)));
+}
+
+/*
  * Saves the counters if they changed since the last save.
  */
 void
 ig_save_counts(void)
 {
-	if (!ig_counters_take_dirty())
-		return;
-	if (ig_file_save(IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_save))
-		ereport(DEBUG1,
-				(errmsg_internal("insider_guard: saved the counters to \"%s\"",
-								 IG_COUNTS_FILE)));
+	save_if_changed("counters", ig_counters_take_dirty, IG_COUNTS_FILE,
+					IG_COUNTS_MAGIC, ig_counters_save);
 }
 
 /*
@@ -64,12 +75,8 @@ ig_load_counts(void)
 void
 ig_save_history(void)
 {
-	if (!ig_history_take_dirty())
-		return;
-	if (ig_file_save(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_save))
-		ereport(DEBUG1,
-				(errmsg_internal("insider_guard: saved the history to \"%s\"",
-								 IG_HISTORY_FILE)));
+	save_if_changed("history", ig_history_take_dirty, IG_HISTORY_FILE,
+					IG_HISTORY_MAGIC, ig_history_save);
 }
 
 /*

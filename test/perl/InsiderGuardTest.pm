@@ -2,7 +2,8 @@
 #
 # new_node() starts a throwaway cluster that preloads insider_guard, with
 # the extension, a reader role "alice" and a "customers" table; reads()
-# asks how many rows a role read.
+# asks how many rows a role read; session_query() runs a query in a
+# session kept open.
 package InsiderGuardTest;
 
 use strict;
@@ -12,7 +13,7 @@ use Exporter 'import';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(new_node setup_reader reads wait_for_save);
+our @EXPORT = qw(new_node setup_reader reads wait_for_save session_query);
 
 # A started node with insider_guard preloaded.  Extra lines go to
 # postgresql.conf.
@@ -58,6 +59,18 @@ sub reads
 	$per //= '1 hour';
 	return $node->safe_psql('postgres',
 		"SELECT insider_guard.rows_read('$role', '$per', $tbl)");
+}
+
+# Runs a query in a background psql session (on_error_stop off); returns
+# its stdout and stderr, and clears the stderr for the next one.
+sub session_query
+{
+	my ($session, $sql) = @_;
+	my $out = $session->query($sql);
+	my $err = $session->{stderr};
+
+	$session->{stderr} = '';
+	return ($out, $err);
 }
 
 # Waits until the background worker has saved the counters after now:

@@ -20,11 +20,7 @@ my $alice = $node->background_psql('postgres',
 # runs a query in alice's session; returns its stdout and stderr
 sub as_alice
 {
-	my ($sql) = @_;
-	my $out = $alice->query($sql);
-	my $err = $alice->{stderr};
-	$alice->{stderr} = '';
-	return ($out, $err);
+	return session_query($alice, @_);
 }
 my ($out, $err);
 

@@ -29,10 +29,7 @@ my $s2 = $node->background_psql('postgres', on_error_stop => 0, extra_params => 
 # runs a query in a session; returns its stderr
 sub run_err
 {
-	my ($session, $sql) = @_;
-	$session->query($sql);
-	my $err = $session->{stderr};
-	$session->{stderr} = '';
+	my (undef, $err) = session_query(@_);
 	return $err;
 }
 

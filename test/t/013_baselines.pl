@@ -46,11 +46,7 @@ my $alice = $node->background_psql('postgres',
 	extra_params => [ '-U', 'alice' ], on_error_stop => 0);
 sub as_alice
 {
-	my ($sql) = @_;
-	my $out = $alice->query($sql);
-	my $err = $alice->{stderr};
-	$alice->{stderr} = '';
-	return ($out, $err);
+	return session_query($alice, @_);
 }
 my ($out, $err) = as_alice('SELECT count(*) FROM customers');
 is($out, '1000', 'no rule yet: alice reads 1000 rows');
@@ -99,9 +95,8 @@ $node->safe_psql('postgres', q{
 	SELECT count(insider_guard.record_history('bob', NULL, '1 hour',
 				date_trunc('hour', now()) - make_interval(hours => h), 5))
 	FROM generate_series(1, 480) h});
-$bob->{stderr} = '';
-$bob->query('MOVE ALL IN e');
-like($bob->{stderr}, qr/may not read more rows/,
+($out, $err) = session_query($bob, 'MOVE ALL IN e');
+like($err, qr/may not read more rows/,
 	'the seeded history limits the open cursor at its next FETCH');
 $bob->query('ROLLBACK');
 is(reads($node, 'bob', 'customers'), 101, 'at row 101');

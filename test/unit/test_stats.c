@@ -17,6 +17,9 @@
  */
 #include "postgres_fe.h"
 
+#define UNIT_RNG_SEED UINT64CONST(0x2545F4914F6CDD1D)
+#include "unit.h"
+
 #include <math.h>
 
 #include "stats.h"
@@ -26,34 +29,6 @@
 #define DAY		(24 * HOUR)
 #define T0		(INT64CONST(9000) * DAY)	/* some day in 2024 */
 
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) \
-		{ \
-			failures++; \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fprintf(stderr, "\n"); \
-			if (failures > 20) \
-				exit(1); \
-		} \
-	} while (0)
-
-/* a small deterministic generator (xorshift64*) */
-static uint64 rng_state = UINT64CONST(0x2545F4914F6CDD1D);
-
-static uint64
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64CONST(2685821657736338717);
-}
 
 /* uniform in (0, 1) */
 static double
@@ -542,11 +517,5 @@ main(void)
 	test_combine();
 	test_bounds();
 
-	if (failures > 0)
-	{
-		fprintf(stderr, "test_stats: %d of %d checks failed\n", failures, checks);
-		return 1;
-	}
-	printf("test_stats: all %d checks passed\n", checks);
-	return 0;
+	return unit_finish("test_stats");
 }

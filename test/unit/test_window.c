@@ -15,6 +15,9 @@
  */
 #include "postgres_fe.h"
 
+#define UNIT_RNG_SEED UINT64CONST(0x9E3779B97F4A7C15)
+#include "unit.h"
+
 #include "window.h"
 
 #define USEC	INT64CONST(1000000)
@@ -22,34 +25,6 @@
 #define HOUR	(60 * MINUTE)
 #define DAY		(24 * HOUR)
 
-static int	failures = 0;
-static int	checks = 0;
-
-#define CHECK(cond, ...) \
-	do { \
-		checks++; \
-		if (!(cond)) \
-		{ \
-			failures++; \
-			fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-			fprintf(stderr, __VA_ARGS__); \
-			fprintf(stderr, "\n"); \
-			if (failures > 20) \
-				exit(1); \
-		} \
-	} while (0)
-
-/* a small deterministic generator (xorshift64*) */
-static uint64 rng_state = UINT64CONST(0x9E3779B97F4A7C15);
-
-static uint64
-rng(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * UINT64CONST(2685821657736338717);
-}
 
 static int64
 rng_range(int64 lo, int64 hi)
@@ -279,6 +254,5 @@ main(void)
 	test_edges();
 	test_rebuild();
 
-	printf("window: %d checks, %d failures\n", checks, failures);
-	return failures ? 1 : 0;
+	return unit_finish("test_window");
 }
