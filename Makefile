@@ -42,8 +42,11 @@ include $(PGXS)
 override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 	-Wendif-labels -Wmissing-format-attribute -Wformat-security
 
-# the per-row trampolines: every instruction counts there
-src/tramp.o: CFLAGS += -fomit-frame-pointer
+# the per-row trampolines and the per-statement path: every instruction
+# counts there
+HOT_OBJS = src/tramp.o src/executor.o src/statement.o src/counters.o \
+	src/relinfo.o src/rules.o src/enforce.o
+$(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
 # the window arithmetic's unit tests, a frontend program
 test/unit/test_window: test/unit/test_window.c src/window.c src/window.h

@@ -110,6 +110,7 @@ typedef struct IgCounterShared
 
 static IgCounterShared *ig = NULL;
 static char *ig_counter_array = NULL;
+static Size counter_stride = 0;	/* ig->counter_size, a local copy */
 static HTAB *ig_index = NULL;
 
 /* this backend's copy of the window definitions */
@@ -132,7 +133,7 @@ static const int64 builtin_lengths[IG_BUILTIN_WINDOWS] = {
 static inline IgCounter *
 counter_at(int32 slot)
 {
-	return (IgCounter *) (ig_counter_array + (Size) slot * ig->counter_size);
+	return (IgCounter *) (ig_counter_array + (Size) slot * counter_stride);
 }
 
 static int
@@ -186,6 +187,7 @@ ig_counters_shmem_init(void)
 	ig_index = ShmemInitHash("insider_guard counter index",
 							 ig_max_tracked, ig_max_tracked,
 							 &info, HASH_ELEM | HASH_BLOBS);
+	counter_stride = counter_size();
 
 	if (found)
 		return false;
@@ -681,6 +683,53 @@ ig_counters_query_memo(IgWindowQuery *query)
 }
 
 /*
+ * The remembered counter of a tally, locked, if it is still the tally's
+ * and its buffer interval is open at "now": the per-statement path.
+ * Else NULL, with nothing locked.
+ */
+static inline IgCounter *
+lock_for_update_fast(const IgCounterRef *ref, TimestampTz now)
+{
+	IgCounter  *counter;
+
+	if (unlikely(ref->slot < 0))
+		return NULL;
+	counter = counter_at(ref->slot);
+	SpinLockAcquire(&counter->mutex);
+
+	/*
+	 * A counter not in use has incarnation 0, which no memo holds: the
+	 * incarnation alone says the counter is still the tally's.
+	 */
+	if (likely(counter->incarnation == ref->incarnation &&
+			   now < counter->pending_until &&
+			   counter->windows_gen == local_windows_gen))
+		return counter;
+	SpinLockRelease(&counter->mutex);
+	return NULL;
+}
+
+/*
+ * The counter of a tally, locked and ready to take rows at "now", found
+ * or made the slow way (NULL if it cannot be made).
+ */
+static pg_noinline IgCounter *
+lock_tally_slow(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
+{
+	IgCounterKey key;
+	IgCounterRef before = tally->ref;
+	IgCounter  *counter;
+
+	key.dbid = dbid;
+	key.roleid = roleid;
+	key.relid = tally->relid;
+	counter = lock_for_update(&key, &tally->ref, now);
+	tally->ref_moved |= (tally->ref.slot != before.slot ||
+						 tally->ref.incarnation != before.incarnation);
+	return counter;
+}
+
+/*
  * Settles a statement's tallies: adds each one's pending rows to its
  * counter.  A tally's first settled rows count the statement (if
  * count_statements); at statement_end every tally not yet counted is
@@ -691,30 +740,28 @@ void
 ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 				   bool count_statements, bool statement_end, TimestampTz now)
 {
-	IgCounterKey key;
 	bool		changed = false;
 
-	key.dbid = dbid;
-	key.roleid = roleid;
 	refresh_windows();
 	for (int i = 0; i < ntallies; i++)
 	{
 		IgTally    *tally = &tallies[i];
-		int32		slot = tally->ref.slot;
-		bool		new_statement = count_statements && !tally->counted &&
-			(tally->pending > 0 || statement_end);
+		uint64		rows = tally->pending;
+		bool		new_statement = count_statements & !tally->counted &
+			((rows > 0) | statement_end);
 		IgCounter  *counter;
 
-		if (tally->pending == 0 && !new_statement && tally->query == NULL)
+		if (rows == 0 && !new_statement && tally->query == NULL)
 			continue;
-		key.relid = tally->relid;
-		counter = lock_for_update(&key, &tally->ref, now);
+		counter = lock_for_update_fast(&tally->ref, now);
+		if (unlikely(counter == NULL))
+			counter = lock_tally_slow(dbid, roleid, tally, now);
 		if (likely(counter != NULL))
 		{
-			add_rows(counter, tally->pending, new_statement, now);
+			add_rows(counter, rows, new_statement, now);
 			if (tally->query != NULL)
 				answer_query(counter, tally->ref.slot, tally->query,
-							 tally->pending, now);
+							 rows, now);
 			SpinLockRelease(&counter->mutex);
 			changed = true;
 		}
@@ -722,12 +769,11 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 		{
 			if (tally->query != NULL)
 				tally->query->valid = false;
-			report_lost(tally->pending);
+			report_lost(rows);
 		}
-		tally->statement_rows += tally->pending;
+		tally->statement_rows += rows;
 		tally->pending = 0;
 		tally->counted |= new_statement;
-		tally->ref_moved |= (tally->ref.slot != slot);
 	}
 	if (changed)
 		mark_dirty();
@@ -741,15 +787,12 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 bool
 ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 {
-	IgCounterKey key;
 	IgCounter  *counter;
-	int32		slot = tally->ref.slot;
 
-	key.dbid = dbid;
-	key.roleid = roleid;
-	key.relid = tally->relid;
 	refresh_windows();
-	counter = lock_for_update(&key, &tally->ref, now);
+	counter = lock_for_update_fast(&tally->ref, now);
+	if (unlikely(counter == NULL))
+		counter = lock_tally_slow(dbid, roleid, tally, now);
 	if (counter == NULL)
 	{
 		tally->query->valid = false;
@@ -757,7 +800,6 @@ ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 	}
 	answer_query(counter, tally->ref.slot, tally->query, 0, now);
 	SpinLockRelease(&counter->mutex);
-	tally->ref_moved |= (tally->ref.slot != slot);
 	return true;
 }
 

@@ -62,24 +62,25 @@ static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
 /*
- * True if this process counts reads right now.
+ * -1 until ig_counting_active_slow has looked at what does not change in a
+ * process; then whether this process counts at all.
+ */
+int			ig_process_counts = -1;
+
+/*
+ * True if this process counts reads right now: the first call of
+ * ig_counting_active in a process.
  */
 bool
-ig_counting_active(void)
+ig_counting_active_slow(void)
 {
-	/* what does not change in a process is looked at once */
-	static int	process_counts = -1;
-
-	if (unlikely(process_counts < 0))
-	{
-		if (!OidIsValid(MyDatabaseId))
-			return false;
-		process_counts = ig_counters_ready() &&
-			!IsBinaryUpgrade &&
-			!IsAutoVacuumWorkerProcess() &&
-			!ig_is_logical_worker();
-	}
-	return ig_enabled && process_counts && !InNoForceRLSOperation();
+	if (!OidIsValid(MyDatabaseId))
+		return false;
+	ig_process_counts = ig_counters_ready() &&
+		!IsBinaryUpgrade &&
+		!IsAutoVacuumWorkerProcess() &&
+		!ig_is_logical_worker();
+	return ig_counting_active();
 }
 
 /* The statement for the walk, started on first need. */
@@ -93,22 +94,18 @@ walk_stmt(IgWalk *walk)
 }
 
 /*
- * Puts a counter on a scan node reading the given relations.
+ * Puts a counter on a scan node reading the given relations, if any of
+ * them is counted.
  */
 static void
 wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
 {
-	IgStmt	   *stmt = walk_stmt(walk);
-	IgNode	   *node = ig_stmt_node(stmt, IG_NODE_SCAN);
-	bool		counted = false;
+	IgNode	   *node = ig_stmt_scan(&walk->stmt, walk->query->estate,
+									walk->userid, walk->covered,
+									relids, nrelids);
 
-	for (int i = 0; i < nrelids; i++)
-		counted |= ig_node_add_relation(node, relids[i]);
-	if (!counted)
-	{
-		ig_stmt_drop_node(stmt);
+	if (node == NULL)
 		return;
-	}
 
 	/* count each row before any function of the query sees it */
 	if (ps->qual != NULL && contain_leaked_vars((Node *) ps->plan->qual))
@@ -164,16 +161,9 @@ wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
 static int
 scan_relids(PlanState *ps, Oid *relids, int max)
 {
-	Relation	rel = ((ScanState *) ps)->ss_currentRelation;
 	Bitmapset  *rtis = NULL;
 	int			n = 0;
 	int			rti = -1;
-
-	if (rel != NULL)
-	{
-		relids[0] = RelationGetRelid(rel);
-		return 1;
-	}
 
 	/* a foreign or custom scan that joins remotely */
 	if (IsA(ps, ForeignScanState))
@@ -190,22 +180,28 @@ scan_relids(PlanState *ps, Oid *relids, int max)
 	return n;
 }
 
-/* Visits one plan-state node, then its children. */
-static bool
-walk_planstate(PlanState *ps, IgWalk *walk)
+/* Puts a counter on a scan node if it reads counted relations. */
+static pg_noinline void
+visit_scan(IgWalk *walk, PlanState *ps)
 {
+	Relation	rel = ((ScanState *) ps)->ss_currentRelation;
 	Oid			relids[8];
 	int			nrelids;
 
-	if (ps == NULL)
-		return false;
-	if (walk->track_seen)
+	if (likely(rel != NULL))
 	{
-		if (bms_is_member(ps->plan->plan_node_id, walk->seen))
-			return false;
-		walk->seen = bms_add_member(walk->seen, ps->plan->plan_node_id);
+		wrap_scan(walk, ps, &rel->rd_id, 1);
+		return;
 	}
+	nrelids = scan_relids(ps, relids, lengthof(relids));
+	if (nrelids > 0)
+		wrap_scan(walk, ps, relids, nrelids);
+}
 
+/* True for the scan nodes counted by visit_scan. */
+static inline bool
+is_scan(PlanState *ps)
+{
 	switch (nodeTag(ps))
 	{
 		case T_SeqScanState:
@@ -217,22 +213,43 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 		IG_CASE_TID_RANGE_SCAN
 		case T_ForeignScanState:
 		case T_CustomScanState:
-			nrelids = scan_relids(ps, relids, lengthof(relids));
-			if (nrelids > 0)
-				wrap_scan(walk, ps, relids, nrelids);
-			break;
-		case T_ModifyTableState:
-			wrap_on_conflict(walk, (ModifyTableState *) ps);
-			break;
+			return true;
 		default:
-			break;
+			return false;
+	}
+}
+
+/*
+ * True for a scan node with nothing below it (a custom scan may have
+ * children of its own).
+ */
+static inline bool
+is_leaf_scan(PlanState *ps)
+{
+	return ps->lefttree == NULL && ps->righttree == NULL &&
+		ps->initPlan == NIL && ps->subPlan == NIL &&
+		is_scan(ps) && !IsA(ps, CustomScanState);
+}
+
+/* Visits one plan-state node, then its children. */
+static bool
+walk_planstate(PlanState *ps, IgWalk *walk)
+{
+	if (ps == NULL)
+		return false;
+	if (walk->track_seen)
+	{
+		if (bms_is_member(ps->plan->plan_node_id, walk->seen))
+			return false;
+		walk->seen = bms_add_member(walk->seen, ps->plan->plan_node_id);
 	}
 
-	/* most statements are one scan with nothing below it */
-	if (ps->lefttree == NULL && ps->righttree == NULL &&
-		ps->initPlan == NIL && ps->subPlan == NIL &&
-		(IsA(ps, SeqScanState) || IsA(ps, IndexScanState) ||
-		 IsA(ps, IndexOnlyScanState)))
+	if (is_scan(ps))
+		visit_scan(walk, ps);
+	else if (IsA(ps, ModifyTableState))
+		wrap_on_conflict(walk, (ModifyTableState *) ps);
+
+	if (is_leaf_scan(ps))
 		return false;
 	return planstate_tree_walker(ps, IG_PLANSTATE_WALKER(walk_planstate), walk);
 }
@@ -244,6 +261,7 @@ static void
 stmt_begin(QueryDesc *query)
 {
 	EState	   *estate = query->estate;
+	PlanState  *ps;
 	IgWalk		walk;
 	ListCell   *lc;
 
@@ -260,15 +278,25 @@ stmt_begin(QueryDesc *query)
 	walk.covered = ig_rules_cover(walk.userid);
 	walk.stmt = NULL;
 	walk.seen = NULL;
-	/* subplans are reached from the tree and listed again: skip repeats */
-	walk.track_seen = (estate->es_subplanstates != NIL);
+	walk.track_seen = false;
 
-	walk_planstate(query->planstate, &walk);
-	foreach(lc, estate->es_subplanstates)
-		walk_planstate((PlanState *) lfirst(lc), &walk);
+	ps = query->planstate;
+	if (estate->es_subplanstates == NIL && is_leaf_scan(ps))
+	{
+		/* most statements are one scan with nothing below it */
+		visit_scan(&walk, ps);
+	}
+	else
+	{
+		/* subplans are reached from the tree and listed again: skip repeats */
+		walk.track_seen = (estate->es_subplanstates != NIL);
+		walk_planstate(ps, &walk);
+		foreach(lc, estate->es_subplanstates)
+			walk_planstate((PlanState *) lfirst(lc), &walk);
+		if (walk.seen)
+			bms_free(walk.seen);
+	}
 
-	if (walk.seen)
-		bms_free(walk.seen);
 	if (walk.stmt != NULL && walk.stmt->enforcing)
 		ig_stmt_begin_enforcing(walk.stmt);
 }

@@ -52,7 +52,7 @@
 static HTAB *relinfo_cache = NULL;
 
 /* the entry found last: most statements read the table the last one did */
-static IgRelInfo *last_info = NULL;
+IgRelInfo  *ig_relinfo_last = NULL;
 
 /* where the counters of recently used (user, relation) pairs are */
 #define IG_REF_CACHE_SIZE 512
@@ -70,7 +70,7 @@ static IgRefCacheEntry ref_cache[IG_REF_CACHE_SIZE];
 static void
 flush_cache(void)
 {
-	last_info = NULL;
+	ig_relinfo_last = NULL;
 	if (relinfo_cache != NULL)
 	{
 		hash_destroy(relinfo_cache);
@@ -196,23 +196,21 @@ describe_relation(Oid relid, IgRelInfo *info)
 }
 
 /*
- * The entry for a relation, built on first use.  The pointer is valid
- * until the next catalog access.
+ * The entry for a relation that is not the one found last, built on
+ * first use (see ig_relinfo_get).
  */
 const IgRelInfo *
-ig_relinfo_get(Oid relid)
+ig_relinfo_get_slow(Oid relid)
 {
 	IgRelInfo  *info;
 	IgRelInfo	built;
 	bool		found;
 
-	if (last_info != NULL && last_info->relid == relid)
-		return last_info;
 	if (relinfo_cache != NULL)
 	{
 		info = hash_search(relinfo_cache, &relid, HASH_FIND, NULL);
 		if (info != NULL)
-			return last_info = info;
+			return ig_relinfo_last = info;
 	}
 
 	/* catalog access first: it may process invalidations */
@@ -230,7 +228,7 @@ ig_relinfo_get(Oid relid)
 	}
 	info = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
 	*info = built;
-	return last_info = info;
+	return ig_relinfo_last = info;
 }
 
 static inline IgRefCacheEntry *

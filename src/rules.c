@@ -103,10 +103,19 @@ typedef struct IgUserMatch
 
 static MemoryContext match_cxt = NULL;
 static MemoryContext retired_cxt = NULL;	/* parent of retired contexts */
-static bool have_retired = false;
+bool		ig_rules_have_retired = false;
 static HTAB *user_matches = NULL;
 static bool rules_matched = false;
 static IgUserMatch *current = NULL;	/* the last user asked about */
+
+/* ig_rules_cover's last answer, while neither rules nor roles change */
+IgRulesAnswer ig_rules_answer = {false, false, InvalidOid};
+
+/*
+ * Changes whenever rule lists handed out by ig_rules_for_relation may stop
+ * being the current ones (rules reloaded, matches dropped).
+ */
+uint32		ig_rules_gen = 1;
 
 /*
  * Invalidations seen; loading and matching run catalog lookups that may
@@ -123,6 +132,7 @@ rules_relcache_callback(Datum arg, Oid relid)
 	{
 		rules_loaded = false;
 		rules_invalidations++;
+		ig_rules_answer.valid = false;
 	}
 }
 
@@ -132,6 +142,7 @@ rules_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	rules_loaded = false;
 	rules_invalidations++;
+	ig_rules_answer.valid = false;
 }
 
 /* Memberships or role attributes changed: match again. */
@@ -140,6 +151,7 @@ rules_role_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	rules_matched = false;
 	role_invalidations++;
+	ig_rules_answer.valid = false;
 }
 
 /*
@@ -348,6 +360,7 @@ load_rules(void)
 	nexempt = 0;
 	rules_matched = false;
 	current = NULL;
+	ig_rules_gen++;
 
 	/* the catalog lookups may deliver invalidations: loaded only at the end */
 	nspid = get_namespace_oid("insider_guard", true);
@@ -392,7 +405,7 @@ drop_matches(void)
 													"insider_guard retired rules",
 													ALLOCSET_SMALL_SIZES);
 			MemoryContextSetParent(match_cxt, retired_cxt);
-			have_retired = true;
+			ig_rules_have_retired = true;
 		}
 		else
 			MemoryContextDelete(match_cxt);
@@ -406,19 +419,18 @@ drop_matches(void)
 	user_matches = hash_create("insider_guard rules by user", 16, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	current = NULL;
+	ig_rules_gen++;
 }
 
 /*
- * Frees the rules of statements that have ended; called when none runs.
+ * Frees the rules of statements that have ended; called when none runs
+ * and some were retired.
  */
 void
-ig_rules_free_retired(void)
+ig_rules_free_retired_slow(void)
 {
-	if (have_retired)
-	{
-		MemoryContextReset(retired_cxt);
-		have_retired = false;
-	}
+	MemoryContextReset(retired_cxt);
+	ig_rules_have_retired = false;
 }
 
 static int
@@ -523,12 +535,14 @@ match_rules(Oid userid)
 }
 
 /*
- * Brings the cache up to date and says whether any rule covers the user.
- * Needs catalog access (a transaction).
+ * Brings the cache up to date and says whether any rule covers the user,
+ * when ig_rules_cover cannot answer from its last answer.  Needs catalog
+ * access (a transaction).
  */
 bool
-ig_rules_cover(Oid userid)
+ig_rules_cover_slow(Oid userid)
 {
+	ig_rules_answer.valid = false;
 	while (!rules_loaded)
 	{
 		uint64		seen = rules_invalidations;
@@ -539,10 +553,11 @@ ig_rules_cover(Oid userid)
 	if (nrules == 0)
 	{
 		current = NULL;
+		ig_rules_answer.userid = userid;
+		ig_rules_answer.covered = false;
+		ig_rules_answer.valid = true;
 		return false;
 	}
-	if (likely(rules_matched && current != NULL && current->userid == userid))
-		return current->covered;
 
 	for (;;)
 	{
@@ -562,6 +577,10 @@ ig_rules_cover(Oid userid)
 		if (rules_matched && seen == role_invalidations)
 		{
 			current = match;
+			ig_rules_answer.userid = userid;
+			ig_rules_answer.covered = match->covered;
+			/* loading or matching may have seen an invalidation */
+			ig_rules_answer.valid = rules_loaded;
 			return match->covered;
 		}
 	}

@@ -48,17 +48,23 @@ static int	nspare_stmts = 0;
 
 static void stmt_release(void *arg);
 
-/* Starts a tally for a relation (InvalidOid: all tables). */
+/* Clears what a tally counted for a statement. */
+static inline void
+tally_reset(IgTally *tally)
+{
+	tally->counted = false;
+	tally->ref_moved = false;
+	tally->pending = 0;
+	tally->statement_rows = 0;
+	tally->query = NULL;
+}
+
+/* Points a tally at a relation's counter (InvalidOid: all tables). */
 static inline void
 tally_init(IgTally *tally, Oid userid, Oid relid)
 {
 	tally->relid = relid;
-	tally->counted = false;
-	tally->ref_moved = false;
 	tally->ref = ig_ref_lookup(userid, relid);
-	tally->pending = 0;
-	tally->statement_rows = 0;
-	tally->query = NULL;
 }
 
 /* Remembers where a tally's counter turned out to be. */
@@ -88,55 +94,97 @@ key_rules_new(IgStmt *stmt, IgRuleList *list)
 	return kr;
 }
 
-/*
- * The index of a key in the statement, added if new.  A new key gets the
- * rules covering the session user for it, whose counts are read now.
- */
-static int
-stmt_key(IgStmt *stmt, Oid relid)
+/* Doubles a statement's key arrays. */
+static pg_noinline void
+grow_keys(IgStmt *stmt)
 {
+	MemoryContext cxt = stmt->estate->es_query_cxt;
+	IgTally    *keys = MemoryContextAlloc(cxt, sizeof(IgTally) * stmt->maxkeys * 2);
+	IgKeyRules **rules = MemoryContextAlloc(cxt, sizeof(IgKeyRules *) * stmt->maxkeys * 2);
+
+	memcpy(keys, stmt->keys, sizeof(IgTally) * stmt->nkeys);
+	memcpy(rules, stmt->key_rules, sizeof(IgKeyRules *) * stmt->nkeys);
+	if (stmt->keys != stmt->inline_keys)
+	{
+		pfree(stmt->keys);
+		pfree(stmt->key_rules);
+	}
+	stmt->keys = keys;
+	stmt->key_rules = rules;
+	stmt->maxkeys *= 2;
+}
+
+/*
+ * The part of stmt_key that looks things up: a key not taken over from
+ * the last statement (see stmt_key), or one with rules.
+ */
+static pg_noinline int
+stmt_key_slow(IgStmt *stmt, Oid relid, int k)
+{
+	IgTally    *tally;
+	IgRuleList *list = NULL;
 	IgKeyRules *kr = NULL;
 
-	for (int i = 0; i < stmt->nkeys; i++)
-		if (stmt->keys[i].relid == relid)
-			return i;
-
-	if (stmt->nkeys == stmt->maxkeys)
+	if (unlikely(k == stmt->maxkeys))
+		grow_keys(stmt);
+	tally = &stmt->keys[k];
+	if (k < stmt->nbuilt && tally->relid == relid)
+		list = stmt->inline_lists[k];
+	else
 	{
-		MemoryContext cxt = stmt->estate->es_query_cxt;
-		IgTally    *keys = MemoryContextAlloc(cxt, sizeof(IgTally) * stmt->maxkeys * 2);
-		IgKeyRules **rules = MemoryContextAlloc(cxt, sizeof(IgKeyRules *) * stmt->maxkeys * 2);
-
-		memcpy(keys, stmt->keys, sizeof(IgTally) * stmt->nkeys);
-		memcpy(rules, stmt->key_rules, sizeof(IgKeyRules *) * stmt->nkeys);
-		if (stmt->keys != stmt->inline_keys)
+		tally_init(tally, stmt->userid, relid);
+		if (stmt->covered)
+			list = ig_rules_for_relation(stmt->userid, relid);
+		if (k < IG_INLINE_KEYS)
 		{
-			pfree(stmt->keys);
-			pfree(stmt->key_rules);
+			stmt->inline_lists[k] = list;
+			stmt->nbuilt = Max(stmt->nbuilt, k + 1);
 		}
-		stmt->keys = keys;
-		stmt->key_rules = rules;
-		stmt->maxkeys *= 2;
 	}
-	tally_init(&stmt->keys[stmt->nkeys], stmt->userid, relid);
-	if (stmt->covered)
-	{
-		IgRuleList *list = ig_rules_for_relation(stmt->userid, relid);
+	tally_reset(tally);
 
-		if (list != NULL)
-			kr = key_rules_new(stmt, list);
-	}
-	stmt->key_rules[stmt->nkeys] = kr;
-	if (kr != NULL)
+	if (list != NULL)
 	{
+		kr = key_rules_new(stmt, list);
 		stmt->enforcing = true;
-		ig_enforce_begin(kr, &stmt->keys[stmt->nkeys], stmt->userid);
+		ig_enforce_begin(kr, tally, stmt->userid);
 	}
+	stmt->key_rules[k] = kr;
 	return stmt->nkeys++;
 }
 
+/*
+ * The index of a key in the statement, added if new.  A new key gets the
+ * rules covering the session user for it, whose counts are read now.
+ *
+ * An inline key left by the last statement run in this IgStmt, for the
+ * same session user and rules, is taken over with its counter memo and
+ * its rules: consecutive statements mostly read the same tables.
+ */
+static inline int
+stmt_key(IgStmt *stmt, Oid relid)
+{
+	int			k;
+	IgTally    *tally;
+
+	for (k = 0; k < stmt->nkeys; k++)
+		if (stmt->keys[k].relid == relid)
+			return k;
+
+	/* the last statement's key, without rules: nothing to look up */
+	if (likely(k < stmt->nbuilt) &&
+		likely((tally = &stmt->inline_keys[k])->relid == relid &&
+			   stmt->inline_lists[k] == NULL))
+	{
+		tally_reset(tally);
+		stmt->key_rules[k] = NULL;
+		return stmt->nkeys++;
+	}
+	return stmt_key_slow(stmt, relid, k);
+}
+
 /* Adds a key index to a node, once. */
-static void
+static inline void
 node_add_key(IgNode *node, int key)
 {
 	for (int i = 0; i < node->nkeys; i++)
@@ -146,26 +194,12 @@ node_add_key(IgNode *node, int key)
 		node->keys[node->nkeys++] = key;
 }
 
-/*
- * Adds the keys reading relid counts towards (it and its ancestors) to a
- * node.  Returns false if the relation is not counted.
- */
-bool
-ig_node_add_relation(IgNode *node, Oid relid)
+/* node_add_relation for a relation with ancestors. */
+static pg_noinline void
+node_add_relation_ancestors(IgNode *node, Oid relid, const IgRelInfo *info)
 {
-	const IgRelInfo *info = ig_relinfo_get(relid);
 	Oid			ancestors[IG_MAX_ANCESTORS];
 	int			nancestors;
-
-	if (!info->countable)
-		return false;
-	if (!OidIsValid(node->relid))
-		node->relid = relid;
-	if (info->nancestors == 0)
-	{
-		node_add_key(node, stmt_key(node->stmt, relid));
-		return true;
-	}
 
 	/* copy first: catalog access may free the entry */
 	nancestors = info->nancestors;
@@ -173,43 +207,95 @@ ig_node_add_relation(IgNode *node, Oid relid)
 	node_add_key(node, stmt_key(node->stmt, relid));
 	for (int i = 0; i < nancestors; i++)
 		node_add_key(node, stmt_key(node->stmt, ancestors[i]));
+}
+
+/*
+ * Adds the keys reading a counted relation counts towards (it and its
+ * ancestors) to a node.
+ */
+static inline void
+node_add_counted(IgNode *node, Oid relid, const IgRelInfo *info)
+{
+	if (!OidIsValid(node->relid))
+		node->relid = relid;
+	if (likely(info->nancestors == 0))
+		node_add_key(node, stmt_key(node->stmt, relid));
+	else
+		node_add_relation_ancestors(node, relid, info);
+}
+
+/*
+ * Adds the keys reading relid counts towards (it and its ancestors) to a
+ * node.  Returns false if the relation is not counted.
+ */
+static inline bool
+node_add_relation(IgNode *node, Oid relid)
+{
+	const IgRelInfo *info = ig_relinfo_get(relid);
+
+	if (!info->countable)
+		return false;
+	node_add_counted(node, relid, info);
 	return true;
+}
+
+/* As node_add_relation, for callers outside this file. */
+bool
+ig_node_add_relation(IgNode *node, Oid relid)
+{
+	return node_add_relation(node, relid);
+}
+
+/* A new statement state, for the spares. */
+static pg_noinline IgStmt *
+stmt_alloc(void)
+{
+	IgStmt	   *stmt = MemoryContextAllocZero(TopMemoryContext, sizeof(IgStmt));
+
+	stmt->in_worker = IsParallelWorker();
+	stmt->maxkeys = IG_INLINE_KEYS;
+	stmt->keys = stmt->inline_keys;
+	stmt->key_rules = stmt->inline_key_rules;
+	stmt->maxnodes = IG_INLINE_NODES;
+	stmt->nodes = stmt->inline_node_list;
+	stmt->callback.func = stmt_release;
+	stmt->callback.arg = stmt;
+	return stmt;
+}
+
+/* The key of a parallel query a statement belongs to (see violations.c). */
+static pg_noinline uint64
+stmt_parallel_query(IgStmt *stmt)
+{
+	return ig_parallel_query_key(!stmt->in_worker);
 }
 
 /*
  * Starts counting a statement: called for its first counted node.
  */
-IgStmt *
-ig_stmt_start(EState *estate, Oid userid, bool covered)
+static inline IgStmt *
+stmt_start(EState *estate, Oid userid, bool covered)
 {
 	IgStmt	   *stmt;
 
-	if (nspare_stmts > 0)
+	if (likely(nspare_stmts > 0))
 		stmt = spare_stmts[--nspare_stmts];
 	else
-		stmt = MemoryContextAlloc(TopMemoryContext, sizeof(IgStmt));
+		stmt = stmt_alloc();
 	stmt->estate = estate;
 	stmt->userid = userid;
-	stmt->in_worker = IsParallelWorker();
 	stmt->parallel_query = 0;
-	if (stmt->in_worker)
-		stmt->parallel_query = ig_parallel_query_key(false);
-	else if (estate->es_plannedstmt->parallelModeNeeded)
-		stmt->parallel_query = ig_parallel_query_key(true);
+	if (unlikely(stmt->in_worker ||
+				 estate->es_plannedstmt->parallelModeNeeded))
+		stmt->parallel_query = stmt_parallel_query(stmt);
 	stmt->covered = covered;
 	stmt->enforcing = false;
 	stmt->has_pending = false;
-	stmt->nkeys = 0;
-	stmt->maxkeys = IG_INLINE_KEYS;
-	stmt->keys = stmt->inline_keys;
-	stmt->key_rules = stmt->inline_key_rules;
-	stmt->nnodes = 0;
-	stmt->maxnodes = IG_INLINE_NODES;
-	stmt->nodes = stmt->inline_node_list;
+	stmt->rules_gen = ig_rules_gen;
+	if (stmt->built_userid != userid || stmt->built_gen != ig_rules_gen)
+		stmt->nbuilt = 0;
 
 	/* released with the executor state, also on error */
-	stmt->callback.func = stmt_release;
-	stmt->callback.arg = stmt;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &stmt->callback);
 	stmt->next = running;
 	running = stmt;
@@ -218,48 +304,98 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
 	return stmt;
 }
 
+/* As stmt_start, for callers outside this file. */
+IgStmt *
+ig_stmt_start(EState *estate, Oid userid, bool covered)
+{
+	return stmt_start(estate, userid, covered);
+}
+
+/* Doubles a statement's node list. */
+static pg_noinline void
+grow_nodes(IgStmt *stmt)
+{
+	IgNode	  **nodes;
+
+	nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
+							   sizeof(IgNode *) * stmt->maxnodes * 2);
+	memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
+	if (stmt->nodes != stmt->inline_node_list)
+		pfree(stmt->nodes);
+	stmt->nodes = nodes;
+	stmt->maxnodes *= 2;
+}
+
 /* A new counted node of the statement, counting towards all tables. */
-IgNode *
-ig_stmt_node(IgStmt *stmt, IgNodeKind kind)
+static inline IgNode *
+stmt_node(IgStmt *stmt, IgNodeKind kind)
 {
 	IgNode	   *node;
 
-	if (stmt->nnodes < IG_INLINE_NODES)
+	if (unlikely(stmt->nnodes == stmt->maxnodes))
+		grow_nodes(stmt);
+	if (likely(stmt->nnodes < IG_INLINE_NODES))
 		node = &stmt->inline_nodes[stmt->nnodes];
 	else
 		node = MemoryContextAlloc(stmt->estate->es_query_cxt, sizeof(IgNode));
+	stmt->nodes[stmt->nnodes++] = node;
+
 	node->stmt = stmt;
 	node->slot = NULL;
 	node->kind = kind;
 	node->granted = IG_UNLIMITED;
 	node->relid = InvalidOid;
-	node->nkeys = 0;
-	node->keys[node->nkeys++] = IG_ALL_TABLES_KEY;
-
-	if (stmt->nnodes == stmt->maxnodes)
-	{
-		IgNode	  **nodes;
-
-		nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
-								   sizeof(IgNode *) * stmt->maxnodes * 2);
-		memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
-		if (stmt->nodes != stmt->inline_node_list)
-			pfree(stmt->nodes);
-		stmt->nodes = nodes;
-		stmt->maxnodes *= 2;
-	}
-	stmt->nodes[stmt->nnodes++] = node;
+	node->nkeys = 1;
+	node->keys[0] = IG_ALL_TABLES_KEY;
 	return node;
 }
 
-/* Forgets the last node made: it turned out to count nothing. */
-void
-ig_stmt_drop_node(IgStmt *stmt)
+/* As stmt_node, for callers outside this file. */
+IgNode *
+ig_stmt_node(IgStmt *stmt, IgNodeKind kind)
 {
-	IgNode	   *node = stmt->nodes[--stmt->nnodes];
+	return stmt_node(stmt, kind);
+}
 
-	if (stmt->nnodes >= IG_INLINE_NODES)
-		pfree(node);
+/*
+ * A counted node for a scan of the given relations, or NULL if none of
+ * them is counted.  The statement (*stmtp) is started on first need.
+ */
+IgNode *
+ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
+			 const Oid *relids, int nrelids)
+{
+	IgNode	   *node;
+	bool		counted = false;
+
+	if (likely(nrelids == 1))
+	{
+		/* most scans read one relation; a catalog needs no statement */
+		const IgRelInfo *info = ig_relinfo_get(relids[0]);
+
+		if (!info->countable)
+			return NULL;
+		if (*stmtp == NULL)
+		{
+			*stmtp = stmt_start(estate, userid, covered);
+			/* reading the rules' counts may have looked at the catalogs */
+			info = ig_relinfo_get(relids[0]);
+		}
+		node = stmt_node(*stmtp, IG_NODE_SCAN);
+		node_add_counted(node, relids[0], info);
+		return node;
+	}
+
+	for (int i = 0; i < nrelids && !counted; i++)
+		counted = ig_relinfo_get(relids[i])->countable;
+	if (!counted)
+		return NULL;
+	if (*stmtp == NULL)
+		*stmtp = stmt_start(estate, userid, covered);
+	node = stmt_node(*stmtp, IG_NODE_SCAN);
+	for (int i = 0; i < nrelids; i++)
+		node_add_relation(node, relids[i]);
+	return node;
 }
 
 /* Is any statement running in this backend? */
@@ -384,61 +520,68 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 	return reclaimed;
 }
 
+/* settle_keys for a statement with rules. */
+static pg_noinline void
+settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
+					  Oid read_relid, TimestampTz now)
+{
+	uint64		added_inline[IG_INLINE_KEYS * 2];
+	uint64	   *added = added_inline;
+	bool		may_record = IsTransactionState();
+
+	if (stmt->nkeys > (int) lengthof(added_inline))
+		added = palloc(sizeof(uint64) * stmt->nkeys);
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[i];
+
+		added[i] = stmt->keys[i].pending;
+		if (kr != NULL)
+			kr->query.pin_until = ig_enforce_pin(kr, now);
+	}
+
+	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
+					   !stmt->in_worker,
+					   final && stmt->estate->es_use_parallel_mode, now);
+
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[i];
+
+		if (kr == NULL)
+			continue;
+		/* at the end, a key whose counts are all within bounds is done */
+		if (final && kr->query.valid && !kr->query.over)
+			continue;
+		ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
+						 read_relid, stmt->parallel_query,
+						 may_record, may_raise);
+	}
+	if (added != added_inline)
+		pfree(added);
+}
+
 /*
  * Puts every key's pending rows into shared memory and, for keys with
  * rules, checks them against the counts read back: may record crossings
  * and, with may_raise, stop the statement.  read_relid names the table
  * being read, for all-tables rules.
+ *
+ * The first rows of a statement count it; a parallel query counts once,
+ * by its leader, even if only the workers read.
  */
-static void
+static inline void
 settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 {
 	TimestampTz now = ig_now();
-	uint64		added_inline[IG_INLINE_KEYS * 2];
-	uint64	   *added = added_inline;
-	bool		may_record = IsTransactionState();
 
 	stmt->has_pending = false;
-	if (stmt->enforcing)
-	{
-		if (stmt->nkeys > (int) lengthof(added_inline))
-			added = palloc(sizeof(uint64) * stmt->nkeys);
-		for (int i = 0; i < stmt->nkeys; i++)
-		{
-			IgKeyRules *kr = stmt->key_rules[i];
-
-			added[i] = stmt->keys[i].pending;
-			if (kr != NULL)
-				kr->query.pin_until = ig_enforce_pin(kr, now);
-		}
-	}
-
-	/*
-	 * The first rows of a statement count it; a parallel query counts once,
-	 * by its leader, even if only the workers read.
-	 */
-	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
-					   !stmt->in_worker,
-					   final && stmt->estate->es_use_parallel_mode, now);
-
-	if (stmt->enforcing)
-	{
-		for (int i = 0; i < stmt->nkeys; i++)
-		{
-			IgKeyRules *kr = stmt->key_rules[i];
-
-			if (kr == NULL)
-				continue;
-			/* at the end, a key whose counts are all within bounds is done */
-			if (final && kr->query.valid && !kr->query.over)
-				continue;
-			ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
-							 read_relid, stmt->parallel_query,
-							 may_record, may_raise);
-		}
-		if (added != added_inline)
-			pfree(added);
-	}
+	if (likely(!stmt->enforcing))
+		ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
+						   !stmt->in_worker,
+						   final && stmt->estate->es_use_parallel_mode, now);
+	else
+		settle_keys_enforcing(stmt, final, may_raise, read_relid, now);
 }
 
 /*
@@ -463,8 +606,8 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
  * (possibly in an aborting transaction).  Never stops the statement: a
  * rule broken meanwhile by other sessions stops its next row.
  */
-void
-ig_stmt_settle(IgStmt *stmt, bool final)
+static inline void
+stmt_settle(IgStmt *stmt, bool final)
 {
 	bool		counted = stmt->has_pending;
 
@@ -479,6 +622,13 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 		ig_stmt_begin_enforcing(stmt);
 }
 
+/* As stmt_settle, for callers outside this file. */
+void
+ig_stmt_settle(IgStmt *stmt, bool final)
+{
+	stmt_settle(stmt, final);
+}
+
 /*
  * The executor state is being freed (ExecutorEnd, or an abort): settle,
  * release the trampolines, remember where the counters are.
@@ -487,9 +637,8 @@ static void
 stmt_release(void *arg)
 {
 	IgStmt	   *stmt = (IgStmt *) arg;
-	IgStmt	  **link;
 
-	ig_stmt_settle(stmt, true);
+	stmt_settle(stmt, true);
 
 	for (int i = 0; i < stmt->nnodes; i++)
 		if (stmt->nodes[i]->slot != NULL)
@@ -497,18 +646,40 @@ stmt_release(void *arg)
 	for (int i = 0; i < stmt->nkeys; i++)
 		tally_remember(&stmt->keys[i], stmt->userid);
 
-	for (link = &running; *link != NULL; link = &(*link)->next)
+	/* what grew beyond the inline arrays goes with es_query_cxt */
+	if (unlikely(stmt->keys != stmt->inline_keys))
 	{
-		if (*link == stmt)
+		stmt->maxkeys = IG_INLINE_KEYS;
+		stmt->keys = stmt->inline_keys;
+		stmt->key_rules = stmt->inline_key_rules;
+	}
+	if (unlikely(stmt->nodes != stmt->inline_node_list))
+	{
+		stmt->maxnodes = IG_INLINE_NODES;
+		stmt->nodes = stmt->inline_node_list;
+	}
+	stmt->nkeys = 0;
+	stmt->nnodes = 0;
+	stmt->built_userid = stmt->userid;
+	stmt->built_gen = stmt->rules_gen;
+
+	/* usually the innermost statement ends first */
+	if (likely(running == stmt))
+		running = stmt->next;
+	else
+	{
+		for (IgStmt **link = &running; *link != NULL; link = &(*link)->next)
 		{
-			*link = stmt->next;
-			break;
+			if (*link == stmt)
+			{
+				*link = stmt->next;
+				break;
+			}
 		}
 	}
 	if (running == NULL)
 		ig_rules_free_retired();
 
-	/* keys and nodes beyond the inline ones go with es_query_cxt */
 	if (nspare_stmts < IG_SPARE_STMTS)
 		spare_stmts[nspare_stmts++] = stmt;
 	else
@@ -595,6 +766,7 @@ ig_direct_prepare(Oid relid, IgDirectCount *direct)
 	for (int i = 0; i < direct->ntallies; i++)
 	{
 		tally_init(&direct->tallies[i], direct->userid, relids[i]);
+		tally_reset(&direct->tallies[i]);
 		direct->rules[i] = covered ?
 			ig_enforce_copy(direct->userid, relids[i], CurrentMemoryContext) : NULL;
 	}

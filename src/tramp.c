@@ -272,7 +272,7 @@ ig_tramp_init(IgExhaustedFn fn)
 }
 
 /* A slot outside the pools, found by hash lookup. */
-static IgSlot *
+static pg_noinline IgSlot *
 generic_take(void *owner)
 {
 	GenericEntry *entry;
@@ -285,6 +285,28 @@ generic_take(void *owner)
 	return slot;
 }
 
+/* A generic slot in front of a plan node: the pool is used up. */
+static pg_noinline IgSlot *
+wrap_exec_generic(PlanState *ps)
+{
+	IgSlot	   *slot = generic_take(ps);
+
+	slot->real.exec = ps->ExecProcNodeReal;
+	ps->ExecProcNodeReal = exec_generic;
+	return slot;
+}
+
+/* A generic slot in front of an expression: the pool is used up. */
+static pg_noinline IgSlot *
+wrap_expr_generic(ExprState *state)
+{
+	IgSlot	   *slot = generic_take(state);
+
+	slot->real.expr = state->evalfunc;
+	state->evalfunc = expr_generic;
+	return slot;
+}
+
 /*
  * Puts a trampoline in front of a plan node.
  */
@@ -293,7 +315,7 @@ ig_wrap_exec(PlanState *ps, void *node, int64 left)
 {
 	IgSlot	   *slot;
 
-	if (exec_nfree > 0)
+	if (likely(exec_nfree > 0))
 	{
 		slot = &exec_slots[exec_free[--exec_nfree]];
 		slot->real.exec = ps->ExecProcNodeReal;
@@ -303,11 +325,7 @@ ig_wrap_exec(PlanState *ps, void *node, int64 left)
 			ps->ExecProcNodeReal = exec_trampolines[slot->index];
 	}
 	else
-	{
-		slot = generic_take(ps);
-		slot->real.exec = ps->ExecProcNodeReal;
-		ps->ExecProcNodeReal = exec_generic;
-	}
+		slot = wrap_exec_generic(ps);
 	slot->left = left;
 	slot->owner = ps;
 	slot->node = node;
@@ -323,23 +341,29 @@ ig_wrap_expr(ExprState *state, void *node, int64 left)
 {
 	IgSlot	   *slot;
 
-	if (expr_nfree > 0)
+	if (likely(expr_nfree > 0))
 	{
 		slot = &expr_slots[expr_free[--expr_nfree]];
 		slot->real.expr = state->evalfunc;
 		state->evalfunc = expr_trampolines[slot->index];
 	}
 	else
-	{
-		slot = generic_take(state);
-		slot->real.expr = state->evalfunc;
-		state->evalfunc = expr_generic;
-	}
+		slot = wrap_expr_generic(state);
 	slot->left = left;
 	slot->owner = state;
 	slot->node = node;
 	slot->in_use = true;
 	return slot;
+}
+
+/* Releases a generic slot. */
+static pg_noinline void
+unwrap_generic(IgSlot *slot)
+{
+	void	   *owner = slot->owner;
+
+	hash_search(generic_slots, &owner, HASH_REMOVE, NULL);
+	pfree(slot);
 }
 
 /*
@@ -351,15 +375,9 @@ ig_unwrap(IgSlot *slot)
 	if (!slot->in_use)
 		return;
 	slot->in_use = false;
-	if (slot->index < 0)
-	{
-		void	   *owner = slot->owner;
-
-		hash_search(generic_slots, &owner, HASH_REMOVE, NULL);
-		pfree(slot);
-		return;
-	}
-	if (slot >= exec_slots && slot < exec_slots + IG_POOL_SIZE)
+	if (unlikely(slot->index < 0))
+		unwrap_generic(slot);
+	else if (slot >= exec_slots && slot < exec_slots + IG_POOL_SIZE)
 		exec_free[exec_nfree++] = slot->index;
 	else
 		expr_free[expr_nfree++] = slot->index;
