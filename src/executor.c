@@ -180,22 +180,27 @@ scan_relids(PlanState *ps, Oid *relids, int max)
 	return n;
 }
 
-/* Puts a counter on a scan node if it reads counted relations. */
+/* visit_scan for a scan without a relation of its own (a remote join). */
 static pg_noinline void
+visit_scan_relids(IgWalk *walk, PlanState *ps)
+{
+	Oid			relids[8];
+	int			nrelids = scan_relids(ps, relids, lengthof(relids));
+
+	if (nrelids > 0)
+		wrap_scan(walk, ps, relids, nrelids);
+}
+
+/* Puts a counter on a scan node if it reads counted relations. */
+static inline void
 visit_scan(IgWalk *walk, PlanState *ps)
 {
 	Relation	rel = ((ScanState *) ps)->ss_currentRelation;
-	Oid			relids[8];
-	int			nrelids;
 
 	if (likely(rel != NULL))
-	{
 		wrap_scan(walk, ps, &rel->rd_id, 1);
-		return;
-	}
-	nrelids = scan_relids(ps, relids, lengthof(relids));
-	if (nrelids > 0)
-		wrap_scan(walk, ps, relids, nrelids);
+	else
+		visit_scan_relids(walk, ps);
 }
 
 /* True for the scan nodes counted by visit_scan. */

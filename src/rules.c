@@ -30,6 +30,7 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_auth_members.h"
 #include "miscadmin.h"
@@ -40,6 +41,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -83,6 +85,8 @@ static IgRuleRole *rule_roles = NULL;
 static int	nrule_roles = 0;
 static Oid *exempt_roles = NULL;
 static int	nexempt = 0;
+static bool exemptions_loaded = false;	/* exempt_roles is read */
+static Oid	rules_nspid = InvalidOid;	/* schema insider_guard, if any */
 
 /*
  * Which of them cover each session user seen, by relation.  A backend's
@@ -208,30 +212,58 @@ interval_length(Interval *per)
 		(int64) per->month * 30 * USECS_PER_DAY;
 }
 
-/* Reads insider_guard.thresholds. */
+/*
+ * The counter ring answering a window length; the few distinct lengths
+ * of a load are asked of the counters once each.
+ */
+static int
+window_slot_cached(int64 per, int64 *lengths, int *slots, int *nlengths,
+				   TimestampTz now)
+{
+	for (int i = 0; i < *nlengths; i++)
+		if (lengths[i] == per)
+			return slots[i];
+	if (*nlengths < IG_MAX_WINDOWS)
+	{
+		lengths[*nlengths] = per;
+		slots[*nlengths] = ig_counters_window_slot(per, now);
+		return slots[(*nlengths)++];
+	}
+	return ig_counters_window_slot(per, now);
+}
+
+/*
+ * Reads insider_guard.thresholds: one pass with the catalog snapshot, each
+ * row deformed once (a session pays this once, and again after changes).
+ */
 static void
 load_thresholds(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	int			allocated = 16;
+	Snapshot	snapshot;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	int			allocated = 64;
 	TimestampTz now = ig_now();
+	int64		lengths[IG_MAX_WINDOWS];
+	int			slots[IG_MAX_WINDOWS];
+	int			nlengths = 0;
 
 	if (desc->natts < Natts_threshold_min)
 		elog(ERROR, "insider_guard.thresholds has an unexpected definition");
 
 	rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * allocated);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while ((tuple = systable_getnext(scan)) != NULL)
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(RelationGetRelid(rel)));
+	scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
+	slot = table_slot_create(rel, NULL);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		Datum		values[Natts_threshold_min];
-		bool		nulls[Natts_threshold_min];
+		Datum	   *values = slot->tts_values;
+		bool	   *nulls = slot->tts_isnull;
 		IgRule	   *rule;
-		char	   *action;
+		text	   *action;
 
-		for (int i = 0; i < Natts_threshold_min; i++)
-			values[i] = heap_getattr(tuple, i + 1, desc, &nulls[i]);
+		slot_getsomeattrs(slot, Natts_threshold_min);
 		if (nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
 			nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
 			continue;
@@ -249,11 +281,15 @@ load_thresholds(Relation rel)
 			DatumGetObjectId(values[Anum_threshold_table - 1]);
 		rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
 		rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
-		action = TextDatumGetCString(values[Anum_threshold_action - 1]);
-		rule->block = (strcmp(action, "block") == 0);
-		rule->window = ig_counters_window_slot(rule->per, now);
+		action = DatumGetTextPP(values[Anum_threshold_action - 1]);
+		rule->block = (VARSIZE_ANY_EXHDR(action) == 5 &&
+					   memcmp(VARDATA_ANY(action), "block", 5) == 0);
+		rule->window = window_slot_cached(rule->per, lengths, slots,
+										  &nlengths, now);
 	}
-	systable_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_endscan(scan);
+	UnregisterSnapshot(snapshot);
 }
 
 static int
@@ -358,6 +394,8 @@ load_rules(void)
 	nrule_roles = 0;
 	exempt_roles = NULL;
 	nexempt = 0;
+	exemptions_loaded = false;
+	exemptions_oid = InvalidOid;
 	rules_matched = false;
 	current = NULL;
 	ig_rules_gen++;
@@ -365,17 +403,44 @@ load_rules(void)
 	/* the catalog lookups may deliver invalidations: loaded only at the end */
 	nspid = get_namespace_oid("insider_guard", true);
 	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
-	exemptions_oid = OidIsValid(nspid) ? get_relname_relid("exemptions", nspid) : InvalidOid;
-	if (OidIsValid(thresholds_oid) && OidIsValid(exemptions_oid))
+	rules_nspid = nspid;
+	if (OidIsValid(thresholds_oid))
 	{
-		rel = table_open(exemptions_oid, AccessShareLock);
-		load_exemptions(rel);
-		table_close(rel, AccessShareLock);
 		rel = table_open(thresholds_oid, AccessShareLock);
 		load_thresholds(rel);
 		table_close(rel, AccessShareLock);
 		group_by_role();
 	}
+}
+
+/*
+ * Exemptions matter only to rules that do not name the user: rules for
+ * every role, and rules naming a role that has members.  Reads them the
+ * first time such a rule is seen (after find_group_roles).
+ */
+static void
+load_exemptions_if_needed(void)
+{
+	bool		needed = false;
+	Oid			relid;
+	Relation	rel;
+
+	if (exemptions_loaded)
+		return;
+	for (int r = 0; r < nrule_roles && !needed; r++)
+		needed = !OidIsValid(rule_roles[r].roleid) || rule_roles[r].has_members;
+	if (!needed)
+		return;
+
+	/* changes to it concern us from now */
+	relid = OidIsValid(rules_nspid) ? get_relname_relid("exemptions", rules_nspid) : InvalidOid;
+	exemptions_oid = relid;
+	exemptions_loaded = true;
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	load_exemptions(rel);
+	table_close(rel, AccessShareLock);
 }
 
 static int
@@ -569,6 +634,7 @@ ig_rules_cover_slow(Oid userid)
 			drop_matches();
 			rules_matched = true;
 			find_group_roles();
+			load_exemptions_if_needed();
 		}
 		match = hash_search(user_matches, &userid, HASH_FIND, NULL);
 		if (match == NULL)
