@@ -585,45 +585,34 @@ add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
  * open at "now") and pins it; "added" rows were just added to it.
  *
  * If the backend's memo is of this counter at the version before the
- * addition, the memo plus "added" bounds every sum from above; if no bound
- * exceeds its max, the bounds are the answer: no ring is read.  Else the
- * sums are read from the rings: the buffered rows were read in the
- * current bucket of every ring, which every window holds, so they are
- * added to each sum rather than flushed into the rings.
+ * addition and its room covers "added", the memo's room less "added" is
+ * the answer: no window is over, and no ring is read.  Else the sums are
+ * read from the rings: the buffered rows were read in the current bucket
+ * of every ring, which every window holds, so they are added to each sum
+ * rather than flushed into the rings.
  */
-static void
-answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
-			 uint64 added, TimestampTz now)
+static pg_noinline void
+answer_query_exact(IgCounter *counter, int32 slot, IgWindowQuery *query,
+				   TimestampTz now)
 {
 	IgQueryMemo *memo = query->memo;
 	bool		over = false;
+	int64		headroom = PG_INT64_MAX;
 
-	if (memo != NULL && memo->valid && memo->slot == slot &&
-		memo->incarnation == counter->incarnation &&
-		memo->version + (added > 0) == counter->version &&
-		memo->windows_gen == counter->windows_gen)
-	{
-		for (int i = 0; i < query->nwindows; i++)
-		{
-			query->sum[i] = memo->sum[i] + added;
-			over |= (int64) query->sum[i] > query->max[i];
-		}
-		if (!over)
-			goto answered;
-	}
-
-	over = false;
 	for (int i = 0; i < query->nwindows; i++)
 	{
 		int			w = query->slot[i];
+		uint64		sum;
 
-		query->sum[i] = ig_ring_sum(&counter->rings[w], local_windows[w].width,
-									query->length[i], now) +
+		sum = ig_ring_sum(&counter->rings[w], local_windows[w].width,
+						  query->length[i], now) +
 			counter->pending_rows;
-		over |= (int64) query->sum[i] > query->max[i];
+		query->sum[i] = sum;
+		over |= (int64) sum > query->max[i];
+		headroom = Min(headroom, query->max[i] - (int64) sum);
 	}
-
-answered:
+	query->headroom = headroom;
+	query->over = over;
 	if (memo != NULL)
 	{
 		memo->valid = true;
@@ -631,12 +620,31 @@ answered:
 		memo->incarnation = counter->incarnation;
 		memo->version = counter->version;
 		memo->windows_gen = counter->windows_gen;
-		for (int i = 0; i < query->nwindows; i++)
-			memo->sum[i] = query->sum[i];
+		memo->headroom = headroom;
 	}
+}
+
+static inline void
+answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
+			 uint64 added, TimestampTz now)
+{
+	IgQueryMemo *memo = query->memo;
+
+	if (likely(memo != NULL && memo->valid && memo->slot == slot &&
+			   memo->incarnation == counter->incarnation &&
+			   memo->version + (added > 0) == counter->version &&
+			   memo->windows_gen == counter->windows_gen &&
+			   memo->headroom >= 0 && added <= (uint64) memo->headroom))
+	{
+		memo->version = counter->version;
+		memo->headroom -= (int64) added;
+		query->headroom = memo->headroom;
+		query->over = false;
+	}
+	else
+		answer_query_exact(counter, slot, query, now);
 	counter->pinned_until = Max(counter->pinned_until, query->pin_until);
 	query->valid = true;
-	query->over = over;
 }
 
 /*
@@ -659,7 +667,7 @@ ig_counters_query_memo(IgWindowQuery *query)
 	IgCounter  *counter;
 	uint64		version;
 
-	if (memo == NULL || !memo->valid)
+	if (memo == NULL || !memo->valid || memo->headroom < 0)
 		return false;
 	counter = counter_at(memo->slot);
 	version = *(volatile uint64 *) &counter->version;
@@ -668,12 +676,7 @@ ig_counters_query_memo(IgWindowQuery *query)
 		version != memo->version ||
 		*(volatile uint32 *) &counter->windows_gen != memo->windows_gen)
 		return false;
-	for (int i = 0; i < query->nwindows; i++)
-	{
-		if ((int64) memo->sum[i] > query->max[i])
-			return false;
-		query->sum[i] = memo->sum[i];
-	}
+	query->headroom = memo->headroom;
 	query->valid = true;
 	query->over = false;
 	return true;
@@ -771,6 +774,7 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 				tally->query->valid = false;
 			report_lost(rows);
 		}
+		tally->added = rows;
 		tally->statement_rows += rows;
 		tally->pending = 0;
 		tally->counted |= new_statement;

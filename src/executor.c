@@ -94,20 +94,12 @@ walk_stmt(IgWalk *walk)
 }
 
 /*
- * Puts a counter on a scan node reading the given relations, if any of
- * them is counted.
+ * Puts a node's trampoline where a row first meets code of the query:
+ * each row is counted before any function of the query sees it.
  */
-static void
-wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
+static inline void
+wrap_node(PlanState *ps, IgNode *node)
 {
-	IgNode	   *node = ig_stmt_scan(&walk->stmt, walk->query->estate,
-									walk->userid, walk->covered,
-									relids, nrelids);
-
-	if (node == NULL)
-		return;
-
-	/* count each row before any function of the query sees it */
 	if (ps->qual != NULL && contain_leaked_vars((Node *) ps->plan->qual))
 	{
 		node->kind = IG_NODE_FILTER;
@@ -121,6 +113,21 @@ wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
 	}
 	else
 		node->slot = ig_wrap_exec(ps, node, node->granted);
+}
+
+/*
+ * Puts a counter on a scan node reading the given relations, if any of
+ * them is counted.
+ */
+static void
+wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
+{
+	IgNode	   *node = ig_stmt_scan(&walk->stmt, walk->query->estate,
+									walk->userid, walk->covered,
+									relids, nrelids);
+
+	if (node != NULL)
+		wrap_node(ps, node);
 }
 
 /*
@@ -289,6 +296,23 @@ stmt_begin(QueryDesc *query)
 	if (estate->es_subplanstates == NIL && is_leaf_scan(ps))
 	{
 		/* most statements are one scan with nothing below it */
+		Relation	rel = ((ScanState *) ps)->ss_currentRelation;
+
+		if (rel != NULL)
+		{
+			const IgRelInfo *info = ig_relinfo_get(RelationGetRelid(rel));
+			IgNode	   *node;
+
+			if (!info->countable)
+				return;
+			if (info->nancestors == 0 &&
+				(node = ig_stmt_simple(estate, walk.userid,
+									   RelationGetRelid(rel))) != NULL)
+			{
+				wrap_node(ps, node);
+				return;
+			}
+		}
 		visit_scan(&walk, ps);
 	}
 	else

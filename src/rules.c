@@ -588,7 +588,6 @@ match_rules(Oid userid)
 		list->pin_span = list->longest +
 			Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
 		list->memo.valid = false;
-		list->memo.sum = MemoryContextAlloc(match_cxt, sizeof(uint64) * list->nrules);
 	}
 	qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
 

@@ -171,13 +171,26 @@ stmt_key(IgStmt *stmt, Oid relid)
 		if (stmt->keys[k].relid == relid)
 			return k;
 
-	/* the last statement's key, without rules: nothing to look up */
+	/* the last statement's key: nothing to look up */
 	if (likely(k < stmt->nbuilt) &&
-		likely((tally = &stmt->inline_keys[k])->relid == relid &&
-			   stmt->inline_lists[k] == NULL))
+		likely((tally = &stmt->inline_keys[k])->relid == relid))
 	{
+		IgRuleList *list = stmt->inline_lists[k];
+		IgKeyRules *kr = NULL;
+
 		tally_reset(tally);
-		stmt->key_rules[k] = NULL;
+		if (list != NULL)
+		{
+			kr = &stmt->inline_rules[k];
+			ig_enforce_init(kr, list,
+							list->nrules <= IG_INLINE_RULES ?
+							stmt->inline_sums[k] :
+							MemoryContextAlloc(stmt->estate->es_query_cxt,
+											   sizeof(uint64) * list->nrules));
+			stmt->enforcing = true;
+			ig_enforce_begin(kr, tally, stmt->userid);
+		}
+		stmt->key_rules[k] = kr;
 		return stmt->nkeys++;
 	}
 	return stmt_key_slow(stmt, relid, k);
@@ -291,7 +304,10 @@ stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->covered = covered;
 	stmt->enforcing = false;
 	stmt->has_pending = false;
+	stmt->simple = false;
 	stmt->rules_gen = ig_rules_gen;
+	stmt->nkeys = 0;
+	stmt->nnodes = 0;
 	if (stmt->built_userid != userid || stmt->built_gen != ig_rules_gen)
 		stmt->nbuilt = 0;
 
@@ -398,6 +414,49 @@ ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
 	return node;
 }
 
+/*
+ * The common case in one step: a statement whose only counted node is a
+ * lone scan of relid (counted, without ancestors), by a session user no
+ * rule covers, outside parallel query.  When the last statement run in
+ * the spare state on top was the same (same relation, user and rules),
+ * its keys and node are taken over as they are: only what a statement
+ * changes is reset.  Returns the node, or NULL if the caller must take
+ * the general way (ig_stmt_scan).
+ */
+IgNode *
+ig_stmt_simple(EState *estate, Oid userid, Oid relid)
+{
+	IgStmt	   *stmt;
+	IgNode	   *node;
+
+	if (unlikely(nspare_stmts == 0))
+		return NULL;
+	stmt = spare_stmts[nspare_stmts - 1];
+	if (stmt->simple_relid != relid || stmt->built_userid != userid ||
+		stmt->built_gen != ig_rules_gen ||
+		unlikely(estate->es_plannedstmt->parallelModeNeeded))
+		return NULL;
+	nspare_stmts--;
+
+	/* keys [all tables, relid] and their node are as the last one left them */
+	stmt->estate = estate;
+	stmt->enforcing = false;
+	stmt->has_pending = false;
+	stmt->simple = true;
+	stmt->rules_gen = ig_rules_gen;
+	tally_reset(&stmt->inline_keys[0]);
+	tally_reset(&stmt->inline_keys[1]);
+	node = &stmt->inline_nodes[0];
+	node->slot = NULL;
+	node->kind = IG_NODE_SCAN;
+	node->granted = IG_UNLIMITED;
+
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &stmt->callback);
+	stmt->next = running;
+	running = stmt;
+	return node;
+}
+
 /* Is any statement running in this backend? */
 bool
 ig_stmt_running(void)
@@ -478,7 +537,8 @@ node_grant(const IgStmt *stmt, const IgNode *node)
 			continue;
 		ruled = true;
 		if (kr->limiting)
-			grant = Min(grant, kr->limit - held_by_others(stmt, node, node->keys[i]));
+			grant = Min(grant, stmt->nnodes == 1 ? kr->limit :
+						kr->limit - held_by_others(stmt, node, node->keys[i]));
 	}
 	if (!ruled)
 		return IG_UNLIMITED;
@@ -525,17 +585,12 @@ static pg_noinline void
 settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 					  Oid read_relid, TimestampTz now)
 {
-	uint64		added_inline[IG_INLINE_KEYS * 2];
-	uint64	   *added = added_inline;
-	bool		may_record = IsTransactionState();
+	int			may_record = -1;	/* not asked yet */
 
-	if (stmt->nkeys > (int) lengthof(added_inline))
-		added = palloc(sizeof(uint64) * stmt->nkeys);
 	for (int i = 0; i < stmt->nkeys; i++)
 	{
 		IgKeyRules *kr = stmt->key_rules[i];
 
-		added[i] = stmt->keys[i].pending;
 		if (kr != NULL)
 			kr->query.pin_until = ig_enforce_pin(kr, now);
 	}
@@ -550,15 +605,19 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 
 		if (kr == NULL)
 			continue;
-		/* at the end, a key whose counts are all within bounds is done */
-		if (final && kr->query.valid && !kr->query.over)
+		if (likely(kr->query.valid && !kr->query.over))
+		{
+			/* nothing crossed or broken; at the end, nothing more to do */
+			if (!final)
+				ig_enforce_limit_within(kr);
 			continue;
-		ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
-						 read_relid, stmt->parallel_query,
-						 may_record, may_raise);
+		}
+		if (may_record < 0)
+			may_record = IsTransactionState();
+		ig_enforce_check(kr, &stmt->keys[i], stmt->userid,
+						 stmt->keys[i].added, read_relid,
+						 stmt->parallel_query, may_record, may_raise);
 	}
-	if (added != added_inline)
-		pfree(added);
 }
 
 /*
@@ -638,30 +697,73 @@ stmt_release(void *arg)
 {
 	IgStmt	   *stmt = (IgStmt *) arg;
 
-	stmt_settle(stmt, true);
-
-	for (int i = 0; i < stmt->nnodes; i++)
-		if (stmt->nodes[i]->slot != NULL)
-			ig_unwrap(stmt->nodes[i]->slot);
-	for (int i = 0; i < stmt->nkeys; i++)
-		tally_remember(&stmt->keys[i], stmt->userid);
-
-	/* what grew beyond the inline arrays goes with es_query_cxt */
-	if (unlikely(stmt->keys != stmt->inline_keys))
+	if (likely(stmt->simple))
 	{
-		stmt->maxkeys = IG_INLINE_KEYS;
-		stmt->keys = stmt->inline_keys;
-		stmt->key_rules = stmt->inline_key_rules;
+		/* ig_stmt_simple's statement: one node, keys [all tables, relid] */
+		IgNode	   *node = &stmt->inline_nodes[0];
+		IgTally    *keys = stmt->inline_keys;
+
+		if (likely(node->slot != NULL))
+		{
+			int64		consumed = node->granted - node->slot->left;
+
+			if (consumed > 0)
+			{
+				keys[0].pending += consumed;
+				keys[1].pending += consumed;
+				ig_counters_settle(MyDatabaseId, stmt->userid, keys, 2,
+								   true, false, ig_now());
+			}
+			ig_unwrap(node->slot);
+		}
+		if (unlikely(keys[0].ref_moved | keys[1].ref_moved))
+		{
+			tally_remember(&keys[0], stmt->userid);
+			tally_remember(&keys[1], stmt->userid);
+		}
 	}
-	if (unlikely(stmt->nodes != stmt->inline_node_list))
+	else
 	{
-		stmt->maxnodes = IG_INLINE_NODES;
-		stmt->nodes = stmt->inline_node_list;
+		stmt_settle(stmt, true);
+
+		for (int i = 0; i < stmt->nnodes; i++)
+			if (stmt->nodes[i]->slot != NULL)
+				ig_unwrap(stmt->nodes[i]->slot);
+		for (int i = 0; i < stmt->nkeys; i++)
+			tally_remember(&stmt->keys[i], stmt->userid);
+
+		/* the next statement may take this one's shape over as it is */
+		stmt->simple_relid = InvalidOid;
+		if (stmt->nnodes == 1 && stmt->nkeys == 2 &&
+			stmt->keys == stmt->inline_keys &&
+			stmt->nodes == stmt->inline_node_list &&
+			stmt->nodes[0] == &stmt->inline_nodes[0] &&
+			stmt->inline_nodes[0].kind != IG_NODE_CONFLICT &&
+			stmt->inline_nodes[0].nkeys == 2 &&
+			stmt->inline_nodes[0].keys[1] == 1 &&
+			stmt->key_rules[0] == NULL && stmt->key_rules[1] == NULL &&
+			stmt->inline_lists[0] == NULL && stmt->inline_lists[1] == NULL &&
+			stmt->nbuilt >= 2 && !stmt->in_worker &&
+			stmt->parallel_query == 0 &&
+			stmt->inline_keys[0].relid == InvalidOid &&
+			stmt->inline_nodes[0].relid == stmt->inline_keys[1].relid)
+			stmt->simple_relid = stmt->inline_keys[1].relid;
+
+		/* what grew beyond the inline arrays goes with es_query_cxt */
+		if (unlikely(stmt->keys != stmt->inline_keys))
+		{
+			stmt->maxkeys = IG_INLINE_KEYS;
+			stmt->keys = stmt->inline_keys;
+			stmt->key_rules = stmt->inline_key_rules;
+		}
+		if (unlikely(stmt->nodes != stmt->inline_node_list))
+		{
+			stmt->maxnodes = IG_INLINE_NODES;
+			stmt->nodes = stmt->inline_node_list;
+		}
+		stmt->built_userid = stmt->userid;
+		stmt->built_gen = stmt->rules_gen;
 	}
-	stmt->nkeys = 0;
-	stmt->nnodes = 0;
-	stmt->built_userid = stmt->userid;
-	stmt->built_gen = stmt->rules_gen;
 
 	/* usually the innermost statement ends first */
 	if (likely(running == stmt))

@@ -79,6 +79,9 @@ typedef struct IgStmt
 	int			nbuilt;
 	Oid			built_userid;
 	uint32		built_gen;
+	/* the last statement was a lone scan of this relation, or InvalidOid */
+	Oid			simple_relid;
+	bool		simple;			/* this one is (ig_stmt_simple) */
 	IgRuleList *inline_lists[IG_INLINE_KEYS];	/* their rules, or NULL */
 	IgTally		inline_keys[IG_INLINE_KEYS];
 	IgKeyRules *inline_key_rules[IG_INLINE_KEYS];
@@ -101,6 +104,7 @@ extern IgStmt *ig_stmt_start(EState *estate, Oid userid, bool covered);
 extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
 extern IgNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
 							bool covered, const Oid *relids, int nrelids);
+extern IgNode *ig_stmt_simple(EState *estate, Oid userid, Oid relid);
 extern bool ig_node_add_relation(IgNode *node, Oid relid);
 extern void ig_stmt_begin_enforcing(IgStmt *stmt);
 extern IgStmt *ig_stmt_find(EState *estate);
