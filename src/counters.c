@@ -643,7 +643,7 @@ answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
 	}
 	else
 		answer_query_exact(counter, slot, query, now);
-	counter->pinned_until = Max(counter->pinned_until, query->pin_until);
+	counter->pinned_until = Max(counter->pinned_until, now + query->pin_span);
 	query->valid = true;
 }
 

@@ -78,7 +78,8 @@ typedef struct IgQueryMemo
  */
 typedef struct IgWindowQuery
 {
-	TimestampTz pin_until;		/* keep the counter at least until then */
+	int64		pin_span;		/* keep the counter at least that long
+								 * after the time of the answer */
 	int			nwindows;
 	const int  *slot;			/* ring answering each window */
 	const int64 *length;		/* window length, microseconds */

@@ -129,7 +129,6 @@ ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid)
 {
 	TimestampTz now = ig_now();
 
-	kr->query.pin_until = ig_enforce_pin(kr, now);
 	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
 	{
 		no_room(kr, userid, true);

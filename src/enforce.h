@@ -43,6 +43,7 @@ static inline void
 ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 {
 	kr->list = list;
+	kr->query.pin_span = list->pin_span;
 	kr->query.nwindows = list->nrules;
 	kr->query.slot = list->slots;
 	kr->query.length = list->lengths;
@@ -55,13 +56,6 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->limiting = true;
 	kr->limit = 0;
 	kr->blocked = false;
-}
-
-/* How long a counter must outlive its last read (see IgRuleList). */
-static inline TimestampTz
-ig_enforce_pin(IgKeyRules *kr, TimestampTz now)
-{
-	return now + kr->list->pin_span;
 }
 
 /*

@@ -423,6 +423,32 @@ ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
  * changes is reset.  Returns the node, or NULL if the caller must take
  * the general way (ig_stmt_scan).
  */
+/*
+ * ig_stmt_simple for keys with rules: their per-statement rule state, as
+ * the last statement set it up for the same rule lists, reads the counts
+ * again; the node is granted its rows.
+ */
+static pg_noinline void
+stmt_simple_rules(IgStmt *stmt, IgNode *node)
+{
+	int64		grant = IG_UNLIMITED;
+
+	for (int k = 0; k < 2; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr == NULL)
+			continue;
+		kr->query.valid = false;
+		kr->query.over = false;
+		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
+		if (kr->limiting)
+			grant = Min(grant, kr->limit);
+	}
+	/* as node_grant, with no other node to hold rows */
+	node->granted = Max(Min(grant, (int64) ig_batch_rows - 1), 0);
+}
+
 IgNode *
 ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 {
@@ -440,7 +466,6 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 
 	/* keys [all tables, relid] and their node are as the last one left them */
 	stmt->estate = estate;
-	stmt->enforcing = false;
 	stmt->has_pending = false;
 	stmt->simple = true;
 	stmt->rules_gen = ig_rules_gen;
@@ -451,9 +476,14 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	node->kind = IG_NODE_SCAN;
 	node->granted = IG_UNLIMITED;
 
+	/* released with the executor state, also on error */
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &stmt->callback);
 	stmt->next = running;
 	running = stmt;
+
+	stmt->enforcing = (stmt->key_rules[0] != NULL || stmt->key_rules[1] != NULL);
+	if (unlikely(stmt->enforcing))
+		stmt_simple_rules(stmt, node);
 	return node;
 }
 
@@ -587,14 +617,6 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 {
 	int			may_record = -1;	/* not asked yet */
 
-	for (int i = 0; i < stmt->nkeys; i++)
-	{
-		IgKeyRules *kr = stmt->key_rules[i];
-
-		if (kr != NULL)
-			kr->query.pin_until = ig_enforce_pin(kr, now);
-	}
-
 	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
 					   !stmt->in_worker,
 					   final && stmt->estate->es_use_parallel_mode, now);
@@ -692,6 +714,22 @@ ig_stmt_settle(IgStmt *stmt, bool final)
  * The executor state is being freed (ExecutorEnd, or an abort): settle,
  * release the trampolines, remember where the counters are.
  */
+/*
+ * True if key k's rule state can serve the next statement of the same
+ * shape as it is: no rules, or its inline state for its rule list.
+ */
+static inline bool
+simple_key_rules(const IgStmt *stmt, int k)
+{
+	const IgKeyRules *kr = stmt->key_rules[k];
+
+	if (kr == NULL)
+		return stmt->inline_lists[k] == NULL;
+	return kr == &stmt->inline_rules[k] &&
+		kr->list == stmt->inline_lists[k] &&
+		kr->query.sum == stmt->inline_sums[k];
+}
+
 static void
 stmt_release(void *arg)
 {
@@ -711,8 +749,11 @@ stmt_release(void *arg)
 			{
 				keys[0].pending += consumed;
 				keys[1].pending += consumed;
-				ig_counters_settle(MyDatabaseId, stmt->userid, keys, 2,
-								   true, false, ig_now());
+				if (likely(!stmt->enforcing))
+					ig_counters_settle(MyDatabaseId, stmt->userid, keys, 2,
+									   true, false, ig_now());
+				else
+					settle_keys(stmt, true, false, node->relid);
 			}
 			ig_unwrap(node->slot);
 		}
@@ -741,8 +782,7 @@ stmt_release(void *arg)
 			stmt->inline_nodes[0].kind != IG_NODE_CONFLICT &&
 			stmt->inline_nodes[0].nkeys == 2 &&
 			stmt->inline_nodes[0].keys[1] == 1 &&
-			stmt->key_rules[0] == NULL && stmt->key_rules[1] == NULL &&
-			stmt->inline_lists[0] == NULL && stmt->inline_lists[1] == NULL &&
+			simple_key_rules(stmt, 0) && simple_key_rules(stmt, 1) &&
 			stmt->nbuilt >= 2 && !stmt->in_worker &&
 			stmt->parallel_query == 0 &&
 			stmt->inline_keys[0].relid == InvalidOid &&
@@ -899,10 +939,7 @@ ig_direct_commit(IgDirectCount *direct, uint64 rows, bool may_record)
 	{
 		direct->tallies[i].pending = rows;
 		if (direct->rules[i] != NULL)
-		{
 			direct->tallies[i].query = &direct->rules[i]->query;
-			direct->rules[i]->query.pin_until = ig_enforce_pin(direct->rules[i], now);
-		}
 	}
 	ig_counters_settle(MyDatabaseId, direct->userid, direct->tallies,
 					   direct->ntallies, true, true, now);
