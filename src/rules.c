@@ -12,13 +12,21 @@
  * statement.  So a committed change applies from every session's next
  * statement, and a rolled-back one never does.
  *
- * Matching the rules to the session user is redone when the rules, the
- * user, or role memberships and attributes change (pg_auth_members and
- * pg_authid invalidations).  A rule covers a user when it names the user;
- * or, unless the user is a superuser or exempt, when it names no role or a
- * role the user is a member of, through any chain of membership.  The
- * covering rules are kept by relation, so that a statement finds the rules
- * of each table it reads with one hash lookup.
+ * A rule covers a user when it names the user; or, unless the user is a
+ * superuser or exempt, when it names no role or a role the user is a
+ * member of, through any chain of membership.  So the rules of a session
+ * user are those naming it, those naming no role, and those naming one of
+ * the roles it is a member of.  For the first few session users a backend
+ * sees (IG_INDEX_MATCHES), they are read through the index on the
+ * thresholds' role (thresholds_role_table_per): a session pays for the
+ * rules of its own user, not for everybody's.  A backend that sees more
+ * users (or a database without a usable index) reads the whole table once
+ * instead, and matches each further user from it, looking only at the
+ * user's own rules and at those that can cover users they do not name.
+ * The covering rules are kept by relation, so that a statement finds the
+ * rules of each table it reads with a binary search.  Matching is redone
+ * when the rules, or role memberships and attributes change
+ * (pg_auth_members and pg_authid invalidations).
  *
  * IDENTIFICATION
  *		src/rules.c
@@ -29,13 +37,22 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_auth_members.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -59,19 +76,28 @@
 #define Anum_threshold_action	6
 #define Natts_threshold_min		6
 
-/* what was read from the tables */
+/* the index whose first column is COALESCE(role_name::oid, 0) */
+#define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
+
+/* what was found in this database */
 static MemoryContext rules_cxt = NULL;
 static bool rules_loaded = false;
+static Oid	rules_nspid = InvalidOid;	/* schema insider_guard, if any */
 static Oid	thresholds_oid = InvalidOid;
+static Oid	role_index_oid = InvalidOid;	/* or InvalidOid: scan the table */
+static bool rules_present = false;	/* the table has ever had a row */
 static Oid	exemptions_oid = InvalidOid;
-static IgRule *rules = NULL;		/* ordered by role, then id */
-static int	nrules = 0;
+static Oid *exempt_roles = NULL;
+static int	nexempt = 0;
+static bool exemptions_loaded = false;	/* exempt_roles is read */
 
 /*
- * The roles the rules name (InvalidOid first), each with its run of rules
- * and whether any role is a member of it (only then can a rule naming it
- * cover a user it does not name).  has_members is refreshed whenever
- * memberships may have changed.
+ * The whole table, once read (all_loaded): ordered by role, then id.  The
+ * roles the rules name (InvalidOid first), each with its run of rules and
+ * whether any role is a member of it (only then can a rule naming it cover
+ * a user it does not name); has_members is refreshed whenever memberships
+ * may have changed.  shared_roles lists the runs that can cover users they
+ * do not name: rules for every role, rules naming a role with members.
  */
 typedef struct IgRuleRole
 {
@@ -81,15 +107,25 @@ typedef struct IgRuleRole
 	bool		has_members;
 } IgRuleRole;
 
+static bool all_loaded = false;
+static IgRule *rules = NULL;
+static int	nrules = 0;
 static IgRuleRole *rule_roles = NULL;
 static int	nrule_roles = 0;
-static Oid *exempt_roles = NULL;
-static int	nexempt = 0;
-static bool exemptions_loaded = false;	/* exempt_roles is read */
-static Oid	rules_nspid = InvalidOid;	/* schema insider_guard, if any */
+static int *shared_roles = NULL;
+static int	nshared_roles = 0;
+
+/* users matched through the index before the whole table is read */
+#define IG_INDEX_MATCHES 4
+static int	index_matches = 0;
+
+/* the counter ring of each window length seen since the rules were read */
+static int64 window_lengths[IG_MAX_WINDOWS];
+static int	window_slots[IG_MAX_WINDOWS];
+static int	nwindow_lengths = 0;
 
 /*
- * Which of them cover each session user seen, by relation.  A backend's
+ * The rules covering each session user seen, by relation.  A backend's
  * session user rarely changes (SET SESSION AUTHORIZATION), but when it
  * does the match is kept, so switching back costs a lookup.  The matches
  * live in match_cxt and are dropped when the rules or roles change; while
@@ -132,7 +168,8 @@ static uint64 role_invalidations = 0;
 static void
 rules_relcache_callback(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == thresholds_oid || relid == exemptions_oid)
+	if (!OidIsValid(relid) || relid == thresholds_oid ||
+		relid == role_index_oid || relid == exemptions_oid)
 	{
 		rules_loaded = false;
 		rules_invalidations++;
@@ -214,82 +251,323 @@ interval_length(Interval *per)
 
 /*
  * The counter ring answering a window length; the few distinct lengths
- * of a load are asked of the counters once each.
+ * are asked of the counters once each (until the rules are read again).
  */
 static int
-window_slot_cached(int64 per, int64 *lengths, int *slots, int *nlengths,
-				   TimestampTz now)
+window_slot(int64 per, TimestampTz now)
 {
-	for (int i = 0; i < *nlengths; i++)
-		if (lengths[i] == per)
-			return slots[i];
-	if (*nlengths < IG_MAX_WINDOWS)
+	for (int i = 0; i < nwindow_lengths; i++)
+		if (window_lengths[i] == per)
+			return window_slots[i];
+	if (nwindow_lengths < IG_MAX_WINDOWS)
 	{
-		lengths[*nlengths] = per;
-		slots[*nlengths] = ig_counters_window_slot(per, now);
-		return slots[(*nlengths)++];
+		window_lengths[nwindow_lengths] = per;
+		window_slots[nwindow_lengths] = ig_counters_window_slot(per, now);
+		return window_slots[nwindow_lengths++];
 	}
 	return ig_counters_window_slot(per, now);
 }
 
+/* Rules read for a user, growing as needed. */
+typedef struct IgRuleBuf
+{
+	IgRule	   *rules;
+	int			nrules;
+	int			allocated;
+	TimestampTz now;
+} IgRuleBuf;
+
+/* add_rule_row's roleid for every row, whatever role it names */
+#define IG_ANY_ROLE ((Oid) PG_UINT32_MAX)
+
 /*
- * Reads insider_guard.thresholds: one pass with the catalog snapshot, each
- * row deformed once (a session pays this once, and again after changes).
+ * Adds a thresholds row to buf if it names the role (InvalidOid: none;
+ * IG_ANY_ROLE: any).
  */
 static void
-load_thresholds(Relation rel)
+add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	Snapshot	snapshot;
-	TableScanDesc scan;
-	TupleTableSlot *slot;
-	int			allocated = 64;
-	TimestampTz now = ig_now();
-	int64		lengths[IG_MAX_WINDOWS];
-	int			slots[IG_MAX_WINDOWS];
-	int			nlengths = 0;
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	IgRule	   *rule;
+	text	   *action;
+	Oid			role;
 
-	if (desc->natts < Natts_threshold_min)
-		elog(ERROR, "insider_guard.thresholds has an unexpected definition");
+	slot_getsomeattrs(slot, Natts_threshold_min);
+	role = nulls[Anum_threshold_role - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_threshold_role - 1]);
+	if ((role != roleid && roleid != IG_ANY_ROLE) ||
+		nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
+		nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
+		return;
 
-	rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * allocated);
-	snapshot = RegisterSnapshot(GetCatalogSnapshot(RelationGetRelid(rel)));
-	scan = table_beginscan_strat(rel, snapshot, 0, NULL, true, false);
-	slot = table_slot_create(rel, NULL);
-	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	if (buf->nrules == buf->allocated)
 	{
-		Datum	   *values = slot->tts_values;
-		bool	   *nulls = slot->tts_isnull;
-		IgRule	   *rule;
-		text	   *action;
+		buf->allocated *= 2;
+		buf->rules = repalloc(buf->rules, sizeof(IgRule) * buf->allocated);
+	}
+	rule = &buf->rules[buf->nrules++];
+	rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
+	rule->roleid = role;
+	rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_threshold_table - 1]);
+	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
+	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
+	action = DatumGetTextPP(values[Anum_threshold_action - 1]);
+	rule->block = (VARSIZE_ANY_EXHDR(action) == 5 &&
+				   memcmp(VARDATA_ANY(action), "block", 5) == 0);
+	rule->window = window_slot(rule->per, buf->now);
+}
 
-		slot_getsomeattrs(slot, Natts_threshold_min);
-		if (nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
-			nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
-			continue;
+/*
+ * Reads the rules naming a role (InvalidOid: naming no role) into buf:
+ * through the role index if there is one, else by scanning the table.
+ */
+static void
+read_role_rules(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
+				IgRuleBuf *buf)
+{
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
 
-		if (nrules == allocated)
-		{
-			allocated *= 2;
-			rules = repalloc(rules, sizeof(IgRule) * allocated);
-		}
-		rule = &rules[nrules++];
-		rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
-		rule->roleid = nulls[Anum_threshold_role - 1] ? InvalidOid :
-			DatumGetObjectId(values[Anum_threshold_role - 1]);
-		rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
-			DatumGetObjectId(values[Anum_threshold_table - 1]);
-		rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
-		rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
-		action = DatumGetTextPP(values[Anum_threshold_action - 1]);
-		rule->block = (VARSIZE_ANY_EXHDR(action) == 5 &&
-					   memcmp(VARDATA_ANY(action), "block", 5) == 0);
-		rule->window = window_slot_cached(rule->per, lengths, slots,
-										  &nlengths, now);
+	if (index != NULL)
+	{
+		ScanKeyData key;
+		IndexScanDesc scan;
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(roleid));
+		scan = index_beginscan(heap, index, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+			add_rule_row(slot, roleid, buf);
+		index_endscan(scan);
+	}
+	else
+	{
+		TableScanDesc scan = table_beginscan_strat(heap, snapshot, 0, NULL,
+												   true, false);
+
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+			add_rule_row(slot, roleid, buf);
+		table_endscan(scan);
 	}
 	ExecDropSingleTupleTableSlot(slot);
-	table_endscan(scan);
-	UnregisterSnapshot(snapshot);
+}
+
+/* Strips binary-compatible casts. */
+static Node *
+strip_relabel(Node *node)
+{
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
+}
+
+/*
+ * The role index, if it is the one the install script made: a valid
+ * btree on the thresholds whose first column is COALESCE(role_name::oid,
+ * 0::oid) -- so that looking up a role (or 0) finds exactly the rows
+ * naming it (or none).  InvalidOid otherwise.
+ */
+static Oid
+find_role_index(Relation heap)
+{
+	Oid			indexoid = get_relname_relid(IG_ROLE_INDEX_NAME, rules_nspid);
+	Relation	index;
+	bool		usable = false;
+
+	if (!OidIsValid(indexoid))
+		return InvalidOid;
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_index->indrelid == RelationGetRelid(heap) &&
+		index->rd_index->indisvalid &&
+		index->rd_rel->relam == BTREE_AM_OID &&
+		index->rd_index->indnkeyatts >= 1 &&
+		index->rd_index->indkey.values[0] == 0 &&
+		index->rd_opfamily[0] == OID_BTREE_FAM_OID)
+	{
+		List	   *exprs = RelationGetIndexExpressions(index);
+		CoalesceExpr *coalesce = exprs != NIL ? (CoalesceExpr *) linitial(exprs) : NULL;
+
+		if (coalesce != NULL && IsA(coalesce, CoalesceExpr) &&
+			coalesce->coalescetype == OIDOID &&
+			list_length(coalesce->args) == 2)
+		{
+			Var		   *var = (Var *) strip_relabel(linitial(coalesce->args));
+			Const	   *zero = (Const *) strip_relabel(lsecond(coalesce->args));
+
+			usable = var != NULL && IsA(var, Var) &&
+				var->varattno == Anum_threshold_role &&
+				zero != NULL && IsA(zero, Const) &&
+				zero->consttype == OIDOID && !zero->constisnull &&
+				DatumGetObjectId(zero->constvalue) == InvalidOid;
+		}
+	}
+	index_close(index, AccessShareLock);
+	return usable ? indexoid : InvalidOid;
+}
+
+/*
+ * (Re)finds the tables, if the extension is installed in this database.
+ * The rules themselves are read per user (match_rules).
+ */
+static void
+load_rules(void)
+{
+	Oid			nspid;
+	Relation	rel;
+
+	if (rules_cxt == NULL)
+		rules_cxt = AllocSetContextCreate(TopMemoryContext,
+										  "insider_guard rules",
+										  ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(rules_cxt);
+	rules_present = false;
+	role_index_oid = InvalidOid;
+	all_loaded = false;
+	rules = NULL;
+	nrules = 0;
+	rule_roles = NULL;
+	nrule_roles = 0;
+	shared_roles = NULL;
+	nshared_roles = 0;
+	exempt_roles = NULL;
+	nexempt = 0;
+	exemptions_loaded = false;
+	exemptions_oid = InvalidOid;
+	nwindow_lengths = 0;
+	rules_matched = false;
+	current = NULL;
+	ig_rules_gen++;
+
+	/* the catalog lookups may deliver invalidations: loaded only at the end */
+	nspid = get_namespace_oid("insider_guard", true);
+	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
+	rules_nspid = nspid;
+	if (OidIsValid(thresholds_oid))
+	{
+		rel = table_open(thresholds_oid, AccessShareLock);
+		if (RelationGetDescr(rel)->natts < Natts_threshold_min)
+			elog(ERROR, "insider_guard.thresholds has an unexpected definition");
+
+		/* a table that never had a row has not a page */
+		rules_present = RelationGetNumberOfBlocks(rel) > 0;
+		if (rules_present)
+			role_index_oid = find_role_index(rel);
+		table_close(rel, AccessShareLock);
+	}
+}
+
+/* Reads the exemptions, the first time a user's rules need them. */
+static void
+load_exemptions_if_needed(void)
+{
+	Oid			relid;
+	Relation	rel;
+
+	if (exemptions_loaded)
+		return;
+
+	/* changes to it concern us from now */
+	relid = OidIsValid(rules_nspid) ? get_relname_relid("exemptions", rules_nspid) : InvalidOid;
+	exemptions_oid = relid;
+	exemptions_loaded = true;
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	load_exemptions(rel);
+	table_close(rel, AccessShareLock);
+}
+
+/* Is the user exempt? */
+static bool
+is_exempt(Oid userid)
+{
+	load_exemptions_if_needed();
+	for (int i = 0; i < nexempt; i++)
+		if (exempt_roles[i] == userid)
+			return true;
+	return false;
+}
+
+/*
+ * The roles a user is a member of, through any chain of membership
+ * (INHERIT or not), without the user itself.
+ */
+static List *
+member_of(Oid userid)
+{
+	List	   *roles = NIL;
+	List	   *todo = list_make1_oid(userid);
+
+	while (todo != NIL)
+	{
+		Oid			member = linitial_oid(todo);
+		CatCList   *memlist;
+
+		todo = list_delete_first(todo);
+		memlist = SearchSysCacheList1(AUTHMEMMEMROLE, ObjectIdGetDatum(member));
+		for (int i = 0; i < memlist->n_members; i++)
+		{
+			HeapTuple	tuple = &memlist->members[i]->tuple;
+			Oid			role = ((Form_pg_auth_members) GETSTRUCT(tuple))->roleid;
+
+			if (role != userid && !list_member_oid(roles, role))
+			{
+				roles = lappend_oid(roles, role);
+				todo = lappend_oid(todo, role);
+			}
+		}
+		ReleaseSysCacheList(memlist);
+	}
+	return roles;
+}
+
+/*
+ * Drops every user's match.  Statements still running may point into it:
+ * then the context is retired, and freed once none runs.
+ */
+static void
+drop_matches(void)
+{
+	HASHCTL		ctl;
+
+	if (match_cxt != NULL)
+	{
+		if (ig_stmt_running())
+		{
+			if (retired_cxt == NULL)
+				retired_cxt = AllocSetContextCreate(TopMemoryContext,
+													"insider_guard retired rules",
+													ALLOCSET_SMALL_SIZES);
+			MemoryContextSetParent(match_cxt, retired_cxt);
+			ig_rules_have_retired = true;
+		}
+		else
+			MemoryContextDelete(match_cxt);
+	}
+	match_cxt = AllocSetContextCreate(TopMemoryContext,
+									  "insider_guard matched rules",
+									  ALLOCSET_SMALL_SIZES);
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(IgUserMatch);
+	ctl.hcxt = match_cxt;
+	user_matches = hash_create("insider_guard rules by user", 16, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	current = NULL;
+	index_matches = 0;
+	ig_rules_gen++;
+}
+
+/*
+ * Frees the rules of statements that have ended; called when none runs
+ * and some were retired.
+ */
+void
+ig_rules_free_retired_slow(void)
+{
+	MemoryContextReset(retired_cxt);
+	ig_rules_have_retired = false;
 }
 
 static int
@@ -303,14 +581,33 @@ compare_rules_by_role(const void *a, const void *b)
 	return (ra->id > rb->id) - (ra->id < rb->id);
 }
 
-/* Orders the rules by role and lists the roles they name. */
+/*
+ * Reads the whole table, orders the rules by role and lists the roles
+ * they name.  Catalog access: may deliver invalidations (the caller
+ * checks).
+ */
 static void
-group_by_role(void)
+load_all_rules(void)
 {
+	Relation	heap = table_open(thresholds_oid, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(thresholds_oid));
+	IgRuleBuf	buf;
+
+	buf.allocated = 64;
+	buf.nrules = 0;
+	buf.rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * buf.allocated);
+	buf.now = ig_now();
+	read_role_rules(heap, NULL, snapshot, IG_ANY_ROLE, &buf);
+	UnregisterSnapshot(snapshot);
+	table_close(heap, AccessShareLock);
+
+	rules = buf.rules;
+	nrules = buf.nrules;
 	if (nrules == 0)
 		return;
 	qsort(rules, nrules, sizeof(IgRule), compare_rules_by_role);
 	rule_roles = MemoryContextAlloc(rules_cxt, sizeof(IgRuleRole) * nrules);
+	shared_roles = MemoryContextAlloc(rules_cxt, sizeof(int) * nrules);
 	for (int i = 0; i < nrules; i++)
 	{
 		IgRuleRole *role = &rule_roles[nrule_roles - 1];
@@ -351,6 +648,7 @@ find_group_roles(void)
 	int			ngroups = 0;
 	int			allocated = 64;
 
+	nshared_roles = 0;
 	if (nrule_roles == 0)
 		return;
 	groups = palloc(sizeof(Oid) * allocated);
@@ -370,226 +668,211 @@ find_group_roles(void)
 	qsort(groups, ngroups, sizeof(Oid), compare_oids);
 
 	for (int r = 0; r < nrule_roles; r++)
+	{
 		rule_roles[r].has_members = OidIsValid(rule_roles[r].roleid) &&
 			bsearch(&rule_roles[r].roleid, groups, ngroups, sizeof(Oid),
 					compare_oids) != NULL;
+		if (!OidIsValid(rule_roles[r].roleid) || rule_roles[r].has_members)
+			shared_roles[nshared_roles++] = r;
+	}
 	pfree(groups);
 }
 
-/* (Re)reads the tables, if the extension is installed in this database. */
-static void
-load_rules(void)
+/* The run of rules naming a role, or NULL if none names it. */
+static IgRuleRole *
+find_rule_role(Oid roleid)
 {
-	Oid			nspid;
-	Relation	rel;
+	int			lo = 0;
+	int			hi = nrule_roles - 1;
 
-	if (rules_cxt == NULL)
-		rules_cxt = AllocSetContextCreate(TopMemoryContext,
-										  "insider_guard rules",
-										  ALLOCSET_SMALL_SIZES);
-	MemoryContextReset(rules_cxt);
-	rules = NULL;
-	nrules = 0;
-	rule_roles = NULL;
-	nrule_roles = 0;
-	exempt_roles = NULL;
-	nexempt = 0;
-	exemptions_loaded = false;
-	exemptions_oid = InvalidOid;
-	rules_matched = false;
-	current = NULL;
-	ig_rules_gen++;
-
-	/* the catalog lookups may deliver invalidations: loaded only at the end */
-	nspid = get_namespace_oid("insider_guard", true);
-	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
-	rules_nspid = nspid;
-	if (OidIsValid(thresholds_oid))
+	while (lo <= hi)
 	{
-		rel = table_open(thresholds_oid, AccessShareLock);
-		load_thresholds(rel);
-		table_close(rel, AccessShareLock);
-		group_by_role();
-	}
-}
+		int			mid = (lo + hi) / 2;
 
-/*
- * Exemptions matter only to rules that do not name the user: rules for
- * every role, and rules naming a role that has members.  Reads them the
- * first time such a rule is seen (after find_group_roles).
- */
-static void
-load_exemptions_if_needed(void)
-{
-	bool		needed = false;
-	Oid			relid;
-	Relation	rel;
-
-	if (exemptions_loaded)
-		return;
-	for (int r = 0; r < nrule_roles && !needed; r++)
-		needed = !OidIsValid(rule_roles[r].roleid) || rule_roles[r].has_members;
-	if (!needed)
-		return;
-
-	/* changes to it concern us from now */
-	relid = OidIsValid(rules_nspid) ? get_relname_relid("exemptions", rules_nspid) : InvalidOid;
-	exemptions_oid = relid;
-	exemptions_loaded = true;
-	if (!OidIsValid(relid))
-		return;
-	rel = table_open(relid, AccessShareLock);
-	load_exemptions(rel);
-	table_close(rel, AccessShareLock);
-}
-
-static int
-compare_rule_lists(const void *a, const void *b)
-{
-	Oid			ra = ((const IgRuleList *) a)->relid;
-	Oid			rb = ((const IgRuleList *) b)->relid;
-
-	return (ra > rb) - (ra < rb);
-}
-
-/*
- * Drops every user's match.  Statements still running may point into it:
- * then the context is retired, and freed once none runs.
- */
-static void
-drop_matches(void)
-{
-	HASHCTL		ctl;
-
-	if (match_cxt != NULL)
-	{
-		if (ig_stmt_running())
-		{
-			if (retired_cxt == NULL)
-				retired_cxt = AllocSetContextCreate(TopMemoryContext,
-													"insider_guard retired rules",
-													ALLOCSET_SMALL_SIZES);
-			MemoryContextSetParent(match_cxt, retired_cxt);
-			ig_rules_have_retired = true;
-		}
+		if (rule_roles[mid].roleid == roleid)
+			return &rule_roles[mid];
+		if (rule_roles[mid].roleid < roleid)
+			lo = mid + 1;
 		else
-			MemoryContextDelete(match_cxt);
+			hi = mid - 1;
 	}
-	match_cxt = AllocSetContextCreate(TopMemoryContext,
-									  "insider_guard matched rules",
-									  ALLOCSET_SMALL_SIZES);
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(IgUserMatch);
-	ctl.hcxt = match_cxt;
-	user_matches = hash_create("insider_guard rules by user", 16, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	current = NULL;
-	ig_rules_gen++;
+	return NULL;
 }
 
-/*
- * Frees the rules of statements that have ended; called when none runs
- * and some were retired.
- */
-void
-ig_rules_free_retired_slow(void)
-{
-	MemoryContextReset(retired_cxt);
-	ig_rules_have_retired = false;
-}
-
-static int
-compare_rule_ids(const void *a, const void *b)
-{
-	int64		ia = ((const IgRule *) a)->id;
-	int64		ib = ((const IgRule *) b)->id;
-
-	return (ia > ib) - (ia < ib);
-}
-
-/* Files a rule in the list of its relation. */
+/* Appends a run of rules to buf. */
 static void
-add_to_lists(IgRuleList *lists, int *nlists, const IgRule *rule)
+add_run(IgRuleBuf *buf, const IgRuleRole *role)
 {
-	IgRuleList *list = NULL;
-
-	for (int l = 0; l < *nlists && list == NULL; l++)
-		if (lists[l].relid == rule->relid)
-			list = &lists[l];
-	if (list == NULL)
+	while (buf->nrules + role->count > buf->allocated)
 	{
-		list = &lists[(*nlists)++];
-		list->relid = rule->relid;
-		list->nrules = 0;
-		list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
-		list->any_block = false;
-		list->longest = 0;
+		buf->allocated *= 2;
+		buf->rules = repalloc(buf->rules, sizeof(IgRule) * buf->allocated);
 	}
-	list->rules[list->nrules++] = *rule;
-	list->any_block |= rule->block;
-	list->longest = Max(list->longest, rule->per);
+	memcpy(&buf->rules[buf->nrules], &rules[role->first],
+		   sizeof(IgRule) * role->count);
+	buf->nrules += role->count;
 }
 
 /*
- * Finds the rules that cover the user, and files them by relation, each
- * list with the counter ring and length of each rule's window.
+ * The rules covering the user, from the whole table: the user's own run,
+ * and the shared runs that cover it -- not the rules of other users.
+ */
+static void
+user_rules_from_all(Oid userid, bool unwatched, IgRuleBuf *buf)
+{
+	IgRuleRole *own = find_rule_role(userid);
+	int			nown;
+
+	if (own != NULL)
+		add_run(buf, own);
+	nown = buf->nrules;
+	if (unwatched)
+		return;
+	for (int g = 0; g < nshared_roles; g++)
+	{
+		IgRuleRole *role = &rule_roles[shared_roles[g]];
+
+		if (role == own ||
+			(OidIsValid(role->roleid) &&
+			 !is_member_of_role_nosuper(userid, role->roleid)))
+			continue;
+		add_run(buf, role);
+	}
+	/* rules that do not name the user spare an exempt user */
+	if (buf->nrules > nown && is_exempt(userid))
+		buf->nrules = nown;
+}
+
+/*
+ * The rules covering the user, through the role index: those naming it,
+ * those naming no role, those naming a role it is a member of.
+ */
+static void
+user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
+{
+	Relation	heap = table_open(thresholds_oid, AccessShareLock);
+	Relation	index = index_open(role_index_oid, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(thresholds_oid));
+
+	read_role_rules(heap, index, snapshot, userid, buf);
+	if (!unwatched)
+	{
+		int			nown = buf->nrules;
+		List	   *roles = member_of(userid);
+		ListCell   *lc;
+
+		read_role_rules(heap, index, snapshot, InvalidOid, buf);
+		foreach(lc, roles)
+			read_role_rules(heap, index, snapshot, lfirst_oid(lc), buf);
+		list_free(roles);
+
+		/* rules that do not name the user spare an exempt user */
+		if (buf->nrules > nown && is_exempt(userid))
+			buf->nrules = nown;
+	}
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+}
+
+/* Orders rules by relation, then id. */
+static int
+compare_rules(const void *a, const void *b)
+{
+	const IgRule *ra = (const IgRule *) a;
+	const IgRule *rb = (const IgRule *) b;
+
+	if (ra->relid != rb->relid)
+		return (ra->relid > rb->relid) - (ra->relid < rb->relid);
+	return (ra->id > rb->id) - (ra->id < rb->id);
+}
+
+/*
+ * Reads the rules that cover the user, and files them by relation, each
+ * list with the counter ring and length of each rule's window.  Catalog
+ * access: may deliver invalidations (the caller checks).
  */
 static IgUserMatch *
 match_rules(Oid userid)
 {
 	bool		unwatched = superuser_arg(userid);
+	IgRuleBuf	buf;
 	IgUserMatch *match;
-	IgRuleList *lists;
+	IgRuleList *lists = NULL;
 	int			nlists = 0;
 	bool		found;
-
-	for (int i = 0; i < nexempt && !unwatched; i++)
-		if (exempt_roles[i] == userid)
-			unwatched = true;
 
 	/* a backend that saw very many users starts over */
 	if (hash_get_num_entries(user_matches) >= IG_MAX_USER_MATCHES)
 		drop_matches();
 
-	/*
-	 * A rule covers the user when it names the user; or, unless the user is
-	 * unwatched, when it names no role or a role with members the user is
-	 * one of.  One list per relation: gather the covering rules (each run
-	 * ordered by id), then sort the lists.
-	 */
-	lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * Max(nrules, 1));
-	for (int r = 0; r < nrule_roles; r++)
-	{
-		IgRuleRole *role = &rule_roles[r];
+	buf.allocated = 8;
+	buf.nrules = 0;
+	buf.rules = palloc(sizeof(IgRule) * buf.allocated);
+	buf.now = ig_now();
 
-		if (role->roleid != userid &&
-			(unwatched ||
-			 (OidIsValid(role->roleid) &&
-			  (!role->has_members ||
-			   !is_member_of_role_nosuper(userid, role->roleid)))))
-			continue;
-		for (int i = role->first; i < role->first + role->count; i++)
-			add_to_lists(lists, &nlists, &rules[i]);
+	/* the first few users through the index; then the whole table, once */
+	if (!all_loaded && OidIsValid(role_index_oid) &&
+		index_matches < IG_INDEX_MATCHES)
+	{
+		user_rules_from_index(userid, unwatched, &buf);
+		index_matches++;
 	}
-	for (int l = 0; l < nlists; l++)
+	else
 	{
-		IgRuleList *list = &lists[l];
-
-		qsort(list->rules, list->nrules, sizeof(IgRule), compare_rule_ids);
-		list->slots = MemoryContextAlloc(match_cxt, sizeof(int) * list->nrules);
-		list->lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
-		list->maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * list->nrules);
-		for (int i = 0; i < list->nrules; i++)
+		if (!all_loaded)
 		{
-			list->slots[i] = list->rules[i].window;
-			list->lengths[i] = list->rules[i].per;
-			list->maxes[i] = list->rules[i].max_rows;
+			load_all_rules();
+			find_group_roles();
+			all_loaded = true;
 		}
-		list->pin_span = list->longest +
-			Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
-		list->memo.valid = false;
+		user_rules_from_all(userid, unwatched, &buf);
 	}
-	qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
+
+	/* one list per relation, by relid; in each, the rules by id */
+	qsort(buf.rules, buf.nrules, sizeof(IgRule), compare_rules);
+	for (int i = 0; i < buf.nrules; i++)
+		nlists += (i == 0 || buf.rules[i].relid != buf.rules[i - 1].relid);
+	if (nlists > 0)
+	{
+		IgRule	   *copies = MemoryContextAlloc(match_cxt, sizeof(IgRule) * buf.nrules);
+		int		   *slots = MemoryContextAlloc(match_cxt, sizeof(int) * buf.nrules);
+		int64	   *lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * buf.nrules);
+		int64	   *maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * buf.nrules);
+
+		lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * nlists);
+		nlists = 0;
+		for (int i = 0; i < buf.nrules; i++)
+		{
+			const IgRule *rule = &buf.rules[i];
+			IgRuleList *list = &lists[nlists - 1];
+
+			if (i == 0 || rule->relid != buf.rules[i - 1].relid)
+			{
+				list = &lists[nlists++];
+				list->relid = rule->relid;
+				list->nrules = 0;
+				list->rules = &copies[i];
+				list->slots = &slots[i];
+				list->lengths = &lengths[i];
+				list->maxes = &maxes[i];
+				list->any_block = false;
+				list->longest = 0;
+				list->memo.valid = false;
+			}
+			copies[i] = *rule;
+			slots[i] = rule->window;
+			lengths[i] = rule->per;
+			maxes[i] = rule->max_rows;
+			list->nrules++;
+			list->any_block |= rule->block;
+			list->longest = Max(list->longest, rule->per);
+		}
+		for (int l = 0; l < nlists; l++)
+			lists[l].pin_span = lists[l].longest +
+				Max(lists[l].longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
+	}
+	pfree(buf.rules);
 
 	match = hash_search(user_matches, &userid, HASH_ENTER, &found);
 	match->covered = nlists > 0;
@@ -614,7 +897,7 @@ ig_rules_cover_slow(Oid userid)
 		load_rules();
 		rules_loaded = (seen == rules_invalidations);
 	}
-	if (nrules == 0)
+	if (!rules_present)
 	{
 		current = NULL;
 		ig_rules_answer.userid = userid;
@@ -632,8 +915,8 @@ ig_rules_cover_slow(Oid userid)
 		{
 			drop_matches();
 			rules_matched = true;
-			find_group_roles();
-			load_exemptions_if_needed();
+			if (all_loaded)
+				find_group_roles();
 		}
 		match = hash_search(user_matches, &userid, HASH_FIND, NULL);
 		if (match == NULL)
