@@ -446,6 +446,9 @@ static pg_noinline IgCounter *
 lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			 TimestampTz now)
 {
+	/* hashed once: the index is looked at up to three times */
+	uint32		hashcode = get_hash_value(ig_index, key);
+
 	for (int attempt = 0; attempt < 10; attempt++)
 	{
 		IgIndexEntry *entry;
@@ -457,7 +460,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			return counter;
 
 		LWLockAcquire(ig->lock, LW_SHARED);
-		entry = hash_search(ig_index, key, HASH_FIND, NULL);
+		entry = hash_search_with_hash_value(ig_index, key, hashcode,
+											HASH_FIND, NULL);
 		if (entry)
 		{
 			IgCounter  *counter = counter_at(entry->slot);
@@ -473,7 +477,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			return NULL;
 
 		LWLockAcquire(ig->lock, LW_EXCLUSIVE);
-		entry = hash_search(ig_index, key, HASH_FIND, NULL);
+		entry = hash_search_with_hash_value(ig_index, key, hashcode,
+											HASH_FIND, NULL);
 		if (!entry)
 		{
 			int32		slot = take_free_slot(now, &evicted);
@@ -484,7 +489,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 				LWLockRelease(ig->lock);
 				return NULL;
 			}
-			entry = hash_search(ig_index, key, HASH_ENTER, &found);
+			entry = hash_search_with_hash_value(ig_index, key, hashcode,
+												HASH_ENTER, &found);
 			entry->slot = slot;
 			ig->nused++;
 
@@ -503,8 +509,10 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			counter->pending_rows = 0;
 			counter->pending_until = 0;
 			counter->windows_gen = local_windows_gen;
+			/* an all-zero ring is an empty one: one memset for all */
+			memset(counter->rings, 0, sizeof(IgRing) * ig->nwindows);
 			for (int w = 0; w < ig->nwindows; w++)
-				ig_ring_reset(&counter->rings[w], local_windows[w].gen);
+				counter->rings[w].gen = local_windows[w].gen;
 			SpinLockRelease(&counter->mutex);
 		}
 		ref->slot = entry->slot;
@@ -1032,7 +1040,17 @@ typedef struct IgCounterFileHead
 	uint16		window_size;
 	uint16		record_size;
 	uint16		ring_size;
+	/* absent (head_size 20) in files of older builds: dense rings */
+	uint16		ring_format;
+	uint16		reserved;
 } IgCounterFileHead;
+
+/* how the rings follow each record */
+#define IG_RINGS_DENSE		0	/* IgRing as in memory */
+#define IG_RINGS_SPARSE		1	/* ig_ring_encode */
+
+/* the head of files written before ring_format */
+#define IG_COUNTER_FILE_HEAD_V1 offsetof(IgCounterFileHead, ring_format)
 
 typedef struct IgCounterRecord
 {
@@ -1048,8 +1066,9 @@ typedef struct IgCounterRecord
 } IgCounterRecord;
 
 /*
- * Writes every counter in use.  Takes each counter's mutex in turn, and
- * the LWLock only to copy the definitions, so nobody is held up.
+ * Writes every counter in use, each ring compactly (ig_ring_encode).
+ * Takes each counter's mutex in turn, and the LWLock only to copy the
+ * definitions, so nobody is held up.
  */
 void
 ig_counters_save(IgFileWriter *writer)
@@ -1057,6 +1076,8 @@ ig_counters_save(IgFileWriter *writer)
 	IgCounterFileHead head;
 	IgWindowDef windows[IG_MAX_WINDOWS];
 	IgCounter  *copy = palloc(ig->counter_size);
+	char	   *buf = palloc(sizeof(IgCounterRecord) +
+							 IG_RING_ENCODED_MAX * IG_MAX_WINDOWS);
 	IgCounterRecord record;
 	int32		nused;
 
@@ -1069,6 +1090,7 @@ ig_counters_save(IgFileWriter *writer)
 	head.window_size = sizeof(IgWindowDef);
 	head.record_size = sizeof(IgCounterRecord);
 	head.ring_size = sizeof(IgRing);
+	head.ring_format = IG_RINGS_SPARSE;
 	memcpy(windows, ig->windows, sizeof(windows));
 	LWLockRelease(ig->lock);
 
@@ -1098,9 +1120,16 @@ ig_counters_save(IgFileWriter *writer)
 		record.pinned_until = copy->pinned_until;
 		record.pending_rows = copy->pending_rows;
 		record.pending_until = copy->pending_until;
-		ig_file_write(writer, &record, sizeof(record));
-		ig_file_write(writer, copy->rings, sizeof(IgRing) * head.nwindows);
+		{
+			Size		len = sizeof(record);
+
+			memcpy(buf, &record, sizeof(record));
+			for (int w = 0; w < head.nwindows; w++)
+				len += ig_ring_encode(&copy->rings[w], buf + len);
+			ig_file_write(writer, buf, len);
+		}
 	}
+	pfree(buf);
 	pfree(copy);
 }
 
@@ -1115,44 +1144,79 @@ ig_counters_load(const char *data, Size len, const char *path)
 {
 	IgCounterFileHead head;
 	const IgWindowDef *file_windows;
-	Size		record_size;
+	IgRing		rings[IG_MAX_WINDOWS];
 	Size		offset;
 	int			dropped = 0;
 
-	if (len < sizeof(head))
+	/* files of older builds have a shorter head, and dense rings */
+	if (len < IG_COUNTER_FILE_HEAD_V1)
 		return false;
-	memcpy(&head, data, sizeof(head));
+	memset(&head, 0, sizeof(head));
+	memcpy(&head, data, IG_COUNTER_FILE_HEAD_V1);
+	if (head.head_size == sizeof(IgCounterFileHead) && len >= sizeof(head))
+		memcpy(&head, data, sizeof(head));
+	else if (head.head_size != IG_COUNTER_FILE_HEAD_V1)
+		return false;
 	if (head.ring_buckets != IG_RING_BUCKETS ||
-		head.head_size != sizeof(IgCounterFileHead) ||
 		head.window_size != sizeof(IgWindowDef) ||
 		head.record_size != sizeof(IgCounterRecord) ||
 		head.ring_size != sizeof(IgRing) ||
+		(head.ring_format != IG_RINGS_DENSE &&
+		 head.ring_format != IG_RINGS_SPARSE) ||
 		head.nwindows < IG_BUILTIN_WINDOWS || head.nwindows > IG_MAX_WINDOWS)
 		return false;
-	offset = sizeof(head);
+	offset = head.head_size;
 	if (len < offset + sizeof(IgWindowDef) * head.nwindows)
 		return false;
 	file_windows = (const IgWindowDef *) (data + offset);
 	offset += sizeof(IgWindowDef) * head.nwindows;
-	record_size = sizeof(IgCounterRecord) + sizeof(IgRing) * head.nwindows;
-	if ((len - offset) % record_size != 0)
-		return false;
+
+	/* every record must read whole before anything is loaded */
+	for (Size at = offset; at < len;)
+	{
+		at += sizeof(IgCounterRecord);
+		if (at > len)
+			return false;
+		for (int w = 0; w < head.nwindows; w++)
+		{
+			Size		n;
+
+			if (head.ring_format == IG_RINGS_DENSE)
+				n = (at + sizeof(IgRing) <= len) ? sizeof(IgRing) : 0;
+			else
+				n = ig_ring_decode(&rings[0], data + at, len - at);
+			if (n == 0)
+				return false;
+			at += n;
+		}
+	}
 
 	for (int w = IG_BUILTIN_WINDOWS; w < Min(head.nwindows, ig->nwindows); w++)
 		memcpy(&ig->windows[w], &file_windows[w], sizeof(IgWindowDef));
 	ig->next_gen = Max(ig->next_gen, head.next_gen);
 	pg_atomic_fetch_add_u32(&ig->windows_gen, 1);
 
-	for (; offset < len; offset += record_size)
+	while (offset < len)
 	{
 		IgCounterRecord record;
-		const IgRing *rings = (const IgRing *) (data + offset + sizeof(record));
 		IgIndexEntry *entry;
 		IgCounter  *counter;
 		int32		slot = ig->free_head;
 		bool		found;
 
 		memcpy(&record, data + offset, sizeof(record));
+		offset += sizeof(record);
+		for (int w = 0; w < head.nwindows; w++)
+		{
+			if (head.ring_format == IG_RINGS_DENSE)
+			{
+				memcpy(&rings[w], data + offset, sizeof(IgRing));
+				offset += sizeof(IgRing);
+			}
+			else
+				offset += ig_ring_decode(&rings[w], data + offset, len - offset);
+		}
+
 		if (slot < 0)
 		{
 			dropped++;

@@ -267,54 +267,25 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 }
 
 /*
- * Finds the statement's scans and puts counters on them.
+ * Finds the statement's scans and puts counters on them, the general way.
  */
-static void
-stmt_begin(QueryDesc *query)
+static pg_noinline void
+stmt_begin_walk(QueryDesc *query, Oid userid, bool covered)
 {
 	EState	   *estate = query->estate;
-	PlanState  *ps;
+	PlanState  *ps = query->planstate;
 	IgWalk		walk;
 	ListCell   *lc;
 
-	/*
-	 * A rule changed by a committed transaction applies from now.  The
-	 * first statement of a transaction has just had them accepted by
-	 * StartTransaction (and again by locking its tables).
-	 */
-	if (GetCurrentStatementStartTimestamp() != GetCurrentTransactionStartTimestamp())
-		AcceptInvalidationMessages();
-
 	walk.query = query;
-	walk.userid = GetSessionUserId();
-	walk.covered = ig_rules_cover(walk.userid);
+	walk.userid = userid;
+	walk.covered = covered;
 	walk.stmt = NULL;
 	walk.seen = NULL;
 	walk.track_seen = false;
 
-	ps = query->planstate;
 	if (estate->es_subplanstates == NIL && is_leaf_scan(ps))
-	{
-		/* most statements are one scan with nothing below it */
-		Relation	rel = ((ScanState *) ps)->ss_currentRelation;
-
-		if (rel != NULL)
-		{
-			const IgRelInfo *info = ig_relinfo_get(RelationGetRelid(rel));
-			IgNode	   *node;
-
-			if (!info->countable)
-				return;
-			if (info->nancestors == 0 &&
-				(node = ig_stmt_simple(estate, walk.userid,
-									   RelationGetRelid(rel))) != NULL)
-			{
-				wrap_node(ps, node);
-				return;
-			}
-		}
 		visit_scan(&walk, ps);
-	}
 	else
 	{
 		/* subplans are reached from the tree and listed again: skip repeats */
@@ -328,6 +299,48 @@ stmt_begin(QueryDesc *query)
 
 	if (walk.stmt != NULL && walk.stmt->enforcing)
 		ig_stmt_begin_enforcing(walk.stmt);
+}
+
+/*
+ * Finds the statement's scans and puts counters on them.
+ */
+static inline void
+stmt_begin(QueryDesc *query)
+{
+	EState	   *estate = query->estate;
+	PlanState  *ps = query->planstate;
+	Oid			userid;
+	bool		covered;
+
+	/*
+	 * A rule changed by a committed transaction applies from now.  The
+	 * first statement of a transaction has just had them accepted by
+	 * StartTransaction (and again by locking its tables).
+	 */
+	if (GetCurrentStatementStartTimestamp() != GetCurrentTransactionStartTimestamp())
+		AcceptInvalidationMessages();
+
+	userid = GetSessionUserId();
+	covered = ig_rules_cover(userid);
+
+	/* most statements are one scan of a table with nothing below it */
+	if (estate->es_subplanstates == NIL && is_leaf_scan(ps) &&
+		((ScanState *) ps)->ss_currentRelation != NULL)
+	{
+		Oid			relid = RelationGetRelid(((ScanState *) ps)->ss_currentRelation);
+		const IgRelInfo *info = ig_relinfo_get(relid);
+		IgNode	   *node;
+
+		if (!info->countable)
+			return;
+		if (info->nancestors == 0 &&
+			(node = ig_stmt_simple(estate, userid, relid)) != NULL)
+		{
+			wrap_node(ps, node);
+			return;
+		}
+	}
+	stmt_begin_walk(query, userid, covered);
 }
 
 static void

@@ -714,6 +714,33 @@ ig_stmt_settle(IgStmt *stmt, bool final)
  * The executor state is being freed (ExecutorEnd, or an abort): settle,
  * release the trampolines, remember where the counters are.
  */
+/* True if a key's rules have something to check after a settle. */
+static inline bool
+simple_key_unsettled(const IgKeyRules *kr)
+{
+	return kr != NULL && (!kr->query.valid || kr->query.over);
+}
+
+/*
+ * After the last settle of ig_stmt_simple's statement: records the log
+ * rules its rows crossed, as settle_keys does (a key whose counts all
+ * stayed within their limits has nothing to record).
+ */
+static pg_noinline void
+stmt_simple_check(IgStmt *stmt, Oid read_relid)
+{
+	for (int k = 0; k < 2; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr == NULL || (kr->query.valid && !kr->query.over))
+			continue;
+		ig_enforce_check(kr, &stmt->inline_keys[k], stmt->userid,
+						 stmt->inline_keys[k].added, read_relid,
+						 stmt->parallel_query, IsTransactionState(), false);
+	}
+}
+
 /*
  * True if key k's rule state can serve the next statement of the same
  * shape as it is: no rules, or its inline state for its rule list.
@@ -749,11 +776,12 @@ stmt_release(void *arg)
 			{
 				keys[0].pending += consumed;
 				keys[1].pending += consumed;
-				if (likely(!stmt->enforcing))
-					ig_counters_settle(MyDatabaseId, stmt->userid, keys, 2,
-									   true, false, ig_now());
-				else
-					settle_keys(stmt, true, false, node->relid);
+				ig_counters_settle(MyDatabaseId, stmt->userid, keys, 2,
+								   true, false, ig_now());
+				if (unlikely(stmt->enforcing) &&
+					(simple_key_unsettled(stmt->key_rules[0]) ||
+					 simple_key_unsettled(stmt->key_rules[1])))
+					stmt_simple_check(stmt, node->relid);
 			}
 			ig_unwrap(node->slot);
 		}
