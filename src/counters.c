@@ -747,6 +747,43 @@ lock_tally_slow(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
  * counted (a parallel leader whose workers did the reading).  Never
  * raises an error: runs in aborting transactions too.
  */
+static pg_attribute_always_inline bool
+settle_tally(Oid dbid, Oid roleid, IgTally *tally, bool count_statements,
+			 bool statement_end, TimestampTz now)
+{
+	uint64		rows = tally->pending;
+	bool		new_statement = count_statements & !tally->counted &
+		((rows > 0) | statement_end);
+	IgCounter  *counter;
+	bool		changed = false;
+
+	if (rows == 0 && !new_statement && tally->query == NULL)
+		return false;
+	counter = lock_for_update_fast(&tally->ref, now);
+	if (unlikely(counter == NULL))
+		counter = lock_tally_slow(dbid, roleid, tally, now);
+	if (likely(counter != NULL))
+	{
+		add_rows(counter, rows, new_statement, now);
+		if (tally->query != NULL)
+			answer_query(counter, tally->ref.slot, tally->query,
+						 rows, now);
+		SpinLockRelease(&counter->mutex);
+		changed = true;
+	}
+	else
+	{
+		if (tally->query != NULL)
+			tally->query->valid = false;
+		report_lost(rows);
+	}
+	tally->added = rows;
+	tally->statement_rows += rows;
+	tally->pending = 0;
+	tally->counted |= new_statement;
+	return changed;
+}
+
 void
 ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 				   bool count_statements, bool statement_end, TimestampTz now)
@@ -755,38 +792,25 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 
 	refresh_windows();
 	for (int i = 0; i < ntallies; i++)
-	{
-		IgTally    *tally = &tallies[i];
-		uint64		rows = tally->pending;
-		bool		new_statement = count_statements & !tally->counted &
-			((rows > 0) | statement_end);
-		IgCounter  *counter;
+		changed |= settle_tally(dbid, roleid, &tallies[i], count_statements,
+								statement_end, now);
+	if (changed)
+		mark_dirty();
+}
 
-		if (rows == 0 && !new_statement && tally->query == NULL)
-			continue;
-		counter = lock_for_update_fast(&tally->ref, now);
-		if (unlikely(counter == NULL))
-			counter = lock_tally_slow(dbid, roleid, tally, now);
-		if (likely(counter != NULL))
-		{
-			add_rows(counter, rows, new_statement, now);
-			if (tally->query != NULL)
-				answer_query(counter, tally->ref.slot, tally->query,
-							 rows, now);
-			SpinLockRelease(&counter->mutex);
-			changed = true;
-		}
-		else
-		{
-			if (tally->query != NULL)
-				tally->query->valid = false;
-			report_lost(rows);
-		}
-		tally->added = rows;
-		tally->statement_rows += rows;
-		tally->pending = 0;
-		tally->counted |= new_statement;
-	}
+/*
+ * ig_counters_settle for the two tallies of a lone scan (all tables and
+ * its table) at the end of a statement, outside parallel query.
+ */
+void
+ig_counters_settle_pair(Oid dbid, Oid roleid, IgTally *tallies,
+						TimestampTz now)
+{
+	bool		changed;
+
+	refresh_windows();
+	changed = settle_tally(dbid, roleid, &tallies[0], true, false, now);
+	changed |= settle_tally(dbid, roleid, &tallies[1], true, false, now);
 	if (changed)
 		mark_dirty();
 }

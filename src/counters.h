@@ -128,6 +128,8 @@ extern bool ig_counters_ready(void);
 extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
 							   int ntallies, bool count_statements,
 							   bool statement_end, TimestampTz now);
+extern void ig_counters_settle_pair(Oid dbid, Oid roleid, IgTally *tallies,
+									TimestampTz now);
 extern bool ig_counters_query(Oid dbid, Oid roleid, IgTally *tally,
 							  TimestampTz now);
 extern bool ig_counters_query_memo(IgWindowQuery *query);

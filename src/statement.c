@@ -776,8 +776,8 @@ stmt_release(void *arg)
 			{
 				keys[0].pending += consumed;
 				keys[1].pending += consumed;
-				ig_counters_settle(MyDatabaseId, stmt->userid, keys, 2,
-								   true, false, ig_now());
+				ig_counters_settle_pair(MyDatabaseId, stmt->userid, keys,
+										ig_now());
 				if (unlikely(stmt->enforcing) &&
 					(simple_key_unsettled(stmt->key_rules[0]) ||
 					 simple_key_unsettled(stmt->key_rules[1])))
