@@ -29,7 +29,7 @@ DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
-REGRESS = setup counting_basic counting_functions counting_cursors \
+REGRESS = setup counting_basic counting_indexonly counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
 	violations baselines evasion upgrade
@@ -47,8 +47,11 @@ include $(PGXS)
 override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 	-Wendif-labels -Wmissing-format-attribute -Wformat-security
 
-# the per-row trampolines: every instruction counts there
-src/tramp.o: CFLAGS += -fomit-frame-pointer
+# the per-row trampolines and the per-statement path: every instruction
+# counts there
+HOT_OBJS = src/tramp.o src/executor.o src/statement.o src/counters.o \
+	src/relinfo.o src/rules.o src/enforce.o
+$(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
 # unit tests of the pure modules (window arithmetic, baseline
 # statistics): frontend programs linked with the very sources the

@@ -173,6 +173,59 @@ SELECT reads('small') AS alice_small, reads('small', 'bob') AS bob_small,
 SELECT action, role_name, table_name, max_rows, rows_in_window, statement_rows
 FROM insider_guard.violations WHERE action = 'block' ORDER BY violation_id;
 
+-- the same matching from the whole table: a backend reads the rules of
+-- its first few session users through the role index, then the whole
+-- table once, and matches every further user from it
+CREATE ROLE many1 LOGIN;
+CREATE ROLE many2 LOGIN;
+CREATE ROLE many3 LOGIN;
+CREATE ROLE many4 LOGIN;
+CREATE ROLE many5 LOGIN;
+GRANT SELECT ON small TO many1, many2, many3, many4, many5;
+GRANT analysts TO many5;
+DELETE FROM insider_guard.thresholds;
+DELETE FROM insider_guard.exemptions;
+SELECT insider_guard.reset();
+SELECT insider_guard.set_threshold('analysts', 5, '1 hour', 'block', 'small') > 0 AS group_5;
+SELECT insider_guard.set_threshold(NULL, 3, '1 hour', 'block', 'small') > 0 AS every_role_3;
+SELECT insider_guard.set_threshold('many1', 2, '1 hour', 'block', 'small') > 0 AS many1_2;
+SELECT insider_guard.exempt('many4');
+-- through the index: this superuser, many2, many3, bob
+SELECT count(*) AS superuser_not_covered FROM small;
+SET SESSION AUTHORIZATION many2;      -- every role: 3
+SELECT count(*) FROM small;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION many3;
+SELECT count(*) FROM small WHERE id <= 3;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION bob;        -- every role: 3
+SELECT count(*) FROM small WHERE id <= 3;
+SELECT count(*) FROM small;
+RESET SESSION AUTHORIZATION;
+-- from the whole table: many1, many4, many5
+SET SESSION AUTHORIZATION many1;      -- its own 2, and every role's 3
+SELECT count(*) FROM small;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION many4;      -- exempt: no rule names it
+SELECT count(*) FROM small;
+RESET SESSION AUTHORIZATION;
+SET SESSION AUTHORIZATION many5;      -- member of analysts: 5 and 3
+SELECT count(*) FROM small WHERE id <= 3;
+SELECT count(*) FROM small;
+RESET SESSION AUTHORIZATION;
+SELECT insider_guard.exempt('bob');   -- a change: read again, through the index
+SET SESSION AUTHORIZATION bob;
+SELECT count(*) FROM small;
+RESET SESSION AUTHORIZATION;
+SELECT reads('small', 'many1') AS many1, reads('small', 'many2') AS many2,
+       reads('small', 'many3') AS many3, reads('small', 'many4') AS many4,
+       reads('small', 'many5') AS many5, reads('small', 'bob') AS bob;
+DELETE FROM insider_guard.thresholds;
+DELETE FROM insider_guard.exemptions;
+SELECT insider_guard.reset();
+REVOKE SELECT ON small FROM many1, many2, many3, many4, many5;
+DROP ROLE many1, many2, many3, many4, many5;
+
 DELETE FROM insider_guard.thresholds;
 DELETE FROM insider_guard.exemptions;
 SELECT insider_guard.reset();

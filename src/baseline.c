@@ -120,6 +120,8 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 		if (limit >= 0 && (cap[k] < 0 || limit < cap[k]))
 			cap[k] = limit;
 	}
+	/* the memo's room before the nearest limit was of the old limits */
+	list->memo.valid = false;
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 	{
 		/* and no more than a bin above the own p99: no fast training */

@@ -65,6 +65,19 @@
 #define IG_SEQSCAN_FAST_PATH
 #endif
 
+/*
+ * tramp.c's index-only scan fast path does what ExecIndexOnlyScan ->
+ * ExecScan -> IndexOnlyNext do for a forward scan without ORDER BY
+ * operators or name columns.  It is enabled only for the minor releases
+ * whose nodeIndexonlyscan.c it was checked against (and, at run time, only
+ * when the server is the release it was built for): a minor release may
+ * change that file, or add fields to IndexOnlyScanState.  Check
+ * IndexOnlyNext and StoreIndexTuple before adding a release here.
+ */
+#if PG_VERSION_NUM == 150020
+#define IG_INDEXONLYSCAN_FAST_PATH
+#endif
+
 /* PostgreSQL 14 added TID range scans */
 #if PG_VERSION_NUM >= 140000
 #define IG_CASE_TID_RANGE_SCAN case T_TidRangeScanState:

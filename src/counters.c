@@ -128,6 +128,7 @@ typedef struct IgCounterShared
 
 static IgCounterShared *ig = NULL;
 static char *ig_counter_array = NULL;
+static Size counter_stride = 0;	/* ig->counter_size, a local copy */
 static HTAB *ig_index = NULL;
 
 /* this backend's copy of the window definitions */
@@ -150,7 +151,7 @@ static const int64 builtin_lengths[IG_BUILTIN_WINDOWS] = {
 static inline IgCounter *
 counter_at(int32 slot)
 {
-	return (IgCounter *) (ig_counter_array + (Size) slot * ig->counter_size);
+	return (IgCounter *) (ig_counter_array + (Size) slot * counter_stride);
 }
 
 static int
@@ -204,6 +205,7 @@ ig_counters_shmem_init(void)
 	ig_index = ShmemInitHash("insider_guard counter index",
 							 ig_max_tracked, ig_max_tracked,
 							 &info, HASH_ELEM | HASH_BLOBS);
+	counter_stride = counter_size();
 
 	if (found)
 		return false;
@@ -605,6 +607,9 @@ static pg_noinline IgCounter *
 lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			 TimestampTz now)
 {
+	/* hashed once: the index is looked at up to three times */
+	uint32		hashcode = get_hash_value(ig_index, key);
+
 	for (int attempt = 0; attempt < 10; attempt++)
 	{
 		IgIndexEntry *entry;
@@ -616,7 +621,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			return counter;
 
 		LWLockAcquire(ig->lock, LW_SHARED);
-		entry = hash_search(ig_index, key, HASH_FIND, NULL);
+		entry = hash_search_with_hash_value(ig_index, key, hashcode,
+											HASH_FIND, NULL);
 		if (entry)
 		{
 			IgCounter  *counter = counter_at(entry->slot);
@@ -632,7 +638,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			return NULL;
 
 		LWLockAcquire(ig->lock, LW_EXCLUSIVE);
-		entry = hash_search(ig_index, key, HASH_FIND, NULL);
+		entry = hash_search_with_hash_value(ig_index, key, hashcode,
+											HASH_FIND, NULL);
 		if (!entry)
 		{
 			int32		slot = take_free_slot(now, &evicted);
@@ -643,7 +650,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 				LWLockRelease(ig->lock);
 				return NULL;
 			}
-			entry = hash_search(ig_index, key, HASH_ENTER, &found);
+			entry = hash_search_with_hash_value(ig_index, key, hashcode,
+												HASH_ENTER, &found);
 			entry->slot = slot;
 			ig->nused++;
 
@@ -667,8 +675,10 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 				hist_window_reset(&counter->hist_open[k], hist_number(k, now));
 				hist_window_reset(&counter->hist_closed[k], 0);
 			}
+			/* an all-zero ring is an empty one: one memset for all */
+			memset(counter->rings, 0, sizeof(IgRing) * ig->nwindows);
 			for (int w = 0; w < ig->nwindows; w++)
-				ig_ring_reset(&counter->rings[w], local_windows[w].gen);
+				counter->rings[w].gen = local_windows[w].gen;
 			SpinLockRelease(&counter->mutex);
 		}
 		ref->slot = entry->slot;
@@ -749,45 +759,34 @@ add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
  * open at "now") and pins it; "added" rows were just added to it.
  *
  * If the backend's memo is of this counter at the version before the
- * addition, the memo plus "added" bounds every sum from above; if no bound
- * exceeds its max, the bounds are the answer: no ring is read.  Else the
- * sums are read from the rings: the buffered rows were read in the
- * current bucket of every ring, which every window holds, so they are
- * added to each sum rather than flushed into the rings.
+ * addition and its room covers "added", the memo's room less "added" is
+ * the answer: no window is over, and no ring is read.  Else the sums are
+ * read from the rings: the buffered rows were read in the current bucket
+ * of every ring, which every window holds, so they are added to each sum
+ * rather than flushed into the rings.
  */
-static void
-answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
-			 uint64 added, TimestampTz now)
+static pg_noinline void
+answer_query_exact(IgCounter *counter, int32 slot, IgWindowQuery *query,
+				   TimestampTz now)
 {
 	IgQueryMemo *memo = query->memo;
 	bool		over = false;
+	int64		headroom = PG_INT64_MAX;
 
-	if (memo != NULL && memo->valid && memo->slot == slot &&
-		memo->incarnation == counter->incarnation &&
-		memo->version + (added > 0) == counter->version &&
-		memo->windows_gen == counter->windows_gen)
-	{
-		for (int i = 0; i < query->nwindows; i++)
-		{
-			query->sum[i] = memo->sum[i] + added;
-			over |= (int64) query->sum[i] > query->max[i];
-		}
-		if (!over)
-			goto answered;
-	}
-
-	over = false;
 	for (int i = 0; i < query->nwindows; i++)
 	{
 		int			w = query->slot[i];
+		uint64		sum;
 
-		query->sum[i] = ig_ring_sum(&counter->rings[w], local_windows[w].width,
-									query->length[i], now) +
+		sum = ig_ring_sum(&counter->rings[w], local_windows[w].width,
+						  query->length[i], now) +
 			counter->pending_rows;
-		over |= (int64) query->sum[i] > query->max[i];
+		query->sum[i] = sum;
+		over |= (int64) sum > query->max[i];
+		headroom = Min(headroom, query->max[i] - (int64) sum);
 	}
-
-answered:
+	query->headroom = headroom;
+	query->over = over;
 	if (memo != NULL)
 	{
 		memo->valid = true;
@@ -795,12 +794,31 @@ answered:
 		memo->incarnation = counter->incarnation;
 		memo->version = counter->version;
 		memo->windows_gen = counter->windows_gen;
-		for (int i = 0; i < query->nwindows; i++)
-			memo->sum[i] = query->sum[i];
+		memo->headroom = headroom;
 	}
-	counter->pinned_until = Max(counter->pinned_until, query->pin_until);
+}
+
+static inline void
+answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
+			 uint64 added, TimestampTz now)
+{
+	IgQueryMemo *memo = query->memo;
+
+	if (likely(memo != NULL && memo->valid && memo->slot == slot &&
+			   memo->incarnation == counter->incarnation &&
+			   memo->version + (added > 0) == counter->version &&
+			   memo->windows_gen == counter->windows_gen &&
+			   memo->headroom >= 0 && added <= (uint64) memo->headroom))
+	{
+		memo->version = counter->version;
+		memo->headroom -= (int64) added;
+		query->headroom = memo->headroom;
+		query->over = false;
+	}
+	else
+		answer_query_exact(counter, slot, query, now);
+	counter->pinned_until = Max(counter->pinned_until, now + query->pin_span);
 	query->valid = true;
-	query->over = over;
 }
 
 /*
@@ -823,7 +841,7 @@ ig_counters_query_memo(IgWindowQuery *query)
 	IgCounter  *counter;
 	uint64		version;
 
-	if (memo == NULL || !memo->valid)
+	if (memo == NULL || !memo->valid || memo->headroom < 0)
 		return false;
 	counter = counter_at(memo->slot);
 	version = *(volatile uint64 *) &counter->version;
@@ -832,12 +850,7 @@ ig_counters_query_memo(IgWindowQuery *query)
 		version != memo->version ||
 		*(volatile uint32 *) &counter->windows_gen != memo->windows_gen)
 		return false;
-	for (int i = 0; i < query->nwindows; i++)
-	{
-		if ((int64) memo->sum[i] > query->max[i])
-			return false;
-		query->sum[i] = memo->sum[i];
-	}
+	query->headroom = memo->headroom;
 	query->valid = true;
 	query->over = false;
 	return true;
@@ -847,56 +860,125 @@ ig_counters_query_memo(IgWindowQuery *query)
 }
 
 /*
+ * The remembered counter of a tally, locked, if it is still the tally's
+ * and its buffer interval is open at "now": the per-statement path.
+ * Else NULL, with nothing locked.
+ */
+static inline IgCounter *
+lock_for_update_fast(const IgCounterRef *ref, TimestampTz now)
+{
+	IgCounter  *counter;
+
+	if (unlikely(ref->slot < 0))
+		return NULL;
+	counter = counter_at(ref->slot);
+	SpinLockAcquire(&counter->mutex);
+
+	/*
+	 * A counter not in use has incarnation 0, which no memo holds: the
+	 * incarnation alone says the counter is still the tally's.
+	 */
+	if (likely(counter->incarnation == ref->incarnation &&
+			   now < counter->pending_until &&
+			   counter->windows_gen == local_windows_gen))
+		return counter;
+	SpinLockRelease(&counter->mutex);
+	return NULL;
+}
+
+/*
+ * The counter of a tally, locked and ready to take rows at "now", found
+ * or made the slow way (NULL if it cannot be made).
+ */
+static pg_noinline IgCounter *
+lock_tally_slow(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
+{
+	IgCounterKey key;
+	IgCounterRef before = tally->ref;
+	IgCounter  *counter;
+
+	key.dbid = dbid;
+	key.roleid = roleid;
+	key.relid = tally->relid;
+	counter = lock_for_update(&key, &tally->ref, now);
+	tally->ref_moved |= (tally->ref.slot != before.slot ||
+						 tally->ref.incarnation != before.incarnation);
+	return counter;
+}
+
+/*
  * Settles a statement's tallies: adds each one's pending rows to its
  * counter.  A tally's first settled rows count the statement (if
  * count_statements); at statement_end every tally not yet counted is
  * counted (a parallel leader whose workers did the reading).  Never
  * raises an error: runs in aborting transactions too.
  */
+static pg_attribute_always_inline bool
+settle_tally(Oid dbid, Oid roleid, IgTally *tally, bool count_statements,
+			 bool statement_end, TimestampTz now)
+{
+	uint64		rows = tally->pending;
+	bool		new_statement = count_statements & !tally->counted &
+		((rows > 0) | statement_end);
+	IgCounter  *counter;
+	bool		changed = false;
+
+	if (rows == 0 && !new_statement && tally->query == NULL)
+		return false;
+	counter = lock_for_update_fast(&tally->ref, now);
+	if (unlikely(counter == NULL))
+		counter = lock_tally_slow(dbid, roleid, tally, now);
+	if (likely(counter != NULL))
+	{
+		add_rows(counter, rows, new_statement, now);
+		if (unlikely(tally->hist_wanted != 0))
+			hist_note(counter, tally);
+		if (tally->query != NULL)
+			answer_query(counter, tally->ref.slot, tally->query,
+						 rows, now);
+		release_counter(counter);
+		changed = true;
+	}
+	else
+	{
+		if (tally->query != NULL)
+			tally->query->valid = false;
+		report_lost(rows);
+	}
+	tally->added = rows;
+	tally->statement_rows += rows;
+	tally->pending = 0;
+	tally->counted |= new_statement;
+	return changed;
+}
+
 void
 ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 				   bool count_statements, bool statement_end, TimestampTz now)
 {
-	IgCounterKey key;
 	bool		changed = false;
 
-	key.dbid = dbid;
-	key.roleid = roleid;
 	refresh_windows();
 	for (int i = 0; i < ntallies; i++)
-	{
-		IgTally    *tally = &tallies[i];
-		int32		slot = tally->ref.slot;
-		bool		new_statement = count_statements && !tally->counted &&
-			(tally->pending > 0 || statement_end);
-		IgCounter  *counter;
+		changed |= settle_tally(dbid, roleid, &tallies[i], count_statements,
+								statement_end, now);
+	if (changed)
+		mark_dirty();
+}
 
-		if (tally->pending == 0 && !new_statement && tally->query == NULL)
-			continue;
-		key.relid = tally->relid;
-		counter = lock_for_update(&key, &tally->ref, now);
-		if (likely(counter != NULL))
-		{
-			add_rows(counter, tally->pending, new_statement, now);
-			if (unlikely(tally->hist_wanted != 0))
-				hist_note(counter, tally);
-			if (tally->query != NULL)
-				answer_query(counter, tally->ref.slot, tally->query,
-							 tally->pending, now);
-			release_counter(counter);
-			changed = true;
-		}
-		else
-		{
-			if (tally->query != NULL)
-				tally->query->valid = false;
-			report_lost(tally->pending);
-		}
-		tally->statement_rows += tally->pending;
-		tally->pending = 0;
-		tally->counted |= new_statement;
-		tally->ref_moved |= (tally->ref.slot != slot);
-	}
+/*
+ * ig_counters_settle for the two tallies of a lone scan (all tables and
+ * its table) at the end of a statement, outside parallel query.
+ */
+void
+ig_counters_settle_pair(Oid dbid, Oid roleid, IgTally *tallies,
+						TimestampTz now)
+{
+	bool		changed;
+
+	refresh_windows();
+	changed = settle_tally(dbid, roleid, &tallies[0], true, false, now);
+	changed |= settle_tally(dbid, roleid, &tallies[1], true, false, now);
 	if (changed)
 		mark_dirty();
 }
@@ -909,15 +991,12 @@ ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies, int ntallies,
 bool
 ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 {
-	IgCounterKey key;
 	IgCounter  *counter;
-	int32		slot = tally->ref.slot;
 
-	key.dbid = dbid;
-	key.roleid = roleid;
-	key.relid = tally->relid;
 	refresh_windows();
-	counter = lock_for_update(&key, &tally->ref, now);
+	counter = lock_for_update_fast(&tally->ref, now);
+	if (unlikely(counter == NULL))
+		counter = lock_tally_slow(dbid, roleid, tally, now);
 	if (counter == NULL)
 	{
 		tally->query->valid = false;
@@ -927,7 +1006,6 @@ ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 		hist_note(counter, tally);
 	answer_query(counter, tally->ref.slot, tally->query, 0, now);
 	release_counter(counter);
-	tally->ref_moved |= (tally->ref.slot != slot);
 	return true;
 }
 
@@ -997,6 +1075,7 @@ ig_counters_sweep(TimestampTz now)
 		release_counter(counter);
 	}
 }
+
 
 /*
  * The ring that answers a window length for thresholds: a built-in or
@@ -1223,7 +1302,17 @@ typedef struct IgCounterFileHead
 	uint16		window_size;
 	uint16		record_size;
 	uint16		ring_size;
+	/* absent (head_size 20) in files of older builds: dense rings */
+	uint16		ring_format;
+	uint16		reserved;
 } IgCounterFileHead;
+
+/* how the rings follow each record */
+#define IG_RINGS_DENSE		0	/* IgRing as in memory */
+#define IG_RINGS_SPARSE		1	/* ig_ring_encode */
+
+/* the head of files written before ring_format */
+#define IG_COUNTER_FILE_HEAD_V1 offsetof(IgCounterFileHead, ring_format)
 
 typedef struct IgCounterRecord
 {
@@ -1240,9 +1329,13 @@ typedef struct IgCounterRecord
 	/* IgRing rings[nwindows] follow */
 } IgCounterRecord;
 
+/* the records of version 0.1.0 end before the history windows */
+#define IG_COUNTER_RECORD_V1 offsetof(IgCounterRecord, hist_open)
+
 /*
- * Writes every counter in use.  Takes each counter's mutex in turn, and
- * the LWLock only to copy the definitions, so nobody is held up.
+ * Writes every counter in use, each ring compactly (ig_ring_encode).
+ * Takes each counter's mutex in turn, and the LWLock only to copy the
+ * definitions, so nobody is held up.
  */
 void
 ig_counters_save(IgFileWriter *writer)
@@ -1250,6 +1343,8 @@ ig_counters_save(IgFileWriter *writer)
 	IgCounterFileHead head;
 	IgWindowDef windows[IG_MAX_WINDOWS];
 	IgCounter  *copy = palloc(ig->counter_size);
+	char	   *buf = palloc(sizeof(IgCounterRecord) +
+							 IG_RING_ENCODED_MAX * IG_MAX_WINDOWS);
 	IgCounterRecord record;
 	int32		nused;
 
@@ -1262,6 +1357,7 @@ ig_counters_save(IgFileWriter *writer)
 	head.window_size = sizeof(IgWindowDef);
 	head.record_size = sizeof(IgCounterRecord);
 	head.ring_size = sizeof(IgRing);
+	head.ring_format = IG_RINGS_SPARSE;
 	memcpy(windows, ig->windows, sizeof(windows));
 	LWLockRelease(ig->lock);
 
@@ -1293,9 +1389,16 @@ ig_counters_save(IgFileWriter *writer)
 		record.pending_until = copy->pending_until;
 		memcpy(record.hist_open, copy->hist_open, sizeof(record.hist_open));
 		memcpy(record.hist_closed, copy->hist_closed, sizeof(record.hist_closed));
-		ig_file_write(writer, &record, sizeof(record));
-		ig_file_write(writer, copy->rings, sizeof(IgRing) * head.nwindows);
+		{
+			Size		len = sizeof(record);
+
+			memcpy(buf, &record, sizeof(record));
+			for (int w = 0; w < head.nwindows; w++)
+				len += ig_ring_encode(&copy->rings[w], buf + len);
+			ig_file_write(writer, buf, len);
+		}
 	}
+	pfree(buf);
 	pfree(copy);
 }
 
@@ -1310,40 +1413,62 @@ ig_counters_load(const char *data, Size len, const char *path)
 {
 	IgCounterFileHead head;
 	const IgWindowDef *file_windows;
-	Size		record_size;
+	IgRing		rings[IG_MAX_WINDOWS];
 	Size		offset;
 	int			dropped = 0;
 
-	if (len < sizeof(head))
+	/* files of older builds have a shorter head, and dense rings */
+	if (len < IG_COUNTER_FILE_HEAD_V1)
 		return false;
-	memcpy(&head, data, sizeof(head));
-	/* records of version 0.1.0 end before the history windows */
+	memset(&head, 0, sizeof(head));
+	memcpy(&head, data, IG_COUNTER_FILE_HEAD_V1);
+	if (head.head_size == sizeof(IgCounterFileHead) && len >= sizeof(head))
+		memcpy(&head, data, sizeof(head));
+	else if (head.head_size != IG_COUNTER_FILE_HEAD_V1)
+		return false;
 	if (head.ring_buckets != IG_RING_BUCKETS ||
-		head.head_size != sizeof(IgCounterFileHead) ||
 		head.window_size != sizeof(IgWindowDef) ||
 		(head.record_size != sizeof(IgCounterRecord) &&
-		 head.record_size != offsetof(IgCounterRecord, hist_open)) ||
+		 head.record_size != IG_COUNTER_RECORD_V1) ||
 		head.ring_size != sizeof(IgRing) ||
+		(head.ring_format != IG_RINGS_DENSE &&
+		 head.ring_format != IG_RINGS_SPARSE) ||
 		head.nwindows < IG_BUILTIN_WINDOWS || head.nwindows > IG_MAX_WINDOWS)
 		return false;
-	offset = sizeof(head);
+	offset = head.head_size;
 	if (len < offset + sizeof(IgWindowDef) * head.nwindows)
 		return false;
 	file_windows = (const IgWindowDef *) (data + offset);
 	offset += sizeof(IgWindowDef) * head.nwindows;
-	record_size = head.record_size + sizeof(IgRing) * head.nwindows;
-	if ((len - offset) % record_size != 0)
-		return false;
+
+	/* every record must read whole before anything is loaded */
+	for (Size at = offset; at < len;)
+	{
+		at += head.record_size;
+		if (at > len)
+			return false;
+		for (int w = 0; w < head.nwindows; w++)
+		{
+			Size		n;
+
+			if (head.ring_format == IG_RINGS_DENSE)
+				n = (at + sizeof(IgRing) <= len) ? sizeof(IgRing) : 0;
+			else
+				n = ig_ring_decode(&rings[0], data + at, len - at);
+			if (n == 0)
+				return false;
+			at += n;
+		}
+	}
 
 	for (int w = IG_BUILTIN_WINDOWS; w < Min(head.nwindows, ig->nwindows); w++)
 		memcpy(&ig->windows[w], &file_windows[w], sizeof(IgWindowDef));
 	ig->next_gen = Max(ig->next_gen, head.next_gen);
 	pg_atomic_fetch_add_u32(&ig->windows_gen, 1);
 
-	for (; offset < len; offset += record_size)
+	while (offset < len)
 	{
 		IgCounterRecord record;
-		const IgRing *rings = (const IgRing *) (data + offset + head.record_size);
 		IgIndexEntry *entry;
 		IgCounter  *counter;
 		int32		slot = ig->free_head;
@@ -1351,6 +1476,18 @@ ig_counters_load(const char *data, Size len, const char *path)
 
 		memset(&record, 0, sizeof(record));
 		memcpy(&record, data + offset, head.record_size);
+		offset += head.record_size;
+		for (int w = 0; w < head.nwindows; w++)
+		{
+			if (head.ring_format == IG_RINGS_DENSE)
+			{
+				memcpy(&rings[w], data + offset, sizeof(IgRing));
+				offset += sizeof(IgRing);
+			}
+			else
+				offset += ig_ring_decode(&rings[w], data + offset, len - offset);
+		}
+
 		if (slot < 0)
 		{
 			dropped++;

@@ -50,10 +50,13 @@ typedef struct IgCounterRef
 #define IG_COUNTER_REF_INIT {-1, 0}
 
 /*
- * A backend's memo of the window sums it last read from a counter, and of
- * the counter's version then.  While the version is unchanged no rows were
- * added by anyone, and windows only lose rows as they move on: the memo,
- * plus what this backend adds, bounds the sums from above.
+ * A backend's memo of how far the window sums it last read from a counter
+ * were from their maxes, and of the counter's version then.  While the
+ * version is unchanged but for this backend's own additions, no rows were
+ * added by anyone else, and windows only lose rows as they move on: the
+ * memo, less what this backend adds, bounds every window's room from
+ * below.  So a threshold check needs no per-window work until the room
+ * could run out.
  */
 typedef struct IgQueryMemo
 {
@@ -62,25 +65,31 @@ typedef struct IgQueryMemo
 	uint64		incarnation;
 	uint64		version;
 	uint32		windows_gen;	/* window definitions then */
-	uint64	   *sum;			/* per window of the query */
+	int64		headroom;		/* min over the windows of max - sum, at
+								 * least; < 0 if some sum exceeded its max */
 } IgQueryMemo;
 
 /*
  * Window sums that a threshold check needs from a counter: the rows read
  * within each window, filled under the counter's spinlock (after the
- * tally's rows were added, when settling).  A sum is exact when it may
- * exceed its window's max; below that it may be the memo's upper bound,
- * which is all a check needs: nothing broken, nothing crossed.
+ * tally's rows were added, when settling).  When no sum may exceed its
+ * window's max ("over" false), the answer may come from the memo: then
+ * only "headroom" is known, a lower bound of min(max - sum) -- all a check
+ * needs: nothing broken, nothing crossed, that many rows left.  When
+ * "over", the sums are exact.
  */
 typedef struct IgWindowQuery
 {
-	TimestampTz pin_until;		/* keep the counter at least until then */
+	int64		pin_span;		/* keep the counter at least that long
+								 * after the time of the answer */
 	int			nwindows;
 	const int  *slot;			/* ring answering each window */
 	const int64 *length;		/* window length, microseconds */
 	const int64 *max;			/* sums above this must be exact */
 	IgQueryMemo *memo;			/* or NULL */
-	uint64	   *sum;			/* out: rows read within it */
+	uint64	   *sum;			/* out: rows read within it (when over) */
+	int64		headroom;		/* out: min over windows of max - sum, at
+								 * least (when not over) */
 	bool		valid;			/* out: false if the counter could not be
 								 * created (every counter is pinned) */
 	bool		over;			/* out: some sum exceeds its max */
@@ -98,6 +107,7 @@ typedef struct IgTally
 	bool		ref_moved;		/* ref changed while settling */
 	IgCounterRef ref;			/* memo of the counter */
 	uint64		pending;		/* rows read, not yet in shared memory */
+	uint64		added;			/* rows the last settle added */
 	uint64		statement_rows; /* rows settled by this statement */
 	IgWindowQuery *query;		/* window sums to report, or NULL */
 	uint8		hist_wanted;	/* bit k: a baseline keeps history kind k */
@@ -123,6 +133,8 @@ extern bool ig_counters_ready(void);
 extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
 							   int ntallies, bool count_statements,
 							   bool statement_end, TimestampTz now);
+extern void ig_counters_settle_pair(Oid dbid, Oid roleid, IgTally *tallies,
+									TimestampTz now);
 extern bool ig_counters_query(Oid dbid, Oid roleid, IgTally *tally,
 							  TimestampTz now);
 extern bool ig_counters_query_memo(IgWindowQuery *query);

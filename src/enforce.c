@@ -38,27 +38,6 @@
 #include "violations.h"
 
 /*
- * Prepares a key's rules for a statement; sums has room for one count per
- * rule.  Nothing may be read before the counts are.
- */
-void
-ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
-{
-	kr->list = list;
-	kr->query.nwindows = list->nrules;
-	kr->query.slot = list->slots;
-	kr->query.length = list->lengths;
-	kr->query.max = list->maxes;
-	kr->query.memo = &list->memo;
-	kr->query.sum = sums;
-	kr->query.valid = false;
-	kr->query.over = false;
-	kr->limiting = true;
-	kr->limit = 0;
-	kr->blocked = false;
-}
-
-/*
  * The rules covering the session user for a relation (InvalidOid: all
  * tables), copied into cxt, for counts taken outside a statement (COPY t
  * TO); NULL if none.
@@ -91,17 +70,17 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	return kr;
 }
 
-/* How long a counter must outlive its last read (see IgRuleList). */
-TimestampTz
-ig_enforce_pin(IgKeyRules *kr, TimestampTz now)
-{
-	return now + kr->list->pin_span;
-}
-
 /* Rows left before a rule breaks or is crossed, from the last counts. */
 static void
 update_limit(IgKeyRules *kr)
 {
+	if (likely(!kr->query.over))
+	{
+		ig_enforce_limit_within(kr);
+		return;
+	}
+
+	/* some count is over: the sums are exact */
 	kr->limiting = false;
 	kr->blocked = false;
 	kr->limit = PG_INT64_MAX;
@@ -145,25 +124,18 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 }
 
 /*
- * At statement start: reads the window counts of a key's rules (creating
- * and pinning its counter) and attaches the query to the tally, so that
- * every settle refreshes them.  An unchanged counter is answered from the
- * backend's memo, without a lock; it is pinned when the statement settles.
+ * ig_enforce_begin for a counter that must be read: created and pinned if
+ * need be.
  */
 void
-ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)
+ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid)
 {
-	tally->query = &kr->query;
-	if (!ig_counters_query_memo(&kr->query))
-	{
-		TimestampTz now = ig_now();
+	TimestampTz now = ig_now();
 
-		kr->query.pin_until = ig_enforce_pin(kr, now);
-		if (!ig_counters_query(MyDatabaseId, userid, tally, now))
-		{
-			no_room(kr, userid, true);
-			return;
-		}
+	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+	{
+		no_room(kr, userid, true);
+		return;
 	}
 	update_limit(kr);
 }
@@ -176,17 +148,13 @@ break_table(const IgRule *rule, Oid read_relid)
 }
 
 /*
- * After a settle that added "added" rows to the tally (and refreshed its
- * counts): records each log rule the addition crossed and, with
- * may_raise, stops the statement if a block rule is broken.  Crossings are
- * recorded also while the transaction is failing (the rows of a failing
- * statement count): then, without catalog_ok, with the names last seen.
- * Blocks only happen in the middle of execution.
+ * ig_enforce_check when some count may be over its max, or the counter
+ * could not be read.
  */
 void
-ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
-				 Oid read_relid, uint64 parallel_query, bool catalog_ok,
-				 bool may_raise)
+ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
+					  Oid read_relid, uint64 parallel_query, bool catalog_ok,
+					  bool may_raise)
 {
 	int			broken = -1;
 

@@ -28,14 +28,83 @@ typedef struct IgKeyRules
 	bool		blocked;		/* a block rule is broken */
 } IgKeyRules;
 
-extern void ig_enforce_init(IgKeyRules *kr, IgRuleList *list,
-							uint64 *sums);
 extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
-extern void ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid);
-extern void ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid,
-							 uint64 added, Oid read_relid,
-							 uint64 parallel_query, bool catalog_ok,
-							 bool may_raise);
-extern TimestampTz ig_enforce_pin(IgKeyRules *kr, TimestampTz now);
+extern void ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid);
+extern void ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid,
+								  uint64 added, Oid read_relid,
+								  uint64 parallel_query, bool catalog_ok,
+								  bool may_raise);
+
+/*
+ * Prepares a key's rules for a statement; sums has room for one count per
+ * rule.  Nothing may be read before the counts are.
+ */
+static inline void
+ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
+{
+	kr->list = list;
+	kr->query.pin_span = list->pin_span;
+	kr->query.nwindows = list->nrules;
+	kr->query.slot = list->slots;
+	kr->query.length = list->lengths;
+	kr->query.max = list->maxes;
+	kr->query.memo = &list->memo;
+	kr->query.sum = sums;
+	kr->query.headroom = 0;
+	kr->query.valid = false;
+	kr->query.over = false;
+	kr->limiting = true;
+	kr->limit = 0;
+	kr->blocked = false;
+}
+
+/*
+ * Rows left when no count is over its max: every rule limits them, and
+ * the nearest max is the limit.
+ */
+static inline void
+ig_enforce_limit_within(IgKeyRules *kr)
+{
+	kr->limiting = true;
+	kr->blocked = false;
+	kr->limit = kr->query.headroom;
+}
+
+/*
+ * At statement start: reads the window counts of a key's rules (creating
+ * and pinning its counter) and attaches the query to the tally, so that
+ * every settle refreshes them.  An unchanged counter is answered from the
+ * backend's memo, without a lock; it is pinned when the statement settles.
+ */
+static inline void
+ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)
+{
+	tally->query = &kr->query;
+	if (likely(ig_counters_query_memo(&kr->query)))
+		ig_enforce_limit_within(kr);
+	else
+		ig_enforce_begin_slow(kr, tally, userid);
+}
+
+/*
+ * After a settle that added "added" rows to the tally (and refreshed its
+ * counts): records each log rule the addition crossed and, with
+ * may_raise, stops the statement if a block rule is broken.  Crossings are
+ * recorded also while the transaction is failing (the rows of a failing
+ * statement count): then, without catalog_ok, with the names last seen.
+ * Blocks only happen in the middle of execution.  With every count within
+ * its max, nothing is crossed or broken.
+ */
+static inline void
+ig_enforce_check(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
+				 Oid read_relid, uint64 parallel_query, bool catalog_ok,
+				 bool may_raise)
+{
+	if (likely(kr->query.valid && !kr->query.over))
+		ig_enforce_limit_within(kr);
+	else
+		ig_enforce_check_slow(kr, tally, userid, added, read_relid,
+							  parallel_query, catalog_ok, may_raise);
+}
 
 #endif							/* IG_ENFORCE_H */

@@ -52,10 +52,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_class.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
-#include "catalog/pg_class.h"
 #include "optimizer/clauses.h"
 #include "optimizer/planner.h"
 #include "postmaster/autovacuum.h"
@@ -88,8 +88,11 @@ static planner_hook_type prev_planner = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
-/* executors running inside a foreign-key query's context */
+/* executors planned, started or run inside a foreign-key query's context */
 static int	noforce_depth = 0;
+
+/* this process is an autovacuum worker: see ig_reader_id */
+static bool in_autovacuum = false;
 
 /*
  * The executor state started last, and the top-level statement it was
@@ -100,30 +103,27 @@ static int	noforce_depth = 0;
 static EState *fresh_estate = NULL;
 static TimestampTz fresh_statement = 0;
 
-/* this process is an autovacuum worker: statements count for GetUserId() */
-static bool in_autovacuum = false;
+/*
+ * -1 until ig_counting_active_slow has looked at what does not change in a
+ * process; then whether this process counts at all.
+ */
+int			ig_process_counts = -1;
 
 /*
- * True if this process counts reads right now.
+ * True if this process counts reads right now: the first call of
+ * ig_counting_active in a process.
  */
 bool
-ig_counting_active(void)
+ig_counting_active_slow(void)
 {
-	/* what does not change in a process is looked at once */
-	static int	process_counts = -1;
-
-	if (unlikely(process_counts < 0))
-	{
-		if (!OidIsValid(MyDatabaseId))
-			return false;
-		process_counts = ig_counters_ready() &&
-			!IsBinaryUpgrade &&
-			!ig_is_logical_worker();
-		in_autovacuum = IsAutoVacuumWorkerProcess();
-	}
-	return ig_enabled && process_counts;
+	if (!OidIsValid(MyDatabaseId))
+		return false;
+	ig_process_counts = ig_counters_ready() &&
+		!IsBinaryUpgrade &&
+		!ig_is_logical_worker();
+	in_autovacuum = IsAutoVacuumWorkerProcess();
+	return ig_counting_active();
 }
-
 static Oid	relation_owner(Oid relid);
 
 /*
@@ -200,6 +200,7 @@ ig_foreign_key_filter(Oid *relids, int nrelids)
 	return kept;
 }
 
+
 /* The statement for the walk, started on first need. */
 static IgStmt *
 walk_stmt(IgWalk *walk)
@@ -211,24 +212,12 @@ walk_stmt(IgWalk *walk)
 }
 
 /*
- * Puts a counter on a scan node reading the given relations.
+ * Puts a node's trampoline where a row first meets code of the query:
+ * each row is counted before any function of the query sees it.
  */
-static void
-wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
+static inline void
+wrap_node(PlanState *ps, IgNode *node)
 {
-	IgStmt	   *stmt = walk_stmt(walk);
-	IgNode	   *node = ig_stmt_node(stmt, IG_NODE_SCAN);
-	bool		counted = false;
-
-	for (int i = 0; i < nrelids; i++)
-		counted |= ig_node_add_relation(node, relids[i]);
-	if (!counted)
-	{
-		ig_stmt_drop_node(stmt);
-		return;
-	}
-
-	/* count each row before any function of the query sees it */
 	if (ps->qual != NULL && contain_leaked_vars((Node *) ps->plan->qual))
 	{
 		node->kind = IG_NODE_FILTER;
@@ -242,6 +231,32 @@ wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
 	}
 	else
 		node->slot = ig_wrap_exec(ps, node, node->granted);
+}
+
+/*
+ * Puts a counter on a scan node reading the given relations, if any of
+ * them is counted.
+ */
+static void
+wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
+{
+	IgNode	   *node;
+	Oid			kept[8];
+
+	if (unlikely(walk->foreign_key))
+	{
+		/* of a foreign-key query, the relations its owner does not own */
+		nrelids = Min(nrelids, (int) lengthof(kept));
+		memcpy(kept, relids, sizeof(Oid) * nrelids);
+		nrelids = ig_foreign_key_filter(kept, nrelids);
+		if (nrelids == 0)
+			return;
+		relids = kept;
+	}
+	node = ig_stmt_scan(&walk->stmt, walk->query->estate, walk->userid,
+						walk->covered, relids, nrelids);
+	if (node != NULL)
+		wrap_node(ps, node);
 }
 
 /*
@@ -282,16 +297,9 @@ wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
 static int
 scan_relids(PlanState *ps, Oid *relids, int max)
 {
-	Relation	rel = ((ScanState *) ps)->ss_currentRelation;
 	Bitmapset  *rtis = NULL;
 	int			n = 0;
 	int			rti = -1;
-
-	if (rel != NULL)
-	{
-		relids[0] = RelationGetRelid(rel);
-		return 1;
-	}
 
 	/* a foreign or custom scan that joins remotely */
 	if (IsA(ps, ForeignScanState))
@@ -308,22 +316,33 @@ scan_relids(PlanState *ps, Oid *relids, int max)
 	return n;
 }
 
-/* Visits one plan-state node, then its children. */
-static bool
-walk_planstate(PlanState *ps, IgWalk *walk)
+/* visit_scan for a scan without a relation of its own (a remote join). */
+static pg_noinline void
+visit_scan_relids(IgWalk *walk, PlanState *ps)
 {
 	Oid			relids[8];
-	int			nrelids;
+	int			nrelids = scan_relids(ps, relids, lengthof(relids));
 
-	if (ps == NULL)
-		return false;
-	if (walk->track_seen)
-	{
-		if (bms_is_member(ps->plan->plan_node_id, walk->seen))
-			return false;
-		walk->seen = bms_add_member(walk->seen, ps->plan->plan_node_id);
-	}
+	if (nrelids > 0)
+		wrap_scan(walk, ps, relids, nrelids);
+}
 
+/* Puts a counter on a scan node if it reads counted relations. */
+static inline void
+visit_scan(IgWalk *walk, PlanState *ps)
+{
+	Relation	rel = ((ScanState *) ps)->ss_currentRelation;
+
+	if (likely(rel != NULL))
+		wrap_scan(walk, ps, &rel->rd_id, 1);
+	else
+		visit_scan_relids(walk, ps);
+}
+
+/* True for the scan nodes counted by visit_scan. */
+static inline bool
+is_scan(PlanState *ps)
+{
 	switch (nodeTag(ps))
 	{
 		case T_SeqScanState:
@@ -335,37 +354,94 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 		IG_CASE_TID_RANGE_SCAN
 		case T_ForeignScanState:
 		case T_CustomScanState:
-			nrelids = scan_relids(ps, relids, lengthof(relids));
-			if (unlikely(walk->foreign_key) && nrelids > 0)
-				nrelids = ig_foreign_key_filter(relids, nrelids);
-			if (nrelids > 0)
-				wrap_scan(walk, ps, relids, nrelids);
-			break;
-		case T_ModifyTableState:
-			wrap_on_conflict(walk, (ModifyTableState *) ps);
-			break;
+			return true;
 		default:
-			break;
+			return false;
+	}
+}
+
+/*
+ * True for a scan node with nothing below it (a custom scan may have
+ * children of its own).
+ */
+static inline bool
+is_leaf_scan(PlanState *ps)
+{
+	return ps->lefttree == NULL && ps->righttree == NULL &&
+		ps->initPlan == NIL && ps->subPlan == NIL &&
+		is_scan(ps) && !IsA(ps, CustomScanState);
+}
+
+/* Visits one plan-state node, then its children. */
+static bool
+walk_planstate(PlanState *ps, IgWalk *walk)
+{
+	if (ps == NULL)
+		return false;
+	if (walk->track_seen)
+	{
+		if (bms_is_member(ps->plan->plan_node_id, walk->seen))
+			return false;
+		walk->seen = bms_add_member(walk->seen, ps->plan->plan_node_id);
 	}
 
-	/* most statements are one scan with nothing below it */
-	if (ps->lefttree == NULL && ps->righttree == NULL &&
-		ps->initPlan == NIL && ps->subPlan == NIL &&
-		(IsA(ps, SeqScanState) || IsA(ps, IndexScanState) ||
-		 IsA(ps, IndexOnlyScanState)))
+	if (is_scan(ps))
+		visit_scan(walk, ps);
+	else if (IsA(ps, ModifyTableState))
+		wrap_on_conflict(walk, (ModifyTableState *) ps);
+
+	if (is_leaf_scan(ps))
 		return false;
 	return planstate_tree_walker(ps, IG_PLANSTATE_WALKER(walk_planstate), walk);
 }
 
 /*
+ * Finds the statement's scans and puts counters on them, the general way.
+ */
+static pg_noinline void
+stmt_begin_walk(QueryDesc *query, Oid userid, bool covered, bool foreign_key)
+{
+	EState	   *estate = query->estate;
+	PlanState  *ps = query->planstate;
+	IgWalk		walk;
+	ListCell   *lc;
+
+	walk.query = query;
+	walk.userid = userid;
+	walk.covered = covered;
+	walk.stmt = NULL;
+	walk.seen = NULL;
+	walk.track_seen = false;
+	walk.foreign_key = foreign_key;
+
+	if (estate->es_subplanstates == NIL && is_leaf_scan(ps))
+		visit_scan(&walk, ps);
+	else
+	{
+		/* subplans are reached from the tree and listed again: skip repeats */
+		walk.track_seen = (estate->es_subplanstates != NIL);
+		walk_planstate(ps, &walk);
+		foreach(lc, estate->es_subplanstates)
+			walk_planstate((PlanState *) lfirst(lc), &walk);
+		if (walk.seen)
+			bms_free(walk.seen);
+	}
+
+	if (walk.stmt != NULL && walk.stmt->enforcing)
+		ig_stmt_begin_enforcing(walk.stmt);
+}
+
+/*
  * Finds the statement's scans and puts counters on them.
  */
-static void
+static inline void
 stmt_begin(QueryDesc *query)
 {
 	EState	   *estate = query->estate;
-	IgWalk		walk;
-	ListCell   *lc;
+	PlanState  *ps = query->planstate;
+	Oid			userid;
+	bool		covered;
+	bool		foreign_key = ig_in_foreign_key_query();
 
 	/*
 	 * A rule changed by a committed transaction applies from now.  The
@@ -375,25 +451,30 @@ stmt_begin(QueryDesc *query)
 	if (GetCurrentStatementStartTimestamp() != GetCurrentTransactionStartTimestamp())
 		AcceptInvalidationMessages();
 
-	walk.query = query;
-	walk.userid = ig_reader_id();
-	walk.foreign_key = ig_in_foreign_key_query();
-	walk.covered = ig_rules_cover(walk.userid);
-	walk.stmt = NULL;
-	walk.seen = NULL;
-	/* subplans are reached from the tree and listed again: skip repeats */
-	walk.track_seen = (estate->es_subplanstates != NIL);
-
-	walk_planstate(query->planstate, &walk);
-	foreach(lc, estate->es_subplanstates)
-		walk_planstate((PlanState *) lfirst(lc), &walk);
-
-	if (walk.seen)
-		bms_free(walk.seen);
-	if (walk.stmt != NULL && walk.stmt->enforcing)
-		ig_stmt_begin_enforcing(walk.stmt);
+	userid = ig_reader_id();
+	covered = ig_rules_cover(userid);
 	fresh_estate = estate;
 	fresh_statement = GetCurrentStatementStartTimestamp();
+
+	/* most statements are one scan of a table with nothing below it */
+	if (estate->es_subplanstates == NIL && is_leaf_scan(ps) &&
+		likely(!foreign_key) &&
+		((ScanState *) ps)->ss_currentRelation != NULL)
+	{
+		Oid			relid = RelationGetRelid(((ScanState *) ps)->ss_currentRelation);
+		const IgRelInfo *info = ig_relinfo_get(relid);
+		IgNode	   *node;
+
+		if (!info->countable)
+			return;
+		if (info->nancestors == 0 &&
+			(node = ig_stmt_simple(estate, userid, relid)) != NULL)
+		{
+			wrap_node(ps, node);
+			return;
+		}
+	}
+	stmt_begin_walk(query, userid, covered, foreign_key);
 }
 
 static void

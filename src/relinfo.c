@@ -38,6 +38,7 @@
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
@@ -52,7 +53,7 @@
 static HTAB *relinfo_cache = NULL;
 
 /* the entry found last: most statements read the table the last one did */
-static IgRelInfo *last_info = NULL;
+IgRelInfo  *ig_relinfo_last = NULL;
 
 /* where the counters of recently used (user, relation) pairs are */
 #define IG_REF_CACHE_SIZE 512
@@ -70,7 +71,7 @@ static IgRefCacheEntry ref_cache[IG_REF_CACHE_SIZE];
 static void
 flush_cache(void)
 {
-	last_info = NULL;
+	ig_relinfo_last = NULL;
 	if (relinfo_cache != NULL)
 	{
 		hash_destroy(relinfo_cache);
@@ -124,14 +125,12 @@ ig_relinfo_init(void)
 
 /* Appends a relation's direct parents (from pg_inherits) to the list. */
 static void
-add_parents(Oid relid, Oid *ancestors, int *nancestors)
+add_parents(Relation inherits, Oid relid, Oid *ancestors, int *nancestors)
 {
-	Relation	inherits;
 	ScanKeyData key;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 
-	inherits = table_open(InheritsRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
 				F_OIDEQ, ObjectIdGetDatum(relid));
 	scan = systable_beginscan(inherits, InheritsRelidSeqnoIndexId, true,
@@ -148,7 +147,6 @@ add_parents(Oid relid, Oid *ancestors, int *nancestors)
 			ancestors[(*nancestors)++] = parent;
 	}
 	systable_endscan(scan);
-	table_close(inherits, AccessShareLock);
 }
 
 /* Builds an entry's contents from the catalogs. */
@@ -158,6 +156,7 @@ describe_relation(Oid relid, IgRelInfo *info)
 	HeapTuple	tuple;
 	Form_pg_class form;
 	char	   *nspname;
+	Relation	inherits;
 
 	info->relid = relid;
 	info->countable = false;
@@ -189,30 +188,38 @@ describe_relation(Oid relid, IgRelInfo *info)
 	if (!info->countable)
 		return;
 
-	/* parents, grandparents, ...: a breadth-first walk up pg_inherits */
-	add_parents(relid, info->ancestors, &info->nancestors);
-	for (int i = 0; i < info->nancestors; i++)
-		add_parents(info->ancestors[i], info->ancestors, &info->nancestors);
+	/*
+	 * Parents, grandparents, ...: a breadth-first walk up pg_inherits.  A
+	 * database without partitions or inheritance has never written a page
+	 * of it: then there is nothing to look up (and no index to open).
+	 */
+	inherits = table_open(InheritsRelationId, AccessShareLock);
+	if (RelationGetNumberOfBlocks(inherits) > 0)
+	{
+		add_parents(inherits, relid, info->ancestors, &info->nancestors);
+		for (int i = 0; i < info->nancestors; i++)
+			add_parents(inherits, info->ancestors[i], info->ancestors,
+						&info->nancestors);
+	}
+	table_close(inherits, AccessShareLock);
 }
 
 /*
- * The entry for a relation, built on first use.  The pointer is valid
- * until the next catalog access.
+ * The entry for a relation that is not the one found last, built on
+ * first use (see ig_relinfo_get).
  */
 const IgRelInfo *
-ig_relinfo_get(Oid relid)
+ig_relinfo_get_slow(Oid relid)
 {
 	IgRelInfo  *info;
 	IgRelInfo	built;
 	bool		found;
 
-	if (last_info != NULL && last_info->relid == relid)
-		return last_info;
 	if (relinfo_cache != NULL)
 	{
 		info = hash_search(relinfo_cache, &relid, HASH_FIND, NULL);
 		if (info != NULL)
-			return last_info = info;
+			return ig_relinfo_last = info;
 	}
 
 	/* catalog access first: it may process invalidations */
@@ -230,7 +237,7 @@ ig_relinfo_get(Oid relid)
 	}
 	info = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
 	*info = built;
-	return last_info = info;
+	return ig_relinfo_last = info;
 }
 
 static inline IgRefCacheEntry *

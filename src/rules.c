@@ -13,13 +13,25 @@
  * statement.  So a committed change applies from every session's next
  * statement, and a rolled-back one never does.
  *
- * Matching the rules to the session user is redone when the rules, the
- * user, or role memberships and attributes change (pg_auth_members and
- * pg_authid invalidations).  A rule covers a user when it names the user;
- * or, unless the user is a superuser or exempt, when it names no role or a
- * role the user is a member of, through any chain of membership.  The
- * covering rules are kept by relation, so that a statement finds the rules
- * of each table it reads with one hash lookup.
+ * A rule covers a user when it names the user; or, unless the user is a
+ * superuser or exempt, when it names no role or a role the user is a
+ * member of, through any chain of membership.  So the rules of a session
+ * user are those naming it, those naming no role, and those naming one of
+ * the roles it is a member of.  For the first few session users a backend
+ * sees (IG_INDEX_MATCHES), they are read through the index on the
+ * thresholds' role (thresholds_role_table_per): a session pays for the
+ * rules of its own user, not for everybody's.  A backend that sees more
+ * users (or a database without a usable index, or with baseline rules)
+ * reads the whole tables once instead, and matches each further user from
+ * them, looking only at the user's own rules and at those that can cover
+ * users they do not name.  Baseline rules are matched like thresholds; a
+ * user that belongs to a peer group also gets (maybe empty) lists that
+ * keep its history for every relation baseline rules name, so that its
+ * peers can be compared with it.
+ * The covering rules are kept by relation, so that a statement finds the
+ * rules of each table it reads with a binary search.  Matching is redone
+ * when the rules, or role memberships and attributes change
+ * (pg_auth_members and pg_authid invalidations).
  *
  * IDENTIFICATION
  *		src/rules.c
@@ -30,18 +42,28 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_auth_members.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_type.h"
 #include "miscadmin.h"
+#include "nodes/primnodes.h"
+#include "storage/bufmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
 
@@ -72,18 +94,28 @@
 #define Anum_threshold_action	6
 #define Natts_threshold_min		6
 
-/* what was read from the tables */
+/* the index whose first column is COALESCE(role_name::oid, 0) */
+#define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
+
+/* what was found in this database */
 static MemoryContext rules_cxt = NULL;
 static bool rules_loaded = false;
+static Oid	rules_nspid = InvalidOid;	/* schema insider_guard, if any */
 static Oid	thresholds_oid = InvalidOid;
+static Oid	role_index_oid = InvalidOid;	/* or InvalidOid: scan the table */
+static bool rules_present = false;	/* the table has ever had a row */
 static Oid	exemptions_oid = InvalidOid;
+static Oid *exempt_roles = NULL;
+static int	nexempt = 0;
+static bool exemptions_loaded = false;	/* exempt_roles is read */
+
+/* behavioural baselines: absent before version 0.2.0 of the extension */
 static Oid	baseline_rules_oid = InvalidOid;
 static Oid	peer_groups_oid = InvalidOid;
-static IgRule *rules = NULL;		/* ordered by role, then id */
-static int	nrules = 0;
-static int	allocated_rules = 0;
+static bool baselines_present = false;	/* baseline_rules ever had a row */
 
-/* the registered peer groups, ordered */
+/* the registered peer groups, ordered, once read */
+static bool peer_groups_loaded = false;
 static Oid *peer_groups = NULL;
 static int	npeer_groups = 0;
 
@@ -101,10 +133,12 @@ static IgHistKey *hist_keys = NULL;
 static int	nhist_keys = 0;
 
 /*
- * The roles the rules name (InvalidOid first), each with its run of rules
- * and whether any role is a member of it (only then can a rule naming it
- * cover a user it does not name).  has_members is refreshed whenever
- * memberships may have changed.
+ * The whole table, once read (all_loaded): ordered by role, then id.  The
+ * roles the rules name (InvalidOid first), each with its run of rules and
+ * whether any role is a member of it (only then can a rule naming it cover
+ * a user it does not name); has_members is refreshed whenever memberships
+ * may have changed.  shared_roles lists the runs that can cover users they
+ * do not name: rules for every role, rules naming a role with members.
  */
 typedef struct IgRuleRole
 {
@@ -114,13 +148,25 @@ typedef struct IgRuleRole
 	bool		has_members;
 } IgRuleRole;
 
+static bool all_loaded = false;
+static IgRule *rules = NULL;
+static int	nrules = 0;
 static IgRuleRole *rule_roles = NULL;
 static int	nrule_roles = 0;
-static Oid *exempt_roles = NULL;
-static int	nexempt = 0;
+static int *shared_roles = NULL;
+static int	nshared_roles = 0;
+
+/* users matched through the index before the whole table is read */
+#define IG_INDEX_MATCHES 4
+static int	index_matches = 0;
+
+/* the counter ring of each window length seen since the rules were read */
+static int64 window_lengths[IG_MAX_WINDOWS];
+static int	window_slots[IG_MAX_WINDOWS];
+static int	nwindow_lengths = 0;
 
 /*
- * Which of them cover each session user seen, by relation.  A backend's
+ * The rules covering each session user seen, by relation.  A backend's
  * session user rarely changes (SET SESSION AUTHORIZATION), but when it
  * does the match is kept, so switching back costs a lookup.  The matches
  * live in match_cxt and are dropped when the rules or roles change; while
@@ -138,10 +184,19 @@ typedef struct IgUserMatch
 
 static MemoryContext match_cxt = NULL;
 static MemoryContext retired_cxt = NULL;	/* parent of retired contexts */
-static bool have_retired = false;
+bool		ig_rules_have_retired = false;
 static HTAB *user_matches = NULL;
 static bool rules_matched = false;
 static IgUserMatch *current = NULL;	/* the last user asked about */
+
+/* ig_rules_cover's last answer, while neither rules nor roles change */
+IgRulesAnswer ig_rules_answer = {false, false, InvalidOid};
+
+/*
+ * Changes whenever rule lists handed out by ig_rules_for_relation may stop
+ * being the current ones (rules reloaded, matches dropped).
+ */
+uint32		ig_rules_gen = 1;
 
 /*
  * Invalidations seen; loading and matching run catalog lookups that may
@@ -150,18 +205,17 @@ static IgUserMatch *current = NULL;	/* the last user asked about */
 static uint64 rules_invalidations = 0;
 static uint64 role_invalidations = 0;
 
-/* changes whenever the rules are read or matched again */
-static uint64 rules_epoch = 1;
-
 /* Relcache invalidation: reload if it concerns our tables. */
 static void
 rules_relcache_callback(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == thresholds_oid || relid == exemptions_oid ||
+	if (!OidIsValid(relid) || relid == thresholds_oid ||
+		relid == role_index_oid || relid == exemptions_oid ||
 		relid == baseline_rules_oid || relid == peer_groups_oid)
 	{
 		rules_loaded = false;
 		rules_invalidations++;
+		ig_rules_answer.valid = false;
 	}
 }
 
@@ -171,6 +225,7 @@ rules_namespace_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	rules_loaded = false;
 	rules_invalidations++;
+	ig_rules_answer.valid = false;
 }
 
 /* Memberships or role attributes changed: match again. */
@@ -179,6 +234,7 @@ rules_role_callback(Datum arg, int cacheid, uint32 hashvalue)
 {
 	rules_matched = false;
 	role_invalidations++;
+	ig_rules_answer.valid = false;
 }
 
 /*
@@ -193,11 +249,11 @@ ig_rules_init(void)
 	CacheRegisterSyscacheCallback(AUTHOID, rules_role_callback, (Datum) 0);
 }
 
-/* The epoch of the rules cache: changes whenever it is read or matched. */
+/* The generation of the rules cache: changes whenever it is read or matched. */
 uint64
 ig_rules_epoch(void)
 {
-	return rules_epoch;
+	return ig_rules_gen;
 }
 
 /*
@@ -207,7 +263,8 @@ ig_rules_epoch(void)
 bool
 ig_rules_current(uint64 epoch)
 {
-	return rules_loaded && (rules_matched || nrules == 0) && epoch == rules_epoch;
+	return rules_loaded && (rules_matched || !rules_present) &&
+		epoch == ig_rules_gen;
 }
 
 /* The OID of insider_guard.thresholds in this database, or InvalidOid. */
@@ -252,66 +309,85 @@ interval_length(Interval *per)
 		(int64) per->month * 30 * USECS_PER_DAY;
 }
 
-/* Room for one more rule. */
+/*
+ * The counter ring answering a window length; the few distinct lengths
+ * are asked of the counters once each (until the rules are read again).
+ */
+static int
+window_slot(int64 per, TimestampTz now)
+{
+	for (int i = 0; i < nwindow_lengths; i++)
+		if (window_lengths[i] == per)
+			return window_slots[i];
+	if (nwindow_lengths < IG_MAX_WINDOWS)
+	{
+		window_lengths[nwindow_lengths] = per;
+		window_slots[nwindow_lengths] = ig_counters_window_slot(per, now);
+		return window_slots[nwindow_lengths++];
+	}
+	return ig_counters_window_slot(per, now);
+}
+
+/* Rules read for a user, growing as needed. */
+typedef struct IgRuleBuf
+{
+	IgRule	   *rules;
+	int			nrules;
+	int			allocated;
+	TimestampTz now;
+} IgRuleBuf;
+
+/* Room for one more rule in buf. */
 static IgRule *
-new_rule(void)
+buf_new_rule(IgRuleBuf *buf)
 {
 	IgRule	   *rule;
 
-	if (rules == NULL)
+	if (buf->nrules == buf->allocated)
 	{
-		allocated_rules = 16;
-		rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * allocated_rules);
+		buf->allocated *= 2;
+		buf->rules = repalloc(buf->rules, sizeof(IgRule) * buf->allocated);
 	}
-	else if (nrules == allocated_rules)
-	{
-		allocated_rules *= 2;
-		rules = repalloc(rules, sizeof(IgRule) * allocated_rules);
-	}
-	rule = &rules[nrules++];
+	rule = &buf->rules[buf->nrules++];
 	memset(rule, 0, sizeof(IgRule));
 	return rule;
 }
 
-/* Reads insider_guard.thresholds. */
+/* add_rule_row's roleid for every row, whatever role it names */
+#define IG_ANY_ROLE ((Oid) PG_UINT32_MAX)
+
+/*
+ * Adds a thresholds row to buf if it names the role (InvalidOid: none;
+ * IG_ANY_ROLE: any).
+ */
 static void
-load_thresholds(Relation rel)
+add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	TimestampTz now = ig_now();
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	IgRule	   *rule;
+	text	   *action;
+	Oid			role;
 
-	if (desc->natts < Natts_threshold_min)
-		elog(ERROR, "insider_guard.thresholds has an unexpected definition");
+	slot_getsomeattrs(slot, Natts_threshold_min);
+	role = nulls[Anum_threshold_role - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_threshold_role - 1]);
+	if ((role != roleid && roleid != IG_ANY_ROLE) ||
+		nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
+		nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
+		return;
 
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while ((tuple = systable_getnext(scan)) != NULL)
-	{
-		Datum		values[Natts_threshold_min];
-		bool		nulls[Natts_threshold_min];
-		IgRule	   *rule;
-		char	   *action;
-
-		for (int i = 0; i < Natts_threshold_min; i++)
-			values[i] = heap_getattr(tuple, i + 1, desc, &nulls[i]);
-		if (nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
-			nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
-			continue;
-
-		rule = new_rule();
-		rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
-		rule->roleid = nulls[Anum_threshold_role - 1] ? InvalidOid :
-			DatumGetObjectId(values[Anum_threshold_role - 1]);
-		rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
-			DatumGetObjectId(values[Anum_threshold_table - 1]);
-		rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
-		rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
-		action = TextDatumGetCString(values[Anum_threshold_action - 1]);
-		rule->block = (strcmp(action, "block") == 0);
-		rule->window = ig_counters_window_slot(rule->per, now);
-	}
-	systable_endscan(scan);
+	rule = buf_new_rule(buf);
+	rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
+	rule->roleid = role;
+	rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_threshold_table - 1]);
+	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
+	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
+	action = DatumGetTextPP(values[Anum_threshold_action - 1]);
+	rule->block = (VARSIZE_ANY_EXHDR(action) == 5 &&
+				   memcmp(VARDATA_ANY(action), "block", 5) == 0);
+	rule->window = window_slot(rule->per, buf->now);
 }
 
 /* Notes that baseline rules keep history of a relation, kind. */
@@ -327,7 +403,7 @@ add_hist_key(Oid relid, int kind)
 		}
 	}
 	if (hist_keys == NULL)
-		hist_keys = MemoryContextAlloc(rules_cxt, sizeof(IgHistKey) * (nrules + 1));
+		hist_keys = MemoryContextAlloc(rules_cxt, sizeof(IgHistKey));
 	else
 		hist_keys = repalloc(hist_keys, sizeof(IgHistKey) * (nhist_keys + 1));
 	hist_keys[nhist_keys].relid = relid;
@@ -335,175 +411,198 @@ add_hist_key(Oid relid, int kind)
 	nhist_keys++;
 }
 
-/* Reads insider_guard.baseline_rules. */
+/*
+ * Adds a baseline_rules row to buf: a threshold whose max_rows is set per
+ * user (baseline.c), inert until then.
+ */
 static void
-load_baseline_rules(Relation rel)
+add_baseline_row(TupleTableSlot *slot, IgRuleBuf *buf)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	TimestampTz now = ig_now();
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	IgRule	   *rule;
+	char	   *compare_to;
+	char	   *action;
 
-	if (desc->natts < Natts_baseline_min)
+	slot_getsomeattrs(slot, Natts_baseline_min);
+	for (int i = 0; i < Natts_baseline_min; i++)
+		if (nulls[i] && i + 1 != Anum_baseline_role && i + 1 != Anum_baseline_table)
+			return;
+
+	rule = buf_new_rule(buf);
+	rule->id = DatumGetInt64(values[Anum_baseline_id - 1]);
+	rule->roleid = nulls[Anum_baseline_role - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_baseline_role - 1]);
+	rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_baseline_table - 1]);
+	rule->hist_kind = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1])) >= USECS_PER_DAY ?
+		IG_HIST_DAY : IG_HIST_HOUR;
+	rule->per = ig_hist_kind_length(rule->hist_kind);
+	rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
+	rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
+	compare_to = TextDatumGetCString(values[Anum_baseline_compare_to - 1]);
+	rule->compare_to = strcmp(compare_to, "peers") == 0 ? IG_COMPARE_PEERS :
+		strcmp(compare_to, "both") == 0 ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
+	action = TextDatumGetCString(values[Anum_baseline_action - 1]);
+	rule->block = (strcmp(action, "block") == 0);
+	rule->baseline = true;
+	rule->max_rows = IG_RULE_INERT;
+	rule->window = window_slot(rule->per, buf->now);
+	add_hist_key(rule->relid, rule->hist_kind);
+}
+
+/* Reads every baseline rule into buf. */
+static void
+read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
+{
+	Relation	heap = table_open(baseline_rules_oid, AccessShareLock);
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+
+	if (RelationGetDescr(heap)->natts < Natts_baseline_min)
 		elog(ERROR, "insider_guard.baseline_rules has an unexpected definition");
-
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while ((tuple = systable_getnext(scan)) != NULL)
-	{
-		Datum		values[Natts_baseline_min];
-		bool		nulls[Natts_baseline_min];
-		IgRule	   *rule;
-		char	   *action;
-		char	   *compare_to;
-		bool		usable = true;
-
-		for (int i = 0; i < Natts_baseline_min; i++)
-		{
-			values[i] = heap_getattr(tuple, i + 1, desc, &nulls[i]);
-			if (nulls[i] && i + 1 != Anum_baseline_role &&
-				i + 1 != Anum_baseline_table)
-				usable = false;
-		}
-		if (!usable)
-			continue;
-
-		rule = new_rule();
-		rule->id = DatumGetInt64(values[Anum_baseline_id - 1]);
-		rule->roleid = nulls[Anum_baseline_role - 1] ? InvalidOid :
-			DatumGetObjectId(values[Anum_baseline_role - 1]);
-		rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
-			DatumGetObjectId(values[Anum_baseline_table - 1]);
-		rule->per = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1]));
-		rule->hist_kind = rule->per >= USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
-		rule->per = ig_hist_kind_length(rule->hist_kind);
-		rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
-		rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
-		compare_to = TextDatumGetCString(values[Anum_baseline_compare_to - 1]);
-		rule->compare_to = strcmp(compare_to, "peers") == 0 ? IG_COMPARE_PEERS :
-			strcmp(compare_to, "both") == 0 ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
-		action = TextDatumGetCString(values[Anum_baseline_action - 1]);
-		rule->block = (strcmp(action, "block") == 0);
-		rule->baseline = true;
-		rule->max_rows = IG_RULE_INERT;
-		rule->window = ig_counters_window_slot(rule->per, now);
-		add_hist_key(rule->relid, rule->hist_kind);
-	}
-	systable_endscan(scan);
+	slot = table_slot_create(heap, NULL);
+	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		add_baseline_row(slot, buf);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, AccessShareLock);
 }
 
-static int
-compare_oids(const void *a, const void *b)
-{
-	Oid			oa = *(const Oid *) a;
-	Oid			ob = *(const Oid *) b;
+static int	compare_oids(const void *a, const void *b);
 
-	return (oa > ob) - (oa < ob);
-}
-
-/* Reads insider_guard.peer_group_roles. */
+/* Reads the registered peer groups, once.  Catalog access. */
 static void
-load_peer_groups(Relation rel)
+read_peer_groups(void)
 {
-	SysScanDesc scan;
-	HeapTuple	tuple;
+	Relation	heap;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
 	int			allocated = 16;
 
+	if (peer_groups_loaded)
+		return;
+	peer_groups_loaded = true;
+	if (!OidIsValid(peer_groups_oid))
+		return;
+	heap = table_open(peer_groups_oid, AccessShareLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(peer_groups_oid));
+	slot = table_slot_create(heap, NULL);
+	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
 	peer_groups = MemoryContextAlloc(rules_cxt, sizeof(Oid) * allocated);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while ((tuple = systable_getnext(scan)) != NULL)
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		bool		isnull;
-		Datum		role = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
-
-		if (isnull)
+		slot_getsomeattrs(slot, 1);
+		if (slot->tts_isnull[0])
 			continue;
 		if (npeer_groups == allocated)
 		{
 			allocated *= 2;
 			peer_groups = repalloc(peer_groups, sizeof(Oid) * allocated);
 		}
-		peer_groups[npeer_groups++] = DatumGetObjectId(role);
+		peer_groups[npeer_groups++] = DatumGetObjectId(slot->tts_values[0]);
 	}
-	systable_endscan(scan);
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	table_close(heap, AccessShareLock);
 	qsort(peer_groups, npeer_groups, sizeof(Oid), compare_oids);
 }
 
-static int
-compare_rules_by_role(const void *a, const void *b)
+/*
+ * Reads the rules naming a role (InvalidOid: naming no role) into buf:
+ * through the role index if there is one, else by scanning the table.
+ */
+static void
+read_role_rules(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
+				IgRuleBuf *buf)
 {
-	const IgRule *ra = (const IgRule *) a;
-	const IgRule *rb = (const IgRule *) b;
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
 
-	if (ra->roleid != rb->roleid)
-		return (ra->roleid > rb->roleid) - (ra->roleid < rb->roleid);
-	return (ra->id > rb->id) - (ra->id < rb->id);
+	if (index != NULL)
+	{
+		ScanKeyData key;
+		IndexScanDesc scan;
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(roleid));
+		scan = index_beginscan(heap, index, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+			add_rule_row(slot, roleid, buf);
+		index_endscan(scan);
+	}
+	else
+	{
+		TableScanDesc scan = table_beginscan_strat(heap, snapshot, 0, NULL,
+												   true, false);
+
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+			add_rule_row(slot, roleid, buf);
+		table_endscan(scan);
+	}
+	ExecDropSingleTupleTableSlot(slot);
 }
 
-/* Orders the rules by role and lists the roles they name. */
-static void
-group_by_role(void)
+/* Strips binary-compatible casts. */
+static Node *
+strip_relabel(Node *node)
 {
-	if (nrules == 0)
-		return;
-	qsort(rules, nrules, sizeof(IgRule), compare_rules_by_role);
-	rule_roles = MemoryContextAlloc(rules_cxt, sizeof(IgRuleRole) * nrules);
-	for (int i = 0; i < nrules; i++)
-	{
-		IgRuleRole *role = &rule_roles[nrule_roles - 1];
-
-		if (nrule_roles == 0 || role->roleid != rules[i].roleid)
-		{
-			role = &rule_roles[nrule_roles++];
-			role->roleid = rules[i].roleid;
-			role->first = i;
-			role->count = 0;
-			role->has_members = true;	/* until looked at */
-		}
-		role->count++;
-	}
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
 }
 
 /*
- * Finds which of the roles the rules name have members: one scan of
- * pg_auth_members.  Catalog access: may deliver invalidations (the caller
- * checks).
+ * The role index, if it is the one the install script made: a valid
+ * btree on the thresholds whose first column is COALESCE(role_name::oid,
+ * 0::oid) -- so that looking up a role (or 0) finds exactly the rows
+ * naming it (or none).  InvalidOid otherwise.
  */
-static void
-find_group_roles(void)
+static Oid
+find_role_index(Relation heap)
 {
-	Relation	rel;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	Oid		   *groups;
-	int			ngroups = 0;
-	int			allocated = 64;
+	Oid			indexoid = get_relname_relid(IG_ROLE_INDEX_NAME, rules_nspid);
+	Relation	index;
+	bool		usable = false;
 
-	if (nrule_roles == 0)
-		return;
-	groups = palloc(sizeof(Oid) * allocated);
-	rel = table_open(AuthMemRelationId, AccessShareLock);
-	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
-	while ((tuple = systable_getnext(scan)) != NULL)
+	if (!OidIsValid(indexoid))
+		return InvalidOid;
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_index->indrelid == RelationGetRelid(heap) &&
+		index->rd_index->indisvalid &&
+		index->rd_rel->relam == BTREE_AM_OID &&
+		index->rd_index->indnkeyatts >= 1 &&
+		index->rd_index->indkey.values[0] == 0 &&
+		index->rd_opfamily[0] == OID_BTREE_FAM_OID)
 	{
-		if (ngroups == allocated)
-		{
-			allocated *= 2;
-			groups = repalloc(groups, sizeof(Oid) * allocated);
-		}
-		groups[ngroups++] = ((Form_pg_auth_members) GETSTRUCT(tuple))->roleid;
-	}
-	systable_endscan(scan);
-	table_close(rel, AccessShareLock);
-	qsort(groups, ngroups, sizeof(Oid), compare_oids);
+		List	   *exprs = RelationGetIndexExpressions(index);
+		CoalesceExpr *coalesce = exprs != NIL ? (CoalesceExpr *) linitial(exprs) : NULL;
 
-	for (int r = 0; r < nrule_roles; r++)
-		rule_roles[r].has_members = OidIsValid(rule_roles[r].roleid) &&
-			bsearch(&rule_roles[r].roleid, groups, ngroups, sizeof(Oid),
-					compare_oids) != NULL;
-	pfree(groups);
+		if (coalesce != NULL && IsA(coalesce, CoalesceExpr) &&
+			coalesce->coalescetype == OIDOID &&
+			list_length(coalesce->args) == 2)
+		{
+			Var		   *var = (Var *) strip_relabel(linitial(coalesce->args));
+			Const	   *zero = (Const *) strip_relabel(lsecond(coalesce->args));
+
+			usable = var != NULL && IsA(var, Var) &&
+				var->varattno == Anum_threshold_role &&
+				zero != NULL && IsA(zero, Const) &&
+				zero->consttype == OIDOID && !zero->constisnull &&
+				DatumGetObjectId(zero->constvalue) == InvalidOid;
+		}
+	}
+	index_close(index, AccessShareLock);
+	return usable ? indexoid : InvalidOid;
 }
 
-/* (Re)reads the tables, if the extension is installed in this database. */
+/*
+ * (Re)finds the tables, if the extension is installed in this database.
+ * The rules themselves are read per user (match_rules).
+ */
 static void
 load_rules(void)
 {
@@ -515,56 +614,122 @@ load_rules(void)
 										  "insider_guard rules",
 										  ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(rules_cxt);
-	rules_epoch++;
+	rules_present = false;
+	role_index_oid = InvalidOid;
+	all_loaded = false;
 	rules = NULL;
 	nrules = 0;
-	allocated_rules = 0;
 	rule_roles = NULL;
 	nrule_roles = 0;
+	shared_roles = NULL;
+	nshared_roles = 0;
 	exempt_roles = NULL;
 	nexempt = 0;
+	exemptions_loaded = false;
+	exemptions_oid = InvalidOid;
+	baselines_present = false;
+	peer_groups_loaded = false;
 	peer_groups = NULL;
 	npeer_groups = 0;
 	hist_keys = NULL;
 	nhist_keys = 0;
+	nwindow_lengths = 0;
 	rules_matched = false;
 	current = NULL;
+	ig_rules_gen++;
 
 	/* the catalog lookups may deliver invalidations: loaded only at the end */
 	nspid = get_namespace_oid("insider_guard", true);
 	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
-	exemptions_oid = OidIsValid(nspid) ? get_relname_relid("exemptions", nspid) : InvalidOid;
-	/* absent before version 0.2.0 of the extension */
+	rules_nspid = nspid;
+	if (OidIsValid(thresholds_oid))
+	{
+		rel = table_open(thresholds_oid, AccessShareLock);
+		if (RelationGetDescr(rel)->natts < Natts_threshold_min)
+			elog(ERROR, "insider_guard.thresholds has an unexpected definition");
+
+		/* a table that never had a row has not a page */
+		rules_present = RelationGetNumberOfBlocks(rel) > 0;
+		if (rules_present)
+			role_index_oid = find_role_index(rel);
+		table_close(rel, AccessShareLock);
+	}
 	baseline_rules_oid = OidIsValid(nspid) ? get_relname_relid("baseline_rules", nspid) : InvalidOid;
 	peer_groups_oid = OidIsValid(nspid) ? get_relname_relid("peer_group_roles", nspid) : InvalidOid;
-	if (OidIsValid(thresholds_oid) && OidIsValid(exemptions_oid))
+	if (OidIsValid(thresholds_oid) && OidIsValid(baseline_rules_oid) &&
+		OidIsValid(peer_groups_oid))
 	{
-		rel = table_open(exemptions_oid, AccessShareLock);
-		load_exemptions(rel);
+		rel = table_open(baseline_rules_oid, AccessShareLock);
+		baselines_present = RelationGetNumberOfBlocks(rel) > 0;
 		table_close(rel, AccessShareLock);
-		rel = table_open(thresholds_oid, AccessShareLock);
-		load_thresholds(rel);
-		table_close(rel, AccessShareLock);
-		if (OidIsValid(baseline_rules_oid) && OidIsValid(peer_groups_oid))
-		{
-			rel = table_open(baseline_rules_oid, AccessShareLock);
-			load_baseline_rules(rel);
-			table_close(rel, AccessShareLock);
-			rel = table_open(peer_groups_oid, AccessShareLock);
-			load_peer_groups(rel);
-			table_close(rel, AccessShareLock);
-		}
-		group_by_role();
+		/* baseline rules are read with all the rules, never per user */
+		rules_present |= baselines_present;
 	}
 }
 
-static int
-compare_rule_lists(const void *a, const void *b)
+/* Reads the exemptions, the first time a user's rules need them. */
+static void
+load_exemptions_if_needed(void)
 {
-	Oid			ra = ((const IgRuleList *) a)->relid;
-	Oid			rb = ((const IgRuleList *) b)->relid;
+	Oid			relid;
+	Relation	rel;
 
-	return (ra > rb) - (ra < rb);
+	if (exemptions_loaded)
+		return;
+
+	/* changes to it concern us from now */
+	relid = OidIsValid(rules_nspid) ? get_relname_relid("exemptions", rules_nspid) : InvalidOid;
+	exemptions_oid = relid;
+	exemptions_loaded = true;
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	load_exemptions(rel);
+	table_close(rel, AccessShareLock);
+}
+
+/* Is the user exempt? */
+static bool
+is_exempt(Oid userid)
+{
+	load_exemptions_if_needed();
+	for (int i = 0; i < nexempt; i++)
+		if (exempt_roles[i] == userid)
+			return true;
+	return false;
+}
+
+/*
+ * The roles a user is a member of, through any chain of membership
+ * (INHERIT or not), without the user itself.
+ */
+static List *
+member_of(Oid userid)
+{
+	List	   *roles = NIL;
+	List	   *todo = list_make1_oid(userid);
+
+	while (todo != NIL)
+	{
+		Oid			member = linitial_oid(todo);
+		CatCList   *memlist;
+
+		todo = list_delete_first(todo);
+		memlist = SearchSysCacheList1(AUTHMEMMEMROLE, ObjectIdGetDatum(member));
+		for (int i = 0; i < memlist->n_members; i++)
+		{
+			HeapTuple	tuple = &memlist->members[i]->tuple;
+			Oid			role = ((Form_pg_auth_members) GETSTRUCT(tuple))->roleid;
+
+			if (role != userid && !list_member_oid(roles, role))
+			{
+				roles = lappend_oid(roles, role);
+				todo = lappend_oid(todo, role);
+			}
+		}
+		ReleaseSysCacheList(memlist);
+	}
+	return roles;
 }
 
 /*
@@ -585,12 +750,11 @@ drop_matches(void)
 													"insider_guard retired rules",
 													ALLOCSET_SMALL_SIZES);
 			MemoryContextSetParent(match_cxt, retired_cxt);
-			have_retired = true;
+			ig_rules_have_retired = true;
 		}
 		else
 			MemoryContextDelete(match_cxt);
 	}
-	rules_epoch++;
 	match_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "insider_guard matched rules",
 									  ALLOCSET_SMALL_SIZES);
@@ -600,62 +764,230 @@ drop_matches(void)
 	user_matches = hash_create("insider_guard rules by user", 16, &ctl,
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	current = NULL;
+	index_matches = 0;
+	ig_rules_gen++;
 }
 
 /*
- * Frees the rules of statements that have ended; called when none runs.
+ * Frees the rules of statements that have ended; called when none runs
+ * and some were retired.
  */
 void
-ig_rules_free_retired(void)
+ig_rules_free_retired_slow(void)
 {
-	if (have_retired)
+	MemoryContextReset(retired_cxt);
+	ig_rules_have_retired = false;
+}
+
+static int
+compare_rules_by_role(const void *a, const void *b)
+{
+	const IgRule *ra = (const IgRule *) a;
+	const IgRule *rb = (const IgRule *) b;
+
+	if (ra->roleid != rb->roleid)
+		return (ra->roleid > rb->roleid) - (ra->roleid < rb->roleid);
+	return (ra->id > rb->id) - (ra->id < rb->id);
+}
+
+/*
+ * Reads the whole table, orders the rules by role and lists the roles
+ * they name.  Catalog access: may deliver invalidations (the caller
+ * checks).
+ */
+static void
+load_all_rules(void)
+{
+	Relation	heap = table_open(thresholds_oid, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(thresholds_oid));
+	IgRuleBuf	buf;
+
+	buf.allocated = 64;
+	buf.nrules = 0;
+	buf.rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * buf.allocated);
+	buf.now = ig_now();
+	if (RelationGetNumberOfBlocks(heap) > 0)
+		read_role_rules(heap, NULL, snapshot, IG_ANY_ROLE, &buf);
+	if (baselines_present)
 	{
-		MemoryContextReset(retired_cxt);
-		have_retired = false;
+		read_baseline_rules(snapshot, &buf);
+		read_peer_groups();
+	}
+	UnregisterSnapshot(snapshot);
+	table_close(heap, AccessShareLock);
+
+	rules = buf.rules;
+	nrules = buf.nrules;
+	if (nrules == 0)
+		return;
+	qsort(rules, nrules, sizeof(IgRule), compare_rules_by_role);
+	rule_roles = MemoryContextAlloc(rules_cxt, sizeof(IgRuleRole) * nrules);
+	shared_roles = MemoryContextAlloc(rules_cxt, sizeof(int) * nrules);
+	for (int i = 0; i < nrules; i++)
+	{
+		IgRuleRole *role = &rule_roles[nrule_roles - 1];
+
+		if (nrule_roles == 0 || role->roleid != rules[i].roleid)
+		{
+			role = &rule_roles[nrule_roles++];
+			role->roleid = rules[i].roleid;
+			role->first = i;
+			role->count = 0;
+			role->has_members = true;	/* until looked at */
+		}
+		role->count++;
 	}
 }
 
 static int
-compare_rule_ids(const void *a, const void *b)
+compare_oids(const void *a, const void *b)
 {
-	int64		ia = ((const IgRule *) a)->id;
-	int64		ib = ((const IgRule *) b)->id;
+	Oid			oa = *(const Oid *) a;
+	Oid			ob = *(const Oid *) b;
 
-	return (ia > ib) - (ia < ib);
+	return (oa > ob) - (oa < ob);
 }
 
-/* The list of a relation, added (empty) if new. */
-static IgRuleList *
-list_for(IgRuleList *lists, int *nlists, Oid relid)
-{
-	IgRuleList *list;
-
-	for (int l = 0; l < *nlists; l++)
-		if (lists[l].relid == relid)
-			return &lists[l];
-	list = &lists[(*nlists)++];
-	memset(list, 0, sizeof(IgRuleList));
-	list->relid = relid;
-	list->rules = MemoryContextAlloc(match_cxt, sizeof(IgRule) * Max(nrules, 1));
-	for (int k = 0; k < IG_HIST_KINDS; k++)
-		list->hist_cap[k] = IG_NO_LIMIT;
-	return list;
-}
-
-/* Files a rule in the list of its relation. */
+/*
+ * Finds which of the roles the rules name have members: one scan of
+ * pg_auth_members.  Catalog access: may deliver invalidations (the caller
+ * checks).
+ */
 static void
-add_to_lists(IgRuleList *lists, int *nlists, const IgRule *rule)
+find_group_roles(void)
 {
-	IgRuleList *list = list_for(lists, nlists, rule->relid);
+	Relation	rel;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid		   *groups;
+	int			ngroups = 0;
+	int			allocated = 64;
 
-	list->rules[list->nrules++] = *rule;
-	list->any_block |= rule->block;
-	list->longest = Max(list->longest, rule->per);
-	if (rule->baseline)
+	nshared_roles = 0;
+	if (nrule_roles == 0)
+		return;
+	groups = palloc(sizeof(Oid) * allocated);
+	rel = table_open(AuthMemRelationId, AccessShareLock);
+	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	while ((tuple = systable_getnext(scan)) != NULL)
 	{
-		list->nbaseline++;
-		list->hist_wanted |= (1 << rule->hist_kind);
+		if (ngroups == allocated)
+		{
+			allocated *= 2;
+			groups = repalloc(groups, sizeof(Oid) * allocated);
+		}
+		groups[ngroups++] = ((Form_pg_auth_members) GETSTRUCT(tuple))->roleid;
 	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	qsort(groups, ngroups, sizeof(Oid), compare_oids);
+
+	for (int r = 0; r < nrule_roles; r++)
+	{
+		rule_roles[r].has_members = OidIsValid(rule_roles[r].roleid) &&
+			bsearch(&rule_roles[r].roleid, groups, ngroups, sizeof(Oid),
+					compare_oids) != NULL;
+		if (!OidIsValid(rule_roles[r].roleid) || rule_roles[r].has_members)
+			shared_roles[nshared_roles++] = r;
+	}
+	pfree(groups);
+}
+
+/* The run of rules naming a role, or NULL if none names it. */
+static IgRuleRole *
+find_rule_role(Oid roleid)
+{
+	int			lo = 0;
+	int			hi = nrule_roles - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (rule_roles[mid].roleid == roleid)
+			return &rule_roles[mid];
+		if (rule_roles[mid].roleid < roleid)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return NULL;
+}
+
+/* Appends a run of rules to buf. */
+static void
+add_run(IgRuleBuf *buf, const IgRuleRole *role)
+{
+	while (buf->nrules + role->count > buf->allocated)
+	{
+		buf->allocated *= 2;
+		buf->rules = repalloc(buf->rules, sizeof(IgRule) * buf->allocated);
+	}
+	memcpy(&buf->rules[buf->nrules], &rules[role->first],
+		   sizeof(IgRule) * role->count);
+	buf->nrules += role->count;
+}
+
+/*
+ * The rules covering the user, from the whole table: the user's own run,
+ * and the shared runs that cover it -- not the rules of other users.
+ */
+static void
+user_rules_from_all(Oid userid, bool unwatched, IgRuleBuf *buf)
+{
+	IgRuleRole *own = find_rule_role(userid);
+	int			nown;
+
+	if (own != NULL)
+		add_run(buf, own);
+	nown = buf->nrules;
+	if (unwatched)
+		return;
+	for (int g = 0; g < nshared_roles; g++)
+	{
+		IgRuleRole *role = &rule_roles[shared_roles[g]];
+
+		if (role == own ||
+			(OidIsValid(role->roleid) &&
+			 !is_member_of_role_nosuper(userid, role->roleid)))
+			continue;
+		add_run(buf, role);
+	}
+	/* rules that do not name the user spare an exempt user */
+	if (buf->nrules > nown && is_exempt(userid))
+		buf->nrules = nown;
+}
+
+/*
+ * The rules covering the user, through the role index: those naming it,
+ * those naming no role, those naming a role it is a member of.
+ */
+static void
+user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
+{
+	Relation	heap = table_open(thresholds_oid, AccessShareLock);
+	Relation	index = index_open(role_index_oid, AccessShareLock);
+	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(thresholds_oid));
+
+	read_role_rules(heap, index, snapshot, userid, buf);
+	if (!unwatched)
+	{
+		int			nown = buf->nrules;
+		List	   *roles = member_of(userid);
+		ListCell   *lc;
+
+		read_role_rules(heap, index, snapshot, InvalidOid, buf);
+		foreach(lc, roles)
+			read_role_rules(heap, index, snapshot, lfirst_oid(lc), buf);
+		list_free(roles);
+
+		/* rules that do not name the user spare an exempt user */
+		if (buf->nrules > nown && is_exempt(userid))
+			buf->nrules = nown;
+	}
+	UnregisterSnapshot(snapshot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
 }
 
 /*
@@ -715,85 +1047,159 @@ find_peer_groups(Oid userid, MemoryContext cxt, int *count)
 	return groups;
 }
 
+/* Orders rules by relation, then id. */
+static int
+compare_rules(const void *a, const void *b)
+{
+	const IgRule *ra = (const IgRule *) a;
+	const IgRule *rb = (const IgRule *) b;
+
+	if (ra->relid != rb->relid)
+		return (ra->relid > rb->relid) - (ra->relid < rb->relid);
+	return (ra->id > rb->id) - (ra->id < rb->id);
+}
+
+/* Orders lists by relation. */
+static int
+compare_rule_lists(const void *a, const void *b)
+{
+	Oid			ra = ((const IgRuleList *) a)->relid;
+	Oid			rb = ((const IgRuleList *) b)->relid;
+
+	return (ra > rb) - (ra < rb);
+}
+
 /*
- * Finds the rules that cover the user, and files them by relation, each
+ * Reads the rules that cover the user, and files them by relation, each
  * list with the counter ring and length of each rule's window.  A user in
  * a peer group also gets (maybe empty) lists that keep its history for
- * every relation baseline rules name, so that its peers can be compared
- * with it.
+ * every relation baseline rules name.  Catalog access: may deliver
+ * invalidations (the caller checks).
  */
 static IgUserMatch *
 match_rules(Oid userid)
 {
 	bool		unwatched = superuser_arg(userid);
+	IgRuleBuf	buf;
 	IgUserMatch *match;
-	IgRuleList *lists;
+	IgRuleList *lists = NULL;
 	int			nlists = 0;
 	bool		found;
-	IgPeerGroup *groups;
-	int			ngroups;
-
-	for (int i = 0; i < nexempt && !unwatched; i++)
-		if (exempt_roles[i] == userid)
-			unwatched = true;
+	IgPeerGroup *groups = NULL;
+	int			ngroups = 0;
 
 	/* a backend that saw very many users starts over */
 	if (hash_get_num_entries(user_matches) >= IG_MAX_USER_MATCHES)
 		drop_matches();
 
-	/*
-	 * A rule covers the user when it names the user; or, unless the user is
-	 * unwatched, when it names no role or a role with members the user is
-	 * one of.  One list per relation: gather the covering rules (each run
-	 * ordered by id), then sort the lists.
-	 */
-	lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * Max(nrules + nhist_keys, 1));
-	for (int r = 0; r < nrule_roles; r++)
-	{
-		IgRuleRole *role = &rule_roles[r];
+	buf.allocated = 8;
+	buf.nrules = 0;
+	buf.rules = palloc(sizeof(IgRule) * buf.allocated);
+	buf.now = ig_now();
 
-		if (role->roleid != userid &&
-			(unwatched ||
-			 (OidIsValid(role->roleid) &&
-			  (!role->has_members ||
-			   !is_member_of_role_nosuper(userid, role->roleid)))))
-			continue;
-		for (int i = role->first; i < role->first + role->count; i++)
-			add_to_lists(lists, &nlists, &rules[i]);
+	/* the first few users through the index; then the whole table, once */
+	if (!all_loaded && OidIsValid(role_index_oid) && !baselines_present &&
+		index_matches < IG_INDEX_MATCHES)
+	{
+		user_rules_from_index(userid, unwatched, &buf);
+		index_matches++;
 	}
-	groups = find_peer_groups(userid, match_cxt, &ngroups);
-	if (ngroups > 0)
-		for (int h = 0; h < nhist_keys; h++)
-			list_for(lists, &nlists, hist_keys[h].relid)->hist_wanted |= hist_keys[h].kinds;
-
-	for (int l = 0; l < nlists; l++)
+	else
 	{
-		IgRuleList *list = &lists[l];
-
-		qsort(list->rules, list->nrules, sizeof(IgRule), compare_rule_ids);
-		list->slots = MemoryContextAlloc(match_cxt, sizeof(int) * Max(list->nrules, 1));
-		list->lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * Max(list->nrules, 1));
-		list->maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * Max(list->nrules, 1));
-		for (int i = 0; i < list->nrules; i++)
+		if (!all_loaded)
 		{
-			list->slots[i] = list->rules[i].window;
-			list->lengths[i] = list->rules[i].per;
-			list->maxes[i] = list->rules[i].max_rows;
+			load_all_rules();
+			find_group_roles();
+			all_loaded = true;
 		}
-		list->pin_span = list->longest +
-			Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
-		list->memo.valid = false;
-		list->memo.sum = MemoryContextAlloc(match_cxt, sizeof(uint64) * Max(list->nrules, 1));
-		list->hist_gen = 0;		/* baseline limits not computed yet */
-		list->npeer_groups = ngroups;
-		list->peer_groups = groups;
+		user_rules_from_all(userid, unwatched, &buf);
 	}
-	qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
 
-	/* what a record written while a transaction fails would name */
-	for (int l = 0; l < nlists; l++)
-		if (lists[l].nrules > 0)
-			ig_names_remember(userid, lists[l].relid);
+	/* one list per relation, by relid; in each, the rules by id */
+	qsort(buf.rules, buf.nrules, sizeof(IgRule), compare_rules);
+	for (int i = 0; i < buf.nrules; i++)
+		nlists += (i == 0 || buf.rules[i].relid != buf.rules[i - 1].relid);
+	if (npeer_groups > 0)
+		groups = find_peer_groups(userid, match_cxt, &ngroups);
+	if (nlists > 0 || ngroups > 0)
+	{
+		int			nrules = Max(buf.nrules, 1);
+		IgRule	   *copies = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
+		int		   *slots = MemoryContextAlloc(match_cxt, sizeof(int) * nrules);
+		int64	   *lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * nrules);
+		int64	   *maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * nrules);
+
+		lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * (nlists + nhist_keys + 1));
+		nlists = 0;
+		for (int i = 0; i < buf.nrules; i++)
+		{
+			const IgRule *rule = &buf.rules[i];
+			IgRuleList *list = &lists[nlists - 1];
+
+			if (i == 0 || rule->relid != buf.rules[i - 1].relid)
+			{
+				list = &lists[nlists++];
+				memset(list, 0, sizeof(IgRuleList));
+				list->relid = rule->relid;
+				list->rules = &copies[i];
+				list->slots = &slots[i];
+				list->lengths = &lengths[i];
+				list->maxes = &maxes[i];
+			}
+			copies[i] = *rule;
+			slots[i] = rule->window;
+			lengths[i] = rule->per;
+			maxes[i] = rule->max_rows;
+			list->nrules++;
+			list->any_block |= rule->block;
+			list->longest = Max(list->longest, rule->per);
+			if (rule->baseline)
+			{
+				list->nbaseline++;
+				list->hist_wanted |= (1 << rule->hist_kind);
+			}
+		}
+
+		/* a peer keeps the history its peers' rules compare with */
+		for (int h = 0; h < nhist_keys && ngroups > 0; h++)
+		{
+			IgRuleList *list = NULL;
+
+			for (int l = 0; l < nlists && list == NULL; l++)
+				if (lists[l].relid == hist_keys[h].relid)
+					list = &lists[l];
+			if (list == NULL)
+			{
+				list = &lists[nlists++];
+				memset(list, 0, sizeof(IgRuleList));
+				list->relid = hist_keys[h].relid;
+				list->rules = copies;
+				list->slots = slots;
+				list->lengths = lengths;
+				list->maxes = maxes;
+			}
+			list->hist_wanted |= hist_keys[h].kinds;
+		}
+		qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
+
+		for (int l = 0; l < nlists; l++)
+		{
+			IgRuleList *list = &lists[l];
+
+			list->pin_span = list->longest +
+				Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
+			list->memo.valid = false;
+			list->hist_gen = 0; /* baseline limits not computed yet */
+			for (int k = 0; k < IG_HIST_KINDS; k++)
+				list->hist_cap[k] = IG_NO_LIMIT;
+			list->npeer_groups = ngroups;
+			list->peer_groups = groups;
+			/* what a record written while a transaction fails would name */
+			if (list->nrules > 0)
+				ig_names_remember(userid, list->relid);
+		}
+	}
+	pfree(buf.rules);
 
 	match = hash_search(user_matches, &userid, HASH_ENTER, &found);
 	match->covered = nlists > 0;
@@ -802,16 +1208,56 @@ match_rules(Oid userid)
 	return match;
 }
 
-/* (Re)reads the rules until no invalidation arrived while reading. */
-static inline void
-ensure_loaded(void)
+/*
+ * Brings the cache up to date and says whether any rule covers the user,
+ * when ig_rules_cover cannot answer from its last answer.  Needs catalog
+ * access (a transaction).
+ */
+bool
+ig_rules_cover_slow(Oid userid)
 {
+	ig_rules_answer.valid = false;
 	while (!rules_loaded)
 	{
 		uint64		seen = rules_invalidations;
 
 		load_rules();
 		rules_loaded = (seen == rules_invalidations);
+	}
+	if (!rules_present)
+	{
+		current = NULL;
+		ig_rules_answer.userid = userid;
+		ig_rules_answer.covered = false;
+		ig_rules_answer.valid = true;
+		return false;
+	}
+
+	for (;;)
+	{
+		uint64		seen = role_invalidations;
+		IgUserMatch *match;
+
+		if (!rules_matched || user_matches == NULL)
+		{
+			drop_matches();
+			rules_matched = true;
+			if (all_loaded)
+				find_group_roles();
+		}
+		match = hash_search(user_matches, &userid, HASH_FIND, NULL);
+		if (match == NULL)
+			match = match_rules(userid);
+		/* memberships read while matching may have changed meanwhile */
+		if (rules_matched && seen == role_invalidations)
+		{
+			current = match;
+			ig_rules_answer.userid = userid;
+			ig_rules_answer.covered = match->covered;
+			/* loading or matching may have seen an invalidation */
+			ig_rules_answer.valid = rules_loaded;
+			return match->covered;
+		}
 	}
 }
 
@@ -823,47 +1269,10 @@ ensure_loaded(void)
 IgPeerGroup *
 ig_rules_peer_groups(Oid userid, int *count)
 {
-	ensure_loaded();
+	*count = 0;
+	(void) ig_rules_cover(userid);
+	read_peer_groups();
 	return find_peer_groups(userid, CurrentMemoryContext, count);
-}
-
-/*
- * Brings the cache up to date and says whether any rule covers the user.
- * Needs catalog access (a transaction).
- */
-bool
-ig_rules_cover(Oid userid)
-{
-	ensure_loaded();
-	if (nrules == 0)
-	{
-		current = NULL;
-		return false;
-	}
-	if (likely(rules_matched && current != NULL && current->userid == userid))
-		return current->covered;
-
-	for (;;)
-	{
-		uint64		seen = role_invalidations;
-		IgUserMatch *match;
-
-		if (!rules_matched || user_matches == NULL)
-		{
-			drop_matches();
-			rules_matched = true;
-			find_group_roles();
-		}
-		match = hash_search(user_matches, &userid, HASH_FIND, NULL);
-		if (match == NULL)
-			match = match_rules(userid);
-		/* memberships read while matching may have changed meanwhile */
-		if (rules_matched && seen == role_invalidations)
-		{
-			current = match;
-			return match->covered;
-		}
-	}
 }
 
 /*

@@ -67,18 +67,51 @@ typedef struct IgRuleList
 	int			nbaseline;		/* baseline rules among the rules */
 	uint32		hist_gen;		/* history generation of their limits */
 	uint8		hist_wanted;	/* bit k: keep the user's history kind k */
-	int64		hist_cap[IG_HIST_KINDS];	/* lowest baseline limit per kind */
+	int64		hist_cap[IG_HIST_KINDS];	/* the most a window may feed */
 	int			npeer_groups;	/* the user's peer groups */
 	IgPeerGroup *peer_groups;
 } IgRuleList;
 
+/* What ig_rules_cover answered last, valid while no rule or role changes */
+typedef struct IgRulesAnswer
+{
+	bool		valid;
+	bool		covered;
+	Oid			userid;
+} IgRulesAnswer;
+
+extern IgRulesAnswer ig_rules_answer;
+extern bool ig_rules_have_retired;
+extern uint32 ig_rules_gen;
+
 extern void ig_rules_init(void);
-extern bool ig_rules_cover(Oid userid);
+extern bool ig_rules_cover_slow(Oid userid);
 extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
 extern Oid	ig_rules_table_oid(void);
 extern uint64 ig_rules_epoch(void);
 extern bool ig_rules_current(uint64 epoch);
-extern void ig_rules_free_retired(void);
+extern void ig_rules_free_retired_slow(void);
 extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
+
+/*
+ * Brings the cache up to date and says whether any rule covers the user.
+ * Needs catalog access (a transaction) unless nothing changed since the
+ * last call for the same user.
+ */
+static inline bool
+ig_rules_cover(Oid userid)
+{
+	if (likely(ig_rules_answer.valid && ig_rules_answer.userid == userid))
+		return ig_rules_answer.covered;
+	return ig_rules_cover_slow(userid);
+}
+
+/* Frees the rules of statements that have ended; called when none runs. */
+static inline void
+ig_rules_free_retired(void)
+{
+	if (unlikely(ig_rules_have_retired))
+		ig_rules_free_retired_slow();
+}
 
 #endif							/* IG_RULES_H */

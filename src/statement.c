@@ -8,13 +8,15 @@
  * A node's trampoline may hand out "granted" rows before it calls back
  * (ig_slot_exhausted).  With no threshold on its keys the grant never
  * runs out.  Otherwise it is the smallest "rows left" of its keys, less
- * what other nodes of the statement hold on them, and less than
+ * what other nodes of this backend hold on them (of this statement, and
+ * of every other running statement of the same session user: open
+ * cursors and portals, statements nested in functions), and less than
  * insider_guard.batch_rows: when it runs out, the rows are settled with
  * shared memory, the rules are checked against the fresh counts, and a
  * new grant is made.  So in one process a block rule stops the statement
  * at exactly the row that exceeds it, and processes of one role sharing a
  * counter overshoot by at most batch_rows each.  When a node finds nothing
- * left while another node of the statement holds rows on the same key, it
+ * left while another node of the backend holds rows on the same key, it
  * takes them back first, so only real reads break a rule.
  *
  * Rows are settled after every ExecutorRun (each FETCH counts when it
@@ -50,14 +52,12 @@ static int	nspare_stmts = 0;
 
 static void stmt_release(void *arg);
 
-/* Starts a tally for a relation (InvalidOid: all tables). */
+/* Clears what a tally counted for a statement. */
 static inline void
-tally_init(IgTally *tally, Oid userid, Oid relid)
+tally_reset(IgTally *tally)
 {
-	tally->relid = relid;
 	tally->counted = false;
 	tally->ref_moved = false;
-	tally->ref = ig_ref_lookup(userid, relid);
 	tally->pending = 0;
 	tally->statement_rows = 0;
 	tally->query = NULL;
@@ -71,6 +71,33 @@ tally_history(IgTally *tally, const IgRuleList *list)
 	tally->hist_wanted = list->hist_wanted;
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 		tally->hist_cap[k] = list->hist_cap[k];
+}
+
+/*
+ * Brings a key's rule list up to date for a statement: baseline limits
+ * (fixed at statement start, from the history as it is then) and the
+ * history its counter keeps.  Returns true if the list has rules to
+ * enforce (a peer's list may only keep history).
+ */
+static inline bool
+key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
+{
+	if (unlikely(list->nbaseline > 0 || list->hist_wanted != 0))
+	{
+		ig_baseline_refresh(list, stmt->userid);
+		stmt->has_baselines |= list->nbaseline > 0;
+		if (list->hist_wanted != 0)
+			tally_history(tally, list);
+	}
+	return list->nrules > 0;
+}
+
+/* Points a tally at a relation's counter (InvalidOid: all tables). */
+static inline void
+tally_init(IgTally *tally, Oid userid, Oid relid)
+{
+	tally->relid = relid;
+	tally->ref = ig_ref_lookup(userid, relid);
 }
 
 /* Remembers where a tally's counter turned out to be. */
@@ -99,63 +126,110 @@ key_rules_new(IgStmt *stmt, IgRuleList *list, int key)
 	return kr;
 }
 
-/*
- * The index of a key in the statement, added if new.  A new key gets the
- * rules covering the session user for it, whose counts are read now.
- */
-static int
-stmt_key(IgStmt *stmt, Oid relid)
+/* Doubles a statement's key arrays. */
+static pg_noinline void
+grow_keys(IgStmt *stmt)
 {
+	MemoryContext cxt = stmt->estate->es_query_cxt;
+	IgTally    *keys = MemoryContextAlloc(cxt, sizeof(IgTally) * stmt->maxkeys * 2);
+	IgKeyRules **rules = MemoryContextAlloc(cxt, sizeof(IgKeyRules *) * stmt->maxkeys * 2);
+
+	memcpy(keys, stmt->keys, sizeof(IgTally) * stmt->nkeys);
+	memcpy(rules, stmt->key_rules, sizeof(IgKeyRules *) * stmt->nkeys);
+	if (stmt->keys != stmt->inline_keys)
+	{
+		pfree(stmt->keys);
+		pfree(stmt->key_rules);
+	}
+	stmt->keys = keys;
+	stmt->key_rules = rules;
+	stmt->maxkeys *= 2;
+}
+
+/*
+ * The part of stmt_key that looks things up: a key not taken over from
+ * the last statement (see stmt_key), or one with rules.
+ */
+static pg_noinline int
+stmt_key_slow(IgStmt *stmt, Oid relid, int k)
+{
+	IgTally    *tally;
+	IgRuleList *list = NULL;
 	IgKeyRules *kr = NULL;
 
-	for (int i = 0; i < stmt->nkeys; i++)
-		if (stmt->keys[i].relid == relid)
-			return i;
-
-	if (stmt->nkeys == stmt->maxkeys)
+	if (unlikely(k == stmt->maxkeys))
+		grow_keys(stmt);
+	tally = &stmt->keys[k];
+	if (k < stmt->nbuilt && tally->relid == relid)
+		list = stmt->inline_lists[k];
+	else
 	{
-		MemoryContext cxt = stmt->estate->es_query_cxt;
-		IgTally    *keys = MemoryContextAlloc(cxt, sizeof(IgTally) * stmt->maxkeys * 2);
-		IgKeyRules **rules = MemoryContextAlloc(cxt, sizeof(IgKeyRules *) * stmt->maxkeys * 2);
-
-		memcpy(keys, stmt->keys, sizeof(IgTally) * stmt->nkeys);
-		memcpy(rules, stmt->key_rules, sizeof(IgKeyRules *) * stmt->nkeys);
-		if (stmt->keys != stmt->inline_keys)
+		tally_init(tally, stmt->userid, relid);
+		if (stmt->covered)
+			list = ig_rules_for_relation(stmt->userid, relid);
+		if (k < IG_INLINE_KEYS)
 		{
-			pfree(stmt->keys);
-			pfree(stmt->key_rules);
-		}
-		stmt->keys = keys;
-		stmt->key_rules = rules;
-		stmt->maxkeys *= 2;
-	}
-	tally_init(&stmt->keys[stmt->nkeys], stmt->userid, relid);
-	if (stmt->covered)
-	{
-		IgRuleList *list = ig_rules_for_relation(stmt->userid, relid);
-
-		if (list != NULL)
-		{
-			/* baseline limits are fixed at statement start */
-			ig_baseline_refresh(list, stmt->userid);
-			stmt->has_baselines |= list->nbaseline > 0;
-			if (list->hist_wanted != 0)
-				tally_history(&stmt->keys[stmt->nkeys], list);
-			if (list->nrules > 0)
-				kr = key_rules_new(stmt, list, stmt->nkeys);
+			stmt->inline_lists[k] = list;
+			stmt->nbuilt = Max(stmt->nbuilt, k + 1);
 		}
 	}
-	stmt->key_rules[stmt->nkeys] = kr;
-	if (kr != NULL)
+	tally_reset(tally);
+
+	if (list != NULL && key_list_setup(stmt, tally, list))
 	{
+		kr = key_rules_new(stmt, list, k);
 		stmt->enforcing = true;
-		ig_enforce_begin(kr, &stmt->keys[stmt->nkeys], stmt->userid);
+		ig_enforce_begin(kr, tally, stmt->userid);
 	}
+	stmt->key_rules[k] = kr;
 	return stmt->nkeys++;
 }
 
+/*
+ * The index of a key in the statement, added if new.  A new key gets the
+ * rules covering the session user for it, whose counts are read now.
+ *
+ * An inline key left by the last statement run in this IgStmt, for the
+ * same session user and rules, is taken over with its counter memo and
+ * its rules: consecutive statements mostly read the same tables.
+ */
+static inline int
+stmt_key(IgStmt *stmt, Oid relid)
+{
+	int			k;
+	IgTally    *tally;
+
+	for (k = 0; k < stmt->nkeys; k++)
+		if (stmt->keys[k].relid == relid)
+			return k;
+
+	/* the last statement's key: nothing to look up */
+	if (likely(k < stmt->nbuilt) &&
+		likely((tally = &stmt->inline_keys[k])->relid == relid))
+	{
+		IgRuleList *list = stmt->inline_lists[k];
+		IgKeyRules *kr = NULL;
+
+		tally_reset(tally);
+		if (list != NULL && key_list_setup(stmt, tally, list))
+		{
+			kr = &stmt->inline_rules[k];
+			ig_enforce_init(kr, list,
+							list->nrules <= IG_INLINE_RULES ?
+							stmt->inline_sums[k] :
+							MemoryContextAlloc(stmt->estate->es_query_cxt,
+											   sizeof(uint64) * list->nrules));
+			stmt->enforcing = true;
+			ig_enforce_begin(kr, tally, stmt->userid);
+		}
+		stmt->key_rules[k] = kr;
+		return stmt->nkeys++;
+	}
+	return stmt_key_slow(stmt, relid, k);
+}
+
 /* Adds a key index to a node, once. */
-static void
+static inline void
 node_add_key(IgNode *node, int key)
 {
 	for (int i = 0; i < node->nkeys; i++)
@@ -165,26 +239,12 @@ node_add_key(IgNode *node, int key)
 		node->keys[node->nkeys++] = key;
 }
 
-/*
- * Adds the keys reading relid counts towards (it and its ancestors) to a
- * node.  Returns false if the relation is not counted.
- */
-bool
-ig_node_add_relation(IgNode *node, Oid relid)
+/* node_add_relation for a relation with ancestors. */
+static pg_noinline void
+node_add_relation_ancestors(IgNode *node, Oid relid, const IgRelInfo *info)
 {
-	const IgRelInfo *info = ig_relinfo_get(relid);
 	Oid			ancestors[IG_MAX_ANCESTORS];
 	int			nancestors;
-
-	if (!info->countable)
-		return false;
-	if (!OidIsValid(node->relid))
-		node->relid = relid;
-	if (info->nancestors == 0)
-	{
-		node_add_key(node, stmt_key(node->stmt, relid));
-		return true;
-	}
 
 	/* copy first: catalog access may free the entry */
 	nancestors = info->nancestors;
@@ -192,46 +252,100 @@ ig_node_add_relation(IgNode *node, Oid relid)
 	node_add_key(node, stmt_key(node->stmt, relid));
 	for (int i = 0; i < nancestors; i++)
 		node_add_key(node, stmt_key(node->stmt, ancestors[i]));
+}
+
+/*
+ * Adds the keys reading a counted relation counts towards (it and its
+ * ancestors) to a node.
+ */
+static inline void
+node_add_counted(IgNode *node, Oid relid, const IgRelInfo *info)
+{
+	if (!OidIsValid(node->relid))
+		node->relid = relid;
+	if (likely(info->nancestors == 0))
+		node_add_key(node, stmt_key(node->stmt, relid));
+	else
+		node_add_relation_ancestors(node, relid, info);
+}
+
+/*
+ * Adds the keys reading relid counts towards (it and its ancestors) to a
+ * node.  Returns false if the relation is not counted.
+ */
+static inline bool
+node_add_relation(IgNode *node, Oid relid)
+{
+	const IgRelInfo *info = ig_relinfo_get(relid);
+
+	if (!info->countable)
+		return false;
+	node_add_counted(node, relid, info);
 	return true;
+}
+
+/* As node_add_relation, for callers outside this file. */
+bool
+ig_node_add_relation(IgNode *node, Oid relid)
+{
+	return node_add_relation(node, relid);
+}
+
+/* A new statement state, for the spares. */
+static pg_noinline IgStmt *
+stmt_alloc(void)
+{
+	IgStmt	   *stmt = MemoryContextAllocZero(TopMemoryContext, sizeof(IgStmt));
+
+	stmt->in_worker = IsParallelWorker();
+	stmt->maxkeys = IG_INLINE_KEYS;
+	stmt->keys = stmt->inline_keys;
+	stmt->key_rules = stmt->inline_key_rules;
+	stmt->maxnodes = IG_INLINE_NODES;
+	stmt->nodes = stmt->inline_node_list;
+	stmt->callback.func = stmt_release;
+	stmt->callback.arg = stmt;
+	return stmt;
+}
+
+/* The key of a parallel query a statement belongs to (see violations.c). */
+static pg_noinline uint64
+stmt_parallel_query(IgStmt *stmt)
+{
+	return ig_parallel_query_key(!stmt->in_worker);
 }
 
 /*
  * Starts counting a statement: called for its first counted node.
  */
-IgStmt *
-ig_stmt_start(EState *estate, Oid userid, bool covered)
+static inline IgStmt *
+stmt_start(EState *estate, Oid userid, bool covered)
 {
 	IgStmt	   *stmt;
 
-	if (nspare_stmts > 0)
+	if (likely(nspare_stmts > 0))
 		stmt = spare_stmts[--nspare_stmts];
 	else
-		stmt = MemoryContextAlloc(TopMemoryContext, sizeof(IgStmt));
+		stmt = stmt_alloc();
 	stmt->estate = estate;
 	stmt->userid = userid;
-	stmt->in_worker = IsParallelWorker();
 	stmt->parallel_query = 0;
-	if (stmt->in_worker)
-		stmt->parallel_query = ig_parallel_query_key(false);
-	else if (estate->es_plannedstmt->parallelModeNeeded)
-		stmt->parallel_query = ig_parallel_query_key(true);
+	if (unlikely(stmt->in_worker ||
+				 estate->es_plannedstmt->parallelModeNeeded))
+		stmt->parallel_query = stmt_parallel_query(stmt);
 	stmt->covered = covered;
 	stmt->enforcing = false;
 	stmt->has_pending = false;
-	stmt->rules_epoch = ig_rules_epoch();
+	stmt->simple = false;
+	stmt->rules_gen = ig_rules_gen;
 	stmt->has_baselines = false;
 	stmt->hist_gen = ig_history_generation();
 	stmt->nkeys = 0;
-	stmt->maxkeys = IG_INLINE_KEYS;
-	stmt->keys = stmt->inline_keys;
-	stmt->key_rules = stmt->inline_key_rules;
 	stmt->nnodes = 0;
-	stmt->maxnodes = IG_INLINE_NODES;
-	stmt->nodes = stmt->inline_node_list;
+	if (stmt->built_userid != userid || stmt->built_gen != ig_rules_gen)
+		stmt->nbuilt = 0;
 
 	/* released with the executor state, also on error */
-	stmt->callback.func = stmt_release;
-	stmt->callback.arg = stmt;
 	MemoryContextRegisterResetCallback(estate->es_query_cxt, &stmt->callback);
 	stmt->next = running;
 	running = stmt;
@@ -240,48 +354,177 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
 	return stmt;
 }
 
+/* As stmt_start, for callers outside this file. */
+IgStmt *
+ig_stmt_start(EState *estate, Oid userid, bool covered)
+{
+	return stmt_start(estate, userid, covered);
+}
+
+/* Doubles a statement's node list. */
+static pg_noinline void
+grow_nodes(IgStmt *stmt)
+{
+	IgNode	  **nodes;
+
+	nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
+							   sizeof(IgNode *) * stmt->maxnodes * 2);
+	memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
+	if (stmt->nodes != stmt->inline_node_list)
+		pfree(stmt->nodes);
+	stmt->nodes = nodes;
+	stmt->maxnodes *= 2;
+}
+
 /* A new counted node of the statement, counting towards all tables. */
-IgNode *
-ig_stmt_node(IgStmt *stmt, IgNodeKind kind)
+static inline IgNode *
+stmt_node(IgStmt *stmt, IgNodeKind kind)
 {
 	IgNode	   *node;
 
-	if (stmt->nnodes < IG_INLINE_NODES)
+	if (unlikely(stmt->nnodes == stmt->maxnodes))
+		grow_nodes(stmt);
+	if (likely(stmt->nnodes < IG_INLINE_NODES))
 		node = &stmt->inline_nodes[stmt->nnodes];
 	else
 		node = MemoryContextAlloc(stmt->estate->es_query_cxt, sizeof(IgNode));
+	stmt->nodes[stmt->nnodes++] = node;
+
 	node->stmt = stmt;
 	node->slot = NULL;
 	node->kind = kind;
 	node->granted = IG_UNLIMITED;
 	node->relid = InvalidOid;
-	node->nkeys = 0;
-	node->keys[node->nkeys++] = IG_ALL_TABLES_KEY;
-
-	if (stmt->nnodes == stmt->maxnodes)
-	{
-		IgNode	  **nodes;
-
-		nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
-								   sizeof(IgNode *) * stmt->maxnodes * 2);
-		memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
-		if (stmt->nodes != stmt->inline_node_list)
-			pfree(stmt->nodes);
-		stmt->nodes = nodes;
-		stmt->maxnodes *= 2;
-	}
-	stmt->nodes[stmt->nnodes++] = node;
+	node->nkeys = 1;
+	node->keys[0] = IG_ALL_TABLES_KEY;
 	return node;
 }
 
-/* Forgets the last node made: it turned out to count nothing. */
-void
-ig_stmt_drop_node(IgStmt *stmt)
+/* As stmt_node, for callers outside this file. */
+IgNode *
+ig_stmt_node(IgStmt *stmt, IgNodeKind kind)
 {
-	IgNode	   *node = stmt->nodes[--stmt->nnodes];
+	return stmt_node(stmt, kind);
+}
 
-	if (stmt->nnodes >= IG_INLINE_NODES)
-		pfree(node);
+/*
+ * A counted node for a scan of the given relations, or NULL if none of
+ * them is counted.  The statement (*stmtp) is started on first need.
+ */
+IgNode *
+ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
+			 const Oid *relids, int nrelids)
+{
+	IgNode	   *node;
+	bool		counted = false;
+
+	if (likely(nrelids == 1))
+	{
+		/* most scans read one relation; a catalog needs no statement */
+		const IgRelInfo *info = ig_relinfo_get(relids[0]);
+
+		if (!info->countable)
+			return NULL;
+		if (*stmtp == NULL)
+		{
+			*stmtp = stmt_start(estate, userid, covered);
+			/* reading the rules' counts may have looked at the catalogs */
+			info = ig_relinfo_get(relids[0]);
+		}
+		node = stmt_node(*stmtp, IG_NODE_SCAN);
+		node_add_counted(node, relids[0], info);
+		return node;
+	}
+
+	for (int i = 0; i < nrelids && !counted; i++)
+		counted = ig_relinfo_get(relids[i])->countable;
+	if (!counted)
+		return NULL;
+	if (*stmtp == NULL)
+		*stmtp = stmt_start(estate, userid, covered);
+	node = stmt_node(*stmtp, IG_NODE_SCAN);
+	for (int i = 0; i < nrelids; i++)
+		node_add_relation(node, relids[i]);
+	return node;
+}
+
+/*
+ * The common case in one step: a statement whose only counted node is a
+ * lone scan of relid (counted, without ancestors), by a session user no
+ * rule covers, outside parallel query.  When the last statement run in
+ * the spare state on top was the same (same relation, user and rules),
+ * its keys and node are taken over as they are: only what a statement
+ * changes is reset.  Returns the node, or NULL if the caller must take
+ * the general way (ig_stmt_scan).
+ */
+/*
+ * ig_stmt_simple for keys with rules: their per-statement rule state, as
+ * the last statement set it up for the same rule lists, reads the counts
+ * again; the node is granted its rows.
+ */
+static int64 held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid);
+
+static pg_noinline void
+stmt_simple_rules(IgStmt *stmt, IgNode *node)
+{
+	int64		grant = IG_UNLIMITED;
+
+	for (int k = 0; k < 2; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr == NULL)
+			continue;
+		(void) key_list_setup(stmt, &stmt->inline_keys[k], kr->list);
+		kr->query.valid = false;
+		kr->query.over = false;
+		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
+		if (kr->limiting)
+			grant = Min(grant, kr->limit -
+						held_by_others(stmt, node, stmt->inline_keys[k].relid));
+	}
+	/* as node_grant, with no other node of the statement */
+	node->granted = Max(Min(grant, (int64) ig_batch_rows - 1), 0);
+}
+
+IgNode *
+ig_stmt_simple(EState *estate, Oid userid, Oid relid)
+{
+	IgStmt	   *stmt;
+	IgNode	   *node;
+
+	if (unlikely(nspare_stmts == 0))
+		return NULL;
+	stmt = spare_stmts[nspare_stmts - 1];
+	if (stmt->simple_relid != relid || stmt->built_userid != userid ||
+		stmt->built_gen != ig_rules_gen ||
+		unlikely(estate->es_plannedstmt->parallelModeNeeded))
+		return NULL;
+	nspare_stmts--;
+
+	/* keys [all tables, relid] and their node are as the last one left them */
+	stmt->estate = estate;
+	stmt->has_pending = false;
+	stmt->simple = true;
+	stmt->rules_gen = ig_rules_gen;
+	stmt->has_baselines = false;
+	stmt->hist_gen = ig_history_generation();
+	tally_reset(&stmt->inline_keys[0]);
+	tally_reset(&stmt->inline_keys[1]);
+	node = &stmt->inline_nodes[0];
+	node->slot = NULL;
+	node->kind = IG_NODE_SCAN;
+	node->granted = IG_UNLIMITED;
+
+	/* released with the executor state, also on error */
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &stmt->callback);
+	stmt->next = running;
+	running = stmt;
+
+	stmt->enforcing = (stmt->key_rules[0] != NULL || stmt->key_rules[1] != NULL);
+	if (unlikely(stmt->enforcing))
+		stmt_simple_rules(stmt, node);
+	return node;
 }
 
 /* Is any statement running in this backend? */
@@ -364,6 +607,9 @@ held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid)
 {
 	int64		held = 0;
 
+	/* mostly a lone node of the only statement running */
+	if (running == stmt && stmt->next == NULL && stmt->nnodes <= 1)
+		return 0;
 	for (IgStmt *s = running; s != NULL; s = s->next)
 	{
 		if (s->userid != stmt->userid)
@@ -473,61 +719,59 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 	return reclaimed;
 }
 
+/* settle_keys for a statement with rules. */
+static pg_noinline void
+settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
+					  Oid read_relid, TimestampTz now)
+{
+	int			catalog_ok = -1;	/* not asked yet */
+
+	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
+					   !stmt->in_worker,
+					   final && stmt->estate->es_use_parallel_mode, now);
+
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[i];
+
+		if (kr == NULL)
+			continue;
+		if (likely(kr->query.valid && !kr->query.over))
+		{
+			/* nothing crossed or broken; at the end, nothing more to do */
+			if (!final)
+				ig_enforce_limit_within(kr);
+			continue;
+		}
+		if (catalog_ok < 0)
+			catalog_ok = IsTransactionState();
+		ig_enforce_check(kr, &stmt->keys[i], stmt->userid,
+						 stmt->keys[i].added, read_relid,
+						 stmt->parallel_query, catalog_ok, may_raise);
+	}
+}
+
 /*
  * Puts every key's pending rows into shared memory and, for keys with
  * rules, checks them against the counts read back: may record crossings
  * and, with may_raise, stop the statement.  read_relid names the table
  * being read, for all-tables rules.
+ *
+ * The first rows of a statement count it; a parallel query counts once,
+ * by its leader, even if only the workers read.
  */
-static void
+static inline void
 settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 {
 	TimestampTz now = ig_now();
-	uint64		added_inline[IG_INLINE_KEYS * 2];
-	uint64	   *added = added_inline;
-	bool		catalog_ok = IsTransactionState();
 
 	stmt->has_pending = false;
-	if (stmt->enforcing)
-	{
-		if (stmt->nkeys > (int) lengthof(added_inline))
-			added = palloc(sizeof(uint64) * stmt->nkeys);
-		for (int i = 0; i < stmt->nkeys; i++)
-		{
-			IgKeyRules *kr = stmt->key_rules[i];
-
-			added[i] = stmt->keys[i].pending;
-			if (kr != NULL)
-				kr->query.pin_until = ig_enforce_pin(kr, now);
-		}
-	}
-
-	/*
-	 * The first rows of a statement count it; a parallel query counts once,
-	 * by its leader, even if only the workers read.
-	 */
-	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
-					   !stmt->in_worker,
-					   final && stmt->estate->es_use_parallel_mode, now);
-
-	if (stmt->enforcing)
-	{
-		for (int i = 0; i < stmt->nkeys; i++)
-		{
-			IgKeyRules *kr = stmt->key_rules[i];
-
-			if (kr == NULL)
-				continue;
-			/* at the end, a key whose counts are all within bounds is done */
-			if (final && kr->query.valid && !kr->query.over)
-				continue;
-			ig_enforce_check(kr, &stmt->keys[i], stmt->userid, added[i],
-							 read_relid, stmt->parallel_query,
-							 catalog_ok, may_raise);
-		}
-		if (added != added_inline)
-			pfree(added);
-	}
+	if (likely(!stmt->enforcing))
+		ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
+						   !stmt->in_worker,
+						   final && stmt->estate->es_use_parallel_mode, now);
+	else
+		settle_keys_enforcing(stmt, final, may_raise, read_relid, now);
 }
 
 /*
@@ -552,8 +796,8 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
  * (possibly in an aborting transaction).  Never stops the statement: a
  * rule broken meanwhile by other sessions stops its next row.
  */
-void
-ig_stmt_settle(IgStmt *stmt, bool final)
+static inline void
+stmt_settle(IgStmt *stmt, bool final)
 {
 	bool		counted = stmt->has_pending;
 
@@ -568,6 +812,13 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 		ig_stmt_begin_enforcing(stmt);
 }
 
+/* As stmt_settle, for callers outside this file. */
+void
+ig_stmt_settle(IgStmt *stmt, bool final)
+{
+	stmt_settle(stmt, final);
+}
+
 /*
  * True if the rules a running statement was matched to, or the history
  * its baseline limits come from, changed since.
@@ -575,7 +826,7 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 bool
 ig_stmt_rules_moved(const IgStmt *stmt)
 {
-	return !ig_rules_current(stmt->rules_epoch) ||
+	return !ig_rules_current(stmt->rules_gen) ||
 		(stmt->has_baselines && stmt->hist_gen != ig_history_generation());
 }
 
@@ -583,12 +834,20 @@ ig_stmt_rules_moved(const IgStmt *stmt)
  * Matches a running statement's keys to the rules in force now, with
  * baseline limits from the history as it is now: for a cursor or portal
  * whose rules or history changed since it was opened, before its next
- * FETCH.  What it read so far is settled under the old ones first.
+ * FETCH.  What it read so far is settled under the old ones first.  The
+ * statement leaves the one-step path (ig_stmt_simple): its keys are those
+ * of a general statement from now on.
  */
 void
 ig_stmt_refresh_rules(IgStmt *stmt)
 {
-	ig_stmt_settle(stmt, false);
+	stmt_settle(stmt, false);
+	if (stmt->simple)
+	{
+		stmt->simple = false;
+		stmt->nkeys = 2;
+		stmt->nnodes = 1;
+	}
 
 	stmt->covered = ig_rules_cover(stmt->userid);
 	stmt->enforcing = false;
@@ -604,15 +863,10 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 		tally->hist_wanted = 0;
 		if (stmt->covered)
 			list = ig_rules_for_relation(stmt->userid, tally->relid);
-		if (list != NULL)
-		{
-			ig_baseline_refresh(list, stmt->userid);
-			stmt->has_baselines |= list->nbaseline > 0;
-			if (list->hist_wanted != 0)
-				tally_history(tally, list);
-			if (list->nrules > 0)
-				kr = key_rules_new(stmt, list, i);
-		}
+		if (i < IG_INLINE_KEYS && stmt->keys == stmt->inline_keys)
+			stmt->inline_lists[i] = list;
+		if (list != NULL && key_list_setup(stmt, tally, list))
+			kr = key_rules_new(stmt, list, i);
 		stmt->key_rules[i] = kr;
 		if (kr != NULL)
 		{
@@ -620,7 +874,8 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 			ig_enforce_begin(kr, tally, stmt->userid);
 		}
 	}
-	stmt->rules_epoch = ig_rules_epoch();
+	stmt->rules_gen = ig_rules_gen;
+	stmt->nbuilt = 0;			/* not to be taken over by the next one */
 
 	if (stmt->enforcing)
 		ig_stmt_begin_enforcing(stmt);
@@ -634,32 +889,142 @@ ig_stmt_refresh_rules(IgStmt *stmt)
  * The executor state is being freed (ExecutorEnd, or an abort): settle,
  * release the trampolines, remember where the counters are.
  */
+/* True if a key's rules have something to check after a settle. */
+static inline bool
+simple_key_unsettled(const IgKeyRules *kr)
+{
+	return kr != NULL && (!kr->query.valid || kr->query.over);
+}
+
+/*
+ * After the last settle of ig_stmt_simple's statement: records the log
+ * rules its rows crossed, as settle_keys does (a key whose counts all
+ * stayed within their limits has nothing to record).
+ */
+static pg_noinline void
+stmt_simple_check(IgStmt *stmt, Oid read_relid)
+{
+	for (int k = 0; k < 2; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr == NULL || (kr->query.valid && !kr->query.over))
+			continue;
+		ig_enforce_check(kr, &stmt->inline_keys[k], stmt->userid,
+						 stmt->inline_keys[k].added, read_relid,
+						 stmt->parallel_query, IsTransactionState(), false);
+	}
+}
+
+/*
+ * True if key k's rule state can serve the next statement of the same
+ * shape as it is: no rules, or its inline state for its rule list.
+ */
+static inline bool
+simple_key_rules(const IgStmt *stmt, int k)
+{
+	const IgKeyRules *kr = stmt->key_rules[k];
+
+	if (kr == NULL)
+		return stmt->inline_lists[k] == NULL;
+	return kr == &stmt->inline_rules[k] &&
+		kr->list == stmt->inline_lists[k] &&
+		kr->query.sum == stmt->inline_sums[k];
+}
+
 static void
 stmt_release(void *arg)
 {
 	IgStmt	   *stmt = (IgStmt *) arg;
-	IgStmt	  **link;
 
-	ig_stmt_settle(stmt, true);
-
-	for (int i = 0; i < stmt->nnodes; i++)
-		if (stmt->nodes[i]->slot != NULL)
-			ig_unwrap(stmt->nodes[i]->slot);
-	for (int i = 0; i < stmt->nkeys; i++)
-		tally_remember(&stmt->keys[i], stmt->userid);
-
-	for (link = &running; *link != NULL; link = &(*link)->next)
+	if (likely(stmt->simple))
 	{
-		if (*link == stmt)
+		/* ig_stmt_simple's statement: one node, keys [all tables, relid] */
+		IgNode	   *node = &stmt->inline_nodes[0];
+		IgTally    *keys = stmt->inline_keys;
+
+		if (likely(node->slot != NULL))
 		{
-			*link = stmt->next;
-			break;
+			int64		consumed = node->granted - node->slot->left;
+
+			if (consumed > 0)
+			{
+				keys[0].pending += consumed;
+				keys[1].pending += consumed;
+				ig_counters_settle_pair(MyDatabaseId, stmt->userid, keys,
+										ig_now());
+				if (unlikely(stmt->enforcing) &&
+					(simple_key_unsettled(stmt->key_rules[0]) ||
+					 simple_key_unsettled(stmt->key_rules[1])))
+					stmt_simple_check(stmt, node->relid);
+			}
+			ig_unwrap(node->slot);
+		}
+		if (unlikely(keys[0].ref_moved | keys[1].ref_moved))
+		{
+			tally_remember(&keys[0], stmt->userid);
+			tally_remember(&keys[1], stmt->userid);
+		}
+	}
+	else
+	{
+		stmt_settle(stmt, true);
+
+		for (int i = 0; i < stmt->nnodes; i++)
+			if (stmt->nodes[i]->slot != NULL)
+				ig_unwrap(stmt->nodes[i]->slot);
+		for (int i = 0; i < stmt->nkeys; i++)
+			tally_remember(&stmt->keys[i], stmt->userid);
+
+		/* the next statement may take this one's shape over as it is */
+		stmt->simple_relid = InvalidOid;
+		if (stmt->nnodes == 1 && stmt->nkeys == 2 &&
+			stmt->keys == stmt->inline_keys &&
+			stmt->nodes == stmt->inline_node_list &&
+			stmt->nodes[0] == &stmt->inline_nodes[0] &&
+			stmt->inline_nodes[0].kind != IG_NODE_CONFLICT &&
+			stmt->inline_nodes[0].nkeys == 2 &&
+			stmt->inline_nodes[0].keys[1] == 1 &&
+			simple_key_rules(stmt, 0) && simple_key_rules(stmt, 1) &&
+			stmt->nbuilt >= 2 && !stmt->in_worker &&
+			stmt->parallel_query == 0 &&
+			stmt->inline_keys[0].relid == InvalidOid &&
+			stmt->inline_nodes[0].relid == stmt->inline_keys[1].relid)
+			stmt->simple_relid = stmt->inline_keys[1].relid;
+
+		/* what grew beyond the inline arrays goes with es_query_cxt */
+		if (unlikely(stmt->keys != stmt->inline_keys))
+		{
+			stmt->maxkeys = IG_INLINE_KEYS;
+			stmt->keys = stmt->inline_keys;
+			stmt->key_rules = stmt->inline_key_rules;
+		}
+		if (unlikely(stmt->nodes != stmt->inline_node_list))
+		{
+			stmt->maxnodes = IG_INLINE_NODES;
+			stmt->nodes = stmt->inline_node_list;
+		}
+		stmt->built_userid = stmt->userid;
+		stmt->built_gen = stmt->rules_gen;
+	}
+
+	/* usually the innermost statement ends first */
+	if (likely(running == stmt))
+		running = stmt->next;
+	else
+	{
+		for (IgStmt **link = &running; *link != NULL; link = &(*link)->next)
+		{
+			if (*link == stmt)
+			{
+				*link = stmt->next;
+				break;
+			}
 		}
 	}
 	if (running == NULL)
 		ig_rules_free_retired();
 
-	/* keys and nodes beyond the inline ones go with es_query_cxt */
 	if (nspare_stmts < IG_SPARE_STMTS)
 		spare_stmts[nspare_stmts++] = stmt;
 	else
@@ -749,6 +1114,7 @@ ig_direct_prepare(Oid relid, IgDirectCount *direct)
 			ig_rules_for_relation(direct->userid, relids[i]) : NULL;
 
 		tally_init(&direct->tallies[i], direct->userid, relids[i]);
+		tally_reset(&direct->tallies[i]);
 		direct->rules[i] = NULL;
 		if (list == NULL)
 			continue;
@@ -772,8 +1138,9 @@ ig_direct_needs_executor(const IgDirectCount *direct)
 
 /*
  * Counts the rows, as one statement, and records the log rules they
- * crossed -- unless the transaction is failing.  Safe in an aborting
- * transaction and at backend exit: no error, no catalog access then.
+ * crossed -- without catalog_ok (the transaction failing, the backend
+ * exiting) with the names last seen.  Safe in an aborting transaction and
+ * at backend exit: no error, no catalog access then.
  */
 void
 ig_direct_commit(IgDirectCount *direct, uint64 rows, bool catalog_ok)
@@ -784,10 +1151,7 @@ ig_direct_commit(IgDirectCount *direct, uint64 rows, bool catalog_ok)
 	{
 		direct->tallies[i].pending = rows;
 		if (direct->rules[i] != NULL)
-		{
 			direct->tallies[i].query = &direct->rules[i]->query;
-			direct->rules[i]->query.pin_until = ig_enforce_pin(direct->rules[i], now);
-		}
 	}
 	ig_counters_settle(MyDatabaseId, direct->userid, direct->tallies,
 					   direct->ntallies, true, true, now);

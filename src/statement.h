@@ -51,7 +51,11 @@ typedef struct IgNode
 #define IG_INLINE_NODES 3
 #define IG_INLINE_RULES 8		/* rules per key whose counts fit inline */
 
-/* A running statement: one executor state. */
+/*
+ * A running statement: one executor state.  Kept for reuse when it ends:
+ * its inline keys then still describe the last statement's tables, for
+ * the same session user and rules (see stmt_key).
+ */
 typedef struct IgStmt
 {
 	EState	   *estate;
@@ -62,7 +66,7 @@ typedef struct IgStmt
 	bool		covered;		/* rules cover the session user */
 	bool		enforcing;		/* some key has rules */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
-	uint64		rules_epoch;	/* of the rules its keys were matched to */
+	uint32		rules_gen;		/* ig_rules_gen when it started */
 	bool		has_baselines;	/* some key has baseline rules ... */
 	uint32		hist_gen;		/* ... whose limits are of this history */
 	uint64		parallel_query; /* shared by a parallel query's processes */
@@ -73,6 +77,14 @@ typedef struct IgStmt
 	int			nnodes;
 	int			maxnodes;
 	IgNode	  **nodes;
+	/* inline keys [0, nbuilt) are valid for built_userid and built_gen */
+	int			nbuilt;
+	Oid			built_userid;
+	uint32		built_gen;
+	/* the last statement was a lone scan of this relation, or InvalidOid */
+	Oid			simple_relid;
+	bool		simple;			/* this one is (ig_stmt_simple) */
+	IgRuleList *inline_lists[IG_INLINE_KEYS];	/* their rules, or NULL */
 	IgTally		inline_keys[IG_INLINE_KEYS];
 	IgKeyRules *inline_key_rules[IG_INLINE_KEYS];
 	IgKeyRules	inline_rules[IG_INLINE_KEYS];
@@ -92,7 +104,9 @@ typedef struct IgDirectCount
 
 extern IgStmt *ig_stmt_start(EState *estate, Oid userid, bool covered);
 extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
-extern void ig_stmt_drop_node(IgStmt *stmt);
+extern IgNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
+							bool covered, const Oid *relids, int nrelids);
+extern IgNode *ig_stmt_simple(EState *estate, Oid userid, Oid relid);
 extern bool ig_node_add_relation(IgNode *node, Oid relid);
 extern void ig_stmt_begin_enforcing(IgStmt *stmt);
 extern IgStmt *ig_stmt_find(EState *estate);

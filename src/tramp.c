@@ -29,6 +29,16 @@
  * used only when the node's function is core's own (not another
  * extension's wrapper).
  *
+ * An index-only scan with neither filter nor projection (count(*) as the
+ * planner plans it on a vacuumed table) gets the same treatment, where
+ * compat.h enables it: a forward scan of an index without ORDER BY
+ * operators or name columns, already begun, outside EvalPlanQual.  The
+ * trampoline does what ExecIndexOnlyScan -> ExecScan -> IndexOnlyNext do
+ * there, with the same calls in the same order (visibility map, heap
+ * fetch when the page is not all-visible, index tuple into the slot,
+ * lossy-index recheck, predicate lock), so visibility is exactly core's;
+ * anything else goes through the real function.
+ *
  * Replacing ExecProcNodeReal (not ExecProcNode) right after
  * standard_ExecutorStart works for both the plain and the instrumented
  * (EXPLAIN ANALYZE) paths: every node still points at ExecProcNodeFirst,
@@ -49,12 +59,19 @@
 
 #include <dlfcn.h>
 
+#include "access/genam.h"
+#include "access/relscan.h"
 #include "access/tableam.h"
+#include "access/visibilitymap.h"
+#include "catalog/pg_am.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "storage/predicate.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 
 #include "compat.h"
 #include "tramp.h"
@@ -146,6 +163,97 @@ seq_tramp_##n(PlanState *ps) \
 	return result; \
 }
 
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+/*
+ * The next row of an index-only scan that ios_fast_path accepted, or an
+ * empty slot at the end; counted against the slot.  The slow path (the
+ * real ExecIndexOnlyScan) begins the scan, sets up runtime keys, and runs
+ * backward scans and EvalPlanQual.
+ */
+static pg_attribute_always_inline TupleTableSlot *
+ios_next(PlanState *ps, IgSlot *slot)
+{
+	IndexOnlyScanState *node = (IndexOnlyScanState *) ps;
+	EState	   *estate = ps->state;
+	IndexScanDesc scan = node->ioss_ScanDesc;
+	TupleTableSlot *result = node->ss.ss_ScanTupleSlot;
+	ExprContext *econtext = ps->ps_ExprContext;
+
+	if (unlikely(scan == NULL || estate->es_epq_active != NULL ||
+				 estate->es_direction != ForwardScanDirection ||
+				 (node->ioss_NumRuntimeKeys != 0 && !node->ioss_RuntimeKeysReady)))
+		return seq_slow(slot, ps);
+
+	/* what ExecScan and ExecScanFetch do before asking for a row */
+	ResetExprContext(econtext);
+	CHECK_FOR_INTERRUPTS();
+
+	for (;;)
+	{
+		ItemPointer tid = index_getnext_tid(scan, ForwardScanDirection);
+		bool		heap_visited = false;
+
+		if (tid == NULL)
+			return ExecClearTuple(result);	/* the end */
+		CHECK_FOR_INTERRUPTS();
+
+		/* a page not all-visible: the heap decides whether the row is seen */
+		if (!VM_ALL_VISIBLE(scan->heapRelation, ItemPointerGetBlockNumber(tid),
+							&node->ioss_VMBuffer))
+		{
+			InstrCountTuples2(node, 1);
+			if (!index_fetch_heap(scan, node->ioss_TableSlot))
+				continue;
+			ExecClearTuple(node->ioss_TableSlot);
+			if (scan->xs_heap_continue)
+				elog(ERROR, "non-MVCC snapshots are not supported in index-only scans");
+			heap_visited = true;
+		}
+
+		/* the row, from the index */
+		if (scan->xs_hitup != NULL)
+			ExecForceStoreHeapTuple(scan->xs_hitup, result, false);
+		else if (scan->xs_itup != NULL)
+		{
+			ExecClearTuple(result);
+			index_deform_tuple(scan->xs_itup, scan->xs_itupdesc,
+							   result->tts_values, result->tts_isnull);
+			ExecStoreVirtualTuple(result);
+		}
+		else
+			elog(ERROR, "no data returned for index-only scan");
+
+		/* a lossy index: its conditions are checked again */
+		if (scan->xs_recheck)
+		{
+			econtext->ecxt_scantuple = result;
+			if (!ExecQualAndReset(node->recheckqual, econtext))
+			{
+				InstrCountFiltered2(node, 1);
+				continue;
+			}
+		}
+
+		/* serializable: the heap page counts as read */
+		if (!heap_visited)
+			PredicateLockPage(scan->heapRelation,
+							  ItemPointerGetBlockNumber(tid),
+							  estate->es_snapshot);
+
+		if (unlikely(--slot->left < 0))
+			exhausted(slot, NULL);
+		return result;
+	}
+}
+
+#define IOS_TRAMPOLINE(n) \
+static TupleTableSlot * \
+ios_tramp_##n(PlanState *ps) \
+{ \
+	return ios_next(ps, &exec_slots[0##n]); \
+}
+#endif
+
 #define OCTAL8(M, d) M(d##0) M(d##1) M(d##2) M(d##3) M(d##4) M(d##5) M(d##6) M(d##7)
 #define OCTAL64(M) OCTAL8(M, 0) OCTAL8(M, 1) OCTAL8(M, 2) OCTAL8(M, 3) \
 	OCTAL8(M, 4) OCTAL8(M, 5) OCTAL8(M, 6) OCTAL8(M, 7)
@@ -153,6 +261,9 @@ seq_tramp_##n(PlanState *ps) \
 OCTAL64(EXEC_TRAMPOLINE)
 OCTAL64(SEQ_TRAMPOLINE)
 OCTAL64(EXPR_TRAMPOLINE)
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+OCTAL64(IOS_TRAMPOLINE)
+#endif
 
 #define EXEC_NAME(n) exec_tramp_##n,
 #define SEQ_NAME(n) seq_tramp_##n,
@@ -166,30 +277,47 @@ static const ExecProcNodeMtd seq_trampolines[IG_POOL_SIZE] = {
 	OCTAL64(SEQ_NAME)
 };
 
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+#define IOS_NAME(n) ios_tramp_##n,
+
+static const ExecProcNodeMtd ios_trampolines[IG_POOL_SIZE] = {
+	OCTAL64(IOS_NAME)
+};
+#endif
+
 /*
- * core's ExecSeqScan, once seen: the function of a SeqScanState node that
- * lives in the postgres executable itself (checked with dladdr), not in an
- * extension that wrapped it.
+ * A core node function, once seen: the function of a node of that type
+ * that lives in the postgres executable itself (checked with dladdr), not
+ * in an extension that wrapped it.  The first function seen for the type
+ * decides.
  */
-static ExecProcNodeMtd core_seqscan = NULL;
+typedef struct IgCoreFn
+{
+	ExecProcNodeMtd fn;
+	bool		checked;
+} IgCoreFn;
+
+static IgCoreFn core_seqscan;
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+static IgCoreFn core_indexonlyscan;
+#endif
 
 static bool
-is_core_seqscan(ExecProcNodeMtd fn)
+is_core_fn(IgCoreFn *core, ExecProcNodeMtd fn)
 {
-	static bool checked_once = false;
 	Dl_info		fn_info;
 	Dl_info		core_info;
 
-	if (fn == core_seqscan)
+	if (fn == core->fn)
 		return true;
-	if (checked_once)
+	if (core->checked)
 		return false;
-	checked_once = true;
+	core->checked = true;
 	if (dladdr((void *) fn, &fn_info) == 0 ||
 		dladdr((void *) ExecScan, &core_info) == 0 ||
 		fn_info.dli_fbase != core_info.dli_fbase)
 		return false;
-	core_seqscan = fn;
+	core->fn = fn;
 	return true;
 }
 
@@ -203,8 +331,46 @@ seq_fast_path(PlanState *ps)
 	return IsA(ps, SeqScanState) &&
 		ps->qual == NULL &&
 		ps->ps_ProjInfo == NULL &&
-		is_core_seqscan(ps->ExecProcNodeReal);
+		is_core_fn(&core_seqscan, ps->ExecProcNodeReal);
 }
+
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+/*
+ * True if the server is the release this was built for: the fast path
+ * reads fields a minor release may have added to IndexOnlyScanState.
+ */
+static bool
+server_is_build_release(void)
+{
+	static int	same = -1;
+
+	if (same < 0)
+	{
+		const char *version = GetConfigOption("server_version_num", true, false);
+
+		same = (version != NULL && atoi(version) == PG_VERSION_NUM);
+	}
+	return same;
+}
+#endif
+
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+/* An index-only scan that its fast path can stand in for. */
+static bool
+ios_fast_path(PlanState *ps)
+{
+	IndexOnlyScanState *node = (IndexOnlyScanState *) ps;
+
+	return IsA(ps, IndexOnlyScanState) &&
+		ps->qual == NULL &&
+		ps->ps_ProjInfo == NULL &&
+		node->ioss_NumOrderByKeys == 0 &&
+		node->ioss_NameCStringAttNums == NULL &&
+		((IndexOnlyScan *) ps->plan)->indexorderdir != BackwardScanDirection &&
+		server_is_build_release() &&
+		is_core_fn(&core_indexonlyscan, ps->ExecProcNodeReal);
+}
+#endif
 
 static const ExprStateEvalFunc expr_trampolines[IG_POOL_SIZE] = {
 	OCTAL64(EXPR_NAME)
@@ -272,7 +438,7 @@ ig_tramp_init(IgExhaustedFn fn)
 }
 
 /* A slot outside the pools, found by hash lookup. */
-static IgSlot *
+static pg_noinline IgSlot *
 generic_take(void *owner)
 {
 	GenericEntry *entry;
@@ -285,6 +451,28 @@ generic_take(void *owner)
 	return slot;
 }
 
+/* A generic slot in front of a plan node: the pool is used up. */
+static pg_noinline IgSlot *
+wrap_exec_generic(PlanState *ps)
+{
+	IgSlot	   *slot = generic_take(ps);
+
+	slot->real.exec = ps->ExecProcNodeReal;
+	ps->ExecProcNodeReal = exec_generic;
+	return slot;
+}
+
+/* A generic slot in front of an expression: the pool is used up. */
+static pg_noinline IgSlot *
+wrap_expr_generic(ExprState *state)
+{
+	IgSlot	   *slot = generic_take(state);
+
+	slot->real.expr = state->evalfunc;
+	state->evalfunc = expr_generic;
+	return slot;
+}
+
 /*
  * Puts a trampoline in front of a plan node.
  */
@@ -293,21 +481,21 @@ ig_wrap_exec(PlanState *ps, void *node, int64 left)
 {
 	IgSlot	   *slot;
 
-	if (exec_nfree > 0)
+	if (likely(exec_nfree > 0))
 	{
 		slot = &exec_slots[exec_free[--exec_nfree]];
 		slot->real.exec = ps->ExecProcNodeReal;
 		if (seq_fast_path(ps))
 			ps->ExecProcNodeReal = seq_trampolines[slot->index];
+#ifdef IG_INDEXONLYSCAN_FAST_PATH
+		else if (ios_fast_path(ps))
+			ps->ExecProcNodeReal = ios_trampolines[slot->index];
+#endif
 		else
 			ps->ExecProcNodeReal = exec_trampolines[slot->index];
 	}
 	else
-	{
-		slot = generic_take(ps);
-		slot->real.exec = ps->ExecProcNodeReal;
-		ps->ExecProcNodeReal = exec_generic;
-	}
+		slot = wrap_exec_generic(ps);
 	slot->left = left;
 	slot->owner = ps;
 	slot->node = node;
@@ -323,23 +511,29 @@ ig_wrap_expr(ExprState *state, void *node, int64 left)
 {
 	IgSlot	   *slot;
 
-	if (expr_nfree > 0)
+	if (likely(expr_nfree > 0))
 	{
 		slot = &expr_slots[expr_free[--expr_nfree]];
 		slot->real.expr = state->evalfunc;
 		state->evalfunc = expr_trampolines[slot->index];
 	}
 	else
-	{
-		slot = generic_take(state);
-		slot->real.expr = state->evalfunc;
-		state->evalfunc = expr_generic;
-	}
+		slot = wrap_expr_generic(state);
 	slot->left = left;
 	slot->owner = state;
 	slot->node = node;
 	slot->in_use = true;
 	return slot;
+}
+
+/* Releases a generic slot. */
+static pg_noinline void
+unwrap_generic(IgSlot *slot)
+{
+	void	   *owner = slot->owner;
+
+	hash_search(generic_slots, &owner, HASH_REMOVE, NULL);
+	pfree(slot);
 }
 
 /*
@@ -351,15 +545,9 @@ ig_unwrap(IgSlot *slot)
 	if (!slot->in_use)
 		return;
 	slot->in_use = false;
-	if (slot->index < 0)
-	{
-		void	   *owner = slot->owner;
-
-		hash_search(generic_slots, &owner, HASH_REMOVE, NULL);
-		pfree(slot);
-		return;
-	}
-	if (slot >= exec_slots && slot < exec_slots + IG_POOL_SIZE)
+	if (unlikely(slot->index < 0))
+		unwrap_generic(slot);
+	else if (slot >= exec_slots && slot < exec_slots + IG_POOL_SIZE)
 		exec_free[exec_nfree++] = slot->index;
 	else
 		expr_free[expr_nfree++] = slot->index;

@@ -227,3 +227,85 @@ ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
 		bucket_add(dst, target, rows);
 	}
 }
+
+/*
+ * Writes a ring compactly into buf (at least IG_RING_ENCODED_MAX bytes):
+ * int64 head, uint64 sum, uint32 gen, uint8 count, then count times
+ * uint8 index, uint8 high byte, uint32 low word.  Returns the bytes used.
+ */
+Size
+ig_ring_encode(const IgRing *ring, char *buf)
+{
+	char	   *p = buf + 8 + 8 + 4 + 1;
+	uint8		count = 0;
+
+	memcpy(buf, &ring->head, 8);
+	memcpy(buf + 8, &ring->sum, 8);
+	memcpy(buf + 16, &ring->gen, 4);
+	if (ring->sum != 0)
+	{
+		/* two buckets at a time: most are zero */
+		for (int i = 0; i < IG_RING_BUCKETS; i += 2)
+		{
+			uint64		lo2;
+			uint16		hi2;
+
+			memcpy(&lo2, &ring->lo[i], sizeof(lo2));
+			memcpy(&hi2, &ring->hi[i], sizeof(hi2));
+			if ((lo2 | hi2) == 0)
+				continue;
+			for (int j = i; j < i + 2; j++)
+			{
+				if ((ring->lo[j] | ring->hi[j]) == 0)
+					continue;
+				p[0] = (char) j;
+				p[1] = (char) ring->hi[j];
+				memcpy(p + 2, &ring->lo[j], 4);
+				p += 6;
+				count++;
+			}
+		}
+	}
+	buf[20] = (char) count;
+	return p - buf;
+}
+
+/*
+ * Reads a ring written by ig_ring_encode from data (len bytes available).
+ * Returns the bytes read, or 0 if they do not make a valid ring (a bucket
+ * out of range or twice, a sum that is not the buckets').
+ */
+Size
+ig_ring_decode(IgRing *ring, const char *data, Size len)
+{
+	const char *p = data + 8 + 8 + 4 + 1;
+	uint64		total = 0;
+	uint8		count;
+	uint32		gen;
+
+	if (len < 8 + 8 + 4 + 1)
+		return 0;
+	count = (uint8) data[20];
+	if (count > IG_RING_BUCKETS || len < (Size) (8 + 8 + 4 + 1 + count * 6))
+		return 0;
+	memcpy(&gen, data + 16, 4);
+	ig_ring_reset(ring, gen);
+	memcpy(&ring->head, data, 8);
+	memcpy(&ring->sum, data + 8, 8);
+	for (int k = 0; k < count; k++, p += 6)
+	{
+		int			i = (uint8) p[0];
+		uint32		lo;
+
+		memcpy(&lo, p + 2, 4);
+		if (i >= IG_RING_BUCKETS || (ring->lo[i] | ring->hi[i]) != 0 ||
+			(lo | (uint8) p[1]) == 0)
+			return 0;
+		ring->lo[i] = lo;
+		ring->hi[i] = (uint8) p[1];
+		total += bucket_get(ring, i);
+	}
+	if (total != ring->sum)
+		return 0;
+	return p - data;
+}

@@ -79,4 +79,14 @@ extern uint64 ig_ring_sum(IgRing *ring, int64 width, int64 length, int64 now);
 extern void ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
 							IgRing *src, int64 src_width, int64 now);
 
+/*
+ * A ring written compactly (to the counts file): head, sum, generation,
+ * then only the buckets that hold rows, each as its index and value.  A
+ * counter's rings are mostly zeros, so this is a tenth of the bytes.
+ */
+#define IG_RING_ENCODED_MAX (8 + 8 + 4 + 1 + IG_RING_BUCKETS * 6)
+
+extern Size ig_ring_encode(const IgRing *ring, char *buf);
+extern Size ig_ring_decode(IgRing *ring, const char *data, Size len);
+
 #endif							/* IG_WINDOW_H */

@@ -245,6 +245,42 @@ test_rebuild(void)
 	}
 }
 
+/* A ring written compactly reads back as the same ring; damage is refused. */
+static void
+test_encode(void)
+{
+	for (int round = 0; round < 200; round++)
+	{
+		IgRing		ring;
+		IgRing		back;
+		char		buf[IG_RING_ENCODED_MAX];
+		int64		length = (round % 3 == 0) ? MINUTE : (round % 3 == 1) ? HOUR : 30 * DAY;
+		int64		width = ig_window_width(length);
+		int64		now = rng_range(100 * DAY, 900 * DAY);
+		int			nreads = round % 7 == 0 ? 0 : rng_range(1, 300);
+		Size		len;
+
+		ig_ring_reset(&ring, (uint32) round);
+		for (int i = 0; i < nreads; i++)
+		{
+			now += rng_range(0, length / 30);
+			ig_ring_add(&ring, width, now,
+						i % 50 == 0 ? IG_BUCKET_MAX : rng() % 1000);
+		}
+		len = ig_ring_encode(&ring, buf);
+		CHECK(len <= sizeof(buf), "encoding fits");
+		CHECK(ig_ring_decode(&back, buf, len) == len, "encoding reads back");
+		CHECK(memcmp(&ring, &back, sizeof(IgRing)) == 0, "the same ring");
+		CHECK(ig_ring_decode(&back, buf, len - 1) == 0 || len == 21,
+			  "a short encoding is refused");
+		if (len > 21)
+		{
+			buf[len - 1] ^= 0x40;
+			CHECK(ig_ring_decode(&back, buf, len) == 0, "a damaged bucket is refused");
+		}
+	}
+}
+
 int
 main(void)
 {
@@ -253,6 +289,7 @@ main(void)
 	test_boundaries();
 	test_edges();
 	test_rebuild();
+	test_encode();
 
 	return unit_finish("test_window");
 }
