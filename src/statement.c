@@ -84,8 +84,13 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 {
 	if (unlikely(list->nbaseline > 0 || list->hist_wanted != 0))
 	{
+		if (list->nbaseline > 0 && !stmt->has_baselines)
+		{
+			/* the history its limits are of, for a cursor's next FETCH */
+			stmt->has_baselines = true;
+			stmt->hist_gen = ig_history_generation();
+		}
 		ig_baseline_refresh(list, stmt->userid);
-		stmt->has_baselines |= list->nbaseline > 0;
 		if (list->hist_wanted != 0)
 			tally_history(tally, list);
 	}
@@ -339,7 +344,6 @@ stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->simple = false;
 	stmt->rules_gen = ig_rules_gen;
 	stmt->has_baselines = false;
-	stmt->hist_gen = ig_history_generation();
 	stmt->nkeys = 0;
 	stmt->nnodes = 0;
 	if (stmt->built_userid != userid || stmt->built_gen != ig_rules_gen)
@@ -508,7 +512,6 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	stmt->simple = true;
 	stmt->rules_gen = ig_rules_gen;
 	stmt->has_baselines = false;
-	stmt->hist_gen = ig_history_generation();
 	tally_reset(&stmt->inline_keys[0]);
 	tally_reset(&stmt->inline_keys[1]);
 	node = &stmt->inline_nodes[0];
@@ -852,7 +855,6 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 	stmt->covered = ig_rules_cover(stmt->userid);
 	stmt->enforcing = false;
 	stmt->has_baselines = false;
-	stmt->hist_gen = ig_history_generation();
 	for (int i = 0; i < stmt->nkeys; i++)
 	{
 		IgTally    *tally = &stmt->keys[i];
