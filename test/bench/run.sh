@@ -223,7 +223,7 @@ pg "$PG_BIN/createdb" -h "$dir" -p $port -T bench bench_base
 # 1,000 baseline rules: per role, one over all its tables and one on
 # pgbench_accounts, three on other tables, hours and days, self, peers and
 # both, log and block in turn.  The 200 roles are in 10 peer groups of 20;
-# each series the rules use has 20 days of seeded history of 100 M rows a
+# each series the rules use has 20 days of seeded history of 10,000 M rows a
 # window, so every limit is usable and far above what the workload reads.
 psql_as "$PG_USER" bench_base <<'EOF'
 DO $$
@@ -253,7 +253,7 @@ BEGIN
                         cmp[1 + (k + m) % 3],
                         CASE WHEN (k + m) % 2 = 0 THEN 'block' ELSE 'log' END, t);
             PERFORM insider_guard.record_history(r, t, per,
-                        date_trunc('day', now()) - h * per, 100000000)
+                        date_trunc('day', now()) - h * per, 10000000000)
             FROM generate_series(0, CASE WHEN per = '1 day' THEN 19 ELSE 479 END) h;
         END LOOP;
     END LOOP;
