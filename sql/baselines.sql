@@ -255,6 +255,42 @@ FROM insider_guard.baseline_rules;
 SELECT insider_guard.drop_threshold(:day_rule) AS dropped;
 
 -- ---------------------------------------------------------------------
+-- the members of a group share one pool of its windows, each compared
+-- without itself: o1..o5 read ~50 rows an hour, oheavy ~5,000.  The same
+-- backend matches them in turn, o1 first.
+-- ---------------------------------------------------------------------
+CREATE ROLE ops NOLOGIN;
+CREATE ROLE o1 LOGIN IN ROLE ops;
+CREATE ROLE o2 LOGIN IN ROLE ops;
+CREATE ROLE o3 LOGIN IN ROLE ops;
+CREATE ROLE o4 LOGIN IN ROLE ops;
+CREATE ROLE o5 LOGIN IN ROLE ops;
+CREATE ROLE oheavy LOGIN IN ROLE ops;
+GRANT SELECT ON customers TO ops;
+SELECT seed(o, 40, 21) AS ops_windows FROM unnest('{o1,o2,o3,o4,o5}'::name[]) o;
+SELECT seed('oheavy', 4000, 2001) AS heavy_windows;
+SELECT insider_guard.add_peer_group('ops');
+SELECT insider_guard.set_baseline_rule('ops', 5, '1 hour', 100, 'peers', 'block') AS ops_rule \gset
+-- o1's peers include oheavy: a limit far above the table
+SET SESSION AUTHORIZATION o1;
+SELECT count(*) AS o1_not_stopped FROM customers;
+RESET SESSION AUTHORIZATION;
+-- oheavy's peers are the light five: 5 x 50
+SET SESSION AUTHORIZATION oheavy;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT creads('oheavy') AS oheavy_stopped_at_251;
+-- o2's peers include oheavy again
+SET SESSION AUTHORIZATION o2;
+SELECT count(*) AS o2_not_stopped FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT role_name, peer_high_rows, limit_now FROM insider_guard.baselines
+WHERE role_name IN ('o1', 'o2', 'oheavy') ORDER BY role_name::text;
+SELECT insider_guard.drop_threshold(:ops_rule) AS dropped;
+SELECT insider_guard.drop_peer_group('ops');
+
+-- ---------------------------------------------------------------------
 -- privileges: a watched role sees and changes nothing
 -- ---------------------------------------------------------------------
 SET SESSION AUTHORIZATION terry;

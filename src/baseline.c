@@ -28,13 +28,67 @@
 #include "baseline.h"
 #include "guc.h"
 
-/* Pools the peers' series of one group for a relation and kind. */
+/*
+ * The pools of whole peer groups (the user's peers and the user) last
+ * computed, while neither the history nor the memberships changed: the
+ * members of a group share it, each taking itself out.
+ */
+typedef struct IgGroupPool
+{
+	bool		valid;
+	Oid			groupid;
+	Oid			relid;
+	int			kind;
+	uint32		history_gen;	/* ig_history_generation() then */
+	uint32		rules_gen;		/* ig_rules_gen then */
+	TimestampTz at;				/* the weights are brought to then */
+	IgHistPool	pool;
+} IgGroupPool;
+
+#define IG_GROUP_POOLS 16
+
+static IgGroupPool group_pools[IG_GROUP_POOLS];
+static int	next_group_pool = 0;
+
+static IgGroupPool *
+find_group_pool(Oid groupid, Oid relid, int kind, uint32 history_gen)
+{
+	for (int i = 0; i < IG_GROUP_POOLS; i++)
+	{
+		IgGroupPool *gp = &group_pools[i];
+
+		if (gp->valid && gp->groupid == groupid && gp->relid == relid &&
+			gp->kind == kind && gp->history_gen == history_gen &&
+			gp->rules_gen == ig_rules_gen)
+			return gp;
+	}
+	return NULL;
+}
+
+/*
+ * Pools the peers' series of one group for a relation and kind.  With
+ * "own", the user's own series as the history had it at generation
+ * own_gen: from the group's pool, less the user, while the history is
+ * still at that generation -- the peers' series are read once per group
+ * while it does not change.  Without, from the peers' series.
+ */
 static void
 pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
-		   TimestampTz now)
+		   const IgHistogram *own, uint32 own_gen, TimestampTz now)
 {
 	IgSeriesKey key;
 	IgHistogram hist;
+	IgGroupPool *gp;
+
+	if (own != NULL && ig_history_generation() != own_gen)
+		own = NULL;				/* it may have changed since */
+	if (own != NULL &&
+		(gp = find_group_pool(group->groupid, relid, kind, own_gen)) != NULL)
+	{
+		*pool = gp->pool;
+		ig_pool_remove(pool, own, gp->at);
+		return;
+	}
 
 	ig_pool_init(pool);
 	key.dbid = MyDatabaseId;
@@ -46,6 +100,21 @@ pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
 		if (ig_history_get(&key, &hist, false))
 			ig_pool_add(pool, &hist, now);
 	}
+
+	/* the group's: the peers' and the user's; unless the history moved */
+	if (own == NULL || ig_history_generation() != own_gen)
+		return;
+	gp = &group_pools[next_group_pool];
+	next_group_pool = (next_group_pool + 1) % IG_GROUP_POOLS;
+	gp->pool = *pool;
+	ig_pool_add(&gp->pool, own, now);
+	gp->groupid = group->groupid;
+	gp->relid = relid;
+	gp->kind = kind;
+	gp->history_gen = own_gen;
+	gp->rules_gen = ig_rules_gen;
+	gp->at = now;
+	gp->valid = true;
 }
 
 /* The highest peer limit over a user's groups, or IG_NO_LIMIT. */
@@ -109,7 +178,7 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 				pools[k] = palloc(sizeof(IgHistPool) * list->npeer_groups);
 				for (int g = 0; g < list->npeer_groups; g++)
 					pool_group(&pools[k][g], &list->peer_groups[g],
-							   list->relid, k, now);
+							   list->relid, k, &own[k], generation, now);
 			}
 			if (pools[k] != NULL)
 				peers = peer_limit(pools[k], list, rule->factor, rule->min_rows);
@@ -156,7 +225,8 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	{
 		IgHistPool	pool;
 
-		pool_group(&pool, &groups[g], series->key.relid, series->key.kind, now);
+		pool_group(&pool, &groups[g], series->key.relid, series->key.kind,
+				   NULL, 0, now);
 		if (pool.members >= IG_PEERS_NEEDED)
 			view->peer_high = Max(view->peer_high,
 								  (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE));

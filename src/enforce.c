@@ -52,6 +52,7 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 
 	if (list == NULL || list->nrules == 0)
 		return NULL;
+	ig_names_remember(userid, list->relid);
 	ig_baseline_refresh(list, userid);
 	n = list->nrules;
 	copy = MemoryContextAlloc(cxt, sizeof(IgRuleList));

@@ -8,9 +8,9 @@
  * they are settled while the transaction aborts, when the catalogs may
  * not be read.  The record must still be written, with names: they come
  * from this cache, filled whenever a name is looked up in a transaction
- * and when the rules are matched to a user (the user and the tables its
- * rules name), and emptied by the invalidations that may rename them.  A
- * name never seen is written as its OID.
+ * and when a statement starts reading a table a rule of the user names
+ * (the user and the table), and emptied by the invalidations that may
+ * rename them.  A name never seen is written as its OID.
  *
  * IDENTIFICATION
  *		src/names.c
@@ -36,6 +36,9 @@ typedef struct IgCachedName
 	char	   *name;			/* in TopMemoryContext */
 } IgCachedName;
 
+/* changes whenever a name is forgotten or replaced */
+uint32		ig_names_gen = 1;
+
 static IgCachedName role_names[IG_NAME_SLOTS];
 static IgCachedName table_names[IG_NAME_SLOTS];
 static int	next_role_slot = 0;
@@ -52,6 +55,7 @@ forget(IgCachedName *cache, Oid oid)
 			pfree(cache[i].name);
 			cache[i].name = NULL;
 			cache[i].oid = InvalidOid;
+			ig_names_gen++;
 		}
 	}
 }
@@ -103,7 +107,10 @@ remember(IgCachedName *cache, int *next, Oid oid, const char *name)
 	if (cached(cache, oid) != NULL)
 		return;
 	if (slot->name != NULL)
+	{
 		pfree(slot->name);
+		ig_names_gen++;
+	}
 	slot->oid = oid;
 	slot->name = MemoryContextStrdup(TopMemoryContext, name);
 	*next = (*next + 1) % IG_NAME_SLOTS;

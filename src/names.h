@@ -11,6 +11,8 @@
 #ifndef IG_NAMES_H
 #define IG_NAMES_H
 
+extern uint32 ig_names_gen;
+
 extern void ig_names_init(void);
 extern char *ig_role_name(Oid roleid, bool catalog_ok);
 extern char *ig_table_name(Oid relid, bool catalog_ok);

@@ -70,7 +70,6 @@
 #include "counters.h"
 #include "guc.h"
 #include "history.h"
-#include "names.h"
 #include "rules.h"
 #include "statement.h"
 
@@ -129,8 +128,9 @@ typedef struct IgHistKey
 	uint8		kinds;			/* bit k: IG_HIST_HOUR, IG_HIST_DAY */
 } IgHistKey;
 
-static IgHistKey *hist_keys = NULL;
+static IgHistKey *hist_keys = NULL;	/* by relid, once all are read */
 static int	nhist_keys = 0;
+static int	hist_keys_allocated = 0;
 
 /*
  * The whole table, once read (all_loaded): ordered by role, then id.  The
@@ -155,6 +155,22 @@ static IgRuleRole *rule_roles = NULL;
 static int	nrule_roles = 0;
 static int *shared_roles = NULL;
 static int	nshared_roles = 0;
+
+/*
+ * The memberships of the peer groups, when find_group_roles read them
+ * (peer_memberships_read, until the matches are dropped): (member, group)
+ * pairs ordered by member, and the same as (group, member) by group.
+ */
+typedef struct IgMembership
+{
+	Oid			first;
+	Oid			second;
+} IgMembership;
+
+static bool peer_memberships_read = false;
+static IgMembership *peers_by_member = NULL;
+static IgMembership *peers_by_group = NULL;
+static int	npeer_memberships = 0;
 
 /* users matched through the index before the whole table is read */
 #define IG_INDEX_MATCHES 4
@@ -353,6 +369,19 @@ buf_new_rule(IgRuleBuf *buf)
 	return rule;
 }
 
+/* Is a text column's value this word (a literal)?  Without copying it. */
+#define text_is(value, word) text_equals((value), (word), sizeof(word) - 1)
+
+static inline bool
+text_equals(Datum value, const char *word, size_t len)
+{
+	struct varlena *t = (struct varlena *) DatumGetPointer(value);
+
+	if (VARATT_IS_EXTENDED(t) && !VARATT_IS_SHORT(t))
+		t = pg_detoast_datum_packed(t);
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), word, len) == 0;
+}
+
 /* add_rule_row's roleid for every row, whatever role it names */
 #define IG_ANY_ROLE ((Oid) PG_UINT32_MAX)
 
@@ -366,7 +395,6 @@ add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	Datum	   *values = slot->tts_values;
 	bool	   *nulls = slot->tts_isnull;
 	IgRule	   *rule;
-	text	   *action;
 	Oid			role;
 
 	slot_getsomeattrs(slot, Natts_threshold_min);
@@ -384,31 +412,55 @@ add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 		DatumGetObjectId(values[Anum_threshold_table - 1]);
 	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
 	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
-	action = DatumGetTextPP(values[Anum_threshold_action - 1]);
-	rule->block = (VARSIZE_ANY_EXHDR(action) == 5 &&
-				   memcmp(VARDATA_ANY(action), "block", 5) == 0);
+	rule->block = text_is(values[Anum_threshold_action - 1], "block");
 	rule->window = window_slot(rule->per, buf->now);
 }
 
-/* Notes that baseline rules keep history of a relation, kind. */
+/*
+ * Notes that baseline rules keep history of a relation, kind; duplicates
+ * are merged once all are read (merge_hist_keys).
+ */
 static void
 add_hist_key(Oid relid, int kind)
 {
-	for (int i = 0; i < nhist_keys; i++)
+	if (nhist_keys == hist_keys_allocated)
 	{
-		if (hist_keys[i].relid == relid)
-		{
-			hist_keys[i].kinds |= (1 << kind);
-			return;
-		}
+		hist_keys_allocated = Max(hist_keys_allocated * 2, 64);
+		hist_keys = hist_keys == NULL ?
+			MemoryContextAlloc(rules_cxt, sizeof(IgHistKey) * hist_keys_allocated) :
+			repalloc(hist_keys, sizeof(IgHistKey) * hist_keys_allocated);
 	}
-	if (hist_keys == NULL)
-		hist_keys = MemoryContextAlloc(rules_cxt, sizeof(IgHistKey));
-	else
-		hist_keys = repalloc(hist_keys, sizeof(IgHistKey) * (nhist_keys + 1));
 	hist_keys[nhist_keys].relid = relid;
 	hist_keys[nhist_keys].kinds = (1 << kind);
 	nhist_keys++;
+}
+
+static int
+compare_hist_keys(const void *a, const void *b)
+{
+	Oid			ra = ((const IgHistKey *) a)->relid;
+	Oid			rb = ((const IgHistKey *) b)->relid;
+
+	return (ra > rb) - (ra < rb);
+}
+
+/* Orders the history keys by relation, one per relation. */
+static void
+merge_hist_keys(void)
+{
+	int			n = 0;
+
+	if (nhist_keys == 0)
+		return;
+	qsort(hist_keys, nhist_keys, sizeof(IgHistKey), compare_hist_keys);
+	for (int i = 1; i < nhist_keys; i++)
+	{
+		if (hist_keys[i].relid == hist_keys[n].relid)
+			hist_keys[n].kinds |= hist_keys[i].kinds;
+		else
+			hist_keys[++n] = hist_keys[i];
+	}
+	nhist_keys = n + 1;
 }
 
 /*
@@ -421,8 +473,7 @@ add_baseline_row(TupleTableSlot *slot, IgRuleBuf *buf)
 	Datum	   *values = slot->tts_values;
 	bool	   *nulls = slot->tts_isnull;
 	IgRule	   *rule;
-	char	   *compare_to;
-	char	   *action;
+	Datum		compare_to;
 
 	slot_getsomeattrs(slot, Natts_baseline_min);
 	for (int i = 0; i < Natts_baseline_min; i++)
@@ -440,11 +491,10 @@ add_baseline_row(TupleTableSlot *slot, IgRuleBuf *buf)
 	rule->per = ig_hist_kind_length(rule->hist_kind);
 	rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
 	rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
-	compare_to = TextDatumGetCString(values[Anum_baseline_compare_to - 1]);
-	rule->compare_to = strcmp(compare_to, "peers") == 0 ? IG_COMPARE_PEERS :
-		strcmp(compare_to, "both") == 0 ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
-	action = TextDatumGetCString(values[Anum_baseline_action - 1]);
-	rule->block = (strcmp(action, "block") == 0);
+	compare_to = values[Anum_baseline_compare_to - 1];
+	rule->compare_to = text_is(compare_to, "peers") ? IG_COMPARE_PEERS :
+		text_is(compare_to, "both") ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
+	rule->block = text_is(values[Anum_baseline_action - 1], "block");
 	rule->baseline = true;
 	rule->max_rows = IG_RULE_INERT;
 	rule->window = window_slot(rule->per, buf->now);
@@ -633,6 +683,7 @@ load_rules(void)
 	npeer_groups = 0;
 	hist_keys = NULL;
 	nhist_keys = 0;
+	hist_keys_allocated = 0;
 	nwindow_lengths = 0;
 	rules_matched = false;
 	current = NULL;
@@ -765,6 +816,9 @@ drop_matches(void)
 							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	current = NULL;
 	index_matches = 0;
+	peer_memberships_read = false;
+	peers_by_member = peers_by_group = NULL;
+	npeer_memberships = 0;
 	ig_rules_gen++;
 }
 
@@ -811,6 +865,7 @@ load_all_rules(void)
 	if (baselines_present)
 	{
 		read_baseline_rules(snapshot, &buf);
+		merge_hist_keys();
 		read_peer_groups();
 	}
 	UnregisterSnapshot(snapshot);
@@ -848,10 +903,21 @@ compare_oids(const void *a, const void *b)
 	return (oa > ob) - (oa < ob);
 }
 
+static int
+compare_memberships(const void *a, const void *b)
+{
+	const IgMembership *ma = (const IgMembership *) a;
+	const IgMembership *mb = (const IgMembership *) b;
+
+	if (ma->first != mb->first)
+		return (ma->first > mb->first) - (ma->first < mb->first);
+	return (ma->second > mb->second) - (ma->second < mb->second);
+}
+
 /*
- * Finds which of the roles the rules name have members: one scan of
- * pg_auth_members.  Catalog access: may deliver invalidations (the caller
- * checks).
+ * Finds which of the roles the rules name have members, and who belongs
+ * to each peer group: one scan of pg_auth_members.  Catalog access: may
+ * deliver invalidations (the caller checks).
  */
 static void
 find_group_roles(void)
@@ -862,25 +928,58 @@ find_group_roles(void)
 	Oid		   *groups;
 	int			ngroups = 0;
 	int			allocated = 64;
+	int			peers_allocated = 64;
 
 	nshared_roles = 0;
 	if (nrule_roles == 0)
 		return;
 	groups = palloc(sizeof(Oid) * allocated);
+	peers_by_member = MemoryContextAlloc(match_cxt, sizeof(IgMembership) * peers_allocated);
+	npeer_memberships = 0;
 	rel = table_open(AuthMemRelationId, AccessShareLock);
 	scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
+		Form_pg_auth_members form = (Form_pg_auth_members) GETSTRUCT(tuple);
+
 		if (ngroups == allocated)
 		{
 			allocated *= 2;
 			groups = repalloc(groups, sizeof(Oid) * allocated);
 		}
-		groups[ngroups++] = ((Form_pg_auth_members) GETSTRUCT(tuple))->roleid;
+		groups[ngroups++] = form->roleid;
+		if (npeer_groups > 0 &&
+			bsearch(&form->roleid, peer_groups, npeer_groups, sizeof(Oid),
+					compare_oids) != NULL)
+		{
+			if (npeer_memberships == peers_allocated)
+			{
+				peers_allocated *= 2;
+				peers_by_member = repalloc(peers_by_member,
+										   sizeof(IgMembership) * peers_allocated);
+			}
+			peers_by_member[npeer_memberships].first = form->member;
+			peers_by_member[npeer_memberships].second = form->roleid;
+			npeer_memberships++;
+		}
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	qsort(groups, ngroups, sizeof(Oid), compare_oids);
+
+	/* (member, group) and (group, member), each ordered */
+	qsort(peers_by_member, npeer_memberships, sizeof(IgMembership),
+		  compare_memberships);
+	peers_by_group = MemoryContextAlloc(match_cxt,
+										sizeof(IgMembership) * Max(npeer_memberships, 1));
+	for (int i = 0; i < npeer_memberships; i++)
+	{
+		peers_by_group[i].first = peers_by_member[i].second;
+		peers_by_group[i].second = peers_by_member[i].first;
+	}
+	qsort(peers_by_group, npeer_memberships, sizeof(IgMembership),
+		  compare_memberships);
+	peer_memberships_read = true;
 
 	for (int r = 0; r < nrule_roles; r++)
 	{
@@ -990,60 +1089,141 @@ user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
 	table_close(heap, AccessShareLock);
 }
 
-/*
- * The registered peer groups a user belongs to directly, each with its
- * other members, allocated in cxt.  Catalog access: may deliver
- * invalidations (the caller checks).
- */
-static IgPeerGroup *
-find_peer_groups(Oid userid, MemoryContext cxt, int *count)
+/* The first of the pairs whose first is "first", or npairs if none. */
+static int
+first_pair(const IgMembership *pairs, int npairs, Oid first)
 {
-	IgPeerGroup *groups = NULL;
-	int			n = 0;
+	int			lo = 0;
+	int			hi = npairs;
 
-	for (int g = 0; g < npeer_groups; g++)
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (pairs[mid].first < first)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (lo < npairs && pairs[lo].first == first) ? lo : npairs;
+}
+
+/*
+ * The registered peer groups a user is a direct member of, ordered, each
+ * once (a membership may be granted by several grantors); palloc'd.
+ * Catalog access, unless find_group_roles read the memberships.
+ */
+static Oid *
+user_peer_groups(Oid userid, int *count)
+{
+	Oid		   *mine;
+	int			nmine = 0;
+	int			unique = 0;
+
+	if (peer_memberships_read)
+	{
+		int			i = first_pair(peers_by_member, npeer_memberships, userid);
+
+		mine = palloc(sizeof(Oid) * Max(npeer_memberships - i, 1));
+		for (; i < npeer_memberships && peers_by_member[i].first == userid; i++)
+			mine[nmine++] = peers_by_member[i].second;
+	}
+	else
+	{
+		CatCList   *memberships = SearchSysCacheList1(AUTHMEMMEMROLE,
+													  ObjectIdGetDatum(userid));
+
+		mine = palloc(sizeof(Oid) * Max(memberships->n_members, 1));
+		for (int i = 0; i < memberships->n_members; i++)
+		{
+			Oid			group = ((Form_pg_auth_members)
+								 GETSTRUCT(&memberships->members[i]->tuple))->roleid;
+
+			if (bsearch(&group, peer_groups, npeer_groups, sizeof(Oid),
+						compare_oids) != NULL)
+				mine[nmine++] = group;
+		}
+		ReleaseSysCacheList(memberships);
+		qsort(mine, nmine, sizeof(Oid), compare_oids);
+	}
+	for (int i = 0; i < nmine; i++)
+		if (unique == 0 || mine[i] != mine[unique - 1])
+			mine[unique++] = mine[i];
+	*count = unique;
+	return mine;
+}
+
+/*
+ * The members of a peer group but the user, ordered, each once, in cxt.
+ * Catalog access, unless find_group_roles read the memberships.
+ */
+static Oid *
+peer_group_others(Oid groupid, Oid userid, MemoryContext cxt, int *count)
+{
+	Oid		   *others;
+	int			nothers = 0;
+	int			unique = 0;
+
+	if (peer_memberships_read)
+	{
+		int			i = first_pair(peers_by_group, npeer_memberships, groupid);
+
+		others = MemoryContextAlloc(cxt, sizeof(Oid) * Max(npeer_memberships - i, 1));
+		for (; i < npeer_memberships && peers_by_group[i].first == groupid; i++)
+			if (peers_by_group[i].second != userid)
+				others[nothers++] = peers_by_group[i].second;
+	}
+	else
 	{
 		CatCList   *members = SearchSysCacheList1(AUTHMEMROLEMEM,
-												  ObjectIdGetDatum(peer_groups[g]));
-		Oid		   *others = MemoryContextAlloc(cxt, sizeof(Oid) * Max(members->n_members, 1));
-		int			nothers = 0;
-		bool		belongs = false;
+												  ObjectIdGetDatum(groupid));
 
+		others = MemoryContextAlloc(cxt, sizeof(Oid) * Max(members->n_members, 1));
 		for (int i = 0; i < members->n_members; i++)
 		{
 			Oid			member = ((Form_pg_auth_members)
 								  GETSTRUCT(&members->members[i]->tuple))->member;
 
-			if (member == userid)
-				belongs = true;
-			else
+			if (member != userid)
 				others[nothers++] = member;
 		}
 		ReleaseSysCacheList(members);
-		if (!belongs)
-		{
-			pfree(others);
-			continue;
-		}
-		/* a member granted by several grantors is one member */
 		qsort(others, nothers, sizeof(Oid), compare_oids);
-		if (nothers > 1)
-		{
-			int			unique = 1;
-
-			for (int i = 1; i < nothers; i++)
-				if (others[i] != others[unique - 1])
-					others[unique++] = others[i];
-			nothers = unique;
-		}
-		if (groups == NULL)
-			groups = MemoryContextAlloc(cxt, sizeof(IgPeerGroup) * npeer_groups);
-		groups[n].groupid = peer_groups[g];
-		groups[n].nmembers = nothers;
-		groups[n].members = others;
-		n++;
 	}
-	*count = n;
+	for (int i = 0; i < nothers; i++)
+		if (unique == 0 || others[i] != others[unique - 1])
+			others[unique++] = others[i];
+	*count = unique;
+	return others;
+}
+
+/*
+ * The registered peer groups a user belongs to directly, each with its
+ * other members, allocated in cxt, ordered by group.  Catalog access
+ * (unless find_group_roles read the memberships): may deliver
+ * invalidations (the caller checks).
+ */
+static IgPeerGroup *
+find_peer_groups(Oid userid, MemoryContext cxt, int *count)
+{
+	Oid		   *mine;
+	int			nmine;
+	IgPeerGroup *groups = NULL;
+
+	*count = 0;
+	if (npeer_groups == 0)
+		return NULL;
+	mine = user_peer_groups(userid, &nmine);
+	if (nmine > 0)
+		groups = MemoryContextAlloc(cxt, sizeof(IgPeerGroup) * nmine);
+	for (int g = 0; g < nmine; g++)
+	{
+		groups[g].groupid = mine[g];
+		groups[g].members = peer_group_others(mine[g], userid, cxt,
+											  &groups[g].nmembers);
+	}
+	pfree(mine);
+	*count = nmine;
 	return groups;
 }
 
@@ -1057,16 +1237,6 @@ compare_rules(const void *a, const void *b)
 	if (ra->relid != rb->relid)
 		return (ra->relid > rb->relid) - (ra->relid < rb->relid);
 	return (ra->id > rb->id) - (ra->id < rb->id);
-}
-
-/* Orders lists by relation. */
-static int
-compare_rule_lists(const void *a, const void *b)
-{
-	Oid			ra = ((const IgRuleList *) a)->relid;
-	Oid			rb = ((const IgRuleList *) b)->relid;
-
-	return (ra > rb) - (ra < rb);
 }
 
 /*
@@ -1087,6 +1257,7 @@ match_rules(Oid userid)
 	bool		found;
 	IgPeerGroup *groups = NULL;
 	int			ngroups = 0;
+	int			nkeys;
 
 	/* a backend that saw very many users starts over */
 	if (hash_get_num_entries(user_matches) >= IG_MAX_USER_MATCHES)
@@ -1121,70 +1292,56 @@ match_rules(Oid userid)
 		nlists += (i == 0 || buf.rules[i].relid != buf.rules[i - 1].relid);
 	if (npeer_groups > 0)
 		groups = find_peer_groups(userid, match_cxt, &ngroups);
-	if (nlists > 0 || ngroups > 0)
+	/* a peer keeps the history its peers' rules compare with */
+	nkeys = ngroups > 0 ? nhist_keys : 0;
+	if (nlists > 0 || nkeys > 0)
 	{
 		int			nrules = Max(buf.nrules, 1);
 		IgRule	   *copies = MemoryContextAlloc(match_cxt, sizeof(IgRule) * nrules);
 		int		   *slots = MemoryContextAlloc(match_cxt, sizeof(int) * nrules);
 		int64	   *lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * nrules);
 		int64	   *maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * nrules);
+		int			r = 0;
+		int			h = 0;
 
-		lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * (nlists + nhist_keys + 1));
+		/* the rules (by relid) and the history keys (by relid), merged */
+		lists = MemoryContextAlloc(match_cxt, sizeof(IgRuleList) * (nlists + nkeys));
 		nlists = 0;
-		for (int i = 0; i < buf.nrules; i++)
+		while (r < buf.nrules || h < nkeys)
 		{
-			const IgRule *rule = &buf.rules[i];
-			IgRuleList *list = &lists[nlists - 1];
+			IgRuleList *list = &lists[nlists++];
+			Oid			relid;
 
-			if (i == 0 || rule->relid != buf.rules[i - 1].relid)
+			if (h == nkeys ||
+				(r < buf.nrules && buf.rules[r].relid <= hist_keys[h].relid))
+				relid = buf.rules[r].relid;
+			else
+				relid = hist_keys[h].relid;
+			memset(list, 0, sizeof(IgRuleList));
+			list->relid = relid;
+			list->rules = &copies[Min(r, nrules - 1)];
+			list->slots = &slots[Min(r, nrules - 1)];
+			list->lengths = &lengths[Min(r, nrules - 1)];
+			list->maxes = &maxes[Min(r, nrules - 1)];
+			for (; r < buf.nrules && buf.rules[r].relid == relid; r++)
 			{
-				list = &lists[nlists++];
-				memset(list, 0, sizeof(IgRuleList));
-				list->relid = rule->relid;
-				list->rules = &copies[i];
-				list->slots = &slots[i];
-				list->lengths = &lengths[i];
-				list->maxes = &maxes[i];
-			}
-			copies[i] = *rule;
-			slots[i] = rule->window;
-			lengths[i] = rule->per;
-			maxes[i] = rule->max_rows;
-			list->nrules++;
-			list->any_block |= rule->block;
-			list->longest = Max(list->longest, rule->per);
-			if (rule->baseline)
-			{
-				list->nbaseline++;
-				list->hist_wanted |= (1 << rule->hist_kind);
-			}
-		}
+				const IgRule *rule = &buf.rules[r];
 
-		/* a peer keeps the history its peers' rules compare with */
-		for (int h = 0; h < nhist_keys && ngroups > 0; h++)
-		{
-			IgRuleList *list = NULL;
-
-			for (int l = 0; l < nlists && list == NULL; l++)
-				if (lists[l].relid == hist_keys[h].relid)
-					list = &lists[l];
-			if (list == NULL)
-			{
-				list = &lists[nlists++];
-				memset(list, 0, sizeof(IgRuleList));
-				list->relid = hist_keys[h].relid;
-				list->rules = copies;
-				list->slots = slots;
-				list->lengths = lengths;
-				list->maxes = maxes;
+				copies[r] = *rule;
+				slots[r] = rule->window;
+				lengths[r] = rule->per;
+				maxes[r] = rule->max_rows;
+				list->nrules++;
+				list->any_block |= rule->block;
+				list->longest = Max(list->longest, rule->per);
+				if (rule->baseline)
+				{
+					list->nbaseline++;
+					list->hist_wanted |= (1 << rule->hist_kind);
+				}
 			}
-			list->hist_wanted |= hist_keys[h].kinds;
-		}
-		qsort(lists, nlists, sizeof(IgRuleList), compare_rule_lists);
-
-		for (int l = 0; l < nlists; l++)
-		{
-			IgRuleList *list = &lists[l];
+			if (h < nkeys && hist_keys[h].relid == relid)
+				list->hist_wanted |= hist_keys[h++].kinds;
 
 			list->pin_span = list->longest +
 				Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
@@ -1194,9 +1351,6 @@ match_rules(Oid userid)
 				list->hist_cap[k] = IG_NO_LIMIT;
 			list->npeer_groups = ngroups;
 			list->peer_groups = groups;
-			/* what a record written while a transaction fails would name */
-			if (list->nrules > 0)
-				ig_names_remember(userid, list->relid);
 		}
 	}
 	pfree(buf.rules);

@@ -70,6 +70,8 @@ typedef struct IgRuleList
 	int64		hist_cap[IG_HIST_KINDS];	/* the most a window may feed */
 	int			npeer_groups;	/* the user's peer groups */
 	IgPeerGroup *peer_groups;
+	uint32		names_gen;		/* ig_names_gen when its names were looked
+								 * up (0: never) */
 } IgRuleList;
 
 /* What ig_rules_cover answered last, valid while no rule or role changes */

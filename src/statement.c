@@ -39,6 +39,7 @@
 #include "baseline.h"
 #include "executor.h"
 #include "guc.h"
+#include "names.h"
 #include "rules.h"
 #include "statement.h"
 #include "violations.h"
@@ -82,6 +83,12 @@ tally_history(IgTally *tally, const IgRuleList *list)
 static inline bool
 key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 {
+	/* what a record written while the transaction fails would name */
+	if (unlikely(list->names_gen != ig_names_gen) && list->nrules > 0)
+	{
+		ig_names_remember(stmt->userid, list->relid);
+		list->names_gen = ig_names_gen;
+	}
 	if (unlikely(list->nbaseline > 0 || list->hist_wanted != 0))
 	{
 		if (list->nbaseline > 0 && !stmt->has_baselines)
@@ -466,7 +473,20 @@ ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
  * the last statement set it up for the same rule lists, reads the counts
  * again; the node is granted its rows.
  */
-static int64 held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid);
+static int64 held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid);
+
+/*
+ * Rows the other nodes of this backend hold on a relation's key (see
+ * held_by_others_slow): mostly none, a lone node of the only statement
+ * running.
+ */
+static inline int64
+held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid)
+{
+	if (likely(running == stmt && stmt->next == NULL && stmt->nnodes <= 1))
+		return 0;
+	return held_by_others_slow(stmt, node, relid);
+}
 
 static pg_noinline void
 stmt_simple_rules(IgStmt *stmt, IgNode *node)
@@ -606,13 +626,10 @@ node_held(const IgStmt *stmt, const IgNode *node)
  * so that no number of them can read more than the rows left.
  */
 static int64
-held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid)
+held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid)
 {
 	int64		held = 0;
 
-	/* mostly a lone node of the only statement running */
-	if (running == stmt && stmt->next == NULL && stmt->nnodes <= 1)
-		return 0;
 	for (IgStmt *s = running; s != NULL; s = s->next)
 	{
 		if (s->userid != stmt->userid)

@@ -376,6 +376,31 @@ ig_pool_add(IgHistPool *pool, const IgHistogram *hist, int64 now)
 }
 
 /*
+ * Takes out of a pool a series that ig_pool_add put in at the same "now"
+ * (and that has not changed since).  What rounding leaves of a bin that
+ * only this series filled is cleared, so that no empty bin looks filled.
+ * Returns true if it was taken out.
+ */
+bool
+ig_pool_remove(IgHistPool *pool, const IgHistogram *hist, int64 now)
+{
+	double		factor;
+
+	if (!ig_hist_usable(hist) || hist->scale <= 0.0 || pool->members <= 0)
+		return false;
+	factor = hist->scale * decay_factor(now - hist->decayed_to);
+	for (int i = 0; i < IG_HIST_BINS; i++)
+	{
+		double		mine = (double) hist->bins[i] * factor;
+		double		left = pool->weight[i] - mine;
+
+		pool->weight[i] = left > pool->weight[i] * 1e-9 ? left : 0.0;
+	}
+	pool->members--;
+	return true;
+}
+
+/*
  * The quantile q of every window in a pool.
  */
 uint64

@@ -89,6 +89,7 @@ extern uint64 ig_hist_quantile(const IgHistogram *hist, double q);
 
 extern void ig_pool_init(IgHistPool *pool);
 extern bool ig_pool_add(IgHistPool *pool, const IgHistogram *hist, int64 now);
+extern bool ig_pool_remove(IgHistPool *pool, const IgHistogram *hist, int64 now);
 extern uint64 ig_pool_quantile(const IgHistPool *pool, double q);
 
 extern int64 ig_limit_own(const IgHistogram *own, double factor,

@@ -448,6 +448,31 @@ test_pooling(void)
 		  "p50 is the others'");
 	CHECK(ig_limit_peers(&pool, 5, 1000000) == 1000000, "min_rows rules");
 
+	/*
+	 * Taking a peer out of a pool (the pool of a whole group, less the user)
+	 * gives the pool of the others: the heavy peer out, p99 is the others'
+	 * again and its bins are empty, not a rounding's worth full.
+	 */
+	{
+		IgHistPool	others = pool;
+		IgHistPool	direct;
+
+		CHECK(!ig_pool_remove(&others, &peers[4], now), "an unusable peer was never in");
+		CHECK(ig_pool_remove(&others, &peers[5], now), "the heavy peer is taken out");
+		CHECK(others.members == 4, "4 left");
+		ig_pool_init(&direct);
+		for (int i = 0; i < 4; i++)
+			ig_pool_add(&direct, &peers[i], now);
+		for (int i = 0; i < IG_HIST_BINS; i++)
+			CHECK(fabs(others.weight[i] - direct.weight[i]) <= 1e-9 * direct.weight[i],
+				  "bin %d: %g taken out, %g pooled directly", i,
+				  others.weight[i], direct.weight[i]);
+		CHECK(others.weight[ig_hist_bin(1000)] == 0.0, "the heavy bin is empty");
+		CHECK(ig_pool_quantile(&others, 0.99) == ig_hist_bin_value(ig_hist_bin(100)),
+			  "p99 without the heavy peer: %llu",
+			  (unsigned long long) ig_pool_quantile(&others, 0.99));
+	}
+
 	/* older peers weigh less: two peers' windows, 28 days apart */
 	{
 		IgHistPool	p2;
