@@ -134,21 +134,9 @@ ig_check_rule_id_unique(int64 id, const char *other_table)
 Datum
 ig_check_baseline_rule_trigger(PG_FUNCTION_ARGS)
 {
-	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	HeapTuple	tuple;
-	TupleDesc	desc;
 	bool		isnull[8];
 	Datum		values[8];
-
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		elog(ERROR, "not called as a trigger");
-	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
-		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	desc = RelationGetDescr(trigdata->tg_relation);
-	if (desc->natts < 8)
-		elog(ERROR, "insider_guard.baseline_rules has an unexpected definition");
-	for (int i = 0; i < 8; i++)
-		values[i] = heap_getattr(tuple, i + 1, desc, &isnull[i]);
+	HeapTuple	tuple = ig_trigger_new_row(fcinfo, 8, values, isnull);
 
 	/* rule_id, role_name, table_name, per, factor, min_rows, compare_to, action */
 	ig_check_baseline_rule(isnull[4], isnull[4] ? 0 : DatumGetFloat8(values[4]),

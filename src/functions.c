@@ -366,25 +366,40 @@ ig_check_threshold(bool max_rows_null, int64 max_rows, Interval *per,
 }
 
 /*
- * BEFORE INSERT OR UPDATE trigger on insider_guard.thresholds: the same
- * checks for direct DML (and restores).
+ * The row a BEFORE INSERT OR UPDATE row trigger is called for, and its
+ * first natts columns.
  */
-Datum
-ig_check_threshold_trigger(PG_FUNCTION_ARGS)
+HeapTuple
+ig_trigger_new_row(FunctionCallInfo fcinfo, int natts, Datum *values,
+				   bool *isnull)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	HeapTuple	tuple;
 	TupleDesc	desc;
-	bool		isnull[6];
-	Datum		values[6];
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "not called as a trigger");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
 	desc = RelationGetDescr(trigdata->tg_relation);
-	for (int i = 0; i < 6; i++)
+	if (desc->natts < natts)
+		elog(ERROR, "insider_guard.%s has an unexpected definition",
+			 RelationGetRelationName(trigdata->tg_relation));
+	for (int i = 0; i < natts; i++)
 		values[i] = heap_getattr(tuple, i + 1, desc, &isnull[i]);
+	return tuple;
+}
+
+/*
+ * BEFORE INSERT OR UPDATE trigger on insider_guard.thresholds: the same
+ * checks for direct DML (and restores).
+ */
+Datum
+ig_check_threshold_trigger(PG_FUNCTION_ARGS)
+{
+	bool		isnull[6];
+	Datum		values[6];
+	HeapTuple	tuple = ig_trigger_new_row(fcinfo, 6, values, isnull);
 
 	ig_check_threshold(isnull[3], isnull[3] ? 0 : DatumGetInt64(values[3]),
 					isnull[4] ? NULL : DatumGetIntervalP(values[4]),

@@ -11,6 +11,7 @@
 #ifndef IG_FUNCTIONS_H
 #define IG_FUNCTIONS_H
 
+#include "access/htup.h"
 #include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 #include "fmgr.h"
@@ -39,5 +40,7 @@ extern void ig_check_baseline_rule(bool factor_null, double factor,
 								   const char *action, bool table_null,
 								   Oid relid);
 extern void ig_check_rule_id_unique(int64 id, const char *other_table);
+extern HeapTuple ig_trigger_new_row(FunctionCallInfo fcinfo, int natts,
+									Datum *values, bool *isnull);
 
 #endif							/* IG_FUNCTIONS_H */

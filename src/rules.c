@@ -1089,6 +1089,22 @@ user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
 	table_close(heap, AccessShareLock);
 }
 
+/*
+ * Orders OIDs and drops repeats (a membership granted by several
+ * grantors is one); returns how many are left.
+ */
+static int
+sort_unique_oids(Oid *oids, int n)
+{
+	int			unique = 0;
+
+	qsort(oids, n, sizeof(Oid), compare_oids);
+	for (int i = 0; i < n; i++)
+		if (unique == 0 || oids[i] != oids[unique - 1])
+			oids[unique++] = oids[i];
+	return unique;
+}
+
 /* The first of the pairs whose first is "first", or npairs if none. */
 static int
 first_pair(const IgMembership *pairs, int npairs, Oid first)
@@ -1110,7 +1126,7 @@ first_pair(const IgMembership *pairs, int npairs, Oid first)
 
 /*
  * The registered peer groups a user is a direct member of, ordered, each
- * once (a membership may be granted by several grantors); palloc'd.
+ * once; palloc'd.
  * Catalog access, unless find_group_roles read the memberships.
  */
 static Oid *
@@ -1118,7 +1134,6 @@ user_peer_groups(Oid userid, int *count)
 {
 	Oid		   *mine;
 	int			nmine = 0;
-	int			unique = 0;
 
 	if (peer_memberships_read)
 	{
@@ -1144,12 +1159,8 @@ user_peer_groups(Oid userid, int *count)
 				mine[nmine++] = group;
 		}
 		ReleaseSysCacheList(memberships);
-		qsort(mine, nmine, sizeof(Oid), compare_oids);
 	}
-	for (int i = 0; i < nmine; i++)
-		if (unique == 0 || mine[i] != mine[unique - 1])
-			mine[unique++] = mine[i];
-	*count = unique;
+	*count = sort_unique_oids(mine, nmine);
 	return mine;
 }
 
@@ -1162,7 +1173,6 @@ peer_group_others(Oid groupid, Oid userid, MemoryContext cxt, int *count)
 {
 	Oid		   *others;
 	int			nothers = 0;
-	int			unique = 0;
 
 	if (peer_memberships_read)
 	{
@@ -1188,12 +1198,8 @@ peer_group_others(Oid groupid, Oid userid, MemoryContext cxt, int *count)
 				others[nothers++] = member;
 		}
 		ReleaseSysCacheList(members);
-		qsort(others, nothers, sizeof(Oid), compare_oids);
 	}
-	for (int i = 0; i < nothers; i++)
-		if (unique == 0 || others[i] != others[unique - 1])
-			others[unique++] = others[i];
-	*count = unique;
+	*count = sort_unique_oids(others, nothers);
 	return others;
 }
 

@@ -415,7 +415,7 @@ if [[ " $parts " == *" instructions "* || " $parts " == *" scaling "* ]]; then
     if [[ " $parts " == *" instructions "* ]]; then
         for c in $configs; do
             db=$(config_db "$c")
-            for wl in empty point point200 count countseq copy; do
+            for wl in empty point point4000 point200 count countseq copy; do
                 jobs+=("$c.$wl|$db|$wl|none|$(config_opts "$c")")
             done
         done
