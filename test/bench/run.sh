@@ -43,7 +43,7 @@
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS per throughput
 # measurement (3), BENCH_PARTS ("memory throughput instructions scaling"),
-# KEEP=1 keeps the temporary directory.  Takes about 12 minutes on 2 cores.
+# KEEP=1 keeps the temporary directory.  Takes about 9 minutes on 2 cores.
 #
 set -euo pipefail
 
