@@ -43,8 +43,10 @@ $session->{run}->kill_kill;
 # terminated there, it counts the rows it had sent
 $node->safe_psql('postgres', 'SELECT insider_guard.reset()');
 my $connstr = $node->connstr('postgres') . ' user=alice';
+# (psql writes into a pipe nobody reads: it and then the backend block)
 my $copy = IPC::Run::start(
-	[ 'bash', '-c', "psql -X -d \"$connstr\" -c 'COPY customers TO STDOUT' | sleep 600" ]);
+	[ 'psql', '-X', '-d', $connstr, '-c', 'COPY customers TO STDOUT' ],
+	'>pipe', \*COPY_OUT);
 $pid = backend_waiting('ClientWrite');
 my $progress = $node->safe_psql('postgres',
 	"SELECT tuples_processed FROM pg_stat_progress_copy WHERE pid = $pid");
@@ -63,6 +65,7 @@ is( $node->safe_psql(
 	1,
 	'as one statement');
 $copy->kill_kill;
+close COPY_OUT;
 
 $node->stop;
 done_testing();
