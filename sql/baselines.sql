@@ -98,6 +98,22 @@ INSERT INTO insider_guard.baseline_rules (rule_id, role_name, per, factor, min_r
 VALUES (:tid, 'terry', '1 hour', 5, 10, 'self', 'log');
 \set VERBOSITY default
 SELECT insider_guard.drop_threshold(:tid) AS threshold_dropped;
+-- the check needs no privilege on the other table: a role allowed to
+-- insert thresholds need not read baseline rules
+CREATE ROLE rule_writer;
+GRANT USAGE ON SCHEMA insider_guard TO rule_writer;
+GRANT USAGE ON SEQUENCE insider_guard.rule_id_seq TO rule_writer;
+GRANT INSERT ON insider_guard.thresholds TO rule_writer;
+SET ROLE rule_writer;
+INSERT INTO insider_guard.thresholds (role_name, max_rows, per, action)
+VALUES ('terry', 1000000, '1 hour', 'log');
+SELECT count(*) FROM insider_guard.baseline_rules;
+RESET ROLE;
+SELECT count(*) AS inserted_by_rule_writer FROM insider_guard.thresholds WHERE created_by = current_user;
+DELETE FROM insider_guard.thresholds;
+REVOKE ALL ON insider_guard.thresholds, insider_guard.rule_id_seq FROM rule_writer;
+REVOKE USAGE ON SCHEMA insider_guard FROM rule_writer;
+DROP ROLE rule_writer;
 SELECT count(*) AS no_rule_stored FROM insider_guard.baseline_rules;
 SELECT count(*) AS no_history_stored FROM insider_guard.baselines;
 

@@ -15,14 +15,20 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 
 #include "baseline.h"
 #include "functions.h"
@@ -100,25 +106,34 @@ ig_check_baseline_rule(bool factor_null, double factor, Interval *per,
 
 /*
  * 23505 if another rules table already uses the id: thresholds and
- * baseline rules share one id space (drop_threshold drops either).
+ * baseline rules share one id space (drop_threshold drops either).  Read
+ * through its primary key, without the caller's privileges on it: a role
+ * allowed to change one rules table need not be allowed to read the
+ * other.  Ids normally come from one sequence; this catches explicit ones
+ * (not two concurrent transactions choosing the same one).
  */
 void
 ig_check_rule_id_unique(int64 id, const char *other_table)
 {
-	Oid			types[1] = {INT8OID};
-	Datum		values[1];
-	char	   *sql;
+	Oid			relid = get_relname_relid(other_table,
+										  get_namespace_oid("insider_guard", false));
+	Relation	rel;
+	Oid			pkey;
+	ScanKeyData key;
+	SysScanDesc scan;
 	bool		taken;
 
-	sql = psprintf("SELECT 1 FROM insider_guard.%s WHERE %s = $1",
-				   other_table,
-				   strcmp(other_table, "thresholds") == 0 ? "threshold_id" : "rule_id");
-	values[0] = Int64GetDatum(id);
-	SPI_connect();
-	if (SPI_execute_with_args(sql, 1, types, values, " ", true, 1) < 0)
-		elog(ERROR, "insider_guard: could not run \"%s\"", sql);
-	taken = SPI_processed > 0;
-	SPI_finish();
+	if (!OidIsValid(relid))
+		return;
+	rel = table_open(relid, AccessShareLock);
+	pkey = RelationGetPrimaryKeyIndex(rel);
+	if (!OidIsValid(pkey))
+		elog(ERROR, "insider_guard.%s has no primary key", other_table);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
+	scan = systable_beginscan(rel, pkey, true, NULL, 1, &key);
+	taken = HeapTupleIsValid(systable_getnext(scan));
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
 	if (taken)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNIQUE_VIOLATION),

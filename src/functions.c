@@ -434,9 +434,22 @@ ig_rules_changed_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 
+	Relation	rel;
+	Oid			thresholds;
+
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "not called as a trigger");
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	rel = trigdata->tg_relation;
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(rel));
+
+	/*
+	 * And the thresholds, which every backend that read the rules watches:
+	 * one that read them before an upgrade added a table knows nothing of
+	 * that table, and must reload all the same.
+	 */
+	thresholds = get_relname_relid("thresholds", RelationGetNamespace(rel));
+	if (OidIsValid(thresholds) && thresholds != RelationGetRelid(rel))
+		CacheInvalidateRelcacheByRelid(thresholds);
 	return PointerGetDatum(NULL);
 }
 
