@@ -139,9 +139,13 @@ is( $node->safe_psql('postgres',
 # the worker closes the windows of idle counters too, on its own clock
 $node->append_conf('postgresql.conf',
 	'insider_guard.test_clock_offset = ' . ($start + 3600 * 5));
-$offset = -s $node->logfile;
 $node->reload;
-$node->wait_for_log(qr/insider_guard: saved the history/, $offset);
+$node->poll_query_until('postgres', q{
+	SELECT active_windows || ' ' || typical_rows || ' ' || high_rows
+	FROM insider_guard.baselines
+	WHERE role_name = 'alice' AND table_name IS NULL AND per = '1 hour'},
+	'483 4 7')
+  or diag('history now: ' . $stats->());
 is($stats->(), '483 4 7', "the worker added the last window of the idle counter");
 
 done_testing();
