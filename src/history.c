@@ -17,9 +17,15 @@
  *
  * Windows are added when they close (counters.c notices, and the
  * background worker sweeps idle counters), and by record_history: at most
- * a few per series an hour, never per row or per statement.  Each change
+ * a few per series an hour, never per row or per statement.  A change
  * bumps "generation", which is how backends know that the limits they
- * computed from the history may have moved.
+ * computed from the history may have moved.  Windows that close bump it
+ * at most once a second (IG_WINDOWS_SPACING): after an hour boundary
+ * every active series gets a window within a minute or so, and a bump
+ * for each would have every statement under a baseline rule recompute
+ * its limits all that time.  Their bump waits in windows_pending, and is
+ * made by the next feed or generation read a second on.  Other changes
+ * (record_history, reset_history, eviction, loading) bump it at once.
  *
  * IDENTIFICATION
  *		src/history.c
@@ -50,6 +56,9 @@ typedef struct IgHistoryShared
 	LWLock	   *lock;
 	int			max_series;
 	pg_atomic_uint32 generation;
+	pg_atomic_uint32 windows_pending;	/* windows added, generation not
+										 * bumped for them yet */
+	pg_atomic_uint64 bumped_at; /* TimestampTz of the last bump */
 	pg_atomic_uint32 dirty;		/* changed since last saved */
 	pg_atomic_uint64 evicted;
 	TimestampTz last_eviction_log;
@@ -93,18 +102,45 @@ ig_history_shmem_init(bool created)
 	history->lock = &(GetNamedLWLockTranche("insider_guard"))[2].lock;
 	history->max_series = ig_max_history;
 	pg_atomic_init_u32(&history->generation, 1);
+	pg_atomic_init_u32(&history->windows_pending, 0);
+	pg_atomic_init_u64(&history->bumped_at, 0);
 	pg_atomic_init_u32(&history->dirty, 0);
 	pg_atomic_init_u64(&history->evicted, 0);
 	history->last_eviction_log = 0;
 	history->evicted_unlogged = 0;
 }
 
+/* at least this long between the bumps for windows that closed */
+#define IG_WINDOWS_SPACING USECS_PER_SEC
+
+static void
+bump(TimestampTz now)
+{
+	pg_atomic_write_u64(&history->bumped_at, (uint64) now);
+	pg_atomic_fetch_add_u32(&history->generation, 1);
+}
+
+/* Bumps the generation for windows added, if the last bump is old enough. */
+static void
+bump_for_windows(TimestampTz now)
+{
+	int64		since = now - (TimestampTz) pg_atomic_read_u64(&history->bumped_at);
+
+	/* (a test clock set back counts as time gone by) */
+	if ((since >= IG_WINDOWS_SPACING || since < 0) &&
+		pg_atomic_exchange_u32(&history->windows_pending, 0) != 0)
+		bump(now);
+}
+
 /*
- * The generation of the history: changes whenever any series does.
+ * The generation of the history: changes whenever any series does (for
+ * windows that closed, at most once a second).
  */
 uint32
 ig_history_generation(void)
 {
+	if (unlikely(pg_atomic_read_u32(&history->windows_pending) != 0))
+		bump_for_windows(ig_now());
 	return pg_atomic_read_u32(&history->generation);
 }
 
@@ -120,7 +156,7 @@ mark_dirty(void)
 static void
 changed(void)
 {
-	pg_atomic_fetch_add_u32(&history->generation, 1);
+	bump(ig_now());
 	mark_dirty();
 }
 
@@ -210,11 +246,13 @@ enter_series(const IgSeriesKey *key, TimestampTz now)
 /*
  * Adds a completed window to a series (see ig_hist_feed): made if need
  * be.  A window that broke a rule, or read nothing, changes nothing.
- * Never raises an error: runs while statements are being cleaned up.
+ * With at_once (record_history), limits move from the next statement;
+ * else (a window that closed) within a second.  Never raises an error:
+ * runs while statements are being cleaned up.
  */
 void
 ig_history_feed(const IgSeriesKey *key, int64 window_end, uint64 rows,
-				int64 cap, bool broke)
+				int64 cap, bool broke, bool at_once)
 {
 	TimestampTz now = ig_now();
 	IgSeriesEntry *entry;
@@ -227,7 +265,14 @@ ig_history_feed(const IgSeriesKey *key, int64 window_end, uint64 rows,
 	{
 		ig_hist_feed(&entry->hist, window_end, rows, cap, broke);
 		pg_atomic_write_u64(&entry->last_used, (uint64) now);
-		changed();
+		if (at_once)
+			changed();
+		else
+		{
+			pg_atomic_write_u32(&history->windows_pending, 1);
+			mark_dirty();
+			bump_for_windows(now);
+		}
 	}
 	LWLockRelease(history->lock);
 }

@@ -50,7 +50,7 @@ extern void ig_history_shmem_init(bool created);
 
 extern uint32 ig_history_generation(void);
 extern void ig_history_feed(const IgSeriesKey *key, int64 window_end,
-							uint64 rows, int64 cap, bool broke);
+							uint64 rows, int64 cap, bool broke, bool at_once);
 extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);
 extern int64 ig_history_reset(Oid dbid, Oid roleid);

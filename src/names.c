@@ -36,7 +36,13 @@ typedef struct IgCachedName
 	char	   *name;			/* in TopMemoryContext */
 } IgCachedName;
 
-/* changes whenever a name is forgotten or replaced */
+/*
+ * Changes whenever an invalidation makes a name be forgotten, so that the
+ * names are looked up again.  Not when the oldest is replaced to make
+ * room: a backend whose statements read more than IG_NAME_SLOTS ruled
+ * tables (or run as that many roles) would look names up on every
+ * statement; such records may name an OID instead.
+ */
 uint32		ig_names_gen = 1;
 
 static IgCachedName role_names[IG_NAME_SLOTS];
@@ -107,10 +113,7 @@ remember(IgCachedName *cache, int *next, Oid oid, const char *name)
 	if (cached(cache, oid) != NULL)
 		return;
 	if (slot->name != NULL)
-	{
 		pfree(slot->name);
-		ig_names_gen++;
-	}
 	slot->oid = oid;
 	slot->name = MemoryContextStrdup(TopMemoryContext, name);
 	*next = (*next + 1) % IG_NAME_SLOTS;
