@@ -74,6 +74,12 @@ SELECT insider_guard.record_history('terry', NULL, NULL, now() - interval '1 hou
 SELECT insider_guard.record_history('terry', NULL, '1 hour', NULL, 5);
 SELECT insider_guard.record_history('terry', NULL, '1 hour', now() + interval '2 days', 5);
 SELECT insider_guard.record_history('terry', NULL, '1 hour', 'infinity', 5);
+-- a window may not end inside the one being counted now (the clock's
+-- half a minute ago is past midnight, in the current hour and day)
+SELECT now() + current_setting('insider_guard.test_clock_offset')::interval
+       - interval '30 seconds' AS half_a_minute_ago \gset
+SELECT insider_guard.record_history('terry', NULL, '1 hour', :'half_a_minute_ago', 5);
+SELECT insider_guard.record_history('terry', NULL, '1 day', :'half_a_minute_ago', 5);
 SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1 hour', NULL);
 SELECT insider_guard.record_history('terry', NULL, '1 hour', now() - interval '1 hour', -1);
 SELECT insider_guard.record_history('terry', 'customer_view', '1 hour', now() - interval '1 hour', 5);
@@ -235,7 +241,7 @@ SELECT insider_guard.drop_threshold(:all_rule) AS dropped;
 -- ---------------------------------------------------------------------
 SELECT seed('terry', 2, 1, 'customers') AS terry_customer_windows;
 SELECT count(insider_guard.record_history('terry', 'customers', '1 day',
-                 date_trunc('day', now()) - make_interval(days => d), 100))
+                 date_trunc('day', now(), 'UTC') - make_interval(days => d), 100))
        AS terry_days
 FROM generate_series(0, 29) d;
 SELECT insider_guard.set_baseline_rule('terry', 5, '1 hour', 10, 'self', 'block', 'customers') AS table_rule \gset

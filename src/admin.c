@@ -24,13 +24,14 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
 #include "functions.h"
 #include "guc.h"
 #include "history.h"
-#include "miscadmin.h"
+#include "window.h"
 
 PG_FUNCTION_INFO_V1(ig_set_threshold);
 PG_FUNCTION_INFO_V1(ig_drop_threshold);
@@ -315,6 +316,18 @@ ig_record_history(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("window_end must be a finite time in the past")));
+
+	/*
+	 * The window in progress is counted as it is read: a seeded window may
+	 * not end inside it, or its rows would be counted twice.
+	 */
+	if (window_end > ig_floor_div(ig_now(), ig_hist_kind_length(key.kind)) *
+		ig_hist_kind_length(key.kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_end must not be later than the start of the current window"),
+				 errhint("Windows are UTC hours and days: seed those ending at date_trunc('%s', now(), 'UTC') or before.",
+						 key.kind == IG_HIST_HOUR ? "hour" : "day")));
 	if (PG_ARGISNULL(4))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -328,7 +341,7 @@ ig_record_history(PG_FUNCTION_ARGS)
 	key.dbid = MyDatabaseId;
 	key.roleid = PG_GETARG_OID(0);
 	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
-	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false);
+	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false, true);
 	PG_RETURN_VOID();
 }
 

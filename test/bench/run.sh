@@ -253,7 +253,7 @@ BEGIN
                         cmp[1 + (k + m) % 3],
                         CASE WHEN (k + m) % 2 = 0 THEN 'block' ELSE 'log' END, t);
             PERFORM insider_guard.record_history(r, t, per,
-                        date_trunc('day', now()) - h * per, 10000000000)
+                        date_trunc('day', now(), 'UTC') - h * per, 10000000000)
             FROM generate_series(0, CASE WHEN per = '1 day' THEN 19 ELSE 479 END) h;
         END LOOP;
     END LOOP;
