@@ -29,6 +29,9 @@ COMMENT ON TABLE insider_guard.baseline_rules IS
 CREATE UNIQUE INDEX baseline_rules_role_table_per
     ON insider_guard.baseline_rules ((COALESCE(role_name::oid, 0::oid)),
                                      (COALESCE(table_name::oid, 0::oid)), per);
+-- the rules naming a table (0: all tables), whose history its readers keep
+CREATE INDEX baseline_rules_table
+    ON insider_guard.baseline_rules ((COALESCE(table_name::oid, 0::oid)));
 
 CREATE TABLE insider_guard.peer_group_roles (
     group_role regrole PRIMARY KEY,

@@ -7,10 +7,10 @@
  *
  * The rules are read from insider_guard.thresholds, .baseline_rules,
  * .exemptions and .peer_group_roles (when the extension is installed in
- * this database) on first need and again after any change.  The tables' triggers send a relcache invalidation for
- * them, which is delivered at commit (and replayed on standbys); the
- * executor hook accepts pending invalidations at the start of every
- * statement.  So a committed change applies from every session's next
+ * this database) on first need and again after any change.  The tables'
+ * triggers send a relcache invalidation for them, which is delivered at
+ * commit (and replayed on standbys); the executor hook accepts pending
+ * invalidations at the start of every statement.  So a committed change applies from every session's next
  * statement, and a rolled-back one never does.
  *
  * A rule covers a user when it names the user; or, unless the user is a
@@ -18,16 +18,18 @@
  * member of, through any chain of membership.  So the rules of a session
  * user are those naming it, those naming no role, and those naming one of
  * the roles it is a member of.  For the first few session users a backend
- * sees (IG_INDEX_MATCHES), they are read through the index on the
- * thresholds' role (thresholds_role_table_per): a session pays for the
- * rules of its own user, not for everybody's.  A backend that sees more
- * users (or a database without a usable index, or with baseline rules)
+ * sees (IG_INDEX_MATCHES), they are read through the indexes on the
+ * rules' role (thresholds_role_table_per, baseline_rules_role_table_per):
+ * a session pays for the rules of its own user, not for everybody's.  A
+ * backend that sees more users (or a database without usable indexes)
  * reads the whole tables once instead, and matches each further user from
  * them, looking only at the user's own rules and at those that can cover
- * users they do not name.  Baseline rules are matched like thresholds; a
- * user that belongs to a peer group also gets (maybe empty) lists that
- * keep its history for every relation baseline rules name, so that its
- * peers can be compared with it.
+ * users they do not name.  Baseline rules are matched like thresholds.  A
+ * user that belongs to a peer group also keeps its history of every
+ * relation any baseline rule names, so that its peers can be compared
+ * with it: from the whole table, once read, or else looked up in the
+ * index on the rules' table (baseline_rules_table) the first time the
+ * backend reads each relation (baseline_history_kinds).
  * The covering rules are kept by relation, so that a statement finds the
  * rules of each table it reads with a binary search.  Matching is redone
  * when the rules, or role memberships and attributes change
@@ -93,8 +95,14 @@
 #define Anum_threshold_action	6
 #define Natts_threshold_min		6
 
-/* the index whose first column is COALESCE(role_name::oid, 0) */
+/*
+ * The indexes whose first column is COALESCE(role_name::oid, 0): of the
+ * thresholds, of the baseline rules; and the baseline rules' index whose
+ * first column is COALESCE(table_name::oid, 0).
+ */
 #define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
+#define IG_BASELINE_ROLE_INDEX_NAME "baseline_rules_role_table_per"
+#define IG_BASELINE_TABLE_INDEX_NAME "baseline_rules_table"
 
 /* what was found in this database */
 static MemoryContext rules_cxt = NULL;
@@ -102,7 +110,8 @@ static bool rules_loaded = false;
 static Oid	rules_nspid = InvalidOid;	/* schema insider_guard, if any */
 static Oid	thresholds_oid = InvalidOid;
 static Oid	role_index_oid = InvalidOid;	/* or InvalidOid: scan the table */
-static bool rules_present = false;	/* the table has ever had a row */
+static bool thresholds_present = false; /* the table has ever had a row */
+static bool rules_present = false;	/* it, or baseline_rules, has */
 static Oid	exemptions_oid = InvalidOid;
 static Oid *exempt_roles = NULL;
 static int	nexempt = 0;
@@ -110,6 +119,8 @@ static bool exemptions_loaded = false;	/* exempt_roles is read */
 
 /* behavioural baselines: absent before version 0.2.0 of the extension */
 static Oid	baseline_rules_oid = InvalidOid;
+static Oid	baseline_role_index_oid = InvalidOid;	/* or InvalidOid */
+static Oid	baseline_table_index_oid = InvalidOid;	/* or InvalidOid */
 static Oid	peer_groups_oid = InvalidOid;
 static bool baselines_present = false;	/* baseline_rules ever had a row */
 
@@ -131,6 +142,9 @@ typedef struct IgHistKey
 static IgHistKey *hist_keys = NULL;	/* by relid, once all are read */
 static int	nhist_keys = 0;
 static int	hist_keys_allocated = 0;
+
+/* before they are all read, those looked up through the table index */
+static HTAB *hist_keys_found = NULL;
 
 /*
  * The whole table, once read (all_loaded): ordered by role, then id.  The
@@ -194,7 +208,19 @@ typedef struct IgUserMatch
 	bool		covered;		/* some rule covers the user */
 	int			nlists;
 	IgRuleList *lists;			/* by relid, ascending */
+	/* a member of peer groups matched before all rules were read: */
+	int			npeer_groups;
+	IgPeerGroup *peer_groups;
+	HTAB	   *history_lists;	/* lists of relations no rule of its names,
+								 * made as they are read (NULL if none) */
 } IgUserMatch;
+
+/* an entry of IgUserMatch.history_lists */
+typedef struct IgHistoryList
+{
+	Oid			relid;			/* hash key */
+	IgRuleList *list;			/* NULL: no baseline rule names it */
+} IgHistoryList;
 
 #define IG_MAX_USER_MATCHES 1024
 
@@ -227,7 +253,8 @@ rules_relcache_callback(Datum arg, Oid relid)
 {
 	if (!OidIsValid(relid) || relid == thresholds_oid ||
 		relid == role_index_oid || relid == exemptions_oid ||
-		relid == baseline_rules_oid || relid == peer_groups_oid)
+		relid == baseline_rules_oid || relid == peer_groups_oid ||
+		relid == baseline_role_index_oid || relid == baseline_table_index_oid)
 	{
 		rules_loaded = false;
 		rules_invalidations++;
@@ -464,26 +491,31 @@ merge_hist_keys(void)
 }
 
 /*
- * Adds a baseline_rules row to buf: a threshold whose max_rows is set per
- * user (baseline.c), inert until then.
+ * Adds a baseline_rules row to buf if it names the role (as add_rule_row):
+ * a threshold whose max_rows is set per user (baseline.c), inert until
+ * then.  Returns it, or NULL.
  */
-static void
-add_baseline_row(TupleTableSlot *slot, IgRuleBuf *buf)
+static IgRule *
+add_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 {
 	Datum	   *values = slot->tts_values;
 	bool	   *nulls = slot->tts_isnull;
 	IgRule	   *rule;
 	Datum		compare_to;
+	Oid			role;
 
 	slot_getsomeattrs(slot, Natts_baseline_min);
 	for (int i = 0; i < Natts_baseline_min; i++)
 		if (nulls[i] && i + 1 != Anum_baseline_role && i + 1 != Anum_baseline_table)
-			return;
+			return NULL;
+	role = nulls[Anum_baseline_role - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_baseline_role - 1]);
+	if (role != roleid && roleid != IG_ANY_ROLE)
+		return NULL;
 
 	rule = buf_new_rule(buf);
 	rule->id = DatumGetInt64(values[Anum_baseline_id - 1]);
-	rule->roleid = nulls[Anum_baseline_role - 1] ? InvalidOid :
-		DatumGetObjectId(values[Anum_baseline_role - 1]);
+	rule->roleid = role;
 	rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
 		DatumGetObjectId(values[Anum_baseline_table - 1]);
 	rule->hist_kind = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1])) >= USECS_PER_DAY ?
@@ -498,10 +530,10 @@ add_baseline_row(TupleTableSlot *slot, IgRuleBuf *buf)
 	rule->baseline = true;
 	rule->max_rows = IG_RULE_INERT;
 	rule->window = window_slot(rule->per, buf->now);
-	add_hist_key(rule->relid, rule->hist_kind);
+	return rule;
 }
 
-/* Reads every baseline rule into buf. */
+/* Reads every baseline rule into buf, and the history keys they make. */
 static void
 read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
 {
@@ -509,12 +541,15 @@ read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
 	TupleTableSlot *slot;
 	TableScanDesc scan;
 
-	if (RelationGetDescr(heap)->natts < Natts_baseline_min)
-		elog(ERROR, "insider_guard.baseline_rules has an unexpected definition");
 	slot = table_slot_create(heap, NULL);
 	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-		add_baseline_row(slot, buf);
+	{
+		IgRule	   *rule = add_baseline_row(slot, IG_ANY_ROLE, buf);
+
+		if (rule != NULL)
+			add_hist_key(rule->relid, rule->hist_kind);
+	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(heap, AccessShareLock);
@@ -564,10 +599,11 @@ read_peer_groups(void)
 /*
  * Reads the rules naming a role (InvalidOid: naming no role) into buf:
  * through the role index if there is one, else by scanning the table.
+ * Of the thresholds, or (baseline) of the baseline rules.
  */
 static void
 read_role_rules(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
-				IgRuleBuf *buf)
+				bool baseline, IgRuleBuf *buf)
 {
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 
@@ -581,7 +617,12 @@ read_role_rules(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
 		scan = index_beginscan(heap, index, snapshot, 1, 0);
 		index_rescan(scan, &key, 1, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
-			add_rule_row(slot, roleid, buf);
+		{
+			if (baseline)
+				(void) add_baseline_row(slot, roleid, buf);
+			else
+				add_rule_row(slot, roleid, buf);
+		}
 		index_endscan(scan);
 	}
 	else
@@ -590,7 +631,12 @@ read_role_rules(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
 												   true, false);
 
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-			add_rule_row(slot, roleid, buf);
+		{
+			if (baseline)
+				(void) add_baseline_row(slot, roleid, buf);
+			else
+				add_rule_row(slot, roleid, buf);
+		}
 		table_endscan(scan);
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -606,15 +652,15 @@ strip_relabel(Node *node)
 }
 
 /*
- * The role index, if it is the one the install script made: a valid
- * btree on the thresholds whose first column is COALESCE(role_name::oid,
- * 0::oid) -- so that looking up a role (or 0) finds exactly the rows
- * naming it (or none).  InvalidOid otherwise.
+ * An index of the install script, if it is as the script made it: a
+ * valid btree on heap whose first column is COALESCE(column::oid, 0::oid)
+ * -- so that looking up an OID (or 0) finds exactly the rows naming it
+ * (or NULL).  InvalidOid otherwise.
  */
 static Oid
-find_role_index(Relation heap)
+find_coalesce_index(Relation heap, const char *name, AttrNumber column)
 {
-	Oid			indexoid = get_relname_relid(IG_ROLE_INDEX_NAME, rules_nspid);
+	Oid			indexoid = get_relname_relid(name, rules_nspid);
 	Relation	index;
 	bool		usable = false;
 
@@ -639,7 +685,7 @@ find_role_index(Relation heap)
 			Const	   *zero = (Const *) strip_relabel(lsecond(coalesce->args));
 
 			usable = var != NULL && IsA(var, Var) &&
-				var->varattno == Anum_threshold_role &&
+				var->varattno == column &&
 				zero != NULL && IsA(zero, Const) &&
 				zero->consttype == OIDOID && !zero->constisnull &&
 				DatumGetObjectId(zero->constvalue) == InvalidOid;
@@ -684,6 +730,10 @@ load_rules(void)
 	hist_keys = NULL;
 	nhist_keys = 0;
 	hist_keys_allocated = 0;
+	hist_keys_found = NULL;
+	thresholds_present = false;
+	baseline_role_index_oid = InvalidOid;
+	baseline_table_index_oid = InvalidOid;
 	nwindow_lengths = 0;
 	rules_matched = false;
 	current = NULL;
@@ -702,18 +752,30 @@ load_rules(void)
 		/* a table that never had a row has not a page */
 		rules_present = RelationGetNumberOfBlocks(rel) > 0;
 		if (rules_present)
-			role_index_oid = find_role_index(rel);
+			role_index_oid = find_coalesce_index(rel, IG_ROLE_INDEX_NAME,
+												 Anum_threshold_role);
 		table_close(rel, AccessShareLock);
 	}
+	thresholds_present = rules_present;
 	baseline_rules_oid = OidIsValid(nspid) ? get_relname_relid("baseline_rules", nspid) : InvalidOid;
 	peer_groups_oid = OidIsValid(nspid) ? get_relname_relid("peer_group_roles", nspid) : InvalidOid;
 	if (OidIsValid(thresholds_oid) && OidIsValid(baseline_rules_oid) &&
 		OidIsValid(peer_groups_oid))
 	{
 		rel = table_open(baseline_rules_oid, AccessShareLock);
+		if (RelationGetDescr(rel)->natts < Natts_baseline_min)
+			elog(ERROR, "insider_guard.baseline_rules has an unexpected definition");
 		baselines_present = RelationGetNumberOfBlocks(rel) > 0;
+		if (baselines_present)
+		{
+			baseline_role_index_oid =
+				find_coalesce_index(rel, IG_BASELINE_ROLE_INDEX_NAME,
+									Anum_baseline_role);
+			baseline_table_index_oid =
+				find_coalesce_index(rel, IG_BASELINE_TABLE_INDEX_NAME,
+									Anum_baseline_table);
+		}
 		table_close(rel, AccessShareLock);
-		/* baseline rules are read with all the rules, never per user */
 		rules_present |= baselines_present;
 	}
 }
@@ -861,7 +923,7 @@ load_all_rules(void)
 	buf.rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * buf.allocated);
 	buf.now = ig_now();
 	if (RelationGetNumberOfBlocks(heap) > 0)
-		read_role_rules(heap, NULL, snapshot, IG_ANY_ROLE, &buf);
+		read_role_rules(heap, NULL, snapshot, IG_ANY_ROLE, false, &buf);
 	if (baselines_present)
 	{
 		read_baseline_rules(snapshot, &buf);
@@ -1057,36 +1119,128 @@ user_rules_from_all(Oid userid, bool unwatched, IgRuleBuf *buf)
 		buf->nrules = nown;
 }
 
+/* Reads the rules naming each of the roles through a role index. */
+static void
+read_roles_rules(Oid heapoid, Oid indexoid, bool baseline, Snapshot snapshot,
+				 List *roles, IgRuleBuf *buf)
+{
+	Relation	heap = table_open(heapoid, AccessShareLock);
+	Relation	index = index_open(indexoid, AccessShareLock);
+	ListCell   *lc;
+
+	foreach(lc, roles)
+		read_role_rules(heap, index, snapshot, lfirst_oid(lc), baseline, buf);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+}
+
 /*
- * The rules covering the user, through the role index: those naming it,
+ * The rules covering the user, through the role indexes: those naming it,
  * those naming no role, those naming a role it is a member of.
  */
 static void
 user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
 {
-	Relation	heap = table_open(thresholds_oid, AccessShareLock);
-	Relation	index = index_open(role_index_oid, AccessShareLock);
 	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(thresholds_oid));
+	List	   *roles = list_make1_oid(userid);
+	int			nown = 0;
 
-	read_role_rules(heap, index, snapshot, userid, buf);
 	if (!unwatched)
-	{
-		int			nown = buf->nrules;
-		List	   *roles = member_of(userid);
-		ListCell   *lc;
-
-		read_role_rules(heap, index, snapshot, InvalidOid, buf);
-		foreach(lc, roles)
-			read_role_rules(heap, index, snapshot, lfirst_oid(lc), buf);
-		list_free(roles);
-
-		/* rules that do not name the user spare an exempt user */
-		if (buf->nrules > nown && is_exempt(userid))
-			buf->nrules = nown;
-	}
+		roles = list_concat(lappend_oid(roles, InvalidOid), member_of(userid));
+	if (thresholds_present)
+		read_roles_rules(thresholds_oid, role_index_oid, false, snapshot,
+						 roles, buf);
+	if (baselines_present)
+		read_roles_rules(baseline_rules_oid, baseline_role_index_oid, true,
+						 snapshot, roles, buf);
+	list_free(roles);
 	UnregisterSnapshot(snapshot);
-	index_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
+
+	/* rules that do not name the user spare an exempt user */
+	for (int i = 0; i < buf->nrules; i++)
+		nown += (buf->rules[i].roleid == userid);
+	if (buf->nrules > nown && is_exempt(userid))
+	{
+		nown = 0;
+		for (int i = 0; i < buf->nrules; i++)
+			if (buf->rules[i].roleid == userid)
+				buf->rules[nown++] = buf->rules[i];
+		buf->nrules = nown;
+	}
+}
+
+/*
+ * The history kinds (bits) baseline rules keep of a relation, InvalidOid
+ * for all tables: those naming it, of any role, since a user's peers are
+ * compared with its history.  Catalog access, once per relation until the
+ * rules change (unless all are read): may deliver invalidations.
+ */
+static uint8
+baseline_history_kinds(Oid relid)
+{
+	IgHistKey  *found;
+	bool		present;
+
+	if (!baselines_present)
+		return 0;
+	if (all_loaded || !OidIsValid(baseline_table_index_oid))
+	{
+		IgHistKey	key = {relid, 0};
+
+		found = bsearch(&key, hist_keys, nhist_keys, sizeof(IgHistKey),
+						compare_hist_keys);
+		return found != NULL ? found->kinds : 0;
+	}
+	if (hist_keys_found == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(IgHistKey);
+		ctl.hcxt = rules_cxt;
+		hist_keys_found = hash_create("insider_guard history keys", 64, &ctl,
+									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	found = hash_search(hist_keys_found, &relid, HASH_FIND, NULL);
+	if (found == NULL)
+	{
+		Relation	heap = table_open(baseline_rules_oid, AccessShareLock);
+		Relation	index = index_open(baseline_table_index_oid, AccessShareLock);
+		Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(baseline_rules_oid));
+		TupleTableSlot *slot = table_slot_create(heap, NULL);
+		ScanKeyData key;
+		IndexScanDesc scan;
+		IgRuleBuf	buf;
+		uint8		kinds = 0;
+
+		buf.allocated = 1;
+		buf.nrules = 0;
+		buf.rules = palloc(sizeof(IgRule));
+		buf.now = ig_now();
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(relid));
+		scan = index_beginscan(heap, index, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		/* (until both kinds are found: many rules may name a table) */
+		while (kinds != (1 << IG_HIST_KINDS) - 1 &&
+			   index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			buf.nrules = 0;
+			if (add_baseline_row(slot, IG_ANY_ROLE, &buf) != NULL &&
+				buf.rules[0].relid == relid)
+				kinds |= (1 << buf.rules[0].hist_kind);
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		UnregisterSnapshot(snapshot);
+		index_close(index, AccessShareLock);
+		table_close(heap, AccessShareLock);
+		pfree(buf.rules);
+
+		found = hash_search(hist_keys_found, &relid, HASH_ENTER, &present);
+		found->kinds = kinds;
+	}
+	return found->kinds;
 }
 
 /*
@@ -1274,9 +1428,11 @@ match_rules(Oid userid)
 	buf.rules = palloc(sizeof(IgRule) * buf.allocated);
 	buf.now = ig_now();
 
-	/* the first few users through the index; then the whole table, once */
-	if (!all_loaded && OidIsValid(role_index_oid) && !baselines_present &&
-		index_matches < IG_INDEX_MATCHES)
+	/* the first few users through the indexes; then the whole tables, once */
+	if (!all_loaded && index_matches < IG_INDEX_MATCHES &&
+		(!thresholds_present || OidIsValid(role_index_oid)) &&
+		(!baselines_present || (OidIsValid(baseline_role_index_oid) &&
+								OidIsValid(baseline_table_index_oid))))
 	{
 		user_rules_from_index(userid, unwatched, &buf);
 		index_matches++;
@@ -1296,10 +1452,17 @@ match_rules(Oid userid)
 	qsort(buf.rules, buf.nrules, sizeof(IgRule), compare_rules);
 	for (int i = 0; i < buf.nrules; i++)
 		nlists += (i == 0 || buf.rules[i].relid != buf.rules[i - 1].relid);
-	if (npeer_groups > 0)
+	if (baselines_present)
+	{
+		read_peer_groups();
 		groups = find_peer_groups(userid, match_cxt, &ngroups);
-	/* a peer keeps the history its peers' rules compare with */
-	nkeys = ngroups > 0 ? nhist_keys : 0;
+	}
+	/*
+	 * A peer keeps the history its peers' rules compare with: from the
+	 * history keys, once all rules are read; else looked up as relations
+	 * are read (ig_rules_for_relation).
+	 */
+	nkeys = ngroups > 0 && all_loaded ? nhist_keys : 0;
 	if (nlists > 0 || nkeys > 0)
 	{
 		int			nrules = Max(buf.nrules, 1);
@@ -1348,6 +1511,7 @@ match_rules(Oid userid)
 			}
 			if (h < nkeys && hist_keys[h].relid == relid)
 				list->hist_wanted |= hist_keys[h++].kinds;
+			list->history_known = ngroups == 0 || all_loaded;
 
 			list->pin_span = list->longest +
 				Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
@@ -1362,9 +1526,13 @@ match_rules(Oid userid)
 	pfree(buf.rules);
 
 	match = hash_search(user_matches, &userid, HASH_ENTER, &found);
-	match->covered = nlists > 0;
 	match->nlists = nlists;
 	match->lists = lists;
+	match->npeer_groups = all_loaded ? 0 : ngroups;
+	match->peer_groups = groups;
+	match->history_lists = NULL;
+	/* a peer's statements must look up the history of what they read */
+	match->covered = nlists > 0 || match->npeer_groups > 0;
 	return match;
 }
 
@@ -1436,9 +1604,60 @@ ig_rules_peer_groups(Oid userid, int *count)
 }
 
 /*
+ * A list for a relation no rule covering a peer-group member names, if
+ * baseline rules (of its peers) want its history kept; made once.
+ */
+static IgRuleList *
+history_list(IgUserMatch *match, Oid relid)
+{
+	IgHistoryList *entry;
+	bool		found;
+	uint8		kinds;
+
+	if (match->history_lists == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(IgHistoryList);
+		ctl.hcxt = match_cxt;
+		match->history_lists = hash_create("insider_guard history lists", 16,
+										   &ctl,
+										   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(match->history_lists, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->list;
+
+	kinds = baseline_history_kinds(relid);
+	entry = hash_search(match->history_lists, &relid, HASH_ENTER, &found);
+	entry->list = NULL;
+	if (kinds != 0)
+	{
+		IgRuleList *list = MemoryContextAllocZero(match_cxt, sizeof(IgRuleList));
+
+		list->relid = relid;
+		list->hist_wanted = kinds;
+		list->history_known = true;
+		list->pin_span = 2 * USECS_PER_SEC;
+		for (int k = 0; k < IG_HIST_KINDS; k++)
+			list->hist_cap[k] = IG_NO_LIMIT;
+		list->npeer_groups = match->npeer_groups;
+		list->peer_groups = match->peer_groups;
+		entry->list = list;
+	}
+	return entry->list;
+}
+
+/*
  * The rules covering a user that ig_rules_cover matched for a relation, or
  * for all tables if relid is InvalidOid; NULL if none.  Valid while the
  * statement that asked runs.
+ *
+ * A member of peer groups matched before all rules were read learns here,
+ * as it reads relations, which of them its peers' baseline rules want the
+ * history of: catalog access, once per relation, which may deliver
+ * invalidations (the list returned stays valid meanwhile).
  */
 IgRuleList *
 ig_rules_for_relation(Oid userid, Oid relid)
@@ -1458,14 +1677,23 @@ ig_rules_for_relation(Oid userid, Oid relid)
 	while (lo <= hi)
 	{
 		int			mid = (lo + hi) / 2;
-		Oid			found = match->lists[mid].relid;
+		IgRuleList *list = &match->lists[mid];
 
-		if (found == relid)
-			return &match->lists[mid];
-		if (found < relid)
+		if (list->relid == relid)
+		{
+			if (unlikely(!list->history_known))
+			{
+				list->hist_wanted |= baseline_history_kinds(relid);
+				list->history_known = true;
+			}
+			return list;
+		}
+		if (list->relid < relid)
 			lo = mid + 1;
 		else
 			hi = mid - 1;
 	}
+	if (match->npeer_groups > 0)
+		return history_list(match, relid);
 	return NULL;
 }

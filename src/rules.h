@@ -67,6 +67,8 @@ typedef struct IgRuleList
 	int			nbaseline;		/* baseline rules among the rules */
 	uint32		hist_gen;		/* history generation of their limits */
 	uint8		hist_wanted;	/* bit k: keep the user's history kind k */
+	bool		history_known;	/* hist_wanted has the kinds its peers'
+								 * rules want (see ig_rules_for_relation) */
 	int64		hist_cap[IG_HIST_KINDS];	/* the most a window may feed */
 	int			npeer_groups;	/* the user's peer groups */
 	IgPeerGroup *peer_groups;

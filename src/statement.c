@@ -91,13 +91,18 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 	}
 	if (unlikely(list->nbaseline > 0 || list->hist_wanted != 0))
 	{
-		if (list->nbaseline > 0 && !stmt->has_baselines)
+		if (list->nbaseline > 0)
 		{
-			/* the history its limits are of, for a cursor's next FETCH */
-			stmt->has_baselines = true;
-			stmt->hist_gen = ig_history_generation();
+			if (!stmt->has_baselines)
+			{
+				/* the history its limits are of, for a cursor's next FETCH */
+				stmt->has_baselines = true;
+				stmt->hist_gen = ig_history_generation();
+			}
+			/* as ig_baseline_refresh, with the generation read once */
+			if (list->hist_gen != stmt->hist_gen)
+				ig_baseline_compute(list, stmt->userid);
 		}
-		ig_baseline_refresh(list, stmt->userid);
 		if (list->hist_wanted != 0)
 			tally_history(tally, list);
 	}

@@ -1,0 +1,124 @@
+# A member of a peer group keeps its history of every relation (and of
+# all tables) that any baseline rule names, even with no rule of its own,
+# so that its peers can be compared with it -- and of nothing else.  Both
+# ways a backend finds those relations are run: looked up as they are
+# read (the first few users a backend sees, matched through the rules'
+# indexes), and from the whole rules table (a backend that has seen more).
+# Either way, a baseline rule naming the group covers its members.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use InsiderGuardTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_node('peer_history');
+setup_reader($node, 1000);
+$node->safe_psql('postgres', q{
+	CREATE ROLE team;
+	CREATE ROLE a1 LOGIN IN ROLE team;
+	CREATE ROLE a2 LOGIN IN ROLE team;
+	CREATE ROLE a3 LOGIN IN ROLE team;
+	CREATE ROLE a4 LOGIN IN ROLE team;
+	CREATE ROLE a5 LOGIN IN ROLE team;
+	CREATE ROLE a6 LOGIN IN ROLE team;
+	CREATE ROLE a7 LOGIN IN ROLE team;
+	CREATE TABLE notes AS SELECT g AS id FROM generate_series(1, 100) g;
+	GRANT SELECT ON customers, notes TO team, alice;
+	SELECT insider_guard.add_peer_group('team');
+	-- a2's hourly rule on customers, a3's daily rule on all tables: the
+	-- only rules; nobody's names notes
+	SELECT insider_guard.set_baseline_rule('a2', 5, '1 hour', 100, 'peers', 'log', 'customers');
+	SELECT insider_guard.set_baseline_rule('a3', 5, '1 day', 100, 'peers', 'log');
+});
+
+# the clock starts a minute past the next UTC midnight, so that hours 0
+# and 1 are in one day, which hour 25 has closed
+my $epoch = $node->safe_psql('postgres', 'SELECT extract(epoch FROM now())::bigint');
+my $start = 86400 - $epoch % 86400 + 60;
+
+# a1 is the first user its backend sees; a4 comes after five others
+my $read_at = sub {
+	my ($hours, $customers, $notes) = @_;
+	my $offset = $start + 3600 * $hours;
+	my $reads = qq{
+		SELECT count(*) FROM (SELECT id FROM customers LIMIT $customers) s;
+		SELECT count(*) FROM (SELECT id FROM notes LIMIT $notes) s;};
+	$node->safe_psql('postgres', qq{
+		SET insider_guard.test_clock_offset = $offset;
+		SET SESSION AUTHORIZATION a1; $reads});
+	$node->safe_psql('postgres', qq{
+		SET insider_guard.test_clock_offset = $offset;
+		SET SESSION AUTHORIZATION a5; SELECT count(*) FROM notes;
+		SET SESSION AUTHORIZATION a6; SELECT count(*) FROM notes;
+		SET SESSION AUTHORIZATION a2; SELECT count(*) FROM notes;
+		SET SESSION AUTHORIZATION a3; SELECT count(*) FROM notes;
+		SET SESSION AUTHORIZATION alice; SELECT count(*) FROM notes;
+		SET SESSION AUTHORIZATION a4; $reads});
+};
+my $series = sub {
+	my ($role) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT coalesce(table_name::text, 'all') || ' ' || (extract(epoch FROM per) / 3600)::int || 'h ' || active_windows
+		FROM insider_guard.baselines WHERE role_name = '$role'
+		ORDER BY 1});
+};
+
+$read_at->(0, 7, 3);
+$read_at->(1, 1, 1);    # closes hour 0
+for my $role ('a1', 'a4')
+{
+	is($series->($role), 'public.customers 1h 1',
+		"$role keeps hourly history of customers (a2's rule), of nothing else yet");
+}
+$read_at->(25, 1, 1);    # closes hour 1 and day 0
+for my $role ('a1', 'a4')
+{
+	is( $series->($role),
+		"all 24h 1\npublic.customers 1h 2",
+		"$role keeps daily history of all tables (a3's rule), not of notes");
+}
+
+# the day's window holds what the member read that day: 7 + 3 + 1 + 1,
+# as a window of 12 rows seeded for alice shows it
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.record_history('alice', NULL, '1 day',
+			date_trunc('day', now(), 'UTC') - interval '1 day', 12)});
+my $typical = sub {
+	my ($role) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT typical_rows FROM insider_guard.baselines
+		WHERE role_name = '$role' AND table_name IS NULL AND per = '1 day'});
+};
+is($typical->('a1'), $typical->('alice'), 'a1 fed the day its 12 rows');
+is($typical->('a4'), $typical->('alice'), 'a4 too');
+
+# a rule naming the group covers a7, a member, matched either way: 20
+# days of 5 rows an hour of notes give it a limit
+$node->safe_psql('postgres', q{
+	SELECT count(insider_guard.record_history('a7', 'notes', '1 hour',
+			date_trunc('hour', now(), 'UTC') - make_interval(hours => h), 5))
+	FROM generate_series(1, 480) h;
+	SELECT insider_guard.set_baseline_rule('team', 5, '1 hour', 10, 'self', 'block', 'notes');
+});
+my $limit = $node->safe_psql('postgres', q{
+	SELECT limit_now FROM insider_guard.baselines
+	WHERE role_name = 'a7' AND table_name = 'public.notes'});
+ok($limit >= 10 && $limit < 100, "a7 has a limit under the 100 rows of notes ($limit)");
+my ($ret, $out, $err) = $node->psql('postgres', q{
+	SET SESSION AUTHORIZATION a7; SELECT count(*) FROM notes});
+like($err, qr/insider_guard/, 'a7 is stopped, as the first user of its backend');
+is(reads($node, 'a7', 'notes'), $limit + 1, 'at the row past its limit');
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET SESSION AUTHORIZATION a1; SELECT 1 FROM customers LIMIT 1;
+	SET SESSION AUTHORIZATION a2; SELECT 1 FROM customers LIMIT 1;
+	SET SESSION AUTHORIZATION a3; SELECT 1 FROM customers LIMIT 1;
+	SET SESSION AUTHORIZATION a4; SELECT 1 FROM customers LIMIT 1;
+	SET SESSION AUTHORIZATION a5; SELECT 1 FROM customers LIMIT 1;
+	SET SESSION AUTHORIZATION a7; SELECT count(*) FROM notes});
+like($err, qr/insider_guard/, 'and after five others');
+
+done_testing();
