@@ -22,6 +22,8 @@ prepare_build >/dev/null
 
 dir=$(mktemp -d /tmp/insider_guard_demo.XXXXXX)
 [ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$dir"
+# the server's user may not be able to enter the clone's directory
+cd "$dir"
 port=54329
 stop_cluster() {
     as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
@@ -100,7 +102,7 @@ CREATE ROLE dev LOGIN IN ROLE support;
 CREATE ROLE eli LOGIN IN ROLE support;
 CREATE ROLE newbie LOGIN IN ROLE support;
 SELECT count(insider_guard.record_history(agent::regrole, NULL, '1 hour',
-                 date_trunc('hour', now()) - make_interval(hours => h),
+                 date_trunc('hour', now(), 'UTC') - make_interval(hours => h),
                  CASE WHEN agent = 'terry' THEN 3 + h % 5 ELSE 15 + h % 11 END))
        AS windows_seeded
 FROM unnest('{terry,ana,ben,cho,dev,eli}'::text[]) agent, generate_series(1, 30 * 24) h;
@@ -115,7 +117,7 @@ FROM insider_guard.baselines WHERE role_name IN ('terry', 'ana');
 \x off
 SQL
 
-echo "== Terry pulls 1,000 customers again: five times his normal is 100"
+echo "== Terry pulls 1,000 customers again: 5 x his usual hour is under the floor, so 100"
 psql_as terry -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s" || true
 echo "== newbie, hired today, has no history: his peers' normal applies"
 psql_as newbie -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s" || true

@@ -46,6 +46,10 @@ run_suite() {
             echo "--- regression.diffs"
             cat regression.diffs
         fi
+        if [ -f log/postmaster.log ]; then
+            echo "--- log/postmaster.log (last 60 lines)"
+            tail -n 60 log/postmaster.log
+        fi
     fi
 }
 

@@ -584,7 +584,7 @@ ig_log_quote(const char *s)
 	return buf.data;
 }
 
-/* A window length for people: "1 hour", "90 seconds". */
+/* A window length for people, as interval_out writes it: "01:00:00", "1 day". */
 static char *
 window_text(int64 per)
 {

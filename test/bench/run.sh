@@ -21,7 +21,9 @@
 #                     and 100 tables (self, peers and both; log and block;
 #                     hours and days) and 10 peer groups, on 20 days of
 #                     seeded history, none broken
-#   workloads
+#   workloads (throughput; the instruction counts run their own inputs
+#   through single-user backends: point selects of one role and of 200,
+#   count(*) planned and as a sequential scan, COPY t TO)
 #     select_prep     pgbench -S, prepared protocol, 2 clients
 #     select_simple   pgbench -S, simple protocol, 2 clients
 #     count           count(*) over 2 M rows, no parallel workers
@@ -38,7 +40,7 @@
 #      about 0.001%, so it resolves the 1% budget), per statement or row,
 #      against none; each run minus the same configuration's empty run;
 #   4. scaling: instructions per point select, (I(4000) - I(2000)) / 2000,
-#      with 1, 100 and 10,000 thresholds and 100 and 100,000 tracked
+#      with 1, 100 and 10,000 thresholds and 100 and ~101,000 tracked
 #      entries: it must not grow with them.
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS per throughput
@@ -65,6 +67,8 @@ prepare_build >/dev/null
 dir=$(mktemp -d /tmp/insider_guard_bench.XXXXXX)
 chmod 755 "$dir"
 [ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$dir"
+# the server's user may not be able to enter the clone's directory
+cd "$dir"
 data=$dir/data
 port=5432						# unix socket in $dir only: no clash possible
 server_stop() {
@@ -223,8 +227,10 @@ pg "$PG_BIN/createdb" -h "$dir" -p $port -T bench bench_base
 # 1,000 baseline rules: per role, one over all its tables and one on
 # pgbench_accounts, three on other tables, hours and days, self, peers and
 # both, log and block in turn.  The 200 roles are in 10 peer groups of 20;
-# each series the rules use has 20 days of seeded history of 10,000 M rows a
-# window, so every limit is usable and far above what the workload reads.
+# each series the rules name has 20 days of seeded history of 10,000 M rows
+# a window, so every own limit is usable and far above what the workload
+# reads (a peers or both rule on a table only its role's rules name has no
+# peer limit: none of the peers has history of it).
 psql_as "$PG_USER" bench_base <<'EOF'
 DO $$
 DECLARE
