@@ -56,6 +56,7 @@
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/catcache.h"
@@ -569,9 +570,13 @@ read_peer_groups(void)
 
 	if (peer_groups_loaded)
 		return;
-	peer_groups_loaded = true;
+	/* (loaded only once read: an error meanwhile leaves it to be read) */
+	npeer_groups = 0;
 	if (!OidIsValid(peer_groups_oid))
+	{
+		peer_groups_loaded = true;
 		return;
+	}
 	heap = table_open(peer_groups_oid, AccessShareLock);
 	snapshot = RegisterSnapshot(GetCatalogSnapshot(peer_groups_oid));
 	slot = table_slot_create(heap, NULL);
@@ -594,6 +599,7 @@ read_peer_groups(void)
 	UnregisterSnapshot(snapshot);
 	table_close(heap, AccessShareLock);
 	qsort(peer_groups, npeer_groups, sizeof(Oid), compare_oids);
+	peer_groups_loaded = true;
 }
 
 /*
@@ -793,12 +799,15 @@ load_exemptions_if_needed(void)
 	/* changes to it concern us from now */
 	relid = OidIsValid(rules_nspid) ? get_relname_relid("exemptions", rules_nspid) : InvalidOid;
 	exemptions_oid = relid;
+	/* (loaded only once read: an error meanwhile leaves it to be read) */
+	nexempt = 0;
+	if (OidIsValid(relid))
+	{
+		rel = table_open(relid, AccessShareLock);
+		load_exemptions(rel);
+		table_close(rel, AccessShareLock);
+	}
 	exemptions_loaded = true;
-	if (!OidIsValid(relid))
-		return;
-	rel = table_open(relid, AccessShareLock);
-	load_exemptions(rel);
-	table_close(rel, AccessShareLock);
 }
 
 /* Is the user exempt? */
@@ -1173,21 +1182,37 @@ user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
  * The history kinds (bits) baseline rules keep of a relation, InvalidOid
  * for all tables: those naming it, of any role, since a user's peers are
  * compared with its history.  Catalog access, once per relation until the
- * rules change (unless all are read): may deliver invalidations.
+ * rules change (unless all are read).
+ *
+ * Runs while a statement's state is being made, so it neither waits for
+ * a lock nor reads tables the rules were not loaded from: while
+ * baseline_rules is locked exclusively (a TRUNCATE, a VACUUM FULL, the
+ * extension being dropped), or once an invalidation says the rules are to
+ * be read again, *known is false and nothing is remembered: the next
+ * statement asks again.
  */
 static uint8
-baseline_history_kinds(Oid relid)
+baseline_history_kinds(Oid relid, bool *known)
 {
 	IgHistKey  *found;
 	bool		present;
+	Relation	heap;
+	Relation	index;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	IndexScanDesc scan;
+	IgRuleBuf	buf;
+	uint8		kinds = 0;
 
+	*known = true;
 	if (!baselines_present)
 		return 0;
 	if (all_loaded || !OidIsValid(baseline_table_index_oid))
 	{
-		IgHistKey	key = {relid, 0};
+		IgHistKey	wanted = {relid, 0};
 
-		found = bsearch(&key, hist_keys, nhist_keys, sizeof(IgHistKey),
+		found = bsearch(&wanted, hist_keys, nhist_keys, sizeof(IgHistKey),
 						compare_hist_keys);
 		return found != NULL ? found->kinds : 0;
 	}
@@ -1202,45 +1227,58 @@ baseline_history_kinds(Oid relid)
 									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 	}
 	found = hash_search(hist_keys_found, &relid, HASH_FIND, NULL);
-	if (found == NULL)
+	if (found != NULL)
+		return found->kinds;
+
+	*known = false;
+	if (!ConditionalLockRelationOid(baseline_rules_oid, AccessShareLock))
+		return 0;
+	if (!ConditionalLockRelationOid(baseline_table_index_oid, AccessShareLock))
 	{
-		Relation	heap = table_open(baseline_rules_oid, AccessShareLock);
-		Relation	index = index_open(baseline_table_index_oid, AccessShareLock);
-		Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(baseline_rules_oid));
-		TupleTableSlot *slot = table_slot_create(heap, NULL);
-		ScanKeyData key;
-		IndexScanDesc scan;
-		IgRuleBuf	buf;
-		uint8		kinds = 0;
-
-		buf.allocated = 1;
-		buf.nrules = 0;
-		buf.rules = palloc(sizeof(IgRule));
-		buf.now = ig_now();
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(relid));
-		scan = index_beginscan(heap, index, snapshot, 1, 0);
-		index_rescan(scan, &key, 1, NULL, 0);
-		/* (until both kinds are found: many rules may name a table) */
-		while (kinds != (1 << IG_HIST_KINDS) - 1 &&
-			   index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			buf.nrules = 0;
-			if (add_baseline_row(slot, IG_ANY_ROLE, &buf) != NULL &&
-				buf.rules[0].relid == relid)
-				kinds |= (1 << buf.rules[0].hist_kind);
-		}
-		index_endscan(scan);
-		ExecDropSingleTupleTableSlot(slot);
-		UnregisterSnapshot(snapshot);
-		index_close(index, AccessShareLock);
-		table_close(heap, AccessShareLock);
-		pfree(buf.rules);
-
-		found = hash_search(hist_keys_found, &relid, HASH_ENTER, &present);
-		found->kinds = kinds;
+		UnlockRelationOid(baseline_rules_oid, AccessShareLock);
+		return 0;
 	}
-	return found->kinds;
+	/* the locks accepted invalidations: are the OIDs still those loaded? */
+	if (!rules_loaded)
+	{
+		UnlockRelationOid(baseline_table_index_oid, AccessShareLock);
+		UnlockRelationOid(baseline_rules_oid, AccessShareLock);
+		return 0;
+	}
+	heap = table_open(baseline_rules_oid, NoLock);
+	index = index_open(baseline_table_index_oid, NoLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(baseline_rules_oid));
+	slot = table_slot_create(heap, NULL);
+	buf.allocated = 1;
+	buf.nrules = 0;
+	buf.rules = palloc(sizeof(IgRule));
+	buf.now = ig_now();
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+				ObjectIdGetDatum(relid));
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	/* (until both kinds are found: many rules may name a table) */
+	while (kinds != (1 << IG_HIST_KINDS) - 1 &&
+		   index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		buf.nrules = 0;
+		if (add_baseline_row(slot, IG_ANY_ROLE, &buf) != NULL &&
+			buf.rules[0].relid == relid)
+			kinds |= (1 << buf.rules[0].hist_kind);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	UnlockRelationOid(baseline_table_index_oid, AccessShareLock);
+	UnlockRelationOid(baseline_rules_oid, AccessShareLock);
+	pfree(buf.rules);
+
+	found = hash_search(hist_keys_found, &relid, HASH_ENTER, &present);
+	found->kinds = kinds;
+	*known = true;
+	return kinds;
 }
 
 /*
@@ -1612,6 +1650,7 @@ history_list(IgUserMatch *match, Oid relid)
 {
 	IgHistoryList *entry;
 	bool		found;
+	bool		known;
 	uint8		kinds;
 
 	if (match->history_lists == NULL)
@@ -1629,7 +1668,9 @@ history_list(IgUserMatch *match, Oid relid)
 	if (entry != NULL)
 		return entry->list;
 
-	kinds = baseline_history_kinds(relid);
+	kinds = baseline_history_kinds(relid, &known);
+	if (!known)
+		return NULL;			/* asked again by the next statement */
 	entry = hash_search(match->history_lists, &relid, HASH_ENTER, &found);
 	entry->list = NULL;
 	if (kinds != 0)
@@ -1656,8 +1697,9 @@ history_list(IgUserMatch *match, Oid relid)
  *
  * A member of peer groups matched before all rules were read learns here,
  * as it reads relations, which of them its peers' baseline rules want the
- * history of: catalog access, once per relation, which may deliver
- * invalidations (the list returned stays valid meanwhile).
+ * history of: catalog access, once per relation, that waits for no lock
+ * and may deliver invalidations (the list returned stays valid meanwhile:
+ * the callbacks free nothing).
  */
 IgRuleList *
 ig_rules_for_relation(Oid userid, Oid relid)
@@ -1683,8 +1725,10 @@ ig_rules_for_relation(Oid userid, Oid relid)
 		{
 			if (unlikely(!list->history_known))
 			{
-				list->hist_wanted |= baseline_history_kinds(relid);
-				list->history_known = true;
+				bool		known;
+
+				list->hist_wanted |= baseline_history_kinds(relid, &known);
+				list->history_known = known;
 			}
 			return list;
 		}

@@ -580,8 +580,12 @@ static inline bool
 collect_node(IgNode *node)
 {
 	IgStmt	   *stmt = node->stmt;
-	int64		consumed = node->granted - node->slot->left;
+	int64		consumed;
 
+	/* a node whose setup failed (an error while its keys were looked up) */
+	if (unlikely(node->slot == NULL))
+		return false;
+	consumed = node->granted - node->slot->left;
 	if (consumed <= 0)
 		return false;
 	for (int i = 0; i < node->nkeys; i++)

@@ -96,6 +96,26 @@ my $typical = sub {
 is($typical->('a1'), $typical->('alice'), 'a1 fed the day its 12 rows');
 is($typical->('a4'), $typical->('alice'), 'a4 too');
 
+# a member's first read of a relation, which looks the relation up in the
+# rules, neither waits for nor fails on a lock held on the rules table
+my $a5 = $node->background_psql('postgres',
+	extra_params => [ '-U', 'a5' ], on_error_stop => 0);
+my ($first) = session_query($a5, 'SELECT count(*) FROM customers');
+is($first, '1000', 'a5 reads customers');
+my $locker = $node->background_psql('postgres', on_error_stop => 0);
+session_query($locker,
+	'BEGIN; LOCK TABLE insider_guard.baseline_rules IN ACCESS EXCLUSIVE MODE');
+session_query($a5, "SET lock_timeout = '1s'");
+my ($notes, $notes_err) = session_query($a5, 'SELECT count(*) FROM notes');
+is($notes, '100', 'a5 reads notes while the rules table is locked');
+is($notes_err, '', 'without waiting for the lock or an error');
+session_query($locker, 'COMMIT');
+($notes) = session_query($a5, 'SELECT count(*) FROM notes');
+is($notes, '100', 'and after');
+$a5->quit;
+$locker->quit;
+unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no backend crashed');
+
 # a rule naming the group covers a7, a member, matched either way: 20
 # days of 5 rows an hour of notes give it a limit
 $node->safe_psql('postgres', q{
