@@ -1155,7 +1155,12 @@ user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
 	int			nown = 0;
 
 	if (!unwatched)
-		roles = list_concat(lappend_oid(roles, InvalidOid), member_of(userid));
+	{
+		List	   *groups = member_of(userid);
+
+		roles = list_concat(lappend_oid(roles, InvalidOid), groups);
+		list_free(groups);
+	}
 	if (thresholds_present)
 		read_roles_rules(thresholds_oid, role_index_oid, false, snapshot,
 						 roles, buf);
