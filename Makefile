@@ -11,6 +11,7 @@ OBJS = \
 	src/relinfo.o \
 	src/tramp.o \
 	src/rules.o \
+	src/rules_read.o \
 	src/history.o \
 	src/baseline.o \
 	src/enforce.o \

@@ -31,7 +31,8 @@
  * index on the rules' table (baseline_rules_table) the first time the
  * backend reads each relation (baseline_history_kinds).
  * The covering rules are kept by relation, so that a statement finds the
- * rules of each table it reads with a binary search.  Matching is redone
+ * rules of each table it reads with a binary search.  (The rows are read
+ * into IgRule by rules_read.c.)  Matching is redone
  * when the rules, or role memberships and attributes change
  * (pg_auth_members and pg_authid invalidations).
  *
@@ -74,36 +75,8 @@
 #include "guc.h"
 #include "history.h"
 #include "rules.h"
+#include "rules_read.h"
 #include "statement.h"
-
-/* attribute numbers of insider_guard.baseline_rules */
-#define Anum_baseline_id		1
-#define Anum_baseline_role		2
-#define Anum_baseline_table		3
-#define Anum_baseline_per		4
-#define Anum_baseline_factor	5
-#define Anum_baseline_min_rows	6
-#define Anum_baseline_compare_to 7
-#define Anum_baseline_action	8
-#define Natts_baseline_min		8
-
-/* attribute numbers of insider_guard.thresholds */
-#define Anum_threshold_id		1
-#define Anum_threshold_role		2
-#define Anum_threshold_table	3
-#define Anum_threshold_max_rows 4
-#define Anum_threshold_per		5
-#define Anum_threshold_action	6
-#define Natts_threshold_min		6
-
-/*
- * The indexes whose first column is COALESCE(role_name::oid, 0): of the
- * thresholds, of the baseline rules; and the baseline rules' index whose
- * first column is COALESCE(table_name::oid, 0).
- */
-#define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
-#define IG_BASELINE_ROLE_INDEX_NAME "baseline_rules_role_table_per"
-#define IG_BASELINE_TABLE_INDEX_NAME "baseline_rules_table"
 
 /* what was found in this database */
 static MemoryContext rules_cxt = NULL;
@@ -190,11 +163,6 @@ static int	npeer_memberships = 0;
 /* users matched through the index before the whole table is read */
 #define IG_INDEX_MATCHES 4
 static int	index_matches = 0;
-
-/* the counter ring of each window length seen since the rules were read */
-static int64 window_lengths[IG_MAX_WINDOWS];
-static int	window_slots[IG_MAX_WINDOWS];
-static int	nwindow_lengths = 0;
 
 /*
  * The rules covering each session user seen, by relation.  A backend's
@@ -345,105 +313,6 @@ load_exemptions(Relation rel)
 	systable_endscan(scan);
 }
 
-/* An interval as a window length in microseconds (months count 30 days). */
-static int64
-interval_length(Interval *per)
-{
-	return per->time + (int64) per->day * USECS_PER_DAY +
-		(int64) per->month * 30 * USECS_PER_DAY;
-}
-
-/*
- * The counter ring answering a window length; the few distinct lengths
- * are asked of the counters once each (until the rules are read again).
- */
-static int
-window_slot(int64 per, TimestampTz now)
-{
-	for (int i = 0; i < nwindow_lengths; i++)
-		if (window_lengths[i] == per)
-			return window_slots[i];
-	if (nwindow_lengths < IG_MAX_WINDOWS)
-	{
-		window_lengths[nwindow_lengths] = per;
-		window_slots[nwindow_lengths] = ig_counters_window_slot(per, now);
-		return window_slots[nwindow_lengths++];
-	}
-	return ig_counters_window_slot(per, now);
-}
-
-/* Rules read for a user, growing as needed. */
-typedef struct IgRuleBuf
-{
-	IgRule	   *rules;
-	int			nrules;
-	int			allocated;
-	TimestampTz now;
-} IgRuleBuf;
-
-/* Room for one more rule in buf. */
-static IgRule *
-buf_new_rule(IgRuleBuf *buf)
-{
-	IgRule	   *rule;
-
-	if (buf->nrules == buf->allocated)
-	{
-		buf->allocated *= 2;
-		buf->rules = repalloc(buf->rules, sizeof(IgRule) * buf->allocated);
-	}
-	rule = &buf->rules[buf->nrules++];
-	memset(rule, 0, sizeof(IgRule));
-	return rule;
-}
-
-/* Is a text column's value this word (a literal)?  Without copying it. */
-#define text_is(value, word) text_equals((value), (word), sizeof(word) - 1)
-
-static inline bool
-text_equals(Datum value, const char *word, size_t len)
-{
-	struct varlena *t = (struct varlena *) DatumGetPointer(value);
-
-	if (VARATT_IS_EXTENDED(t) && !VARATT_IS_SHORT(t))
-		t = pg_detoast_datum_packed(t);
-	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), word, len) == 0;
-}
-
-/* add_rule_row's roleid for every row, whatever role it names */
-#define IG_ANY_ROLE ((Oid) PG_UINT32_MAX)
-
-/*
- * Adds a thresholds row to buf if it names the role (InvalidOid: none;
- * IG_ANY_ROLE: any).
- */
-static void
-add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
-{
-	Datum	   *values = slot->tts_values;
-	bool	   *nulls = slot->tts_isnull;
-	IgRule	   *rule;
-	Oid			role;
-
-	slot_getsomeattrs(slot, Natts_threshold_min);
-	role = nulls[Anum_threshold_role - 1] ? InvalidOid :
-		DatumGetObjectId(values[Anum_threshold_role - 1]);
-	if ((role != roleid && roleid != IG_ANY_ROLE) ||
-		nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
-		nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
-		return;
-
-	rule = buf_new_rule(buf);
-	rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
-	rule->roleid = role;
-	rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
-		DatumGetObjectId(values[Anum_threshold_table - 1]);
-	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
-	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
-	rule->block = text_is(values[Anum_threshold_action - 1], "block");
-	rule->window = window_slot(rule->per, buf->now);
-}
-
 /*
  * Notes that baseline rules keep history of a relation, kind; duplicates
  * are merged once all are read (merge_hist_keys).
@@ -491,49 +360,6 @@ merge_hist_keys(void)
 	nhist_keys = n + 1;
 }
 
-/*
- * Adds a baseline_rules row to buf if it names the role (as add_rule_row):
- * a threshold whose max_rows is set per user (baseline.c), inert until
- * then.  Returns it, or NULL.
- */
-static IgRule *
-add_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
-{
-	Datum	   *values = slot->tts_values;
-	bool	   *nulls = slot->tts_isnull;
-	IgRule	   *rule;
-	Datum		compare_to;
-	Oid			role;
-
-	slot_getsomeattrs(slot, Natts_baseline_min);
-	for (int i = 0; i < Natts_baseline_min; i++)
-		if (nulls[i] && i + 1 != Anum_baseline_role && i + 1 != Anum_baseline_table)
-			return NULL;
-	role = nulls[Anum_baseline_role - 1] ? InvalidOid :
-		DatumGetObjectId(values[Anum_baseline_role - 1]);
-	if (role != roleid && roleid != IG_ANY_ROLE)
-		return NULL;
-
-	rule = buf_new_rule(buf);
-	rule->id = DatumGetInt64(values[Anum_baseline_id - 1]);
-	rule->roleid = role;
-	rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
-		DatumGetObjectId(values[Anum_baseline_table - 1]);
-	rule->hist_kind = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1])) >= USECS_PER_DAY ?
-		IG_HIST_DAY : IG_HIST_HOUR;
-	rule->per = ig_hist_kind_length(rule->hist_kind);
-	rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
-	rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
-	compare_to = values[Anum_baseline_compare_to - 1];
-	rule->compare_to = text_is(compare_to, "peers") ? IG_COMPARE_PEERS :
-		text_is(compare_to, "both") ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
-	rule->block = text_is(values[Anum_baseline_action - 1], "block");
-	rule->baseline = true;
-	rule->max_rows = IG_RULE_INERT;
-	rule->window = window_slot(rule->per, buf->now);
-	return rule;
-}
-
 /* Reads every baseline rule into buf, and the history keys they make. */
 static void
 read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
@@ -546,7 +372,7 @@ read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
 	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		IgRule	   *rule = add_baseline_row(slot, IG_ANY_ROLE, buf);
+		IgRule	   *rule = ig_rules_baseline_row(slot, IG_ANY_ROLE, buf);
 
 		if (rule != NULL)
 			add_hist_key(rule->relid, rule->hist_kind);
@@ -603,105 +429,6 @@ read_peer_groups(void)
 }
 
 /*
- * Reads the rules naming a role (InvalidOid: naming no role) into buf:
- * through the role index if there is one, else by scanning the table.
- * Of the thresholds, or (baseline) of the baseline rules.
- */
-static void
-read_role_rules(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
-				bool baseline, IgRuleBuf *buf)
-{
-	TupleTableSlot *slot = table_slot_create(heap, NULL);
-
-	if (index != NULL)
-	{
-		ScanKeyData key;
-		IndexScanDesc scan;
-
-		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
-					ObjectIdGetDatum(roleid));
-		scan = index_beginscan(heap, index, snapshot, 1, 0);
-		index_rescan(scan, &key, 1, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			if (baseline)
-				(void) add_baseline_row(slot, roleid, buf);
-			else
-				add_rule_row(slot, roleid, buf);
-		}
-		index_endscan(scan);
-	}
-	else
-	{
-		TableScanDesc scan = table_beginscan_strat(heap, snapshot, 0, NULL,
-												   true, false);
-
-		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-		{
-			if (baseline)
-				(void) add_baseline_row(slot, roleid, buf);
-			else
-				add_rule_row(slot, roleid, buf);
-		}
-		table_endscan(scan);
-	}
-	ExecDropSingleTupleTableSlot(slot);
-}
-
-/* Strips binary-compatible casts. */
-static Node *
-strip_relabel(Node *node)
-{
-	while (node != NULL && IsA(node, RelabelType))
-		node = (Node *) ((RelabelType *) node)->arg;
-	return node;
-}
-
-/*
- * An index of the install script, if it is as the script made it: a
- * valid btree on heap whose first column is COALESCE(column::oid, 0::oid)
- * -- so that looking up an OID (or 0) finds exactly the rows naming it
- * (or NULL).  InvalidOid otherwise.
- */
-static Oid
-find_coalesce_index(Relation heap, const char *name, AttrNumber column)
-{
-	Oid			indexoid = get_relname_relid(name, rules_nspid);
-	Relation	index;
-	bool		usable = false;
-
-	if (!OidIsValid(indexoid))
-		return InvalidOid;
-	index = index_open(indexoid, AccessShareLock);
-	if (index->rd_index->indrelid == RelationGetRelid(heap) &&
-		index->rd_index->indisvalid &&
-		index->rd_rel->relam == BTREE_AM_OID &&
-		index->rd_index->indnkeyatts >= 1 &&
-		index->rd_index->indkey.values[0] == 0 &&
-		index->rd_opfamily[0] == OID_BTREE_FAM_OID)
-	{
-		List	   *exprs = RelationGetIndexExpressions(index);
-		CoalesceExpr *coalesce = exprs != NIL ? (CoalesceExpr *) linitial(exprs) : NULL;
-
-		if (coalesce != NULL && IsA(coalesce, CoalesceExpr) &&
-			coalesce->coalescetype == OIDOID &&
-			list_length(coalesce->args) == 2)
-		{
-			Var		   *var = (Var *) strip_relabel(linitial(coalesce->args));
-			Const	   *zero = (Const *) strip_relabel(lsecond(coalesce->args));
-
-			usable = var != NULL && IsA(var, Var) &&
-				var->varattno == column &&
-				zero != NULL && IsA(zero, Const) &&
-				zero->consttype == OIDOID && !zero->constisnull &&
-				DatumGetObjectId(zero->constvalue) == InvalidOid;
-		}
-	}
-	index_close(index, AccessShareLock);
-	return usable ? indexoid : InvalidOid;
-}
-
-/*
  * (Re)finds the tables, if the extension is installed in this database.
  * The rules themselves are read per user (match_rules).
  */
@@ -740,7 +467,7 @@ load_rules(void)
 	thresholds_present = false;
 	baseline_role_index_oid = InvalidOid;
 	baseline_table_index_oid = InvalidOid;
-	nwindow_lengths = 0;
+	ig_rules_windows_reset();
 	rules_matched = false;
 	current = NULL;
 	ig_rules_gen++;
@@ -758,7 +485,7 @@ load_rules(void)
 		/* a table that never had a row has not a page */
 		rules_present = RelationGetNumberOfBlocks(rel) > 0;
 		if (rules_present)
-			role_index_oid = find_coalesce_index(rel, IG_ROLE_INDEX_NAME,
+			role_index_oid = ig_rules_find_index(rel, rules_nspid, IG_ROLE_INDEX_NAME,
 												 Anum_threshold_role);
 		table_close(rel, AccessShareLock);
 	}
@@ -775,10 +502,10 @@ load_rules(void)
 		if (baselines_present)
 		{
 			baseline_role_index_oid =
-				find_coalesce_index(rel, IG_BASELINE_ROLE_INDEX_NAME,
+				ig_rules_find_index(rel, rules_nspid, IG_BASELINE_ROLE_INDEX_NAME,
 									Anum_baseline_role);
 			baseline_table_index_oid =
-				find_coalesce_index(rel, IG_BASELINE_TABLE_INDEX_NAME,
+				ig_rules_find_index(rel, rules_nspid, IG_BASELINE_TABLE_INDEX_NAME,
 									Anum_baseline_table);
 		}
 		table_close(rel, AccessShareLock);
@@ -932,7 +659,7 @@ load_all_rules(void)
 	buf.rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * buf.allocated);
 	buf.now = ig_now();
 	if (RelationGetNumberOfBlocks(heap) > 0)
-		read_role_rules(heap, NULL, snapshot, IG_ANY_ROLE, false, &buf);
+		ig_rules_read_role(heap, NULL, snapshot, IG_ANY_ROLE, false, &buf);
 	if (baselines_present)
 	{
 		read_baseline_rules(snapshot, &buf);
@@ -1128,21 +855,6 @@ user_rules_from_all(Oid userid, bool unwatched, IgRuleBuf *buf)
 		buf->nrules = nown;
 }
 
-/* Reads the rules naming each of the roles through a role index. */
-static void
-read_roles_rules(Oid heapoid, Oid indexoid, bool baseline, Snapshot snapshot,
-				 List *roles, IgRuleBuf *buf)
-{
-	Relation	heap = table_open(heapoid, AccessShareLock);
-	Relation	index = index_open(indexoid, AccessShareLock);
-	ListCell   *lc;
-
-	foreach(lc, roles)
-		read_role_rules(heap, index, snapshot, lfirst_oid(lc), baseline, buf);
-	index_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
-}
-
 /*
  * The rules covering the user, through the role indexes: those naming it,
  * those naming no role, those naming a role it is a member of.
@@ -1162,10 +874,10 @@ user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
 		list_free(groups);
 	}
 	if (thresholds_present)
-		read_roles_rules(thresholds_oid, role_index_oid, false, snapshot,
+		ig_rules_read_roles(thresholds_oid, role_index_oid, false, snapshot,
 						 roles, buf);
 	if (baselines_present)
-		read_roles_rules(baseline_rules_oid, baseline_role_index_oid, true,
+		ig_rules_read_roles(baseline_rules_oid, baseline_role_index_oid, true,
 						 snapshot, roles, buf);
 	list_free(roles);
 	UnregisterSnapshot(snapshot);
@@ -1267,7 +979,7 @@ baseline_history_kinds(Oid relid, bool *known)
 		   index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		buf.nrules = 0;
-		if (add_baseline_row(slot, IG_ANY_ROLE, &buf) != NULL &&
+		if (ig_rules_baseline_row(slot, IG_ANY_ROLE, &buf) != NULL &&
 			buf.rules[0].relid == relid)
 			kinds |= (1 << buf.rules[0].hist_kind);
 	}

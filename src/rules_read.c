@@ -1,0 +1,296 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules_read.c
+ *		Reading the rows of insider_guard.thresholds and .baseline_rules
+ *		into IgRule: those naming a role, through the role indexes or by
+ *		scanning, and checking that those indexes are as the install
+ *		script made them.
+ *
+ * A row missing a value the rule needs is skipped (the tables' triggers
+ * refuse such rows; a restore with triggers disabled might not).  A rule's
+ * window is given its counter ring here, asking the counters once per
+ * distinct length until the rules are read again.  Catalog access; no
+ * state but the window lengths seen.
+ *
+ * IDENTIFICATION
+ *		src/rules_read.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_type.h"
+#include "nodes/primnodes.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/timestamp.h"
+
+#include "counters.h"
+#include "rules_read.h"
+
+/* the counter ring of each window length seen since the rules were read */
+static int64 window_lengths[IG_MAX_WINDOWS];
+static int	window_slots[IG_MAX_WINDOWS];
+static int	nwindow_lengths = 0;
+
+/* Forgets the window lengths seen: the rules are being read again. */
+void
+ig_rules_windows_reset(void)
+{
+	nwindow_lengths = 0;
+}
+
+/* An interval as a window length in microseconds (months count 30 days). */
+static int64
+interval_length(Interval *per)
+{
+	return per->time + (int64) per->day * USECS_PER_DAY +
+		(int64) per->month * 30 * USECS_PER_DAY;
+}
+
+/*
+ * The counter ring answering a window length; the few distinct lengths
+ * are asked of the counters once each (until the rules are read again).
+ */
+static int
+window_slot(int64 per, TimestampTz now)
+{
+	for (int i = 0; i < nwindow_lengths; i++)
+		if (window_lengths[i] == per)
+			return window_slots[i];
+	if (nwindow_lengths < IG_MAX_WINDOWS)
+	{
+		window_lengths[nwindow_lengths] = per;
+		window_slots[nwindow_lengths] = ig_counters_window_slot(per, now);
+		return window_slots[nwindow_lengths++];
+	}
+	return ig_counters_window_slot(per, now);
+}
+
+/* Room for one more rule in buf. */
+static IgRule *
+buf_new_rule(IgRuleBuf *buf)
+{
+	IgRule	   *rule;
+
+	if (buf->nrules == buf->allocated)
+	{
+		buf->allocated *= 2;
+		buf->rules = repalloc(buf->rules, sizeof(IgRule) * buf->allocated);
+	}
+	rule = &buf->rules[buf->nrules++];
+	memset(rule, 0, sizeof(IgRule));
+	return rule;
+}
+
+/* Is a text column's value this word (a literal)?  Without copying it. */
+#define text_is(value, word) text_equals((value), (word), sizeof(word) - 1)
+
+static inline bool
+text_equals(Datum value, const char *word, size_t len)
+{
+	struct varlena *t = (struct varlena *) DatumGetPointer(value);
+
+	if (VARATT_IS_EXTENDED(t) && !VARATT_IS_SHORT(t))
+		t = pg_detoast_datum_packed(t);
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), word, len) == 0;
+}
+
+/*
+ * Adds a thresholds row to buf if it names the role (InvalidOid: none;
+ * IG_ANY_ROLE: any).
+ */
+static void
+add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
+{
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	IgRule	   *rule;
+	Oid			role;
+
+	slot_getsomeattrs(slot, Natts_threshold_min);
+	role = nulls[Anum_threshold_role - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_threshold_role - 1]);
+	if ((role != roleid && roleid != IG_ANY_ROLE) ||
+		nulls[Anum_threshold_id - 1] || nulls[Anum_threshold_max_rows - 1] ||
+		nulls[Anum_threshold_per - 1] || nulls[Anum_threshold_action - 1])
+		return;
+
+	rule = buf_new_rule(buf);
+	rule->id = DatumGetInt64(values[Anum_threshold_id - 1]);
+	rule->roleid = role;
+	rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_threshold_table - 1]);
+	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
+	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
+	rule->block = text_is(values[Anum_threshold_action - 1], "block");
+	rule->window = window_slot(rule->per, buf->now);
+}
+
+/*
+ * Adds a baseline_rules row to buf if it names the role (as add_rule_row):
+ * a threshold whose max_rows is set per user (baseline.c), inert until
+ * then.  Returns it, or NULL.
+ */
+IgRule *
+ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
+{
+	Datum	   *values = slot->tts_values;
+	bool	   *nulls = slot->tts_isnull;
+	IgRule	   *rule;
+	Datum		compare_to;
+	Oid			role;
+
+	slot_getsomeattrs(slot, Natts_baseline_min);
+	for (int i = 0; i < Natts_baseline_min; i++)
+		if (nulls[i] && i + 1 != Anum_baseline_role && i + 1 != Anum_baseline_table)
+			return NULL;
+	role = nulls[Anum_baseline_role - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_baseline_role - 1]);
+	if (role != roleid && roleid != IG_ANY_ROLE)
+		return NULL;
+
+	rule = buf_new_rule(buf);
+	rule->id = DatumGetInt64(values[Anum_baseline_id - 1]);
+	rule->roleid = role;
+	rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
+		DatumGetObjectId(values[Anum_baseline_table - 1]);
+	rule->hist_kind = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1])) >= USECS_PER_DAY ?
+		IG_HIST_DAY : IG_HIST_HOUR;
+	rule->per = ig_hist_kind_length(rule->hist_kind);
+	rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
+	rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
+	compare_to = values[Anum_baseline_compare_to - 1];
+	rule->compare_to = text_is(compare_to, "peers") ? IG_COMPARE_PEERS :
+		text_is(compare_to, "both") ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
+	rule->block = text_is(values[Anum_baseline_action - 1], "block");
+	rule->baseline = true;
+	rule->max_rows = IG_RULE_INERT;
+	rule->window = window_slot(rule->per, buf->now);
+	return rule;
+}
+
+/*
+ * Reads the rules naming a role (InvalidOid: naming no role) into buf:
+ * through the role index if there is one, else by scanning the table.
+ * Of the thresholds, or (baseline) of the baseline rules.
+ */
+void
+ig_rules_read_role(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
+				bool baseline, IgRuleBuf *buf)
+{
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+
+	if (index != NULL)
+	{
+		ScanKeyData key;
+		IndexScanDesc scan;
+
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
+					ObjectIdGetDatum(roleid));
+		scan = index_beginscan(heap, index, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			if (baseline)
+				(void) ig_rules_baseline_row(slot, roleid, buf);
+			else
+				add_rule_row(slot, roleid, buf);
+		}
+		index_endscan(scan);
+	}
+	else
+	{
+		TableScanDesc scan = table_beginscan_strat(heap, snapshot, 0, NULL,
+												   true, false);
+
+		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+		{
+			if (baseline)
+				(void) ig_rules_baseline_row(slot, roleid, buf);
+			else
+				add_rule_row(slot, roleid, buf);
+		}
+		table_endscan(scan);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+}
+
+/* Strips binary-compatible casts. */
+static Node *
+strip_relabel(Node *node)
+{
+	while (node != NULL && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return node;
+}
+
+/*
+ * An index of the install script, if it is as the script made it: a
+ * valid btree on heap whose first column is COALESCE(column::oid, 0::oid)
+ * -- so that looking up an OID (or 0) finds exactly the rows naming it
+ * (or NULL).  InvalidOid otherwise.
+ */
+Oid
+ig_rules_find_index(Relation heap, Oid nspid, const char *name,
+					AttrNumber column)
+{
+	Oid			indexoid = get_relname_relid(name, nspid);
+	Relation	index;
+	bool		usable = false;
+
+	if (!OidIsValid(indexoid))
+		return InvalidOid;
+	index = index_open(indexoid, AccessShareLock);
+	if (index->rd_index->indrelid == RelationGetRelid(heap) &&
+		index->rd_index->indisvalid &&
+		index->rd_rel->relam == BTREE_AM_OID &&
+		index->rd_index->indnkeyatts >= 1 &&
+		index->rd_index->indkey.values[0] == 0 &&
+		index->rd_opfamily[0] == OID_BTREE_FAM_OID)
+	{
+		List	   *exprs = RelationGetIndexExpressions(index);
+		CoalesceExpr *coalesce = exprs != NIL ? (CoalesceExpr *) linitial(exprs) : NULL;
+
+		if (coalesce != NULL && IsA(coalesce, CoalesceExpr) &&
+			coalesce->coalescetype == OIDOID &&
+			list_length(coalesce->args) == 2)
+		{
+			Var		   *var = (Var *) strip_relabel(linitial(coalesce->args));
+			Const	   *zero = (Const *) strip_relabel(lsecond(coalesce->args));
+
+			usable = var != NULL && IsA(var, Var) &&
+				var->varattno == column &&
+				zero != NULL && IsA(zero, Const) &&
+				zero->consttype == OIDOID && !zero->constisnull &&
+				DatumGetObjectId(zero->constvalue) == InvalidOid;
+		}
+	}
+	index_close(index, AccessShareLock);
+	return usable ? indexoid : InvalidOid;
+}
+
+/* Reads the rules naming each of the roles through a role index. */
+void
+ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline, Snapshot snapshot,
+				 List *roles, IgRuleBuf *buf)
+{
+	Relation	heap = table_open(heapoid, AccessShareLock);
+	Relation	index = index_open(indexoid, AccessShareLock);
+	ListCell   *lc;
+
+	foreach(lc, roles)
+		ig_rules_read_role(heap, index, snapshot, lfirst_oid(lc), baseline, buf);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+}
+

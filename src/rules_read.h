@@ -1,0 +1,75 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules_read.h
+ *		Reading the rows of insider_guard's rule tables into IgRule.
+ *
+ * src/rules_read.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_RULES_READ_H
+#define IG_RULES_READ_H
+
+#include "access/attnum.h"
+#include "executor/tuptable.h"
+#include "nodes/pg_list.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
+
+#include "rules.h"
+
+/* attribute numbers of insider_guard.baseline_rules */
+#define Anum_baseline_id		1
+#define Anum_baseline_role		2
+#define Anum_baseline_table		3
+#define Anum_baseline_per		4
+#define Anum_baseline_factor	5
+#define Anum_baseline_min_rows	6
+#define Anum_baseline_compare_to 7
+#define Anum_baseline_action	8
+#define Natts_baseline_min		8
+
+/* attribute numbers of insider_guard.thresholds */
+#define Anum_threshold_id		1
+#define Anum_threshold_role		2
+#define Anum_threshold_table	3
+#define Anum_threshold_max_rows 4
+#define Anum_threshold_per		5
+#define Anum_threshold_action	6
+#define Natts_threshold_min		6
+
+/*
+ * The indexes whose first column is COALESCE(role_name::oid, 0): of the
+ * thresholds, of the baseline rules; and the baseline rules' index whose
+ * first column is COALESCE(table_name::oid, 0).
+ */
+#define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
+#define IG_BASELINE_ROLE_INDEX_NAME "baseline_rules_role_table_per"
+#define IG_BASELINE_TABLE_INDEX_NAME "baseline_rules_table"
+
+
+/* Rules read for a user, growing as needed. */
+typedef struct IgRuleBuf
+{
+	IgRule	   *rules;
+	int			nrules;
+	int			allocated;
+	TimestampTz now;
+} IgRuleBuf;
+
+/* a roleid for ig_rules_read_role: every row, whatever role it names */
+#define IG_ANY_ROLE ((Oid) PG_UINT32_MAX)
+
+extern void ig_rules_windows_reset(void);
+extern IgRule *ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid,
+									 IgRuleBuf *buf);
+extern void ig_rules_read_role(Relation heap, Relation index,
+							   Snapshot snapshot, Oid roleid, bool baseline,
+							   IgRuleBuf *buf);
+extern void ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline,
+								Snapshot snapshot, List *roles,
+								IgRuleBuf *buf);
+extern Oid	ig_rules_find_index(Relation heap, Oid nspid, const char *name,
+								AttrNumber column);
+
+#endif							/* IG_RULES_READ_H */
