@@ -179,14 +179,24 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	return rule;
 }
 
+/* Adds a row of the thresholds or (baseline) of the baseline rules. */
+static inline void
+add_row(TupleTableSlot *slot, Oid roleid, bool baseline, IgRuleBuf *buf)
+{
+	if (baseline)
+		(void) ig_rules_baseline_row(slot, roleid, buf);
+	else
+		add_rule_row(slot, roleid, buf);
+}
+
 /*
  * Reads the rules naming a role (InvalidOid: naming no role) into buf:
  * through the role index if there is one, else by scanning the table.
  * Of the thresholds, or (baseline) of the baseline rules.
  */
 void
-ig_rules_read_role(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
-				bool baseline, IgRuleBuf *buf)
+ig_rules_read_role(Relation heap, Relation index, Snapshot snapshot,
+				   Oid roleid, bool baseline, IgRuleBuf *buf)
 {
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 
@@ -200,12 +210,7 @@ ig_rules_read_role(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
 		scan = index_beginscan(heap, index, snapshot, 1, 0);
 		index_rescan(scan, &key, 1, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
-		{
-			if (baseline)
-				(void) ig_rules_baseline_row(slot, roleid, buf);
-			else
-				add_rule_row(slot, roleid, buf);
-		}
+			add_row(slot, roleid, baseline, buf);
 		index_endscan(scan);
 	}
 	else
@@ -214,12 +219,7 @@ ig_rules_read_role(Relation heap, Relation index, Snapshot snapshot, Oid roleid,
 												   true, false);
 
 		while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
-		{
-			if (baseline)
-				(void) ig_rules_baseline_row(slot, roleid, buf);
-			else
-				add_rule_row(slot, roleid, buf);
-		}
+			add_row(slot, roleid, baseline, buf);
 		table_endscan(scan);
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -281,8 +281,8 @@ ig_rules_find_index(Relation heap, Oid nspid, const char *name,
 
 /* Reads the rules naming each of the roles through a role index. */
 void
-ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline, Snapshot snapshot,
-				 List *roles, IgRuleBuf *buf)
+ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline,
+					Snapshot snapshot, List *roles, IgRuleBuf *buf)
 {
 	Relation	heap = table_open(heapoid, AccessShareLock);
 	Relation	index = index_open(indexoid, AccessShareLock);
