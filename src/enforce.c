@@ -148,6 +148,25 @@ break_table(const IgRule *rule, Oid read_relid)
 	return OidIsValid(rule->relid) ? rule->relid : read_relid;
 }
 
+/* A record of a rule broken or crossed by a key's reads. */
+static void
+make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
+		   int64 rows_in_window, const IgTally *tally, bool block,
+		   bool catalog_ok, uint64 parallel_query)
+{
+	brk->roleid = userid;
+	brk->table_oid = break_table(rule, read_relid);
+	brk->threshold_id = rule->id;
+	brk->max_rows = rule->max_rows;
+	brk->per = rule->per;
+	brk->rows_in_window = rows_in_window;
+	brk->statement_rows = tally->statement_rows;
+	brk->block = block;
+	brk->baseline = rule->baseline;
+	brk->catalog_ok = catalog_ok;
+	brk->parallel_query = parallel_query;
+}
+
 /*
  * ig_enforce_check when some count may be over its max, or the counter
  * could not be read.
@@ -192,21 +211,30 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		{
 			IgBreak		brk;
 
-			brk.roleid = userid;
-			brk.table_oid = break_table(rule, read_relid);
-			brk.threshold_id = rule->id;
-			brk.max_rows = rule->max_rows;
-			brk.per = rule->per;
-			brk.rows_in_window = count;
-			brk.statement_rows = tally->statement_rows;
-			brk.block = false;
-			brk.baseline = rule->baseline;
-			brk.catalog_ok = catalog_ok;
-			brk.parallel_query = parallel_query;
+			make_break(&brk, rule, userid, read_relid, count, tally, false,
+					   catalog_ok, parallel_query);
 			ig_violation_report(&brk);
 		}
 	}
 	update_limit(kr);
+
+	/*
+	 * Rows added to a broken block rule by a settle that cannot stop the
+	 * statement: its rows were within what it was granted at its start (or
+	 * last check), but other sessions of the user read meanwhile.  The
+	 * statement is over; it is recorded, and the role's next one is
+	 * stopped.
+	 */
+	if (broken >= 0 && added > 0 && !(may_raise && catalog_ok))
+	{
+		const IgRule *rule = &kr->list->rules[broken];
+		IgBreak		brk;
+
+		make_break(&brk, rule, userid, read_relid,
+				   (int64) kr->query.sum[broken], tally, true, catalog_ok,
+				   parallel_query);
+		(void) ig_violation_report(&brk);
+	}
 
 	if (broken >= 0 && may_raise && catalog_ok)
 	{
@@ -216,17 +244,9 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		char	   *role = ig_role_name(userid, true);
 		char	   *table;
 
-		brk.roleid = userid;
-		brk.table_oid = break_table(rule, read_relid);
-		brk.threshold_id = rule->id;
-		brk.max_rows = rule->max_rows;
-		brk.per = rule->per;
-		brk.rows_in_window = (int64) kr->query.sum[broken];
-		brk.statement_rows = tally->statement_rows;
-		brk.block = true;
-		brk.baseline = rule->baseline;
-		brk.catalog_ok = true;
-		brk.parallel_query = parallel_query;
+		make_break(&brk, rule, userid, read_relid,
+				   (int64) kr->query.sum[broken], tally, true, true,
+				   parallel_query);
 		id = ig_violation_report(&brk);
 
 		table = OidIsValid(brk.table_oid) ? ig_table_name(brk.table_oid, true) : NULL;

@@ -528,8 +528,9 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 	/*
 	 * A FETCH (or a portal run again) is a statement of its own: rules
-	 * changed since the cursor was opened apply to it.  The first run of
-	 * the executor started last needs no check.
+	 * changed since the cursor was opened apply to it, and so do the rows
+	 * other sessions of the user read since its last run.  The first run
+	 * of the executor started last needs no check.
 	 */
 	if ((queryDesc->estate != fresh_estate ||
 		 fresh_statement != GetCurrentStatementStartTimestamp()) &&
@@ -540,6 +541,8 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		AcceptInvalidationMessages();
 		if (ig_stmt_rules_moved(stmt))
 			ig_stmt_refresh_rules(stmt);
+		else if (stmt->enforcing)
+			ig_stmt_recheck(stmt);
 	}
 	fresh_estate = NULL;
 

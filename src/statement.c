@@ -860,6 +860,47 @@ ig_stmt_rules_moved(const IgStmt *stmt)
 }
 
 /*
+ * Settles what a running statement read so far; a statement on the
+ * one-step path (ig_stmt_simple) leaves it: its keys are those of a
+ * general statement from now on.
+ */
+static void
+settle_as_general(IgStmt *stmt)
+{
+	stmt_settle(stmt, false);
+	if (stmt->simple)
+	{
+		stmt->simple = false;
+		stmt->nkeys = 2;
+		stmt->nnodes = 1;
+	}
+}
+
+/*
+ * Before a FETCH (or another run of a portal) of an enforcing statement
+ * whose rules did not change: reads the counts again, so that what other
+ * sessions of the user read since the last run limits this one from its
+ * first row.  The counter memos make this a compare unless some other
+ * session did read meanwhile.
+ */
+void
+ig_stmt_recheck(IgStmt *stmt)
+{
+	settle_as_general(stmt);
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[i];
+
+		if (kr == NULL)
+			continue;
+		kr->query.valid = false;
+		kr->query.over = false;
+		ig_enforce_begin(kr, &stmt->keys[i], stmt->userid);
+	}
+	ig_stmt_begin_enforcing(stmt);
+}
+
+/*
  * Matches a running statement's keys to the rules in force now, with
  * baseline limits from the history as it is now: for a cursor or portal
  * whose rules or history changed since it was opened, before its next
@@ -870,13 +911,7 @@ ig_stmt_rules_moved(const IgStmt *stmt)
 void
 ig_stmt_refresh_rules(IgStmt *stmt)
 {
-	stmt_settle(stmt, false);
-	if (stmt->simple)
-	{
-		stmt->simple = false;
-		stmt->nkeys = 2;
-		stmt->nnodes = 1;
-	}
+	settle_as_general(stmt);
 
 	stmt->covered = ig_rules_cover(stmt->userid);
 	stmt->enforcing = false;

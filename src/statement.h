@@ -113,6 +113,7 @@ extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
 extern void ig_stmt_settle(IgStmt *stmt, bool final);
 extern void ig_stmt_refresh_rules(IgStmt *stmt);
+extern void ig_stmt_recheck(IgStmt *stmt);
 extern bool ig_stmt_rules_moved(const IgStmt *stmt);
 extern void ig_slot_exhausted(IgSlot *slot, ExprContext *econtext);
 

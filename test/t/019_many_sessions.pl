@@ -1,0 +1,82 @@
+# Many sessions of one role against one block threshold.  Statements are
+# granted rows at their start from the counts then; what other sessions
+# read later is seen at each FETCH (a cursor opened early is stopped at
+# the row that breaks the limit), and statements that all started before
+# any of them read, and each stayed within its grant, cannot be stopped
+# any more when they end -- but each that took the count past the limit
+# is recorded, and the role's next statement is stopped.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use InsiderGuardTest;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_node('many_sessions');
+setup_reader($node, 1000);
+$node->safe_psql('postgres',
+	"SELECT insider_guard.set_threshold('alice', 300, '1 hour', 'block', 'customers')");
+my $blocks = sub {
+	return $node->safe_psql('postgres', q{
+		SELECT count(*) || ' ' || coalesce(string_agg(statement_rows::text, ',' ORDER BY violation_id), '')
+		FROM insider_guard.violations WHERE role_name = 'alice' AND action = 'block'});
+};
+
+# cursors opened by three sessions before any reads
+my @sessions = map {
+	$node->background_psql('postgres',
+		extra_params => [ '-U', 'alice' ], on_error_stop => 0)
+} 1 .. 3;
+session_query($_, 'BEGIN; DECLARE c CURSOR FOR SELECT id FROM customers') for @sessions;
+my ($out, $err) = session_query($sessions[0], 'FETCH 200 FROM c');
+is(scalar(split /\n/, $out), 200, 'the first cursor fetches 200 rows');
+($out, $err) = session_query($sessions[1], 'FETCH 200 FROM c');
+like($err, qr/may not read more rows/, 'the second is stopped within its FETCH');
+($out, $err) = session_query($sessions[2], 'FETCH 200 FROM c');
+like($err, qr/may not read more rows/, 'the third at its first row');
+$_->quit for @sessions;
+is(reads($node, 'alice', 'customers'), 302, 'the second read 101 rows, the third 1');
+is($blocks->(), '2 101,1', 'both were recorded');
+
+# statements that all started before any read: each waits, after its
+# start, for an advisory lock the test holds
+$node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
+my $before = (split / /, $blocks->())[0];
+my $holder = $node->background_psql('postgres', on_error_stop => 0);
+session_query($holder, 'SELECT pg_advisory_lock(7)');
+my @runs;
+for my $i (1 .. 3)
+{
+	my %run = (out => '', err => '');
+	$run{handle} = IPC::Run::start(
+		[
+			'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-c',
+			'WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
+			 SELECT count(*) FROM w CROSS JOIN LATERAL (SELECT id FROM customers LIMIT 200) c'
+		],
+		'>', \$run{out}, '2>', \$run{err});
+	push @runs, \%run;
+}
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 3 FROM pg_locks
+	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
+  or die 'the statements did not reach the lock';
+session_query($holder, 'SELECT pg_advisory_unlock(7)');
+$holder->quit;
+$_->{handle}->finish for @runs;
+is(join(' ', map { $_->{out} =~ s/\s+//gr } @runs), '200 200 200',
+	'each statement read its 200 rows, within its grant');
+is(reads($node, 'alice', 'customers'), 600, 'all 600 are counted');
+my ($count, $rows) = split / /, $blocks->();
+is($count - $before, 2, 'the two that took the count past 300 are recorded');
+like($rows, qr/,200,200$/, 'with their 200 rows each');
+($out, $err) = ('', '');
+$node->psql('postgres', 'SELECT count(*) FROM customers',
+	extra_params => [ '-U', 'alice' ], stdout => \$out, stderr => \$err);
+like($err, qr/may not read more rows/, "and alice's next statement is stopped");
+
+done_testing();
