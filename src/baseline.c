@@ -130,6 +130,21 @@ peer_limit(IgHistPool *pools, const IgRuleList *list, double factor,
 }
 
 /*
+ * The highest p99 of a user's peer groups with enough peers, or -1: what
+ * a peer limit comes from.
+ */
+static int64
+peer_high(IgHistPool *pools, const IgRuleList *list)
+{
+	int64		high = -1;
+
+	for (int g = 0; g < list->npeer_groups; g++)
+		if (pools[g].members >= IG_PEERS_NEEDED)
+			high = Max(high, (int64) ig_pool_quantile(&pools[g], IG_HIGH_QUANTILE));
+	return high;
+}
+
+/*
  * Computes the limit of every baseline rule of a list for the user, and
  * the lowest limit per kind (which caps the windows the user's history is
  * fed).  Reads the history: takes its lock (shared), a few times.
@@ -193,8 +208,14 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 	list->memo.valid = false;
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 	{
-		/* and no more than a bin above the own p99: no fast training */
-		list->hist_cap[k] = have_own[k] ? ig_hist_cap(&own[k], cap[k]) : cap[k];
+		/*
+		 * and no more than a bin above the p99 the limit comes from (the
+		 * own, or before it is usable the peers'): no fast training
+		 */
+		int64		peers_high = pools[k] != NULL ? peer_high(pools[k], list) : -1;
+
+		list->hist_cap[k] = have_own[k] ?
+			ig_hist_cap(&own[k], cap[k], peers_high) : cap[k];
 		if (pools[k] != NULL)
 			pfree(pools[k]);
 	}

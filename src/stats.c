@@ -20,9 +20,10 @@
  * least 65535 / (windows in its bin) units, so precision stays ample.
  *
  * Feeding.  A window that broke a rule adds nothing; none adds more than
- * the lowest limit in force while it was open, nor, once the history is
- * usable, more than one bin above its p99 (ig_hist_cap): training the
- * baseline up by reading at the limit moves it one bin at a time.
+ * the lowest limit in force while it was open, nor more than one bin
+ * above the p99 that limit comes from -- its own once the history is
+ * usable, its peers' before (ig_hist_cap): training the baseline up by
+ * reading at the limit moves it one bin at a time.
  *
  * Limits.  Own limit = max(min_rows, factor * own p99), usable with at
  * least IG_USABLE_WINDOWS active windows on IG_USABLE_DAYS distinct days.
@@ -262,20 +263,31 @@ ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows, int64 cap,
 
 /*
  * The most a completed window may add to a series, given the lowest limit
- * in force while it was open (IG_NO_LIMIT: none): the limit, and -- once
- * the series is usable -- no more than the value of the bin above its own
- * p99.  So windows read at the limit raise the p99 by one bin (about 1.5
- * times) per ~1% of the history's weight, not by the rule's factor.
+ * in force while it was open (IG_NO_LIMIT: none): the limit, and no more
+ * than the value of the bin above the p99 the limit comes from -- the
+ * series' own once it is usable, before that its peers' (peer_high, the
+ * highest p99 of the user's peer groups with enough peers; -1 if none).
+ * So windows read at the limit raise the p99 by one bin (about 1.5 times)
+ * at a time, not by the rule's factor: once a usable history's windows
+ * above its p99 weigh 1% of it (with a short history, one window), and a
+ * new role's first windows feed it no more than its peers' p99, a bin up.
  */
 int64
-ig_hist_cap(const IgHistogram *own, int64 limit)
+ig_hist_cap(const IgHistogram *own, int64 limit, int64 peer_high)
 {
 	int64		next;
+	int64		high;
 	int			b;
 
-	if (limit < 0 || !ig_hist_usable(own))
+	if (limit < 0)
 		return limit;
-	b = ig_hist_bin(Max(ig_hist_quantile(own, IG_HIGH_QUANTILE), 1));
+	if (ig_hist_usable(own))
+		high = (int64) ig_hist_quantile(own, IG_HIGH_QUANTILE);
+	else if (peer_high >= 0)
+		high = peer_high;
+	else
+		return limit;
+	b = ig_hist_bin(Max(high, 1));
 	if (b + 1 >= IG_HIST_BINS)
 		return limit;
 	next = (int64) ig_hist_bin_value(b + 1);

@@ -82,7 +82,8 @@ extern void ig_hist_init(IgHistogram *hist);
 extern bool ig_hist_add(IgHistogram *hist, int64 window_end, uint64 rows);
 extern bool ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows,
 						 int64 cap, bool broke);
-extern int64 ig_hist_cap(const IgHistogram *own, int64 limit);
+extern int64 ig_hist_cap(const IgHistogram *own, int64 limit,
+						 int64 peer_high);
 extern bool ig_hist_usable(const IgHistogram *hist);
 extern double ig_hist_total(const IgHistogram *hist, int64 now);
 extern uint64 ig_hist_quantile(const IgHistogram *hist, double q);

@@ -291,8 +291,8 @@ test_capping(void)
 			ig_hist_feed(&capped, end, 100 * first, first, false);
 			ig_hist_feed(&uncapped, end, 100 * first, IG_NO_LIMIT, false);
 		}
-		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT) == IG_NO_LIMIT, "no limit, no cap");
-		CHECK(ig_hist_cap(&capped, 3) == 3, "the limit, when lower");
+		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT, -1) == IG_NO_LIMIT, "no limit, no cap");
+		CHECK(ig_hist_cap(&capped, 3, -1) == 3, "the limit, when lower");
 		CHECK(ig_limit_own(&capped, 5, 0) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
 			  "capped windows raise the limit one step at most: %lld from %lld",
 			  (long long) ig_limit_own(&capped, 5, 0), (long long) first);
@@ -320,9 +320,9 @@ test_training(void)
 		for (int hr = 0; hr < 24; hr++)
 			ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 5);
 	start = limit = ig_limit_own(&h, 5, 0);
-	CHECK(ig_hist_cap(&h, limit) ==
+	CHECK(ig_hist_cap(&h, limit, -1) ==
 		  (int64) ig_hist_bin_value(ig_hist_bin(ig_hist_quantile(&h, IG_HIGH_QUANTILE)) + 1),
-		  "cap: one bin above p99: %lld", (long long) ig_hist_cap(&h, limit));
+		  "cap: one bin above p99: %lld", (long long) ig_hist_cap(&h, limit, -1));
 	/*
 	 * Read exactly at the limit, every hour, for a day: the limit moves one
 	 * bin per ~1% of the history's weight (about 5 windows here).
@@ -330,7 +330,7 @@ test_training(void)
 	for (int hr = 0; hr < 24; hr++, hours++)
 	{
 		ig_hist_feed(&h, T0 + 20 * DAY + (hr + 1) * HOUR, limit,
-					 ig_hist_cap(&h, limit), false);
+					 ig_hist_cap(&h, limit, -1), false);
 		limit = ig_limit_own(&h, 5, 0);
 	}
 	CHECK(limit <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(start / 5) + 6),
@@ -358,13 +358,53 @@ test_training(void)
 		for (int hr = 0; hr < 24; hr++)
 		{
 			ig_hist_feed(&h, T0 + 20 * DAY + (hr + 1) * HOUR, limit,
-						 ig_hist_cap(&h, limit), false);
+						 ig_hist_cap(&h, limit, -1), false);
 			limit = ig_limit_own(&h, 5, 0);
 		}
 		CHECK(limit * 100 <= flimit,
 			  "a day at the limit: %lld with the bin cap, %lld capped at the limit only",
 			  (long long) limit, (long long) flimit);
 	}
+}
+
+/*
+ * A new role judged by its peers' limit (peers' p99 50, factor 5: 250)
+ * reads at that limit in each of its first windows.  Capped at the limit
+ * only, its own p99 would start at 250 and its own limit at 1,250; capped
+ * a bin above the peers' p99, they start a bin above 50.
+ */
+static void
+test_new_role_training(void)
+{
+	IgHistogram h;
+	int64		peers_high = 50;
+	int64		peer_limit = 5 * peers_high;
+	int64		next_bin = (int64) ig_hist_bin_value(ig_hist_bin(peers_high) + 1);
+	int64		own;
+
+	ig_hist_init(&h);
+	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, peers_high) == IG_NO_LIMIT,
+		  "no limit in force, no cap");
+	CHECK(ig_hist_cap(&h, peer_limit, -1) == peer_limit,
+		  "no peers' p99: the limit");
+	CHECK(ig_hist_cap(&h, peer_limit, peers_high) == next_bin,
+		  "a new role's window: a bin above its peers' p99 (%lld), not %lld",
+		  (long long) ig_hist_cap(&h, peer_limit, peers_high),
+		  (long long) peer_limit);
+	CHECK(ig_hist_cap(&h, 10, peers_high) == 10, "or the limit, when lower");
+	for (int d = 0; d < 7; d++)
+		for (int hr = 0; hr < 3; hr++)
+			ig_hist_feed(&h, T0 + d * DAY + (2 * hr + 1) * HOUR, peer_limit,
+						 ig_hist_cap(&h, peer_limit, peers_high), false);
+	CHECK(ig_hist_usable(&h), "21 windows on 7 days: usable");
+	/* (the window that made it usable may already go a bin higher) */
+	own = ig_limit_own(&h, 5, 0);
+	CHECK(own <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(next_bin) + 1) &&
+		  own < 5 * peer_limit / 2,
+		  "its first own limit: %lld, at most 5 x two bins above its peers' p99 (%lld), not %lld",
+		  (long long) own,
+		  (long long) (5 * (int64) ig_hist_bin_value(ig_hist_bin(next_bin) + 1)),
+		  (long long) (5 * peer_limit));
 }
 
 /* usable with 20 active windows on 7 distinct days */
@@ -537,6 +577,7 @@ main(void)
 	test_decay();
 	test_capping();
 	test_training();
+	test_new_role_training();
 	test_cold_start();
 	test_pooling();
 	test_combine();

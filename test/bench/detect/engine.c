@@ -28,8 +28,9 @@
  *
  * When a window closes, each insider_guard series it touched is fed with
  * ig_hist_feed(rows, cap = ig_hist_cap(the series, the lowest limit of the
- * rules covering it), broke = one of them broke in it).  z-score and spike rules keep the
- * exact totals of every past window instead.
+ * rules covering it, the p99 of its peers' pool), broke = one of them
+ * broke in it).  z-score and spike rules keep the exact totals of every
+ * past window instead.
  *
  * IDENTIFICATION
  *		test/bench/detect/engine.c
@@ -218,9 +219,13 @@ build_pool(Inst *in, Kind k, const Ctx *c, int slot, int64 now, IgHistPool *pool
 	}
 }
 
-/* the limits of the rules of kind k for a series, at time t */
+/*
+ * The limits of the rules of kind k for a series, at time t, and the p99
+ * of the peers' pool if it was needed (-1 if not, or too few peers).
+ */
 static void
-compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit)
+compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
+			   int64 *peer_high)
 {
 	const Deployment *dep = in->dep;
 	int			sidx = SERIES(k, c->role, slot);
@@ -246,7 +251,11 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit)
 				if (r->src != SRC_SELF || own < 0)
 				{
 					if (!have_pool)
+					{
 						build_pool(in, k, c, slot, t, &pool);
+						if (pool.members >= IG_PEERS_NEEDED)
+							*peer_high = (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE);
+					}
 					have_pool = true;
 					peers = ig_limit_peers(&pool, r->factor, r->min_rows);
 				}
@@ -297,8 +306,9 @@ open_win(Inst *in, Kind k, const Ctx *c, int slot, int64 t)
 		if (uses_peers(in, k) && ++verify_tick % VERIFY_EVERY == 0)
 		{
 			int64		again[MAX_RULES];
+			int64		again_high = -1;
 
-			compute_limits(in, k, c, slot, t, again);
+			compute_limits(in, k, c, slot, t, again, &again_high);
 			in->verified++;
 			for (int j = 0; j < in->dep->nrules; j++)
 				if (in->dep->rule[j].kind == k && again[j] != w->limit[j])
@@ -312,7 +322,8 @@ open_win(Inst *in, Kind k, const Ctx *c, int slot, int64 t)
 	memset(w->flags, 0, sizeof(w->flags));
 	for (int j = 0; j < MAX_RULES; j++)
 		w->limit[j] = IG_NO_LIMIT;
-	compute_limits(in, k, c, slot, t, w->limit);
+	w->peer_high = -1;
+	compute_limits(in, k, c, slot, t, w->limit, &w->peer_high);
 	in->touched[k][in->ntouched[k]++] = sidx;
 	return w;
 }
@@ -502,8 +513,12 @@ inst_close(Inst *in, bool hourly, int64 window_end, int day)
 						cap = cap < 0 ? w->limit[j] : Min(cap, w->limit[j]);
 					broke |= w->flags[j] != 0;
 				}
-				/* as the extension caps it: a bin above the own p99 at most */
-				cap = ig_hist_cap(&in->hist[k][sidx], cap);
+				/*
+				 * as the extension caps it: a bin above the p99 the limit
+				 * comes from at most (the own, or before it is usable the
+				 * peers')
+				 */
+				cap = ig_hist_cap(&in->hist[k][sidx], cap, w->peer_high);
 				ig_hist_feed(&in->hist[k][sidx], window_end, (uint64) w->rows,
 							 cap, broke);
 			}

@@ -110,6 +110,7 @@ typedef struct Win
 	int32		win;			/* hour or day of the open window; -1 */
 	uint8		flags[MAX_RULES];
 	int64		limit[MAX_RULES];
+	int64		peer_high;		/* the p99 peer limits come from, or -1 */
 } Win;
 
 typedef struct Inst
