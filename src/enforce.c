@@ -162,6 +162,7 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->rows_in_window = rows_in_window;
 	brk->statement_rows = tally->statement_rows;
 	brk->block = block;
+	brk->stopped = block;
 	brk->baseline = rule->baseline;
 	brk->catalog_ok = catalog_ok;
 	brk->parallel_query = parallel_query;
@@ -233,6 +234,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		make_break(&brk, rule, userid, read_relid,
 				   (int64) kr->query.sum[broken], tally, true, catalog_ok,
 				   parallel_query);
+		brk.stopped = false;
 		(void) ig_violation_report(&brk);
 	}
 

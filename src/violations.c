@@ -688,7 +688,8 @@ ig_violation_report(const IgBreak *brk)
 					(long long) fixed.violation_id,
 					written ? "" : " (not written to disk)",
 					ig_log_quote(role), ig_log_quote(current_role),
-					brk->block ? "was stopped reading" :
+					brk->stopped ? "was stopped reading" :
+					brk->block ? "read past the block limit on" :
 					brk->baseline ? "read past its baseline on" : "read past its threshold on",
 					ig_log_quote(table),
 					brk->baseline ? "baseline rule" : "threshold",

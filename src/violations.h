@@ -23,6 +23,8 @@ typedef struct IgBreak
 	int64		rows_in_window;
 	int64		statement_rows;
 	bool		block;
+	bool		stopped;		/* a block that stopped the statement (else
+								 * the statement had ended, see enforce.c) */
 	bool		baseline;		/* a baseline rule: max_rows is its limit then */
 	bool		catalog_ok;		/* names may be looked up (else: as last
 								 * seen; the transaction is failing) */

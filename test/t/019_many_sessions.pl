@@ -74,6 +74,9 @@ is(reads($node, 'alice', 'customers'), 600, 'all 600 are counted');
 my ($count, $rows) = split / /, $blocks->();
 is($count - $before, 2, 'the two that took the count past 300 are recorded');
 like($rows, qr/,200,200$/, 'with their 200 rows each');
+like(slurp_file($node->logfile),
+	qr/role "alice" \(current role "alice"\) read past the block limit on table "public.customers"/,
+	'the log line says the statement read past the limit');
 ($out, $err) = ('', '');
 $node->psql('postgres', 'SELECT count(*) FROM customers',
 	extra_params => [ '-U', 'alice' ], stdout => \$out, stderr => \$err);
