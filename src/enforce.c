@@ -226,7 +226,8 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 	 * statement is over; it is recorded, and the role's next one is
 	 * stopped.
 	 */
-	if (broken >= 0 && added > 0 && !(may_raise && catalog_ok))
+	if (broken >= 0 && added > 0 && !(may_raise && catalog_ok) &&
+		kr->block_violation == 0)
 	{
 		const IgRule *rule = &kr->list->rules[broken];
 		IgBreak		brk;
@@ -235,7 +236,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 				   (int64) kr->query.sum[broken], tally, true, catalog_ok,
 				   parallel_query);
 		brk.stopped = false;
-		(void) ig_violation_report(&brk);
+		kr->block_violation = ig_violation_report(&brk);
 	}
 
 	if (broken >= 0 && may_raise && catalog_ok)
@@ -249,7 +250,11 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		make_break(&brk, rule, userid, read_relid,
 				   (int64) kr->query.sum[broken], tally, true, true,
 				   parallel_query);
-		id = ig_violation_report(&brk);
+		/* (a cursor recorded when an earlier FETCH read past: the same) */
+		if (kr->block_violation != 0)
+			id = kr->block_violation;
+		else
+			id = kr->block_violation = ig_violation_report(&brk);
 
 		table = OidIsValid(brk.table_oid) ? ig_table_name(brk.table_oid, true) : NULL;
 		ereport(ERROR,

@@ -26,6 +26,8 @@ typedef struct IgKeyRules
 	int64		limit;			/* rows that may still be read before a block
 								 * rule is broken or a log rule crossed */
 	bool		blocked;		/* a block rule is broken */
+	int64		block_violation;	/* the block record made for the
+									 * statement, or 0: one per statement */
 } IgKeyRules;
 
 extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
@@ -56,6 +58,7 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->limiting = true;
 	kr->limit = 0;
 	kr->blocked = false;
+	kr->block_violation = 0;
 }
 
 /*

@@ -507,6 +507,7 @@ stmt_simple_rules(IgStmt *stmt, IgNode *node)
 		(void) key_list_setup(stmt, &stmt->inline_keys[k], kr->list);
 		kr->query.valid = false;
 		kr->query.over = false;
+		kr->block_violation = 0;
 		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
 		if (kr->limiting)
 			grant = Min(grant, kr->limit -

@@ -264,9 +264,11 @@ ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows, int64 cap,
 /*
  * The most a completed window may add to a series, given the lowest limit
  * in force while it was open (IG_NO_LIMIT: none): the limit, and no more
- * than the value of the bin above the p99 the limit comes from -- the
+ * than the value of the bin above the p99 its limits come from -- the
  * series' own once it is usable, before that its peers' (peer_high, the
- * highest p99 of the user's peer groups with enough peers; -1 if none).
+ * highest p99 of the user's peer groups with enough peers; -1 if none),
+ * even while no limit is in force (a "both" rule waiting for the own
+ * history).  IG_NO_LIMIT only with neither.
  * So windows read at the limit raise the p99 by one bin (about 1.5 times)
  * at a time, not by the rule's factor: once a usable history's windows
  * above its p99 weigh 1% of it (with a short history, one window), and a
@@ -279,8 +281,6 @@ ig_hist_cap(const IgHistogram *own, int64 limit, int64 peer_high)
 	int64		high;
 	int			b;
 
-	if (limit < 0)
-		return limit;
 	if (ig_hist_usable(own))
 		high = (int64) ig_hist_quantile(own, IG_HIGH_QUANTILE);
 	else if (peer_high >= 0)
@@ -291,7 +291,7 @@ ig_hist_cap(const IgHistogram *own, int64 limit, int64 peer_high)
 	if (b + 1 >= IG_HIST_BINS)
 		return limit;
 	next = (int64) ig_hist_bin_value(b + 1);
-	return Min(limit, next);
+	return limit < 0 ? next : Min(limit, next);
 }
 
 /*

@@ -66,7 +66,6 @@ $node->poll_query_until('postgres', q{
 	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
   or die 'the statements did not reach the lock';
 session_query($holder, 'SELECT pg_advisory_unlock(7)');
-$holder->quit;
 $_->{handle}->finish for @runs;
 is(join(' ', map { $_->{out} =~ s/\s+//gr } @runs), '200 200 200',
 	'each statement read its 200 rows, within its grant');
@@ -81,5 +80,68 @@ like(slurp_file($node->logfile),
 $node->psql('postgres', 'SELECT count(*) FROM customers',
 	extra_params => [ '-U', 'alice' ], stdout => \$out, stderr => \$err);
 like($err, qr/may not read more rows/, "and alice's next statement is stopped");
+
+# one record per statement: a statement stopped by another session's
+# reads, with rows of another of its scans not settled yet, is not
+# recorded again as its transaction aborts; nor a cursor that read past
+# the limit in one FETCH, then is stopped at the next
+my $since = sub {
+	my ($first) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT count(*) FROM insider_guard.violations
+		WHERE role_name = 'alice' AND action = 'block' AND violation_id > $first});
+};
+my $last_id = sub {
+	return $node->safe_psql('postgres',
+		'SELECT coalesce(max(violation_id), 0) FROM insider_guard.violations');
+};
+$node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
+my $first = $last_id->();
+$holder = $node->background_psql('postgres', on_error_stop => 0);
+session_query($holder, 'SELECT pg_advisory_lock(7)');
+my %union = (out => '', err => '');
+$union{handle} = IPC::Run::start(
+	[
+		'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-c',
+		'SELECT count(*) FROM ((SELECT id FROM customers LIMIT 100)
+		 UNION ALL (SELECT 0 FROM pg_advisory_lock_shared(7))
+		 UNION ALL (SELECT id FROM customers)) u'
+	],
+	'>', \$union{out}, '2>', \$union{err});
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_locks
+	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
+  or die 'the statement did not reach the lock';
+$node->psql('postgres', 'SELECT count(*) FROM customers',
+	extra_params => [ '-U', 'alice' ]);
+session_query($holder, 'SELECT pg_advisory_unlock(7)');
+$union{handle}->finish;
+like($union{err}, qr/may not read more rows/, 'the statement is stopped');
+is($since->($first), 2,
+	'one record for it, one for the read that took the count over');
+
+$node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
+$first = $last_id->();
+session_query($holder, 'SELECT pg_advisory_lock(7)');
+my $cursor = $node->background_psql('postgres',
+	extra_params => [ '-U', 'alice' ], on_error_stop => 0);
+session_query($cursor, 'BEGIN');
+session_query($cursor, 'DECLARE c CURSOR FOR SELECT id,
+	CASE WHEN id = 2 THEN pg_advisory_lock_shared(7)::text END FROM customers');
+$cursor->query_until(qr/started/, "\\echo started\nFETCH 200 FROM c;\n");
+$node->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_locks
+	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
+  or die 'the FETCH did not reach the lock';
+$node->psql('postgres', 'SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s',
+	extra_params => [ '-U', 'alice' ]);
+session_query($holder, 'SELECT pg_advisory_unlock(7)');
+session_query($cursor, 'SELECT 1');    # the FETCH has ended
+is($since->($first), 1, 'the FETCH that read past the limit is recorded');
+($out, $err) = session_query($cursor, 'FETCH 5 FROM c');
+like($err, qr/may not read more rows/, 'the next FETCH is stopped');
+is($since->($first), 1, 'under the same record');
+$cursor->quit;
+$holder->quit;
 
 done_testing();

@@ -291,7 +291,9 @@ test_capping(void)
 			ig_hist_feed(&capped, end, 100 * first, first, false);
 			ig_hist_feed(&uncapped, end, 100 * first, IG_NO_LIMIT, false);
 		}
-		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT, -1) == IG_NO_LIMIT, "no limit, no cap");
+		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT, -1) ==
+			  (int64) ig_hist_bin_value(ig_hist_bin(ig_hist_quantile(&capped, IG_HIGH_QUANTILE)) + 1),
+			  "no limit in force: still a bin above its p99");
 		CHECK(ig_hist_cap(&capped, 3, -1) == 3, "the limit, when lower");
 		CHECK(ig_limit_own(&capped, 5, 0) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
 			  "capped windows raise the limit one step at most: %lld from %lld",
@@ -383,8 +385,10 @@ test_new_role_training(void)
 	int64		own;
 
 	ig_hist_init(&h);
-	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, peers_high) == IG_NO_LIMIT,
-		  "no limit in force, no cap");
+	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, -1) == IG_NO_LIMIT,
+		  "no history, no peers, no limit: no cap");
+	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, peers_high) == next_bin,
+		  "no limit in force (a both rule waiting for the own history): a bin above the peers' p99");
 	CHECK(ig_hist_cap(&h, peer_limit, -1) == peer_limit,
 		  "no peers' p99: the limit");
 	CHECK(ig_hist_cap(&h, peer_limit, peers_high) == next_bin,
