@@ -26,6 +26,27 @@ my $blocks = sub {
 		FROM insider_guard.violations WHERE role_name = 'alice' AND action = 'block'});
 };
 
+# Waits until $n sessions wait for advisory lock 7.
+sub wait_for_waiters
+{
+	my ($n, $what) = @_;
+	$node->poll_query_until('postgres', qq{
+		SELECT count(*) = $n FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
+	  or die "$what did not reach the lock";
+}
+
+# Starts $sql as alice in the background: {handle, out, err}.
+sub start_as_alice
+{
+	my ($sql) = @_;
+	my %run = (out => '', err => '');
+	$run{handle} = IPC::Run::start(
+		[ 'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$run{out}, '2>', \$run{err});
+	return \%run;
+}
+
 # cursors opened by three sessions before any reads
 my @sessions = map {
 	$node->background_psql('postgres',
@@ -48,23 +69,11 @@ $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
 my $before = (split / /, $blocks->())[0];
 my $holder = $node->background_psql('postgres', on_error_stop => 0);
 session_query($holder, 'SELECT pg_advisory_lock(7)');
-my @runs;
-for my $i (1 .. 3)
-{
-	my %run = (out => '', err => '');
-	$run{handle} = IPC::Run::start(
-		[
-			'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-c',
-			'WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
-			 SELECT count(*) FROM w CROSS JOIN LATERAL (SELECT id FROM customers LIMIT 200) c'
-		],
-		'>', \$run{out}, '2>', \$run{err});
-	push @runs, \%run;
-}
-$node->poll_query_until('postgres', q{
-	SELECT count(*) = 3 FROM pg_locks
-	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
-  or die 'the statements did not reach the lock';
+my @runs = map {
+	start_as_alice('WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
+		SELECT count(*) FROM w CROSS JOIN LATERAL (SELECT id FROM customers LIMIT 200) c')
+} 1 .. 3;
+wait_for_waiters(3, 'the statements');
 session_query($holder, 'SELECT pg_advisory_unlock(7)');
 $_->{handle}->finish for @runs;
 is(join(' ', map { $_->{out} =~ s/\s+//gr } @runs), '200 200 200',
@@ -99,24 +108,15 @@ $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
 my $first = $last_id->();
 $holder = $node->background_psql('postgres', on_error_stop => 0);
 session_query($holder, 'SELECT pg_advisory_lock(7)');
-my %union = (out => '', err => '');
-$union{handle} = IPC::Run::start(
-	[
-		'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-c',
-		'SELECT count(*) FROM ((SELECT id FROM customers LIMIT 100)
-		 UNION ALL (SELECT 0 FROM pg_advisory_lock_shared(7))
-		 UNION ALL (SELECT id FROM customers)) u'
-	],
-	'>', \$union{out}, '2>', \$union{err});
-$node->poll_query_until('postgres', q{
-	SELECT count(*) = 1 FROM pg_locks
-	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
-  or die 'the statement did not reach the lock';
+my $union = start_as_alice('SELECT count(*) FROM ((SELECT id FROM customers LIMIT 100)
+	UNION ALL (SELECT 0 FROM pg_advisory_lock_shared(7))
+	UNION ALL (SELECT id FROM customers)) u');
+wait_for_waiters(1, 'the statement');
 $node->psql('postgres', 'SELECT count(*) FROM customers',
 	extra_params => [ '-U', 'alice' ]);
 session_query($holder, 'SELECT pg_advisory_unlock(7)');
-$union{handle}->finish;
-like($union{err}, qr/may not read more rows/, 'the statement is stopped');
+$union->{handle}->finish;
+like($union->{err}, qr/may not read more rows/, 'the statement is stopped');
 is($since->($first), 2,
 	'one record for it, one for the read that took the count over');
 
@@ -129,10 +129,7 @@ session_query($cursor, 'BEGIN');
 session_query($cursor, 'DECLARE c CURSOR FOR SELECT id,
 	CASE WHEN id = 2 THEN pg_advisory_lock_shared(7)::text END FROM customers');
 $cursor->query_until(qr/started/, "\\echo started\nFETCH 200 FROM c;\n");
-$node->poll_query_until('postgres', q{
-	SELECT count(*) = 1 FROM pg_locks
-	WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
-  or die 'the FETCH did not reach the lock';
+wait_for_waiters(1, 'the FETCH');
 $node->psql('postgres', 'SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s',
 	extra_params => [ '-U', 'alice' ]);
 session_query($holder, 'SELECT pg_advisory_unlock(7)');
