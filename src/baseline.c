@@ -117,30 +117,26 @@ pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
 	gp->valid = true;
 }
 
-/* The highest peer limit over a user's groups, or IG_NO_LIMIT. */
-static int64
-peer_limit(IgHistPool *pools, const IgRuleList *list, double factor,
-		   int64 min_rows)
-{
-	int64		limit = IG_NO_LIMIT;
-
-	for (int g = 0; g < list->npeer_groups; g++)
-		limit = Max(limit, ig_limit_peers(&pools[g], factor, min_rows));
-	return limit;
-}
-
 /*
  * The highest p99 of a user's peer groups with enough peers, or -1: what
- * a peer limit comes from.
+ * its peer limits come from (the highest over the groups, as the limit is
+ * monotonic in the p99).
  */
 static int64
-peer_high(IgHistPool *pools, const IgRuleList *list)
+peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
+		  uint32 generation, TimestampTz now)
 {
 	int64		high = -1;
 
 	for (int g = 0; g < list->npeer_groups; g++)
-		if (pools[g].members >= IG_PEERS_NEEDED)
-			high = Max(high, (int64) ig_pool_quantile(&pools[g], IG_HIGH_QUANTILE));
+	{
+		IgHistPool	pool;
+
+		pool_group(&pool, &list->peer_groups[g], list->relid, kind, own,
+				   generation, now);
+		if (pool.members >= IG_PEERS_NEEDED)
+			high = Max(high, (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE));
+	}
 	return high;
 }
 
@@ -156,11 +152,15 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 	TimestampTz now = ig_now();
 	IgHistogram own[IG_HIST_KINDS];
 	bool		have_own[IG_HIST_KINDS] = {false};
-	IgHistPool *pools[IG_HIST_KINDS] = {NULL};
+	bool		have_peers[IG_HIST_KINDS] = {false};
+	int64		peers_high[IG_HIST_KINDS];
 	int64		cap[IG_HIST_KINDS];
 
 	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
 		cap[k] = IG_NO_LIMIT;
+		peers_high[k] = -1;
+	}
 
 	for (int i = 0; i < list->nrules; i++)
 	{
@@ -186,17 +186,17 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 		}
 		if (rule->compare_to != IG_COMPARE_PEERS)
 			own_limit = ig_limit_own(&own[k], rule->factor, rule->min_rows);
-		if (rule->compare_to != IG_COMPARE_SELF || own_limit < 0)
+		if ((rule->compare_to != IG_COMPARE_SELF || own_limit < 0) &&
+			list->npeer_groups > 0)
 		{
-			if (pools[k] == NULL && list->npeer_groups > 0)
+			if (!have_peers[k])
 			{
-				pools[k] = palloc(sizeof(IgHistPool) * list->npeer_groups);
-				for (int g = 0; g < list->npeer_groups; g++)
-					pool_group(&pools[k][g], &list->peer_groups[g],
-							   list->relid, k, &own[k], generation, now);
+				peers_high[k] = peer_high(list, k, &own[k], generation, now);
+				have_peers[k] = true;
 			}
-			if (pools[k] != NULL)
-				peers = peer_limit(pools[k], list, rule->factor, rule->min_rows);
+			if (peers_high[k] >= 0)
+				peers = ig_limit_of((uint64) peers_high[k], rule->factor,
+									rule->min_rows);
 		}
 		limit = ig_limit_combine(rule->compare_to, own_limit, peers);
 		rule->max_rows = limit >= 0 ? Min(limit, IG_RULE_INERT) : IG_RULE_INERT;
@@ -206,19 +206,13 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 	}
 	/* the memo's room before the nearest limit was of the old limits */
 	list->memo.valid = false;
+	/*
+	 * and no more than a bin above the p99 the limits come from (the own,
+	 * or before it is usable the peers'): no fast training
+	 */
 	for (int k = 0; k < IG_HIST_KINDS; k++)
-	{
-		/*
-		 * and no more than a bin above the p99 the limit comes from (the
-		 * own, or before it is usable the peers'): no fast training
-		 */
-		int64		peers_high = pools[k] != NULL ? peer_high(pools[k], list) : -1;
-
 		list->hist_cap[k] = have_own[k] ?
-			ig_hist_cap(&own[k], cap[k], peers_high) : cap[k];
-		if (pools[k] != NULL)
-			pfree(pools[k]);
-	}
+			ig_hist_cap(&own[k], cap[k], peers_high[k]) : cap[k];
 	list->hist_gen = generation;
 }
 

@@ -581,6 +581,18 @@ member_of(Oid userid)
 	return roles;
 }
 
+/* A hash table in cxt of entries whose first field is an OID, the key. */
+static HTAB *
+oid_hash(const char *name, Size entrysize, long nelem, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cxt;
+	return hash_create(name, nelem, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
 /*
  * Drops every user's match.  Statements still running may point into it:
  * then the context is retired, and freed once none runs.
@@ -588,8 +600,6 @@ member_of(Oid userid)
 static void
 drop_matches(void)
 {
-	HASHCTL		ctl;
-
 	if (match_cxt != NULL)
 	{
 		if (ig_stmt_running())
@@ -607,11 +617,8 @@ drop_matches(void)
 	match_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "insider_guard matched rules",
 									  ALLOCSET_SMALL_SIZES);
-	ctl.keysize = sizeof(Oid);
-	ctl.entrysize = sizeof(IgUserMatch);
-	ctl.hcxt = match_cxt;
-	user_matches = hash_create("insider_guard rules by user", 16, &ctl,
-							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	user_matches = oid_hash("insider_guard rules by user",
+							sizeof(IgUserMatch), 16, match_cxt);
 	current = NULL;
 	index_matches = 0;
 	peer_memberships_read = false;
@@ -934,15 +941,8 @@ baseline_history_kinds(Oid relid, bool *known)
 		return found != NULL ? found->kinds : 0;
 	}
 	if (hist_keys_found == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(IgHistKey);
-		ctl.hcxt = rules_cxt;
-		hist_keys_found = hash_create("insider_guard history keys", 64, &ctl,
-									  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		hist_keys_found = oid_hash("insider_guard history keys",
+								   sizeof(IgHistKey), 64, rules_cxt);
 	found = hash_search(hist_keys_found, &relid, HASH_FIND, NULL);
 	if (found != NULL)
 		return found->kinds;
@@ -1371,16 +1371,8 @@ history_list(IgUserMatch *match, Oid relid)
 	uint8		kinds;
 
 	if (match->history_lists == NULL)
-	{
-		HASHCTL		ctl;
-
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(IgHistoryList);
-		ctl.hcxt = match_cxt;
-		match->history_lists = hash_create("insider_guard history lists", 16,
-										   &ctl,
-										   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	}
+		match->history_lists = oid_hash("insider_guard history lists",
+										sizeof(IgHistoryList), 16, match_cxt);
 	entry = hash_search(match->history_lists, &relid, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry->list;

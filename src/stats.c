@@ -422,8 +422,8 @@ ig_pool_quantile(const IgHistPool *pool, double q)
 }
 
 /* max(min_rows, factor * high), bounded */
-static int64
-limit_of(uint64 high, double factor, int64 min_rows)
+int64
+ig_limit_of(uint64 high, double factor, int64 min_rows)
 {
 	double		limit = floor(factor * (double) high);
 
@@ -440,7 +440,7 @@ ig_limit_own(const IgHistogram *own, double factor, int64 min_rows)
 {
 	if (!ig_hist_usable(own))
 		return IG_NO_LIMIT;
-	return limit_of(ig_hist_quantile(own, IG_HIGH_QUANTILE), factor, min_rows);
+	return ig_limit_of(ig_hist_quantile(own, IG_HIGH_QUANTILE), factor, min_rows);
 }
 
 /*
@@ -452,7 +452,7 @@ ig_limit_peers(const IgHistPool *pool, double factor, int64 min_rows)
 {
 	if (pool->members < IG_PEERS_NEEDED)
 		return IG_NO_LIMIT;
-	return limit_of(ig_pool_quantile(pool, IG_HIGH_QUANTILE), factor, min_rows);
+	return ig_limit_of(ig_pool_quantile(pool, IG_HIGH_QUANTILE), factor, min_rows);
 }
 
 /*

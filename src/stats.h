@@ -93,6 +93,7 @@ extern bool ig_pool_add(IgHistPool *pool, const IgHistogram *hist, int64 now);
 extern bool ig_pool_remove(IgHistPool *pool, const IgHistogram *hist, int64 now);
 extern uint64 ig_pool_quantile(const IgHistPool *pool, double q);
 
+extern int64 ig_limit_of(uint64 high, double factor, int64 min_rows);
 extern int64 ig_limit_own(const IgHistogram *own, double factor,
 						  int64 min_rows);
 extern int64 ig_limit_peers(const IgHistPool *pool, double factor,
