@@ -18,6 +18,7 @@ OBJS = \
 	src/names.o \
 	src/violations.o \
 	src/statement.o \
+	src/epq.o \
 	src/executor.o \
 	src/copy.o \
 	src/functions.o \
@@ -36,6 +37,12 @@ REGRESS = setup counting_basic counting_indexonly counting_functions counting_cu
 	violations baselines evasion upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
+
+# isolation specs (pg_isolation_regress): several sessions in lock step
+ISOLATION = epq_update epq_delete epq_lock
+ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation \
+	--temp-config=$(srcdir)/test/insider_guard.conf \
+	--temp-instance=./tmp_isolation --load-extension=insider_guard
 
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
@@ -76,7 +83,8 @@ installcheck-nopreload:
 		--temp-config=$(srcdir)/test/nopreload.conf not_preloaded
 
 .PHONY: unittest installcheck-nopreload
-EXTRA_CLEAN = test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload
+EXTRA_CLEAN = test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload \
+	tmp_isolation
 
 # Every object depends on every header of the project: few and small, and
 # a struct that changes size must never be compiled in two layouts.

@@ -8,14 +8,14 @@
 # (against throwaway instances it starts and stops itself) and the TAP
 # tests.  Exits non-zero on any failure and prints what failed.
 #
-# Usage: ./test.sh [regress|tap|unit ...]     (default: all of them)
+# Usage: ./test.sh [unit|regress|isolation|tap ...]   (default: all of them)
 #
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-suites=${*:-unit regress tap}
+suites=${*:-unit regress isolation tap}
 
 say() { printf '\n=== %s\n' "$*"; }
 
@@ -42,10 +42,12 @@ run_suite() {
     if ! as_pg env HOME="$work" "$@"; then
         failed="$failed $name"
         # now: the next suite's pg_regress would overwrite them
-        if [ -s regression.diffs ]; then
-            echo "--- regression.diffs"
-            cat regression.diffs
-        fi
+        for diffs in regression.diffs output_iso/regression.diffs; do
+            if [ -s $diffs ]; then
+                echo "--- $diffs"
+                cat $diffs
+            fi
+        done
         if [ -f log/postmaster.log ]; then
             echo "--- log/postmaster.log (last 60 lines)"
             tail -n 60 log/postmaster.log
@@ -59,12 +61,15 @@ for s in $suites; do
             run_suite "unit tests" make -s PG_CONFIG="$PG_CONFIG" with_llvm=no unittest ;;
         regress)
             run_suite "pg_regress (preloaded)" \
-                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck TAP_TESTS=
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck TAP_TESTS= ISOLATION=
             run_suite "pg_regress (not preloaded)" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck-nopreload ;;
+        isolation)
+            run_suite "isolation" \
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= TAP_TESTS= ;;
         tap)
             run_suite "TAP" \
-                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= PROVE_FLAGS=--verbose ;;
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= ISOLATION= PROVE_FLAGS=--verbose ;;
         *)
             echo "unknown suite: $s" >&2
             exit 2 ;;

@@ -15,6 +15,9 @@
  * statement fail has been counted.  An INSERT ... ON CONFLICT DO UPDATE
  * gets one in front of its SET projection (or its leaky WHERE), counting
  * each existing row it reaches, attributed to the partition it is in.
+ * The EvalPlanQual rechecks of its ModifyTable and LockRows nodes run a
+ * second copy of the plan that never passes through ExecutorStart: epq.c
+ * hands it back to this walk when a recheck starts it.
  *
  * The rules (thresholds) covering the session user are looked up once per
  * statement, after accepting pending invalidations, so that a change
@@ -66,6 +69,7 @@
 #include "compat.h"
 #include IG_BACKEND_STATUS_HEADER
 #include "counters.h"
+#include "epq.h"
 #include "executor.h"
 #include "guc.h"
 #include "names.h"
@@ -75,13 +79,14 @@
 /* Context of the walk over a new statement's plan-state tree. */
 typedef struct IgWalk
 {
-	QueryDesc  *query;
+	EState	   *estate;
 	Oid			userid;			/* the session user */
 	bool		covered;		/* rules cover the user */
 	IgStmt	   *stmt;			/* made on the first counted node */
 	Bitmapset  *seen;			/* plan_node_ids visited, with subplans */
 	bool		track_seen;
 	bool		foreign_key;	/* a foreign-key query of PostgreSQL's */
+	List	   *epqs;			/* EPQStates whose rechecks are to count */
 } IgWalk;
 
 static planner_hook_type prev_planner = NULL;
@@ -206,7 +211,7 @@ static IgStmt *
 walk_stmt(IgWalk *walk)
 {
 	if (walk->stmt == NULL)
-		walk->stmt = ig_stmt_start(walk->query->estate, walk->userid,
+		walk->stmt = ig_stmt_start(walk->estate, walk->userid,
 								   walk->covered);
 	return walk->stmt;
 }
@@ -253,7 +258,7 @@ wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
 			return;
 		relids = kept;
 	}
-	node = ig_stmt_scan(&walk->stmt, walk->query->estate, walk->userid,
+	node = ig_stmt_scan(&walk->stmt, walk->estate, walk->userid,
 						walk->covered, relids, nrelids);
 	if (node != NULL)
 		wrap_node(ps, node);
@@ -388,7 +393,12 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 	if (is_scan(ps))
 		visit_scan(walk, ps);
 	else if (IsA(ps, ModifyTableState))
+	{
 		wrap_on_conflict(walk, (ModifyTableState *) ps);
+		walk->epqs = lappend(walk->epqs, &((ModifyTableState *) ps)->mt_epqstate);
+	}
+	else if (IsA(ps, LockRowsState))
+		walk->epqs = lappend(walk->epqs, &((LockRowsState *) ps)->lr_epqstate);
 
 	if (is_leaf_scan(ps))
 		return false;
@@ -396,23 +406,25 @@ walk_planstate(PlanState *ps, IgWalk *walk)
 }
 
 /*
- * Finds the statement's scans and puts counters on them, the general way.
+ * Finds the scans of a plan-state tree and of the executor state's
+ * subplans and puts counters on them, the general way.  The rechecks of
+ * its ModifyTable and LockRows nodes will count too (epq.c).
  */
 static pg_noinline void
-stmt_begin_walk(QueryDesc *query, Oid userid, bool covered, bool foreign_key)
+stmt_begin_walk(EState *estate, PlanState *ps, Oid userid, bool covered,
+				bool foreign_key)
 {
-	EState	   *estate = query->estate;
-	PlanState  *ps = query->planstate;
 	IgWalk		walk;
 	ListCell   *lc;
 
-	walk.query = query;
+	walk.estate = estate;
 	walk.userid = userid;
 	walk.covered = covered;
 	walk.stmt = NULL;
 	walk.seen = NULL;
 	walk.track_seen = false;
 	walk.foreign_key = foreign_key;
+	walk.epqs = NIL;
 
 	if (estate->es_subplanstates == NIL && is_leaf_scan(ps))
 		visit_scan(&walk, ps);
@@ -427,8 +439,29 @@ stmt_begin_walk(QueryDesc *query, Oid userid, bool covered, bool foreign_key)
 			bms_free(walk.seen);
 	}
 
+	/* a recheck runs the same plan: nothing to count if this counts nothing */
+	if (walk.stmt != NULL)
+		foreach(lc, walk.epqs)
+			ig_epq_watch((EPQState *) lfirst(lc), foreign_key);
+	list_free(walk.epqs);
+
 	if (walk.stmt != NULL && walk.stmt->enforcing)
 		ig_stmt_begin_enforcing(walk.stmt);
+}
+
+/*
+ * An EvalPlanQual recheck plan was started (epq.c): its scans count like
+ * the statement's, for the same reader.
+ */
+static void
+epq_stmt_begin(EState *estate, PlanState *ps, bool foreign_key)
+{
+	Oid			userid;
+
+	if (!ig_counting_active())
+		return;
+	userid = ig_reader_id();
+	stmt_begin_walk(estate, ps, userid, ig_rules_cover(userid), foreign_key);
 }
 
 /*
@@ -474,7 +507,7 @@ stmt_begin(QueryDesc *query)
 			return;
 		}
 	}
-	stmt_begin_walk(query, userid, covered, foreign_key);
+	stmt_begin_walk(estate, ps, userid, covered, foreign_key);
 }
 
 static void
@@ -619,6 +652,7 @@ void
 ig_executor_init(void)
 {
 	ig_tramp_init(ig_slot_exhausted);
+	ig_epq_init(epq_stmt_begin);
 	ig_relinfo_init();
 	ig_rules_init();
 	ig_names_init();
