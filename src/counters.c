@@ -16,7 +16,10 @@
  *	  change the window definitions.
  *	- counter->mutex (spinlock): every field of that counter.  A counter's
  *	  key and in_use change only together with its incarnation, under both
- *	  the exclusive lock and the mutex.
+ *	  the exclusive lock and the mutex.  "reserved" (the rows running
+ *	  statements of block rules were granted and have not settled) is
+ *	  exchanged under the mutex with every read of a key's counts; it is
+ *	  never saved, and a counter that holds any is never evicted.
  *
  * So a backend that remembers (slot, incarnation) for a key may update the
  * counter holding only its mutex, after checking the incarnation: that is
@@ -96,6 +99,7 @@ typedef struct IgCounter
 	TimestampTz last_used;		/* last update, for LRU eviction */
 	TimestampTz last_read;		/* last time rows were added */
 	TimestampTz pinned_until;	/* not evicted before then */
+	int64		reserved;		/* rows reserved by running statements */
 	uint64		pending_rows;	/* rows read before pending_until ... */
 	TimestampTz pending_until;	/* ... not yet added to the rings */
 	IgHistWindow hist_open[IG_HIST_KINDS];	/* hour and day being counted */
@@ -516,7 +520,8 @@ take_free_slot(TimestampTz now, int *evicted)
 			TimestampTz last_used;
 
 			SpinLockAcquire(&counter->mutex);
-			evictable = counter->in_use && counter->pinned_until <= now;
+			evictable = counter->in_use && counter->pinned_until <= now &&
+				counter->reserved == 0;
 			last_used = counter->last_used;
 			SpinLockRelease(&counter->mutex);
 			if (evictable)
@@ -551,7 +556,7 @@ take_free_slot(TimestampTz now, int *evicted)
 			/* skip it if it was used (or pinned) since we looked */
 			still_old = counter->in_use &&
 				counter->last_used <= candidates[i].last_used &&
-				counter->pinned_until <= now;
+				counter->pinned_until <= now && counter->reserved == 0;
 			if (still_old)
 			{
 				key = counter->key;
@@ -667,6 +672,7 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			counter->last_used = now;
 			counter->last_read = 0;
 			counter->pinned_until = 0;
+			counter->reserved = 0;
 			counter->pending_rows = 0;
 			counter->pending_until = 0;
 			counter->windows_gen = local_windows_gen;
@@ -772,6 +778,7 @@ answer_query_exact(IgCounter *counter, int32 slot, IgWindowQuery *query,
 	IgQueryMemo *memo = query->memo;
 	bool		over = false;
 	int64		headroom = PG_INT64_MAX;
+	int64		block_headroom = PG_INT64_MAX;
 
 	for (int i = 0; i < query->nwindows; i++)
 	{
@@ -784,8 +791,11 @@ answer_query_exact(IgCounter *counter, int32 slot, IgWindowQuery *query,
 		query->sum[i] = sum;
 		over |= (int64) sum > query->max[i];
 		headroom = Min(headroom, query->max[i] - (int64) sum);
+		if (query->block != NULL && query->block[i])
+			block_headroom = Min(block_headroom, query->max[i] - (int64) sum);
 	}
 	query->headroom = headroom;
+	query->block_headroom = block_headroom;
 	query->over = over;
 	if (memo != NULL)
 	{
@@ -795,7 +805,54 @@ answer_query_exact(IgCounter *counter, int32 slot, IgWindowQuery *query,
 		memo->version = counter->version;
 		memo->windows_gen = counter->windows_gen;
 		memo->headroom = headroom;
+		memo->block_headroom = block_headroom;
 	}
+}
+
+/*
+ * Gives back, on a locked counter, what a key holds reserved in it; the
+ * rows it read are being added.  A reservation in an earlier incarnation
+ * of the slot went with it (the role was reset).
+ */
+static inline void
+reservation_return(IgCounter *counter, IgReservation *res)
+{
+	if (res->held > 0 && res->incarnation == counter->incarnation)
+		counter->reserved -= Min(res->held, counter->reserved);
+	res->held = 0;
+}
+
+/*
+ * Forgets a reservation whose counter is gone (reset, or none could be
+ * made): nothing is held, nothing was taken.
+ */
+static void
+reservation_void(IgReservation *res)
+{
+	res->held = 0;
+	res->fresh = 0;
+	res->others = 0;
+}
+
+/*
+ * Takes a key's reservation again on a locked counter whose block rules
+ * leave block_headroom rows: what its nodes still hold, and fresh rows up
+ * to "want" -- at most half of what is left beyond every holder's, so
+ * that others still find some.
+ */
+static inline void
+reservation_take(IgCounter *counter, IgReservation *res, int64 block_headroom)
+{
+	int64		room = block_headroom - counter->reserved - res->keep;
+	int64		fresh = 0;
+
+	if (room > 0 && res->want > 0)
+		fresh = Min(res->want, room - room / 2);
+	res->held = res->keep + fresh;
+	res->fresh = fresh;
+	res->others = counter->reserved;
+	res->incarnation = counter->incarnation;
+	counter->reserved += res->held;
 }
 
 static inline void
@@ -804,6 +861,8 @@ answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
 {
 	IgQueryMemo *memo = query->memo;
 
+	if (query->res != NULL)
+		reservation_return(counter, query->res);
 	if (likely(memo != NULL && memo->valid && memo->slot == slot &&
 			   memo->incarnation == counter->incarnation &&
 			   memo->version + (added > 0) == counter->version &&
@@ -812,11 +871,15 @@ answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
 	{
 		memo->version = counter->version;
 		memo->headroom -= (int64) added;
+		memo->block_headroom -= (int64) added;
 		query->headroom = memo->headroom;
+		query->block_headroom = memo->block_headroom;
 		query->over = false;
 	}
 	else
 		answer_query_exact(counter, slot, query, now);
+	if (query->res != NULL)
+		reservation_take(counter, query->res, query->block_headroom);
 	counter->pinned_until = Max(counter->pinned_until, now + query->pin_span);
 	query->valid = true;
 }
@@ -841,7 +904,9 @@ ig_counters_query_memo(IgWindowQuery *query)
 	IgCounter  *counter;
 	uint64		version;
 
-	if (memo == NULL || !memo->valid || memo->headroom < 0)
+	/* a reservation is taken under the counter's mutex */
+	if (memo == NULL || !memo->valid || memo->headroom < 0 ||
+		query->res != NULL)
 		return false;
 	counter = counter_at(memo->slot);
 	version = *(volatile uint64 *) &counter->version;
@@ -851,6 +916,7 @@ ig_counters_query_memo(IgWindowQuery *query)
 		*(volatile uint32 *) &counter->windows_gen != memo->windows_gen)
 		return false;
 	query->headroom = memo->headroom;
+	query->block_headroom = memo->block_headroom;
 	query->valid = true;
 	query->over = false;
 	return true;
@@ -942,7 +1008,11 @@ settle_tally(Oid dbid, Oid roleid, IgTally *tally, bool count_statements,
 	else
 	{
 		if (tally->query != NULL)
+		{
 			tally->query->valid = false;
+			if (tally->query->res != NULL)
+				reservation_void(tally->query->res);
+		}
 		report_lost(rows);
 	}
 	tally->added = rows;
@@ -1000,6 +1070,8 @@ ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 	if (counter == NULL)
 	{
 		tally->query->valid = false;
+		if (tally->query->res != NULL)
+			reservation_void(tally->query->res);
 		return false;
 	}
 	if (tally->hist_wanted != 0)
@@ -1509,6 +1581,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter->last_used = record.last_used;
 		counter->last_read = record.last_read;
 		counter->pinned_until = record.pinned_until;
+		counter->reserved = 0;
 		counter->pending_rows = record.pending_rows;
 		counter->pending_until = record.pending_until;
 		memcpy(counter->hist_open, record.hist_open, sizeof(record.hist_open));

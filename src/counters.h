@@ -67,7 +67,30 @@ typedef struct IgQueryMemo
 	uint32		windows_gen;	/* window definitions then */
 	int64		headroom;		/* min over the windows of max - sum, at
 								 * least; < 0 if some sum exceeded its max */
+	int64		block_headroom; /* the same over block rules' windows */
 } IgQueryMemo;
+
+/*
+ * A statement key's reservation on a counter, for block rules: rows its
+ * scan nodes have been granted, or may be granted, that no other process
+ * may be granted.  It is exchanged under the counter's spinlock whenever
+ * the key's counts are read (ig_counters_query, ig_counters_settle): all
+ * that is held is given back, the rows just read are added, and "keep"
+ * rows (still granted to nodes) plus up to "want" fresh ones are taken
+ * again -- of fresh ones at most half of what the block rules leave
+ * beyond every process's reservations, so that a process arriving late
+ * still finds some.  So the rows granted to all processes together never
+ * exceed what is left of the tightest block rule.
+ */
+typedef struct IgReservation
+{
+	int64		held;			/* in/out: rows held in the counter */
+	uint64		incarnation;	/* out: the counter they are held in */
+	int64		keep;			/* in: rows still granted to nodes */
+	int64		want;			/* in: most fresh rows to take */
+	int64		fresh;			/* out: fresh rows taken */
+	int64		others;			/* out: rows other holders hold */
+} IgReservation;
 
 /*
  * Window sums that a threshold check needs from a counter: the rows read
@@ -86,10 +109,14 @@ typedef struct IgWindowQuery
 	const int  *slot;			/* ring answering each window */
 	const int64 *length;		/* window length, microseconds */
 	const int64 *max;			/* sums above this must be exact */
+	const bool *block;			/* window i is a block rule's */
 	IgQueryMemo *memo;			/* or NULL */
+	IgReservation *res;			/* or NULL: nothing reserved */
 	uint64	   *sum;			/* out: rows read within it (when over) */
 	int64		headroom;		/* out: min over windows of max - sum, at
 								 * least (when not over) */
+	int64		block_headroom; /* out: the same over block rules' windows
+								 * (even when over) */
 	bool		valid;			/* out: false if the counter could not be
 								 * created (every counter is pinned) */
 	bool		over;			/* out: some sum exceeds its max */

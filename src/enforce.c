@@ -65,6 +65,8 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	memcpy(copy->lengths, list->lengths, sizeof(int64) * n);
 	copy->maxes = MemoryContextAlloc(cxt, sizeof(int64) * n);
 	memcpy(copy->maxes, list->maxes, sizeof(int64) * n);
+	copy->blocks = MemoryContextAlloc(cxt, sizeof(bool) * n);
+	memcpy(copy->blocks, list->blocks, sizeof(bool) * n);
 	kr = MemoryContextAlloc(cxt, sizeof(IgKeyRules));
 	ig_enforce_init(kr, copy, MemoryContextAllocZero(cxt, sizeof(uint64) * n));
 	kr->query.memo = &list->memo;
@@ -168,6 +170,9 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->parallel_query = parallel_query;
 }
 
+static void stop_statement(IgKeyRules *kr, const IgRule *rule, IgBreak *brk,
+						   int64 reserved);
+
 /*
  * ig_enforce_check when some count may be over its max, or the counter
  * could not be read.
@@ -243,29 +248,94 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 	{
 		const IgRule *rule = &kr->list->rules[broken];
 		IgBreak		brk;
-		int64		id;
-		char	   *role = ig_role_name(userid, true);
-		char	   *table;
 
 		make_break(&brk, rule, userid, read_relid,
 				   (int64) kr->query.sum[broken], tally, true, true,
 				   parallel_query);
-		/* (a cursor recorded when an earlier FETCH read past: the same) */
-		if (kr->block_violation != 0)
-			id = kr->block_violation;
-		else
-			id = kr->block_violation = ig_violation_report(&brk);
-
-		table = OidIsValid(brk.table_oid) ? ig_table_name(brk.table_oid, true) : NULL;
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("insider_guard: role %s may not read more rows from table %s",
-						ig_log_quote(role), ig_log_quote(table ? table : "?")),
-				 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement; violation %lld.",
-							   rule->baseline ? "Baseline rule" : "Threshold",
-							   (long long) rule->id, (long long) rule->max_rows,
-							   (long long) (rule->per / USECS_PER_SEC),
-							   (long long) brk.rows_in_window,
-							   (long long) brk.statement_rows, (long long) id)));
+		stop_statement(kr, rule, &brk, 0);
 	}
+}
+
+/*
+ * Stops the statement for a broken block rule, with its record: the one
+ * already made for the statement (a cursor recorded when an earlier FETCH
+ * read past), else a new one.  "reserved" rows were held by the role's
+ * other running statements (see ig_enforce_crowded).
+ */
+static void
+stop_statement(IgKeyRules *kr, const IgRule *rule, IgBreak *brk,
+			   int64 reserved)
+{
+	int64		id;
+	char	   *role = ig_role_name(brk->roleid, true);
+	char	   *table;
+
+	if (kr->block_violation != 0)
+		id = kr->block_violation;
+	else
+		id = kr->block_violation = ig_violation_report(brk);
+
+	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("insider_guard: role %s may not read more rows from table %s",
+					ig_log_quote(role), ig_log_quote(table ? table : "?")),
+			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
+						   rule->baseline ? "Baseline rule" : "Threshold",
+						   (long long) rule->id, (long long) rule->max_rows,
+						   (long long) (rule->per / USECS_PER_SEC),
+						   (long long) brk->rows_in_window,
+						   (long long) brk->statement_rows,
+						   (long long) reserved, (long long) id)));
+}
+
+/*
+ * Stops a statement that may not be granted a row although no block rule
+ * is broken yet: the role's other running statements (in other processes)
+ * hold, reserved, every row the tightest block rule leaves, and did not
+ * give any back while the caller waited.  The row that asked has been
+ * counted.  Recorded against that rule, with the rows really read.
+ */
+void
+ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
+				   Oid read_relid, uint64 parallel_query)
+{
+	IgQueryMemo *memo = kr->query.memo;
+	int64		reserved = kr->res.others;
+	int			tightest = -1;
+	int64		room = PG_INT64_MAX;
+	bool		read;
+	IgBreak		brk;
+
+	/* exact counts, for the record; this key gives its rows back */
+	kr->res.keep = 0;
+	kr->res.want = 0;
+	kr->query.memo = NULL;
+	kr->query.valid = false;
+	read = ig_counters_query(MyDatabaseId, userid, tally, ig_now());
+	kr->query.memo = memo;
+	if (memo != NULL)
+		memo->valid = false;
+	if (!read)
+	{
+		no_room(kr, userid, true);
+		return;
+	}
+	for (int i = 0; i < kr->list->nrules; i++)
+	{
+		const IgRule *rule = &kr->list->rules[i];
+
+		if (rule->block && rule->max_rows - (int64) kr->query.sum[i] < room)
+		{
+			room = rule->max_rows - (int64) kr->query.sum[i];
+			tightest = i;
+		}
+	}
+	if (tightest < 0)
+		return;
+	make_break(&brk, &kr->list->rules[tightest], userid, read_relid,
+			   (int64) kr->query.sum[tightest], tally, true, true,
+			   parallel_query);
+	stop_statement(kr, &kr->list->rules[tightest], &brk,
+				   Max(reserved, kr->res.others));
 }

@@ -28,10 +28,18 @@ typedef struct IgKeyRules
 	bool		blocked;		/* a block rule is broken */
 	int64		block_violation;	/* the block record made for the
 									 * statement, or 0: one per statement */
+	/* with a block rule: rows reserved in shared memory (counters.h) */
+	IgReservation res;
+	int64		pool;			/* reserved, not yet granted to a node */
+	int64		res_size;		/* rows to reserve next (0: none yet) ... */
+	TimestampTz res_at;			/* ... sized on how fast those reserved
+								 * at this time were read */
 } IgKeyRules;
 
 extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
 extern void ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid);
+extern void ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
+							   Oid read_relid, uint64 parallel_query);
 extern void ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid,
 								  uint64 added, Oid read_relid,
 								  uint64 parallel_query, bool catalog_ok,
@@ -50,7 +58,9 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->query.slot = list->slots;
 	kr->query.length = list->lengths;
 	kr->query.max = list->maxes;
+	kr->query.block = list->blocks;
 	kr->query.memo = &list->memo;
+	kr->query.res = list->any_block ? &kr->res : NULL;
 	kr->query.sum = sums;
 	kr->query.headroom = 0;
 	kr->query.valid = false;
@@ -59,6 +69,10 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->limit = 0;
 	kr->blocked = false;
 	kr->block_violation = 0;
+	memset(&kr->res, 0, sizeof(kr->res));
+	kr->pool = 0;
+	kr->res_size = 0;
+	kr->res_at = 0;
 }
 
 /*
@@ -78,12 +92,21 @@ ig_enforce_limit_within(IgKeyRules *kr)
  * and pinning its counter) and attaches the query to the tally, so that
  * every settle refreshes them.  An unchanged counter is answered from the
  * backend's memo, without a lock; it is pinned when the statement settles.
+ * A key with a block rule is read when its first row is settled, which
+ * reserves its rows (statement.c): until then it has none to grant.
  */
 static inline void
 ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)
 {
 	tally->query = &kr->query;
-	if (likely(ig_counters_query_memo(&kr->query)))
+	if (kr->query.res != NULL)
+	{
+		kr->limiting = true;
+		kr->limit = 0;
+		kr->blocked = false;
+		kr->pool = 0;
+	}
+	else if (likely(ig_counters_query_memo(&kr->query)))
 		ig_enforce_limit_within(kr);
 	else
 		ig_enforce_begin_slow(kr, tally, userid);

@@ -601,11 +601,20 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	 * statement, FETCH ALL) leaves the plan exhausted: what it read is
 	 * settled when the executor shuts down, at once for a statement, at
 	 * CLOSE or commit for a cursor (rows a threshold covers settle batch by
-	 * batch meanwhile, as always).
+	 * batch meanwhile, as always) -- unless it holds rows reserved for a
+	 * block rule, which other processes of the role may need.
 	 */
 	if (count == 0)
-		return;
-	if (stmt == NULL)
+	{
+		/* rows reserved and not read go back as soon as a run ends */
+		if (likely(!ig_stmt_running()))
+			return;
+		if (stmt == NULL)
+			stmt = ig_stmt_find(queryDesc->estate);
+		if (stmt == NULL || likely(!stmt->reserving))
+			return;
+	}
+	else if (stmt == NULL)
 		stmt = ig_stmt_find(queryDesc->estate);
 	if (stmt != NULL)
 		ig_stmt_settle(stmt, false);

@@ -1225,6 +1225,7 @@ match_rules(Oid userid)
 		int		   *slots = MemoryContextAlloc(match_cxt, sizeof(int) * nrules);
 		int64	   *lengths = MemoryContextAlloc(match_cxt, sizeof(int64) * nrules);
 		int64	   *maxes = MemoryContextAlloc(match_cxt, sizeof(int64) * nrules);
+		bool	   *blocks = MemoryContextAlloc(match_cxt, sizeof(bool) * nrules);
 		int			r = 0;
 		int			h = 0;
 
@@ -1247,6 +1248,7 @@ match_rules(Oid userid)
 			list->slots = &slots[Min(r, nrules - 1)];
 			list->lengths = &lengths[Min(r, nrules - 1)];
 			list->maxes = &maxes[Min(r, nrules - 1)];
+			list->blocks = &blocks[Min(r, nrules - 1)];
 			for (; r < buf.nrules && buf.rules[r].relid == relid; r++)
 			{
 				const IgRule *rule = &buf.rules[r];
@@ -1255,6 +1257,7 @@ match_rules(Oid userid)
 				slots[r] = rule->window;
 				lengths[r] = rule->per;
 				maxes[r] = rule->max_rows;
+				blocks[r] = rule->block;
 				list->nrules++;
 				list->any_block |= rule->block;
 				list->longest = Max(list->longest, rule->per);

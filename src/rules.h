@@ -62,6 +62,7 @@ typedef struct IgRuleList
 	int		   *slots;			/* rules[i].window, for counter queries */
 	int64	   *lengths;		/* rules[i].per, likewise */
 	int64	   *maxes;			/* rules[i].max_rows, likewise */
+	bool	   *blocks;			/* rules[i].block, likewise */
 	IgQueryMemo memo;			/* the sums last read for them */
 	/* behavioural baselines */
 	int			nbaseline;		/* baseline rules among the rules */

@@ -14,10 +14,19 @@
  * insider_guard.batch_rows: when it runs out, the rows are settled with
  * shared memory, the rules are checked against the fresh counts, and a
  * new grant is made.  So in one process a block rule stops the statement
- * at exactly the row that exceeds it, and processes of one role sharing a
- * counter overshoot by at most batch_rows each.  When a node finds nothing
- * left while another node of the backend holds rows on the same key, it
- * takes them back first, so only real reads break a rule.
+ * at exactly the row that exceeds it.  When a node finds nothing left
+ * while another node of the backend holds rows on the same key, it takes
+ * them back first, so only real reads break a rule.
+ *
+ * Across processes, a key with a block rule reserves its rows in shared
+ * memory before granting them (IgReservation, counters.h): its pool.
+ * Reservations are exchanged with every settle, under the counter's
+ * spinlock that the settle takes anyway, and given back when the
+ * executor run ends; so the rows granted to all processes together never
+ * exceed what the block rule leaves, and each process overshoots by at
+ * most the one row that finds its grant used up.  A node that finds
+ * nothing left because other processes hold it waits a little for them
+ * to give some back, then is stopped.
  *
  * Rows are settled after every ExecutorRun (each FETCH counts when it
  * runs) and when the executor state is freed -- a memory-context callback
@@ -34,6 +43,8 @@
 #include "access/parallel.h"
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "utils/memutils.h"
 
 #include "baseline.h"
@@ -52,6 +63,13 @@ static IgStmt *spare_stmts[IG_SPARE_STMTS];
 static int	nspare_stmts = 0;
 
 static void stmt_release(void *arg);
+
+/* The most rows a node may be granted at once. */
+static inline int64
+batch_grant(void)
+{
+	return Max((int64) ig_batch_rows - 1, 1);
+}
 
 /* Clears what a tally counted for a statement. */
 static inline void
@@ -352,6 +370,7 @@ stmt_start(EState *estate, Oid userid, bool covered)
 		stmt->parallel_query = stmt_parallel_query(stmt);
 	stmt->covered = covered;
 	stmt->enforcing = false;
+	stmt->reserving = false;
 	stmt->has_pending = false;
 	stmt->simple = false;
 	stmt->rules_gen = ig_rules_gen;
@@ -509,12 +528,27 @@ stmt_simple_rules(IgStmt *stmt, IgNode *node)
 		kr->query.over = false;
 		kr->block_violation = 0;
 		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
+		if (kr->query.res != NULL)
+		{
+			/* as ig_stmt_begin_enforcing: reserved at the first row */
+			stmt->reserving = true;
+			kr->pool = 0;
+			kr->res_size = 0;
+			grant = 0;
+		}
 		if (kr->limiting)
 			grant = Min(grant, kr->limit -
 						held_by_others(stmt, node, stmt->inline_keys[k].relid));
 	}
 	/* as node_grant, with no other node of the statement */
-	node->granted = Max(Min(grant, (int64) ig_batch_rows - 1), 0);
+	node->granted = Max(Min(grant, batch_grant()), 0);
+	for (int k = 0; k < 2; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr != NULL && kr->query.res != NULL)
+			kr->pool -= node->granted;
+	}
 }
 
 IgNode *
@@ -551,6 +585,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	running = stmt;
 
 	stmt->enforcing = (stmt->key_rules[0] != NULL || stmt->key_rules[1] != NULL);
+	stmt->reserving = false;
 	if (unlikely(stmt->enforcing))
 		stmt_simple_rules(stmt, node);
 	return node;
@@ -630,6 +665,28 @@ node_held(const IgStmt *stmt, const IgNode *node)
 }
 
 /*
+ * Rows a statement's nodes are still granted on a key: what its
+ * reservation must keep when it is exchanged.
+ */
+static int64
+key_granted(const IgStmt *stmt, int key)
+{
+	int64		granted = 0;
+
+	for (int i = 0; i < stmt->nnodes; i++)
+	{
+		const IgNode *node = stmt->nodes[i];
+
+		if (node->kind == IG_NODE_CONFLICT || node->slot == NULL)
+			continue;
+		for (int j = 0; j < node->nkeys; j++)
+			if (node->keys[j] == key)
+				granted += Max(node->granted, 0);
+	}
+	return granted;
+}
+
+/*
  * Rows the other nodes of this backend hold on a relation's key: of this
  * statement, and of every other statement of the same session user that
  * is running (open cursors and portals, statements nested in functions),
@@ -657,7 +714,10 @@ held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid)
 	return held;
 }
 
-/* The rows a node may hand out before it must settle. */
+/*
+ * The rows a node may hand out before it must settle; they are taken out
+ * of the pools of its keys that reserve.
+ */
 static int64
 node_grant(const IgStmt *stmt, const IgNode *node)
 {
@@ -674,6 +734,8 @@ node_grant(const IgStmt *stmt, const IgNode *node)
 		if (kr->limiting)
 			grant = Min(grant, kr->limit -
 						held_by_others(stmt, node, stmt->keys[node->keys[i]].relid));
+		if (kr->query.res != NULL)
+			grant = Min(grant, kr->pool);
 	}
 	if (!ruled)
 		return IG_UNLIMITED;
@@ -682,7 +744,33 @@ node_grant(const IgStmt *stmt, const IgNode *node)
 	 * The row after the grant settles: so a process reads at most batch_rows
 	 * rows that shared memory does not know of.
 	 */
-	return Max(Min(grant, (int64) ig_batch_rows - 1), 0);
+	grant = Max(Min(grant, (int64) ig_batch_rows - 1), 0);
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[node->keys[i]];
+
+		if (kr != NULL && kr->query.res != NULL)
+			kr->pool -= grant;
+	}
+	return grant;
+}
+
+/*
+ * True if a node got no rows only because other processes of the role
+ * hold, reserved, what a block rule of one of its keys leaves.
+ */
+static bool
+node_crowded(const IgStmt *stmt, const IgNode *node)
+{
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[node->keys[i]];
+
+		if (kr != NULL && kr->query.res != NULL && !kr->blocked &&
+			kr->pool <= 0 && kr->res.others > 0)
+			return true;
+	}
+	return false;
 }
 
 /* Does the node count towards a relation whose rules limit the rows left? */
@@ -701,7 +789,8 @@ node_limits(const IgStmt *stmt, const IgNode *node, Oid relid)
 }
 
 static void settle_keys(IgStmt *stmt, bool final, bool may_raise,
-						Oid read_relid);
+						Oid read_relid, int64 want);
+static bool stmt_holds_reserved(const IgStmt *stmt);
 
 /*
  * Takes back what other nodes of this backend hold on the node's limiting
@@ -739,22 +828,64 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 				other->granted = other->slot->left = 0;
 			reclaimed = true;
 		}
-		if (collected && s != stmt)
+		/* another statement's reservations go back with its rows */
+		if (s != stmt && (collected || (s->reserving && stmt_holds_reserved(s))))
 		{
-			s->has_pending = true;
+			s->has_pending |= collected;
 			settle_keys(s, false, false,
-						s->nnodes > 0 ? s->nodes[0]->relid : InvalidOid);
+						s->nnodes > 0 ? s->nodes[0]->relid : InvalidOid, 0);
 		}
 	}
 	return reclaimed;
 }
 
+/*
+ * How many rows a key reserves at a time: IG_RESERVE_FIRST at first, then
+ * doubling while each reservation is read within IG_RESERVE_QUICK, and
+ * shrinking to what was read in that time when it is read more slowly --
+ * so that a slow reader (a filter that sleeps, a client that reads slowly)
+ * holds only what it reads in about IG_RESERVE_QUICK, and other processes
+ * of the role that find the rest used up get some back soon.  At most
+ * "most" (a batch).
+ */
+#define IG_RESERVE_FIRST	16
+#define IG_RESERVE_QUICK	(10 * 1000) /* microseconds */
+
+static inline int64
+reserve_size(IgKeyRules *kr, int64 most, TimestampTz now)
+{
+	int64		size = kr->res_size;
+	int64		elapsed = now - kr->res_at;
+
+	if (size <= 0)
+		size = IG_RESERVE_FIRST;
+	else if (elapsed <= IG_RESERVE_QUICK)
+		size *= 2;
+	else
+		size = Max(size * IG_RESERVE_QUICK / elapsed, IG_RESERVE_FIRST);
+	kr->res_size = size = Min(size, most);
+	kr->res_at = now;
+	return size;
+}
+
 /* settle_keys for a statement with rules. */
 static pg_noinline void
 settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
-					  Oid read_relid, TimestampTz now)
+					  Oid read_relid, int64 want, TimestampTz now)
 {
 	int			catalog_ok = -1;	/* not asked yet */
+
+	/* reservations are exchanged as the rows go in: what to take again */
+	if (stmt->reserving)
+		for (int i = 0; i < stmt->nkeys; i++)
+		{
+			IgKeyRules *kr = stmt->key_rules[i];
+
+			if (kr == NULL || kr->query.res == NULL)
+				continue;
+			kr->res.keep = final ? 0 : key_granted(stmt, i);
+			kr->res.want = final || want <= 0 ? 0 : reserve_size(kr, want, now);
+		}
 
 	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
 					   !stmt->in_worker,
@@ -766,6 +897,8 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 
 		if (kr == NULL)
 			continue;
+		if (kr->query.res != NULL)
+			kr->pool = kr->res.fresh;
 		if (likely(kr->query.valid && !kr->query.over))
 		{
 			/* nothing crossed or broken; at the end, nothing more to do */
@@ -785,13 +918,16 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
  * Puts every key's pending rows into shared memory and, for keys with
  * rules, checks them against the counts read back: may record crossings
  * and, with may_raise, stop the statement.  read_relid names the table
- * being read, for all-tables rules.
+ * being read, for all-tables rules.  Keys that reserve keep what their
+ * nodes are still granted and take up to "want" fresh rows into their
+ * pools (with "final", nothing: all is given back).
  *
  * The first rows of a statement count it; a parallel query counts once,
  * by its leader, even if only the workers read.
  */
 static inline void
-settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
+settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid,
+			int64 want)
 {
 	TimestampTz now = ig_now();
 
@@ -801,21 +937,50 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid)
 						   !stmt->in_worker,
 						   final && stmt->estate->es_use_parallel_mode, now);
 	else
-		settle_keys_enforcing(stmt, final, may_raise, read_relid, now);
+		settle_keys_enforcing(stmt, final, may_raise, read_relid, want, now);
+}
+
+/* Does any key of the statement hold rows reserved in shared memory? */
+static bool
+stmt_holds_reserved(const IgStmt *stmt)
+{
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		const IgKeyRules *kr = stmt->key_rules[i];
+
+		if (kr != NULL && kr->query.res != NULL && kr->res.held > 0)
+			return true;
+	}
+	return false;
 }
 
 /*
  * Grants every node of an enforcing statement its rows, once the counts
- * of its keys are known.
+ * of its keys are known.  A key with a block rule has reserved nothing
+ * yet: its nodes get no rows, and reserve a batch at their first row (the
+ * row is counted first), so that a statement started and not run (a
+ * cursor not fetched from) holds nothing other processes need.
  */
 void
 ig_stmt_begin_enforcing(IgStmt *stmt)
 {
+	stmt->reserving = false;
+	for (int k = 0; k < stmt->nkeys; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr != NULL && kr->query.res != NULL)
+		{
+			stmt->reserving = true;
+			kr->pool = 0;
+			kr->res_size = 0;
+		}
+	}
 	for (int i = 0; i < stmt->nnodes; i++)
 	{
 		IgNode	   *node = stmt->nodes[i];
 
-		if (node->kind != IG_NODE_CONFLICT)
+		if (node->kind != IG_NODE_CONFLICT && node->slot != NULL)
 			node->granted = node->slot->left = node_grant(stmt, node);
 	}
 }
@@ -824,7 +989,10 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
  * Puts the statement's counted rows into shared memory: after each
  * ExecutorRun and, with "final", when the executor state is freed
  * (possibly in an aborting transaction).  Never stops the statement: a
- * rule broken meanwhile by other sessions stops its next row.
+ * rule broken meanwhile by other sessions stops its next row.  Rows
+ * granted and not read, and what is reserved for them, are given back:
+ * a node asks again at its next row (the next run of a cursor regrants
+ * all, see ig_stmt_recheck).
  */
 static inline void
 stmt_settle(IgStmt *stmt, bool final)
@@ -833,12 +1001,24 @@ stmt_settle(IgStmt *stmt, bool final)
 
 	for (int i = 0; i < stmt->nnodes; i++)
 		counted |= collect_node(stmt->nodes[i]);
+	if (unlikely(stmt->reserving))
+	{
+		for (int i = 0; i < stmt->nnodes; i++)
+		{
+			IgNode	   *node = stmt->nodes[i];
+
+			if (node->kind != IG_NODE_CONFLICT && node->slot != NULL &&
+				node_ruled(stmt, node))
+				node->granted = node->slot->left = 0;
+		}
+		counted |= stmt_holds_reserved(stmt);
+	}
 	if (!counted && !(final && stmt->estate->es_use_parallel_mode))
 		return;
 
 	settle_keys(stmt, final, false,
-				stmt->nnodes > 0 ? stmt->nodes[0]->relid : InvalidOid);
-	if (stmt->enforcing && !final)
+				stmt->nnodes > 0 ? stmt->nodes[0]->relid : InvalidOid, 0);
+	if (stmt->enforcing && !final && !stmt->reserving)
 		ig_stmt_begin_enforcing(stmt);
 }
 
@@ -981,6 +1161,26 @@ stmt_simple_check(IgStmt *stmt, Oid read_relid)
 }
 
 /*
+ * Before the last settle of ig_stmt_simple's statement: its reservations
+ * are all given back.
+ */
+static pg_noinline void
+simple_give_back(IgStmt *stmt)
+{
+	for (int k = 0; k < 2; k++)
+	{
+		IgKeyRules *kr = stmt->key_rules[k];
+
+		if (kr != NULL && kr->query.res != NULL)
+		{
+			kr->res.keep = 0;
+			kr->res.want = 0;
+			kr->pool = 0;
+		}
+	}
+}
+
+/*
  * True if key k's rule state can serve the next statement of the same
  * shape as it is: no rules, or its inline state for its rule list.
  */
@@ -1011,10 +1211,13 @@ stmt_release(void *arg)
 		{
 			int64		consumed = node->granted - node->slot->left;
 
-			if (consumed > 0)
+			if (consumed > 0 ||
+				(unlikely(stmt->reserving) && stmt_holds_reserved(stmt)))
 			{
-				keys[0].pending += consumed;
-				keys[1].pending += consumed;
+				keys[0].pending += Max(consumed, 0);
+				keys[1].pending += Max(consumed, 0);
+				if (unlikely(stmt->reserving))
+					simple_give_back(stmt);
 				ig_counters_settle_pair(MyDatabaseId, stmt->userid, keys,
 										ig_now());
 				if (unlikely(stmt->enforcing) &&
@@ -1096,6 +1299,49 @@ stmt_release(void *arg)
 }
 
 /*
+ * How long a node that finds every row left reserved by other processes
+ * of the role waits for some to be given back (they give back what they
+ * do not read at every settle, every batch_rows rows at most, and when
+ * their executor run ends), in waits of IG_CROWDED_WAIT_MS.
+ */
+#define IG_CROWDED_WAITS	50
+#define IG_CROWDED_WAIT_MS	2
+
+/*
+ * ig_slot_exhausted for a node that got no rows because other processes
+ * of the role hold them: waits for some to be given back, then stops the
+ * statement (the row that asked has been counted).  Returns the grant.
+ */
+static pg_noinline int64
+wait_for_room(IgStmt *stmt, IgNode *node)
+{
+	for (int wait = 0; wait < IG_CROWDED_WAITS; wait++)
+	{
+		int64		grant;
+
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 IG_CROWDED_WAIT_MS, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		settle_keys(stmt, false, true, node->relid, batch_grant());
+		grant = node_grant(stmt, node);
+		if (grant > 0 || !node_crowded(stmt, node))
+			return grant;
+	}
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		int			key = node->keys[i];
+		IgKeyRules *kr = stmt->key_rules[key];
+
+		if (kr != NULL && kr->query.res != NULL && !kr->blocked &&
+			kr->pool <= 0 && kr->res.others > 0)
+			ig_enforce_crowded(kr, &stmt->keys[key], stmt->userid,
+							   node->relid, stmt->parallel_query);
+	}
+	return 0;
+}
+
+/*
  * A trampoline's grant ran out (the row that did it is counted).  ON
  * CONFLICT nodes come here for every row, to count it for the partition
  * it is in.
@@ -1127,7 +1373,7 @@ ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
 			stmt->keys[node->keys[i]].pending++;
 		stmt->has_pending = true;
 		if (stmt->enforcing && node_ruled(stmt, node))
-			settle_keys(stmt, false, true, relid);
+			settle_keys(stmt, false, true, relid, 0);
 		return;
 	}
 
@@ -1142,11 +1388,13 @@ ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
 	collect_node(node);
 	for (int attempt = 0;; attempt++)
 	{
-		settle_keys(stmt, false, true, node->relid);
+		settle_keys(stmt, false, true, node->relid, batch_grant());
 		grant = node_grant(stmt, node);
 		if (grant > 0 || attempt > 0 || !reclaim_grants(stmt, node))
 			break;
 	}
+	if (unlikely(grant == 0) && node_crowded(stmt, node))
+		grant = wait_for_room(stmt, node);
 	node->granted = slot->left = grant;
 }
 

@@ -65,6 +65,8 @@ typedef struct IgStmt
 	bool		in_worker;		/* a parallel worker's part of a query */
 	bool		covered;		/* rules cover the session user */
 	bool		enforcing;		/* some key has rules */
+	bool		reserving;		/* some key has a block rule: its rows are
+								 * reserved in shared memory */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
 	uint32		rules_gen;		/* ig_rules_gen when it started */
 	bool		has_baselines;	/* some key has baseline rules ... */

@@ -1,6 +1,7 @@
 # Concurrent sessions of one role and a parallel query share a block
-# threshold through shared memory in batches: together they read past it
-# by at most (processes of the role) x insider_guard.batch_rows, and every
+# threshold through shared memory: rows are reserved there, in batches of
+# at most insider_guard.batch_rows, before they are read, so together
+# they read past it by at most one row per process of the role, and every
 # one of them is stopped.
 use strict;
 use warnings;
@@ -60,9 +61,8 @@ my $processes = $sessions + 1 + 2;
 my $count = reads($node, 'alice', 'customers');
 my $overshoot = $count - $max;
 ok($count > $max, "the threshold was reached ($count rows read)");
-ok( $overshoot <= $processes * $batch,
-	"overshoot $overshoot <= $processes processes x $batch rows");
-note "overshoot: $overshoot rows, bound " . $processes * $batch;
+ok($overshoot <= $processes, "overshoot $overshoot <= $processes processes");
+note "overshoot: $overshoot rows, bound $processes";
 
 # each stopped statement recorded once, also the parallel one (whose
 # leader and workers may all be stopped), under its sessions' pids
