@@ -23,6 +23,7 @@ OBJS = \
 	src/copy.o \
 	src/functions.o \
 	src/admin.o \
+	src/adminlog.o \
 	src/baseline_sql.o \
 	src/worker.o
 

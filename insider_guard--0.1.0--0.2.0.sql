@@ -1,4 +1,4 @@
-/* insider_guard--0.1.0--0.2.0.sql: behavioural baselines */
+/* insider_guard--0.1.0--0.2.0.sql: behavioural baselines; direct changes of the rules logged */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION insider_guard UPDATE TO '0.2.0'" to load this file. \quit
@@ -61,6 +61,44 @@ CREATE TRIGGER baseline_rules_changed
 CREATE TRIGGER peer_group_roles_changed
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON insider_guard.peer_group_roles
     FOR EACH STATEMENT EXECUTE FUNCTION insider_guard._rules_changed();
+
+-- ---------------------------------------------------------------------
+-- Admin log: a direct change of a rules table -- INSERT, UPDATE, DELETE,
+-- TRUNCATE, a restore -- writes an "insider_guard: admin" line to the
+-- server log per row (per table for TRUNCATE, with the rows it removes),
+-- as the functions that change rules do per call (their own changes are
+-- not logged again).  After the row is stored, so the line shows it as
+-- stored; before a TRUNCATE, while its rows can still be counted.
+-- ---------------------------------------------------------------------
+CREATE FUNCTION insider_guard._log_rule_change()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'ig_log_rule_change_trigger'
+LANGUAGE C;
+
+CREATE TRIGGER thresholds_log
+    AFTER INSERT OR UPDATE OR DELETE ON insider_guard.thresholds
+    FOR EACH ROW EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER thresholds_log_truncate
+    BEFORE TRUNCATE ON insider_guard.thresholds
+    FOR EACH STATEMENT EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER exemptions_log
+    AFTER INSERT OR UPDATE OR DELETE ON insider_guard.exemptions
+    FOR EACH ROW EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER exemptions_log_truncate
+    BEFORE TRUNCATE ON insider_guard.exemptions
+    FOR EACH STATEMENT EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER baseline_rules_log
+    AFTER INSERT OR UPDATE OR DELETE ON insider_guard.baseline_rules
+    FOR EACH ROW EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER baseline_rules_log_truncate
+    BEFORE TRUNCATE ON insider_guard.baseline_rules
+    FOR EACH STATEMENT EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER peer_group_roles_log
+    AFTER INSERT OR UPDATE OR DELETE ON insider_guard.peer_group_roles
+    FOR EACH ROW EXECUTE FUNCTION insider_guard._log_rule_change();
+CREATE TRIGGER peer_group_roles_log_truncate
+    BEFORE TRUNCATE ON insider_guard.peer_group_roles
+    FOR EACH STATEMENT EXECUTE FUNCTION insider_guard._log_rule_change();
 
 -- dropping a table drops its thresholds and baseline rules
 CREATE OR REPLACE FUNCTION insider_guard._on_sql_drop()
@@ -164,6 +202,7 @@ COMMENT ON VIEW insider_guard.peer_groups IS
 
 REVOKE ALL ON insider_guard.baseline_rules, insider_guard.peer_group_roles FROM PUBLIC;
 REVOKE ALL ON FUNCTION insider_guard._check_baseline_rule() FROM PUBLIC;
+REVOKE ALL ON FUNCTION insider_guard._log_rule_change() FROM PUBLIC;
 REVOKE ALL ON FUNCTION insider_guard.set_baseline_rule(regrole, float8, interval, bigint, text, text, regclass) FROM PUBLIC;
 REVOKE ALL ON FUNCTION insider_guard.add_peer_group(regrole) FROM PUBLIC;
 REVOKE ALL ON FUNCTION insider_guard.drop_peer_group(regrole) FROM PUBLIC;

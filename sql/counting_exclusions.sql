@@ -28,6 +28,35 @@ SELECT reads('orders', current_user) AS cascade_reads;
 INSERT INTO customers VALUES (1000, 'user1000@example.com', 'north');
 DROP TABLE doomed;
 
+-- nor a check into a partitioned table whose partitions have another
+-- owner: the check runs as the partitioned table's owner and reads a
+-- partition, under a block threshold it would otherwise break at 1,001
+CREATE ROLE pk_owner NOLOGIN;
+CREATE ROLE part_owner NOLOGIN;
+CREATE TABLE accounts (id int PRIMARY KEY) PARTITION BY RANGE (id);
+CREATE TABLE accounts_low PARTITION OF accounts FOR VALUES FROM (1) TO (1001);
+CREATE TABLE accounts_high PARTITION OF accounts FOR VALUES FROM (1001) TO (2001);
+INSERT INTO accounts SELECT g FROM generate_series(1, 2000) g;
+ALTER TABLE accounts OWNER TO pk_owner;
+ALTER TABLE accounts_low OWNER TO part_owner;
+ALTER TABLE accounts_high OWNER TO part_owner;
+SELECT c.relname, r.rolname AS owner
+FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner
+WHERE c.relname IN ('accounts', 'accounts_low', 'accounts_high') ORDER BY 1;
+CREATE TABLE payments (account_id int REFERENCES accounts (id));
+GRANT INSERT ON payments TO alice;
+SELECT insider_guard.set_threshold('alice', 1000, '1 hour', 'block') AS block_1000 \gset
+SELECT insider_guard.reset();
+SET SESSION AUTHORIZATION alice;
+INSERT INTO payments SELECT g FROM generate_series(1, 1500) g;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS payments FROM payments;
+SELECT reads('accounts') AS partitioned_fk_checks, reads('accounts_low') AS low,
+       reads('accounts_high') AS high, reads() AS all_tables;
+SELECT insider_guard.drop_threshold(:block_1000) AS dropped;
+DROP TABLE payments, accounts;
+DROP ROLE pk_owner, part_owner;
+
 -- system catalogs are not counted
 SELECT insider_guard.reset('alice');
 SET SESSION AUTHORIZATION alice;

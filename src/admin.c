@@ -14,6 +14,10 @@
  * and reset_history write shared memory, not a table: they are not
  * transactional.
  *
+ * Each call that has done its work writes one admin line to the server
+ * log (adminlog.c), with its arguments and result; the tables' log
+ * triggers stay quiet while it changes them, so the call is one line.
+ *
  * IDENTIFICATION
  *		src/admin.c
  *
@@ -28,6 +32,7 @@
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
+#include "adminlog.h"
 #include "functions.h"
 #include "guc.h"
 #include "history.h"
@@ -66,23 +71,42 @@ PG_FUNCTION_INFO_V1(ig_reset_history);
 	"              created_at = now(), created_by = session_user " \
 	"RETURNING b.rule_id"
 
-/* Runs a statement through SPI; returns the first column of its row. */
+/*
+ * Runs a statement through SPI; returns the first column of its row.  The
+ * rules tables' log triggers stay quiet meanwhile (the caller logs the
+ * call), also if it fails.
+ */
 static Datum
 run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 	bool *isnull)
 {
 	Datum		result = (Datum) 0;
+	int			quiet_before = ig_admin_quiet;
 
 	*isnull = true;
-	SPI_connect();
-	if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
-		elog(ERROR, "insider_guard: could not run \"%s\"", sql);
-	if (SPI_processed > 0 && SPI_tuptable != NULL)
-		result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
-							   isnull);
-	SPI_finish();
+	PG_TRY();
+	{
+		ig_admin_quiet = quiet_before + 1;
+		SPI_connect();
+		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
+			elog(ERROR, "insider_guard: could not run \"%s\"", sql);
+		if (SPI_processed > 0 && SPI_tuptable != NULL)
+			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+								   isnull);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		ig_admin_quiet = quiet_before;
+	}
+	PG_END_TRY();
 	return result;
 }
+
+/* The argument names of the admin functions, for their log lines. */
+static const char *const role_argname[1] = {"role_name"};
+static const char *const group_argname[1] = {"group_role"};
+static const Oid role_argtype[1] = {REGROLEOID};
 
 /*
  * insider_guard.set_threshold(role_name regrole, max_rows bigint,
@@ -92,6 +116,10 @@ run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 Datum
 ig_set_threshold(PG_FUNCTION_ARGS)
 {
+	static const char *const argnames[5] = {"role_name", "max_rows", "per",
+	"action", "on_table"};
+	static const Oid argtypes[5] = {REGROLEOID, INT8OID, INTERVALOID, TEXTOID,
+	REGCLASSOID};
 	Oid			types[5] = {REGROLEOID, REGCLASSOID, INT8OID, INTERVALOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5];
@@ -117,6 +145,8 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 	id = run(UPSERT_THRESHOLD, 5, types, values, nulls, &isnull);
 	if (isnull)
 		elog(ERROR, "insider_guard: set_threshold stored nothing");
+	ig_admin_log_call(fcinfo, "set_threshold", argnames, argtypes, 5,
+					  id, INT8OID);
 	PG_RETURN_DATUM(id);
 }
 
@@ -127,19 +157,23 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 Datum
 ig_drop_threshold(PG_FUNCTION_ARGS)
 {
+	static const char *const argnames[1] = {"threshold_id"};
 	Oid			types[1] = {INT8OID};
 	Datum		values[1];
-	bool		isnull;
+	bool		isnull = true;
 
 	ig_require_preloaded();
-	if (PG_ARGISNULL(0))
-		PG_RETURN_BOOL(false);
-	values[0] = PG_GETARG_DATUM(0);
-	run("DELETE FROM insider_guard.thresholds WHERE threshold_id = $1 "
-		"RETURNING threshold_id", 1, types, values, " ", &isnull);
-	if (isnull && ig_baselines_installed())
-		run("DELETE FROM insider_guard.baseline_rules WHERE rule_id = $1 "
-			"RETURNING rule_id", 1, types, values, " ", &isnull);
+	if (!PG_ARGISNULL(0))
+	{
+		values[0] = PG_GETARG_DATUM(0);
+		run("DELETE FROM insider_guard.thresholds WHERE threshold_id = $1 "
+			"RETURNING threshold_id", 1, types, values, " ", &isnull);
+		if (isnull && ig_baselines_installed())
+			run("DELETE FROM insider_guard.baseline_rules WHERE rule_id = $1 "
+				"RETURNING rule_id", 1, types, values, " ", &isnull);
+	}
+	ig_admin_log_call(fcinfo, "drop_threshold", argnames, types, 1,
+					  BoolGetDatum(!isnull), BOOLOID);
 	PG_RETURN_BOOL(!isnull);
 }
 
@@ -173,6 +207,8 @@ ig_exempt(PG_FUNCTION_ARGS)
 	values[0] = role_arg(fcinfo, true);
 	run("INSERT INTO insider_guard.exemptions (role_name) VALUES ($1) "
 		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "exempt", role_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -190,6 +226,8 @@ ig_unexempt(PG_FUNCTION_ARGS)
 	values[0] = role_arg(fcinfo, false);
 	run("DELETE FROM insider_guard.exemptions WHERE role_name = $1",
 		1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "unexempt", role_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -202,6 +240,10 @@ ig_unexempt(PG_FUNCTION_ARGS)
 Datum
 ig_set_baseline_rule(PG_FUNCTION_ARGS)
 {
+	static const char *const argnames[7] = {"role_name", "factor", "per",
+	"min_rows", "compare_to", "action", "on_table"};
+	static const Oid argtypes[7] = {REGROLEOID, FLOAT8OID, INTERVALOID,
+	INT8OID, TEXTOID, TEXTOID, REGCLASSOID};
 	Oid			types[7] = {REGROLEOID, REGCLASSOID, INTERVALOID, FLOAT8OID,
 	INT8OID, TEXTOID, TEXTOID};
 	Datum		values[7];
@@ -233,6 +275,8 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	id = run(UPSERT_BASELINE_RULE, 7, types, values, nulls, &isnull);
 	if (isnull)
 		elog(ERROR, "insider_guard: set_baseline_rule stored nothing");
+	ig_admin_log_call(fcinfo, "set_baseline_rule", argnames, argtypes, 7,
+					  id, INT8OID);
 	PG_RETURN_DATUM(id);
 }
 
@@ -264,6 +308,8 @@ ig_add_peer_group(PG_FUNCTION_ARGS)
 	values[0] = group_arg(fcinfo, true);
 	run("INSERT INTO insider_guard.peer_group_roles (group_role) VALUES ($1) "
 		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "add_peer_group", group_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -281,6 +327,8 @@ ig_drop_peer_group(PG_FUNCTION_ARGS)
 	values[0] = group_arg(fcinfo, false);
 	run("DELETE FROM insider_guard.peer_group_roles WHERE group_role = $1",
 		1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "drop_peer_group", group_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -294,6 +342,10 @@ ig_drop_peer_group(PG_FUNCTION_ARGS)
 Datum
 ig_record_history(PG_FUNCTION_ARGS)
 {
+	static const char *const argnames[5] = {"role_name", "on_table", "per",
+	"window_end", "rows"};
+	static const Oid argtypes[5] = {REGROLEOID, REGCLASSOID, INTERVALOID,
+	TIMESTAMPTZOID, INT8OID};
 	IgSeriesKey key;
 	TimestampTz window_end;
 	int64		rows;
@@ -342,6 +394,8 @@ ig_record_history(PG_FUNCTION_ARGS)
 	key.roleid = PG_GETARG_OID(0);
 	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
 	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false, true);
+	ig_admin_log_call(fcinfo, "record_history", argnames, argtypes, 5,
+					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -355,7 +409,12 @@ ig_record_history(PG_FUNCTION_ARGS)
 Datum
 ig_reset_history(PG_FUNCTION_ARGS)
 {
+	int64		removed;
+
 	ig_require_preloaded();
-	PG_RETURN_INT64(ig_history_reset(MyDatabaseId,
-									 PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0)));
+	removed = ig_history_reset(MyDatabaseId,
+							   PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	ig_admin_log_call(fcinfo, "reset_history", role_argname, role_argtype, 1,
+					  Int64GetDatum(removed), INT8OID);
+	PG_RETURN_INT64(removed);
 }

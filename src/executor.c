@@ -35,12 +35,13 @@
  * while it plans such a query (casts, stable functions it folds or
  * estimates with).  So only the executor that enters that context is the
  * foreign-key query, and of it only the scans of relations owned by the
- * role it runs as go uncounted (a rule can rewrite the query into
- * anything); statements started while such a query is planned, started or
- * run (tracked by the planner, Start and Run hooks) are counted as any
- * other.  (Foreign-key queries run with their AFTER triggers deferred to
- * the statement that fired them, which runs outside that context: no
- * Finish hook is needed.)
+ * role it runs as, or whose ancestor is (the partitions of a partitioned
+ * referenced table, which may have other owners), go uncounted (a rule
+ * can rewrite the query into anything); statements started while such a
+ * query is planned, started or run (tracked by the planner, Start and Run
+ * hooks) are counted as any other.  (Foreign-key queries run with their
+ * AFTER triggers deferred to the statement that fired them, which runs
+ * outside that context: no Finish hook is needed.)
  *
  * Autovacuum runs no statement of its own, but ANALYZE evaluates the
  * expressions of indexes, which may call functions that run statements:
@@ -73,6 +74,7 @@
 #include "executor.h"
 #include "guc.h"
 #include "names.h"
+#include "relinfo.h"
 #include "rules.h"
 #include "statement.h"
 
@@ -190,8 +192,36 @@ relation_owner(Oid relid)
 }
 
 /*
+ * True if the role owns the relation or one of its ancestors (partition
+ * or inheritance parents at every level).  Only the owner of a table can
+ * attach partitions or children to it, so a partition of the referenced
+ * table that another role owns is still the referenced table's.
+ */
+static bool
+owned_here_or_above(Oid relid, Oid owner)
+{
+	const IgRelInfo *info;
+	Oid			ancestors[IG_MAX_ANCESTORS];
+	int			nancestors;
+
+	if (relation_owner(relid) == owner)
+		return true;
+
+	/* copied at once: relation_owner may free the entry */
+	info = ig_relinfo_get(relid);
+	nancestors = info->nancestors;
+	memcpy(ancestors, info->ancestors, sizeof(Oid) * nancestors);
+	for (int i = 0; i < nancestors; i++)
+		if (relation_owner(ancestors[i]) == owner)
+			return true;
+	return false;
+}
+
+/*
  * Leaves out of a foreign-key query's relations those owned by the role
- * it runs as.  Returns how many are left.
+ * it runs as, and their partitions and inheritance children (a check
+ * into a partitioned table reads its partitions, whatever their owner).
+ * Returns how many are left.
  */
 int
 ig_foreign_key_filter(Oid *relids, int nrelids)
@@ -200,7 +230,7 @@ ig_foreign_key_filter(Oid *relids, int nrelids)
 	int			kept = 0;
 
 	for (int i = 0; i < nrelids; i++)
-		if (relation_owner(relids[i]) != runs_as)
+		if (!owned_here_or_above(relids[i], runs_as))
 			relids[kept++] = relids[i];
 	return kept;
 }

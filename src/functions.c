@@ -5,7 +5,9 @@
  *		rows, and argument checks shared with the rest of the SQL surface.
  *
  * Every function first checks that the library was preloaded, and raises
- * 55000 (object_not_in_prerequisite_state) if not.  Who may call what is
+ * 55000 (object_not_in_prerequisite_state) if not.  reset and
+ * prune_violations are admin actions: each call writes its line to the
+ * server log (adminlog.c).  Who may call what is
  * decided by GRANTs in the install script (PUBLIC gets nothing); the
  * function behind role_activity also checks that the caller may SELECT
  * from the view, so that granting the view is enough.
@@ -22,6 +24,7 @@
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -37,6 +40,7 @@
 #include "utils/inval.h"
 #include "utils/rel.h"
 
+#include "adminlog.h"
 #include "counters.h"
 #include "functions.h"
 #include "guc.h"
@@ -220,9 +224,14 @@ ig_rows_read(PG_FUNCTION_ARGS)
 Datum
 ig_reset(PG_FUNCTION_ARGS)
 {
+	static const char *const argnames[1] = {"role_name"};
+	static const Oid argtypes[1] = {REGROLEOID};
+
 	ig_require_preloaded();
 	ig_counters_reset(MyDatabaseId,
 					  PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	ig_admin_log_call(fcinfo, "reset", argnames, argtypes, 1,
+					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
 }
 
@@ -520,8 +529,11 @@ ig_violations(PG_FUNCTION_ARGS)
 Datum
 ig_prune_violations(PG_FUNCTION_ARGS)
 {
+	static const char *const argnames[1] = {"older_than"};
+	static const Oid argtypes[1] = {INTERVALOID};
 	Interval   *older_than;
 	int64		length;
+	int64		removed;
 
 	ig_require_preloaded();
 	if (PG_ARGISNULL(0))
@@ -539,5 +551,8 @@ ig_prune_violations(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("older_than must not be negative")));
-	PG_RETURN_INT64(ig_violations_prune(MyDatabaseId, ig_now() - length));
+	removed = ig_violations_prune(MyDatabaseId, ig_now() - length);
+	ig_admin_log_call(fcinfo, "prune_violations", argnames, argtypes, 1,
+					  Int64GetDatum(removed), INT8OID);
+	PG_RETURN_INT64(removed);
 }
