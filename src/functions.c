@@ -40,6 +40,7 @@
 #include "counters.h"
 #include "functions.h"
 #include "guc.h"
+#include "relinfo.h"
 #include "violations.h"
 
 PG_FUNCTION_INFO_V1(ig_assert_preloaded);
@@ -131,7 +132,7 @@ ig_check_table_arg(Oid relid, const char *argname)
 	bool		system;
 	bool		ours;
 	char	   *relname;
-	char	   *nspname;
+	Oid			nspid;
 
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
@@ -145,9 +146,9 @@ ig_check_table_arg(Oid relid, const char *argname)
 		IsToastNamespace(form->relnamespace) ||
 		relid < FirstNormalObjectId;
 	relname = pstrdup(NameStr(form->relname));
-	nspname = get_namespace_name(form->relnamespace);
-	ours = nspname != NULL && strcmp(nspname, "insider_guard") == 0;
+	nspid = form->relnamespace;
 	ReleaseSysCache(tuple);
+	ours = ig_relinfo_extension_table(relid, nspid);
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
 		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE)

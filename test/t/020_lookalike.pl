@@ -234,6 +234,24 @@ $node->safe_psql('shared_db', q{
 like($err, qr/may not read more rows/,
 	'created again in the schema left behind, it applies again');
 
+# what counts as insider_guard's own table, not counted, is a member of
+# the extension: another table in its schema is counted like any other
+$node->safe_psql('shared_db', q{
+	CREATE TABLE insider_guard.notes AS SELECT g FROM generate_series(1, 3) g;
+	GRANT SELECT ON insider_guard.notes, insider_guard.thresholds TO alice;
+});
+my $total = q{SELECT insider_guard.rows_read('alice', '1 hour')};
+my $before = $node->safe_psql('shared_db', $total);
+($out, $err) = session_query($session, 'SELECT count(*) FROM insider_guard.thresholds');
+is($node->safe_psql('shared_db', $total), $before,
+	"reading the extension's own table counts nothing");
+($out, $err) = session_query($session, 'SELECT count(*) FROM insider_guard.notes');
+is($node->safe_psql('shared_db', $total), $before + 3,
+	'reading another table in its schema counts');
+is($node->safe_psql('shared_db',
+		"SELECT insider_guard.set_threshold('alice', 1000, '1 hour', 'log', 'insider_guard.notes') > 0"),
+	't', 'and a threshold may name it');
+
 # the extension's own table, with a column of another type: ignored too
 $offset = -s $node->logfile;
 $node->safe_psql('shared_db',
