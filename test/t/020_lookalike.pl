@@ -4,9 +4,11 @@
 # types, with hundreds of 30-day block rules on its own tables -- they
 # block nobody and pin no counter, so that in the database with the
 # extension every role is still counted and stopped at its own limit,
-# also after DROP DATABASE and a restart.  Rules still come and go with
-# CREATE and DROP EXTENSION, and the extension's own table with a column
-# of another type is ignored too.
+# also after DROP DATABASE and a restart.  (c) CREATE EXTENSION refuses
+# a schema insider_guard that another, unprivileged role made; once a
+# superuser owns it, rules come and go with CREATE and DROP EXTENSION, a
+# table added to the schema is counted, and the extension's own table
+# with a column of another type is ignored.
 use strict;
 use warnings;
 
@@ -198,10 +200,23 @@ $err = read_customers('dave', 40);
 like($err, $blocked, 'and dave is stopped at his limit');
 unlike($err, qr/no room in shared memory/, 'not for lack of counters');
 
-# a database where the schema insider_guard exists before the extension
-$node->safe_psql('postgres', 'CREATE DATABASE shared_db');
+# (c) CREATE EXTENSION in a database where mallory made the schema
+$node->safe_psql('postgres', q{
+	CREATE DATABASE shared_db;
+	GRANT CREATE ON DATABASE shared_db TO mallory;
+});
+$node->safe_psql('shared_db', 'CREATE SCHEMA insider_guard',
+	extra_params => [ '-U', 'mallory' ]);
+my $ret = $node->psql('shared_db', 'CREATE EXTENSION insider_guard',
+	stderr => \$err);
+isnt($ret, 0, "CREATE EXTENSION refuses mallory's schema insider_guard");
+like($err, qr/schema "insider_guard" is owned by role "mallory"/,
+	'and says why');
+is($node->safe_psql('shared_db',
+		"SELECT count(*) FROM pg_extension WHERE extname = 'insider_guard'"),
+	'0', 'nothing is installed');
 $node->safe_psql('shared_db', q{
-	CREATE SCHEMA insider_guard;
+	ALTER SCHEMA insider_guard OWNER TO CURRENT_USER;
 	CREATE TABLE leads AS SELECT g AS id FROM generate_series(1, 10) g;
 	GRANT SELECT ON leads TO alice;
 });
@@ -219,7 +234,7 @@ $node->safe_psql('shared_db', q{
 });
 is($node->safe_psql('shared_db',
 		"SELECT extversion FROM pg_extension WHERE extname = 'insider_guard'"),
-	'0.2.0', 'CREATE EXTENSION uses the schema');
+	'0.2.0', 'once a superuser owns the schema, CREATE EXTENSION works');
 ($out, $err) = session_query($session, 'SELECT count(*) FROM leads');
 like($err, qr/may not read more rows from table "public.leads"/,
 	"and its threshold stops alice's next statement");
