@@ -24,7 +24,9 @@
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
+#include "commands/extension.h"
 #include "common/int.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -44,6 +46,7 @@
 #include "counters.h"
 #include "functions.h"
 #include "guc.h"
+#include "relinfo.h"
 #include "violations.h"
 
 PG_FUNCTION_INFO_V1(ig_assert_preloaded);
@@ -135,7 +138,7 @@ ig_check_table_arg(Oid relid, const char *argname)
 	bool		system;
 	bool		ours;
 	char	   *relname;
-	char	   *nspname;
+	Oid			nspid;
 
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tuple))
@@ -149,9 +152,9 @@ ig_check_table_arg(Oid relid, const char *argname)
 		IsToastNamespace(form->relnamespace) ||
 		relid < FirstNormalObjectId;
 	relname = pstrdup(NameStr(form->relname));
-	nspname = get_namespace_name(form->relnamespace);
-	ours = nspname != NULL && strcmp(nspname, "insider_guard") == 0;
+	nspid = form->relnamespace;
 	ReleaseSysCache(tuple);
+	ours = ig_relinfo_extension_table(relid, nspid);
 
 	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE &&
 		relkind != RELKIND_MATVIEW && relkind != RELKIND_FOREIGN_TABLE)
@@ -177,13 +180,43 @@ ig_check_table_arg(Oid relid, const char *argname)
 }
 
 /*
- * insider_guard._assert_preloaded(): the install script calls it, so that
- * CREATE EXTENSION fails clearly without shared_preload_libraries.
+ * Raises 42P06 if the extension's schema -- the function's own -- belongs
+ * to a role that is neither the current user nor a superuser: CREATE
+ * EXTENSION uses a schema insider_guard that already exists, and its owner
+ * could then change or drop the rules.
+ */
+static void
+require_own_schema(Oid funcid)
+{
+	Oid			nspid = get_func_namespace(funcid);
+	HeapTuple	tuple = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nspid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for namespace %u", nspid);
+	owner = ((Form_pg_namespace) GETSTRUCT(tuple))->nspowner;
+	ReleaseSysCache(tuple);
+	if (owner != GetUserId() && !superuser_arg(owner))
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_SCHEMA),
+				 errmsg("schema \"%s\" is owned by role \"%s\", who is not a superuser",
+						get_namespace_name(nspid),
+						GetUserNameFromId(owner, false)),
+				 errdetail("insider_guard keeps its rules in this schema, which already existed: its owner could change or drop them."),
+				 errhint("Check what the schema holds, then drop it or make a superuser its owner (ALTER SCHEMA ... OWNER TO), and create the extension again.")));
+}
+
+/*
+ * insider_guard._assert_preloaded(): the install script calls it first, so
+ * that CREATE EXTENSION fails clearly without shared_preload_libraries,
+ * or in a schema insider_guard that someone else made.
  */
 Datum
 ig_assert_preloaded(PG_FUNCTION_ARGS)
 {
 	ig_require_preloaded();
+	if (creating_extension)
+		require_own_schema(fcinfo->flinfo->fn_oid);
 	PG_RETURN_VOID();
 }
 

@@ -7,8 +7,10 @@
  *
  * Counted: tables, partitioned tables, materialized views and foreign
  * tables created after initdb, that are not temporary, not in pg_catalog
- * or pg_toast, and not insider_guard's own.  Rows read from a partition or
- * an inheritance child also count for each ancestor at every level.
+ * or pg_toast, and not insider_guard's own -- members of the extension
+ * insider_guard of this database (a look-alike table in a schema of that
+ * name is counted like any other).  Rows read from a partition or an
+ * inheritance child also count for each ancestor at every level.
  *
  * Entries are built from the catalogs on first use and dropped on any
  * relcache invalidation that concerns them (ALTER TABLE ... ATTACH
@@ -33,10 +35,12 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/catalog.h"
+#include "catalog/dependency.h"
 #include "catalog/indexing.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/fmgroids.h"
@@ -48,6 +52,7 @@
 
 #include "relinfo.h"
 
+/* the name of the extension, and of the schema it makes */
 #define IG_SCHEMA_NAME "insider_guard"
 
 static HTAB *relinfo_cache = NULL;
@@ -149,13 +154,32 @@ add_parents(Relation inherits, Oid relid, Oid *ancestors, int *nancestors)
 	systable_endscan(scan);
 }
 
+/*
+ * Is the relation, in schema nspid, one of insider_guard's own: a member
+ * of the extension insider_guard of this database?  Only a schema named
+ * insider_guard can hold them (asked first: no other relation costs a
+ * lookup); a look-alike there is not.  Catalog access.
+ */
+bool
+ig_relinfo_extension_table(Oid relid, Oid nspid)
+{
+	char	   *nspname = get_namespace_name(nspid);
+	Oid			extoid;
+
+	if (nspname == NULL || strcmp(nspname, IG_SCHEMA_NAME) != 0)
+		return false;
+	extoid = get_extension_oid(IG_SCHEMA_NAME, true);
+	return OidIsValid(extoid) &&
+		getExtensionOfObject(RelationRelationId, relid) == extoid;
+}
+
 /* Builds an entry's contents from the catalogs. */
 static void
 describe_relation(Oid relid, IgRelInfo *info)
 {
 	HeapTuple	tuple;
 	Form_pg_class form;
-	char	   *nspname;
+	Oid			nspid;
 	Relation	inherits;
 
 	info->relid = relid;
@@ -177,13 +201,10 @@ describe_relation(Oid relid, IgRelInfo *info)
 		form->relpersistence != RELPERSISTENCE_TEMP &&
 		!IsCatalogNamespace(form->relnamespace) &&
 		!IsToastNamespace(form->relnamespace);
-	if (info->countable)
-	{
-		nspname = get_namespace_name(form->relnamespace);
-		if (nspname != NULL && strcmp(nspname, IG_SCHEMA_NAME) == 0)
-			info->countable = false;
-	}
+	nspid = form->relnamespace;
 	ReleaseSysCache(tuple);
+	if (info->countable && ig_relinfo_extension_table(relid, nspid))
+		info->countable = false;
 
 	if (!info->countable)
 		return;

@@ -29,6 +29,7 @@ extern void ig_relinfo_init(void);
 extern const IgRelInfo *ig_relinfo_get_slow(Oid relid);
 extern IgCounterRef ig_ref_lookup(Oid userid, Oid relid);
 extern void ig_ref_remember(Oid userid, Oid relid, const IgCounterRef *ref);
+extern bool ig_relinfo_extension_table(Oid relid, Oid nspid);
 
 /*
  * The entry for a relation, built on first use.  The pointer is valid

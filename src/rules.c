@@ -6,12 +6,18 @@
  *		user.
  *
  * The rules are read from insider_guard.thresholds, .baseline_rules,
- * .exemptions and .peer_group_roles (when the extension is installed in
- * this database) on first need and again after any change.  The tables'
- * triggers send a relcache invalidation for them, which is delivered at
- * commit (and replayed on standbys); the executor hook accepts pending
- * invalidations at the start of every statement.  So a committed change applies from every session's next
- * statement, and a rolled-back one never does.
+ * .exemptions and .peer_group_roles on first need and again after any
+ * change -- only from the tables that CREATE EXTENSION insider_guard made
+ * in this database, with the columns it made (rules_read.c checks): a
+ * look-alike schema or table of those names, which any role with CREATEDB
+ * can make in its own database, is ignored (and logged once per backend).
+ * The tables' triggers send a relcache invalidation for them, which is
+ * delivered at commit (and replayed on standbys); the executor hook
+ * accepts pending invalidations at the start of every statement.  So a
+ * committed change applies from every session's next statement, and a
+ * rolled-back one never does.  Creating the extension changes the schema
+ * (made, or granted USAGE on), and dropping it drops the tables: both
+ * reach every backend of the database the same way.
  *
  * A rule covers a user when it names the user; or, unless the user is a
  * superuser or exempt, when it names no role or a role the user is a
@@ -54,6 +60,7 @@
 #include "catalog/pg_auth_members.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "nodes/primnodes.h"
 #include "storage/bufmgr.h"
@@ -77,11 +84,13 @@
 #include "rules.h"
 #include "rules_read.h"
 #include "statement.h"
+#include "violations.h"
 
 /* what was found in this database */
 static MemoryContext rules_cxt = NULL;
 static bool rules_loaded = false;
-static Oid	rules_nspid = InvalidOid;	/* schema insider_guard, if any */
+static Oid	rules_extoid = InvalidOid;	/* the extension, if installed */
+static Oid	rules_nspid = InvalidOid;	/* its schema */
 static Oid	thresholds_oid = InvalidOid;
 static Oid	role_index_oid = InvalidOid;	/* or InvalidOid: scan the table */
 static bool thresholds_present = false; /* the table has ever had a row */
@@ -119,6 +128,17 @@ static int	hist_keys_allocated = 0;
 
 /* before they are all read, those looked up through the table index */
 static HTAB *hist_keys_found = NULL;
+
+/*
+ * The relations found by the names of the rule tables and of their
+ * indexes, used or refused: a change to any of them reads the rules again.
+ */
+#define IG_MAX_WATCHED 8
+static Oid	watched[IG_MAX_WATCHED];
+static int	nwatched = 0;
+
+/* a rule table was refused, and the server log told (once per backend) */
+static bool refusal_logged = false;
 
 /*
  * The whole table, once read (all_loaded): ordered by role, then id.  The
@@ -220,10 +240,11 @@ static uint64 role_invalidations = 0;
 static void
 rules_relcache_callback(Datum arg, Oid relid)
 {
-	if (!OidIsValid(relid) || relid == thresholds_oid ||
-		relid == role_index_oid || relid == exemptions_oid ||
-		relid == baseline_rules_oid || relid == peer_groups_oid ||
-		relid == baseline_role_index_oid || relid == baseline_table_index_oid)
+	bool		ours = !OidIsValid(relid);
+
+	for (int i = 0; i < nwatched && !ours; i++)
+		ours = (watched[i] == relid);
+	if (ours)
 	{
 		rules_loaded = false;
 		rules_invalidations++;
@@ -286,6 +307,94 @@ ig_rules_table_oid(void)
 	return thresholds_oid;
 }
 
+/* Reloads the rules when the relation changes (InvalidOid: none). */
+static void
+watch(Oid relid)
+{
+	if (OidIsValid(relid) && nwatched < IG_MAX_WATCHED)
+		watched[nwatched++] = relid;
+}
+
+/*
+ * Tells the server log, once per backend, that a relation bearing a rule
+ * table's name is ignored, and why.  Only the server log: the session may
+ * belong to whoever made it.
+ */
+static void
+log_refusal(Oid nspid, IgRuleTable which, const char *problem)
+{
+	char	   *nspname;
+	char	   *dbname;
+
+	if (refusal_logged)
+		return;
+	refusal_logged = true;
+	nspname = get_namespace_name(nspid);
+	dbname = get_database_name(MyDatabaseId);
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("insider_guard: ignoring %s in database %s: %s",
+					ig_log_quote(psprintf("%s.%s", nspname ? nspname : "?",
+										  ig_rules_table_name(which))),
+					ig_log_quote(dbname ? dbname : "?"), problem),
+			 errdetail("Rules, exemptions and peer groups are read only from the tables CREATE EXTENSION insider_guard makes; no rule of this database is read from it."),
+			 errhidestmt(true), errhidecontext(true)));
+}
+
+/*
+ * The extension's rule table "which", if it is one (ig_rules_find_table);
+ * else InvalidOid, and what bears its name is logged.  Watched either way.
+ */
+static Oid
+find_rule_table(IgRuleTable which)
+{
+	Oid			named;
+	const char *problem;
+	Oid			relid = ig_rules_find_table(rules_extoid, rules_nspid, which,
+											&named, &problem);
+
+	watch(named);
+	if (problem != NULL)
+		log_refusal(rules_nspid, which, problem);
+	return relid;
+}
+
+/*
+ * Opens a rule table to read it, if its columns are still those checked;
+ * else NULL (and logs why): then it is not read.
+ */
+static Relation
+open_rule_table(Oid relid, IgRuleTable which, LOCKMODE lockmode)
+{
+	Relation	rel = table_open(relid, lockmode);
+	const char *problem = ig_rules_table_problem(rel, which);
+
+	if (problem == NULL)
+		return rel;
+	log_refusal(RelationGetNamespace(rel), which, problem);
+	table_close(rel, lockmode);
+	return NULL;
+}
+
+/*
+ * With no extension in this database, says in the server log (once per
+ * backend) if a schema insider_guard holds a table named like the
+ * thresholds: a look-alike, never read.
+ */
+static void
+log_lookalike(void)
+{
+	Oid			nspid;
+
+	if (refusal_logged)
+		return;
+	nspid = get_namespace_oid("insider_guard", true);
+	if (OidIsValid(nspid) &&
+		OidIsValid(get_relname_relid(ig_rules_table_name(IG_TABLE_THRESHOLDS),
+									 nspid)))
+		log_refusal(nspid, IG_TABLE_THRESHOLDS,
+					"CREATE EXTENSION insider_guard did not make it (the extension is not installed here)");
+}
+
 /* Reads the role OIDs of insider_guard.exemptions. */
 static void
 load_exemptions(Relation rel)
@@ -299,7 +408,8 @@ load_exemptions(Relation rel)
 	while ((tuple = systable_getnext(scan)) != NULL)
 	{
 		bool		isnull;
-		Datum		role = heap_getattr(tuple, 1, RelationGetDescr(rel), &isnull);
+		Datum		role = heap_getattr(tuple, Anum_exemption_role,
+										RelationGetDescr(rel), &isnull);
 
 		if (isnull)
 			continue;
@@ -364,10 +474,13 @@ merge_hist_keys(void)
 static void
 read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
 {
-	Relation	heap = table_open(baseline_rules_oid, AccessShareLock);
+	Relation	heap = open_rule_table(baseline_rules_oid, IG_TABLE_BASELINE_RULES,
+									   AccessShareLock);
 	TupleTableSlot *slot;
 	TableScanDesc scan;
 
+	if (heap == NULL)
+		return;
 	slot = table_slot_create(heap, NULL);
 	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
@@ -403,22 +516,29 @@ read_peer_groups(void)
 		peer_groups_loaded = true;
 		return;
 	}
-	heap = table_open(peer_groups_oid, AccessShareLock);
+	heap = open_rule_table(peer_groups_oid, IG_TABLE_PEER_GROUP_ROLES,
+						   AccessShareLock);
+	if (heap == NULL)
+	{
+		peer_groups_loaded = true;
+		return;
+	}
 	snapshot = RegisterSnapshot(GetCatalogSnapshot(peer_groups_oid));
 	slot = table_slot_create(heap, NULL);
 	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
 	peer_groups = MemoryContextAlloc(rules_cxt, sizeof(Oid) * allocated);
 	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
 	{
-		slot_getsomeattrs(slot, 1);
-		if (slot->tts_isnull[0])
+		slot_getsomeattrs(slot, Anum_peer_group_role);
+		if (slot->tts_isnull[Anum_peer_group_role - 1])
 			continue;
 		if (npeer_groups == allocated)
 		{
 			allocated *= 2;
 			peer_groups = repalloc(peer_groups, sizeof(Oid) * allocated);
 		}
-		peer_groups[npeer_groups++] = DatumGetObjectId(slot->tts_values[0]);
+		peer_groups[npeer_groups++] =
+			DatumGetObjectId(slot->tts_values[Anum_peer_group_role - 1]);
 	}
 	table_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
@@ -429,13 +549,14 @@ read_peer_groups(void)
 }
 
 /*
- * (Re)finds the tables, if the extension is installed in this database.
+ * (Re)finds the tables, if the extension is installed in this database:
+ * those it made, with the columns it made (find_rule_table,
+ * open_rule_table); a table that is not is ignored as if it were absent.
  * The rules themselves are read per user (match_rules).
  */
 static void
 load_rules(void)
 {
-	Oid			nspid;
 	Relation	rel;
 
 	if (rules_cxt == NULL)
@@ -472,44 +593,61 @@ load_rules(void)
 	current = NULL;
 	ig_rules_gen++;
 
+	nwatched = 0;
+	thresholds_oid = InvalidOid;
+	baseline_rules_oid = InvalidOid;
+	peer_groups_oid = InvalidOid;
+
 	/* the catalog lookups may deliver invalidations: loaded only at the end */
-	nspid = get_namespace_oid("insider_guard", true);
-	thresholds_oid = OidIsValid(nspid) ? get_relname_relid("thresholds", nspid) : InvalidOid;
-	rules_nspid = nspid;
+	rules_extoid = ig_rules_find_extension(&rules_nspid);
+	if (!OidIsValid(rules_extoid))
+	{
+		log_lookalike();
+		return;
+	}
+	thresholds_oid = find_rule_table(IG_TABLE_THRESHOLDS);
 	if (OidIsValid(thresholds_oid))
 	{
-		rel = table_open(thresholds_oid, AccessShareLock);
-		if (RelationGetDescr(rel)->natts < Natts_threshold_min)
-			elog(ERROR, "insider_guard.thresholds has an unexpected definition");
-
-		/* a table that never had a row has not a page */
-		rules_present = RelationGetNumberOfBlocks(rel) > 0;
-		if (rules_present)
-			role_index_oid = ig_rules_find_index(rel, rules_nspid, IG_ROLE_INDEX_NAME,
-												 Anum_threshold_role);
-		table_close(rel, AccessShareLock);
+		rel = open_rule_table(thresholds_oid, IG_TABLE_THRESHOLDS, AccessShareLock);
+		if (rel == NULL)
+			thresholds_oid = InvalidOid;
+		else
+		{
+			/* a table that never had a row has not a page */
+			rules_present = RelationGetNumberOfBlocks(rel) > 0;
+			if (rules_present)
+				role_index_oid = ig_rules_find_index(rel, rules_nspid, IG_ROLE_INDEX_NAME,
+													 Anum_threshold_role);
+			watch(role_index_oid);
+			table_close(rel, AccessShareLock);
+		}
 	}
 	thresholds_present = rules_present;
-	baseline_rules_oid = OidIsValid(nspid) ? get_relname_relid("baseline_rules", nspid) : InvalidOid;
-	peer_groups_oid = OidIsValid(nspid) ? get_relname_relid("peer_group_roles", nspid) : InvalidOid;
-	if (OidIsValid(thresholds_oid) && OidIsValid(baseline_rules_oid) &&
-		OidIsValid(peer_groups_oid))
+	if (OidIsValid(thresholds_oid))
+		baseline_rules_oid = find_rule_table(IG_TABLE_BASELINE_RULES);
+	if (OidIsValid(baseline_rules_oid))
+		peer_groups_oid = find_rule_table(IG_TABLE_PEER_GROUP_ROLES);
+	if (OidIsValid(baseline_rules_oid) && OidIsValid(peer_groups_oid))
 	{
-		rel = table_open(baseline_rules_oid, AccessShareLock);
-		if (RelationGetDescr(rel)->natts < Natts_baseline_min)
-			elog(ERROR, "insider_guard.baseline_rules has an unexpected definition");
-		baselines_present = RelationGetNumberOfBlocks(rel) > 0;
-		if (baselines_present)
+		rel = open_rule_table(baseline_rules_oid, IG_TABLE_BASELINE_RULES,
+							  AccessShareLock);
+		if (rel != NULL)
 		{
-			baseline_role_index_oid =
-				ig_rules_find_index(rel, rules_nspid, IG_BASELINE_ROLE_INDEX_NAME,
-									Anum_baseline_role);
-			baseline_table_index_oid =
-				ig_rules_find_index(rel, rules_nspid, IG_BASELINE_TABLE_INDEX_NAME,
-									Anum_baseline_table);
+			baselines_present = RelationGetNumberOfBlocks(rel) > 0;
+			if (baselines_present)
+			{
+				baseline_role_index_oid =
+					ig_rules_find_index(rel, rules_nspid, IG_BASELINE_ROLE_INDEX_NAME,
+										Anum_baseline_role);
+				baseline_table_index_oid =
+					ig_rules_find_index(rel, rules_nspid, IG_BASELINE_TABLE_INDEX_NAME,
+										Anum_baseline_table);
+			}
+			watch(baseline_role_index_oid);
+			watch(baseline_table_index_oid);
+			table_close(rel, AccessShareLock);
+			rules_present |= baselines_present;
 		}
-		table_close(rel, AccessShareLock);
-		rules_present |= baselines_present;
 	}
 }
 
@@ -523,14 +661,14 @@ load_exemptions_if_needed(void)
 	if (exemptions_loaded)
 		return;
 
-	/* changes to it concern us from now */
-	relid = OidIsValid(rules_nspid) ? get_relname_relid("exemptions", rules_nspid) : InvalidOid;
+	/* changes to it concern us from now (watched) */
+	relid = OidIsValid(rules_extoid) ? find_rule_table(IG_TABLE_EXEMPTIONS) : InvalidOid;
 	exemptions_oid = relid;
 	/* (loaded only once read: an error meanwhile leaves it to be read) */
 	nexempt = 0;
-	if (OidIsValid(relid))
+	if (OidIsValid(relid) &&
+		(rel = open_rule_table(relid, IG_TABLE_EXEMPTIONS, AccessShareLock)) != NULL)
 	{
-		rel = table_open(relid, AccessShareLock);
 		load_exemptions(rel);
 		table_close(rel, AccessShareLock);
 	}
@@ -665,7 +803,9 @@ load_all_rules(void)
 	buf.nrules = 0;
 	buf.rules = MemoryContextAlloc(rules_cxt, sizeof(IgRule) * buf.allocated);
 	buf.now = ig_now();
-	if (RelationGetNumberOfBlocks(heap) > 0)
+	/* (changed since it was checked: the rules are read again) */
+	if (RelationGetNumberOfBlocks(heap) > 0 &&
+		ig_rules_table_problem(heap, IG_TABLE_THRESHOLDS) == NULL)
 		ig_rules_read_role(heap, NULL, snapshot, IG_ANY_ROLE, false, &buf);
 	if (baselines_present)
 	{
@@ -963,6 +1103,14 @@ baseline_history_kinds(Oid relid, bool *known)
 		return 0;
 	}
 	heap = table_open(baseline_rules_oid, NoLock);
+	if (ig_rules_table_problem(heap, IG_TABLE_BASELINE_RULES) != NULL)
+	{
+		/* changed since it was checked: the rules are read again */
+		table_close(heap, NoLock);
+		UnlockRelationOid(baseline_table_index_oid, AccessShareLock);
+		UnlockRelationOid(baseline_rules_oid, AccessShareLock);
+		return 0;
+	}
 	index = index_open(baseline_table_index_oid, NoLock);
 	snapshot = RegisterSnapshot(GetCatalogSnapshot(baseline_rules_oid));
 	slot = table_slot_create(heap, NULL);

@@ -3,8 +3,17 @@
  * rules_read.c
  *		Reading the rows of insider_guard.thresholds and .baseline_rules
  *		into IgRule: those naming a role, through the role indexes or by
- *		scanning, and checking that those indexes are as the install
- *		script made them.
+ *		scanning; and checking that the rule tables and their indexes are
+ *		those the install scripts made.
+ *
+ * Rules come only from the extension: the rule tables are looked up in
+ * the schema of the extension insider_guard of this database, and used
+ * only if they are members of the extension, plain tables, and their
+ * columns that are read have the types the install scripts gave them --
+ * checked again each time a table is opened to be read, so that no row is
+ * ever decoded with a type it does not have.  A schema insider_guard with
+ * tables of those names, which any role with CREATEDB can make in its own
+ * database, is never read.
  *
  * A row missing a value the rule needs is skipped (the tables' triggers
  * refuse such rows; a restore with triggers disabled might not).  A rule's
@@ -20,14 +29,19 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/htup_details.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "catalog/dependency.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_extension.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "nodes/primnodes.h"
+#include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -36,6 +50,55 @@
 
 #include "counters.h"
 #include "rules_read.h"
+#include "violations.h"
+
+/* a column insider_guard reads, and the type the install scripts gave it */
+typedef struct IgRuleColumn
+{
+	AttrNumber	attnum;
+	Oid			typid;
+} IgRuleColumn;
+
+static const IgRuleColumn threshold_columns[] = {
+	{Anum_threshold_id, INT8OID},
+	{Anum_threshold_role, REGROLEOID},
+	{Anum_threshold_table, REGCLASSOID},
+	{Anum_threshold_max_rows, INT8OID},
+	{Anum_threshold_per, INTERVALOID},
+	{Anum_threshold_action, TEXTOID}
+};
+
+static const IgRuleColumn exemption_columns[] = {
+	{Anum_exemption_role, REGROLEOID}
+};
+
+static const IgRuleColumn baseline_columns[] = {
+	{Anum_baseline_id, INT8OID},
+	{Anum_baseline_role, REGROLEOID},
+	{Anum_baseline_table, REGCLASSOID},
+	{Anum_baseline_per, INTERVALOID},
+	{Anum_baseline_factor, FLOAT8OID},
+	{Anum_baseline_min_rows, INT8OID},
+	{Anum_baseline_compare_to, TEXTOID},
+	{Anum_baseline_action, TEXTOID}
+};
+
+static const IgRuleColumn peer_group_columns[] = {
+	{Anum_peer_group_role, REGROLEOID}
+};
+
+/* each rule table: its name, and the columns read from it (by IgRuleTable) */
+static const struct
+{
+	const char *name;
+	const IgRuleColumn *columns;
+	int			ncolumns;
+}			rule_tables[] = {
+	{"thresholds", threshold_columns, lengthof(threshold_columns)},
+	{"exemptions", exemption_columns, lengthof(exemption_columns)},
+	{"baseline_rules", baseline_columns, lengthof(baseline_columns)},
+	{"peer_group_roles", peer_group_columns, lengthof(peer_group_columns)}
+};
 
 /* the counter ring of each window length seen since the rules were read */
 static int64 window_lengths[IG_MAX_WINDOWS];
@@ -248,7 +311,7 @@ ig_rules_find_index(Relation heap, Oid nspid, const char *name,
 	Relation	index;
 	bool		usable = false;
 
-	if (!OidIsValid(indexoid))
+	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
 		return InvalidOid;
 	index = index_open(indexoid, AccessShareLock);
 	if (index->rd_index->indrelid == RelationGetRelid(heap) &&
@@ -288,9 +351,106 @@ ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline,
 	Relation	index = index_open(indexoid, AccessShareLock);
 	ListCell   *lc;
 
-	foreach(lc, roles)
-		ig_rules_read_role(heap, index, snapshot, lfirst_oid(lc), baseline, buf);
+	/* (changed since it was checked: the rules are read again) */
+	if (ig_rules_table_problem(heap, baseline ? IG_TABLE_BASELINE_RULES :
+							   IG_TABLE_THRESHOLDS) == NULL)
+		foreach(lc, roles)
+			ig_rules_read_role(heap, index, snapshot, lfirst_oid(lc), baseline,
+							   buf);
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
+}
+
+/*
+ * The extension insider_guard of this database, and its schema in
+ * *nspid; InvalidOid (both) if it is not installed.  One lookup in
+ * pg_extension.
+ */
+Oid
+ig_rules_find_extension(Oid *nspid)
+{
+	Relation	rel;
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			extoid = InvalidOid;
+
+	*nspid = InvalidOid;
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("insider_guard"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+	{
+		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tuple);
+
+		extoid = form->oid;
+		*nspid = form->extnamespace;
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return extoid;
+}
+
+/* The name of a rule table, as the install scripts call it. */
+const char *
+ig_rules_table_name(IgRuleTable which)
+{
+	return rule_tables[which].name;
+}
+
+/*
+ * A rule table of the extension extoid, found by its name in the
+ * extension's schema nspid, if it is a member of the extension and a
+ * plain table; InvalidOid otherwise.  Its columns are checked when it is
+ * opened (ig_rules_table_problem).  *named is the relation of that name,
+ * member or not (InvalidOid if there is none); *problem says why it is not
+ * used when one was found (else NULL).  Catalog access, but no lock: a
+ * relation that is not the extension's is never opened.
+ */
+Oid
+ig_rules_find_table(Oid extoid, Oid nspid, IgRuleTable which, Oid *named,
+					const char **problem)
+{
+	Oid			relid = get_relname_relid(rule_tables[which].name, nspid);
+
+	*named = relid;
+	*problem = NULL;
+	if (!OidIsValid(relid))
+		return InvalidOid;
+	if (getExtensionOfObject(RelationRelationId, relid) != extoid)
+		*problem = "CREATE EXTENSION insider_guard did not make it";
+	else if (get_rel_relkind(relid) != RELKIND_RELATION)
+		*problem = "it is not a table, unlike the one CREATE EXTENSION insider_guard makes";
+	return *problem == NULL ? relid : InvalidOid;
+}
+
+/*
+ * Why an opened rule table cannot be read (palloc'd), or NULL if it can:
+ * each column insider_guard reads from it must be there, not dropped,
+ * and of the type the install scripts gave it.
+ */
+const char *
+ig_rules_table_problem(Relation rel, IgRuleTable which)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < rule_tables[which].ncolumns; i++)
+	{
+		const IgRuleColumn *column = &rule_tables[which].columns[i];
+		Form_pg_attribute attr;
+
+		if (column->attnum > desc->natts ||
+			(attr = TupleDescAttr(desc, column->attnum - 1))->attisdropped)
+			return psprintf("its column %d is missing, unlike in the table CREATE EXTENSION insider_guard makes",
+							column->attnum);
+		if (attr->atttypid != column->typid)
+			return psprintf("its column %s is of type %s, not %s as in the table CREATE EXTENSION insider_guard makes",
+							ig_log_quote(NameStr(attr->attname)),
+							ig_log_quote(format_type_be(attr->atttypid)),
+							format_type_be(column->typid));
+	}
+	return NULL;
 }
 

@@ -18,6 +18,24 @@
 
 #include "rules.h"
 
+/*
+ * The tables of the install scripts whose rows insider_guard reads.  Each
+ * is used only if it is a member of the extension, a plain table, and its
+ * columns that are read have the scripts' types (ig_rules_find_table,
+ * ig_rules_table_problem).
+ */
+typedef enum IgRuleTable
+{
+	IG_TABLE_THRESHOLDS,
+	IG_TABLE_EXEMPTIONS,
+	IG_TABLE_BASELINE_RULES,
+	IG_TABLE_PEER_GROUP_ROLES
+} IgRuleTable;
+
+/* attribute numbers of insider_guard.exemptions and .peer_group_roles */
+#define Anum_exemption_role		1
+#define Anum_peer_group_role	1
+
 /* attribute numbers of insider_guard.baseline_rules */
 #define Anum_baseline_id		1
 #define Anum_baseline_role		2
@@ -71,5 +89,10 @@ extern void ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline,
 								IgRuleBuf *buf);
 extern Oid	ig_rules_find_index(Relation heap, Oid nspid, const char *name,
 								AttrNumber column);
+extern Oid	ig_rules_find_extension(Oid *nspid);
+extern const char *ig_rules_table_name(IgRuleTable which);
+extern Oid	ig_rules_find_table(Oid extoid, Oid nspid, IgRuleTable which,
+								Oid *named, const char **problem);
+extern const char *ig_rules_table_problem(Relation rel, IgRuleTable which);
 
 #endif							/* IG_RULES_READ_H */

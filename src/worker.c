@@ -8,7 +8,12 @@
  *		once more at a clean shutdown and loads them at start.
  *
  * The worker needs shared memory but no database connection; it starts
- * with the postmaster, on primaries and standbys alike.
+ * with the postmaster, on primaries and standbys alike.  At a shutdown
+ * (SIGTERM) it leaves its loop and exits with status 0, logging nothing
+ * above DEBUG1: the postmaster makes the last save itself once every
+ * process has stopped (ig_shmem_shutdown).  Exiting with 0 also means the
+ * postmaster does not start it again: a saver stopped by hand with SIGTERM
+ * stays stopped until the server restarts.
  *
  * IDENTIFICATION
  *		src/worker.c
@@ -23,7 +28,6 @@
 #include "postmaster/interrupt.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
-#include "tcop/tcopprot.h"
 #include "utils/guc.h"
 
 #include "counters.h"
@@ -108,16 +112,16 @@ ig_worker_register(void)
 }
 
 /*
- * The worker's main loop.
+ * The worker's main loop, until a shutdown is asked for.
  */
 void
 ig_worker_main(Datum arg)
 {
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	pqsignal(SIGTERM, die);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
 
-	for (;;)
+	while (!ShutdownRequestPending)
 	{
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
@@ -137,4 +141,7 @@ ig_worker_main(Datum arg)
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+
+	/* no save here: backends may still be reading; the postmaster saves */
+	proc_exit(0);
 }

@@ -1,6 +1,7 @@
 # Counts survive a clean restart (saved at shutdown), a crash (saved every
 # insider_guard.save_interval seconds: at most that much is lost), and
-# single-user mode; a damaged counts file is ignored, not trusted.
+# single-user mode; a damaged counts file is ignored, not trusted.  A clean
+# shutdown stops the saver without a FATAL line.
 use strict;
 use warnings;
 
@@ -22,8 +23,11 @@ my $read = sub {
 
 # clean restart: saved at shutdown, loaded at start
 $read->('SELECT count(*) FROM customers');
+my $offset = -s $node->logfile;
 $node->restart;
 is(reads($node, 'alice', 'customers'), 1000, 'counts survive a clean restart');
+ok(!$node->log_contains(qr/FATAL:.*insider_guard saver/, $offset),
+	'the saver stops at a clean shutdown without a FATAL line');
 is( $node->safe_psql(
 		'postgres',
 		"SELECT statements FROM insider_guard.role_activity WHERE table_name = 'public.customers'"
@@ -32,7 +36,7 @@ is( $node->safe_psql(
 	'statement counts too');
 
 # crash: what the worker saved survives
-my $offset = -s $node->logfile;
+$offset = -s $node->logfile;
 $read->('SELECT * FROM customers WHERE id <= 250');
 wait_for_save($node, $offset);
 $node->stop('immediate');
