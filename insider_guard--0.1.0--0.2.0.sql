@@ -211,3 +211,45 @@ REVOKE ALL ON FUNCTION insider_guard.reset_history(regrole) FROM PUBLIC;
 REVOKE ALL ON insider_guard.baselines, insider_guard.peer_groups FROM PUBLIC;
 -- it checks SELECT on its view, so granting the view is enough
 GRANT EXECUTE ON FUNCTION insider_guard._baselines() TO PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- Violations gain their incident's repeats: later statements of the role
+-- stopped by the same block rule while it stays broken, and the latest.
+-- The view keeps its grants (CREATE OR REPLACE, columns added at the end).
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION insider_guard._violations_v2(
+    OUT violation_id bigint,
+    OUT occurred_at timestamptz,
+    OUT role_name name,
+    OUT current_role_name name,
+    OUT table_oid oid,
+    OUT table_name text,
+    OUT threshold_id bigint,
+    OUT max_rows bigint,
+    OUT per interval,
+    OUT rows_in_window bigint,
+    OUT statement_rows bigint,
+    OUT action text,
+    OUT query text,
+    OUT application_name text,
+    OUT client_addr inet,
+    OUT backend_pid int,
+    OUT repeats bigint,
+    OUT last_seen_at timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'ig_violations'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+CREATE OR REPLACE VIEW insider_guard.violations AS
+    SELECT violation_id, occurred_at, role_name, current_role_name,
+           table_oid, table_name, threshold_id, max_rows, per,
+           rows_in_window, statement_rows, action, query,
+           application_name, client_addr, backend_pid,
+           repeats, last_seen_at
+    FROM insider_guard._violations_v2()
+    ORDER BY violation_id;
+
+DROP FUNCTION insider_guard._violations();
+-- it checks SELECT on its view, so granting the view is enough
+GRANT EXECUTE ON FUNCTION insider_guard._violations_v2() TO PUBLIC;

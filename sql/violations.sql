@@ -68,7 +68,7 @@ SELECT insider_guard.prune_violations('1 month');
 -- a watched role sees no thresholds, exemptions or violations
 SET SESSION AUTHORIZATION alice;
 SELECT * FROM insider_guard.violations;
-SELECT * FROM insider_guard._violations();
+SELECT * FROM insider_guard._violations_v2();
 SELECT * FROM insider_guard.thresholds;
 SELECT * FROM insider_guard.exemptions;
 SELECT insider_guard.set_threshold('alice', 1000000);
@@ -96,6 +96,43 @@ SELECT insider_guard.set_threshold('bob', 5, '1 hour', 'log') > 0 AS auditor_set
 RESET SESSION AUTHORIZATION;
 REVOKE EXECUTE ON FUNCTION insider_guard.set_threshold(regrole, bigint, interval, text, regclass) FROM auditor;
 SELECT role_name, created_by FROM insider_guard.thresholds WHERE role_name = 'bob'::regrole;
+
+-- one record per incident: statements of the role stopped again by the
+-- same block rule while it stays broken are repeats of the first record
+SELECT insider_guard.reset('alice');
+SELECT coalesce(max(violation_id), 0) AS last_id FROM insider_guard.violations \gset
+SELECT insider_guard.set_threshold('alice', 3, '1 hour', 'block', 'small') > 0 AS block_3;
+SET SESSION AUTHORIZATION alice;
+SELECT v FROM small ORDER BY id;
+SELECT v FROM small ORDER BY id;
+SELECT v FROM small WHERE id = 1;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS records, max(repeats) AS repeats,
+       max(last_seen_at) >= max(occurred_at) AS seen_later,
+       max(statement_rows) AS first_statement_rows
+FROM insider_guard.violations WHERE violation_id > :last_id;
+-- after a reset the role may read again, and its next break is a new incident
+SELECT insider_guard.reset('alice');
+SET SESSION AUTHORIZATION alice;
+SELECT v FROM small ORDER BY id;
+RESET SESSION AUTHORIZATION;
+SELECT violation_id - :last_id AS nth, repeats, statement_rows
+FROM insider_guard.violations WHERE violation_id > :last_id ORDER BY violation_id;
+
+-- every rule a statement breaks gets its record, whichever stops it: a
+-- block on all tables and a log on the table, both broken by the same row
+SELECT insider_guard.reset('alice');
+DELETE FROM insider_guard.thresholds;
+SELECT coalesce(max(violation_id), 0) AS last_id FROM insider_guard.violations \gset
+SELECT insider_guard.set_threshold('alice', 10, '1 hour', 'block') > 0 AS block_all_10;
+SELECT insider_guard.set_threshold('alice', 10, '1 hour', 'log', 'customers') > 0 AS log_customers_10;
+SET SESSION AUTHORIZATION alice;
+SELECT count(*) FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT action, table_name, max_rows, rows_in_window, statement_rows
+FROM insider_guard.violations WHERE violation_id > :last_id ORDER BY action;
+SELECT insider_guard.rows_read('alice', '1 hour', 'customers') AS customers_read;
+DELETE FROM insider_guard.thresholds;
 
 DELETE FROM insider_guard.thresholds;
 SELECT insider_guard.reset();

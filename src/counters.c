@@ -86,6 +86,20 @@ typedef struct IgHistWindow
 	int64		cap;			/* lowest limit in force, IG_NO_LIMIT if none */
 } IgHistWindow;
 
+/* An incident of a block rule (see counters.h); rule_id 0: a free slot. */
+typedef struct IgIncident
+{
+	int64		rule_id;
+	int64		violation_id;	/* its record; 0 while it is being written */
+	int64		repeats;		/* later stops while open */
+	int64		written;		/* repeats written to the violations log */
+	TimestampTz last_seen;		/* the latest stop */
+	bool		open;			/* else closed, kept until written */
+} IgIncident;
+
+/* incidents a counter tracks at once; more are recorded each time */
+#define IG_COUNTER_INCIDENTS 2
+
 typedef struct IgCounter
 {
 	slock_t		mutex;
@@ -100,6 +114,8 @@ typedef struct IgCounter
 	TimestampTz last_read;		/* last time rows were added */
 	TimestampTz pinned_until;	/* not evicted before then */
 	int64		reserved;		/* rows reserved by running statements */
+	bool		has_open_incident;	/* some incident is open */
+	IgIncident	incidents[IG_COUNTER_INCIDENTS];
 	uint64		pending_rows;	/* rows read before pending_until ... */
 	TimestampTz pending_until;	/* ... not yet added to the rings */
 	IgHistWindow hist_open[IG_HIST_KINDS];	/* hour and day being counted */
@@ -673,6 +689,8 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			counter->last_read = 0;
 			counter->pinned_until = 0;
 			counter->reserved = 0;
+			counter->has_open_incident = false;
+			memset(counter->incidents, 0, sizeof(counter->incidents));
 			counter->pending_rows = 0;
 			counter->pending_until = 0;
 			counter->windows_gen = local_windows_gen;
@@ -822,6 +840,15 @@ reservation_return(IgCounter *counter, IgReservation *res)
 	res->held = 0;
 }
 
+/* Closes a locked counter's open incidents: their rules have room again. */
+static pg_noinline void
+close_incidents(IgCounter *counter)
+{
+	for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
+		counter->incidents[i].open = false;
+	counter->has_open_incident = false;
+}
+
 /*
  * Forgets a reservation whose counter is gone (reset, or none could be
  * made): nothing is held, nothing was taken.
@@ -879,7 +906,13 @@ answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
 	else
 		answer_query_exact(counter, slot, query, now);
 	if (query->res != NULL)
+	{
+		/* a block rule with rows free again ends the role's incidents */
+		if (unlikely(counter->has_open_incident) &&
+			query->block_headroom - counter->reserved > 0)
+			close_incidents(counter);
 		reservation_take(counter, query->res, query->block_headroom);
+	}
 	counter->pinned_until = Max(counter->pinned_until, now + query->pin_span);
 	query->valid = true;
 }
@@ -1150,6 +1183,154 @@ ig_counters_sweep(TimestampTz now)
 
 
 /*
+ * A block rule of a tally's key stops the role: a repeat of its open
+ * incident (its record's id in *violation_id), or a new one, which the
+ * caller records and then hands its id to ig_counters_incident_recorded.
+ * A slot is taken from one that is free, or closed with every repeat
+ * written.
+ */
+IgIncidentKind
+ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
+					 TimestampTz now, int64 *violation_id)
+{
+	IgCounter  *counter;
+	IgIncident *free_slot = NULL;
+	IgIncidentKind kind = IG_INCIDENT_UNTRACKED;
+
+	*violation_id = 0;
+	refresh_windows();
+	counter = lock_for_update_fast(&tally->ref, now);
+	if (counter == NULL)
+		counter = lock_tally_slow(dbid, roleid, tally, now);
+	if (counter == NULL)
+		return kind;
+	for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
+	{
+		IgIncident *incident = &counter->incidents[i];
+
+		if (incident->open && incident->rule_id == rule_id)
+		{
+			incident->repeats++;
+			incident->last_seen = Max(incident->last_seen, now);
+			*violation_id = incident->violation_id;
+			kind = IG_INCIDENT_REPEAT;
+			break;
+		}
+		if (free_slot == NULL &&
+			(incident->rule_id == 0 ||
+			 (!incident->open && incident->written == incident->repeats)))
+			free_slot = incident;
+	}
+	if (kind != IG_INCIDENT_REPEAT && free_slot != NULL)
+	{
+		memset(free_slot, 0, sizeof(IgIncident));
+		free_slot->rule_id = rule_id;
+		free_slot->last_seen = now;
+		free_slot->open = true;
+		counter->has_open_incident = true;
+		kind = IG_INCIDENT_NEW;
+	}
+	counter->last_used = now;
+	release_counter(counter);
+	if (kind != IG_INCIDENT_UNTRACKED)
+		mark_dirty();
+	return kind;
+}
+
+/* The record of a new incident (ig_counters_incident) has been written. */
+void
+ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
+							  int64 rule_id, int64 violation_id)
+{
+	TimestampTz now = ig_now();
+	IgCounter  *counter;
+
+	refresh_windows();
+	counter = lock_for_update_fast(&tally->ref, now);
+	if (counter == NULL)
+		counter = lock_tally_slow(dbid, roleid, tally, now);
+	if (counter == NULL)
+		return;
+	for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
+	{
+		IgIncident *incident = &counter->incidents[i];
+
+		if (incident->rule_id == rule_id && incident->violation_id == 0)
+		{
+			incident->violation_id = violation_id;
+			break;
+		}
+	}
+	release_counter(counter);
+	mark_dirty();
+}
+
+/*
+ * The repeat counts not yet written to the violations log, palloc'd;
+ * *count set.  Each counter's mutex is taken in turn.
+ */
+IgIncidentChange *
+ig_counters_incident_changes(int *count)
+{
+	int			allocated = 16;
+	int			n = 0;
+	IgIncidentChange *changes = palloc(sizeof(IgIncidentChange) * allocated);
+
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+
+		/* no palloc under a spinlock: room for a counter's all first */
+		if (allocated - n < IG_COUNTER_INCIDENTS)
+		{
+			allocated *= 2;
+			changes = repalloc(changes, sizeof(IgIncidentChange) * allocated);
+		}
+		SpinLockAcquire(&counter->mutex);
+		for (int i = 0; counter->in_use && i < IG_COUNTER_INCIDENTS; i++)
+		{
+			IgIncident *incident = &counter->incidents[i];
+
+			if (incident->rule_id == 0 || incident->violation_id == 0 ||
+				incident->written == incident->repeats)
+				continue;
+			changes[n].dbid = counter->key.dbid;
+			changes[n].violation_id = incident->violation_id;
+			changes[n].repeats = incident->repeats;
+			changes[n].last_seen = incident->last_seen;
+			changes[n].slot = slot;
+			changes[n].incarnation = counter->incarnation;
+			changes[n].incident = i;
+			n++;
+		}
+		SpinLockRelease(&counter->mutex);
+	}
+	*count = n;
+	return changes;
+}
+
+/*
+ * The changes (ig_counters_incident_changes) are in the violations log:
+ * their repeats are written, and closed incidents with nothing left to
+ * write free their slots.
+ */
+void
+ig_counters_incidents_written(const IgIncidentChange *changes, int count)
+{
+	for (int c = 0; c < count; c++)
+	{
+		IgCounter  *counter = counter_at(changes[c].slot);
+		IgIncident *incident = &counter->incidents[changes[c].incident];
+
+		SpinLockAcquire(&counter->mutex);
+		if (counter->incarnation == changes[c].incarnation &&
+			incident->violation_id == changes[c].violation_id)
+			incident->written = Max(incident->written, changes[c].repeats);
+		SpinLockRelease(&counter->mutex);
+	}
+}
+
+/*
  * The ring that answers a window length for thresholds: a built-in or
  * custom window of exactly that length; else a free custom slot, defined
  * now for it (every counter's ring for it is rebuilt on first use from its
@@ -1398,11 +1579,14 @@ typedef struct IgCounterRecord
 	TimestampTz pending_until;
 	IgHistWindow hist_open[IG_HIST_KINDS];
 	IgHistWindow hist_closed[IG_HIST_KINDS];
+	IgIncident	incidents[IG_COUNTER_INCIDENTS];
 	/* IgRing rings[nwindows] follow */
 } IgCounterRecord;
 
 /* the records of version 0.1.0 end before the history windows */
 #define IG_COUNTER_RECORD_V1 offsetof(IgCounterRecord, hist_open)
+/* and those of earlier 0.2.0 builds before the incidents */
+#define IG_COUNTER_RECORD_V2 offsetof(IgCounterRecord, incidents)
 
 /*
  * Writes every counter in use, each ring compactly (ig_ring_encode).
@@ -1461,6 +1645,7 @@ ig_counters_save(IgFileWriter *writer)
 		record.pending_until = copy->pending_until;
 		memcpy(record.hist_open, copy->hist_open, sizeof(record.hist_open));
 		memcpy(record.hist_closed, copy->hist_closed, sizeof(record.hist_closed));
+		memcpy(record.incidents, copy->incidents, sizeof(record.incidents));
 		{
 			Size		len = sizeof(record);
 
@@ -1501,6 +1686,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 	if (head.ring_buckets != IG_RING_BUCKETS ||
 		head.window_size != sizeof(IgWindowDef) ||
 		(head.record_size != sizeof(IgCounterRecord) &&
+		 head.record_size != IG_COUNTER_RECORD_V2 &&
 		 head.record_size != IG_COUNTER_RECORD_V1) ||
 		head.ring_size != sizeof(IgRing) ||
 		(head.ring_format != IG_RINGS_DENSE &&
@@ -1582,6 +1768,11 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter->last_read = record.last_read;
 		counter->pinned_until = record.pinned_until;
 		counter->reserved = 0;
+		memcpy(counter->incidents, record.incidents, sizeof(record.incidents));
+		counter->has_open_incident = false;
+		for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
+			counter->has_open_incident |= (counter->incidents[i].rule_id != 0 &&
+										   counter->incidents[i].open);
 		counter->pending_rows = record.pending_rows;
 		counter->pending_until = record.pending_until;
 		memcpy(counter->hist_open, record.hist_open, sizeof(record.hist_open));

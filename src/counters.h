@@ -142,6 +142,32 @@ typedef struct IgTally
 											 * force, IG_NO_LIMIT if none */
 } IgTally;
 
+/*
+ * An incident: a block rule of a counter's key that stopped the role, and
+ * stays broken (no free row left under it) until a settle finds room
+ * again.  Its first stop is a violation record; later stops while it is
+ * open are repeats of it, written to the violations log lazily.
+ */
+typedef enum IgIncidentKind
+{
+	IG_INCIDENT_NEW,			/* no open incident: record one, then
+								 * ig_counters_incident_recorded */
+	IG_INCIDENT_REPEAT,			/* a repeat of the open one */
+	IG_INCIDENT_UNTRACKED		/* no room to track it: record it */
+} IgIncidentKind;
+
+/* A repeat count to write to the violations log. */
+typedef struct IgIncidentChange
+{
+	Oid			dbid;
+	int64		violation_id;
+	int64		repeats;
+	TimestampTz last_seen;
+	int32		slot;			/* where it is, to mark it written */
+	uint64		incarnation;
+	int32		incident;
+} IgIncidentChange;
+
 /* One counter as the role_activity view shows it. */
 typedef struct IgActivity
 {
@@ -171,6 +197,14 @@ extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,
 								   int kind, TimestampTz now);
 extern void ig_counters_sweep(TimestampTz now);
+extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
+										   int64 rule_id, TimestampTz now,
+										   int64 *violation_id);
+extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
+										  int64 rule_id, int64 violation_id);
+extern IgIncidentChange *ig_counters_incident_changes(int *count);
+extern void ig_counters_incidents_written(const IgIncidentChange *changes,
+										  int count);
 extern void ig_counters_reset(Oid dbid, Oid roleid);
 extern IgActivity *ig_counters_activity(Oid dbid, TimestampTz now, int *count);
 extern uint64 ig_counters_evicted(void);

@@ -170,8 +170,32 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->parallel_query = parallel_query;
 }
 
-static void stop_statement(IgKeyRules *kr, const IgRule *rule, IgBreak *brk,
-						   int64 reserved);
+static void stop_statement(IgKeyRules *kr, IgTally *tally,
+						   const IgRule *rule, IgBreak *brk, int64 reserved);
+
+/*
+ * Records a block rule stopping the role (or read past): the record the
+ * same parallel query made already, or a repeat of the rule's open
+ * incident on the key's counter, or a new record.  Returns its id.
+ */
+static int64
+record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
+{
+	int64		id = ig_violation_recent(brk);
+	IgIncidentKind kind;
+
+	if (id != 0)
+		return id;
+	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
+								ig_now(), &id);
+	if (kind == IG_INCIDENT_REPEAT)
+		return id;
+	id = ig_violation_report(brk);
+	if (kind == IG_INCIDENT_NEW)
+		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
+									  rule->id, id);
+	return id;
+}
 
 /*
  * ig_enforce_check when some count may be over its max, or the counter
@@ -241,30 +265,40 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 				   (int64) kr->query.sum[broken], tally, true, catalog_ok,
 				   parallel_query);
 		brk.stopped = false;
-		kr->block_violation = ig_violation_report(&brk);
+		kr->block_violation = record_block(tally, rule, &brk);
 	}
 
-	if (broken >= 0 && may_raise && catalog_ok)
-	{
-		const IgRule *rule = &kr->list->rules[broken];
-		IgBreak		brk;
+	/* the caller stops the statement, once every key has been checked */
+	kr->stop_rule = (broken >= 0 && may_raise && catalog_ok) ? broken : -1;
+}
 
-		make_break(&brk, rule, userid, read_relid,
-				   (int64) kr->query.sum[broken], tally, true, true,
-				   parallel_query);
-		stop_statement(kr, rule, &brk, 0);
-	}
+/*
+ * Stops the statement for the block rule ig_enforce_check found broken
+ * (kr->stop_rule).
+ */
+void
+ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid, Oid read_relid,
+				uint64 parallel_query)
+{
+	const IgRule *rule = &kr->list->rules[kr->stop_rule];
+	IgBreak		brk;
+
+	make_break(&brk, rule, userid, read_relid,
+			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
+			   parallel_query);
+	kr->stop_rule = -1;
+	stop_statement(kr, tally, rule, &brk, 0);
 }
 
 /*
  * Stops the statement for a broken block rule, with its record: the one
  * already made for the statement (a cursor recorded when an earlier FETCH
- * read past), else a new one.  "reserved" rows were held by the role's
- * other running statements (see ig_enforce_crowded).
+ * read past), else the incident's (record_block).  "reserved" rows were
+ * held by the role's other running statements (see ig_enforce_crowded).
  */
 static void
-stop_statement(IgKeyRules *kr, const IgRule *rule, IgBreak *brk,
-			   int64 reserved)
+stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
+			   IgBreak *brk, int64 reserved)
 {
 	int64		id;
 	char	   *role = ig_role_name(brk->roleid, true);
@@ -273,7 +307,7 @@ stop_statement(IgKeyRules *kr, const IgRule *rule, IgBreak *brk,
 	if (kr->block_violation != 0)
 		id = kr->block_violation;
 	else
-		id = kr->block_violation = ig_violation_report(brk);
+		id = kr->block_violation = record_block(tally, rule, brk);
 
 	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
 	ereport(ERROR,
@@ -336,6 +370,6 @@ ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
 	make_break(&brk, &kr->list->rules[tightest], userid, read_relid,
 			   (int64) kr->query.sum[tightest], tally, true, true,
 			   parallel_query);
-	stop_statement(kr, &kr->list->rules[tightest], &brk,
+	stop_statement(kr, tally, &kr->list->rules[tightest], &brk,
 				   Max(reserved, kr->res.others));
 }

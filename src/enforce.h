@@ -26,6 +26,8 @@ typedef struct IgKeyRules
 	int64		limit;			/* rows that may still be read before a block
 								 * rule is broken or a log rule crossed */
 	bool		blocked;		/* a block rule is broken */
+	int			stop_rule;		/* the broken rule to stop the statement
+								 * for (ig_enforce_stop), or -1 */
 	int64		block_violation;	/* the block record made for the
 									 * statement, or 0: one per statement */
 	/* with a block rule: rows reserved in shared memory (counters.h) */
@@ -38,6 +40,8 @@ typedef struct IgKeyRules
 
 extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
 extern void ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid);
+extern void ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
+							Oid read_relid, uint64 parallel_query);
 extern void ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
 							   Oid read_relid, uint64 parallel_query);
 extern void ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid,
@@ -68,6 +72,7 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->limiting = true;
 	kr->limit = 0;
 	kr->blocked = false;
+	kr->stop_rule = -1;
 	kr->block_violation = 0;
 	memset(&kr->res, 0, sizeof(kr->res));
 	kr->pool = 0;
@@ -115,7 +120,9 @@ ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)
 /*
  * After a settle that added "added" rows to the tally (and refreshed its
  * counts): records each log rule the addition crossed and, with
- * may_raise, stops the statement if a block rule is broken.  Crossings are
+ * may_raise, notes in kr->stop_rule a broken block rule, for which the
+ * caller stops the statement (ig_enforce_stop) once every key has
+ * recorded its crossings.  Crossings are
  * recorded also while the transaction is failing (the rows of a failing
  * statement count): then, without catalog_ok, with the names last seen.
  * Blocks only happen in the middle of execution.  With every count within

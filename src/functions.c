@@ -261,6 +261,8 @@ ig_reset(PG_FUNCTION_ARGS)
 	static const Oid argtypes[1] = {REGROLEOID};
 
 	ig_require_preloaded();
+	/* the repeats of the incidents that go with the counters are kept */
+	ig_violations_write_repeats();
 	ig_counters_reset(MyDatabaseId,
 					  PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
 	ig_admin_log_call(fcinfo, "reset", argnames, argtypes, 1,
@@ -523,12 +525,16 @@ ig_violations(PG_FUNCTION_ARGS)
 	ig_require_view_privilege("violations");
 	desc = ig_materialize_result(fcinfo, &store);
 
+	if (desc->natts != 16 && desc->natts != 18)
+		elog(ERROR, "insider_guard._violations has an unexpected definition");
+	/* the repeats of open incidents, as they are now */
+	ig_violations_write_repeats();
 	records = ig_violations_read(MyDatabaseId, &count);
 	for (int i = 0; i < count; i++)
 	{
 		IgViolation *v = &records[i];
-		Datum		values[16];
-		bool		nulls[16] = {false};
+		Datum		values[18];
+		bool		nulls[18] = {false};
 
 		values[0] = Int64GetDatum(v->facts.violation_id);
 		values[1] = TimestampTzGetDatum(v->facts.occurred_at);
@@ -550,6 +556,9 @@ ig_violations(PG_FUNCTION_ARGS)
 		else
 			nulls[14] = true;
 		values[15] = Int32GetDatum(v->facts.backend_pid);
+		/* columns of version 0.2.0 */
+		values[16] = Int64GetDatum(v->repeats);
+		values[17] = TimestampTzGetDatum(v->last_seen);
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	return (Datum) 0;

@@ -63,6 +63,7 @@ ig_shmem_shutdown(int code, Datum arg)
 		return;
 	ig_save_counts();
 	ig_save_history();
+	ig_violations_write_repeats();
 }
 
 /* Creates or attaches to shared memory; the postmaster loads the counts. */

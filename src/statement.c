@@ -874,6 +874,7 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 					  Oid read_relid, int64 want, TimestampTz now)
 {
 	int			catalog_ok = -1;	/* not asked yet */
+	int			stop_key = -1;	/* a key whose block rule stops it */
 
 	/* reservations are exchanged as the rows go in: what to take again */
 	if (stmt->reserving)
@@ -911,7 +912,14 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 		ig_enforce_check(kr, &stmt->keys[i], stmt->userid,
 						 stmt->keys[i].added, read_relid,
 						 stmt->parallel_query, catalog_ok, may_raise);
+		if (kr->stop_rule >= 0 && stop_key < 0)
+			stop_key = i;
 	}
+
+	/* every key's crossings are recorded: now a block may stop it */
+	if (stop_key >= 0)
+		ig_enforce_stop(stmt->key_rules[stop_key], &stmt->keys[stop_key],
+						stmt->userid, read_relid, stmt->parallel_query);
 }
 
 /*

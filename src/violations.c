@@ -59,6 +59,7 @@
 #include "compat.h"
 #include IG_BACKEND_STATUS_HEADER
 
+#include "counters.h"
 #include "functions.h"
 #include "guc.h"
 #include "names.h"
@@ -66,6 +67,7 @@
 
 #define IG_VIOLATIONS_DIR	"pg_insider_guard"
 #define IG_VIOLATION_MAGIC	0x49475631	/* "IGV1" */
+#define IG_REPEATS_MAGIC	0x49475231	/* "IGR1" */
 #define IG_NSTRINGS			6
 
 typedef struct IgRecordHeader
@@ -78,6 +80,20 @@ typedef struct IgRecordHeader
 
 /* a record: the header, IgViolationFacts, six length-prefixed strings */
 typedef IgViolationFacts IgRecordFixed;
+
+/*
+ * A repeats record: the header, then this.  The latest repeat count of an
+ * incident whose first stop is the violation record of that id; written
+ * lazily (ig_violations_write_repeats), read with it.
+ */
+typedef struct IgRepeatsRecord
+{
+	int64		violation_id;
+	int64		repeats;
+	TimestampTz last_seen;
+	Oid			dbid;
+	uint32		pad;
+} IgRepeatsRecord;
 
 /*
  * A recent block record of a parallel query: its leader and workers may
@@ -170,21 +186,26 @@ read_segment(uint32 segment, Size *len)
 }
 
 /*
- * The length of the record at data[offset], or 0 if there is no whole,
- * valid record there.
+ * The length of the record (a violation or a repeats record) at
+ * data[offset], or 0 if there is no whole, valid record there.
  */
 static uint32
 record_at(const char *data, Size len, Size offset)
 {
 	IgRecordHeader header;
 	pg_crc32c	crc;
+	Size		least;
 
 	if (len - offset < sizeof(header))
 		return 0;
 	memcpy(&header, data + offset, sizeof(header));
-	if (header.magic != IG_VIOLATION_MAGIC ||
-		header.length < sizeof(header) + sizeof(IgRecordFixed) ||
-		header.length > len - offset)
+	if (header.magic == IG_VIOLATION_MAGIC)
+		least = sizeof(header) + sizeof(IgRecordFixed);
+	else if (header.magic == IG_REPEATS_MAGIC)
+		least = sizeof(header) + sizeof(IgRepeatsRecord);
+	else
+		return 0;
+	if (header.length < least || header.length > len - offset)
 		return 0;
 	INIT_CRC32C(crc);
 	COMP_CRC32C(crc, data + offset + sizeof(header), header.length - sizeof(header));
@@ -192,6 +213,33 @@ record_at(const char *data, Size len, Size offset)
 	if (!EQ_CRC32C(crc, header.crc))
 		return 0;
 	return header.length;
+}
+
+/* Is the valid record at data a violation (else a repeats record)? */
+static inline bool
+is_violation(const char *data)
+{
+	return ((const IgRecordHeader *) data)->magic == IG_VIOLATION_MAGIC;
+}
+
+/* The fixed part of a valid violation record. */
+static inline IgRecordFixed
+record_fixed(const char *data)
+{
+	IgRecordFixed fixed;
+
+	memcpy(&fixed, data + sizeof(IgRecordHeader), sizeof(fixed));
+	return fixed;
+}
+
+/* The body of a valid repeats record. */
+static inline IgRepeatsRecord
+record_repeats(const char *data)
+{
+	IgRepeatsRecord repeats;
+
+	memcpy(&repeats, data + sizeof(IgRecordHeader), sizeof(repeats));
+	return repeats;
 }
 
 /* Decodes a valid record (see record_at) into *v; strings palloc'd. */
@@ -203,6 +251,8 @@ decode_record(const char *data, IgViolation *v)
 	char	  **strings[IG_NSTRINGS];
 
 	memcpy(&v->facts, data + sizeof(IgRecordHeader), sizeof(v->facts));
+	v->repeats = 0;
+	v->last_seen = v->facts.occurred_at;
 
 	strings[0] = &v->role_name;
 	strings[1] = &v->current_role_name;
@@ -225,7 +275,10 @@ decode_record(const char *data, IgViolation *v)
 	}
 }
 
-/* Number and length of the whole records at the start of a segment. */
+/*
+ * Length of the whole records at the start of a segment; the violation
+ * records among them are counted, and the last one's id given.
+ */
 static Size
 valid_prefix(const char *data, Size len, int64 *nrecords, int64 *last_id)
 {
@@ -234,15 +287,13 @@ valid_prefix(const char *data, Size len, int64 *nrecords, int64 *last_id)
 
 	while ((rlen = record_at(data, len, offset)) > 0)
 	{
-		if (last_id)
+		if (is_violation(data + offset))
 		{
-			IgRecordFixed fixed;
-
-			memcpy(&fixed, data + offset + sizeof(IgRecordHeader), sizeof(fixed));
-			*last_id = fixed.violation_id;
+			if (last_id)
+				*last_id = record_fixed(data + offset).violation_id;
+			if (nrecords)
+				(*nrecords)++;
 		}
-		if (nrecords)
-			(*nrecords)++;
 		offset += rlen;
 	}
 	return offset;
@@ -388,46 +439,299 @@ append_string(StringInfo buf, const char *s)
 }
 
 /*
- * Removes the oldest segments until "incoming" more bytes fit under the
- * cap, counting the records dropped.  Lock held.
+ * Replaces a segment's contents (a temporary file fsynced and renamed
+ * over it); an empty segment other than the newest is removed.  Lock
+ * held.  Returns false, logged at "elevel" (ERROR raises), on failure.
+ */
+static bool
+write_segment(uint32 segment, const char *data, Size len, int elevel)
+{
+	char		path[MAXPGPATH];
+	char		tmp[MAXPGPATH];
+	int			fd;
+
+	segment_path(path, segment);
+	if (len == 0 && segment != igv->newest)
+	{
+		if (unlink(path) != 0 && errno != ENOENT)
+			ereport(LOG,
+					(errcode_for_file_access(),
+					 errmsg("insider_guard: could not remove \"%s\": %m", path)));
+		return true;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0 ||
+		(len > 0 && write(fd, data, len) != len) ||
+		pg_fsync(fd) != 0)
+	{
+		int			save_errno = errno;
+
+		if (fd >= 0)
+			CloseTransientFile(fd);
+		unlink(tmp);
+		errno = save_errno;
+		if (elevel >= ERROR)
+			LWLockRelease(igv->lock);
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("insider_guard: could not write \"%s\": %m", tmp)));
+		return false;
+	}
+	CloseTransientFile(fd);
+	if (durable_rename(tmp, path, LOG) != 0)
+	{
+		unlink(tmp);
+		if (elevel >= ERROR)
+			LWLockRelease(igv->lock);
+		ereport(elevel,
+				(errcode_for_file_access(),
+				 errmsg("insider_guard: could not replace \"%s\"", path)));
+		return false;
+	}
+	return true;
+}
+
+/* A record of the store, while room is made (make_room). */
+typedef struct RoomRecord
+{
+	uint32		segment;
+	uint32		offset;
+	uint32		length;
+	int			owner;			/* index into the owners; -1: a repeats
+								 * record (goes with its violation) */
+	int64		violation_id;
+	bool		drop;
+} RoomRecord;
+
+/* The records of one role in one database, while room is made. */
+typedef struct RoomOwner
+{
+	Oid			dbid;
+	char	   *role;
+	uint64		bytes;			/* its violation records' */
+	int			next;			/* its oldest record not dropped, or -1 */
+	int64		dropped;
+} RoomOwner;
+
+static int
+compare_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Makes room for "incoming" more bytes under the cap, when the store is
+ * full, and a little more (an eighth of the cap) so that this is rare:
+ * one record at a time, the oldest of the role (in a database) whose
+ * records take the most space, so that no role's flood of records can
+ * push another role's out; a role's repeats records go with its records.
+ * The segments that lose records are rewritten.  Counted and logged.
+ * Lock held.
  */
 static void
 make_room(uint64 incoming)
 {
 	uint64		cap = (uint64) ig_violations_max_size * 1024;
-	int64		dropped = 0;
+	uint64		need;
+	uint64		freed = 0;
+	RoomRecord *records;
+	int			nrecords = 0;
+	int			allocated = 256;
+	RoomOwner  *owners;
+	int			nowners = 0;
+	int			owners_allocated = 16;
+	int64	   *dropped_ids;
+	int			ndropped = 0;
+	int64		total_dropped = 0;
+	StringInfoData whose;
 
-	while (igv->total_size + incoming > cap && igv->oldest < igv->newest)
+	if (igv->total_size + incoming <= cap)
+		return;
+	need = igv->total_size + incoming - (cap - Min(cap / 8, cap / 2));
+
+	/* every record, and whose it is */
+	records = palloc(sizeof(RoomRecord) * allocated);
+	owners = palloc(sizeof(RoomOwner) * owners_allocated);
+	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
+	{
+		Size		len;
+		Size		offset = 0;
+		uint32		rlen;
+		char	   *data = read_segment(segment, &len);
+
+		if (data == NULL)
+			continue;
+		if (segment == igv->newest)
+			len = Min(len, igv->newest_size);
+		while ((rlen = record_at(data, len, offset)) > 0)
+		{
+			RoomRecord *r;
+
+			if (nrecords == allocated)
+			{
+				allocated *= 2;
+				records = repalloc(records, sizeof(RoomRecord) * allocated);
+			}
+			r = &records[nrecords++];
+			r->segment = segment;
+			r->offset = offset;
+			r->length = rlen;
+			r->drop = false;
+			r->owner = -1;
+			if (is_violation(data + offset))
+			{
+				IgViolation v;
+				int			o;
+
+				decode_record(data + offset, &v);
+				r->violation_id = v.facts.violation_id;
+				for (o = 0; o < nowners; o++)
+					if (owners[o].dbid == v.facts.dbid &&
+						strcmp(owners[o].role, v.role_name) == 0)
+						break;
+				if (o == nowners)
+				{
+					if (nowners == owners_allocated)
+					{
+						owners_allocated *= 2;
+						owners = repalloc(owners, sizeof(RoomOwner) * owners_allocated);
+					}
+					owners[o].dbid = v.facts.dbid;
+					owners[o].role = pstrdup(v.role_name);
+					owners[o].bytes = 0;
+					owners[o].next = nrecords - 1;
+					owners[o].dropped = 0;
+					nowners++;
+				}
+				owners[o].bytes += rlen;
+				r->owner = o;
+			}
+			else
+				r->violation_id = record_repeats(data + offset).violation_id;
+			offset += rlen;
+		}
+		pfree(data);
+	}
+
+	/* the oldest record of whoever holds most, until enough is free */
+	dropped_ids = palloc(sizeof(int64) * Max(nrecords, 1));
+	while (freed < need)
+	{
+		int			top = -1;
+		RoomRecord *r;
+
+		for (int o = 0; o < nowners; o++)
+			if (owners[o].next >= 0 &&
+				(top < 0 || owners[o].bytes > owners[top].bytes))
+				top = o;
+		if (top < 0)
+			break;
+		r = &records[owners[top].next];
+		r->drop = true;
+		owners[top].bytes -= r->length;
+		owners[top].dropped++;
+		freed += r->length;
+		dropped_ids[ndropped++] = r->violation_id;
+		/* its next one */
+		owners[top].next = -1;
+		for (int i = (int) (r - records) + 1; i < nrecords; i++)
+			if (records[i].owner == top && !records[i].drop)
+			{
+				owners[top].next = i;
+				break;
+			}
+	}
+	qsort(dropped_ids, ndropped, sizeof(int64), compare_int64);
+	for (int i = 0; i < nrecords; i++)
+		if (records[i].owner < 0 && !records[i].drop &&
+			bsearch(&records[i].violation_id, dropped_ids, ndropped,
+					sizeof(int64), compare_int64) != NULL)
+		{
+			records[i].drop = true;
+			freed += records[i].length;
+		}
+
+	/* rewrite the segments that lost records */
+	for (int i = 0; i < nrecords;)
+	{
+		uint32		segment = records[i].segment;
+		int			end = i;
+		bool		any = false;
+
+		while (end < nrecords && records[end].segment == segment)
+			any |= records[end++].drop;
+		if (any)
+		{
+			Size		len;
+			char	   *data = read_segment(segment, &len);
+			StringInfoData kept;
+
+			if (data != NULL)
+			{
+				uint64		before = 0;
+
+				initStringInfo(&kept);
+				for (int j = i; j < end; j++)
+				{
+					before += records[j].length;
+					if (!records[j].drop)
+						appendBinaryStringInfo(&kept, data + records[j].offset,
+											   records[j].length);
+				}
+				if (write_segment(segment, kept.data, kept.len, LOG))
+				{
+					igv->total_size -= Min(igv->total_size,
+										   before - (uint64) kept.len);
+					if (segment == igv->newest)
+						igv->newest_size = kept.len;
+				}
+				pfree(kept.data);
+				pfree(data);
+			}
+		}
+		i = end;
+	}
+	while (igv->oldest < igv->newest)
 	{
 		char		path[MAXPGPATH];
-		char	   *data;
-		Size		len = 0;
 		struct stat st;
 
 		segment_path(path, igv->oldest);
-		data = read_segment(igv->oldest, &len);
-		if (data)
-		{
-			valid_prefix(data, len, &dropped, NULL);
-			pfree(data);
-		}
 		if (stat(path, &st) == 0)
-			igv->total_size -= Min((uint64) st.st_size, igv->total_size);
-		if (unlink(path) != 0 && errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not remove \"%s\": %m", path)));
+			break;
 		igv->oldest++;
 	}
-	if (dropped > 0)
+
+	/* whose records went, and how many */
+	initStringInfo(&whose);
+	for (int o = 0; o < nowners; o++)
 	{
-		igv->dropped += dropped;
-		ereport(LOG,
-				(errmsg("insider_guard: dropped the %lld oldest violation records to stay within insider_guard.violations_max_size",
-						(long long) dropped),
-				 errdetail("%llu records dropped since the server started.",
-						   (unsigned long long) igv->dropped)));
+		if (owners[o].dropped == 0)
+			continue;
+		total_dropped += owners[o].dropped;
+		appendStringInfo(&whose, "%s%lld of role %s in database %u",
+						 whose.len > 0 ? ", " : "",
+						 (long long) owners[o].dropped,
+						 ig_log_quote(owners[o].role), owners[o].dbid);
 	}
+	if (total_dropped > 0)
+	{
+		igv->dropped += total_dropped;
+		ereport(LOG,
+				(errmsg("insider_guard: dropped %lld violation records to stay within insider_guard.violations_max_size: the oldest of the role holding the most space",
+						(long long) total_dropped),
+				 errdetail("Dropped %s; %llu records dropped since the server started.",
+						   whose.data, (unsigned long long) igv->dropped),
+				 errhidestmt(true)));
+	}
+	pfree(whose.data);
+	pfree(dropped_ids);
+	pfree(records);
+	pfree(owners);
 }
 
 /*
@@ -598,6 +902,34 @@ window_text(int64 per)
 }
 
 /*
+ * The record another process of the same parallel query made for the same
+ * block rule, or 0: its leader and workers may each be stopped, and make
+ * one record (not repeats).
+ */
+int64
+ig_violation_recent(const IgBreak *brk)
+{
+	int64		id = 0;
+	int32		pid = MyProcPid;
+
+	if (!brk->block || brk->parallel_query == 0)
+		return 0;
+	if (IsParallelWorker() && MyProc->lockGroupLeader != NULL)
+		pid = MyProc->lockGroupLeader->pid;
+	LWLockAcquire(igv->lock, LW_SHARED);
+	for (int i = 0; i < IG_RECENT_BLOCKS && id == 0; i++)
+	{
+		IgRecentBlock *recent = &igv->recent[i];
+
+		if (recent->pid == pid && recent->parallel_query == brk->parallel_query &&
+			recent->threshold_id == brk->threshold_id)
+			id = recent->violation_id;
+	}
+	LWLockRelease(igv->lock);
+	return id;
+}
+
+/*
  * Records a break: appends it to the violations log (flushed to disk) and
  * writes its server log line.  Returns its id, or 0 if it could not be
  * written (logged; the caller still blocks).  Without catalog_ok (a
@@ -705,8 +1037,31 @@ ig_violation_report(const IgBreak *brk)
 	return written ? fixed.violation_id : 0;
 }
 
+/* The record of an id in a database's records, ordered by id, or NULL. */
+static IgViolation *
+find_record(IgViolation *records, int count, int64 violation_id)
+{
+	int			low = 0;
+	int			high = count - 1;
+
+	while (low <= high)
+	{
+		int			mid = (low + high) / 2;
+		int64		id = records[mid].facts.violation_id;
+
+		if (id == violation_id)
+			return &records[mid];
+		if (id < violation_id)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return NULL;
+}
+
 /*
- * Every record of a database, oldest first, palloc'd; *count set.
+ * Every record of a database, oldest first, palloc'd, with the repeats
+ * of its incident as last written; *count set.
  */
 IgViolation *
 ig_violations_read(Oid dbid, int *count)
@@ -714,6 +1069,9 @@ ig_violations_read(Oid dbid, int *count)
 	int			allocated = 64;
 	int			n = 0;
 	IgViolation *result = palloc(sizeof(IgViolation) * allocated);
+	int			repeats_allocated = 16;
+	int			nrepeats = 0;
+	IgRepeatsRecord *repeats = palloc(sizeof(IgRepeatsRecord) * repeats_allocated);
 
 	LWLockAcquire(igv->lock, LW_SHARED);
 	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
@@ -729,10 +1087,21 @@ ig_violations_read(Oid dbid, int *count)
 			len = Min(len, igv->newest_size);
 		while ((rlen = record_at(data, len, offset)) > 0)
 		{
-			IgRecordFixed fixed;
+			if (!is_violation(data + offset))
+			{
+				IgRepeatsRecord r = record_repeats(data + offset);
 
-			memcpy(&fixed, data + offset + sizeof(IgRecordHeader), sizeof(fixed));
-			if (fixed.dbid == dbid)
+				if (r.dbid == dbid)
+				{
+					if (nrepeats == repeats_allocated)
+					{
+						repeats_allocated *= 2;
+						repeats = repalloc(repeats, sizeof(IgRepeatsRecord) * repeats_allocated);
+					}
+					repeats[nrepeats++] = r;
+				}
+			}
+			else if (record_fixed(data + offset).dbid == dbid)
 			{
 				if (n == allocated)
 				{
@@ -746,8 +1115,68 @@ ig_violations_read(Oid dbid, int *count)
 		pfree(data);
 	}
 	LWLockRelease(igv->lock);
+
+	/* ids grow as records are appended: the latest repeats win */
+	for (int i = 0; i < nrepeats; i++)
+	{
+		IgViolation *v = find_record(result, n, repeats[i].violation_id);
+
+		if (v != NULL && repeats[i].repeats >= v->repeats)
+		{
+			v->repeats = repeats[i].repeats;
+			v->last_seen = Max(v->last_seen, repeats[i].last_seen);
+		}
+	}
+	pfree(repeats);
 	*count = n;
 	return result;
+}
+
+/*
+ * Writes the repeat counts of incidents (counters.c) that changed since
+ * they were last written, as repeats records, in one write and one fsync:
+ * from the worker, and before the view is read.
+ */
+void
+ig_violations_write_repeats(void)
+{
+	int			count;
+	IgIncidentChange *changes = ig_counters_incident_changes(&count);
+	StringInfoData buf;
+	bool		written;
+
+	if (count == 0)
+	{
+		pfree(changes);
+		return;
+	}
+	initStringInfo(&buf);
+	for (int i = 0; i < count; i++)
+	{
+		IgRecordHeader header;
+		IgRepeatsRecord body;
+
+		memset(&body, 0, sizeof(body));
+		body.violation_id = changes[i].violation_id;
+		body.repeats = changes[i].repeats;
+		body.last_seen = changes[i].last_seen;
+		body.dbid = changes[i].dbid;
+		memset(&header, 0, sizeof(header));
+		header.magic = IG_REPEATS_MAGIC;
+		header.length = sizeof(header) + sizeof(body);
+		INIT_CRC32C(header.crc);
+		COMP_CRC32C(header.crc, &body, sizeof(body));
+		FIN_CRC32C(header.crc);
+		appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
+		appendBinaryStringInfo(&buf, (const char *) &body, sizeof(body));
+	}
+	LWLockAcquire(igv->lock, LW_EXCLUSIVE);
+	written = append_record(buf.data, buf.len);
+	LWLockRelease(igv->lock);
+	if (written)
+		ig_counters_incidents_written(changes, count);
+	pfree(buf.data);
+	pfree(changes);
 }
 
 /*
@@ -758,6 +1187,8 @@ int64
 ig_violations_prune(Oid dbid, TimestampTz before)
 {
 	int64		removed = 0;
+	int64	   *removed_ids = NULL;	/* in order: their repeats go too */
+	int			allocated = 0;
 
 	LWLockAcquire(igv->lock, LW_EXCLUSIVE);
 	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
@@ -768,9 +1199,6 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 		char	   *data = read_segment(segment, &len);
 		StringInfoData kept;
 		int64		here = 0;
-		char		path[MAXPGPATH];
-		char		tmp[MAXPGPATH];
-		int			fd;
 
 		if (data == NULL)
 			continue;
@@ -779,56 +1207,52 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 		initStringInfo(&kept);
 		while ((rlen = record_at(data, len, offset)) > 0)
 		{
-			IgRecordFixed fixed;
+			bool		drop;
 
-			memcpy(&fixed, data + offset + sizeof(IgRecordHeader), sizeof(fixed));
-			if (fixed.dbid == dbid && fixed.occurred_at < before)
-				here++;
+			if (is_violation(data + offset))
+			{
+				IgRecordFixed fixed = record_fixed(data + offset);
+
+				drop = fixed.dbid == dbid && fixed.occurred_at < before;
+				if (drop)
+				{
+					if (removed + here == allocated)
+					{
+						allocated = Max(allocated * 2, 64);
+						removed_ids = removed_ids == NULL ?
+							palloc(sizeof(int64) * allocated) :
+							repalloc(removed_ids, sizeof(int64) * allocated);
+					}
+					removed_ids[removed + here] = fixed.violation_id;
+					here++;
+				}
+			}
 			else
+			{
+				IgRepeatsRecord r = record_repeats(data + offset);
+
+				/* after its record, which ids are appended in the order of */
+				drop = r.dbid == dbid && removed + here > 0 &&
+					bsearch(&r.violation_id, removed_ids, removed + here,
+							sizeof(int64), compare_int64) != NULL;
+			}
+			if (!drop)
 				appendBinaryStringInfo(&kept, data + offset, rlen);
 			offset += rlen;
 		}
 		pfree(data);
-		if (here == 0)
+		if (kept.len < (int) len)
 		{
-			pfree(kept.data);
-			continue;
+			(void) write_segment(segment, kept.data, kept.len, ERROR);
+			igv->total_size -= Min(igv->total_size, (uint64) (len - kept.len));
+			if (segment == igv->newest)
+				igv->newest_size = kept.len;
 		}
-
-		/* write what is kept to a temporary file, then rename it over */
-		segment_path(path, segment);
-		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-		fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
-		if (fd < 0 ||
-			(kept.len > 0 && write(fd, kept.data, kept.len) != kept.len) ||
-			pg_fsync(fd) != 0)
-		{
-			int			save_errno = errno;
-
-			if (fd >= 0)
-				CloseTransientFile(fd);
-			unlink(tmp);
-			LWLockRelease(igv->lock);
-			errno = save_errno;
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not write \"%s\": %m", tmp)));
-		}
-		CloseTransientFile(fd);
-		if (durable_rename(tmp, path, LOG) != 0)
-		{
-			unlink(tmp);
-			LWLockRelease(igv->lock);
-			ereport(ERROR,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not replace \"%s\"", path)));
-		}
-		igv->total_size -= Min(igv->total_size, (uint64) (len - kept.len));
-		if (segment == igv->newest)
-			igv->newest_size = kept.len;
 		removed += here;
 		pfree(kept.data);
 	}
 	LWLockRelease(igv->lock);
+	if (removed_ids != NULL)
+		pfree(removed_ids);
 	return removed;
 }

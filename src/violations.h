@@ -47,10 +47,12 @@ typedef struct IgViolationFacts
 	bool		block;
 } IgViolationFacts;
 
-/* A record as read back. */
+/* A record as read back, with its incident's repeats. */
 typedef struct IgViolation
 {
 	IgViolationFacts facts;
+	int64		repeats;		/* later stops of the same incident */
+	TimestampTz last_seen;		/* the latest of them (occurred_at if none) */
 	char	   *role_name;
 	char	   *current_role_name;
 	char	   *table_name;
@@ -62,6 +64,8 @@ typedef struct IgViolation
 extern Size ig_violations_shmem_size(void);
 extern void ig_violations_shmem_init(bool recover);
 extern int64 ig_violation_report(const IgBreak *brk);
+extern int64 ig_violation_recent(const IgBreak *brk);
+extern void ig_violations_write_repeats(void);
 extern uint64 ig_parallel_query_key(bool leader);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);

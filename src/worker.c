@@ -34,6 +34,7 @@
 #include "guc.h"
 #include "history.h"
 #include "persist.h"
+#include "violations.h"
 #include "worker.h"
 
 PGDLLEXPORT void ig_worker_main(Datum arg);
@@ -134,6 +135,7 @@ ig_worker_main(Datum arg)
 		ig_counters_sweep(ig_now());
 		ig_save_counts();
 		ig_save_history();
+		ig_violations_write_repeats();
 
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,

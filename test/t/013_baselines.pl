@@ -108,11 +108,12 @@ $alice->quit;
 $node->safe_psql('postgres', q{
 	SELECT insider_guard.set_baseline_rule('alice', 5, '1 hour', 100, 'self', 'log')});
 $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
-my $epoch = $node->safe_psql('postgres', 'SELECT extract(epoch FROM now())::bigint');
+my $epoch = $node->safe_psql('postgres', 'SELECT floor(extract(epoch FROM now()))::bigint');
 my $start = 3600 - $epoch % 3600 + 60;
+# $seconds past the hour's boundary (60 unless given)
 my $read_at = sub {
-	my ($hours, $rows) = @_;
-	my $offset = $start + 3600 * $hours;
+	my ($hours, $rows, $seconds) = @_;
+	my $offset = $start + 3600 * $hours + ($seconds // 60) - 60;
 	return $node->safe_psql('postgres', qq{
 		SET insider_guard.test_clock_offset = $offset;
 		SET SESSION AUTHORIZATION alice;
@@ -123,9 +124,10 @@ is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM insider_guard.violations WHERE role_name = 'alice' AND action = 'log'"),
 	1,
 	'500 rows in the first hour cross the rule');
-# an hour later the rolling hour still holds them: still over the limit,
-# so this second window breaks the rule too
-$read_at->(1, 10);
+# 5 seconds into the next hour the rolling hour still holds them (read
+# 55 seconds less than an hour before, however slowly the test runs):
+# still over the limit, so this second window breaks the rule too
+$read_at->(1, 10, 5);
 is($stats->(), '481 4 7', 'the window that broke the rule did not feed the history');
 $read_at->(2, 10);    # closes the second hour, which broke it too
 is($stats->(), '481 4 7', 'nor the next, during which the rule was still broken');

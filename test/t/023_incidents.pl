@@ -1,0 +1,112 @@
+# Evidence that a flood cannot erase: a role stopped again and again by
+# the same block rule makes one record, whose repeats count the later
+# stops (they survive restarts); and when the store is full, the records
+# of the role holding the most space go first, so a role that makes many
+# records cannot push another role's out.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use InsiderGuardTest;
+use IPC::Run;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_node('incidents', 'insider_guard.violations_max_size = 1024',
+	'track_activity_query_size = 16384');
+setup_reader($node, 1000);
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('alice', 10, '1 hour', 'block', 'customers');
+});
+
+my $alice_records = sub {
+	return $node->safe_psql('postgres', q{
+		SELECT count(*) || ' ' || coalesce(sum(repeats), 0)
+		FROM insider_guard.violations WHERE role_name = 'alice'});
+};
+
+# the break, then 1,000 point reads from two sessions, each stopped
+my ($out, $err) = ('', '');
+$node->psql('postgres', 'SELECT count(*) FROM customers',
+	extra_params => [ '-U', 'alice' ], stdout => \$out, stderr => \$err);
+like($err, qr/may not read more rows/, 'alice is stopped at her limit');
+my $points = "SELECT email FROM customers WHERE id = 1;\n" x 500;
+my @sessions = map {
+	my %run = (in => $points, out => '', err => '');
+	$run{handle} = IPC::Run::start(
+		[ 'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-f', '-' ],
+		'<', \$run{in}, '>', \$run{out}, '2>', \$run{err});
+	\%run;
+} 1 .. 2;
+$_->{handle}->finish for @sessions;
+my $stops = 0;
+$stops += () = $_->{err} =~ /may not read more rows/g for @sessions;
+is($stops, 1000, 'each of the 1,000 point reads is stopped');
+is($alice_records->(), '1 1000', 'one record, with 1,000 repeats');
+ok( $node->safe_psql('postgres', q{
+		SELECT last_seen_at > occurred_at FROM insider_guard.violations
+		WHERE role_name = 'alice'}) eq 't',
+	'last_seen_at is the latest stop');
+
+# repeats are written with the records: a restart keeps them, and so does
+# a crash once they were written (reading the view writes them)
+$node->restart;
+is($alice_records->(), '1 1000', 'the repeats survive a restart');
+$node->psql('postgres', "SELECT email FROM customers WHERE id = 2",
+	extra_params => [ '-U', 'alice' ]);
+is($alice_records->(), '1 1001', 'a stop after the restart is a repeat too');
+$node->stop('immediate');
+$node->start;
+is($alice_records->(), '1 1001', 'and they survive a crash');
+
+# a new incident once the role may read again
+$node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
+$node->psql('postgres', 'SELECT count(*) FROM customers', extra_params => [ '-U', 'alice' ]);
+is($alice_records->(), '2 1001', 'after a reset, the next break is a new record');
+
+# the flood: bob breaks once; then mallory breaks 300 rules, one record
+# each (of some 8 kB: the query is long), far more than the 1 MB store
+# holds
+$node->safe_psql('postgres', q{
+	CREATE ROLE bob LOGIN;
+	CREATE ROLE mallory LOGIN;
+	GRANT SELECT ON customers TO bob;
+	SELECT insider_guard.set_threshold('bob', 5, '1 hour', 'block', 'customers');
+});
+$node->psql('postgres', 'SELECT count(*) FROM customers', extra_params => [ '-U', 'bob' ]);
+my $bob_id = $node->safe_psql('postgres',
+	"SELECT violation_id FROM insider_guard.violations WHERE role_name = 'bob'");
+ok($bob_id > 0, "bob's record is there");
+$node->safe_psql('postgres', q{
+	DO $$
+	BEGIN
+		FOR i IN 1 .. 300 LOOP
+			EXECUTE format('CREATE TABLE flood_%s (id int)', i);
+			EXECUTE format('INSERT INTO flood_%s VALUES (1), (2)', i);
+			EXECUTE format('GRANT SELECT ON flood_%s TO mallory', i);
+			PERFORM insider_guard.set_threshold('mallory', 1, '1 hour', 'block',
+												format('flood_%s', i)::regclass);
+		END LOOP;
+	END
+	$$;
+});
+my $padding = '/* ' . ('x' x 8000) . ' */';
+my $flood = join('', map { "SELECT * FROM flood_$_ $padding;\n" } 1 .. 300);
+$node->psql('postgres', $flood, extra_params => [ '-U', 'mallory' ], on_error_stop => 0);
+my ($mallory, $oldest, $newest) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT count(*), min(table_name), max(violation_id) = (SELECT max(violation_id) FROM insider_guard.violations)
+	FROM insider_guard.violations WHERE role_name = 'mallory'});
+ok($mallory > 0 && $mallory < 300, "the store kept $mallory of mallory's 300 records");
+is($newest, 't', "mallory's newest record is kept");
+is( $node->safe_psql('postgres',
+		"SELECT count(*) FROM insider_guard.violations WHERE violation_id = $bob_id"),
+	1, "bob's record was not pushed out");
+is($alice_records->(), '2 1001', "nor alice's");
+like(slurp_file($node->logfile),
+	qr/dropped \d+ violation records .*: the oldest of the role holding the most space\n.*DETAIL:  Dropped \d+ of role "mallory"/,
+	'the log says whose records were dropped');
+
+$node->stop;
+done_testing();
