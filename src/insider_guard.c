@@ -64,6 +64,7 @@ ig_shmem_shutdown(int code, Datum arg)
 	ig_save_counts();
 	ig_save_history();
 	ig_violations_write_repeats();
+	ig_violations_shutdown();
 }
 
 /* Creates or attaches to shared memory; the postmaster loads the counts. */

@@ -113,6 +113,8 @@ typedef struct IgViolationsShared
 {
 	LWLock	   *lock;
 	int64		next_id;
+	int64		id_mark;		/* ids below it may have been handed out: it
+								 * is on disk (IG_ID_MARK_FILE) */
 	uint32		oldest;			/* oldest segment number */
 	uint32		newest;			/* segment being appended to */
 	uint64		newest_size;	/* its size */
@@ -128,6 +130,80 @@ typedef struct IgViolationsShared
 #define IG_PROC_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts)
 
 static IgViolationsShared *igv = NULL;
+
+/*
+ * Ids are handed out in blocks of IG_ID_BLOCK: before the first id of a
+ * block is used, the end of the block is written to IG_ID_MARK_FILE, so
+ * that ids never repeat even if the segments holding the last records are
+ * lost (ids may skip up to a block).
+ */
+#define IG_ID_MARK_FILE		IG_VIOLATIONS_DIR "/next_id"
+#define IG_ID_BLOCK			1024
+
+/* The id mark on disk, or 0 if there is none (or it does not check). */
+static int64
+read_id_mark(void)
+{
+	int			fd = OpenTransientFile(IG_ID_MARK_FILE, O_RDONLY | PG_BINARY);
+	int64		mark[2];
+	pg_crc32c	crc;
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, mark, sizeof(mark)) != sizeof(mark))
+	{
+		CloseTransientFile(fd);
+		return 0;
+	}
+	CloseTransientFile(fd);
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, &mark[0], sizeof(mark[0]));
+	FIN_CRC32C(crc);
+	if ((int64) crc != mark[1] || mark[0] < 0)
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: ignoring \"%s\": it does not check",
+						IG_ID_MARK_FILE)));
+		return 0;
+	}
+	return mark[0];
+}
+
+/*
+ * Moves the id mark "ahead" ids past next_id, durably: a block ahead
+ * before the first id of a block is handed out, none at a clean shutdown
+ * (so that a restart goes on without a gap).  Lock held (or no other
+ * process left).  A failure is logged; ids go on being handed out.
+ */
+static void
+write_id_mark(int64 ahead)
+{
+	int64		mark[2];
+	pg_crc32c	crc;
+	int			fd;
+	char		tmp[MAXPGPATH];
+
+	mark[0] = igv->next_id + ahead;
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, &mark[0], sizeof(mark[0]));
+	FIN_CRC32C(crc);
+	mark[1] = (int64) crc;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", IG_ID_MARK_FILE);
+	fd = OpenTransientFile(tmp, O_WRONLY | O_CREAT | O_TRUNC | PG_BINARY);
+	if (fd < 0 || write(fd, mark, sizeof(mark)) != sizeof(mark) ||
+		pg_fsync(fd) != 0)
+	{
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("insider_guard: could not write \"%s\": %m", tmp)));
+		if (fd >= 0)
+			CloseTransientFile(fd);
+		return;
+	}
+	CloseTransientFile(fd);
+	if (durable_rename(tmp, IG_ID_MARK_FILE, LOG) == 0)
+		igv->id_mark = mark[0];
+}
 
 /* Path of a segment file. */
 static void
@@ -215,6 +291,36 @@ record_at(const char *data, Size len, Size offset)
 	return header.length;
 }
 
+/*
+ * The next valid record at or after *offset: sets *offset to it and
+ * returns its length, or returns 0 if there is none.  Bytes that are not
+ * a valid record (damage) are skipped -- resynchronising on the next
+ * place where a record's magic number starts a record that checks -- and
+ * added to *skipped, unless no valid record follows them (a tail).  No
+ * record can hide in another's text: lengths hold zero bytes, which text
+ * cannot.
+ */
+static uint32
+next_record(const char *data, Size len, Size *offset, Size *skipped)
+{
+	for (Size at = *offset; at + sizeof(IgRecordHeader) <= len; at++)
+	{
+		uint32		magic;
+		uint32		rlen;
+
+		memcpy(&magic, data + at, sizeof(magic));
+		if (magic != IG_VIOLATION_MAGIC && magic != IG_REPEATS_MAGIC)
+			continue;
+		rlen = record_at(data, len, at);
+		if (rlen == 0)
+			continue;
+		*skipped += at - *offset;
+		*offset = at;
+		return rlen;
+	}
+	return 0;
+}
+
 /* Is the valid record at data a violation (else a repeats record)? */
 static inline bool
 is_violation(const char *data)
@@ -276,27 +382,33 @@ decode_record(const char *data, IgViolation *v)
 }
 
 /*
- * Length of the whole records at the start of a segment; the violation
- * records among them are counted, and the last one's id given.
+ * Reads a segment's records, skipping damage: returns the end of its last
+ * valid record (what follows is a tail, torn or damaged); the violation
+ * records are counted, the highest id kept in *last_id, and the damaged
+ * bytes before the last valid record given in *skipped.
  */
 static Size
-valid_prefix(const char *data, Size len, int64 *nrecords, int64 *last_id)
+scan_segment(const char *data, Size len, int64 *nrecords, int64 *last_id,
+			 Size *skipped)
 {
 	Size		offset = 0;
+	Size		end = 0;
 	uint32		rlen;
 
-	while ((rlen = record_at(data, len, offset)) > 0)
+	*skipped = 0;
+	while ((rlen = next_record(data, len, &offset, skipped)) > 0)
 	{
 		if (is_violation(data + offset))
 		{
 			if (last_id)
-				*last_id = record_fixed(data + offset).violation_id;
+				*last_id = Max(*last_id, record_fixed(data + offset).violation_id);
 			if (nrecords)
 				(*nrecords)++;
 		}
 		offset += rlen;
+		end = offset;
 	}
-	return offset;
+	return end;
 }
 
 Size
@@ -368,39 +480,50 @@ recover_segments(void)
 	if (dir)
 		FreeDir(dir);
 
-	/* the newest segment that has records gives the last id */
-	for (uint32 segment = igv->newest; any && segment >= igv->oldest; segment--)
+	/*
+	 * Every segment is read: damage is skipped and logged, never cut (the
+	 * records after it are intact); only the newest segment's tail, which
+	 * no valid record follows, is a torn write and is cut off.
+	 */
+	for (uint32 segment = igv->oldest; any && segment <= igv->newest; segment++)
 	{
+		char		path[MAXPGPATH];
+		Size		skipped;
+		Size		end;
+		int64		nrecords = 0;
+
 		data = read_segment(segment, &len);
 		if (data == NULL)
-			break;
-		if (segment == igv->newest)
+			continue;
+		segment_path(path, segment);
+		end = scan_segment(data, len, &nrecords, &last_id, &skipped);
+		if (skipped > 0)
+			ereport(LOG,
+					(errmsg("insider_guard: skipped %zu bytes of damaged records in \"%s\"; the %lld intact violation records around them are kept",
+							skipped, path, (long long) nrecords)));
+		if (segment == igv->newest && end < len)
 		{
-			Size		valid = valid_prefix(data, len, NULL, &last_id);
-
-			if (valid < len)
-			{
-				char		path[MAXPGPATH];
-
-				segment_path(path, segment);
+			ereport(LOG,
+					(errmsg("insider_guard: cutting %zu bytes of an incomplete record off \"%s\"",
+							len - end, path)));
+			if (truncate(path, end) != 0)
 				ereport(LOG,
-						(errmsg("insider_guard: cutting %zu bytes of an incomplete record off \"%s\"",
-								len - valid, path)));
-				if (truncate(path, valid) != 0)
-					ereport(LOG,
-							(errcode_for_file_access(),
-							 errmsg("insider_guard: could not truncate \"%s\": %m", path)));
-				igv->total_size -= len - valid;
-			}
-			igv->newest_size = valid;
+						(errcode_for_file_access(),
+						 errmsg("insider_guard: could not truncate \"%s\": %m", path)));
+			igv->total_size -= len - end;
 		}
-		else
-			valid_prefix(data, len, NULL, &last_id);
+		else if (end < len)
+			ereport(LOG,
+					(errmsg("insider_guard: skipped %zu bytes of damaged records at the end of \"%s\"",
+							len - end, path)));
+		if (segment == igv->newest)
+			igv->newest_size = end;
 		pfree(data);
-		if (last_id > 0)
-			break;
 	}
-	igv->next_id = last_id + 1;
+
+	/* ids never repeat: past the last record, and past every id handed out */
+	igv->next_id = Max(last_id + 1, read_id_mark());
+	igv->id_mark = igv->next_id;
 }
 
 /*
@@ -560,6 +683,7 @@ make_room(uint64 incoming)
 	{
 		Size		len;
 		Size		offset = 0;
+		Size		skipped = 0;
 		uint32		rlen;
 		char	   *data = read_segment(segment, &len);
 
@@ -567,7 +691,7 @@ make_room(uint64 incoming)
 			continue;
 		if (segment == igv->newest)
 			len = Min(len, igv->newest_size);
-		while ((rlen = record_at(data, len, offset)) > 0)
+		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
 		{
 			RoomRecord *r;
 
@@ -993,6 +1117,8 @@ ig_violation_report(const IgBreak *brk)
 		igv->recent[igv->next_recent].violation_id = igv->next_id;
 		igv->next_recent = (igv->next_recent + 1) % IG_RECENT_BLOCKS;
 	}
+	if (igv->next_id >= igv->id_mark)
+		write_id_mark(IG_ID_BLOCK);
 	fixed.violation_id = igv->next_id++;
 
 	initStringInfo(&buf);
@@ -1078,6 +1204,7 @@ ig_violations_read(Oid dbid, int *count)
 	{
 		Size		len;
 		Size		offset = 0;
+		Size		skipped = 0;
 		uint32		rlen;
 		char	   *data = read_segment(segment, &len);
 
@@ -1085,7 +1212,7 @@ ig_violations_read(Oid dbid, int *count)
 			continue;
 		if (segment == igv->newest)
 			len = Min(len, igv->newest_size);
-		while ((rlen = record_at(data, len, offset)) > 0)
+		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
 		{
 			if (!is_violation(data + offset))
 			{
@@ -1130,6 +1257,17 @@ ig_violations_read(Oid dbid, int *count)
 	pfree(repeats);
 	*count = n;
 	return result;
+}
+
+/*
+ * At a clean shutdown, when every other process has stopped: the next id
+ * is the mark, so that ids go on without a gap.
+ */
+void
+ig_violations_shutdown(void)
+{
+	if (igv != NULL && igv->id_mark > igv->next_id)
+		write_id_mark(0);
 }
 
 /*
@@ -1195,6 +1333,7 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 	{
 		Size		len;
 		Size		offset = 0;
+		Size		skipped = 0;
 		uint32		rlen;
 		char	   *data = read_segment(segment, &len);
 		StringInfoData kept;
@@ -1205,7 +1344,7 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 		if (segment == igv->newest)
 			len = Min(len, igv->newest_size);
 		initStringInfo(&kept);
-		while ((rlen = record_at(data, len, offset)) > 0)
+		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
 		{
 			bool		drop;
 

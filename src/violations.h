@@ -66,6 +66,7 @@ extern void ig_violations_shmem_init(bool recover);
 extern int64 ig_violation_report(const IgBreak *brk);
 extern int64 ig_violation_recent(const IgBreak *brk);
 extern void ig_violations_write_repeats(void);
+extern void ig_violations_shutdown(void);
 extern uint64 ig_parallel_query_key(bool leader);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
