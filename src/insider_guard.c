@@ -15,8 +15,15 @@
  */
 #include "postgres.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "access/xlog_internal.h"
+#include "catalog/pg_control.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "port/pg_crc32c.h"
+#include "storage/fd.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -54,12 +61,44 @@ ig_shmem_request(void)
 	RequestNamedLWLockTranche("insider_guard", 3);
 }
 
-/* At a clean shutdown of the postmaster (or single-user backend): save. */
+/*
+ * True if the server was shut down cleanly: the control file says so
+ * (the shutdown checkpoint wrote it).  After an immediate stop the
+ * postmaster exits with code 0 too, having killed backends that may have
+ * held a counter's spinlock: shared memory may be inconsistent then.
+ * Read directly, without anything that could raise an error.
+ */
+static bool
+shut_down_cleanly(void)
+{
+	ControlFileData control;
+	pg_crc32c	crc;
+	int			fd = OpenTransientFile(XLOG_CONTROL_FILE, O_RDONLY | PG_BINARY);
+	bool		read_whole;
+
+	if (fd < 0)
+		return false;
+	read_whole = (read(fd, &control, sizeof(control)) == sizeof(control));
+	CloseTransientFile(fd);
+	if (!read_whole)
+		return false;
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, &control, offsetof(ControlFileData, crc));
+	FIN_CRC32C(crc);
+	return EQ_CRC32C(crc, control.crc) &&
+		(control.state == DB_SHUTDOWNED ||
+		 control.state == DB_SHUTDOWNED_IN_RECOVERY);
+}
+
+/*
+ * At a clean shutdown of the postmaster (or single-user backend): save.
+ * Never after a crash or an immediate stop: shared memory may be
+ * inconsistent, and the last save is what comes back.
+ */
 static void
 ig_shmem_shutdown(int code, Datum arg)
 {
-	/* never after a crash: shared memory may be inconsistent */
-	if (code != 0)
+	if (code != 0 || !shut_down_cleanly())
 		return;
 	ig_save_counts();
 	ig_save_history();

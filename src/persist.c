@@ -7,8 +7,9 @@
  * a body that the owning module writes and reads, and a CRC-32C of both.
  * It is written to "<path>.tmp", flushed to disk and renamed over the old
  * file with durable_rename(), so a crash leaves either the old file or the
- * new one, never a mix.  It is read whole and checked before the owner
- * sees a byte of it; a file that does not check is logged and ignored.
+ * new one, never a mix; the old one is kept as "<path>.prev".  It is read
+ * whole and checked before the owner sees a byte of it; a file that does
+ * not check is logged and ignored, and the previous save is read instead.
  *
  * Errors are reported at LOG level and returned: these functions run in
  * the postmaster at shutdown and in the background worker, where an ERROR
@@ -61,6 +62,7 @@ bool
 ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 {
 	char		tmp_path[MAXPGPATH];
+	char		prev_path[MAXPGPATH];
 	IgFileWriter writer;
 	IgFileHeader header;
 	pg_crc32c	crc;
@@ -105,6 +107,13 @@ ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 		unlink(tmp_path);
 		return false;
 	}
+	/* the previous save stays, should this one be damaged */
+	snprintf(prev_path, sizeof(prev_path), "%s.prev", path);
+	if (rename(path, prev_path) != 0 && errno != ENOENT)
+		ereport(LOG,
+				(errcode_for_file_access(),
+				 errmsg("insider_guard: could not rename \"%s\" to \"%s\": %m",
+						path, prev_path)));
 	return durable_rename(tmp_path, path, LOG) == 0;
 }
 
@@ -181,4 +190,30 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 	if (data)
 		pfree(data);
 	return ok;
+}
+
+/*
+ * Loads the state file at path, or, if it is missing or does not check,
+ * the previous save ("<path>.prev", see ig_file_save): logged.  The owner's
+ * reader must load nothing from a body it refuses.  Returns true if
+ * either was loaded, or neither exists.
+ */
+bool
+ig_file_load_or_previous(const char *path, uint32 magic, IgFileBodyReader body)
+{
+	char		prev_path[MAXPGPATH];
+	struct stat st;
+	bool		exists = (stat(path, &st) == 0);
+
+	if (exists && ig_file_load(path, magic, body))
+		return true;
+	snprintf(prev_path, sizeof(prev_path), "%s.prev", path);
+	if (stat(prev_path, &st) != 0)
+		return !exists;
+	if (!ig_file_load(prev_path, magic, body))
+		return false;
+	ereport(LOG,
+			(errmsg("insider_guard: loaded the previous save \"%s\" instead of \"%s\"",
+					prev_path, path)));
+	return true;
 }

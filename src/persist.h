@@ -34,5 +34,7 @@ typedef bool (*IgFileBodyReader) (const char *data, Size len, const char *path);
 extern void ig_file_write(IgFileWriter *writer, const void *data, size_t len);
 extern bool ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body);
 extern bool ig_file_load(const char *path, uint32 magic, IgFileBodyReader body);
+extern bool ig_file_load_or_previous(const char *path, uint32 magic,
+									 IgFileBodyReader body);
 
 #endif							/* IG_PERSIST_H */

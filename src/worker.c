@@ -70,7 +70,7 @@ ig_save_counts(void)
 void
 ig_load_counts(void)
 {
-	ig_file_load(IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_load);
+	ig_file_load_or_previous(IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_load);
 }
 
 /*
@@ -90,7 +90,7 @@ ig_save_history(void)
 void
 ig_load_history(void)
 {
-	ig_file_load(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_load);
+	ig_file_load_or_previous(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_load);
 }
 
 /*
@@ -118,6 +118,13 @@ ig_worker_register(void)
 void
 ig_worker_main(Datum arg)
 {
+	/*
+	 * Right after a start -- after a crash, a role's reads since the last
+	 * save were lost -- save after 1 second, then 2, 4 ... up to
+	 * save_interval: what a crash soon after a crash loses stays small.
+	 */
+	long		interval_ms = 1000;
+
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
@@ -137,11 +144,12 @@ ig_worker_main(Datum arg)
 		ig_save_history();
 		ig_violations_write_repeats();
 
+		interval_ms = Min(interval_ms, (long) ig_save_interval * 1000L);
 		(void) WaitLatch(MyLatch,
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 (long) ig_save_interval * 1000L,
-						 PG_WAIT_EXTENSION);
+						 interval_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
+		interval_ms *= 2;
 	}
 
 	/* no save here: backends may still be reading; the postmaster saves */

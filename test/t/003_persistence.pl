@@ -87,7 +87,8 @@ $node->start;
 is(reads($node, 'alice', 'customers'), $after + 1000,
 	'single-user mode counts, and its counts are saved');
 
-# a damaged file is ignored at start, and the server still runs
+# a damaged file is ignored at start, and the server still runs, with the
+# previous good save (the one before single-user mode's)
 $node->stop;
 my $file = $node->data_dir . '/pg_stat/insider_guard.counts';
 ok(-f $file, 'the counts file exists after shutdown');
@@ -102,7 +103,12 @@ ok( $node->log_contains(
 		qr/insider_guard: ignoring file "pg_stat\/insider_guard.counts": its checksum does not match/,
 		$offset),
 	'a damaged counts file is reported');
-is(reads($node, 'alice', 'customers'), 0, 'and its counts are not trusted');
+is(reads($node, 'alice', 'customers'), $after,
+	'its counts are not trusted: the previous save comes back, not zero');
+ok( $node->log_contains(
+		qr/insider_guard: loaded the previous save "pg_stat\/insider_guard.counts.prev"/,
+		$offset),
+	'and the log says so');
 
 $node->stop;
 done_testing();
