@@ -1331,6 +1331,58 @@ ig_counters_incidents_written(const IgIncidentChange *changes, int count)
 }
 
 /*
+ * Makes a counter hold at least min_rows read within the window "per"
+ * ending now, as rows read at "at" (which must be within it): what a
+ * durable violation record proves the role had read, restored at start
+ * after a crash lost the counts since the last save.  Postmaster, at
+ * start.
+ */
+void
+ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per, uint64 min_rows,
+				  TimestampTz at, TimestampTz now)
+{
+	IgCounterKey key;
+	IgCounterRef ref = IG_COUNTER_REF_INIT;
+	IgCounter  *counter;
+	int			w;
+	uint64		rows;
+
+	key.dbid = dbid;
+	key.roleid = roleid;
+	key.relid = relid;
+	refresh_windows();
+	counter = lock_counter(&key, &ref, true, now);
+	if (counter == NULL)
+		return;
+	if (!flush_pending(counter, now))
+	{
+		SpinLockRelease(&counter->mutex);
+		return;
+	}
+	w = window_for_length(per);
+	rows = ig_ring_sum(&counter->rings[w], local_windows[w].width, per, now);
+	if (rows < min_rows)
+	{
+		for (int r = 0; r < ig->nwindows; r++)
+		{
+			IgWindowDef *def = &local_windows[r];
+
+			if (def->length != 0)
+				ig_ring_add_past(&counter->rings[r],
+								 ig_window_bucket(def->width, at),
+								 min_rows - rows);
+		}
+		counter->version++;
+		counter->last_read = Max(counter->last_read, at);
+		counter->last_used = Max(counter->last_used, at);
+		/* kept while it proves something */
+		counter->pinned_until = Max(counter->pinned_until, at + per + USECS_PER_MINUTE);
+	}
+	release_counter(counter);
+	mark_dirty();
+}
+
+/*
  * The ring that answers a window length for thresholds: a built-in or
  * custom window of exactly that length; else a free custom slot, defined
  * now for it (every counter's ring for it is rebuilt on first use from its

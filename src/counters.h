@@ -197,6 +197,8 @@ extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,
 								   int kind, TimestampTz now);
 extern void ig_counters_sweep(TimestampTz now);
+extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
+							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
 										   int64 rule_id, TimestampTz now,
 										   int64 *violation_id);

@@ -168,6 +168,7 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->baseline = rule->baseline;
 	brk->catalog_ok = catalog_ok;
 	brk->parallel_query = parallel_query;
+	brk->key_relid = rule->relid;
 }
 
 static void stop_statement(IgKeyRules *kr, IgTally *tally,

@@ -263,6 +263,8 @@ ig_reset(PG_FUNCTION_ARGS)
 	ig_require_preloaded();
 	/* the repeats of the incidents that go with the counters are kept */
 	ig_violations_write_repeats();
+	/* and the records made until now restore no counts at a start */
+	ig_violations_note_reset(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
 	ig_counters_reset(MyDatabaseId,
 					  PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
 	ig_admin_log_call(fcinfo, "reset", argnames, argtypes, 1,

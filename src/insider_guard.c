@@ -127,6 +127,7 @@ ig_shmem_startup(void)
 		{
 			ig_load_counts();
 			ig_load_history();
+			ig_violations_restore_counts();
 		}
 		on_shmem_exit(ig_shmem_shutdown, (Datum) 0);
 	}

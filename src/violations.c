@@ -61,13 +61,16 @@
 
 #include "counters.h"
 #include "functions.h"
+#include "window.h"
 #include "guc.h"
 #include "names.h"
 #include "violations.h"
 
 #define IG_VIOLATIONS_DIR	"pg_insider_guard"
-#define IG_VIOLATION_MAGIC	0x49475631	/* "IGV1" */
+#define IG_VIOLATION_MAGIC	0x49475632	/* "IGV2": IgViolationFacts */
+#define IG_VIOLATION_MAGIC_V1 0x49475631	/* "IGV1": IG_FACTS_V1_SIZE of it */
 #define IG_REPEATS_MAGIC	0x49475231	/* "IGR1" */
+#define IG_RESET_MAGIC		0x49475a31	/* "IGZ1" */
 #define IG_NSTRINGS			6
 
 typedef struct IgRecordHeader
@@ -94,6 +97,18 @@ typedef struct IgRepeatsRecord
 	Oid			dbid;
 	uint32		pad;
 } IgRepeatsRecord;
+
+/*
+ * A reset record: the header, then this.  An admin reset the counts of a
+ * role (InvalidOid: every role) in a database: the block records made
+ * before it no longer restore counts at start.
+ */
+typedef struct IgResetRecord
+{
+	TimestampTz at;
+	Oid			dbid;
+	Oid			roleid;
+} IgResetRecord;
 
 /*
  * A recent block record of a parallel query: its leader and workers may
@@ -277,8 +292,12 @@ record_at(const char *data, Size len, Size offset)
 	memcpy(&header, data + offset, sizeof(header));
 	if (header.magic == IG_VIOLATION_MAGIC)
 		least = sizeof(header) + sizeof(IgRecordFixed);
+	else if (header.magic == IG_VIOLATION_MAGIC_V1)
+		least = sizeof(header) + IG_FACTS_V1_SIZE;
 	else if (header.magic == IG_REPEATS_MAGIC)
 		least = sizeof(header) + sizeof(IgRepeatsRecord);
+	else if (header.magic == IG_RESET_MAGIC)
+		least = sizeof(header) + sizeof(IgResetRecord);
 	else
 		return 0;
 	if (header.length < least || header.length > len - offset)
@@ -309,7 +328,8 @@ next_record(const char *data, Size len, Size *offset, Size *skipped)
 		uint32		rlen;
 
 		memcpy(&magic, data + at, sizeof(magic));
-		if (magic != IG_VIOLATION_MAGIC && magic != IG_REPEATS_MAGIC)
+		if (magic != IG_VIOLATION_MAGIC && magic != IG_REPEATS_MAGIC &&
+			magic != IG_VIOLATION_MAGIC_V1 && magic != IG_RESET_MAGIC)
 			continue;
 		rlen = record_at(data, len, at);
 		if (rlen == 0)
@@ -325,16 +345,34 @@ next_record(const char *data, Size len, Size *offset, Size *skipped)
 static inline bool
 is_violation(const char *data)
 {
-	return ((const IgRecordHeader *) data)->magic == IG_VIOLATION_MAGIC;
+	uint32		magic = ((const IgRecordHeader *) data)->magic;
+
+	return magic == IG_VIOLATION_MAGIC || magic == IG_VIOLATION_MAGIC_V1;
 }
 
-/* The fixed part of a valid violation record. */
+/* Is the valid record at data a repeats record? */
+static inline bool
+is_repeats(const char *data)
+{
+	return ((const IgRecordHeader *) data)->magic == IG_REPEATS_MAGIC;
+}
+
+/* The size of the fixed part of a valid violation record. */
+static inline Size
+fixed_size(const char *data)
+{
+	return ((const IgRecordHeader *) data)->magic == IG_VIOLATION_MAGIC ?
+		sizeof(IgRecordFixed) : IG_FACTS_V1_SIZE;
+}
+
+/* The fixed part of a valid violation record (an old one's, completed). */
 static inline IgRecordFixed
 record_fixed(const char *data)
 {
 	IgRecordFixed fixed;
 
-	memcpy(&fixed, data + sizeof(IgRecordHeader), sizeof(fixed));
+	memset(&fixed, 0, sizeof(fixed));
+	memcpy(&fixed, data + sizeof(IgRecordHeader), fixed_size(data));
 	return fixed;
 }
 
@@ -352,11 +390,11 @@ record_repeats(const char *data)
 static void
 decode_record(const char *data, IgViolation *v)
 {
-	const char *p = data + sizeof(IgRecordHeader) + sizeof(IgRecordFixed);
+	const char *p = data + sizeof(IgRecordHeader) + fixed_size(data);
 	const char *end = data + ((const IgRecordHeader *) data)->length;
 	char	  **strings[IG_NSTRINGS];
 
-	memcpy(&v->facts, data + sizeof(IgRecordHeader), sizeof(v->facts));
+	v->facts = record_fixed(data);
 	v->repeats = 0;
 	v->last_seen = v->facts.occurred_at;
 
@@ -734,8 +772,10 @@ make_room(uint64 incoming)
 				owners[o].bytes += rlen;
 				r->owner = o;
 			}
-			else
+			else if (is_repeats(data + offset))
 				r->violation_id = record_repeats(data + offset).violation_id;
+			else
+				r->violation_id = 0;	/* a reset record: kept */
 			offset += rlen;
 		}
 		pfree(data);
@@ -1095,6 +1135,8 @@ ig_violation_report(const IgBreak *brk)
 	fixed.statement_rows = brk->statement_rows;
 	fixed.backend_pid = pid;
 	fixed.block = brk->block;
+	fixed.roleid = brk->roleid;
+	fixed.key_relid = brk->key_relid;
 
 	LWLockAcquire(igv->lock, LW_EXCLUSIVE);
 	if (brk->block && brk->parallel_query != 0)
@@ -1214,7 +1256,7 @@ ig_violations_read(Oid dbid, int *count)
 			len = Min(len, igv->newest_size);
 		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
 		{
-			if (!is_violation(data + offset))
+			if (is_repeats(data + offset))
 			{
 				IgRepeatsRecord r = record_repeats(data + offset);
 
@@ -1228,7 +1270,8 @@ ig_violations_read(Oid dbid, int *count)
 					repeats[nrepeats++] = r;
 				}
 			}
-			else if (record_fixed(data + offset).dbid == dbid)
+			else if (is_violation(data + offset) &&
+					 record_fixed(data + offset).dbid == dbid)
 			{
 				if (n == allocated)
 				{
@@ -1257,6 +1300,155 @@ ig_violations_read(Oid dbid, int *count)
 	pfree(repeats);
 	*count = n;
 	return result;
+}
+
+/* A block record whose window may still hold rows it proves were read. */
+typedef struct IgProof
+{
+	int64		violation_id;
+	IgRecordFixed fixed;
+	TimestampTz last_seen;
+} IgProof;
+
+static int
+compare_proofs(const void *a, const void *b)
+{
+	return compare_int64(&((const IgProof *) a)->violation_id,
+						 &((const IgProof *) b)->violation_id);
+}
+
+/*
+ * At start, after the counts were loaded (the last save, which a crash
+ * may have left behind): a block record says its role's count was over
+ * the rule's limit when it was made, and again at its latest repeat, so
+ * while that window lasts the role's counter is made to hold at least
+ * max_rows + 1 rows read then.  A crash never hands a stopped role fresh
+ * budget.  Records of version 0.1.0 (no role) are skipped.  Postmaster.
+ */
+void
+ig_violations_restore_counts(void)
+{
+	TimestampTz now = ig_now();
+	int			allocated = 64;
+	int			n = 0;
+	IgProof    *proofs = palloc(sizeof(IgProof) * allocated);
+	int			restored = 0;
+	int			resets_allocated = 16;
+	int			nresets = 0;
+	IgResetRecord *resets = palloc(sizeof(IgResetRecord) * resets_allocated);
+
+	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
+	{
+		Size		len;
+		Size		offset = 0;
+		Size		skipped = 0;
+		uint32		rlen;
+		char	   *data = read_segment(segment, &len);
+
+		if (data == NULL)
+			continue;
+		if (segment == igv->newest)
+			len = Min(len, igv->newest_size);
+		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
+		{
+			if (is_violation(data + offset))
+			{
+				IgRecordFixed fixed = record_fixed(data + offset);
+
+				if (fixed.block && OidIsValid(fixed.roleid) &&
+					fixed.occurred_at + fixed.per > now - IG_WINDOW_MAX_US)
+				{
+					if (n == allocated)
+					{
+						allocated *= 2;
+						proofs = repalloc(proofs, sizeof(IgProof) * allocated);
+					}
+					proofs[n].violation_id = fixed.violation_id;
+					proofs[n].fixed = fixed;
+					proofs[n].last_seen = fixed.occurred_at;
+					n++;
+				}
+			}
+			else if (!is_repeats(data + offset))
+			{
+				if (nresets == resets_allocated)
+				{
+					resets_allocated *= 2;
+					resets = repalloc(resets, sizeof(IgResetRecord) * resets_allocated);
+				}
+				memcpy(&resets[nresets++], data + offset + sizeof(IgRecordHeader),
+					   sizeof(IgResetRecord));
+			}
+			else
+			{
+				IgRepeatsRecord r = record_repeats(data + offset);
+				IgProof		key;
+				IgProof    *proof;
+
+				key.violation_id = r.violation_id;
+				proof = bsearch(&key, proofs, n, sizeof(IgProof), compare_proofs);
+				if (proof != NULL)
+					proof->last_seen = Max(proof->last_seen, r.last_seen);
+			}
+			offset += rlen;
+		}
+		pfree(data);
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		IgRecordFixed *f = &proofs[i].fixed;
+		TimestampTz at = proofs[i].last_seen;
+
+		bool		reset = false;
+
+		if (at + f->per <= now || at > now || f->max_rows < 0)
+			continue;
+		/* an admin reset the role's counts since: nothing to restore */
+		for (int r = 0; r < nresets && !reset; r++)
+			reset = resets[r].dbid == f->dbid && resets[r].at >= at &&
+				(resets[r].roleid == f->roleid || !OidIsValid(resets[r].roleid));
+		if (reset)
+			continue;
+		ig_counters_floor(f->dbid, f->roleid, f->key_relid, f->per,
+						  (uint64) f->max_rows + 1, at, now);
+		restored++;
+	}
+	if (restored > 0)
+		ereport(LOG,
+				(errmsg("insider_guard: %d violation records still in their window: each role's count is at least what they prove",
+						restored)));
+	pfree(proofs);
+	pfree(resets);
+}
+
+/*
+ * An admin reset the counts of a role (InvalidOid: every role) in this
+ * database: noted durably, so that the block records made before it do
+ * not restore counts at the next start.
+ */
+void
+ig_violations_note_reset(Oid roleid)
+{
+	IgRecordHeader header;
+	IgResetRecord body;
+	char		buf[sizeof(IgRecordHeader) + sizeof(IgResetRecord)];
+
+	memset(&body, 0, sizeof(body));
+	body.at = ig_now();
+	body.dbid = MyDatabaseId;
+	body.roleid = roleid;
+	memset(&header, 0, sizeof(header));
+	header.magic = IG_RESET_MAGIC;
+	header.length = sizeof(buf);
+	INIT_CRC32C(header.crc);
+	COMP_CRC32C(header.crc, &body, sizeof(body));
+	FIN_CRC32C(header.crc);
+	memcpy(buf, &header, sizeof(header));
+	memcpy(buf + sizeof(header), &body, sizeof(body));
+	LWLockAcquire(igv->lock, LW_EXCLUSIVE);
+	(void) append_record(buf, sizeof(buf));
+	LWLockRelease(igv->lock);
 }
 
 /*
@@ -1366,6 +1558,8 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 					here++;
 				}
 			}
+			else if (!is_repeats(data + offset))
+				drop = false;	/* a reset record */
 			else
 			{
 				IgRepeatsRecord r = record_repeats(data + offset);

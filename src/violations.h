@@ -28,6 +28,7 @@ typedef struct IgBreak
 	bool		baseline;		/* a baseline rule: max_rows is its limit then */
 	bool		catalog_ok;		/* names may be looked up (else: as last
 								 * seen; the transaction is failing) */
+	Oid			key_relid;		/* the rule's table (InvalidOid: all tables) */
 	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
 } IgBreak;
 
@@ -45,7 +46,13 @@ typedef struct IgViolationFacts
 	int64		statement_rows;
 	int32		backend_pid;
 	bool		block;
+	/* records of version 0.2.0 ("IGV2") also have: */
+	Oid			roleid;			/* the session user */
+	Oid			key_relid;		/* the rule's table, InvalidOid: all */
 } IgViolationFacts;
+
+/* the fixed part of records written before (IGV1) */
+#define IG_FACTS_V1_SIZE	offsetof(IgViolationFacts, roleid)
 
 /* A record as read back, with its incident's repeats. */
 typedef struct IgViolation
@@ -67,6 +74,8 @@ extern int64 ig_violation_report(const IgBreak *brk);
 extern int64 ig_violation_recent(const IgBreak *brk);
 extern void ig_violations_write_repeats(void);
 extern void ig_violations_shutdown(void);
+extern void ig_violations_restore_counts(void);
+extern void ig_violations_note_reset(Oid roleid);
 extern uint64 ig_parallel_query_key(bool leader);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);

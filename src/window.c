@@ -140,6 +140,25 @@ ig_ring_add(IgRing *ring, int64 width, int64 now, uint64 rows)
 }
 
 /*
+ * Adds rows read in the past, in bucket number "bucket": in that bucket
+ * if the ring still holds it, in the newest if it is newer (the ring
+ * advances), nowhere if it is older than the ring reaches.
+ */
+void
+ig_ring_add_past(IgRing *ring, int64 bucket, uint64 rows)
+{
+	if (rows == 0)
+		return;
+	if (ring->sum == 0 || bucket >= ring->head)
+	{
+		ig_ring_add_bucket(ring, bucket, rows);
+		return;
+	}
+	if (ring->head - bucket < IG_RING_BUCKETS)
+		bucket_add(ring, bucket, rows);
+}
+
+/*
  * Adds rows read in bucket number "bucket".  A bucket older than the
  * newest (a clock that went backwards) counts as the newest.
  */

@@ -53,9 +53,10 @@ my @segments = sort glob("$dir/violations.*");
 is(scalar @segments, 1, 'in one segment');
 my $data = slurp_file($segments[0]);
 
-# the offsets of the records (each starts with the magic "1VGI")
+# the offsets of the violation records (each starts with the magic "2VGI";
+# reset records, "1ZGI", come between them)
 my @starts;
-while ($data =~ /1VGI/g) { push @starts, pos($data) - 4; }
+while ($data =~ /2VGI/g) { push @starts, pos($data) - 4; }
 is(scalar @starts, 96, 'the records are found by their magic number');
 
 # flips a byte at $offset of the file

@@ -197,6 +197,36 @@ test_edges(void)
 }
 
 /*
+ * Rows added in the past (ig_ring_add_past: counts restored from records
+ * at start) land in their own bucket while the ring holds it, and age out
+ * from there.
+ */
+static void
+test_add_past(void)
+{
+	IgRing		ring;
+	int64		width = ig_window_width(HOUR);
+	int64		t0 = 5000 * DAY;
+
+	memset(&ring, 0, sizeof(ring));
+	ig_ring_add(&ring, width, t0, 2);
+	ig_ring_add_past(&ring, ig_window_bucket(width, t0 - 30 * MINUTE), 5);
+	CHECK(ig_ring_sum(&ring, width, HOUR, t0) == 7, "a past bucket still held counts");
+	CHECK(ig_ring_sum(&ring, width, HOUR, t0 + 31 * MINUTE) == 2,
+		  "and ages out from its own time, not the newest's: %llu",
+		  (unsigned long long) ig_ring_sum(&ring, width, HOUR, t0 + 31 * MINUTE));
+	ig_ring_add_past(&ring, ig_window_bucket(width, t0 - 3 * HOUR), 100);
+	CHECK(ig_ring_sum(&ring, width, HOUR, t0) == 7 && ring.sum == 7,
+		  "a bucket older than the ring is dropped");
+	ig_ring_add_past(&ring, ig_window_bucket(width, t0 + 10 * MINUTE), 1);
+	CHECK(ig_ring_sum(&ring, width, HOUR, t0 + 10 * MINUTE) == 8,
+		  "a newer bucket advances the ring");
+	memset(&ring, 0, sizeof(ring));
+	ig_ring_add_past(&ring, ig_window_bucket(width, t0 - 10 * MINUTE), 4);
+	CHECK(ig_ring_sum(&ring, width, HOUR, t0) == 4, "into an empty ring");
+}
+
+/*
  * A ring rebuilt from a coarser one never loses rows that are inside its
  * window, and keeps nothing older than its window plus the source width.
  */
@@ -288,6 +318,7 @@ main(void)
 	test_shorter_windows();
 	test_boundaries();
 	test_edges();
+	test_add_past();
 	test_rebuild();
 	test_encode();
 
