@@ -143,6 +143,27 @@ ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid)
 	update_limit(kr);
 }
 
+/*
+ * Reads a block-ruled key's counts and (re)takes its reservation: the
+ * rows its nodes still hold (kr->res.keep) and up to kr->res.want fresh
+ * ones, which become its pool.  A counter that cannot be made fails the
+ * statement with 53200.
+ */
+void
+ig_enforce_reserve(IgKeyRules *kr, IgTally *tally, Oid userid, TimestampTz now)
+{
+	kr->query.valid = false;
+	kr->query.over = false;
+	kr->pool = 0;
+	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+	{
+		no_room(kr, userid, true);
+		return;
+	}
+	update_limit(kr);
+	kr->pool = kr->res.fresh;
+}
+
 /* The table a break is about: the rule's, or for all-tables rules the one read. */
 static Oid
 break_table(const IgRule *rule, Oid read_relid)

@@ -40,6 +40,8 @@ typedef struct IgKeyRules
 
 extern IgKeyRules *ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt);
 extern void ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid);
+extern void ig_enforce_reserve(IgKeyRules *kr, IgTally *tally, Oid userid,
+							   TimestampTz now);
 extern void ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
 							Oid read_relid, uint64 parallel_query);
 extern void ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
@@ -97,8 +99,9 @@ ig_enforce_limit_within(IgKeyRules *kr)
  * and pinning its counter) and attaches the query to the tally, so that
  * every settle refreshes them.  An unchanged counter is answered from the
  * backend's memo, without a lock; it is pinned when the statement settles.
- * A key with a block rule is read when its first row is settled, which
- * reserves its rows (statement.c): until then it has none to grant.
+ * A key with a block rule is read when its rows are reserved, once every
+ * node is known (ig_stmt_begin_enforcing): until then it has none to
+ * grant.
  */
 static inline void
 ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)

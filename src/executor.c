@@ -64,6 +64,8 @@
 #include "optimizer/planner.h"
 #include "postmaster/autovacuum.h"
 #include "utils/inval.h"
+#include "tcop/pquery.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -631,13 +633,18 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	 * statement, FETCH ALL) leaves the plan exhausted: what it read is
 	 * settled when the executor shuts down, at once for a statement, at
 	 * CLOSE or commit for a cursor (rows a threshold covers settle batch by
-	 * batch meanwhile, as always) -- unless it holds rows reserved for a
-	 * block rule, which other processes of the role may need.
+	 * batch meanwhile, as always).  Rows reserved for a block rule, which
+	 * other processes of the role may need, go back at once.
 	 */
 	if (count == 0)
 	{
-		/* rows reserved and not read go back as soon as a run ends */
-		if (likely(!ig_stmt_running()))
+		/*
+		 * Rows reserved and not read go back when the executor ends, at
+		 * once for a statement -- or now, if a named portal (a cursor)
+		 * runs it: it may stay open long after FETCH ALL.
+		 */
+		if (likely(ActivePortal == NULL || ActivePortal->queryDesc != queryDesc ||
+				   ActivePortal->name[0] == '\0'))
 			return;
 		if (stmt == NULL)
 			stmt = ig_stmt_find(queryDesc->estate);

@@ -71,6 +71,35 @@ batch_grant(void)
 	return Max((int64) ig_batch_rows - 1, 1);
 }
 
+/*
+ * How many rows a key reserves at a time: IG_RESERVE_FIRST at first, then
+ * doubling while each reservation is read within IG_RESERVE_QUICK, and
+ * shrinking to what was read in that time when it is read more slowly --
+ * so that a slow reader (a filter that sleeps, a client that reads slowly)
+ * holds only what it reads in about IG_RESERVE_QUICK, and other processes
+ * of the role that find the rest used up get some back soon.  At most
+ * "most" (a batch).
+ */
+#define IG_RESERVE_FIRST	16
+#define IG_RESERVE_QUICK	(10 * 1000) /* microseconds */
+
+static inline int64
+reserve_size(IgKeyRules *kr, int64 most, TimestampTz now)
+{
+	int64		size = kr->res_size;
+	int64		elapsed = now - kr->res_at;
+
+	if (size <= 0)
+		size = IG_RESERVE_FIRST;
+	else if (elapsed <= IG_RESERVE_QUICK)
+		size *= 2;
+	else
+		size = Max(size * IG_RESERVE_QUICK / elapsed, IG_RESERVE_FIRST);
+	kr->res_size = size = Min(size, most);
+	kr->res_at = now;
+	return size;
+}
+
 /* Clears what a tally counted for a statement. */
 static inline void
 tally_reset(IgTally *tally)
@@ -839,35 +868,6 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 	return reclaimed;
 }
 
-/*
- * How many rows a key reserves at a time: IG_RESERVE_FIRST at first, then
- * doubling while each reservation is read within IG_RESERVE_QUICK, and
- * shrinking to what was read in that time when it is read more slowly --
- * so that a slow reader (a filter that sleeps, a client that reads slowly)
- * holds only what it reads in about IG_RESERVE_QUICK, and other processes
- * of the role that find the rest used up get some back soon.  At most
- * "most" (a batch).
- */
-#define IG_RESERVE_FIRST	16
-#define IG_RESERVE_QUICK	(10 * 1000) /* microseconds */
-
-static inline int64
-reserve_size(IgKeyRules *kr, int64 most, TimestampTz now)
-{
-	int64		size = kr->res_size;
-	int64		elapsed = now - kr->res_at;
-
-	if (size <= 0)
-		size = IG_RESERVE_FIRST;
-	else if (elapsed <= IG_RESERVE_QUICK)
-		size *= 2;
-	else
-		size = Max(size * IG_RESERVE_QUICK / elapsed, IG_RESERVE_FIRST);
-	kr->res_size = size = Min(size, most);
-	kr->res_at = now;
-	return size;
-}
-
 /* settle_keys for a statement with rules. */
 static pg_noinline void
 settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
@@ -965,9 +965,11 @@ stmt_holds_reserved(const IgStmt *stmt)
 /*
  * Grants every node of an enforcing statement its rows, once the counts
  * of its keys are known.  A key with a block rule has reserved nothing
- * yet: its nodes get no rows, and reserve a batch at their first row (the
- * row is counted first), so that a statement started and not run (a
- * cursor not fetched from) holds nothing other processes need.
+ * yet: its nodes get no rows, and reserve a few at their first row (the
+ * row is counted first, see node_first_reserve), so that a statement
+ * started and not run -- a cursor not fetched from, a parallel leader
+ * that leaves the scan to its workers, a subplan never reached -- holds
+ * nothing that other processes of the role need.
  */
 void
 ig_stmt_begin_enforcing(IgStmt *stmt)
@@ -1350,6 +1352,57 @@ wait_for_room(IgStmt *stmt, IgNode *node)
 }
 
 /*
+ * ig_slot_exhausted for a node's first row, when no key of it has reserved
+ * yet this run: only the keys that reserve are settled (the row is added,
+ * their reservation taken), which is one lock each; the others keep the
+ * row pending until the statement settles.  Returns false, having done
+ * nothing, if this is not the case or no row could be granted (the
+ * general way then decides).
+ */
+static bool
+node_first_reserve(IgStmt *stmt, IgNode *node)
+{
+	TimestampTz now;
+	int64		grant;
+
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		IgKeyRules *kr = stmt->key_rules[node->keys[i]];
+
+		if (kr != NULL && kr->query.res != NULL &&
+			(kr->res_size != 0 || kr->res.held != 0))
+			return false;
+	}
+	now = ig_now();
+	collect_node(node);
+	stmt->has_pending = true;
+	for (int i = 0; i < node->nkeys; i++)
+	{
+		int			k = node->keys[i];
+		IgKeyRules *kr = stmt->key_rules[k];
+		IgTally    *tally = &stmt->keys[k];
+
+		if (kr == NULL || kr->query.res == NULL)
+			continue;
+		kr->res.keep = key_granted(stmt, k);
+		kr->res.want = reserve_size(kr, batch_grant(), now);
+		ig_counters_settle(MyDatabaseId, stmt->userid, tally, 1,
+						   !stmt->in_worker, false, now);
+		kr->pool = kr->res.fresh;
+		ig_enforce_check(kr, tally, stmt->userid, tally->added, node->relid,
+						 stmt->parallel_query, IsTransactionState(), true);
+		if (kr->stop_rule >= 0)
+			ig_enforce_stop(kr, tally, stmt->userid, node->relid,
+							stmt->parallel_query);
+	}
+	grant = node_grant(stmt, node);
+	if (grant == 0)
+		return false;
+	node->granted = node->slot->left = grant;
+	return true;
+}
+
+/*
  * A trampoline's grant ran out (the row that did it is counted).  ON
  * CONFLICT nodes come here for every row, to count it for the partition
  * it is in.
@@ -1392,6 +1445,10 @@ ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
 		node->granted = slot->left = IG_UNLIMITED;
 		return;
 	}
+
+	/* most statements under a block rule come here once: their first row */
+	if (stmt->reserving && node_first_reserve(stmt, node))
+		return;
 
 	collect_node(node);
 	for (int attempt = 0;; attempt++)
