@@ -867,11 +867,17 @@ reservation_void(IgReservation *res)
  * to "want" -- at most half of what is left beyond every holder's, so
  * that others still find some.
  */
-static inline void
+static pg_noinline void
 reservation_take(IgCounter *counter, IgReservation *res, int64 block_headroom)
 {
-	int64		room = block_headroom - counter->reserved - res->keep;
+	int64		room;
 	int64		fresh = 0;
+
+	/* a block rule with rows free again ends the role's incidents */
+	if (unlikely(counter->has_open_incident) &&
+		block_headroom - counter->reserved > 0)
+		close_incidents(counter);
+	room = block_headroom - counter->reserved - res->keep;
 
 	if (room > 0 && res->want > 0)
 		fresh = Min(res->want, room - room / 2);
@@ -882,13 +888,13 @@ reservation_take(IgCounter *counter, IgReservation *res, int64 block_headroom)
 	counter->reserved += res->held;
 }
 
-static inline void
+static pg_attribute_always_inline void
 answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
 			 uint64 added, TimestampTz now)
 {
 	IgQueryMemo *memo = query->memo;
 
-	if (query->res != NULL)
+	if (unlikely(query->res != NULL))
 		reservation_return(counter, query->res);
 	if (likely(memo != NULL && memo->valid && memo->slot == slot &&
 			   memo->incarnation == counter->incarnation &&
@@ -905,14 +911,8 @@ answer_query(IgCounter *counter, int32 slot, IgWindowQuery *query,
 	}
 	else
 		answer_query_exact(counter, slot, query, now);
-	if (query->res != NULL)
-	{
-		/* a block rule with rows free again ends the role's incidents */
-		if (unlikely(counter->has_open_incident) &&
-			query->block_headroom - counter->reserved > 0)
-			close_incidents(counter);
+	if (unlikely(query->res != NULL))
 		reservation_take(counter, query->res, query->block_headroom);
-	}
 	counter->pinned_until = Max(counter->pinned_until, now + query->pin_span);
 	query->valid = true;
 }

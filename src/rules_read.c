@@ -34,16 +34,17 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
-#include "catalog/dependency.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_extension.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
 #include "nodes/primnodes.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
@@ -362,6 +363,52 @@ ig_rules_read_roles(Oid heapoid, Oid indexoid, bool baseline,
 }
 
 /*
+ * The tables whose contents the extension's scripts registered with
+ * pg_extension_config_dump (pg_extension.extconfig), which accepts only
+ * members of the extension: all its rule tables are.  A proof of
+ * membership that needs no scan of pg_depend.
+ */
+static Oid *config_tables = NULL;
+static int	nconfig_tables = 0;
+static int	config_tables_allocated = 0;
+
+/* Remembers the OIDs of an extconfig array. */
+static void
+remember_config_tables(ArrayType *array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) != 1 || ARR_ELEMTYPE(array) != OIDOID)
+		return;
+	deconstruct_array(array, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	if (n > config_tables_allocated)
+	{
+		config_tables_allocated = Max(n, 8);
+		config_tables = config_tables == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(Oid) * config_tables_allocated) :
+			repalloc(config_tables, sizeof(Oid) * config_tables_allocated);
+	}
+	for (int i = 0; i < n; i++)
+		if (!nulls[i])
+			config_tables[nconfig_tables++] = DatumGetObjectId(elems[i]);
+	pfree(elems);
+	pfree(nulls);
+}
+
+/* Is a relation one of the extension's config tables? */
+static bool
+is_config_table(Oid relid)
+{
+	for (int i = 0; i < nconfig_tables; i++)
+		if (config_tables[i] == relid)
+			return true;
+	return false;
+}
+
+/*
  * The extension insider_guard of this database, and its schema in
  * *nspid; InvalidOid (both) if it is not installed.  One lookup in
  * pg_extension.
@@ -376,6 +423,7 @@ ig_rules_find_extension(Oid *nspid)
 	Oid			extoid = InvalidOid;
 
 	*nspid = InvalidOid;
+	nconfig_tables = 0;
 	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
 				F_NAMEEQ, CStringGetDatum("insider_guard"));
@@ -385,8 +433,15 @@ ig_rules_find_extension(Oid *nspid)
 	{
 		Form_pg_extension form = (Form_pg_extension) GETSTRUCT(tuple);
 
+		bool		isnull;
+		Datum		config;
+
 		extoid = form->oid;
 		*nspid = form->extnamespace;
+		config = heap_getattr(tuple, Anum_pg_extension_extconfig,
+							  RelationGetDescr(rel), &isnull);
+		if (!isnull)
+			remember_config_tables(DatumGetArrayTypeP(config));
 	}
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
@@ -419,7 +474,7 @@ ig_rules_find_table(Oid extoid, Oid nspid, IgRuleTable which, Oid *named,
 	*problem = NULL;
 	if (!OidIsValid(relid))
 		return InvalidOid;
-	if (getExtensionOfObject(RelationRelationId, relid) != extoid)
+	if (!is_config_table(relid))
 		*problem = "CREATE EXTENSION insider_guard did not make it";
 	else if (get_rel_relkind(relid) != RELKIND_RELATION)
 		*problem = "it is not a table, unlike the one CREATE EXTENSION insider_guard makes";

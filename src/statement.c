@@ -559,11 +559,13 @@ stmt_simple_rules(IgStmt *stmt, IgNode *node)
 		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
 		if (kr->query.res != NULL)
 		{
-			/* as ig_stmt_begin_enforcing: reserved at the first row */
+			/* as ig_stmt_begin_enforcing, for the one node */
 			stmt->reserving = true;
-			kr->pool = 0;
 			kr->res_size = 0;
-			grant = 0;
+			kr->res.keep = 0;
+			kr->res.want = 1;
+			ig_enforce_reserve(kr, &stmt->inline_keys[k], stmt->userid, ig_now());
+			grant = Min(grant, kr->pool);
 		}
 		if (kr->limiting)
 			grant = Min(grant, kr->limit -
@@ -691,6 +693,28 @@ node_held(const IgStmt *stmt, const IgNode *node)
 	if (stmt->enforcing && node_ruled(stmt, node))
 		return Max(node->granted, 0);
 	return Max(node->granted - node->slot->left, 0);
+}
+
+/* Nodes of a statement that count towards a key and are granted rows. */
+static int
+key_nodes(const IgStmt *stmt, int key)
+{
+	int			n = 0;
+
+	for (int i = 0; i < stmt->nnodes; i++)
+	{
+		const IgNode *node = stmt->nodes[i];
+
+		if (node->kind == IG_NODE_CONFLICT || node->slot == NULL)
+			continue;
+		for (int j = 0; j < node->nkeys; j++)
+			if (node->keys[j] == key)
+			{
+				n++;
+				break;
+			}
+	}
+	return n;
 }
 
 /*
@@ -964,27 +988,40 @@ stmt_holds_reserved(const IgStmt *stmt)
 
 /*
  * Grants every node of an enforcing statement its rows, once the counts
- * of its keys are known.  A key with a block rule has reserved nothing
- * yet: its nodes get no rows, and reserve a few at their first row (the
- * row is counted first, see node_first_reserve), so that a statement
- * started and not run -- a cursor not fetched from, a parallel leader
- * that leaves the scan to its workers, a subplan never reached -- holds
- * nothing that other processes of the role need.
+ * of its keys are known.  A key with a block rule first reads them and
+ * reserves one row for each of its nodes (every node's grant has been
+ * collected and is given back): enough for a statement that reads one
+ * row, and little for one started and not run -- a cursor not fetched
+ * from, a parallel leader that leaves the scan to its workers, a subplan
+ * never reached -- to hold while other processes of the role need it.
+ * More are reserved as they are read (reserve_size).
  */
 void
 ig_stmt_begin_enforcing(IgStmt *stmt)
 {
+	TimestampTz now = 0;
+
 	stmt->reserving = false;
+	for (int i = 0; i < stmt->nnodes; i++)
+	{
+		IgNode	   *node = stmt->nodes[i];
+
+		if (node->kind != IG_NODE_CONFLICT && node->slot != NULL)
+			node->granted = node->slot->left = 0;
+	}
 	for (int k = 0; k < stmt->nkeys; k++)
 	{
 		IgKeyRules *kr = stmt->key_rules[k];
 
-		if (kr != NULL && kr->query.res != NULL)
-		{
-			stmt->reserving = true;
-			kr->pool = 0;
-			kr->res_size = 0;
-		}
+		if (kr == NULL || kr->query.res == NULL)
+			continue;
+		if (!stmt->reserving)
+			now = ig_now();
+		stmt->reserving = true;
+		kr->res_size = 0;
+		kr->res.keep = 0;
+		kr->res.want = key_nodes(stmt, k);
+		ig_enforce_reserve(kr, &stmt->keys[k], stmt->userid, now);
 	}
 	for (int i = 0; i < stmt->nnodes; i++)
 	{
@@ -1352,10 +1389,11 @@ wait_for_room(IgStmt *stmt, IgNode *node)
 }
 
 /*
- * ig_slot_exhausted for a node's first row, when no key of it has reserved
- * yet this run: only the keys that reserve are settled (the row is added,
- * their reservation taken), which is one lock each; the others keep the
- * row pending until the statement settles.  Returns false, having done
+ * ig_slot_exhausted for a node's first grant used up, when no key of it
+ * has taken more than the row per node reserved at the start this run:
+ * only the keys that reserve are settled (the rows are added, their
+ * reservation exchanged), which is one lock each; the others keep the
+ * rows pending until the statement settles.  Returns false, having done
  * nothing, if this is not the case or no row could be granted (the
  * general way then decides).
  */
@@ -1369,8 +1407,7 @@ node_first_reserve(IgStmt *stmt, IgNode *node)
 	{
 		IgKeyRules *kr = stmt->key_rules[node->keys[i]];
 
-		if (kr != NULL && kr->query.res != NULL &&
-			(kr->res_size != 0 || kr->res.held != 0))
+		if (kr != NULL && kr->query.res != NULL && kr->res_size != 0)
 			return false;
 	}
 	now = ig_now();
@@ -1384,7 +1421,7 @@ node_first_reserve(IgStmt *stmt, IgNode *node)
 
 		if (kr == NULL || kr->query.res == NULL)
 			continue;
-		kr->res.keep = key_granted(stmt, k);
+		kr->res.keep = stmt->nnodes > 1 ? key_granted(stmt, k) : 0;
 		kr->res.want = reserve_size(kr, batch_grant(), now);
 		ig_counters_settle(MyDatabaseId, stmt->userid, tally, 1,
 						   !stmt->in_worker, false, now);
