@@ -134,6 +134,21 @@ FROM insider_guard.violations WHERE violation_id > :last_id ORDER BY action;
 SELECT insider_guard.rows_read('alice', '1 hour', 'customers') AS customers_read;
 DELETE FROM insider_guard.thresholds;
 
+-- an incident whose record is pruned ends with it: the next stop of the
+-- role makes a new record
+SELECT insider_guard.reset('alice');
+SELECT insider_guard.set_threshold('alice', 3, '1 hour', 'block', 'small') > 0 AS block_3;
+SET SESSION AUTHORIZATION alice;
+SELECT v FROM small ORDER BY id;
+RESET SESSION AUTHORIZATION;
+SELECT insider_guard.prune_violations('0 seconds') > 0 AS pruned;
+SET SESSION AUTHORIZATION alice;
+SELECT v FROM small WHERE id = 1;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) AS records, sum(repeats) AS repeats, max(statement_rows) AS statement_rows
+FROM insider_guard.violations;
+DELETE FROM insider_guard.thresholds;
+
 DELETE FROM insider_guard.thresholds;
 SELECT insider_guard.reset();
 SELECT insider_guard.prune_violations('0 seconds') >= 0 AS pruned;

@@ -840,6 +840,16 @@ reservation_return(IgCounter *counter, IgReservation *res)
 	res->held = 0;
 }
 
+/* Orders violation ids. */
+static int
+compare_ids(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return (x > y) - (x < y);
+}
+
 /* Closes a locked counter's open incidents: their rules have room again. */
 static pg_noinline void
 close_incidents(IgCounter *counter)
@@ -1255,9 +1265,13 @@ ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 	{
 		IgIncident *incident = &counter->incidents[i];
 
-		if (incident->rule_id == rule_id && incident->violation_id == 0)
+		if (incident->rule_id == rule_id && incident->violation_id == 0 &&
+			incident->open)
 		{
 			incident->violation_id = violation_id;
+			/* not written: the next stop records again */
+			if (violation_id == 0)
+				incident->rule_id = 0;
 			break;
 		}
 	}
@@ -1307,6 +1321,44 @@ ig_counters_incident_changes(int *count)
 	}
 	*count = n;
 	return changes;
+}
+
+/*
+ * Forgets the incidents whose records are gone (pruned, or dropped to
+ * make room) -- the violation ids in "ids", sorted -- or, with
+ * keep_listed, those whose records are not among them (at start): the
+ * next stop of such a role makes a new record.
+ */
+void
+ig_counters_forget_incidents(const int64 *ids, int nids, bool keep_listed)
+{
+	bool		forgot = false;
+
+	for (int32 slot = 0; slot < ig->max_counters; slot++)
+	{
+		IgCounter  *counter = counter_at(slot);
+
+		SpinLockAcquire(&counter->mutex);
+		for (int i = 0; counter->in_use && i < IG_COUNTER_INCIDENTS; i++)
+		{
+			IgIncident *incident = &counter->incidents[i];
+			bool		listed;
+
+			if (incident->rule_id == 0 || incident->violation_id == 0)
+				continue;
+			listed = nids > 0 &&
+				bsearch(&incident->violation_id, ids, nids, sizeof(int64),
+						compare_ids) != NULL;
+			if (listed != keep_listed)
+			{
+				memset(incident, 0, sizeof(IgIncident));
+				forgot = true;
+			}
+		}
+		SpinLockRelease(&counter->mutex);
+	}
+	if (forgot)
+		mark_dirty();
 }
 
 /*
@@ -1379,7 +1431,8 @@ ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per, uint64 min_rows,
 		counter->pinned_until = Max(counter->pinned_until, at + per + USECS_PER_MINUTE);
 	}
 	release_counter(counter);
-	mark_dirty();
+	if (rows < min_rows)
+		mark_dirty();
 }
 
 /*
@@ -1823,8 +1876,15 @@ ig_counters_load(const char *data, Size len, const char *path)
 		memcpy(counter->incidents, record.incidents, sizeof(record.incidents));
 		counter->has_open_incident = false;
 		for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
-			counter->has_open_incident |= (counter->incidents[i].rule_id != 0 &&
-										   counter->incidents[i].open);
+		{
+			IgIncident *incident = &counter->incidents[i];
+
+			/* saved while its record was being written: none, maybe */
+			if (incident->violation_id == 0)
+				memset(incident, 0, sizeof(IgIncident));
+			counter->has_open_incident |= (incident->rule_id != 0 &&
+										   incident->open);
+		}
 		counter->pending_rows = record.pending_rows;
 		counter->pending_until = record.pending_until;
 		memcpy(counter->hist_open, record.hist_open, sizeof(record.hist_open));

@@ -207,6 +207,8 @@ extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 extern IgIncidentChange *ig_counters_incident_changes(int *count);
 extern void ig_counters_incidents_written(const IgIncidentChange *changes,
 										  int count);
+extern void ig_counters_forget_incidents(const int64 *ids, int nids,
+										 bool keep_listed);
 extern void ig_counters_reset(Oid dbid, Oid roleid);
 extern IgActivity *ig_counters_activity(Oid dbid, TimestampTz now, int *count);
 extern uint64 ig_counters_evicted(void);

@@ -213,6 +213,7 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
 	id = ig_violation_report(brk);
+	/* a record that could not be written leaves no incident behind */
 	if (kind == IG_INCIDENT_NEW)
 		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
 									  rule->id, id);
@@ -230,6 +231,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 {
 	int			broken = -1;
 
+	kr->stop_rule = -1;
 	if (!kr->query.valid)
 	{
 		no_room(kr, userid, may_raise);

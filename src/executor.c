@@ -653,8 +653,8 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 	}
 	else if (stmt == NULL)
 		stmt = ig_stmt_find(queryDesc->estate);
-	if (stmt != NULL)
-		ig_stmt_settle(stmt, false);
+	if (stmt != NULL || ig_stmt_running())
+		ig_stmt_settle_run(queryDesc->estate, stmt);
 }
 
 static PlannedStmt *

@@ -262,7 +262,7 @@ ig_reset(PG_FUNCTION_ARGS)
 
 	ig_require_preloaded();
 	/* the repeats of the incidents that go with the counters are kept */
-	ig_violations_write_repeats();
+	ig_violations_write_repeats(true);
 	/* and the records made until now restore no counts at a start */
 	ig_violations_note_reset(PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
 	ig_counters_reset(MyDatabaseId,
@@ -530,7 +530,7 @@ ig_violations(PG_FUNCTION_ARGS)
 	if (desc->natts != 16 && desc->natts != 18)
 		elog(ERROR, "insider_guard._violations has an unexpected definition");
 	/* the repeats of open incidents, as they are now */
-	ig_violations_write_repeats();
+	ig_violations_write_repeats(true);
 	records = ig_violations_read(MyDatabaseId, &count);
 	for (int i = 0; i < count; i++)
 	{

@@ -102,7 +102,7 @@ ig_shmem_shutdown(int code, Datum arg)
 		return;
 	ig_save_counts();
 	ig_save_history();
-	ig_violations_write_repeats();
+	ig_violations_write_repeats(false);
 	ig_violations_shutdown();
 }
 

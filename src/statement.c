@@ -398,6 +398,8 @@ stmt_start(EState *estate, Oid userid, bool covered)
 				 estate->es_plannedstmt->parallelModeNeeded))
 		stmt->parallel_query = stmt_parallel_query(stmt);
 	stmt->covered = covered;
+	/* a parallel query counts once, by its leader; a recheck not at all */
+	stmt->counts_statements = !stmt->in_worker && estate->es_epq_active == NULL;
 	stmt->enforcing = false;
 	stmt->reserving = false;
 	stmt->has_pending = false;
@@ -556,6 +558,7 @@ stmt_simple_rules(IgStmt *stmt, IgNode *node)
 		kr->query.valid = false;
 		kr->query.over = false;
 		kr->block_violation = 0;
+		kr->stop_rule = -1;
 		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
 		if (kr->query.res != NULL)
 		{
@@ -601,6 +604,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	stmt->estate = estate;
 	stmt->has_pending = false;
 	stmt->simple = true;
+	stmt->counts_statements = true;
 	stmt->rules_gen = ig_rules_gen;
 	stmt->has_baselines = false;
 	tally_reset(&stmt->inline_keys[0]);
@@ -913,7 +917,7 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 		}
 
 	ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
-					   !stmt->in_worker,
+					   stmt->counts_statements,
 					   final && stmt->estate->es_use_parallel_mode, now);
 
 	for (int i = 0; i < stmt->nkeys; i++)
@@ -936,7 +940,7 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 		ig_enforce_check(kr, &stmt->keys[i], stmt->userid,
 						 stmt->keys[i].added, read_relid,
 						 stmt->parallel_query, catalog_ok, may_raise);
-		if (kr->stop_rule >= 0 && stop_key < 0)
+		if (kr->stop_rule >= 0 && stop_key < 0 && may_raise)
 			stop_key = i;
 	}
 
@@ -966,7 +970,7 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid,
 	stmt->has_pending = false;
 	if (likely(!stmt->enforcing))
 		ig_counters_settle(MyDatabaseId, stmt->userid, stmt->keys, stmt->nkeys,
-						   !stmt->in_worker,
+						   stmt->counts_statements,
 						   final && stmt->estate->es_use_parallel_mode, now);
 	else
 		settle_keys_enforcing(stmt, final, may_raise, read_relid, want, now);
@@ -1074,6 +1078,35 @@ void
 ig_stmt_settle(IgStmt *stmt, bool final)
 {
 	stmt_settle(stmt, final);
+}
+
+/* Is an executor state an EvalPlanQual recheck of another's (at any depth)? */
+static bool
+rechecks(const EState *estate, const EState *parent)
+{
+	for (const EPQState *epq = estate->es_epq_active; epq != NULL;
+		 epq = epq->parentestate->es_epq_active)
+		if (epq->parentestate == parent)
+			return true;
+	return false;
+}
+
+/*
+ * After an executor run that may not be the last (a FETCH): settles the
+ * statement of an executor state (stmt, if known) and those of its
+ * EvalPlanQual rechecks, which live on until the statement ends (a
+ * cursor FOR UPDATE) -- each FETCH counts when it runs, and what they
+ * reserved goes back.
+ */
+void
+ig_stmt_settle_run(EState *estate, IgStmt *stmt)
+{
+	if (stmt != NULL)
+		stmt_settle(stmt, false);
+	for (IgStmt *s = running; s != NULL; s = s->next)
+		if (s != stmt && s->estate->es_epq_active != NULL &&
+			rechecks(s->estate, estate))
+			stmt_settle(s, false);
 }
 
 /*
@@ -1424,7 +1457,7 @@ node_first_reserve(IgStmt *stmt, IgNode *node)
 		kr->res.keep = stmt->nnodes > 1 ? key_granted(stmt, k) : 0;
 		kr->res.want = reserve_size(kr, batch_grant(), now);
 		ig_counters_settle(MyDatabaseId, stmt->userid, tally, 1,
-						   !stmt->in_worker, false, now);
+						   stmt->counts_statements, false, now);
 		kr->pool = kr->res.fresh;
 		ig_enforce_check(kr, tally, stmt->userid, tally->added, node->relid,
 						 stmt->parallel_query, IsTransactionState(), true);

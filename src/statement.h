@@ -63,6 +63,7 @@ typedef struct IgStmt
 	MemoryContextCallback callback;
 	Oid			userid;			/* session user when the statement started */
 	bool		in_worker;		/* a parallel worker's part of a query */
+	bool		counts_statements;	/* its first rows count a statement */
 	bool		covered;		/* rules cover the session user */
 	bool		enforcing;		/* some key has rules */
 	bool		reserving;		/* some key has a block rule: its rows are
@@ -114,6 +115,7 @@ extern void ig_stmt_begin_enforcing(IgStmt *stmt);
 extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
 extern void ig_stmt_settle(IgStmt *stmt, bool final);
+extern void ig_stmt_settle_run(EState *estate, IgStmt *stmt);
 extern void ig_stmt_refresh_rules(IgStmt *stmt);
 extern void ig_stmt_recheck(IgStmt *stmt);
 extern bool ig_stmt_rules_moved(const IgStmt *stmt);

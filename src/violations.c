@@ -54,6 +54,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "compat.h"
@@ -502,6 +503,14 @@ recover_segments(void)
 		char		path[MAXPGPATH];
 		struct stat st;
 
+		/* what a crash left of a rewrite or of the id mark's */
+		if (strlen(de->d_name) > 4 &&
+			strcmp(de->d_name + strlen(de->d_name) - 4, ".tmp") == 0)
+		{
+			snprintf(path, sizeof(path), "%s/%s", IG_VIOLATIONS_DIR, de->d_name);
+			unlink(path);
+			continue;
+		}
 		if (sscanf(de->d_name, "violations.%08X", &segment) != 1 ||
 			strlen(de->d_name) != strlen("violations.") + 8)
 			continue;
@@ -659,9 +668,13 @@ typedef struct RoomRecord
 	uint32		segment;
 	uint32		offset;
 	uint32		length;
-	int			owner;			/* index into the owners; -1: a repeats
-								 * record (goes with its violation) */
+	bool		violation;		/* else a repeats or a reset record */
+	int			owner;			/* whose (index into the owners), -1: none
+								 * (a reset record; a repeats record whose
+								 * violation is gone) */
 	int64		violation_id;
+	int			repeats;		/* a violation's latest repeats record, or
+								 * -1 */
 	bool		drop;
 } RoomRecord;
 
@@ -670,8 +683,8 @@ typedef struct RoomOwner
 {
 	Oid			dbid;
 	char	   *role;
-	uint64		bytes;			/* its violation records' */
-	int			next;			/* its oldest record not dropped, or -1 */
+	uint64		bytes;			/* its records' and their repeats' */
+	int			next;			/* its oldest violation not dropped, or -1 */
 	int64		dropped;
 } RoomOwner;
 
@@ -684,13 +697,83 @@ compare_int64(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* The index of the violation record of an id among the first n, or -1. */
+static int
+room_find(const RoomRecord *records, const int *violations, int n, int64 id)
+{
+	int			low = 0;
+	int			high = n - 1;
+
+	while (low <= high)
+	{
+		int			mid = (low + high) / 2;
+		int64		at = records[violations[mid]].violation_id;
+
+		if (at == id)
+			return violations[mid];
+		if (at < id)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return -1;
+}
+
+/* The owner of a record of a role in a database, added if new. */
+static int
+room_owner(RoomOwner **owners, int *nowners, int *allocated, Oid dbid,
+		   const char *role, int first)
+{
+	int			o;
+
+	for (o = 0; o < *nowners; o++)
+		if ((*owners)[o].dbid == dbid && strcmp((*owners)[o].role, role) == 0)
+			return o;
+	if (*nowners == *allocated)
+	{
+		*allocated *= 2;
+		*owners = repalloc(*owners, sizeof(RoomOwner) * *allocated);
+	}
+	(*owners)[o].dbid = dbid;
+	(*owners)[o].role = pstrdup(role);
+	(*owners)[o].bytes = 0;
+	(*owners)[o].next = first;
+	(*owners)[o].dropped = 0;
+	(*nowners)++;
+	return o;
+}
+
+/* The role a violation record names, without decoding the rest. */
+static const char *
+record_role(const char *data, char *buf, Size bufsize)
+{
+	const char *p = data + sizeof(IgRecordHeader) + fixed_size(data);
+	const char *end = data + ((const IgRecordHeader *) data)->length;
+	uint32		slen = 0;
+
+	buf[0] = '\0';
+	if (end - p >= (ptrdiff_t) sizeof(slen))
+	{
+		memcpy(&slen, p, sizeof(slen));
+		p += sizeof(slen);
+		slen = Min(slen, (uint32) (end - p));
+		slen = Min(slen, (uint32) bufsize - 1);
+		memcpy(buf, p, slen);
+		buf[slen] = '\0';
+	}
+	return buf;
+}
+
 /*
  * Makes room for "incoming" more bytes under the cap, when the store is
- * full, and a little more (an eighth of the cap) so that this is rare:
- * one record at a time, the oldest of the role (in a database) whose
- * records take the most space, so that no role's flood of records can
- * push another role's out; a role's repeats records go with its records.
- * The segments that lose records are rewritten.  Counted and logged.
+ * full, and a little more (an eighth of the cap) so that this is rare.
+ * First what nobody needs goes: repeats records that a later one of the
+ * same incident supersedes, and those whose violation is gone.  Then one
+ * violation record at a time, with its repeats, the oldest of the role
+ * (in a database) whose records and repeats take the most space: so no
+ * role's flood of records can push another role's out.  The segments
+ * that lose records are rewritten; the incidents of the records dropped
+ * are forgotten (the next stop makes a record).  Counted and logged.
  * Lock held.
  */
 static void
@@ -699,9 +782,13 @@ make_room(uint64 incoming)
 	uint64		cap = (uint64) ig_violations_max_size * 1024;
 	uint64		need;
 	uint64		freed = 0;
+	MemoryContext cxt;
+	MemoryContext old;
 	RoomRecord *records;
 	int			nrecords = 0;
 	int			allocated = 256;
+	int		   *violations;		/* the violation records, by id */
+	int			nviolations = 0;
 	RoomOwner  *owners;
 	int			nowners = 0;
 	int			owners_allocated = 16;
@@ -713,9 +800,13 @@ make_room(uint64 incoming)
 	if (igv->total_size + incoming <= cap)
 		return;
 	need = igv->total_size + incoming - (cap - Min(cap / 8, cap / 2));
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "insider_guard make_room",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
 
 	/* every record, and whose it is */
 	records = palloc(sizeof(RoomRecord) * allocated);
+	violations = palloc(sizeof(int) * allocated);
 	owners = palloc(sizeof(RoomOwner) * owners_allocated);
 	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
 	{
@@ -732,11 +823,13 @@ make_room(uint64 incoming)
 		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
 		{
 			RoomRecord *r;
+			int			i = nrecords;
 
 			if (nrecords == allocated)
 			{
 				allocated *= 2;
 				records = repalloc(records, sizeof(RoomRecord) * allocated);
+				violations = repalloc(violations, sizeof(int) * allocated);
 			}
 			r = &records[nrecords++];
 			r->segment = segment;
@@ -744,38 +837,50 @@ make_room(uint64 incoming)
 			r->length = rlen;
 			r->drop = false;
 			r->owner = -1;
-			if (is_violation(data + offset))
+			r->repeats = -1;
+			r->violation = is_violation(data + offset);
+			r->violation_id = 0;
+			if (r->violation)
 			{
-				IgViolation v;
-				int			o;
+				char		role[NAMEDATALEN * 4];
+				IgRecordFixed fixed = record_fixed(data + offset);
 
-				decode_record(data + offset, &v);
-				r->violation_id = v.facts.violation_id;
-				for (o = 0; o < nowners; o++)
-					if (owners[o].dbid == v.facts.dbid &&
-						strcmp(owners[o].role, v.role_name) == 0)
-						break;
-				if (o == nowners)
-				{
-					if (nowners == owners_allocated)
-					{
-						owners_allocated *= 2;
-						owners = repalloc(owners, sizeof(RoomOwner) * owners_allocated);
-					}
-					owners[o].dbid = v.facts.dbid;
-					owners[o].role = pstrdup(v.role_name);
-					owners[o].bytes = 0;
-					owners[o].next = nrecords - 1;
-					owners[o].dropped = 0;
-					nowners++;
-				}
-				owners[o].bytes += rlen;
-				r->owner = o;
+				r->violation_id = fixed.violation_id;
+				r->owner = room_owner(&owners, &nowners, &owners_allocated,
+									  fixed.dbid,
+									  record_role(data + offset, role, sizeof(role)),
+									  i);
+				owners[r->owner].bytes += rlen;
+				violations[nviolations++] = i;
 			}
 			else if (is_repeats(data + offset))
+			{
+				int			v;
+
 				r->violation_id = record_repeats(data + offset).violation_id;
-			else
-				r->violation_id = 0;	/* a reset record: kept */
+				v = room_find(records, violations, nviolations, r->violation_id);
+				if (v < 0)
+				{
+					/* its violation is gone: nobody needs it */
+					r->drop = true;
+					freed += rlen;
+				}
+				else if (records[v].repeats >= 0)
+				{
+					/* superseded by this one */
+					RoomRecord *older = &records[records[v].repeats];
+
+					older->drop = true;
+					freed += older->length;
+					owners[records[v].owner].bytes -= older->length;
+				}
+				if (v >= 0)
+				{
+					records[v].repeats = i;
+					r->owner = records[v].owner;
+					owners[r->owner].bytes += rlen;
+				}
+			}
 			offset += rlen;
 		}
 		pfree(data);
@@ -800,24 +905,21 @@ make_room(uint64 incoming)
 		owners[top].dropped++;
 		freed += r->length;
 		dropped_ids[ndropped++] = r->violation_id;
+		if (r->repeats >= 0)
+		{
+			records[r->repeats].drop = true;
+			owners[top].bytes -= records[r->repeats].length;
+			freed += records[r->repeats].length;
+		}
 		/* its next one */
 		owners[top].next = -1;
 		for (int i = (int) (r - records) + 1; i < nrecords; i++)
-			if (records[i].owner == top && !records[i].drop)
+			if (records[i].violation && records[i].owner == top && !records[i].drop)
 			{
 				owners[top].next = i;
 				break;
 			}
 	}
-	qsort(dropped_ids, ndropped, sizeof(int64), compare_int64);
-	for (int i = 0; i < nrecords; i++)
-		if (records[i].owner < 0 && !records[i].drop &&
-			bsearch(&records[i].violation_id, dropped_ids, ndropped,
-					sizeof(int64), compare_int64) != NULL)
-		{
-			records[i].drop = true;
-			freed += records[i].length;
-		}
 
 	/* rewrite the segments that lost records */
 	for (int i = 0; i < nrecords;)
@@ -853,8 +955,6 @@ make_room(uint64 incoming)
 					if (segment == igv->newest)
 						igv->newest_size = kept.len;
 				}
-				pfree(kept.data);
-				pfree(data);
 			}
 		}
 		i = end;
@@ -868,6 +968,13 @@ make_room(uint64 incoming)
 		if (stat(path, &st) == 0)
 			break;
 		igv->oldest++;
+	}
+
+	/* the incidents of the records dropped end with them */
+	if (ndropped > 0)
+	{
+		qsort(dropped_ids, ndropped, sizeof(int64), compare_int64);
+		ig_counters_forget_incidents(dropped_ids, ndropped, false);
 	}
 
 	/* whose records went, and how many */
@@ -892,10 +999,8 @@ make_room(uint64 incoming)
 						   whose.data, (unsigned long long) igv->dropped),
 				 errhidestmt(true)));
 	}
-	pfree(whose.data);
-	pfree(dropped_ids);
-	pfree(records);
-	pfree(owners);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
 }
 
 /*
@@ -1323,7 +1428,9 @@ compare_proofs(const void *a, const void *b)
  * the rule's limit when it was made, and again at its latest repeat, so
  * while that window lasts the role's counter is made to hold at least
  * max_rows + 1 rows read then.  A crash never hands a stopped role fresh
- * budget.  Records of version 0.1.0 (no role) are skipped.  Postmaster.
+ * budget.  Records of version 0.1.0 (no role) are skipped.  And the
+ * incidents saved with the counts whose records are gone (dropped, or a
+ * segment lost) are forgotten.  Postmaster.
  */
 void
 ig_violations_restore_counts(void)
@@ -1336,6 +1443,9 @@ ig_violations_restore_counts(void)
 	int			resets_allocated = 16;
 	int			nresets = 0;
 	IgResetRecord *resets = palloc(sizeof(IgResetRecord) * resets_allocated);
+	int			ids_allocated = 64;
+	int			nids = 0;
+	int64	   *ids = palloc(sizeof(int64) * ids_allocated);
 
 	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
 	{
@@ -1355,6 +1465,12 @@ ig_violations_restore_counts(void)
 			{
 				IgRecordFixed fixed = record_fixed(data + offset);
 
+				if (nids == ids_allocated)
+				{
+					ids_allocated *= 2;
+					ids = repalloc(ids, sizeof(int64) * ids_allocated);
+				}
+				ids[nids++] = fixed.violation_id;
 				if (fixed.block && OidIsValid(fixed.roleid) &&
 					fixed.occurred_at + fixed.per > now - IG_WINDOW_MAX_US)
 				{
@@ -1418,6 +1534,10 @@ ig_violations_restore_counts(void)
 		ereport(LOG,
 				(errmsg("insider_guard: %d violation records still in their window: each role's count is at least what they prove",
 						restored)));
+	/* incidents saved with the counts whose records are gone end */
+	qsort(ids, nids, sizeof(int64), compare_int64);
+	ig_counters_forget_incidents(ids, nids, true);
+	pfree(ids);
 	pfree(proofs);
 	pfree(resets);
 }
@@ -1465,10 +1585,11 @@ ig_violations_shutdown(void)
 /*
  * Writes the repeat counts of incidents (counters.c) that changed since
  * they were last written, as repeats records, in one write and one fsync:
- * from the worker, and before the view is read.
+ * from the worker, before the view is read, and at a clean shutdown
+ * (without "wait", and then only if no one holds the lock).
  */
 void
-ig_violations_write_repeats(void)
+ig_violations_write_repeats(bool wait)
 {
 	int			count;
 	IgIncidentChange *changes = ig_counters_incident_changes(&count);
@@ -1500,7 +1621,15 @@ ig_violations_write_repeats(void)
 		appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
 		appendBinaryStringInfo(&buf, (const char *) &body, sizeof(body));
 	}
-	LWLockAcquire(igv->lock, LW_EXCLUSIVE);
+	/* (the postmaster, at shutdown, cannot wait: no PGPROC) */
+	if (wait)
+		LWLockAcquire(igv->lock, LW_EXCLUSIVE);
+	else if (!LWLockConditionalAcquire(igv->lock, LW_EXCLUSIVE))
+	{
+		pfree(buf.data);
+		pfree(changes);
+		return;
+	}
 	written = append_record(buf.data, buf.len);
 	LWLockRelease(igv->lock);
 	if (written)
@@ -1584,6 +1713,9 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 		removed += here;
 		pfree(kept.data);
 	}
+	/* the incidents of the records removed end with them */
+	if (removed > 0)
+		ig_counters_forget_incidents(removed_ids, removed, false);
 	LWLockRelease(igv->lock);
 	if (removed_ids != NULL)
 		pfree(removed_ids);

@@ -72,7 +72,7 @@ extern Size ig_violations_shmem_size(void);
 extern void ig_violations_shmem_init(bool recover);
 extern int64 ig_violation_report(const IgBreak *brk);
 extern int64 ig_violation_recent(const IgBreak *brk);
-extern void ig_violations_write_repeats(void);
+extern void ig_violations_write_repeats(bool wait);
 extern void ig_violations_shutdown(void);
 extern void ig_violations_restore_counts(void);
 extern void ig_violations_note_reset(Oid roleid);

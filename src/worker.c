@@ -29,6 +29,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
 
 #include "counters.h"
 #include "guc.h"
@@ -124,13 +125,19 @@ ig_worker_main(Datum arg)
 	 * save_interval: what a crash soon after a crash loses stays small.
 	 */
 	long		interval_ms = 1000;
+	MemoryContext cycle_cxt;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
 	BackgroundWorkerUnblockSignals();
 
+	/* what a cycle allocates goes with it */
+	cycle_cxt = AllocSetContextCreate(TopMemoryContext, "insider_guard saver cycle",
+									  ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(cycle_cxt);
 	while (!ShutdownRequestPending)
 	{
+		MemoryContextReset(cycle_cxt);
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
@@ -142,7 +149,7 @@ ig_worker_main(Datum arg)
 		ig_counters_sweep(ig_now());
 		ig_save_counts();
 		ig_save_history();
-		ig_violations_write_repeats();
+		ig_violations_write_repeats(true);
 
 		interval_ms = Min(interval_ms, (long) ig_save_interval * 1000L);
 		(void) WaitLatch(MyLatch,

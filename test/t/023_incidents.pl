@@ -21,6 +21,10 @@ $node->safe_psql('postgres', q{
 	SELECT insider_guard.set_threshold('alice', 10, '1 hour', 'block', 'customers');
 });
 
+my $alice_reads = sub {
+	my ($sql) = @_;
+	$node->psql('postgres', $sql, extra_params => [ '-U', 'alice' ]);
+};
 my $alice_records = sub {
 	return $node->safe_psql('postgres', q{
 		SELECT count(*) || ' ' || coalesce(sum(repeats), 0)
@@ -66,6 +70,17 @@ $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
 $node->psql('postgres', 'SELECT count(*) FROM customers', extra_params => [ '-U', 'alice' ]);
 is($alice_records->(), '2 1001', 'after a reset, the next break is a new record');
 
+# alice's incident is repeated 30 times, and the view read after each:
+# 30 repeats records written, each superseding the one before
+my $repeats_after = $node->safe_psql('postgres',
+	"SELECT sum(repeats) FROM insider_guard.violations WHERE role_name = 'alice'");
+for (1 .. 30)
+{
+	$alice_reads->('SELECT email FROM customers WHERE id = 3');
+	$alice_records->();
+}
+is($alice_records->(), '2 ' . ($repeats_after + 30), 'thirty more repeats');
+
 # the flood: bob breaks once; then mallory breaks 300 rules, one record
 # each (of some 8 kB: the query is long), far more than the 1 MB store
 # holds
@@ -103,7 +118,21 @@ is($newest, 't', "mallory's newest record is kept");
 is( $node->safe_psql('postgres',
 		"SELECT count(*) FROM insider_guard.violations WHERE violation_id = $bob_id"),
 	1, "bob's record was not pushed out");
-is($alice_records->(), '2 1001', "nor alice's");
+is($alice_records->(), '2 ' . ($repeats_after + 30), "nor alice's, with her repeats");
+
+# making room dropped the repeats records that later ones superseded
+my %repeats_records;
+for my $segment (glob($node->data_dir . '/pg_insider_guard/violations.*'))
+{
+	my $data = slurp_file($segment);
+	while ($data =~ /1RGI/g)
+	{
+		my $id = unpack('q<', substr($data, pos($data) - 4 + 16, 8));
+		$repeats_records{$id}++;
+	}
+}
+my ($most) = sort { $b <=> $a } values %repeats_records;
+is($most, 1, 'one repeats record per incident is left');
 like(slurp_file($node->logfile),
 	qr/dropped \d+ violation records .*: the oldest of the role holding the most space\n.*DETAIL:  Dropped \d+ of role "mallory"/,
 	'the log says whose records were dropped');
