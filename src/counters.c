@@ -142,6 +142,9 @@ typedef struct IgCounterShared
 	pg_atomic_uint32 windows_gen;
 	pg_atomic_uint32 dirty;		/* changed since last saved */
 	pg_atomic_uint64 evicted;
+	/* log lines that a flood repeats: at most one a second of each */
+	pg_atomic_uint64 log_last[IG_LOG_KINDS];	/* second of the last */
+	pg_atomic_uint64 log_suppressed[IG_LOG_KINDS];	/* since then */
 	pg_atomic_uint64 history_lost;	/* closed windows overwritten */
 	IgWindowDef windows[IG_MAX_WINDOWS];
 } IgCounterShared;
@@ -240,6 +243,11 @@ ig_counters_shmem_init(void)
 	pg_atomic_init_u32(&ig->windows_gen, 1);
 	pg_atomic_init_u32(&ig->dirty, 0);
 	pg_atomic_init_u64(&ig->evicted, 0);
+	for (int k = 0; k < IG_LOG_KINDS; k++)
+	{
+		pg_atomic_init_u64(&ig->log_last[k], 0);
+		pg_atomic_init_u64(&ig->log_suppressed[k], 0);
+	}
 	pg_atomic_init_u64(&ig->history_lost, 0);
 
 	memset(ig->windows, 0, sizeof(ig->windows));
@@ -728,13 +736,42 @@ mark_dirty(void)
 		pg_atomic_write_u32(&ig->dirty, 1);
 }
 
+/*
+ * May a log line of this kind be written now?  At most one a second, the
+ * whole server together; *suppressed is set to how many were not since
+ * the last one (to be said in it).
+ */
+bool
+ig_counters_log_allowed(IgLogKind kind, uint64 *suppressed)
+{
+	uint64		second = (uint64) (GetCurrentTimestamp() / USECS_PER_SEC);
+	uint64		last = pg_atomic_read_u64(&ig->log_last[kind]);
+
+	if (last == second ||
+		!pg_atomic_compare_exchange_u64(&ig->log_last[kind], &last, second))
+	{
+		pg_atomic_fetch_add_u64(&ig->log_suppressed[kind], 1);
+		return false;
+	}
+	*suppressed = pg_atomic_exchange_u64(&ig->log_suppressed[kind], 0);
+	return true;
+}
+
 static pg_noinline void
 report_lost(uint64 rows)
 {
+	uint64		suppressed;
+
+	if (rows == 0 || !ig_counters_log_allowed(IG_LOG_LOST, &suppressed))
+		return;
 	ereport(LOG,
 			(errmsg("insider_guard: could not record %llu rows read: every counter is in use",
 					(unsigned long long) rows),
-			 errhint("Increase insider_guard.max_tracked.")));
+			 suppressed > 0 ?
+			 errdetail("%llu more such lines were suppressed in the last second or more.",
+					   (unsigned long long) suppressed) : 0,
+			 errhint("Increase insider_guard.max_tracked."),
+			 errhidestmt(true)));
 }
 
 /*

@@ -168,6 +168,14 @@ typedef struct IgIncidentChange
 	int32		incident;
 } IgIncidentChange;
 
+/* Log lines a flood repeats, written at most once a second each. */
+typedef enum IgLogKind
+{
+	IG_LOG_LOST,				/* rows read that no counter could take */
+	IG_LOG_NO_ROOM,				/* thresholds not checked for lack of room */
+	IG_LOG_KINDS
+} IgLogKind;
+
 /* One counter as the role_activity view shows it. */
 typedef struct IgActivity
 {
@@ -197,6 +205,7 @@ extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,
 								   int kind, TimestampTz now);
 extern void ig_counters_sweep(TimestampTz now);
+extern bool ig_counters_log_allowed(IgLogKind kind, uint64 *suppressed);
 extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
 							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,

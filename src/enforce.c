@@ -112,6 +112,8 @@ update_limit(IgKeyRules *kr)
 static void
 no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 {
+	uint64		suppressed;
+
 	if (kr->list->any_block && may_raise)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -119,10 +121,15 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 						ig_log_quote(ig_role_name(userid, may_raise))),
 				 errdetail("Every counter is in use by a threshold."),
 				 errhint("Increase insider_guard.max_tracked.")));
-	ereport(LOG,
-			(errmsg("insider_guard: no room in shared memory to check the thresholds of role %s",
-					ig_log_quote(ig_role_name(userid, may_raise))),
-			 errhint("Increase insider_guard.max_tracked.")));
+	if (ig_counters_log_allowed(IG_LOG_NO_ROOM, &suppressed))
+		ereport(LOG,
+				(errmsg("insider_guard: no room in shared memory to check the thresholds of role %s",
+						ig_log_quote(ig_role_name(userid, may_raise))),
+				 suppressed > 0 ?
+				 errdetail("%llu more such lines were suppressed in the last second or more.",
+						   (unsigned long long) suppressed) : 0,
+				 errhint("Increase insider_guard.max_tracked."),
+				 errhidestmt(true)));
 	kr->limiting = false;
 }
 
@@ -334,8 +341,10 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 		id = kr->block_violation = record_block(tally, rule, brk);
 
 	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
+	/* the query is in the record's log line: not again as STATEMENT */
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errhidestmt(true),
 			 errmsg("insider_guard: role %s may not read more rows from table %s",
 					ig_log_quote(role), ig_log_quote(table ? table : "?")),
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
