@@ -450,6 +450,60 @@ scan_segment(const char *data, Size len, int64 *nrecords, int64 *last_id,
 	return end;
 }
 
+/*
+ * A walk over every valid record of the store, oldest first (damage is
+ * skipped).  Lock held.
+ */
+typedef struct IgRecordScan
+{
+	uint32		segment;		/* the segment of the record returned */
+	char	   *data;			/* that segment, read whole */
+	Size		len;
+	Size		offset;			/* of the record returned */
+	uint32		rlen;			/* its length */
+	Size		skipped;
+} IgRecordScan;
+
+static void
+scan_begin(IgRecordScan *scan)
+{
+	memset(scan, 0, sizeof(*scan));
+	scan->segment = igv->oldest;
+}
+
+/* The next valid record, or NULL at the end of the store. */
+static const char *
+scan_next(IgRecordScan *scan)
+{
+	for (;;)
+	{
+		if (scan->data != NULL)
+		{
+			if (scan->rlen > 0)
+				scan->offset += scan->rlen;
+			scan->rlen = next_record(scan->data, scan->len, &scan->offset,
+									 &scan->skipped);
+			if (scan->rlen > 0)
+				return scan->data + scan->offset;
+			pfree(scan->data);
+			scan->data = NULL;
+			scan->segment++;
+		}
+		while (scan->data == NULL && scan->segment <= igv->newest)
+		{
+			scan->data = read_segment(scan->segment, &scan->len);
+			if (scan->data == NULL)
+				scan->segment++;
+		}
+		if (scan->data == NULL)
+			return NULL;
+		if (scan->segment == igv->newest)
+			scan->len = Min(scan->len, igv->newest_size);
+		scan->offset = 0;
+		scan->rlen = 0;
+	}
+}
+
 Size
 ig_violations_shmem_size(void)
 {
@@ -796,6 +850,8 @@ make_room(uint64 incoming)
 	int			ndropped = 0;
 	int64		total_dropped = 0;
 	StringInfoData whose;
+	IgRecordScan scan;
+	const char *record;
 
 	if (igv->total_size + incoming <= cap)
 		return;
@@ -808,64 +864,54 @@ make_room(uint64 incoming)
 	records = palloc(sizeof(RoomRecord) * allocated);
 	violations = palloc(sizeof(int) * allocated);
 	owners = palloc(sizeof(RoomOwner) * owners_allocated);
-	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
+	scan_begin(&scan);
+	while ((record = scan_next(&scan)) != NULL)
 	{
-		Size		len;
-		Size		offset = 0;
-		Size		skipped = 0;
-		uint32		rlen;
-		char	   *data = read_segment(segment, &len);
+		RoomRecord *r;
+		int			i = nrecords;
 
-		if (data == NULL)
-			continue;
-		if (segment == igv->newest)
-			len = Min(len, igv->newest_size);
-		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
+		if (nrecords == allocated)
 		{
-			RoomRecord *r;
-			int			i = nrecords;
+			allocated *= 2;
+			records = repalloc(records, sizeof(RoomRecord) * allocated);
+			violations = repalloc(violations, sizeof(int) * allocated);
+		}
+		r = &records[nrecords++];
+		r->segment = scan.segment;
+		r->offset = scan.offset;
+		r->length = scan.rlen;
+		r->drop = false;
+		r->owner = -1;
+		r->repeats = -1;
+		r->violation = is_violation(record);
+		r->violation_id = 0;
+		if (r->violation)
+		{
+			char		role[NAMEDATALEN * 4];
+			IgRecordFixed fixed = record_fixed(record);
 
-			if (nrecords == allocated)
+			r->violation_id = fixed.violation_id;
+			r->owner = room_owner(&owners, &nowners, &owners_allocated,
+								  fixed.dbid, record_role(record, role, sizeof(role)),
+								  i);
+			owners[r->owner].bytes += r->length;
+			violations[nviolations++] = i;
+		}
+		else if (is_repeats(record))
+		{
+			int			v;
+
+			r->violation_id = record_repeats(record).violation_id;
+			v = room_find(records, violations, nviolations, r->violation_id);
+			if (v < 0)
 			{
-				allocated *= 2;
-				records = repalloc(records, sizeof(RoomRecord) * allocated);
-				violations = repalloc(violations, sizeof(int) * allocated);
+				/* its violation is gone: nobody needs it */
+				r->drop = true;
+				freed += r->length;
 			}
-			r = &records[nrecords++];
-			r->segment = segment;
-			r->offset = offset;
-			r->length = rlen;
-			r->drop = false;
-			r->owner = -1;
-			r->repeats = -1;
-			r->violation = is_violation(data + offset);
-			r->violation_id = 0;
-			if (r->violation)
+			else
 			{
-				char		role[NAMEDATALEN * 4];
-				IgRecordFixed fixed = record_fixed(data + offset);
-
-				r->violation_id = fixed.violation_id;
-				r->owner = room_owner(&owners, &nowners, &owners_allocated,
-									  fixed.dbid,
-									  record_role(data + offset, role, sizeof(role)),
-									  i);
-				owners[r->owner].bytes += rlen;
-				violations[nviolations++] = i;
-			}
-			else if (is_repeats(data + offset))
-			{
-				int			v;
-
-				r->violation_id = record_repeats(data + offset).violation_id;
-				v = room_find(records, violations, nviolations, r->violation_id);
-				if (v < 0)
-				{
-					/* its violation is gone: nobody needs it */
-					r->drop = true;
-					freed += rlen;
-				}
-				else if (records[v].repeats >= 0)
+				if (records[v].repeats >= 0)
 				{
 					/* superseded by this one */
 					RoomRecord *older = &records[records[v].repeats];
@@ -874,16 +920,11 @@ make_room(uint64 incoming)
 					freed += older->length;
 					owners[records[v].owner].bytes -= older->length;
 				}
-				if (v >= 0)
-				{
-					records[v].repeats = i;
-					r->owner = records[v].owner;
-					owners[r->owner].bytes += rlen;
-				}
+				records[v].repeats = i;
+				r->owner = records[v].owner;
+				owners[r->owner].bytes += r->length;
 			}
-			offset += rlen;
 		}
-		pfree(data);
 	}
 
 	/* the oldest record of whoever holds most, until enough is free */
@@ -1345,49 +1386,36 @@ ig_violations_read(Oid dbid, int *count)
 	int			repeats_allocated = 16;
 	int			nrepeats = 0;
 	IgRepeatsRecord *repeats = palloc(sizeof(IgRepeatsRecord) * repeats_allocated);
+	IgRecordScan scan;
+	const char *record;
 
 	LWLockAcquire(igv->lock, LW_SHARED);
-	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
+	scan_begin(&scan);
+	while ((record = scan_next(&scan)) != NULL)
 	{
-		Size		len;
-		Size		offset = 0;
-		Size		skipped = 0;
-		uint32		rlen;
-		char	   *data = read_segment(segment, &len);
-
-		if (data == NULL)
-			continue;
-		if (segment == igv->newest)
-			len = Min(len, igv->newest_size);
-		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
+		if (is_repeats(record))
 		{
-			if (is_repeats(data + offset))
-			{
-				IgRepeatsRecord r = record_repeats(data + offset);
+			IgRepeatsRecord r = record_repeats(record);
 
-				if (r.dbid == dbid)
-				{
-					if (nrepeats == repeats_allocated)
-					{
-						repeats_allocated *= 2;
-						repeats = repalloc(repeats, sizeof(IgRepeatsRecord) * repeats_allocated);
-					}
-					repeats[nrepeats++] = r;
-				}
-			}
-			else if (is_violation(data + offset) &&
-					 record_fixed(data + offset).dbid == dbid)
+			if (r.dbid == dbid)
 			{
-				if (n == allocated)
+				if (nrepeats == repeats_allocated)
 				{
-					allocated *= 2;
-					result = repalloc(result, sizeof(IgViolation) * allocated);
+					repeats_allocated *= 2;
+					repeats = repalloc(repeats, sizeof(IgRepeatsRecord) * repeats_allocated);
 				}
-				decode_record(data + offset, &result[n++]);
+				repeats[nrepeats++] = r;
 			}
-			offset += rlen;
 		}
-		pfree(data);
+		else if (is_violation(record) && record_fixed(record).dbid == dbid)
+		{
+			if (n == allocated)
+			{
+				allocated *= 2;
+				result = repalloc(result, sizeof(IgViolation) * allocated);
+			}
+			decode_record(record, &result[n++]);
+		}
 	}
 	LWLockRelease(igv->lock);
 
@@ -1446,69 +1474,57 @@ ig_violations_restore_counts(void)
 	int			ids_allocated = 64;
 	int			nids = 0;
 	int64	   *ids = palloc(sizeof(int64) * ids_allocated);
+	IgRecordScan scan;
+	const char *record;
 
-	for (uint32 segment = igv->oldest; segment <= igv->newest; segment++)
+	scan_begin(&scan);
+	while ((record = scan_next(&scan)) != NULL)
 	{
-		Size		len;
-		Size		offset = 0;
-		Size		skipped = 0;
-		uint32		rlen;
-		char	   *data = read_segment(segment, &len);
-
-		if (data == NULL)
-			continue;
-		if (segment == igv->newest)
-			len = Min(len, igv->newest_size);
-		while ((rlen = next_record(data, len, &offset, &skipped)) > 0)
+		if (is_violation(record))
 		{
-			if (is_violation(data + offset))
-			{
-				IgRecordFixed fixed = record_fixed(data + offset);
+			IgRecordFixed fixed = record_fixed(record);
 
-				if (nids == ids_allocated)
-				{
-					ids_allocated *= 2;
-					ids = repalloc(ids, sizeof(int64) * ids_allocated);
-				}
-				ids[nids++] = fixed.violation_id;
-				if (fixed.block && OidIsValid(fixed.roleid) &&
-					fixed.occurred_at + fixed.per > now - IG_WINDOW_MAX_US)
-				{
-					if (n == allocated)
-					{
-						allocated *= 2;
-						proofs = repalloc(proofs, sizeof(IgProof) * allocated);
-					}
-					proofs[n].violation_id = fixed.violation_id;
-					proofs[n].fixed = fixed;
-					proofs[n].last_seen = fixed.occurred_at;
-					n++;
-				}
-			}
-			else if (!is_repeats(data + offset))
+			if (nids == ids_allocated)
 			{
-				if (nresets == resets_allocated)
-				{
-					resets_allocated *= 2;
-					resets = repalloc(resets, sizeof(IgResetRecord) * resets_allocated);
-				}
-				memcpy(&resets[nresets++], data + offset + sizeof(IgRecordHeader),
-					   sizeof(IgResetRecord));
+				ids_allocated *= 2;
+				ids = repalloc(ids, sizeof(int64) * ids_allocated);
 			}
-			else
+			ids[nids++] = fixed.violation_id;
+			if (fixed.block && OidIsValid(fixed.roleid) &&
+				fixed.occurred_at + fixed.per > now - IG_WINDOW_MAX_US)
 			{
-				IgRepeatsRecord r = record_repeats(data + offset);
-				IgProof		key;
-				IgProof    *proof;
-
-				key.violation_id = r.violation_id;
-				proof = bsearch(&key, proofs, n, sizeof(IgProof), compare_proofs);
-				if (proof != NULL)
-					proof->last_seen = Max(proof->last_seen, r.last_seen);
+				if (n == allocated)
+				{
+					allocated *= 2;
+					proofs = repalloc(proofs, sizeof(IgProof) * allocated);
+				}
+				proofs[n].violation_id = fixed.violation_id;
+				proofs[n].fixed = fixed;
+				proofs[n].last_seen = fixed.occurred_at;
+				n++;
 			}
-			offset += rlen;
 		}
-		pfree(data);
+		else if (!is_repeats(record))
+		{
+			if (nresets == resets_allocated)
+			{
+				resets_allocated *= 2;
+				resets = repalloc(resets, sizeof(IgResetRecord) * resets_allocated);
+			}
+			memcpy(&resets[nresets++], record + sizeof(IgRecordHeader),
+				   sizeof(IgResetRecord));
+		}
+		else
+		{
+			IgRepeatsRecord r = record_repeats(record);
+			IgProof		key;
+			IgProof    *proof;
+
+			key.violation_id = r.violation_id;
+			proof = bsearch(&key, proofs, n, sizeof(IgProof), compare_proofs);
+			if (proof != NULL)
+				proof->last_seen = Max(proof->last_seen, r.last_seen);
+		}
 	}
 
 	for (int i = 0; i < n; i++)

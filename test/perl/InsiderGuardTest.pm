@@ -10,10 +10,12 @@ use strict;
 use warnings;
 
 use Exporter 'import';
+use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 
-our @EXPORT = qw(new_node setup_reader reads wait_for_save session_query);
+our @EXPORT = qw(new_node setup_reader reads wait_for_save session_query
+  wait_for_lock_waiters start_as);
 
 # A started node with insider_guard preloaded.  Extra lines go to
 # postgresql.conf.
@@ -59,6 +61,29 @@ sub reads
 	$per //= '1 hour';
 	return $node->safe_psql('postgres',
 		"SELECT insider_guard.rows_read('$role', '$per', $tbl)");
+}
+
+# Waits until $n sessions wait for advisory lock $key (dies, saying
+# $what did not get there, if they do not).
+sub wait_for_lock_waiters
+{
+	my ($node, $key, $n, $what) = @_;
+	$node->poll_query_until('postgres', qq{
+		SELECT count(*) = $n FROM pg_locks
+		WHERE locktype = 'advisory' AND objid = $key AND NOT granted})
+	  or die "$what did not reach the lock";
+}
+
+# Starts $sql as $role in a psql of its own, in the background: returns
+# {handle, out, err}; $run->{handle}->finish waits for it.
+sub start_as
+{
+	my ($node, $role, $sql) = @_;
+	my %run = (out => '', err => '');
+	$run{handle} = IPC::Run::start(
+		[ 'psql', '-XAtq', '-U', $role, '-d', $node->connstr('postgres'), '-c', $sql ],
+		'>', \$run{out}, '2>', \$run{err});
+	return \%run;
 }
 
 # Runs a query in a background psql session (on_error_stop off); returns

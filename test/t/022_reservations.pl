@@ -26,21 +26,13 @@ $node->safe_psql('postgres',
 sub wait_for_waiters
 {
 	my ($n, $what) = @_;
-	$node->poll_query_until('postgres', qq{
-		SELECT count(*) = $n FROM pg_locks
-		WHERE locktype = 'advisory' AND objid = 7 AND NOT granted})
-	  or die "$what did not reach the lock";
+	wait_for_lock_waiters($node, 7, $n, $what);
 }
 
-# Runs $sql as alice in the background: {handle, out, err}.
+# Starts $sql as alice in the background: {handle, out, err}.
 sub start_as_alice
 {
-	my ($sql) = @_;
-	my %run = (out => '', err => '');
-	$run{handle} = IPC::Run::start(
-		[ 'psql', '-XAtq', '-U', 'alice', '-d', $node->connstr('postgres'), '-c', $sql ],
-		'>', \$run{out}, '2>', \$run{err});
-	return \%run;
+	return start_as($node, 'alice', @_);
 }
 
 # alice's block records, and their repeats (later stops of an incident)
