@@ -226,6 +226,8 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 
+	/* (in autovacuum: whom user code counts for, before this runs) */
+	ig_reader_note();
 	if (IsA(parsetree, CopyStmt) &&
 		!((CopyStmt *) parsetree)->is_from &&
 		((CopyStmt *) parsetree)->relation != NULL &&

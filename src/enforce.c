@@ -217,6 +217,13 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
 		return id;
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
 								ig_now(), &id);
+	if (kind == IG_INCIDENT_UNTRACKED)
+	{
+		/* slots held by closed incidents whose repeats are unwritten */
+		ig_violations_write_repeats(true);
+		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
+									rule->id, ig_now(), &id);
+	}
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
 	id = ig_violation_report(brk);

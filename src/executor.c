@@ -58,11 +58,13 @@
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "executor/executor.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/planner.h"
 #include "postmaster/autovacuum.h"
+#include "storage/proc.h"
 #include "utils/inval.h"
 #include "tcop/pquery.h"
 #include "utils/portal.h"
@@ -94,6 +96,7 @@ typedef struct IgWalk
 } IgWalk;
 
 static planner_hook_type prev_planner = NULL;
+static fmgr_hook_type prev_fmgr_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
@@ -136,25 +139,64 @@ ig_counting_active_slow(void)
 static Oid	relation_owner(Oid relid);
 
 /*
- * In an autovacuum worker, the role user code counts for: the owner of
- * the table being analyzed (its progress target), else the current user.
+ * In an autovacuum worker, the role user code counts for, decided once
+ * per transaction (autovacuum processes each table, and each work item, in
+ * a transaction of its own) the first time user code starts a statement,
+ * plans one or calls a SECURITY DEFINER function: the owner of the table
+ * being analyzed or vacuumed (its progress target), else the current user
+ * -- the table's owner, as whom autovacuum runs index expressions (BRIN
+ * summaries too).  Decided once, because user code can change both later:
+ * a CREATE INDEX it runs overwrites the progress target, and a SECURITY
+ * DEFINER function it calls changes the current user.
  */
+static LocalTransactionId autovacuum_reader_lxid = InvalidLocalTransactionId;
+static Oid	autovacuum_reader_role = InvalidOid;
+
 static Oid
 autovacuum_reader(void)
 {
 	PgBackendStatus *status = MyBEEntry;
+	Oid			role = InvalidOid;
 
+	if (MyProc->lxid == autovacuum_reader_lxid &&
+		OidIsValid(autovacuum_reader_role))
+		return autovacuum_reader_role;
 	if (status != NULL &&
 		(status->st_progress_command == PROGRESS_COMMAND_ANALYZE ||
 		 status->st_progress_command == PROGRESS_COMMAND_VACUUM) &&
 		OidIsValid(status->st_progress_command_target))
-	{
-		Oid			owner = relation_owner(status->st_progress_command_target);
+		role = relation_owner(status->st_progress_command_target);
+	if (!OidIsValid(role))
+		role = GetUserId();
+	autovacuum_reader_lxid = MyProc->lxid;
+	autovacuum_reader_role = role;
+	return role;
+}
 
-		if (OidIsValid(owner))
-			return owner;
-	}
-	return GetUserId();
+/*
+ * In an autovacuum worker, notes whom user code counts for before it can
+ * change it (see autovacuum_reader): from the planner, utility and
+ * function-manager hooks, which see a statement or a SECURITY DEFINER
+ * call before it runs.
+ */
+void
+ig_reader_note(void)
+{
+	if (unlikely(IsAutoVacuumWorkerProcess()))
+		(void) autovacuum_reader();
+}
+
+/*
+ * The function manager calls this around SECURITY DEFINER functions: in
+ * an autovacuum worker, the reader is decided before the first one runs.
+ */
+static void
+ig_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
+{
+	if (event == FHET_START && unlikely(IsAutoVacuumWorkerProcess()))
+		(void) autovacuum_reader();
+	if (prev_fmgr_hook)
+		prev_fmgr_hook(event, flinfo, arg);
 }
 
 /*
@@ -676,6 +718,7 @@ ig_planner(Query *parse, const char *query_string, int cursorOptions,
 {
 	PlannedStmt *result;
 
+	ig_reader_note();
 	if (likely(!InNoForceRLSOperation()))
 		return plan_query(parse, query_string, cursorOptions, boundParams);
 	noforce_depth++;
@@ -705,6 +748,8 @@ ig_executor_init(void)
 
 	prev_planner = planner_hook;
 	planner_hook = ig_planner;
+	prev_fmgr_hook = fmgr_hook;
+	fmgr_hook = ig_fmgr_hook;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = ig_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

@@ -33,6 +33,7 @@ ig_counting_active(void)
 }
 
 extern Oid	ig_reader_id(void);
+extern void ig_reader_note(void);
 extern bool ig_in_foreign_key_query(void);
 extern int	ig_foreign_key_filter(Oid *relids, int nrelids);
 

@@ -699,12 +699,16 @@ node_held(const IgStmt *stmt, const IgNode *node)
 	return Max(node->granted - node->slot->left, 0);
 }
 
-/* Nodes of a statement that count towards a key and are granted rows. */
+/*
+ * The nodes of a statement that count towards a key, and the rows they
+ * are still granted (what its reservation must keep when exchanged).
+ */
 static int
-key_nodes(const IgStmt *stmt, int key)
+key_nodes(const IgStmt *stmt, int key, int64 *granted)
 {
 	int			n = 0;
 
+	*granted = 0;
 	for (int i = 0; i < stmt->nnodes; i++)
 	{
 		const IgNode *node = stmt->nodes[i];
@@ -715,31 +719,20 @@ key_nodes(const IgStmt *stmt, int key)
 			if (node->keys[j] == key)
 			{
 				n++;
+				*granted += Max(node->granted, 0);
 				break;
 			}
 	}
 	return n;
 }
 
-/*
- * Rows a statement's nodes are still granted on a key: what its
- * reservation must keep when it is exchanged.
- */
-static int64
+/* The rows a statement's nodes are still granted on a key. */
+static inline int64
 key_granted(const IgStmt *stmt, int key)
 {
-	int64		granted = 0;
+	int64		granted;
 
-	for (int i = 0; i < stmt->nnodes; i++)
-	{
-		const IgNode *node = stmt->nodes[i];
-
-		if (node->kind == IG_NODE_CONFLICT || node->slot == NULL)
-			continue;
-		for (int j = 0; j < node->nkeys; j++)
-			if (node->keys[j] == key)
-				granted += Max(node->granted, 0);
-	}
+	(void) key_nodes(stmt, key, &granted);
 	return granted;
 }
 
@@ -1004,6 +997,7 @@ void
 ig_stmt_begin_enforcing(IgStmt *stmt)
 {
 	TimestampTz now = 0;
+	int64		unused;
 
 	stmt->reserving = false;
 	for (int i = 0; i < stmt->nnodes; i++)
@@ -1024,7 +1018,7 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
 		stmt->reserving = true;
 		kr->res_size = 0;
 		kr->res.keep = 0;
-		kr->res.want = key_nodes(stmt, k);
+		kr->res.want = key_nodes(stmt, k, &unused);
 		ig_enforce_reserve(kr, &stmt->keys[k], stmt->userid, now);
 	}
 	for (int i = 0; i < stmt->nnodes; i++)

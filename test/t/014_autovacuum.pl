@@ -117,4 +117,46 @@ is( $node->safe_psql('postgres', q{
 	0,
 	'the stopped ANALYZE left no statistics with the emails in them');
 
+# user code that overwrites ANALYZE's progress report (a CREATE INDEX of
+# its own) before it reads through another role's SECURITY DEFINER
+# function: still counted for the analyzed table's owner, and stopped
+$node->safe_psql('postgres', q{
+	CREATE FUNCTION public.get_emails(lo int, hi int) RETURNS SETOF text LANGUAGE sql
+		STABLE SECURITY DEFINER AS 'SELECT email FROM public.customers WHERE id BETWEEN lo AND hi';
+	GRANT EXECUTE ON FUNCTION public.get_emails(int, int) TO mallory;
+});
+$node->safe_psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	DROP TABLE mal.bait2;
+	CREATE TABLE mal.loot (email text);
+	CREATE TABLE mal.scratch (x int);
+	CREATE FUNCTION mal.steal2() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+	BEGIN
+		IF session_user = 'mallory' THEN RETURN 0; END IF;
+		EXECUTE 'CREATE INDEX ON mal.scratch (x)';
+		INSERT INTO mal.loot SELECT * FROM public.get_emails(1, 1000);
+		RETURN 1;
+	END $$;
+	CREATE FUNCTION mal.idx3(x int) RETURNS int LANGUAGE plpgsql IMMUTABLE
+		AS $$ BEGIN PERFORM mal.steal2(); RETURN x; END $$;
+	CREATE TABLE mal.bait3 (x int)
+		WITH (autovacuum_analyze_threshold = 0, autovacuum_analyze_scale_factor = 0);
+	CREATE INDEX ON mal.bait3 (mal.idx3(x));
+	INSERT INTO mal.bait3 SELECT generate_series(1, 50);
+});
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.reset();
+	SELECT insider_guard.prune_violations('0 seconds');
+});
+# (until the analyze of mal.bait3 either stole or was stopped)
+$node->poll_query_until('postgres', q{
+	SELECT count(*) > 0 FROM insider_guard.violations WHERE role_name = 'mallory'
+	UNION ALL SELECT count(*) > 0 FROM mal.loot
+	ORDER BY 1 DESC LIMIT 1})
+  or die 'the analyze of mal.bait3 did not run';
+is($node->safe_psql('postgres', 'SELECT count(*) FROM mal.loot'), 0,
+	'a CREATE INDEX in the analyzed code does not move its reads: nothing was stolen');
+ok(reads($node, 'mallory', 'customers') >= 101, 'counted for mallory');
+is(reads($node, 'postgres', 'customers'), 0, 'not for the function owner');
+
 done_testing();

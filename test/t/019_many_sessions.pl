@@ -30,19 +30,6 @@ my $blocks = sub {
 		FROM insider_guard.violations WHERE role_name = 'alice' AND action = 'block'});
 };
 
-# Waits until $n sessions wait for advisory lock 7.
-sub wait_for_waiters
-{
-	my ($n, $what) = @_;
-	wait_for_lock_waiters($node, 7, $n, $what);
-}
-
-# Starts $sql as alice in the background: {handle, out, err}.
-sub start_as_alice
-{
-	return start_as($node, 'alice', @_);
-}
-
 # cursors opened by three sessions before any reads
 my @sessions = map {
 	$node->background_psql('postgres',
@@ -70,10 +57,10 @@ my ($before, undef, $before_repeats) = split / /, $blocks->();
 my $holder = $node->background_psql('postgres', on_error_stop => 0);
 session_query($holder, 'SELECT pg_advisory_lock(7)');
 my @runs = map {
-	start_as_alice('WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
+	start_as($node, 'alice', 'WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
 		SELECT count(*) FROM w CROSS JOIN LATERAL (SELECT id FROM customers LIMIT 200) c')
 } 1 .. 3;
-wait_for_waiters(3, 'the statements');
+wait_for_lock_waiters($node, 7, 3, 'the statements');
 session_query($holder, 'SELECT pg_advisory_unlock(7)');
 $_->{handle}->finish for @runs;
 my @done = grep { $_->{out} =~ /^\s*200\s*$/ } @runs;
@@ -106,10 +93,10 @@ $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
 my $first = $last_id->();
 $holder = $node->background_psql('postgres', on_error_stop => 0);
 session_query($holder, 'SELECT pg_advisory_lock(7)');
-my $union = start_as_alice('SELECT count(*) FROM ((SELECT id FROM customers LIMIT 100)
+my $union = start_as($node, 'alice', 'SELECT count(*) FROM ((SELECT id FROM customers LIMIT 100)
 	UNION ALL (SELECT 0 FROM pg_advisory_lock_shared(7))
 	UNION ALL (SELECT id FROM customers)) u');
-wait_for_waiters(1, 'the statement');
+wait_for_lock_waiters($node, 7, 1, 'the statement');
 $node->psql('postgres', 'SELECT count(*) FROM customers',
 	extra_params => [ '-U', 'alice' ]);
 session_query($holder, 'SELECT pg_advisory_unlock(7)');
@@ -131,7 +118,7 @@ session_query($cursor, 'BEGIN');
 session_query($cursor, 'DECLARE c CURSOR FOR SELECT id,
 	CASE WHEN id = 100 THEN pg_advisory_lock_shared(7)::text END FROM customers');
 $cursor->query_until(qr/started/, "\\echo started\nFETCH 200 FROM c;\n");
-wait_for_waiters(1, 'the FETCH');
+wait_for_lock_waiters($node, 7, 1, 'the FETCH');
 ($out, $err) = ('', '');
 $node->psql('postgres', 'SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s',
 	extra_params => [ '-U', 'alice' ], stdout => \$out, stderr => \$err);

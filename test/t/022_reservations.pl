@@ -22,19 +22,6 @@ setup_reader($node, 200000);
 $node->safe_psql('postgres',
 	"SELECT insider_guard.set_threshold('alice', $max, '1 hour', 'block', 'customers')");
 
-# Waits until $n sessions wait for advisory lock 7.
-sub wait_for_waiters
-{
-	my ($n, $what) = @_;
-	wait_for_lock_waiters($node, 7, $n, $what);
-}
-
-# Starts $sql as alice in the background: {handle, out, err}.
-sub start_as_alice
-{
-	return start_as($node, 'alice', @_);
-}
-
 # alice's block records, and their repeats (later stops of an incident)
 my $records = sub {
 	return $node->safe_psql('postgres', q{
@@ -53,10 +40,10 @@ my $stops = sub {
 my $holder = $node->background_psql('postgres', on_error_stop => 0);
 $holder->query_safe('SELECT pg_advisory_lock(7)');
 my @runs = map {
-	start_as_alice('COPY (WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
+	start_as($node, 'alice', 'COPY (WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
 		SELECT c.id FROM w CROSS JOIN LATERAL (SELECT id FROM customers) c) TO STDOUT')
 } 1 .. $nsessions;
-wait_for_waiters($nsessions, 'the statements');
+wait_for_lock_waiters($node, 7, $nsessions, 'the statements');
 $holder->query_safe('SELECT pg_advisory_unlock(7)');
 $_->{handle}->finish for @runs;
 
@@ -108,9 +95,9 @@ is($records->() - $before, 1, 'the parallel query is recorded once');
 # reads up to the limit exactly
 $node->safe_psql('postgres', "SELECT insider_guard.reset('alice')");
 $holder->query_safe('SELECT pg_advisory_lock(7)');
-my $victim = start_as_alice('SELECT id, CASE WHEN id = 2 THEN pg_advisory_lock_shared(7)::text END
+my $victim = start_as($node, 'alice', 'SELECT id, CASE WHEN id = 2 THEN pg_advisory_lock_shared(7)::text END
 	FROM customers');
-wait_for_waiters(1, 'the victim');
+wait_for_lock_waiters($node, 7, 1, 'the victim');
 $node->safe_psql('postgres', q{
 	SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 	WHERE usename = 'alice' AND wait_event_type = 'Lock'});
