@@ -47,6 +47,7 @@
 #include "commands/trigger.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -55,6 +56,7 @@
 
 #include "adminlog.h"
 #include "functions.h"
+#include "rules.h"
 #include "violations.h"
 
 PG_FUNCTION_INFO_V1(ig_log_rule_change_trigger);
@@ -319,4 +321,38 @@ ig_log_rule_change_trigger(PG_FUNCTION_ARGS)
 	}
 	ig_admin_line_emit(&line);
 	return PointerGetDatum(NULL);
+}
+
+/*
+ * After a GRANT or REVOKE of role membership: one line for each registered
+ * peer group it granted or revoked, with the members named -- changing a
+ * group's members changes the peer limits of its members' baseline rules.
+ */
+void
+ig_admin_log_membership(GrantRoleStmt *stmt)
+{
+	ListCell   *lc;
+
+	foreach(lc, stmt->granted_roles)
+	{
+		AccessPriv *priv = (AccessPriv *) lfirst(lc);
+		Oid			groupid = priv->priv_name ? get_role_oid(priv->priv_name, true) : InvalidOid;
+		ListCell   *lm;
+
+		if (!OidIsValid(groupid) || !ig_rules_is_peer_group(groupid))
+			continue;
+		foreach(lm, stmt->grantee_roles)
+		{
+			Oid			member = get_rolespec_oid((RoleSpec *) lfirst(lm), true);
+			IgAdminLine line;
+
+			ig_admin_line_start(&line, stmt->is_grant ? "GRANT peer group membership" :
+								"REVOKE peer group membership");
+			ig_admin_line_value(&line, "group_role", ObjectIdGetDatum(groupid),
+								REGROLEOID, false);
+			ig_admin_line_value(&line, "member", ObjectIdGetDatum(member),
+								REGROLEOID, !OidIsValid(member));
+			ig_admin_line_emit(&line);
+		}
+	}
 }

@@ -44,6 +44,7 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 
+#include "adminlog.h"
 #include "compat.h"
 #include IG_BACKEND_STATUS_HEADER
 
@@ -235,6 +236,8 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 		copy_to_table(pstmt, IG_PROCESS_UTILITY_REST);
 	else
 		call_next(pstmt, IG_PROCESS_UTILITY_REST);
+	if (IsA(parsetree, GrantRoleStmt) && ig_counting_active())
+		ig_admin_log_membership((GrantRoleStmt *) parsetree);
 }
 
 /*

@@ -1510,6 +1510,20 @@ ig_rules_peer_groups(Oid userid, int *count)
 }
 
 /*
+ * Is a role a registered peer group of this database (insider_guard's
+ * peer_group_roles)?  Catalog access.
+ */
+bool
+ig_rules_is_peer_group(Oid roleid)
+{
+	(void) ig_rules_cover(GetSessionUserId());
+	read_peer_groups();
+	return npeer_groups > 0 &&
+		bsearch(&roleid, peer_groups, npeer_groups, sizeof(Oid),
+				compare_oids) != NULL;
+}
+
+/*
  * A list for a relation no rule covering a peer-group member names, if
  * baseline rules (of its peers) want its history kept; made once.
  */

@@ -97,6 +97,7 @@ extern uint64 ig_rules_epoch(void);
 extern bool ig_rules_current(uint64 epoch);
 extern void ig_rules_free_retired_slow(void);
 extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
+extern bool ig_rules_is_peer_group(Oid roleid);
 
 /*
  * Brings the cache up to date and says whether any rule covers the user.

@@ -140,6 +140,16 @@ foreach my $user ($superuser, 'rules_admin')
 	one_line($user, "SELECT insider_guard.add_peer_group('support')",
 		sprintf($admin, 'add_peer_group') . 'group_role "support"',
 		"$user: add_peer_group");
+	# changing a registered peer group's members is logged too
+	if ($user eq $superuser)
+	{
+		one_line($user, 'CREATE ROLE newcomer; GRANT support TO newcomer',
+			sprintf($admin, 'GRANT peer group membership') . 'group_role "support", member "newcomer"',
+			"$user: GRANT of a peer group");
+		one_line($user, 'REVOKE support FROM newcomer; DROP ROLE newcomer',
+			sprintf($admin, 'REVOKE peer group membership') . 'group_role "support", member "newcomer"',
+			"$user: REVOKE of a peer group");
+	}
 	one_line($user, "SELECT insider_guard.drop_peer_group('support')",
 		sprintf($admin, 'drop_peer_group') . 'group_role "support"',
 		"$user: drop_peer_group");
