@@ -90,7 +90,7 @@ CREATE ROLE f$r LOGIN;
 GRANT SELECT ON customers TO f$r;
 SELECT insider_guard.set_threshold('f$r', $((r * 1000)), '1 hour', 'block', 'customers');
 EOF
-done
+done > /dev/null
 
 # a session: point reads and small scans of its role, in a loop; each
 # client error (with its violation id, from the server's DETAIL, which
@@ -136,10 +136,10 @@ for round in $(seq 1 "$crashes"); do
         case $fault in
             backend)
                 pid=$(sql -c "SELECT pid FROM pg_stat_activity WHERE usename ~ '^f[0-9]+\$' LIMIT 1")
-                [ -n "$pid" ] && kill -KILL "$pid" ;;
+                [ -n "$pid" ] && { kill -KILL "$pid" || true; } ;;
             saver)
                 pid=$(pgrep -f "insider_guard saver" -P "$(head -1 "$data/postmaster.pid")" || true)
-                [ -n "$pid" ] && kill -KILL "$pid" ;;
+                [ -n "$pid" ] && { kill -KILL "$pid" || true; } ;;
             immediate)
                 as_pg "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null
                 start_server ;;
