@@ -200,7 +200,8 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 }
 
 static void stop_statement(IgKeyRules *kr, IgTally *tally,
-						   const IgRule *rule, IgBreak *brk, int64 reserved);
+						   const IgRule *rule, IgBreak *brk, int64 reserved,
+						   bool record);
 
 /*
  * Records a block rule stopping the role (or read past): the record the
@@ -325,42 +326,51 @@ ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid, Oid read_relid,
 			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
 			   parallel_query);
 	kr->stop_rule = -1;
-	stop_statement(kr, tally, rule, &brk, 0);
+	stop_statement(kr, tally, rule, &brk, 0, true);
 }
 
 /*
  * Stops the statement for a broken block rule, with its record: the one
  * already made for the statement (a cursor recorded when an earlier FETCH
- * read past), else the incident's (record_block).  "reserved" rows were
- * held by the role's other running statements (see ig_enforce_crowded).
+ * read past), else the incident's (record_block).  Without "record" (a
+ * statement crowded out, see ig_enforce_crowded) nothing is recorded.
+ * "reserved" rows were held by the role's other running statements.
  */
 static void
 stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
-			   IgBreak *brk, int64 reserved)
+			   IgBreak *brk, int64 reserved, bool record)
 {
-	int64		id;
+	int64		id = 0;
 	char	   *role = ig_role_name(brk->roleid, true);
 	char	   *table;
 
 	if (kr->block_violation != 0)
 		id = kr->block_violation;
-	else
+	else if (record)
 		id = kr->block_violation = record_block(tally, rule, brk);
 
-	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
 	/* the query is in the record's log line: not again as STATEMENT */
+	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
 	ereport(ERROR,
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errhidestmt(true),
+			 errhidestmt(record),
 			 errmsg("insider_guard: role %s may not read more rows from table %s",
 					ig_log_quote(role), ig_log_quote(table ? table : "?")),
+			 record ?
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
 						   rule->baseline ? "Baseline rule" : "Threshold",
 						   (long long) rule->id, (long long) rule->max_rows,
 						   (long long) (rule->per / USECS_PER_SEC),
 						   (long long) brk->rows_in_window,
 						   (long long) brk->statement_rows,
-						   (long long) reserved, (long long) id)));
+						   (long long) reserved, (long long) id) :
+			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, and the %lld left are reserved by other running statements of the role: not a violation, not recorded.",
+						   rule->baseline ? "Baseline rule" : "Threshold",
+						   (long long) rule->id, (long long) rule->max_rows,
+						   (long long) (rule->per / USECS_PER_SEC),
+						   (long long) brk->rows_in_window,
+						   (long long) brk->statement_rows,
+						   (long long) reserved)));
 }
 
 /*
@@ -368,7 +378,8 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
  * is broken yet: the role's other running statements (in other processes)
  * hold, reserved, every row the tightest block rule leaves, and did not
  * give any back while the caller waited.  The row that asked has been
- * counted.  Recorded against that rule, with the rows really read.
+ * counted.  No rule is broken: not recorded (the server log has the
+ * error), unless the count went over meanwhile.
  */
 void
 ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
@@ -410,6 +421,7 @@ ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
 	make_break(&brk, &kr->list->rules[tightest], userid, read_relid,
 			   (int64) kr->query.sum[tightest], tally, true, true,
 			   parallel_query);
+	/* over by now (the others read what they held): a block like any */
 	stop_statement(kr, tally, &kr->list->rules[tightest], &brk,
-				   Max(reserved, kr->res.others));
+				   Max(reserved, kr->res.others), room < 0);
 }

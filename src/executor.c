@@ -64,8 +64,10 @@
 #include "optimizer/clauses.h"
 #include "optimizer/planner.h"
 #include "postmaster/autovacuum.h"
+#include "storage/lock.h"
 #include "storage/proc.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "tcop/pquery.h"
 #include "utils/portal.h"
 #include "utils/rel.h"
@@ -139,27 +141,71 @@ ig_counting_active_slow(void)
 static Oid	relation_owner(Oid relid);
 
 /*
+ * The owner of the table whose index an autovacuum work item (a BRIN
+ * summary) is summarizing: the one table this process holds
+ * ShareUpdateExclusiveLock on (brin_summarize_range takes it on the table
+ * and its index), or InvalidOid if there is none or not just one owner.
+ * Called before user code has run a statement.
+ */
+static Oid
+work_item_owner(void)
+{
+	LockData   *data = GetLockStatusData();
+	Oid			owner = InvalidOid;
+
+	for (int i = 0; i < data->nelements; i++)
+	{
+		LockInstanceData *lock = &data->locks[i];
+		Oid			relid;
+		char		relkind;
+		Oid			o;
+
+		if (lock->pid != MyProcPid ||
+			lock->locktag.locktag_type != LOCKTAG_RELATION ||
+			lock->locktag.locktag_field1 != MyDatabaseId ||
+			(lock->holdMask & LOCKBIT_ON(ShareUpdateExclusiveLock)) == 0)
+			continue;
+		relid = lock->locktag.locktag_field2;
+		relkind = get_rel_relkind(relid);
+		if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW &&
+			relkind != RELKIND_PARTITIONED_TABLE)
+			continue;
+		o = relation_owner(relid);
+		if (OidIsValid(owner) && o != owner)
+			return InvalidOid;
+		owner = o;
+	}
+	return owner;
+}
+
+/*
  * In an autovacuum worker, the role user code counts for, decided once
- * per transaction (autovacuum processes each table, and each work item, in
- * a transaction of its own) the first time user code starts a statement,
+ * for each table and each work item autovacuum processes (told apart by
+ * the transaction and the activity autovacuum reports for it, which user
+ * code cannot change), the first time user code starts a statement,
  * plans one or calls a SECURITY DEFINER function: the owner of the table
- * being analyzed or vacuumed (its progress target), else the current user
- * -- the table's owner, as whom autovacuum runs index expressions (BRIN
- * summaries too).  Decided once, because user code can change both later:
- * a CREATE INDEX it runs overwrites the progress target, and a SECURITY
- * DEFINER function it calls changes the current user.
+ * being analyzed or vacuumed (its progress target); for a work item (a
+ * BRIN summary), the owner of the table it holds its lock on; else the
+ * current user.  Decided once, because user code can change all of them
+ * later: a CREATE INDEX it runs overwrites the progress target, and a
+ * SECURITY DEFINER function (called before any of its statements when it
+ * is an index's expression) changes the current user.
  */
 static LocalTransactionId autovacuum_reader_lxid = InvalidLocalTransactionId;
+static char autovacuum_reader_activity[NAMEDATALEN * 4];
 static Oid	autovacuum_reader_role = InvalidOid;
 
 static Oid
 autovacuum_reader(void)
 {
 	PgBackendStatus *status = MyBEEntry;
+	const char *activity = status != NULL ? status->st_activity_raw : "";
 	Oid			role = InvalidOid;
 
 	if (MyProc->lxid == autovacuum_reader_lxid &&
-		OidIsValid(autovacuum_reader_role))
+		OidIsValid(autovacuum_reader_role) &&
+		strncmp(activity, autovacuum_reader_activity,
+				sizeof(autovacuum_reader_activity) - 1) == 0)
 		return autovacuum_reader_role;
 	if (status != NULL &&
 		(status->st_progress_command == PROGRESS_COMMAND_ANALYZE ||
@@ -167,8 +213,12 @@ autovacuum_reader(void)
 		OidIsValid(status->st_progress_command_target))
 		role = relation_owner(status->st_progress_command_target);
 	if (!OidIsValid(role))
+		role = work_item_owner();
+	if (!OidIsValid(role))
 		role = GetUserId();
 	autovacuum_reader_lxid = MyProc->lxid;
+	strlcpy(autovacuum_reader_activity, activity,
+			sizeof(autovacuum_reader_activity));
 	autovacuum_reader_role = role;
 	return role;
 }

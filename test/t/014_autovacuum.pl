@@ -159,4 +159,33 @@ is($node->safe_psql('postgres', 'SELECT count(*) FROM mal.loot'), 0,
 ok(reads($node, 'mallory', 'customers') >= 101, 'counted for mallory');
 is(reads($node, 'postgres', 'customers'), 0, 'not for the function owner');
 
+# a BRIN summary (an autovacuum work item, run as the table's owner, with
+# no progress report) whose index expression is another role's SECURITY
+# DEFINER function: counted for the table's owner, not the function's
+$node->safe_psql('postgres', q{
+	CREATE ROLE bob;
+	GRANT SELECT ON customers TO bob;
+	CREATE FUNCTION public.email_of(i int) RETURNS text LANGUAGE sql
+		IMMUTABLE SECURITY DEFINER AS 'SELECT email FROM public.customers WHERE id = i';
+	ALTER FUNCTION public.email_of(int) OWNER TO bob;
+	GRANT EXECUTE ON FUNCTION public.email_of(int) TO mallory;
+	SELECT insider_guard.reset();
+});
+$node->safe_psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	DROP TABLE mal.bait3;
+	CREATE TABLE mal.summed (id int) WITH (autovacuum_enabled = off);
+	CREATE INDEX ON mal.summed USING brin (public.email_of(id))
+		WITH (pages_per_range = 1, autosummarize = on);
+});
+# (a superuser's insert: the summaries are autovacuum's to make)
+$node->safe_psql('postgres', 'INSERT INTO mal.summed SELECT generate_series(1, 3000)');
+$node->poll_query_until('postgres', q{
+	SELECT insider_guard.rows_read('mallory', '1 hour', 'customers')
+	     + insider_guard.rows_read('bob', '1 hour', 'customers') > 0})
+  or die 'no BRIN summary ran';
+ok(reads($node, 'mallory', 'customers') > 0,
+	"a BRIN summary's reads through a SECURITY DEFINER function count for the table's owner");
+is(reads($node, 'bob', 'customers'), 0, 'not for the function owner');
+
 done_testing();

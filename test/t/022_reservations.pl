@@ -39,6 +39,7 @@ my $stops = sub {
 # the whole table, sending every row to its client as it goes (COPY)
 my $holder = $node->background_psql('postgres', on_error_stop => 0);
 $holder->query_safe('SELECT pg_advisory_lock(7)');
+my $log_offset = -s $node->logfile;
 my @runs = map {
 	start_as($node, 'alice', 'COPY (WITH w AS MATERIALIZED (SELECT pg_advisory_lock_shared(7))
 		SELECT c.id FROM w CROSS JOIN LATERAL (SELECT id FROM customers) c) TO STDOUT')
@@ -57,7 +58,11 @@ ok( $count <= $max + $nsessions,
 	"$nsessions sessions: $count rows counted, at most $max + $nsessions");
 ok($received <= $max, "the clients received $received rows, no more than the limit");
 note "50 sessions: counted $count, received $received, overshoot " . ($count - $max);
-is($stops->(), $stopped, 'each stopped statement is recorded, or a repeat');
+# (one crowded out while others held the rows left broke no rule: the log
+# has its error, the store no record)
+my $crowded = () = slurp_file($node->logfile, $log_offset) =~ /not a violation, not recorded/g;
+is($stops->() + $crowded, $stopped,
+	"each stopped statement is recorded, or a repeat, or was crowded out ($crowded)");
 ok($records->() < $stopped / 2, 'in fewer records: ' . $records->());
 my $recorded_max = $node->safe_psql('postgres', q{
 	SELECT max(rows_in_window) FROM insider_guard.violations WHERE role_name = 'alice'});
