@@ -16,6 +16,8 @@ OBJS = \
 	src/baseline.o \
 	src/enforce.o \
 	src/names.o \
+	src/violations_file.o \
+	src/violations_store.o \
 	src/violations.o \
 	src/statement.o \
 	src/epq.o \
