@@ -350,16 +350,16 @@ wrap_node(PlanState *ps, IgNode *node)
 	if (ps->qual != NULL && contain_leaked_vars((Node *) ps->plan->qual))
 	{
 		node->kind = IG_NODE_FILTER;
-		node->slot = ig_wrap_expr(ps->qual, node, node->granted);
+		node->tramp = ig_wrap_expr(ps->qual, node, node->granted);
 	}
 	else if (ps->ps_ProjInfo != NULL && !IsA(ps, CustomScanState))
 	{
 		node->kind = IG_NODE_PROJECT;
-		node->slot = ig_wrap_expr(&ps->ps_ProjInfo->pi_state, node,
+		node->tramp = ig_wrap_expr(&ps->ps_ProjInfo->pi_state, node,
 								  node->granted);
 	}
 	else
-		node->slot = ig_wrap_exec(ps, node, node->granted);
+		node->tramp = ig_wrap_exec(ps, node, node->granted);
 }
 
 /*
@@ -392,7 +392,7 @@ wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
  * INSERT ... ON CONFLICT DO UPDATE reads each existing row it updates:
  * count when the SET projection (or, if it is leaky, the WHERE clause)
  * reaches it.  The row's partition is known only then, so every row goes
- * through ig_slot_exhausted.
+ * through ig_tramp_exhausted.
  */
 static void
 wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
@@ -419,7 +419,7 @@ wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
 
 	node = ig_stmt_node(walk_stmt(walk), IG_NODE_CONFLICT);
 	node->granted = 0;
-	node->slot = ig_wrap_expr(target, node, 0);
+	node->tramp = ig_wrap_expr(target, node, 0);
 }
 
 /* The relations a scan node reads (usually one). */
@@ -790,7 +790,7 @@ ig_planner(Query *parse, const char *query_string, int cursorOptions,
 void
 ig_executor_init(void)
 {
-	ig_tramp_init(ig_slot_exhausted);
+	ig_tramp_init(ig_tramp_exhausted);
 	ig_epq_init(epq_stmt_begin);
 	ig_relinfo_init();
 	ig_rules_init();

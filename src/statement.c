@@ -6,7 +6,7 @@
  *		counted nodes, and the rows granted to each node.
  *
  * A node's trampoline may hand out "granted" rows before it calls back
- * (ig_slot_exhausted).  With no threshold on its keys the grant never
+ * (ig_tramp_exhausted).  With no threshold on its keys the grant never
  * runs out.  Otherwise it is the smallest "rows left" of its keys, less
  * what other nodes of this backend hold on them (of this statement, and
  * of every other running statement of the same session user: open
@@ -457,7 +457,7 @@ stmt_node(IgStmt *stmt, IgNodeKind kind)
 	stmt->nodes[stmt->nnodes++] = node;
 
 	node->stmt = stmt;
-	node->slot = NULL;
+	node->tramp = NULL;
 	node->kind = kind;
 	node->granted = IG_UNLIMITED;
 	node->relid = InvalidOid;
@@ -610,7 +610,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	tally_reset(&stmt->inline_keys[0]);
 	tally_reset(&stmt->inline_keys[1]);
 	node = &stmt->inline_nodes[0];
-	node->slot = NULL;
+	node->tramp = NULL;
 	node->kind = IG_NODE_SCAN;
 	node->granted = IG_UNLIMITED;
 
@@ -654,15 +654,15 @@ collect_node(IgNode *node)
 	int64		consumed;
 
 	/* a node whose setup failed (an error while its keys were looked up) */
-	if (unlikely(node->slot == NULL))
+	if (unlikely(node->tramp == NULL))
 		return false;
-	consumed = node->granted - node->slot->left;
+	consumed = node->granted - node->tramp->left;
 	if (consumed <= 0)
 		return false;
 	for (int i = 0; i < node->nkeys; i++)
 		stmt->keys[node->keys[i]].pending += consumed;
 	/* the row that ran a grant out is counted in consumed */
-	node->granted = node->slot->left = Max(node->slot->left, 0);
+	node->granted = node->tramp->left = Max(node->tramp->left, 0);
 	return true;
 }
 
@@ -696,7 +696,7 @@ node_held(const IgStmt *stmt, const IgNode *node)
 {
 	if (stmt->enforcing && node_ruled(stmt, node))
 		return Max(node->granted, 0);
-	return Max(node->granted - node->slot->left, 0);
+	return Max(node->granted - node->tramp->left, 0);
 }
 
 /*
@@ -713,7 +713,7 @@ key_nodes(const IgStmt *stmt, int key, int64 *granted)
 	{
 		const IgNode *node = stmt->nodes[i];
 
-		if (node->kind == IG_NODE_CONFLICT || node->slot == NULL)
+		if (node->kind == IG_NODE_CONFLICT || node->tramp == NULL)
 			continue;
 		for (int j = 0; j < node->nkeys; j++)
 			if (node->keys[j] == key)
@@ -756,7 +756,7 @@ held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid)
 			const IgNode *other = s->nodes[i];
 
 			if (other == node || other->kind == IG_NODE_CONFLICT ||
-				other->slot == NULL || !node_reads(s, other, relid))
+				other->tramp == NULL || !node_reads(s, other, relid))
 				continue;
 			held += node_held(s, other);
 		}
@@ -866,7 +866,7 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 			bool		shares = false;
 
 			if (other == node || other->kind == IG_NODE_CONFLICT ||
-				other->slot == NULL || node_held(s, other) <= 0)
+				other->tramp == NULL || node_held(s, other) <= 0)
 				continue;
 			for (int k = 0; k < node->nkeys && !shares; k++)
 				shares = node_limits(stmt, node, stmt->keys[node->keys[k]].relid) &&
@@ -875,7 +875,7 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 				continue;
 			collected |= collect_node(other);
 			if (s->enforcing && node_ruled(s, other))
-				other->granted = other->slot->left = 0;
+				other->granted = other->tramp->left = 0;
 			reclaimed = true;
 		}
 		/* another statement's reservations go back with its rows */
@@ -1004,8 +1004,8 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
 	{
 		IgNode	   *node = stmt->nodes[i];
 
-		if (node->kind != IG_NODE_CONFLICT && node->slot != NULL)
-			node->granted = node->slot->left = 0;
+		if (node->kind != IG_NODE_CONFLICT && node->tramp != NULL)
+			node->granted = node->tramp->left = 0;
 	}
 	for (int k = 0; k < stmt->nkeys; k++)
 	{
@@ -1025,8 +1025,8 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
 	{
 		IgNode	   *node = stmt->nodes[i];
 
-		if (node->kind != IG_NODE_CONFLICT && node->slot != NULL)
-			node->granted = node->slot->left = node_grant(stmt, node);
+		if (node->kind != IG_NODE_CONFLICT && node->tramp != NULL)
+			node->granted = node->tramp->left = node_grant(stmt, node);
 	}
 }
 
@@ -1052,9 +1052,9 @@ stmt_settle(IgStmt *stmt, bool final)
 		{
 			IgNode	   *node = stmt->nodes[i];
 
-			if (node->kind != IG_NODE_CONFLICT && node->slot != NULL &&
+			if (node->kind != IG_NODE_CONFLICT && node->tramp != NULL &&
 				node_ruled(stmt, node))
-				node->granted = node->slot->left = 0;
+				node->granted = node->tramp->left = 0;
 		}
 		counted |= stmt_holds_reserved(stmt);
 	}
@@ -1199,8 +1199,8 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 		ig_stmt_begin_enforcing(stmt);
 	else
 		for (int i = 0; i < stmt->nnodes; i++)
-			if (stmt->nodes[i]->kind != IG_NODE_CONFLICT && stmt->nodes[i]->slot != NULL)
-				stmt->nodes[i]->granted = stmt->nodes[i]->slot->left = IG_UNLIMITED;
+			if (stmt->nodes[i]->kind != IG_NODE_CONFLICT && stmt->nodes[i]->tramp != NULL)
+				stmt->nodes[i]->granted = stmt->nodes[i]->tramp->left = IG_UNLIMITED;
 }
 
 /*
@@ -1281,9 +1281,9 @@ stmt_release(void *arg)
 		IgNode	   *node = &stmt->inline_nodes[0];
 		IgTally    *keys = stmt->inline_keys;
 
-		if (likely(node->slot != NULL))
+		if (likely(node->tramp != NULL))
 		{
-			int64		consumed = node->granted - node->slot->left;
+			int64		consumed = node->granted - node->tramp->left;
 
 			if (consumed > 0 ||
 				(unlikely(stmt->reserving) && stmt_holds_reserved(stmt)))
@@ -1299,7 +1299,7 @@ stmt_release(void *arg)
 					 simple_key_unsettled(stmt->key_rules[1])))
 					stmt_simple_check(stmt, node->relid);
 			}
-			ig_unwrap(node->slot);
+			ig_unwrap(node->tramp);
 		}
 		if (unlikely(keys[0].ref_moved | keys[1].ref_moved))
 		{
@@ -1312,8 +1312,8 @@ stmt_release(void *arg)
 		stmt_settle(stmt, true);
 
 		for (int i = 0; i < stmt->nnodes; i++)
-			if (stmt->nodes[i]->slot != NULL)
-				ig_unwrap(stmt->nodes[i]->slot);
+			if (stmt->nodes[i]->tramp != NULL)
+				ig_unwrap(stmt->nodes[i]->tramp);
 		for (int i = 0; i < stmt->nkeys; i++)
 			tally_remember(&stmt->keys[i], stmt->userid);
 
@@ -1382,7 +1382,7 @@ stmt_release(void *arg)
 #define IG_CROWDED_WAIT_MS	2
 
 /*
- * ig_slot_exhausted for a node that got no rows because other processes
+ * ig_tramp_exhausted for a node that got no rows because other processes
  * of the role hold them: waits for some to be given back, then stops the
  * statement (the row that asked has been counted).  Returns the grant.
  */
@@ -1416,7 +1416,7 @@ wait_for_room(IgStmt *stmt, IgNode *node)
 }
 
 /*
- * ig_slot_exhausted for a node's first grant used up, when no key of it
+ * ig_tramp_exhausted for a node's first grant used up, when no key of it
  * has taken more than the row per node reserved at the start this run:
  * only the keys that reserve are settled (the rows are added, their
  * reservation exchanged), which is one lock each; the others keep the
@@ -1462,7 +1462,7 @@ node_first_reserve(IgStmt *stmt, IgNode *node)
 	grant = node_grant(stmt, node);
 	if (grant == 0)
 		return false;
-	node->granted = node->slot->left = grant;
+	node->granted = node->tramp->left = grant;
 	return true;
 }
 
@@ -1472,9 +1472,9 @@ node_first_reserve(IgStmt *stmt, IgNode *node)
  * it is in.
  */
 void
-ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
+ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext)
 {
-	IgNode	   *node = (IgNode *) slot->node;
+	IgNode	   *node = (IgNode *) tramp->node;
 	IgStmt	   *stmt = node->stmt;
 	int64		grant;
 
@@ -1483,7 +1483,7 @@ ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
 		TupleTableSlot *existing = econtext ? econtext->ecxt_scantuple : NULL;
 		Oid			relid = existing ? existing->tts_tableOid : InvalidOid;
 
-		slot->left = 0;
+		tramp->left = 0;
 		if (!OidIsValid(relid))
 			return;
 		if (relid != node->relid)
@@ -1506,7 +1506,7 @@ ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
 	{
 		/* counting only: collect and grant again */
 		collect_node(node);
-		node->granted = slot->left = IG_UNLIMITED;
+		node->granted = tramp->left = IG_UNLIMITED;
 		return;
 	}
 
@@ -1524,7 +1524,7 @@ ig_slot_exhausted(IgSlot *slot, ExprContext *econtext)
 	}
 	if (unlikely(grant == 0) && node_crowded(stmt, node))
 		grant = wait_for_room(stmt, node);
-	node->granted = slot->left = grant;
+	node->granted = tramp->left = grant;
 }
 
 /*

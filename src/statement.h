@@ -38,9 +38,9 @@ struct IgStmt;
 typedef struct IgNode
 {
 	struct IgStmt *stmt;
-	IgSlot	   *slot;
+	IgTramp	   *tramp;
 	IgNodeKind	kind;
-	int64		granted;		/* rows granted: slot->left when last set */
+	int64		granted;		/* rows granted: tramp->left when last set */
 	Oid			relid;			/* the relation it reads (first of them) */
 	int			nkeys;
 	int16		keys[IG_MAX_ANCESTORS + 2]; /* indexes into stmt->keys */
@@ -119,7 +119,7 @@ extern void ig_stmt_settle_run(EState *estate, IgStmt *stmt);
 extern void ig_stmt_refresh_rules(IgStmt *stmt);
 extern void ig_stmt_recheck(IgStmt *stmt);
 extern bool ig_stmt_rules_moved(const IgStmt *stmt);
-extern void ig_slot_exhausted(IgSlot *slot, ExprContext *econtext);
+extern void ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext);
 
 extern bool ig_direct_prepare(Oid relid, IgDirectCount *direct);
 extern bool ig_direct_needs_executor(const IgDirectCount *direct);

@@ -5,17 +5,17 @@
  *
  * This is the only code insider_guard runs per row.  A scan node's
  * ExecProcNodeReal is replaced, right after ExecutorStart, by a trampoline
- * that calls the real function and, when a row comes back, decrements the
- * slot's budget; an expression's evalfunc (a filter that passes rows to a
+ * that calls the real function and, when a row comes back, decrements its
+ * budget; an expression's evalfunc (a filter that passes rows to a
  * function that is not leakproof, an ON CONFLICT clause) is replaced by
  * one that decrements before the row reaches the expression.  Only when
  * the budget goes below zero is anything else called.
  *
  * To make that a decrement and a compare, each trampoline is a separate
- * function bound at compile time to one entry of a static slot table,
- * which it addresses directly.  There are IG_POOL_SIZE of each kind; a
+ * function bound at compile time to one entry of a static table of
+ * budgets (IgTramp), which it addresses directly.  There are IG_POOL_SIZE of each kind; a
  * statement that needs more at once (a scan of hundreds of partitions, or
- * many open cursors) gets generic trampolines that find their slot in a
+ * many open cursors) gets generic trampolines that find their budget in a
  * hash table, a little slower.
  *
  * A sequential scan with neither filter nor projection (count(*), SELECT
@@ -35,7 +35,7 @@
  * operators or name columns, already begun, outside EvalPlanQual.  The
  * trampoline does what ExecIndexOnlyScan -> ExecScan -> IndexOnlyNext do
  * there, with the same calls in the same order (visibility map, heap
- * fetch when the page is not all-visible, index tuple into the slot,
+ * fetch when the page is not all-visible, index tuple into the scan slot,
  * lossy-index recheck, predicate lock), so visibility is exactly core's;
  * anything else goes through the real function.
  *
@@ -47,7 +47,7 @@
  * (ExecInterpExprStillValid, JIT); the trampoline notices and re-installs
  * itself.
  *
- * Slots are released when the executor state that owns the wrapped node
+ * Trampolines are released when the executor state that owns the wrapped node
  * is freed; nothing calls the node after that.
  *
  * IDENTIFICATION
@@ -78,8 +78,8 @@
 
 #define IG_POOL_SIZE 64
 
-static IgSlot exec_slots[IG_POOL_SIZE];
-static IgSlot expr_slots[IG_POOL_SIZE];
+static IgTramp exec_tramps[IG_POOL_SIZE];
+static IgTramp expr_tramps[IG_POOL_SIZE];
 static IgExhaustedFn exhausted = NULL;
 
 /* stacks of free pool indexes */
@@ -88,27 +88,27 @@ static int16 expr_free[IG_POOL_SIZE];
 static int	exec_nfree = 0;
 static int	expr_nfree = 0;
 
-/* generic slots, by the pointer they wrap */
+/* generic trampolines, by the pointer they wrap */
 typedef struct GenericEntry
 {
 	void	   *owner;			/* hash key */
-	IgSlot	   *slot;
+	IgTramp	   *tramp;
 } GenericEntry;
 
-static HTAB *generic_slots = NULL;
+static HTAB *generic_tramps = NULL;
 
 /*
  * The pooled trampolines.  Two octal digits name each one: exec_tramp_17
- * serves exec_slots[017].
+ * serves exec_tramps[017].
  */
 #define EXEC_TRAMPOLINE(n) \
 static TupleTableSlot * \
 exec_tramp_##n(PlanState *ps) \
 { \
-	TupleTableSlot *result = exec_slots[0##n].real.exec(ps); \
+	TupleTableSlot *result = exec_tramps[0##n].real.exec(ps); \
 \
-	if (likely(!TupIsNull(result)) && unlikely(--exec_slots[0##n].left < 0)) \
-		exhausted(&exec_slots[0##n], NULL); \
+	if (likely(!TupIsNull(result)) && unlikely(--exec_tramps[0##n].left < 0)) \
+		exhausted(&exec_tramps[0##n], NULL); \
 	return result; \
 }
 
@@ -118,12 +118,12 @@ expr_tramp_##n(ExprState *state, ExprContext *econtext, bool *isnull) \
 { \
 	Datum		result; \
 \
-	if (unlikely(--expr_slots[0##n].left < 0)) \
-		exhausted(&expr_slots[0##n], econtext); \
-	result = expr_slots[0##n].real.expr(state, econtext, isnull); \
+	if (unlikely(--expr_tramps[0##n].left < 0)) \
+		exhausted(&expr_tramps[0##n], econtext); \
+	result = expr_tramps[0##n].real.expr(state, econtext, isnull); \
 	if (unlikely(state->evalfunc != expr_tramp_##n)) \
 	{ \
-		expr_slots[0##n].real.expr = state->evalfunc; \
+		expr_tramps[0##n].real.expr = state->evalfunc; \
 		state->evalfunc = expr_tramp_##n; \
 	} \
 	return result; \
@@ -135,12 +135,12 @@ expr_tramp_##n(ExprState *state, ExprContext *econtext, bool *isnull) \
  * scan, and EvalPlanQual.
  */
 static pg_noinline TupleTableSlot *
-seq_slow(IgSlot *slot, PlanState *ps)
+seq_slow(IgTramp *tramp, PlanState *ps)
 {
-	TupleTableSlot *result = slot->real.exec(ps);
+	TupleTableSlot *result = tramp->real.exec(ps);
 
-	if (!TupIsNull(result) && --slot->left < 0)
-		exhausted(slot, NULL);
+	if (!TupIsNull(result) && --tramp->left < 0)
+		exhausted(tramp, NULL);
 	return result;
 }
 
@@ -154,24 +154,24 @@ seq_tramp_##n(PlanState *ps) \
 \
 	CHECK_FOR_INTERRUPTS(); \
 	if (unlikely(scan == NULL || ps->state->es_epq_active != NULL)) \
-		return seq_slow(&exec_slots[0##n], ps); \
+		return seq_slow(&exec_tramps[0##n], ps); \
 	ResetExprContext(ps->ps_ExprContext); \
 	if (!table_scan_getnextslot(scan, ps->state->es_direction, result)) \
 		return NULL; \
-	if (unlikely(--exec_slots[0##n].left < 0)) \
-		exhausted(&exec_slots[0##n], NULL); \
+	if (unlikely(--exec_tramps[0##n].left < 0)) \
+		exhausted(&exec_tramps[0##n], NULL); \
 	return result; \
 }
 
 #ifdef IG_INDEXONLYSCAN_FAST_PATH
 /*
  * The next row of an index-only scan that ios_fast_path accepted, or an
- * empty slot at the end; counted against the slot.  The slow path (the
- * real ExecIndexOnlyScan) begins the scan, sets up runtime keys, and runs
- * backward scans and EvalPlanQual.
+ * empty scan slot at the end; counted against the trampoline's budget.
+ * The slow path (the real ExecIndexOnlyScan) begins the scan, sets up
+ * runtime keys, and runs backward scans and EvalPlanQual.
  */
 static pg_attribute_always_inline TupleTableSlot *
-ios_next(PlanState *ps, IgSlot *slot)
+ios_next(PlanState *ps, IgTramp *tramp)
 {
 	IndexOnlyScanState *node = (IndexOnlyScanState *) ps;
 	EState	   *estate = ps->state;
@@ -182,7 +182,7 @@ ios_next(PlanState *ps, IgSlot *slot)
 	if (unlikely(scan == NULL || estate->es_epq_active != NULL ||
 				 estate->es_direction != ForwardScanDirection ||
 				 (node->ioss_NumRuntimeKeys != 0 && !node->ioss_RuntimeKeysReady)))
-		return seq_slow(slot, ps);
+		return seq_slow(tramp, ps);
 
 	/* what ExecScan and ExecScanFetch do before asking for a row */
 	ResetExprContext(econtext);
@@ -240,8 +240,8 @@ ios_next(PlanState *ps, IgSlot *slot)
 							  ItemPointerGetBlockNumber(tid),
 							  estate->es_snapshot);
 
-		if (unlikely(--slot->left < 0))
-			exhausted(slot, NULL);
+		if (unlikely(--tramp->left < 0))
+			exhausted(tramp, NULL);
 		return result;
 	}
 }
@@ -250,7 +250,7 @@ ios_next(PlanState *ps, IgSlot *slot)
 static TupleTableSlot * \
 ios_tramp_##n(PlanState *ps) \
 { \
-	return ios_next(ps, &exec_slots[0##n]); \
+	return ios_next(ps, &exec_tramps[0##n]); \
 }
 #endif
 
@@ -376,39 +376,39 @@ static const ExprStateEvalFunc expr_trampolines[IG_POOL_SIZE] = {
 	OCTAL64(EXPR_NAME)
 };
 
-/* The slot of a generic trampoline's node or expression. */
-static inline IgSlot *
-generic_slot(void *owner)
+/* The budget of a generic trampoline's node or expression. */
+static inline IgTramp *
+generic_tramp(void *owner)
 {
-	GenericEntry *entry = hash_search(generic_slots, &owner, HASH_FIND, NULL);
+	GenericEntry *entry = hash_search(generic_tramps, &owner, HASH_FIND, NULL);
 
 	Assert(entry != NULL);
-	return entry->slot;
+	return entry->tramp;
 }
 
 static TupleTableSlot *
 exec_generic(PlanState *ps)
 {
-	IgSlot	   *slot = generic_slot(ps);
-	TupleTableSlot *result = slot->real.exec(ps);
+	IgTramp	   *tramp = generic_tramp(ps);
+	TupleTableSlot *result = tramp->real.exec(ps);
 
-	if (likely(!TupIsNull(result)) && unlikely(--slot->left < 0))
-		exhausted(slot, NULL);
+	if (likely(!TupIsNull(result)) && unlikely(--tramp->left < 0))
+		exhausted(tramp, NULL);
 	return result;
 }
 
 static Datum
 expr_generic(ExprState *state, ExprContext *econtext, bool *isnull)
 {
-	IgSlot	   *slot = generic_slot(state);
+	IgTramp	   *tramp = generic_tramp(state);
 	Datum		result;
 
-	if (unlikely(--slot->left < 0))
-		exhausted(slot, econtext);
-	result = slot->real.expr(state, econtext, isnull);
+	if (unlikely(--tramp->left < 0))
+		exhausted(tramp, econtext);
+	result = tramp->real.expr(state, econtext, isnull);
 	if (unlikely(state->evalfunc != expr_generic))
 	{
-		slot->real.expr = state->evalfunc;
+		tramp->real.expr = state->evalfunc;
 		state->evalfunc = expr_generic;
 	}
 	return result;
@@ -425,7 +425,7 @@ ig_tramp_init(IgExhaustedFn fn)
 	exhausted = fn;
 	for (int i = 0; i < IG_POOL_SIZE; i++)
 	{
-		exec_slots[i].index = expr_slots[i].index = i;
+		exec_tramps[i].index = expr_tramps[i].index = i;
 		exec_free[i] = expr_free[i] = IG_POOL_SIZE - 1 - i;
 	}
 	exec_nfree = expr_nfree = IG_POOL_SIZE;
@@ -433,122 +433,122 @@ ig_tramp_init(IgExhaustedFn fn)
 	ctl.keysize = sizeof(void *);
 	ctl.entrysize = sizeof(GenericEntry);
 	ctl.hcxt = TopMemoryContext;
-	generic_slots = hash_create("insider_guard generic trampolines", 64,
+	generic_tramps = hash_create("insider_guard generic trampolines", 64,
 								&ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }
 
-/* A slot outside the pools, found by hash lookup. */
-static pg_noinline IgSlot *
+/* A trampoline budget outside the pools, found by hash lookup. */
+static pg_noinline IgTramp *
 generic_take(void *owner)
 {
 	GenericEntry *entry;
 	bool		found;
-	IgSlot	   *slot = MemoryContextAllocZero(TopMemoryContext, sizeof(IgSlot));
+	IgTramp	   *tramp = MemoryContextAllocZero(TopMemoryContext, sizeof(IgTramp));
 
-	entry = hash_search(generic_slots, &owner, HASH_ENTER, &found);
-	entry->slot = slot;
-	slot->index = -1;
-	return slot;
+	entry = hash_search(generic_tramps, &owner, HASH_ENTER, &found);
+	entry->tramp = tramp;
+	tramp->index = -1;
+	return tramp;
 }
 
-/* A generic slot in front of a plan node: the pool is used up. */
-static pg_noinline IgSlot *
+/* A generic trampoline in front of a plan node: the pool is used up. */
+static pg_noinline IgTramp *
 wrap_exec_generic(PlanState *ps)
 {
-	IgSlot	   *slot = generic_take(ps);
+	IgTramp	   *tramp = generic_take(ps);
 
-	slot->real.exec = ps->ExecProcNodeReal;
+	tramp->real.exec = ps->ExecProcNodeReal;
 	ps->ExecProcNodeReal = exec_generic;
-	return slot;
+	return tramp;
 }
 
-/* A generic slot in front of an expression: the pool is used up. */
-static pg_noinline IgSlot *
+/* A generic trampoline in front of an expression: the pool is used up. */
+static pg_noinline IgTramp *
 wrap_expr_generic(ExprState *state)
 {
-	IgSlot	   *slot = generic_take(state);
+	IgTramp	   *tramp = generic_take(state);
 
-	slot->real.expr = state->evalfunc;
+	tramp->real.expr = state->evalfunc;
 	state->evalfunc = expr_generic;
-	return slot;
+	return tramp;
 }
 
 /*
  * Puts a trampoline in front of a plan node.
  */
-IgSlot *
+IgTramp *
 ig_wrap_exec(PlanState *ps, void *node, int64 left)
 {
-	IgSlot	   *slot;
+	IgTramp	   *tramp;
 
 	if (likely(exec_nfree > 0))
 	{
-		slot = &exec_slots[exec_free[--exec_nfree]];
-		slot->real.exec = ps->ExecProcNodeReal;
+		tramp = &exec_tramps[exec_free[--exec_nfree]];
+		tramp->real.exec = ps->ExecProcNodeReal;
 		if (seq_fast_path(ps))
-			ps->ExecProcNodeReal = seq_trampolines[slot->index];
+			ps->ExecProcNodeReal = seq_trampolines[tramp->index];
 #ifdef IG_INDEXONLYSCAN_FAST_PATH
 		else if (ios_fast_path(ps))
-			ps->ExecProcNodeReal = ios_trampolines[slot->index];
+			ps->ExecProcNodeReal = ios_trampolines[tramp->index];
 #endif
 		else
-			ps->ExecProcNodeReal = exec_trampolines[slot->index];
+			ps->ExecProcNodeReal = exec_trampolines[tramp->index];
 	}
 	else
-		slot = wrap_exec_generic(ps);
-	slot->left = left;
-	slot->owner = ps;
-	slot->node = node;
-	slot->in_use = true;
-	return slot;
+		tramp = wrap_exec_generic(ps);
+	tramp->left = left;
+	tramp->owner = ps;
+	tramp->node = node;
+	tramp->in_use = true;
+	return tramp;
 }
 
 /*
  * Puts a trampoline in front of an expression.
  */
-IgSlot *
+IgTramp *
 ig_wrap_expr(ExprState *state, void *node, int64 left)
 {
-	IgSlot	   *slot;
+	IgTramp	   *tramp;
 
 	if (likely(expr_nfree > 0))
 	{
-		slot = &expr_slots[expr_free[--expr_nfree]];
-		slot->real.expr = state->evalfunc;
-		state->evalfunc = expr_trampolines[slot->index];
+		tramp = &expr_tramps[expr_free[--expr_nfree]];
+		tramp->real.expr = state->evalfunc;
+		state->evalfunc = expr_trampolines[tramp->index];
 	}
 	else
-		slot = wrap_expr_generic(state);
-	slot->left = left;
-	slot->owner = state;
-	slot->node = node;
-	slot->in_use = true;
-	return slot;
+		tramp = wrap_expr_generic(state);
+	tramp->left = left;
+	tramp->owner = state;
+	tramp->node = node;
+	tramp->in_use = true;
+	return tramp;
 }
 
-/* Releases a generic slot. */
+/* Releases a generic trampoline. */
 static pg_noinline void
-unwrap_generic(IgSlot *slot)
+unwrap_generic(IgTramp *tramp)
 {
-	void	   *owner = slot->owner;
+	void	   *owner = tramp->owner;
 
-	hash_search(generic_slots, &owner, HASH_REMOVE, NULL);
-	pfree(slot);
+	hash_search(generic_tramps, &owner, HASH_REMOVE, NULL);
+	pfree(tramp);
 }
 
 /*
- * Releases a slot: its node or expression is being freed.
+ * Releases a trampoline: its node or expression is being freed.
  */
 void
-ig_unwrap(IgSlot *slot)
+ig_unwrap(IgTramp *tramp)
 {
-	if (!slot->in_use)
+	if (!tramp->in_use)
 		return;
-	slot->in_use = false;
-	if (unlikely(slot->index < 0))
-		unwrap_generic(slot);
-	else if (slot >= exec_slots && slot < exec_slots + IG_POOL_SIZE)
-		exec_free[exec_nfree++] = slot->index;
+	tramp->in_use = false;
+	if (unlikely(tramp->index < 0))
+		unwrap_generic(tramp);
+	else if (tramp >= exec_tramps && tramp < exec_tramps + IG_POOL_SIZE)
+		exec_free[exec_nfree++] = tramp->index;
 	else
-		expr_free[expr_nfree++] = slot->index;
+		expr_free[expr_nfree++] = tramp->index;
 }

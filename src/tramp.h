@@ -15,11 +15,11 @@
 #include "nodes/execnodes.h"
 
 /*
- * One wrapped node or expression.  "left" is how many more rows it may
+ * A trampoline's budget: one wrapped node or expression.  "left" is how many more rows it may
  * pass before calling the exhausted callback: the row that takes it below
  * zero calls it (and has already been counted in it).
  */
-typedef struct IgSlot
+typedef struct IgTramp
 {
 	int64		left;
 	union
@@ -31,18 +31,19 @@ typedef struct IgSlot
 	void	   *node;			/* the caller's state for it */
 	int16		index;			/* pool index, or -1 if not pooled */
 	bool		in_use;
-} IgSlot;
+} IgTramp;
 
 /*
- * Called when a slot's budget runs out, from inside the executor: may
- * count, settle, grant more (by setting slot->left), or ereport(ERROR).
- * econtext is the expression's context for expression slots, else NULL.
+ * Called when a trampoline's budget runs out, from inside the executor: may
+ * count, settle, grant more (by setting tramp->left), or ereport(ERROR).
+ * econtext is the expression's context for an expression's trampoline,
+ * else NULL.
  */
-typedef void (*IgExhaustedFn) (IgSlot *slot, ExprContext *econtext);
+typedef void (*IgExhaustedFn) (IgTramp *tramp, ExprContext *econtext);
 
 extern void ig_tramp_init(IgExhaustedFn fn);
-extern IgSlot *ig_wrap_exec(PlanState *ps, void *node, int64 left);
-extern IgSlot *ig_wrap_expr(ExprState *state, void *node, int64 left);
-extern void ig_unwrap(IgSlot *slot);
+extern IgTramp *ig_wrap_exec(PlanState *ps, void *node, int64 left);
+extern IgTramp *ig_wrap_expr(ExprState *state, void *node, int64 left);
+extern void ig_unwrap(IgTramp *tramp);
 
 #endif							/* IG_TRAMP_H */
