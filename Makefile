@@ -4,6 +4,7 @@ MODULE_big = insider_guard
 OBJS = \
 	src/insider_guard.o \
 	src/guc.o \
+	src/logtext.o \
 	src/window.o \
 	src/stats.o \
 	src/counters.o \
@@ -21,12 +22,15 @@ OBJS = \
 	src/violations.o \
 	src/statement.o \
 	src/epq.o \
+	src/reader.o \
 	src/executor.o \
 	src/copy.o \
-	src/functions.o \
+	src/utility.o \
+	src/args.o \
+	src/triggers.o \
+	src/monitor.o \
 	src/admin.o \
 	src/adminlog.o \
-	src/baseline_sql.o \
 	src/worker.o
 
 EXTENSION = insider_guard
@@ -60,7 +64,7 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 
 # the per-row trampolines and the per-statement path: every instruction
 # counts there
-HOT_OBJS = src/tramp.o src/executor.o src/statement.o src/counters.o \
+HOT_OBJS = src/tramp.o src/executor.o src/reader.o src/statement.o src/counters.o \
 	src/relinfo.o src/rules.o src/enforce.o
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 

@@ -33,7 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "adminlog.h"
-#include "functions.h"
+#include "args.h"
 #include "guc.h"
 #include "history.h"
 #include "window.h"

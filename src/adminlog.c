@@ -55,7 +55,8 @@
 #include "utils/snapmgr.h"
 
 #include "adminlog.h"
-#include "functions.h"
+#include "logtext.h"
+#include "names.h"
 #include "rules.h"
 #include "violations.h"
 

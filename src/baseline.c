@@ -27,6 +27,9 @@
 
 #include "baseline.h"
 #include "guc.h"
+#include "history.h"
+#include "rules.h"
+#include "stats.h"
 
 /*
  * The pools of whole peer groups (the user's peers and the user) last

@@ -6,7 +6,7 @@
  * In PostgreSQL 15, COPY rel TO loops over table_beginscan in copyto.c;
  * no scan node sees the rows.  It does report each row to the progress
  * machinery (PROGRESS_COPY_TUPLES_PROCESSED), exactly, after it is sent.
- * So a ProcessUtility hook:
+ * So the ProcessUtility hook (utility.c) has ig_copy_to_table run it:
  *
  *	- resolves and locks the relation first, and runs the COPY with the
  *	  relation named by schema, so that it reads exactly the relation that
@@ -44,15 +44,13 @@
 #include "utils/rel.h"
 #include "utils/rls.h"
 
-#include "adminlog.h"
 #include "compat.h"
 #include IG_BACKEND_STATUS_HEADER
 
 #include "copy.h"
-#include "executor.h"
+#include "guc.h"
+#include "reader.h"
 #include "statement.h"
-
-static ProcessUtility_hook_type prev_ProcessUtility = NULL;
 
 /* the plain COPY TO running now, for the exit callback */
 static IgDirectCount *copy_running = NULL;
@@ -85,15 +83,6 @@ copy_on_exit(int code, Datum arg)
 		return;
 	copy_running = NULL;
 	ig_direct_commit(direct, copy_progress_rows(copy_running_relid), false);
-}
-
-static void
-call_next(IG_PROCESS_UTILITY_ARGS)
-{
-	if (prev_ProcessUtility)
-		prev_ProcessUtility(pstmt, IG_PROCESS_UTILITY_REST);
-	else
-		standard_ProcessUtility(pstmt, IG_PROCESS_UTILITY_REST);
 }
 
 /* A copy of the statement with the relation named by schema. */
@@ -155,10 +144,24 @@ as_query(PlannedStmt *pstmt, Oid relid)
 }
 
 /*
- * COPY rel TO ...: count it, one way or the other.
+ * True if a utility statement is a COPY rel TO that ig_copy_to_table
+ * counts.
  */
-static void
-copy_to_table(IG_PROCESS_UTILITY_ARGS)
+bool
+ig_copy_counts(Node *parsetree)
+{
+	return IsA(parsetree, CopyStmt) &&
+		!((CopyStmt *) parsetree)->is_from &&
+		((CopyStmt *) parsetree)->relation != NULL &&
+		ig_counting_active();
+}
+
+/*
+ * COPY rel TO ...: count it, one way or the other.  run runs a utility
+ * statement: the next ProcessUtility hook, or the standard one.
+ */
+void
+ig_copy_to_table(IgRunUtility run, IG_PROCESS_UTILITY_ARGS)
 {
 	CopyStmt   *stmt = (CopyStmt *) pstmt->utilityStmt;
 	IgDirectCount direct;
@@ -174,7 +177,7 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 		get_rel_relkind(relid) != RELKIND_RELATION ||
 		!ig_direct_prepare(relid, &direct))
 	{
-		call_next(pstmt, IG_PROCESS_UTILITY_REST);
+		run(pstmt, IG_PROCESS_UTILITY_REST);
 		return;
 	}
 	pinned = with_qualified_relation(pstmt, relid);
@@ -182,13 +185,13 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
 	{
 		/* core turns it into a query; the executor hooks count it */
-		call_next(pinned, IG_PROCESS_UTILITY_REST);
+		run(pinned, IG_PROCESS_UTILITY_REST);
 		return;
 	}
 
 	if (!pgstat_track_activities || ig_direct_needs_executor(&direct))
 	{
-		call_next(as_query(pinned, relid), IG_PROCESS_UTILITY_REST);
+		run(as_query(pinned, relid), IG_PROCESS_UTILITY_REST);
 		return;
 	}
 
@@ -201,7 +204,7 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 	copy_running_relid = relid;
 	PG_TRY();
 	{
-		call_next(pinned, IG_PROCESS_UTILITY_REST);
+		run(pinned, IG_PROCESS_UTILITY_REST);
 	}
 	PG_CATCH();
 	{
@@ -220,32 +223,4 @@ copy_to_table(IG_PROCESS_UTILITY_ARGS)
 	else
 		rows = (uint64) MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_PROCESSED];
 	ig_direct_commit(&direct, rows, true);
-}
-
-static void
-ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
-{
-	Node	   *parsetree = pstmt->utilityStmt;
-
-	/* (in autovacuum: whom user code counts for, before this runs) */
-	ig_reader_note();
-	if (IsA(parsetree, CopyStmt) &&
-		!((CopyStmt *) parsetree)->is_from &&
-		((CopyStmt *) parsetree)->relation != NULL &&
-		ig_counting_active())
-		copy_to_table(pstmt, IG_PROCESS_UTILITY_REST);
-	else
-		call_next(pstmt, IG_PROCESS_UTILITY_REST);
-	if (IsA(parsetree, GrantRoleStmt) && ig_counting_active())
-		ig_admin_log_membership((GrantRoleStmt *) parsetree);
-}
-
-/*
- * Installs the ProcessUtility hook; from _PG_init when preloaded.
- */
-void
-ig_copy_init(void)
-{
-	prev_ProcessUtility = ProcessUtility_hook;
-	ProcessUtility_hook = ig_ProcessUtility;
 }

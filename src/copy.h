@@ -10,6 +10,14 @@
 #ifndef IG_COPY_H
 #define IG_COPY_H
 
-extern void ig_copy_init(void);
+#include "tcop/utility.h"
+
+#include "compat.h"
+
+/* runs a utility statement: the next ProcessUtility hook, or core's */
+typedef void (*IgRunUtility) (IG_PROCESS_UTILITY_ARGS);
+
+extern bool ig_copy_counts(Node *parsetree);
+extern void ig_copy_to_table(IgRunUtility run, IG_PROCESS_UTILITY_ARGS);
 
 #endif							/* IG_COPY_H */

@@ -31,10 +31,13 @@
 #include "utils/memutils.h"
 
 #include "baseline.h"
+#include "counters.h"
 #include "enforce.h"
-#include "functions.h"
 #include "guc.h"
+#include "history.h"
+#include "logtext.h"
 #include "names.h"
+#include "rules.h"
 #include "violations.h"
 
 /*

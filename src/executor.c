@@ -46,7 +46,8 @@
  * Autovacuum runs no statement of its own, but ANALYZE evaluates the
  * expressions of indexes, which may call functions that run statements:
  * those are counted for the owner of the table being analyzed (whose code
- * it is), whatever SECURITY DEFINER function they go through.
+ * it is), whatever SECURITY DEFINER function they go through (reader.c
+ * decides whom a process's reads count for).
  *
  * IDENTIFICATION
  *		src/executor.c
@@ -56,33 +57,26 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/pg_class.h"
 #include "executor/executor.h"
-#include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/nodeFuncs.h"
 #include "optimizer/clauses.h"
 #include "optimizer/planner.h"
-#include "postmaster/autovacuum.h"
-#include "storage/lock.h"
-#include "storage/proc.h"
-#include "utils/inval.h"
-#include "utils/lsyscache.h"
 #include "tcop/pquery.h"
-#include "utils/portal.h"
+#include "utils/inval.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 
 #include "compat.h"
-#include IG_BACKEND_STATUS_HEADER
 #include "counters.h"
 #include "epq.h"
 #include "executor.h"
 #include "guc.h"
 #include "names.h"
+#include "reader.h"
 #include "relinfo.h"
 #include "rules.h"
 #include "statement.h"
+#include "tramp.h"
 
 /* Context of the walk over a new statement's plan-state tree. */
 typedef struct IgWalk
@@ -98,15 +92,11 @@ typedef struct IgWalk
 } IgWalk;
 
 static planner_hook_type prev_planner = NULL;
-static fmgr_hook_type prev_fmgr_hook = NULL;
 static ExecutorStart_hook_type prev_ExecutorStart = NULL;
 static ExecutorRun_hook_type prev_ExecutorRun = NULL;
 
 /* executors planned, started or run inside a foreign-key query's context */
 static int	noforce_depth = 0;
-
-/* this process is an autovacuum worker: see ig_reader_id */
-static bool in_autovacuum = false;
 
 /*
  * The executor state started last, and the top-level statement it was
@@ -118,148 +108,6 @@ static EState *fresh_estate = NULL;
 static TimestampTz fresh_statement = 0;
 
 /*
- * -1 until ig_counting_active_slow has looked at what does not change in a
- * process; then whether this process counts at all.
- */
-int			ig_process_counts = -1;
-
-/*
- * True if this process counts reads right now: the first call of
- * ig_counting_active in a process.
- */
-bool
-ig_counting_active_slow(void)
-{
-	if (!OidIsValid(MyDatabaseId))
-		return false;
-	ig_process_counts = ig_counters_ready() &&
-		!IsBinaryUpgrade &&
-		!ig_is_logical_worker();
-	in_autovacuum = IsAutoVacuumWorkerProcess();
-	return ig_counting_active();
-}
-static Oid	relation_owner(Oid relid);
-
-/*
- * The owner of the table whose index an autovacuum work item (a BRIN
- * summary) is summarizing: the one table this process holds
- * ShareUpdateExclusiveLock on (brin_summarize_range takes it on the table
- * and its index), or InvalidOid if there is none or not just one owner.
- * Called before user code has run a statement.
- */
-static Oid
-work_item_owner(void)
-{
-	LockData   *data = GetLockStatusData();
-	Oid			owner = InvalidOid;
-
-	for (int i = 0; i < data->nelements; i++)
-	{
-		LockInstanceData *lock = &data->locks[i];
-		Oid			relid;
-		char		relkind;
-		Oid			o;
-
-		if (lock->pid != MyProcPid ||
-			lock->locktag.locktag_type != LOCKTAG_RELATION ||
-			lock->locktag.locktag_field1 != MyDatabaseId ||
-			(lock->holdMask & LOCKBIT_ON(ShareUpdateExclusiveLock)) == 0)
-			continue;
-		relid = lock->locktag.locktag_field2;
-		relkind = get_rel_relkind(relid);
-		if (relkind != RELKIND_RELATION && relkind != RELKIND_MATVIEW &&
-			relkind != RELKIND_PARTITIONED_TABLE)
-			continue;
-		o = relation_owner(relid);
-		if (OidIsValid(owner) && o != owner)
-			return InvalidOid;
-		owner = o;
-	}
-	return owner;
-}
-
-/*
- * In an autovacuum worker, the role user code counts for, decided once
- * for each table and each work item autovacuum processes (told apart by
- * the transaction and the activity autovacuum reports for it, which user
- * code cannot change), the first time user code starts a statement,
- * plans one or calls a SECURITY DEFINER function: the owner of the table
- * being analyzed or vacuumed (its progress target); for a work item (a
- * BRIN summary), the owner of the table it holds its lock on; else the
- * current user.  Decided once, because user code can change all of them
- * later: a CREATE INDEX it runs overwrites the progress target, and a
- * SECURITY DEFINER function (called before any of its statements when it
- * is an index's expression) changes the current user.
- */
-static LocalTransactionId autovacuum_reader_lxid = InvalidLocalTransactionId;
-static char autovacuum_reader_activity[NAMEDATALEN * 4];
-static Oid	autovacuum_reader_role = InvalidOid;
-
-static Oid
-autovacuum_reader(void)
-{
-	PgBackendStatus *status = MyBEEntry;
-	const char *activity = status != NULL ? status->st_activity_raw : "";
-	Oid			role = InvalidOid;
-
-	if (MyProc->lxid == autovacuum_reader_lxid &&
-		OidIsValid(autovacuum_reader_role) &&
-		strncmp(activity, autovacuum_reader_activity,
-				sizeof(autovacuum_reader_activity) - 1) == 0)
-		return autovacuum_reader_role;
-	if (status != NULL &&
-		(status->st_progress_command == PROGRESS_COMMAND_ANALYZE ||
-		 status->st_progress_command == PROGRESS_COMMAND_VACUUM) &&
-		OidIsValid(status->st_progress_command_target))
-		role = relation_owner(status->st_progress_command_target);
-	if (!OidIsValid(role))
-		role = work_item_owner();
-	if (!OidIsValid(role))
-		role = GetUserId();
-	autovacuum_reader_lxid = MyProc->lxid;
-	strlcpy(autovacuum_reader_activity, activity,
-			sizeof(autovacuum_reader_activity));
-	autovacuum_reader_role = role;
-	return role;
-}
-
-/*
- * In an autovacuum worker, notes whom user code counts for before it can
- * change it (see autovacuum_reader): from the planner, utility and
- * function-manager hooks, which see a statement or a SECURITY DEFINER
- * call before it runs.
- */
-void
-ig_reader_note(void)
-{
-	if (unlikely(IsAutoVacuumWorkerProcess()))
-		(void) autovacuum_reader();
-}
-
-/*
- * The function manager calls this around SECURITY DEFINER functions: in
- * an autovacuum worker, the reader is decided before the first one runs.
- */
-static void
-ig_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
-{
-	if (event == FHET_START && unlikely(IsAutoVacuumWorkerProcess()))
-		(void) autovacuum_reader();
-	if (prev_fmgr_hook)
-		prev_fmgr_hook(event, flinfo, arg);
-}
-
-/*
- * The role reads are counted for: the session user, or in an autovacuum
- * worker the owner of the table whose index functions run.
- */
-Oid
-ig_reader_id(void)
-{
-	return likely(!in_autovacuum) ? GetSessionUserId() : autovacuum_reader();
-}
-
-/*
  * True if the statement starting now is a foreign-key query of
  * PostgreSQL's own (not one started beneath it): the scans of relations
  * owned by the role it runs as are not counted.
@@ -269,66 +117,6 @@ ig_in_foreign_key_query(void)
 {
 	return unlikely(InNoForceRLSOperation()) && noforce_depth == 0;
 }
-
-/* The owner of a relation, or InvalidOid. */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner = InvalidOid;
-
-	if (HeapTupleIsValid(tuple))
-	{
-		owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
-		ReleaseSysCache(tuple);
-	}
-	return owner;
-}
-
-/*
- * True if the role owns the relation or one of its ancestors (partition
- * or inheritance parents at every level).  Only the owner of a table can
- * attach partitions or children to it, so a partition of the referenced
- * table that another role owns is still the referenced table's.
- */
-static bool
-owned_here_or_above(Oid relid, Oid owner)
-{
-	const IgRelInfo *info;
-	Oid			ancestors[IG_MAX_ANCESTORS];
-	int			nancestors;
-
-	if (relation_owner(relid) == owner)
-		return true;
-
-	/* copied at once: relation_owner may free the entry */
-	info = ig_relinfo_get(relid);
-	nancestors = info->nancestors;
-	memcpy(ancestors, info->ancestors, sizeof(Oid) * nancestors);
-	for (int i = 0; i < nancestors; i++)
-		if (relation_owner(ancestors[i]) == owner)
-			return true;
-	return false;
-}
-
-/*
- * Leaves out of a foreign-key query's relations those owned by the role
- * it runs as, and their partitions and inheritance children (a check
- * into a partitioned table reads its partitions, whatever their owner).
- * Returns how many are left.
- */
-int
-ig_foreign_key_filter(Oid *relids, int nrelids)
-{
-	Oid			runs_as = GetUserId();
-	int			kept = 0;
-
-	for (int i = 0; i < nrelids; i++)
-		if (!owned_here_or_above(relids[i], runs_as))
-			relids[kept++] = relids[i];
-	return kept;
-}
-
 
 /* The statement for the walk, started on first need. */
 static IgStmt *
@@ -795,11 +583,10 @@ ig_executor_init(void)
 	ig_relinfo_init();
 	ig_rules_init();
 	ig_names_init();
+	ig_reader_init();
 
 	prev_planner = planner_hook;
 	planner_hook = ig_planner;
-	prev_fmgr_hook = fmgr_hook;
-	fmgr_hook = ig_fmgr_hook;
 	prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = ig_ExecutorStart;
 	prev_ExecutorRun = ExecutorRun_hook;

@@ -11,30 +11,7 @@
 #ifndef IG_EXECUTOR_H
 #define IG_EXECUTOR_H
 
-#include "miscadmin.h"
-
-#include "guc.h"
-
-extern int	ig_process_counts;
-
 extern void ig_executor_init(void);
-extern bool ig_counting_active_slow(void);
-
-/*
- * True if this process counts reads right now.  Called for every
- * statement: what does not change in a process is looked at once.
- */
-static inline bool
-ig_counting_active(void)
-{
-	if (unlikely(ig_process_counts < 0))
-		return ig_counting_active_slow();
-	return ig_enabled && ig_process_counts;
-}
-
-extern Oid	ig_reader_id(void);
-extern void ig_reader_note(void);
 extern bool ig_in_foreign_key_query(void);
-extern int	ig_foreign_key_filter(Oid *relids, int nrelids);
 
 #endif							/* IG_EXECUTOR_H */

@@ -43,6 +43,7 @@
 #include "guc.h"
 #include "history.h"
 #include "persist.h"
+#include "stats.h"
 
 typedef struct IgSeriesEntry
 {

@@ -29,11 +29,11 @@
 #include "storage/shmem.h"
 
 #include "compat.h"
-#include "copy.h"
 #include "counters.h"
 #include "executor.h"
 #include "guc.h"
 #include "history.h"
+#include "utility.h"
 #include "violations.h"
 #include "worker.h"
 
@@ -150,6 +150,6 @@ _PG_init(void)
 	shmem_startup_hook = ig_shmem_startup;
 
 	ig_executor_init();
-	ig_copy_init();
+	ig_utility_init();
 	ig_worker_register();
 }

@@ -21,11 +21,12 @@
 
 #include "access/xact.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/inval.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-#include "functions.h"
 #include "names.h"
 
 #define IG_NAME_SLOTS	32
@@ -183,4 +184,19 @@ ig_names_remember(Oid roleid, Oid relid)
 		if (name != NULL)
 			pfree(name);
 	}
+}
+
+/* "schema.table", quoted as needed, or NULL if the relation is gone. */
+char *
+ig_qualified_name(Oid relid)
+{
+	char	   *relname = get_rel_name(relid);
+	char	   *nspname;
+
+	if (relname == NULL)
+		return NULL;
+	nspname = get_namespace_name(get_rel_namespace(relid));
+	if (nspname == NULL)
+		return NULL;
+	return quote_qualified_identifier(nspname, relname);
 }

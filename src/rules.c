@@ -81,9 +81,9 @@
 #include "counters.h"
 #include "guc.h"
 #include "history.h"
+#include "logtext.h"
 #include "rules.h"
 #include "rules_read.h"
-#include "statement.h"
 #include "violations.h"
 
 /* what was found in this database */
@@ -732,25 +732,21 @@ oid_hash(const char *name, Size entrysize, long nelem, MemoryContext cxt)
 }
 
 /*
- * Drops every user's match.  Statements still running may point into it:
- * then the context is retired, and freed once none runs.
+ * Drops every user's match.  Statements still running may point into it,
+ * so the context is retired: the statement layer frees it when a
+ * statement ends and none is running (ig_rules_free_retired).
  */
 static void
 drop_matches(void)
 {
 	if (match_cxt != NULL)
 	{
-		if (ig_stmt_running())
-		{
-			if (retired_cxt == NULL)
-				retired_cxt = AllocSetContextCreate(TopMemoryContext,
-													"insider_guard retired rules",
-													ALLOCSET_SMALL_SIZES);
-			MemoryContextSetParent(match_cxt, retired_cxt);
-			ig_rules_have_retired = true;
-		}
-		else
-			MemoryContextDelete(match_cxt);
+		if (retired_cxt == NULL)
+			retired_cxt = AllocSetContextCreate(TopMemoryContext,
+												"insider_guard retired rules",
+												ALLOCSET_SMALL_SIZES);
+		MemoryContextSetParent(match_cxt, retired_cxt);
+		ig_rules_have_retired = true;
 	}
 	match_cxt = AllocSetContextCreate(TopMemoryContext,
 									  "insider_guard matched rules",

@@ -50,6 +50,8 @@
 #include "utils/timestamp.h"
 
 #include "counters.h"
+#include "history.h"
+#include "logtext.h"
 #include "rules_read.h"
 #include "violations.h"
 

@@ -48,11 +48,16 @@
 #include "utils/memutils.h"
 
 #include "baseline.h"
-#include "executor.h"
+#include "counters.h"
+#include "enforce.h"
 #include "guc.h"
+#include "history.h"
 #include "names.h"
+#include "reader.h"
+#include "relinfo.h"
 #include "rules.h"
 #include "statement.h"
+#include "tramp.h"
 #include "violations.h"
 
 static IgStmt *running = NULL;

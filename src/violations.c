@@ -49,9 +49,10 @@
 #include IG_BACKEND_STATUS_HEADER
 
 #include "counters.h"
-#include "functions.h"
 #include "guc.h"
+#include "logtext.h"
 #include "names.h"
+#include "violations.h"
 #include "violations_file.h"
 #include "window.h"
 
@@ -171,47 +172,6 @@ statement_context(char **query, char **client_addr, char **application,
 			*client_addr = pstrdup(host);
 		}
 	}
-}
-
-/*
- * A string for the log: in double quotes, with quotes, backslashes and
- * every control character escaped, so that it stays on one line.
- */
-char *
-ig_log_quote(const char *s)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '"');
-	for (const unsigned char *p = (const unsigned char *) (s ? s : ""); *p; p++)
-	{
-		switch (*p)
-		{
-			case '"':
-				appendStringInfoString(&buf, "\\\"");
-				break;
-			case '\\':
-				appendStringInfoString(&buf, "\\\\");
-				break;
-			case '\n':
-				appendStringInfoString(&buf, "\\n");
-				break;
-			case '\r':
-				appendStringInfoString(&buf, "\\r");
-				break;
-			case '\t':
-				appendStringInfoString(&buf, "\\t");
-				break;
-			default:
-				if (*p < 0x20 || *p == 0x7f)
-					appendStringInfo(&buf, "\\x%02x", *p);
-				else
-					appendStringInfoChar(&buf, *p);
-		}
-	}
-	appendStringInfoChar(&buf, '"');
-	return buf.data;
 }
 
 /* A window length for people, as interval_out writes it: "01:00:00", "1 day". */

@@ -79,6 +79,5 @@ extern void ig_violations_note_reset(Oid roleid);
 extern uint64 ig_parallel_query_key(bool leader);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
-extern char *ig_log_quote(const char *s);
 
 #endif							/* IG_VIOLATIONS_H */

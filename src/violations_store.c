@@ -31,6 +31,8 @@
 
 #include "counters.h"
 #include "guc.h"
+#include "logtext.h"
+#include "violations.h"
 #include "violations_file.h"
 
 /* Size of one segment: an eighth of the cap, 64 kB at least. */

@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
- * functions.h
+ * args.h
  *		Argument checks and helpers shared by insider_guard's SQL
- *		functions.
+ *		functions and triggers.
  *
- * src/functions.h
+ * src/args.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef IG_FUNCTIONS_H
-#define IG_FUNCTIONS_H
+#ifndef IG_ARGS_H
+#define IG_ARGS_H
 
 #include "access/htup.h"
 #include "access/tupdesc.h"
@@ -22,7 +22,6 @@ extern int64 ig_window_arg(Interval *per, const char *argname);
 extern void ig_check_table_arg(Oid relid, const char *argname);
 extern void ig_check_role_arg(Oid roleid, const char *argname);
 extern void ig_check_stored_role(bool isnull, Datum role);
-extern char *ig_qualified_name(Oid relid);
 extern void ig_require_view_privilege(const char *view);
 extern TupleDesc ig_materialize_result(FunctionCallInfo fcinfo,
 									   Tuplestorestate **store);
@@ -31,16 +30,11 @@ extern void ig_check_threshold(bool max_rows_null, int64 max_rows,
 							   Interval *per, const char *action,
 							   bool table_null, Oid relid);
 extern bool ig_baselines_installed(void);
-
-/* baseline_sql.c */
 extern int	ig_baseline_per_arg(Interval *per);
 extern void ig_check_baseline_rule(bool factor_null, double factor,
 								   Interval *per, bool min_rows_null,
 								   int64 min_rows, const char *compare_to,
 								   const char *action, bool table_null,
 								   Oid relid);
-extern void ig_check_rule_id_unique(int64 id, const char *other_table);
-extern HeapTuple ig_trigger_new_row(FunctionCallInfo fcinfo, int natts,
-									Datum *values, bool *isnull);
 
-#endif							/* IG_FUNCTIONS_H */
+#endif							/* IG_ARGS_H */

@@ -1,0 +1,61 @@
+/*-------------------------------------------------------------------------
+ *
+ * utility.c
+ *		The ProcessUtility hook: COPY table TO is counted (copy.c), and
+ *		GRANT and REVOKE of a peer group's role are logged (adminlog.c).
+ *
+ * In an autovacuum worker, a utility statement that user code runs (an
+ * index expression's function doing CREATE INDEX) is also where whom its
+ * reads count for is decided, before the statement can change it
+ * (reader.c).
+ *
+ * IDENTIFICATION
+ *		src/utility.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "tcop/utility.h"
+
+#include "adminlog.h"
+#include "compat.h"
+#include "copy.h"
+#include "reader.h"
+#include "utility.h"
+
+static ProcessUtility_hook_type prev_ProcessUtility = NULL;
+
+static void
+call_next(IG_PROCESS_UTILITY_ARGS)
+{
+	if (prev_ProcessUtility)
+		prev_ProcessUtility(pstmt, IG_PROCESS_UTILITY_REST);
+	else
+		standard_ProcessUtility(pstmt, IG_PROCESS_UTILITY_REST);
+}
+
+static void
+ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
+{
+	Node	   *parsetree = pstmt->utilityStmt;
+
+	/* (in autovacuum: whom user code counts for, before this runs) */
+	ig_reader_note();
+	if (ig_copy_counts(parsetree))
+		ig_copy_to_table(call_next, pstmt, IG_PROCESS_UTILITY_REST);
+	else
+		call_next(pstmt, IG_PROCESS_UTILITY_REST);
+	if (IsA(parsetree, GrantRoleStmt) && ig_counting_active())
+		ig_admin_log_membership((GrantRoleStmt *) parsetree);
+}
+
+/*
+ * Installs the ProcessUtility hook; from _PG_init when preloaded.
+ */
+void
+ig_utility_init(void)
+{
+	prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = ig_ProcessUtility;
+}
