@@ -1,37 +1,40 @@
 # insider_guard: PGXS build.  PG_CONFIG picks the PostgreSQL to build for.
 
 MODULE_big = insider_guard
+# One folder a layer; a file calls and includes only its own layer and
+# those above it in this list (test/check_layers.pl checks it, and that no
+# files call each other in a cycle).  See docs/design.md, "Source layout".
 OBJS = \
-	src/insider_guard.o \
-	src/guc.o \
-	src/logtext.o \
-	src/window.o \
-	src/stats.o \
-	src/counters.o \
-	src/persist.o \
-	src/relinfo.o \
-	src/tramp.o \
-	src/rules.o \
-	src/rules_read.o \
-	src/history.o \
-	src/baseline.o \
-	src/enforce.o \
-	src/names.o \
-	src/violations_file.o \
-	src/violations_store.o \
-	src/violations.o \
-	src/statement.o \
-	src/epq.o \
-	src/reader.o \
-	src/executor.o \
-	src/copy.o \
+	src/base/guc.o \
+	src/base/logtext.o \
+	src/base/names.o \
+	src/base/persist.o \
+	src/base/stats.o \
+	src/base/window.o \
+	src/shmem/counters.o \
+	src/shmem/history.o \
+	src/shmem/violations_file.o \
+	src/shmem/violations_store.o \
+	src/shmem/violations.o \
+	src/cache/relinfo.o \
+	src/cache/rules_read.o \
+	src/cache/rules.o \
+	src/cache/baseline.o \
+	src/exec/tramp.o \
+	src/exec/epq.o \
+	src/exec/reader.o \
+	src/exec/enforce.o \
+	src/exec/statement.o \
+	src/exec/executor.o \
+	src/exec/copy.o \
+	src/sql/args.o \
+	src/sql/triggers.o \
+	src/sql/monitor.o \
+	src/sql/admin.o \
+	src/sql/adminlog.o \
 	src/utility.o \
-	src/args.o \
-	src/triggers.o \
-	src/monitor.o \
-	src/admin.o \
-	src/adminlog.o \
-	src/worker.o
+	src/worker.o \
+	src/insider_guard.o
 
 EXTENSION = insider_guard
 DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql
@@ -54,6 +57,9 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation \
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
 
+# the sources include each other's headers by layer: "shmem/counters.h"
+PG_CPPFLAGS = -I$(srcdir)/src
+
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
 	echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -64,8 +70,9 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 
 # the per-row trampolines and the per-statement path: every instruction
 # counts there
-HOT_OBJS = src/tramp.o src/executor.o src/reader.o src/statement.o src/counters.o \
-	src/relinfo.o src/rules.o src/enforce.o
+HOT_OBJS = src/exec/tramp.o src/exec/executor.o src/exec/reader.o \
+	src/exec/statement.o src/exec/enforce.o src/shmem/counters.o \
+	src/cache/relinfo.o src/cache/rules.o
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
 # unit tests of the pure modules (window arithmetic, baseline
@@ -74,25 +81,29 @@ $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 UNIT_CFLAGS = $(CFLAGS) -I$(srcdir)/src -I$(srcdir)/test/unit -I$(includedir_server) -I$(includedir)
 UNIT_LIBS = -L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
 
-test/unit/test_window: test/unit/test_window.c test/unit/unit.h src/window.c src/window.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_window.c src/window.c $(UNIT_LIBS)
+test/unit/test_window: test/unit/test_window.c test/unit/unit.h src/base/window.c src/base/window.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_window.c src/base/window.c $(UNIT_LIBS)
 
-test/unit/test_stats: test/unit/test_stats.c test/unit/unit.h src/stats.c src/stats.h
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/stats.c $(UNIT_LIBS)
+test/unit/test_stats: test/unit/test_stats.c test/unit/unit.h src/base/stats.c src/base/stats.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/base/stats.c $(UNIT_LIBS)
 
 unittest: test/unit/test_window test/unit/test_stats
 	test/unit/test_window
 	test/unit/test_stats
+
+# no upward include or call between the layers of src/, no cycle
+check-layers: all
+	perl $(srcdir)/test/check_layers.pl $(srcdir)/src
 
 # the 55000 error, against an instance that does not preload the library
 installcheck-nopreload:
 	$(pg_regress_installcheck) --temp-instance=./tmp_nopreload \
 		--temp-config=$(srcdir)/test/nopreload.conf not_preloaded
 
-.PHONY: unittest installcheck-nopreload
+.PHONY: unittest check-layers installcheck-nopreload
 EXTRA_CLEAN = test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload \
 	tmp_isolation
 
 # Every object depends on every header of the project: few and small, and
 # a struct that changes size must never be compiled in two layouts.
-$(OBJS): $(wildcard src/*.h)
+$(OBJS): $(wildcard src/*.h src/*/*.h)

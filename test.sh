@@ -58,7 +58,7 @@ run_suite() {
 for s in $suites; do
     case $s in
         unit)
-            run_suite "unit tests" make -s PG_CONFIG="$PG_CONFIG" with_llvm=no unittest ;;
+            run_suite "unit tests and layering" make -s PG_CONFIG="$PG_CONFIG" with_llvm=no unittest check-layers ;;
         regress)
             run_suite "pg_regress (preloaded)" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck TAP_TESTS= ISOLATION=

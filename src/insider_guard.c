@@ -28,13 +28,13 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 
-#include "compat.h"
-#include "counters.h"
-#include "executor.h"
-#include "guc.h"
-#include "history.h"
+#include "base/compat.h"
+#include "shmem/counters.h"
+#include "exec/executor.h"
+#include "base/guc.h"
+#include "shmem/history.h"
 #include "utility.h"
-#include "violations.h"
+#include "shmem/violations.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;

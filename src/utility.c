@@ -18,10 +18,10 @@
 
 #include "tcop/utility.h"
 
-#include "adminlog.h"
-#include "compat.h"
-#include "copy.h"
-#include "reader.h"
+#include "sql/adminlog.h"
+#include "base/compat.h"
+#include "exec/copy.h"
+#include "exec/reader.h"
 #include "utility.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;

@@ -31,11 +31,11 @@
 #include "utils/guc.h"
 #include "utils/memutils.h"
 
-#include "counters.h"
-#include "guc.h"
-#include "history.h"
-#include "persist.h"
-#include "violations.h"
+#include "shmem/counters.h"
+#include "base/guc.h"
+#include "shmem/history.h"
+#include "base/persist.h"
+#include "shmem/violations.h"
 #include "worker.h"
 
 PGDLLEXPORT void ig_worker_main(Datum arg);

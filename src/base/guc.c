@@ -1,0 +1,169 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.c
+ *		insider_guard's settings.
+ *
+ * Settings that change what is counted or enforced are superuser-only
+ * (PGC_SUSET): a watched role cannot SET them, nor ALTER ROLE ... SET
+ * them for itself.  Sizes of shared memory are fixed at server start.
+ *
+ * IDENTIFICATION
+ *		src/base/guc.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "utils/guc.h"
+
+#include "base/compat.h"
+
+#include "base/guc.h"
+
+/*
+ * insider_guard.enabled: count and enforce.  Superuser-only, so that a
+ * watched role cannot switch itself off.
+ */
+bool		ig_enabled = true;
+
+/*
+ * insider_guard.max_tracked: (database, role, table) counters kept in
+ * shared memory.  Fixed at server start.
+ */
+int			ig_max_tracked = 10000;
+
+/*
+ * insider_guard.batch_rows: rows a process may count against a threshold
+ * before settling with shared memory.  The overshoot of a threshold by
+ * concurrent processes of one role is at most (processes) x batch_rows.
+ */
+int			ig_batch_rows = 1000;
+
+/*
+ * insider_guard.custom_windows: window lengths, beyond the built-in
+ * 1 minute, 1 hour, 1 day and 30 days, that every counter keeps exactly.
+ * Each costs 336 bytes per counter.  Fixed at server start.
+ */
+int			ig_custom_windows = 1;
+
+/*
+ * insider_guard.save_interval: seconds between saves of the counters to
+ * disk by the background worker; what a crash can lose.
+ */
+int			ig_save_interval = 30;
+
+/*
+ * insider_guard.violations_max_size: disk the violation records may take
+ * (kB); the oldest are dropped first when it is full.
+ */
+int			ig_violations_max_size = 65536;
+
+/*
+ * insider_guard.max_history: history series of behavioural baselines kept
+ * in shared memory (one per role, table and hours or days).  Fixed at
+ * server start.
+ */
+int			ig_max_history = 10000;
+
+/*
+ * insider_guard.test_clock_offset: seconds added to the clock insider_guard
+ * reads.  For tests that need time to pass; superuser-only, 0 by default.
+ */
+int			ig_test_clock_offset = 0;
+
+/*
+ * Defines the settings.  Those fixed at server start can only be defined
+ * while the postmaster loads shared_preload_libraries.
+ */
+void
+ig_define_settings(bool preloaded)
+{
+	DefineCustomBoolVariable("insider_guard.enabled",
+							 "Counts the rows each role reads and enforces thresholds.",
+							 "Superuser-only: a watched role cannot switch it off.",
+							 &ig_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.batch_rows",
+							"Rows a process may read against a threshold before settling with shared memory.",
+							"Concurrent processes of one role may overshoot a threshold by at most this many rows each.",
+							&ig_batch_rows,
+							1000,
+							1, INT_MAX,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.save_interval",
+							"Time between saves of the counters to disk.",
+							"A crash loses at most the reads of this last interval.",
+							&ig_save_interval,
+							30,
+							1, 60,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.violations_max_size",
+							"Disk space the violation records may take.",
+							"When it is full, the oldest records are dropped first, and the server log says how many.",
+							&ig_violations_max_size,
+							65536,
+							1024, INT_MAX / 1024,
+							PGC_SIGHUP,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.test_clock_offset",
+							"Seconds added to insider_guard's clock, for tests.",
+							NULL,
+							&ig_test_clock_offset,
+							0,
+							0, 366 * 86400,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	if (!preloaded)
+	{
+		MarkGUCPrefixReserved("insider_guard");
+		return;
+	}
+
+	DefineCustomIntVariable("insider_guard.max_tracked",
+							"Maximum number of (database, role, table) counters kept in shared memory.",
+							NULL,
+							&ig_max_tracked,
+							10000,
+							10, 10000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.max_history",
+							"Maximum number of history series of behavioural baselines kept in shared memory.",
+							"One per role, table and window kind (hours or days); the least recently used are evicted when full.",
+							&ig_max_history,
+							10000,
+							10, 10000000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("insider_guard.custom_windows",
+							"Window lengths, besides 1 minute, 1 hour, 1 day and 30 days, counted exactly.",
+							NULL,
+							&ig_custom_windows,
+							1,
+							0, IG_MAX_CUSTOM_WINDOWS,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("insider_guard");
+}

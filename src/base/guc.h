@@ -1,0 +1,41 @@
+/*-------------------------------------------------------------------------
+ *
+ * guc.h
+ *		insider_guard's settings, and the clock every module reads.
+ *
+ * src/base/guc.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_GUC_H
+#define IG_GUC_H
+
+#include "datatype/timestamp.h"
+#include "utils/timestamp.h"
+
+/* the most windows insider_guard.custom_windows may ask for */
+#define IG_MAX_CUSTOM_WINDOWS 16
+
+extern bool ig_enabled;
+extern int	ig_max_tracked;
+extern int	ig_batch_rows;
+extern int	ig_custom_windows;
+extern int	ig_save_interval;
+extern int	ig_test_clock_offset;
+extern int	ig_violations_max_size;
+extern int	ig_max_history;
+
+extern void ig_define_settings(bool preloaded);
+
+/*
+ * Wall-clock time as insider_guard sees it: the server's clock plus the
+ * superuser-only test offset (0 unless a test moves time forward).
+ */
+static inline TimestampTz
+ig_now(void)
+{
+	return GetCurrentTimestamp() +
+		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
+}
+
+#endif							/* IG_GUC_H */

@@ -1,0 +1,273 @@
+/*-------------------------------------------------------------------------
+ *
+ * baseline.c
+ *		The limits of behavioural baseline rules: computed from the user's
+ *		own history and its peers', for the rule list it was matched to.
+ *
+ * A baseline rule is a threshold whose max_rows moves: the limit in force
+ * (stats.c) for the session user, or IG_RULE_INERT while no limit is
+ * usable.  The limits of a rule list are computed when a statement first
+ * needs them, and again only after the history changed (its generation
+ * moved: a window was added somewhere, about once an hour per series), so
+ * that a statement pays a compare of generations, and its rows a compare
+ * each, as for any threshold.
+ *
+ * The peers of a user are the other members of the peer groups it
+ * belongs to directly (rules.c lists them); each group's windows are
+ * pooled, and the highest limit of the groups counts.
+ *
+ * IDENTIFICATION
+ *		src/cache/baseline.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "cache/baseline.h"
+#include "base/guc.h"
+#include "shmem/history.h"
+#include "cache/rules.h"
+#include "base/stats.h"
+
+/*
+ * The pools of whole peer groups (the user's peers and the user) last
+ * computed, while neither the history nor the memberships changed: the
+ * members of a group share it, each taking itself out.
+ */
+typedef struct IgGroupPool
+{
+	bool		valid;
+	Oid			groupid;
+	Oid			relid;
+	int			kind;
+	uint32		history_gen;	/* ig_history_generation() then */
+	uint32		rules_gen;		/* ig_rules_gen then */
+	TimestampTz at;				/* the weights are brought to then */
+	IgHistPool	pool;
+} IgGroupPool;
+
+#define IG_GROUP_POOLS 16
+
+static IgGroupPool group_pools[IG_GROUP_POOLS];
+static int	next_group_pool = 0;
+
+static IgGroupPool *
+find_group_pool(Oid groupid, Oid relid, int kind, uint32 history_gen)
+{
+	for (int i = 0; i < IG_GROUP_POOLS; i++)
+	{
+		IgGroupPool *gp = &group_pools[i];
+
+		if (gp->valid && gp->groupid == groupid && gp->relid == relid &&
+			gp->kind == kind && gp->history_gen == history_gen &&
+			gp->rules_gen == ig_rules_gen)
+			return gp;
+	}
+	return NULL;
+}
+
+/*
+ * Pools the peers' series of one group for a relation and kind.  With
+ * "own", the user's own series as the history had it at generation
+ * own_gen: from the group's pool, less the user, while the history is
+ * still at that generation -- the peers' series are read once per group
+ * while it does not change.  Without, from the peers' series.
+ */
+static void
+pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
+		   const IgHistogram *own, uint32 own_gen, TimestampTz now)
+{
+	IgSeriesKey key;
+	IgHistogram hist;
+	IgGroupPool *gp;
+
+	if (own != NULL && ig_history_generation() != own_gen)
+		own = NULL;				/* it may have changed since */
+	if (own != NULL &&
+		(gp = find_group_pool(group->groupid, relid, kind, own_gen)) != NULL)
+	{
+		*pool = gp->pool;
+		ig_pool_remove(pool, own, gp->at);
+		return;
+	}
+
+	ig_pool_init(pool);
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	key.kind = kind;
+	for (int m = 0; m < group->nmembers; m++)
+	{
+		key.roleid = group->members[m];
+		if (ig_history_get(&key, &hist, false))
+			ig_pool_add(pool, &hist, now);
+	}
+
+	/* the group's: the peers' and the user's; unless the history moved */
+	if (own == NULL || ig_history_generation() != own_gen)
+		return;
+	gp = &group_pools[next_group_pool];
+	next_group_pool = (next_group_pool + 1) % IG_GROUP_POOLS;
+	gp->pool = *pool;
+	ig_pool_add(&gp->pool, own, now);
+	gp->groupid = group->groupid;
+	gp->relid = relid;
+	gp->kind = kind;
+	gp->history_gen = own_gen;
+	gp->rules_gen = ig_rules_gen;
+	gp->at = now;
+	gp->valid = true;
+}
+
+/*
+ * The highest p99 of a user's peer groups with enough peers, or -1: what
+ * its peer limits come from (the highest over the groups, as the limit is
+ * monotonic in the p99).
+ */
+static int64
+peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
+		  uint32 generation, TimestampTz now)
+{
+	int64		high = -1;
+
+	for (int g = 0; g < list->npeer_groups; g++)
+	{
+		IgHistPool	pool;
+
+		pool_group(&pool, &list->peer_groups[g], list->relid, kind, own,
+				   generation, now);
+		if (pool.members >= IG_PEERS_NEEDED)
+			high = Max(high, (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE));
+	}
+	return high;
+}
+
+/*
+ * Computes the limit of every baseline rule of a list for the user, and
+ * the lowest limit per kind (which caps the windows the user's history is
+ * fed).  Reads the history: takes its lock (shared), a few times.
+ */
+void
+ig_baseline_compute(IgRuleList *list, Oid userid)
+{
+	uint32		generation = ig_history_generation();
+	TimestampTz now = ig_now();
+	IgHistogram own[IG_HIST_KINDS];
+	bool		have_own[IG_HIST_KINDS] = {false};
+	bool		have_peers[IG_HIST_KINDS] = {false};
+	int64		peers_high[IG_HIST_KINDS];
+	int64		cap[IG_HIST_KINDS];
+
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
+		cap[k] = IG_NO_LIMIT;
+		peers_high[k] = -1;
+	}
+
+	for (int i = 0; i < list->nrules; i++)
+	{
+		IgRule	   *rule = &list->rules[i];
+		int			k = rule->hist_kind;
+		int64		own_limit = IG_NO_LIMIT;
+		int64		peers = IG_NO_LIMIT;
+		int64		limit;
+
+		if (!rule->baseline)
+			continue;
+		if (!have_own[k])
+		{
+			IgSeriesKey key;
+
+			key.dbid = MyDatabaseId;
+			key.roleid = userid;
+			key.relid = list->relid;
+			key.kind = k;
+			/* made if missing, so that the baselines view shows it */
+			ig_history_get(&key, &own[k], true);
+			have_own[k] = true;
+		}
+		if (rule->compare_to != IG_COMPARE_PEERS)
+			own_limit = ig_limit_own(&own[k], rule->factor, rule->min_rows);
+		if ((rule->compare_to != IG_COMPARE_SELF || own_limit < 0) &&
+			list->npeer_groups > 0)
+		{
+			if (!have_peers[k])
+			{
+				peers_high[k] = peer_high(list, k, &own[k], generation, now);
+				have_peers[k] = true;
+			}
+			if (peers_high[k] >= 0)
+				peers = ig_limit_of((uint64) peers_high[k], rule->factor,
+									rule->min_rows);
+		}
+		limit = ig_limit_combine(rule->compare_to, own_limit, peers);
+		rule->max_rows = limit >= 0 ? Min(limit, IG_RULE_INERT) : IG_RULE_INERT;
+		list->maxes[i] = rule->max_rows;
+		if (limit >= 0 && (cap[k] < 0 || limit < cap[k]))
+			cap[k] = limit;
+	}
+	/* the memo's room before the nearest limit was of the old limits */
+	list->memo.valid = false;
+	/*
+	 * and no more than a bin above the p99 the limits come from (the own,
+	 * or before it is usable the peers'): no fast training
+	 */
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+		list->hist_cap[k] = have_own[k] ?
+			ig_hist_cap(&own[k], cap[k], peers_high[k]) : cap[k];
+	list->hist_gen = generation;
+}
+
+/*
+ * What the baselines view shows of a series: its own statistics, its
+ * peers' p99 (the highest of its groups with enough peers), and the
+ * strictest limit of the baseline rules that cover the role for that
+ * relation and kind.  Needs catalog access.
+ */
+void
+ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
+{
+	const IgHistogram *hist = &series->hist;
+	IgPeerGroup *groups;
+	int			ngroups;
+	TimestampTz now = ig_now();
+
+	view->usable = ig_hist_usable(hist);
+	view->typical = ig_hist_quantile(hist, IG_TYPICAL_QUANTILE);
+	view->high = ig_hist_quantile(hist, IG_HIGH_QUANTILE);
+
+	view->peer_high = -1;
+	groups = ig_rules_peer_groups(series->key.roleid, &ngroups);
+	for (int g = 0; g < ngroups; g++)
+	{
+		IgHistPool	pool;
+
+		pool_group(&pool, &groups[g], series->key.relid, series->key.kind,
+				   NULL, 0, now);
+		if (pool.members >= IG_PEERS_NEEDED)
+			view->peer_high = Max(view->peer_high,
+								  (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE));
+	}
+
+	view->limit_now = -1;
+	if (ig_rules_cover(series->key.roleid))
+	{
+		IgRuleList *list = ig_rules_for_relation(series->key.roleid,
+												 series->key.relid);
+
+		if (list != NULL)
+		{
+			ig_baseline_refresh(list, series->key.roleid);
+			for (int i = 0; i < list->nrules; i++)
+			{
+				const IgRule *rule = &list->rules[i];
+
+				if (rule->baseline && rule->hist_kind == series->key.kind &&
+					rule->max_rows < IG_RULE_INERT &&
+					(view->limit_now < 0 || rule->max_rows < view->limit_now))
+					view->limit_now = rule->max_rows;
+			}
+		}
+	}
+}

@@ -1,0 +1,42 @@
+/*-------------------------------------------------------------------------
+ *
+ * baseline.h
+ *		The limits of behavioural baseline rules, computed from the history
+ *		series for the user they were matched to.
+ *
+ * src/cache/baseline.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_BASELINE_H
+#define IG_BASELINE_H
+
+#include "shmem/history.h"
+#include "cache/rules.h"
+
+/* What the baselines view shows of one series. */
+typedef struct IgBaselineView
+{
+	bool		usable;			/* own history usable */
+	uint64		typical;		/* p50, if there is any history */
+	uint64		high;			/* p99, likewise */
+	int64		peer_high;		/* p99 of the peers, or -1 */
+	int64		limit_now;		/* strictest limit in force, or -1 */
+} IgBaselineView;
+
+extern void ig_baseline_compute(IgRuleList *list, Oid userid);
+extern void ig_baseline_describe(const IgSeriesCopy *series,
+								 IgBaselineView *view);
+
+/*
+ * Brings a rule list's baseline limits up to date with the history: a
+ * compare of generations unless some series changed.
+ */
+static inline void
+ig_baseline_refresh(IgRuleList *list, Oid userid)
+{
+	if (list->nbaseline > 0 && list->hist_gen != ig_history_generation())
+		ig_baseline_compute(list, userid);
+}
+
+#endif							/* IG_BASELINE_H */

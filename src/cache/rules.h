@@ -1,0 +1,123 @@
+/*-------------------------------------------------------------------------
+ *
+ * rules.h
+ *		Backend-local cache of this database's thresholds, baseline rules,
+ *		exemptions and peer groups, and of which rules cover the session
+ *		user.
+ *
+ * src/cache/rules.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_RULES_H
+#define IG_RULES_H
+
+#include "datatype/timestamp.h"
+
+#include "shmem/counters.h"
+#include "base/stats.h"
+
+/* the max_rows of a baseline rule with no usable limit: never reached */
+#define IG_RULE_INERT	(PG_INT64_MAX / 4)
+
+/*
+ * One threshold or baseline rule.  A baseline rule's max_rows is the
+ * limit it applies now, computed for the user it was matched to.
+ */
+typedef struct IgRule
+{
+	int64		id;
+	Oid			roleid;			/* InvalidOid: every role but superusers */
+	Oid			relid;			/* InvalidOid: all tables */
+	int64		max_rows;
+	int64		per;			/* window length, microseconds */
+	bool		block;			/* else log */
+	int			window;			/* the counter ring that answers per */
+	bool		baseline;		/* a baseline rule, with: */
+	int			hist_kind;		/* IG_HIST_HOUR or IG_HIST_DAY */
+	IgCompareTo compare_to;
+	double		factor;
+	int64		min_rows;
+} IgRule;
+
+/* A peer group a user belongs to directly, and its other members. */
+typedef struct IgPeerGroup
+{
+	Oid			groupid;
+	int			nmembers;
+	Oid		   *members;
+} IgPeerGroup;
+
+/* The rules covering the session user for one relation (or all tables). */
+typedef struct IgRuleList
+{
+	Oid			relid;			/* hash key; InvalidOid: all tables */
+	int			nrules;
+	IgRule	   *rules;
+	bool		any_block;
+	int64		longest;		/* longest window among them */
+	int64		pin_span;		/* how long a counter must outlive its last
+								 * read: the longest window and its
+								 * precision, and a second */
+	int		   *slots;			/* rules[i].window, for counter queries */
+	int64	   *lengths;		/* rules[i].per, likewise */
+	int64	   *maxes;			/* rules[i].max_rows, likewise */
+	bool	   *blocks;			/* rules[i].block, likewise */
+	IgQueryMemo memo;			/* the sums last read for them */
+	/* behavioural baselines */
+	int			nbaseline;		/* baseline rules among the rules */
+	uint32		hist_gen;		/* history generation of their limits */
+	uint8		hist_wanted;	/* bit k: keep the user's history kind k */
+	bool		history_known;	/* hist_wanted has the kinds its peers'
+								 * rules want (see ig_rules_for_relation) */
+	int64		hist_cap[IG_HIST_KINDS];	/* the most a window may feed */
+	int			npeer_groups;	/* the user's peer groups */
+	IgPeerGroup *peer_groups;
+	uint32		names_gen;		/* ig_names_gen when its names were looked
+								 * up (0: never) */
+} IgRuleList;
+
+/* What ig_rules_cover answered last, valid while no rule or role changes */
+typedef struct IgRulesAnswer
+{
+	bool		valid;
+	bool		covered;
+	Oid			userid;
+} IgRulesAnswer;
+
+extern IgRulesAnswer ig_rules_answer;
+extern bool ig_rules_have_retired;
+extern uint32 ig_rules_gen;
+
+extern void ig_rules_init(void);
+extern bool ig_rules_cover_slow(Oid userid);
+extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
+extern Oid	ig_rules_table_oid(void);
+extern uint64 ig_rules_epoch(void);
+extern bool ig_rules_current(uint64 epoch);
+extern void ig_rules_free_retired_slow(void);
+extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
+extern bool ig_rules_is_peer_group(Oid roleid);
+
+/*
+ * Brings the cache up to date and says whether any rule covers the user.
+ * Needs catalog access (a transaction) unless nothing changed since the
+ * last call for the same user.
+ */
+static inline bool
+ig_rules_cover(Oid userid)
+{
+	if (likely(ig_rules_answer.valid && ig_rules_answer.userid == userid))
+		return ig_rules_answer.covered;
+	return ig_rules_cover_slow(userid);
+}
+
+/* Frees the rules of statements that have ended; called when none runs. */
+static inline void
+ig_rules_free_retired(void)
+{
+	if (unlikely(ig_rules_have_retired))
+		ig_rules_free_retired_slow();
+}
+
+#endif							/* IG_RULES_H */

@@ -1,0 +1,430 @@
+/*-------------------------------------------------------------------------
+ *
+ * enforce.c
+ *		Thresholds applied to one table (or all tables) of a statement:
+ *		how many rows are left, and what happens when a rule breaks.
+ *
+ * At statement start the window counts of every rule covering a key are
+ * read from its counter (created and pinned if need be: a counter a block
+ * rule needs that cannot be created fails the statement with 53200).  The
+ * executor hands out rows to scan nodes in grants that never exceed the
+ * smallest "rows left" of their keys, nor insider_guard.batch_rows; when
+ * a grant runs out it settles with shared memory, reads the counts back
+ * under the same spinlock, and asks ig_enforce_check what broke.
+ *
+ * A block rule breaks when its window count exceeds max_rows: the
+ * statement is recorded and stopped with 42501.  A log rule is crossed
+ * when an addition takes its window count from max_rows or below to above
+ * it.  Additions to a counter are serialized by its spinlock and raise
+ * every window by the rows added, so exactly one process sees each
+ * crossing, and a rule whose window count has fallen back is crossed
+ * again the next time it goes over: no state is kept for it.
+ *
+ * IDENTIFICATION
+ *		src/exec/enforce.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+
+#include "cache/baseline.h"
+#include "shmem/counters.h"
+#include "exec/enforce.h"
+#include "base/guc.h"
+#include "shmem/history.h"
+#include "base/logtext.h"
+#include "base/names.h"
+#include "cache/rules.h"
+#include "shmem/violations.h"
+
+/*
+ * The rules covering the session user for a relation (InvalidOid: all
+ * tables), copied into cxt, for counts taken outside a statement (COPY t
+ * TO); NULL if none.
+ */
+IgKeyRules *
+ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
+{
+	IgRuleList *list = ig_rules_for_relation(userid, relid);
+	IgRuleList *copy;
+	IgKeyRules *kr;
+	int			n;
+
+	if (list == NULL || list->nrules == 0)
+		return NULL;
+	ig_names_remember(userid, list->relid);
+	ig_baseline_refresh(list, userid);
+	n = list->nrules;
+	copy = MemoryContextAlloc(cxt, sizeof(IgRuleList));
+	*copy = *list;
+	copy->rules = MemoryContextAlloc(cxt, sizeof(IgRule) * n);
+	memcpy(copy->rules, list->rules, sizeof(IgRule) * n);
+	copy->slots = MemoryContextAlloc(cxt, sizeof(int) * n);
+	memcpy(copy->slots, list->slots, sizeof(int) * n);
+	copy->lengths = MemoryContextAlloc(cxt, sizeof(int64) * n);
+	memcpy(copy->lengths, list->lengths, sizeof(int64) * n);
+	copy->maxes = MemoryContextAlloc(cxt, sizeof(int64) * n);
+	memcpy(copy->maxes, list->maxes, sizeof(int64) * n);
+	copy->blocks = MemoryContextAlloc(cxt, sizeof(bool) * n);
+	memcpy(copy->blocks, list->blocks, sizeof(bool) * n);
+	kr = MemoryContextAlloc(cxt, sizeof(IgKeyRules));
+	ig_enforce_init(kr, copy, MemoryContextAllocZero(cxt, sizeof(uint64) * n));
+	kr->query.memo = &list->memo;
+	return kr;
+}
+
+/* Rows left before a rule breaks or is crossed, from the last counts. */
+static void
+update_limit(IgKeyRules *kr)
+{
+	if (likely(!kr->query.over))
+	{
+		ig_enforce_limit_within(kr);
+		return;
+	}
+
+	/* some count is over: the sums are exact */
+	kr->limiting = false;
+	kr->blocked = false;
+	kr->limit = PG_INT64_MAX;
+	for (int i = 0; i < kr->list->nrules; i++)
+	{
+		const IgRule *rule = &kr->list->rules[i];
+		int64		count = (int64) kr->query.sum[i];
+
+		if (rule->block)
+		{
+			kr->limiting = true;
+			kr->limit = Min(kr->limit, rule->max_rows - count);
+			if (count > rule->max_rows)
+				kr->blocked = true;
+		}
+		else if (count <= rule->max_rows)
+		{
+			/* stop at the row that crosses it, to record exactly there */
+			kr->limiting = true;
+			kr->limit = Min(kr->limit, rule->max_rows - count);
+		}
+	}
+}
+
+/* Fails the statement when a counter a block rule needs cannot exist. */
+static void
+no_room(IgKeyRules *kr, Oid userid, bool may_raise)
+{
+	uint64		suppressed;
+
+	if (kr->list->any_block && may_raise)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("insider_guard: no room in shared memory to track the reads of role %s",
+						ig_log_quote(ig_role_name(userid, may_raise))),
+				 errdetail("Every counter is in use by a threshold."),
+				 errhint("Increase insider_guard.max_tracked.")));
+	if (ig_counters_log_allowed(IG_LOG_NO_ROOM, &suppressed))
+		ereport(LOG,
+				(errmsg("insider_guard: no room in shared memory to check the thresholds of role %s",
+						ig_log_quote(ig_role_name(userid, may_raise))),
+				 suppressed > 0 ?
+				 errdetail("%llu more such lines were suppressed in the last second or more.",
+						   (unsigned long long) suppressed) : 0,
+				 errhint("Increase insider_guard.max_tracked."),
+				 errhidestmt(true)));
+	kr->limiting = false;
+}
+
+/*
+ * ig_enforce_begin for a counter that must be read: created and pinned if
+ * need be.
+ */
+void
+ig_enforce_begin_slow(IgKeyRules *kr, IgTally *tally, Oid userid)
+{
+	TimestampTz now = ig_now();
+
+	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+	{
+		no_room(kr, userid, true);
+		return;
+	}
+	update_limit(kr);
+}
+
+/*
+ * Reads a block-ruled key's counts and (re)takes its reservation: the
+ * rows its nodes still hold (kr->res.keep) and up to kr->res.want fresh
+ * ones, which become its pool.  A counter that cannot be made fails the
+ * statement with 53200.
+ */
+void
+ig_enforce_reserve(IgKeyRules *kr, IgTally *tally, Oid userid, TimestampTz now)
+{
+	kr->query.valid = false;
+	kr->query.over = false;
+	kr->pool = 0;
+	if (!ig_counters_query(MyDatabaseId, userid, tally, now))
+	{
+		no_room(kr, userid, true);
+		return;
+	}
+	update_limit(kr);
+	kr->pool = kr->res.fresh;
+}
+
+/* The table a break is about: the rule's, or for all-tables rules the one read. */
+static Oid
+break_table(const IgRule *rule, Oid read_relid)
+{
+	return OidIsValid(rule->relid) ? rule->relid : read_relid;
+}
+
+/* A record of a rule broken or crossed by a key's reads. */
+static void
+make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
+		   int64 rows_in_window, const IgTally *tally, bool block,
+		   bool catalog_ok, uint64 parallel_query)
+{
+	brk->roleid = userid;
+	brk->table_oid = break_table(rule, read_relid);
+	brk->threshold_id = rule->id;
+	brk->max_rows = rule->max_rows;
+	brk->per = rule->per;
+	brk->rows_in_window = rows_in_window;
+	brk->statement_rows = tally->statement_rows;
+	brk->block = block;
+	brk->stopped = block;
+	brk->baseline = rule->baseline;
+	brk->catalog_ok = catalog_ok;
+	brk->parallel_query = parallel_query;
+	brk->key_relid = rule->relid;
+}
+
+static void stop_statement(IgKeyRules *kr, IgTally *tally,
+						   const IgRule *rule, IgBreak *brk, int64 reserved,
+						   bool record);
+
+/*
+ * Records a block rule stopping the role (or read past): the record the
+ * same parallel query made already, or a repeat of the rule's open
+ * incident on the key's counter, or a new record.  Returns its id.
+ */
+static int64
+record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
+{
+	int64		id = ig_violation_recent(brk);
+	IgIncidentKind kind;
+
+	if (id != 0)
+		return id;
+	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
+								ig_now(), &id);
+	if (kind == IG_INCIDENT_UNTRACKED)
+	{
+		/* slots held by closed incidents whose repeats are unwritten */
+		ig_violations_write_repeats(true);
+		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
+									rule->id, ig_now(), &id);
+	}
+	if (kind == IG_INCIDENT_REPEAT)
+		return id;
+	id = ig_violation_report(brk);
+	/* a record that could not be written leaves no incident behind */
+	if (kind == IG_INCIDENT_NEW)
+		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
+									  rule->id, id);
+	return id;
+}
+
+/*
+ * ig_enforce_check when some count may be over its max, or the counter
+ * could not be read.
+ */
+void
+ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
+					  Oid read_relid, uint64 parallel_query, bool catalog_ok,
+					  bool may_raise)
+{
+	int			broken = -1;
+
+	kr->stop_rule = -1;
+	if (!kr->query.valid)
+	{
+		no_room(kr, userid, may_raise);
+		return;
+	}
+	if (!kr->query.over)
+	{
+		/* no count above its max: nothing crossed, nothing broken */
+		update_limit(kr);
+		return;
+	}
+
+	for (int i = 0; i < kr->list->nrules; i++)
+	{
+		const IgRule *rule = &kr->list->rules[i];
+		int64		count = (int64) kr->query.sum[i];
+		int64		before = count - (int64) added;
+
+		/* a window in which a baseline rule is broken does not feed it */
+		if (rule->baseline && count > rule->max_rows)
+			ig_counters_note_break(MyDatabaseId, userid, tally,
+								   rule->hist_kind, ig_now());
+
+		if (rule->block)
+		{
+			if (count > rule->max_rows && broken < 0)
+				broken = i;
+		}
+		else if (added > 0 && before <= rule->max_rows &&
+				 count > rule->max_rows)
+		{
+			IgBreak		brk;
+
+			make_break(&brk, rule, userid, read_relid, count, tally, false,
+					   catalog_ok, parallel_query);
+			ig_violation_report(&brk);
+		}
+	}
+	update_limit(kr);
+
+	/*
+	 * Rows added to a broken block rule by a settle that cannot stop the
+	 * statement: its rows were within what it was granted at its start (or
+	 * last check), but other sessions of the user read meanwhile.  The
+	 * statement is over; it is recorded, and the role's next one is
+	 * stopped.
+	 */
+	if (broken >= 0 && added > 0 && !(may_raise && catalog_ok) &&
+		kr->block_violation == 0)
+	{
+		const IgRule *rule = &kr->list->rules[broken];
+		IgBreak		brk;
+
+		make_break(&brk, rule, userid, read_relid,
+				   (int64) kr->query.sum[broken], tally, true, catalog_ok,
+				   parallel_query);
+		brk.stopped = false;
+		kr->block_violation = record_block(tally, rule, &brk);
+	}
+
+	/* the caller stops the statement, once every key has been checked */
+	kr->stop_rule = (broken >= 0 && may_raise && catalog_ok) ? broken : -1;
+}
+
+/*
+ * Stops the statement for the block rule ig_enforce_check found broken
+ * (kr->stop_rule).
+ */
+void
+ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid, Oid read_relid,
+				uint64 parallel_query)
+{
+	const IgRule *rule = &kr->list->rules[kr->stop_rule];
+	IgBreak		brk;
+
+	make_break(&brk, rule, userid, read_relid,
+			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
+			   parallel_query);
+	kr->stop_rule = -1;
+	stop_statement(kr, tally, rule, &brk, 0, true);
+}
+
+/*
+ * Stops the statement for a broken block rule, with its record: the one
+ * already made for the statement (a cursor recorded when an earlier FETCH
+ * read past), else the incident's (record_block).  Without "record" (a
+ * statement crowded out, see ig_enforce_crowded) nothing is recorded.
+ * "reserved" rows were held by the role's other running statements.
+ */
+static void
+stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
+			   IgBreak *brk, int64 reserved, bool record)
+{
+	int64		id = 0;
+	char	   *role = ig_role_name(brk->roleid, true);
+	char	   *table;
+
+	if (kr->block_violation != 0)
+		id = kr->block_violation;
+	else if (record)
+		id = kr->block_violation = record_block(tally, rule, brk);
+
+	/* the query is in the record's log line: not again as STATEMENT */
+	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errhidestmt(record),
+			 errmsg("insider_guard: role %s may not read more rows from table %s",
+					ig_log_quote(role), ig_log_quote(table ? table : "?")),
+			 record ?
+			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
+						   rule->baseline ? "Baseline rule" : "Threshold",
+						   (long long) rule->id, (long long) rule->max_rows,
+						   (long long) (rule->per / USECS_PER_SEC),
+						   (long long) brk->rows_in_window,
+						   (long long) brk->statement_rows,
+						   (long long) reserved, (long long) id) :
+			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, and the %lld left are reserved by other running statements of the role: not a violation, not recorded.",
+						   rule->baseline ? "Baseline rule" : "Threshold",
+						   (long long) rule->id, (long long) rule->max_rows,
+						   (long long) (rule->per / USECS_PER_SEC),
+						   (long long) brk->rows_in_window,
+						   (long long) brk->statement_rows,
+						   (long long) reserved)));
+}
+
+/*
+ * Stops a statement that may not be granted a row although no block rule
+ * is broken yet: the role's other running statements (in other processes)
+ * hold, reserved, every row the tightest block rule leaves, and did not
+ * give any back while the caller waited.  The row that asked has been
+ * counted.  No rule is broken: not recorded (the server log has the
+ * error), unless the count went over meanwhile.
+ */
+void
+ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
+				   Oid read_relid, uint64 parallel_query)
+{
+	IgQueryMemo *memo = kr->query.memo;
+	int64		reserved = kr->res.others;
+	int			tightest = -1;
+	int64		room = PG_INT64_MAX;
+	bool		read;
+	IgBreak		brk;
+
+	/* exact counts, for the record; this key gives its rows back */
+	kr->res.keep = 0;
+	kr->res.want = 0;
+	kr->query.memo = NULL;
+	kr->query.valid = false;
+	read = ig_counters_query(MyDatabaseId, userid, tally, ig_now());
+	kr->query.memo = memo;
+	if (memo != NULL)
+		memo->valid = false;
+	if (!read)
+	{
+		no_room(kr, userid, true);
+		return;
+	}
+	for (int i = 0; i < kr->list->nrules; i++)
+	{
+		const IgRule *rule = &kr->list->rules[i];
+
+		if (rule->block && rule->max_rows - (int64) kr->query.sum[i] < room)
+		{
+			room = rule->max_rows - (int64) kr->query.sum[i];
+			tightest = i;
+		}
+	}
+	if (tightest < 0)
+		return;
+	make_break(&brk, &kr->list->rules[tightest], userid, read_relid,
+			   (int64) kr->query.sum[tightest], tally, true, true,
+			   parallel_query);
+	/* over by now (the others read what they held): a block like any */
+	stop_statement(kr, tally, &kr->list->rules[tightest], &brk,
+				   Max(reserved, kr->res.others), room < 0);
+}

@@ -1,0 +1,229 @@
+/*-------------------------------------------------------------------------
+ *
+ * counters.h
+ *		Rows read per (database, role, table) in rolling windows, kept in
+ *		shared memory.
+ *
+ * src/shmem/counters.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_COUNTERS_H
+#define IG_COUNTERS_H
+
+#include "datatype/timestamp.h"
+
+#include "base/guc.h"
+#include "shmem/history.h"
+
+struct IgFileWriter;
+
+/* The windows every counter keeps; more can be defined at run time. */
+#define IG_WINDOW_MINUTE	0
+#define IG_WINDOW_HOUR		1
+#define IG_WINDOW_DAY		2
+#define IG_WINDOW_MONTH		3	/* 30 days, the longest window */
+#define IG_BUILTIN_WINDOWS	4
+#define IG_MAX_WINDOWS		(IG_BUILTIN_WINDOWS + IG_MAX_CUSTOM_WINDOWS)
+
+/*
+ * What a counter counts.  relid InvalidOid is the role's total over all
+ * tables, in which every row counts once.
+ */
+typedef struct IgCounterKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	Oid			relid;
+} IgCounterKey;
+
+/*
+ * A backend's memo of where a key's counter lives, so that most updates
+ * take no lock but the counter's own spinlock.  slot < 0: not known.
+ */
+typedef struct IgCounterRef
+{
+	int32		slot;
+	uint64		incarnation;
+} IgCounterRef;
+
+#define IG_COUNTER_REF_INIT {-1, 0}
+
+/*
+ * A backend's memo of how far the window sums it last read from a counter
+ * were from their maxes, and of the counter's version then.  While the
+ * version is unchanged but for this backend's own additions, no rows were
+ * added by anyone else, and windows only lose rows as they move on: the
+ * memo, less what this backend adds, bounds every window's room from
+ * below.  So a threshold check needs no per-window work until the room
+ * could run out.
+ */
+typedef struct IgQueryMemo
+{
+	bool		valid;
+	int32		slot;			/* the counter: slot, incarnation, version */
+	uint64		incarnation;
+	uint64		version;
+	uint32		windows_gen;	/* window definitions then */
+	int64		headroom;		/* min over the windows of max - sum, at
+								 * least; < 0 if some sum exceeded its max */
+	int64		block_headroom; /* the same over block rules' windows */
+} IgQueryMemo;
+
+/*
+ * A statement key's reservation on a counter, for block rules: rows its
+ * scan nodes have been granted, or may be granted, that no other process
+ * may be granted.  It is exchanged under the counter's spinlock whenever
+ * the key's counts are read (ig_counters_query, ig_counters_settle): all
+ * that is held is given back, the rows just read are added, and "keep"
+ * rows (still granted to nodes) plus up to "want" fresh ones are taken
+ * again -- of fresh ones at most half of what the block rules leave
+ * beyond every process's reservations, so that a process arriving late
+ * still finds some.  So the rows granted to all processes together never
+ * exceed what is left of the tightest block rule.
+ */
+typedef struct IgReservation
+{
+	int64		held;			/* in/out: rows held in the counter */
+	uint64		incarnation;	/* out: the counter they are held in */
+	int64		keep;			/* in: rows still granted to nodes */
+	int64		want;			/* in: most fresh rows to take */
+	int64		fresh;			/* out: fresh rows taken */
+	int64		others;			/* out: rows other holders hold */
+} IgReservation;
+
+/*
+ * Window sums that a threshold check needs from a counter: the rows read
+ * within each window, filled under the counter's spinlock (after the
+ * tally's rows were added, when settling).  When no sum may exceed its
+ * window's max ("over" false), the answer may come from the memo: then
+ * only "headroom" is known, a lower bound of min(max - sum) -- all a check
+ * needs: nothing broken, nothing crossed, that many rows left.  When
+ * "over", the sums are exact.
+ */
+typedef struct IgWindowQuery
+{
+	int64		pin_span;		/* keep the counter at least that long
+								 * after the time of the answer */
+	int			nwindows;
+	const int  *slot;			/* ring answering each window */
+	const int64 *length;		/* window length, microseconds */
+	const int64 *max;			/* sums above this must be exact */
+	const bool *block;			/* window i is a block rule's */
+	IgQueryMemo *memo;			/* or NULL */
+	IgReservation *res;			/* or NULL: nothing reserved */
+	uint64	   *sum;			/* out: rows read within it (when over) */
+	int64		headroom;		/* out: min over windows of max - sum, at
+								 * least (when not over) */
+	int64		block_headroom; /* out: the same over block rules' windows
+								 * (even when over) */
+	bool		valid;			/* out: false if the counter could not be
+								 * created (every counter is pinned) */
+	bool		over;			/* out: some sum exceeds its max */
+} IgWindowQuery;
+
+/*
+ * Rows a statement read for one counter, not yet settled.  The executor
+ * keeps one per table (and one for all tables) and hands them all to
+ * ig_counters_settle.
+ */
+typedef struct IgTally
+{
+	Oid			relid;			/* InvalidOid: all tables */
+	bool		counted;		/* this statement already counted in it */
+	bool		ref_moved;		/* ref changed while settling */
+	IgCounterRef ref;			/* memo of the counter */
+	uint64		pending;		/* rows read, not yet in shared memory */
+	uint64		added;			/* rows the last settle added */
+	uint64		statement_rows; /* rows settled by this statement */
+	IgWindowQuery *query;		/* window sums to report, or NULL */
+	uint8		hist_wanted;	/* bit k: a baseline keeps history kind k */
+	int64		hist_cap[IG_HIST_KINDS];	/* lowest baseline limit in
+											 * force, IG_NO_LIMIT if none */
+} IgTally;
+
+/*
+ * An incident: a block rule of a counter's key that stopped the role, and
+ * stays broken (no free row left under it) until a settle finds room
+ * again.  Its first stop is a violation record; later stops while it is
+ * open are repeats of it, written to the violations log lazily.
+ */
+typedef enum IgIncidentKind
+{
+	IG_INCIDENT_NEW,			/* no open incident: record one, then
+								 * ig_counters_incident_recorded */
+	IG_INCIDENT_REPEAT,			/* a repeat of the open one */
+	IG_INCIDENT_UNTRACKED		/* no room to track it: record it */
+} IgIncidentKind;
+
+/* A repeat count to write to the violations log. */
+typedef struct IgIncidentChange
+{
+	Oid			dbid;
+	int64		violation_id;
+	int64		repeats;
+	TimestampTz last_seen;
+	int32		slot;			/* where it is, to mark it written */
+	uint64		incarnation;
+	int32		incident;
+} IgIncidentChange;
+
+/* Log lines a flood repeats, written at most once a second each. */
+typedef enum IgLogKind
+{
+	IG_LOG_LOST,				/* rows read that no counter could take */
+	IG_LOG_NO_ROOM,				/* thresholds not checked for lack of room */
+	IG_LOG_KINDS
+} IgLogKind;
+
+/* One counter as the role_activity view shows it. */
+typedef struct IgActivity
+{
+	IgCounterKey key;
+	uint64		rows_minute;
+	uint64		rows_hour;
+	uint64		rows_day;
+	int64		statements;
+	TimestampTz last_read;
+} IgActivity;
+
+extern Size ig_counters_shmem_size(void);
+extern bool ig_counters_shmem_init(void);
+extern bool ig_counters_ready(void);
+
+extern void ig_counters_settle(Oid dbid, Oid roleid, IgTally *tallies,
+							   int ntallies, bool count_statements,
+							   bool statement_end, TimestampTz now);
+extern void ig_counters_settle_pair(Oid dbid, Oid roleid, IgTally *tallies,
+									TimestampTz now);
+extern bool ig_counters_query(Oid dbid, Oid roleid, IgTally *tally,
+							  TimestampTz now);
+extern bool ig_counters_query_memo(IgWindowQuery *query);
+extern int	ig_counters_window_slot(int64 length, TimestampTz now);
+extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
+									TimestampTz now);
+extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,
+								   int kind, TimestampTz now);
+extern void ig_counters_sweep(TimestampTz now);
+extern bool ig_counters_log_allowed(IgLogKind kind, uint64 *suppressed);
+extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
+							  uint64 min_rows, TimestampTz at, TimestampTz now);
+extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
+										   int64 rule_id, TimestampTz now,
+										   int64 *violation_id);
+extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
+										  int64 rule_id, int64 violation_id);
+extern IgIncidentChange *ig_counters_incident_changes(int *count);
+extern void ig_counters_incidents_written(const IgIncidentChange *changes,
+										  int count);
+extern void ig_counters_forget_incidents(const int64 *ids, int nids,
+										 bool keep_listed);
+extern void ig_counters_reset(Oid dbid, Oid roleid);
+extern IgActivity *ig_counters_activity(Oid dbid, TimestampTz now, int *count);
+extern uint64 ig_counters_evicted(void);
+
+extern bool ig_counters_take_dirty(void);
+extern void ig_counters_save(struct IgFileWriter *writer);
+extern bool ig_counters_load(const char *data, Size len, const char *path);
+
+#endif							/* IG_COUNTERS_H */

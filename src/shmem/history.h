@@ -1,0 +1,64 @@
+/*-------------------------------------------------------------------------
+ *
+ * history.h
+ *		History series of behavioural baselines, kept in shared memory and
+ *		bounded by insider_guard.max_history.
+ *
+ * src/shmem/history.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_HISTORY_H
+#define IG_HISTORY_H
+
+#include "datatype/timestamp.h"
+
+#include "base/stats.h"
+
+struct IgFileWriter;
+
+/* The window lengths baselines compare: hours and days. */
+#define IG_HIST_HOUR		0
+#define IG_HIST_DAY			1
+#define IG_HIST_KINDS		2
+
+/* What a series is the history of; relid InvalidOid: all tables. */
+typedef struct IgSeriesKey
+{
+	Oid			dbid;
+	Oid			roleid;
+	Oid			relid;
+	int32		kind;			/* IG_HIST_HOUR or IG_HIST_DAY */
+} IgSeriesKey;
+
+/* One series, as the baselines view shows it. */
+typedef struct IgSeriesCopy
+{
+	IgSeriesKey key;
+	IgHistogram hist;
+} IgSeriesCopy;
+
+/* length of a kind's windows, microseconds */
+static inline int64
+ig_hist_kind_length(int kind)
+{
+	return kind == IG_HIST_DAY ? USECS_PER_DAY : USECS_PER_HOUR;
+}
+
+extern Size ig_history_shmem_size(void);
+extern void ig_history_shmem_init(bool created);
+
+extern uint32 ig_history_generation(void);
+extern void ig_history_feed(const IgSeriesKey *key, int64 window_end,
+							uint64 rows, int64 cap, bool broke, bool at_once);
+extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
+						   bool create);
+extern int64 ig_history_reset(Oid dbid, Oid roleid);
+extern IgSeriesCopy *ig_history_list(Oid dbid, int *count);
+extern uint64 ig_history_evicted(void);
+
+extern bool ig_history_take_dirty(void);
+extern void ig_history_save(struct IgFileWriter *writer);
+extern bool ig_history_load(const char *data, Size len, const char *path);
+
+#endif							/* IG_HISTORY_H */

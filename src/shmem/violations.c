@@ -1,0 +1,631 @@
+/*-------------------------------------------------------------------------
+ *
+ * violations.c
+ *		Durable records of broken thresholds, and their server log lines.
+ *
+ * Records are appended to segment files (violations_file.c, within the
+ * cap: violations_store.c), never to a table: a hot standby must be able
+ * to write them too.  A record is written and fsynced before the
+ * statement that broke the threshold returns (or raises its error), so it
+ * is durable before the client hears of it.  A statement stopped by a
+ * block rule is recorded once, even when several processes of a parallel
+ * query are stopped; later stops of the same incident are repeats,
+ * written lazily as repeats records.  At start, the block records still
+ * in their window restore the counts they prove (a crash never hands a
+ * stopped role fresh budget); a reset record ends that for a role.
+ *
+ * Locking: violations_lock EXCLUSIVE to append or prune (assigns ids,
+ * moves the end), SHARED to read.  Appends are rare (a blocked statement,
+ * a crossing), so one writer at a time, fsync included, is fine.
+ *
+ * Each record also goes to the server log as one line, LOG_SERVER_ONLY so
+ * that no client sees it (a watched role can SET client_min_messages),
+ * with every string quoted and its control characters escaped so that no
+ * role, table, query or application name can start a new line.
+ *
+ * IDENTIFICATION
+ *		src/shmem/violations.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/parallel.h"
+#include "access/twophase.h"
+#include "common/ip.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "storage/lwlock.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "tcop/tcopprot.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "base/compat.h"
+#include IG_BACKEND_STATUS_HEADER
+
+#include "shmem/counters.h"
+#include "base/guc.h"
+#include "base/logtext.h"
+#include "base/names.h"
+#include "shmem/violations.h"
+#include "shmem/violations_file.h"
+#include "base/window.h"
+
+Size
+ig_violations_shmem_size(void)
+{
+	return MAXALIGN(add_size(offsetof(IgViolationsShared, parallel_queries),
+							 mul_size(sizeof(pg_atomic_uint64), IG_PROC_SLOTS)));
+}
+
+/*
+ * A number that the leader of a parallel query and its workers share, and
+ * that differs between the leader's parallel queries: the leader takes a
+ * new one when its executor starts (with leader), its workers read it.
+ */
+uint64
+ig_parallel_query_key(bool leader)
+{
+	PGPROC	   *proc = leader ? MyProc : MyProc->lockGroupLeader;
+
+	if (proc == NULL || proc->pgprocno < 0 || proc->pgprocno >= IG_PROC_SLOTS)
+		return 0;
+	if (leader)
+		return pg_atomic_add_fetch_u64(&ig_vstate->parallel_queries[proc->pgprocno], 1);
+	return pg_atomic_read_u64(&ig_vstate->parallel_queries[proc->pgprocno]);
+}
+
+/*
+ * Creates or attaches to the shared state; with "recover", also looks at
+ * the files (postmaster only).
+ */
+void
+ig_violations_shmem_init(bool recover)
+{
+	bool		found;
+
+	ig_vstate = ShmemInitStruct("insider_guard violations",
+						  ig_violations_shmem_size(), &found);
+	if (!found)
+	{
+		memset(ig_vstate, 0, offsetof(IgViolationsShared, parallel_queries));
+		for (int i = 0; i < IG_PROC_SLOTS; i++)
+			pg_atomic_init_u64(&ig_vstate->parallel_queries[i], 0);
+		ig_vstate->lock = &(GetNamedLWLockTranche("insider_guard"))[1].lock;
+		ig_vstate->next_id = 1;
+		ig_vstate->oldest = ig_vstate->newest = 1;
+	}
+	if (recover)
+		ig_vfile_recover();
+}
+
+/* Appends a length-prefixed string to a record being built. */
+static void
+append_string(StringInfo buf, const char *s)
+{
+	uint32		len = s ? strlen(s) : 0;
+
+	appendBinaryStringInfo(buf, (const char *) &len, sizeof(len));
+	if (len > 0)
+		appendBinaryStringInfo(buf, s, len);
+}
+
+/*
+ * The top-level statement's text, client address and application of this
+ * backend or, in a parallel worker, of its leader.
+ */
+static void
+statement_context(char **query, char **client_addr, char **application,
+				  int32 *pid)
+{
+	const char *text = debug_query_string;
+	char		host[NI_MAXHOST];
+	SockAddr   *addr = MyBEEntry ? &MyBEEntry->st_clientaddr : NULL;
+	PgBackendStatus *leader_status = NULL;
+
+	*pid = MyProcPid;
+	*application = pstrdup(application_name ? application_name : "");
+
+	if (IsParallelWorker() && MyProc->lockGroupLeader != NULL)
+	{
+		int			pid_leader = MyProc->lockGroupLeader->pid;
+		int			n = pgstat_fetch_stat_numbackends();
+
+		*pid = pid_leader;
+		for (int i = 1; i <= n; i++)
+		{
+			LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+
+			if (local && local->backendStatus.st_procpid == pid_leader)
+			{
+				leader_status = &local->backendStatus;
+				break;
+			}
+		}
+		if (leader_status)
+		{
+			text = leader_status->st_activity_raw;
+			addr = &leader_status->st_clientaddr;
+			*application = pstrdup(leader_status->st_appname ? leader_status->st_appname : "");
+		}
+	}
+
+	/* bounded like pg_stat_activity.query */
+	if (text == NULL)
+		text = "";
+	*query = pnstrdup(text, pg_mbcliplen(text, strlen(text),
+										 pgstat_track_activity_query_size - 1));
+
+	*client_addr = pstrdup("");
+	if (addr && (addr->addr.ss_family == AF_INET || addr->addr.ss_family == AF_INET6))
+	{
+		host[0] = '\0';
+		if (pg_getnameinfo_all(&addr->addr, addr->salen, host, sizeof(host),
+							   NULL, 0, NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		{
+			clean_ipv6_addr(addr->addr.ss_family, host);
+			*client_addr = pstrdup(host);
+		}
+	}
+}
+
+/* A window length for people, as interval_out writes it: "01:00:00", "1 day". */
+static char *
+window_text(int64 per)
+{
+	Interval	interval;
+
+	interval.month = 0;
+	interval.day = per / USECS_PER_DAY;
+	interval.time = per % USECS_PER_DAY;
+	return DatumGetCString(DirectFunctionCall1(interval_out,
+											   IntervalPGetDatum(&interval)));
+}
+
+/*
+ * The record another process of the same parallel query made for the same
+ * block rule, or 0: its leader and workers may each be stopped, and make
+ * one record (not repeats).
+ */
+int64
+ig_violation_recent(const IgBreak *brk)
+{
+	int64		id = 0;
+	int32		pid = MyProcPid;
+
+	if (!brk->block || brk->parallel_query == 0)
+		return 0;
+	if (IsParallelWorker() && MyProc->lockGroupLeader != NULL)
+		pid = MyProc->lockGroupLeader->pid;
+	LWLockAcquire(ig_vstate->lock, LW_SHARED);
+	for (int i = 0; i < IG_RECENT_BLOCKS && id == 0; i++)
+	{
+		IgRecentBlock *recent = &ig_vstate->recent[i];
+
+		if (recent->pid == pid && recent->parallel_query == brk->parallel_query &&
+			recent->threshold_id == brk->threshold_id)
+			id = recent->violation_id;
+	}
+	LWLockRelease(ig_vstate->lock);
+	return id;
+}
+
+/*
+ * Records a break: appends it to the violations log (flushed to disk) and
+ * writes its server log line.  Returns its id, or 0 if it could not be
+ * written (logged; the caller still blocks).  Without catalog_ok (a
+ * transaction failing, the backend exiting) the names are those last seen
+ * (names.c).
+ */
+int64
+ig_violation_report(const IgBreak *brk)
+{
+	IgRecordHeader header;
+	IgRecordFixed fixed;
+	StringInfoData buf;
+	char	   *role = ig_role_name(brk->roleid, brk->catalog_ok);
+	char	   *current_role = ig_role_name(GetUserId(), brk->catalog_ok);
+	char	   *table = OidIsValid(brk->table_oid) ?
+		ig_table_name(brk->table_oid, brk->catalog_ok) : NULL;
+	char	   *query;
+	char	   *client_addr;
+	char	   *application;
+	int32		pid;
+	bool		written = false;
+
+	if (role == NULL)
+		role = psprintf("%u", brk->roleid);
+	if (current_role == NULL)
+		current_role = psprintf("%u", GetUserId());
+	if (table == NULL)
+		table = OidIsValid(brk->table_oid) ? psprintf("%u", brk->table_oid) : pstrdup("");
+	statement_context(&query, &client_addr, &application, &pid);
+
+	memset(&fixed, 0, sizeof(fixed));
+	fixed.occurred_at = ig_now();
+	fixed.dbid = MyDatabaseId;
+	fixed.table_oid = brk->table_oid;
+	fixed.threshold_id = brk->threshold_id;
+	fixed.max_rows = brk->max_rows;
+	fixed.per = brk->per;
+	fixed.rows_in_window = brk->rows_in_window;
+	fixed.statement_rows = brk->statement_rows;
+	fixed.backend_pid = pid;
+	fixed.block = brk->block;
+	fixed.roleid = brk->roleid;
+	fixed.key_relid = brk->key_relid;
+
+	LWLockAcquire(ig_vstate->lock, LW_EXCLUSIVE);
+	if (brk->block && brk->parallel_query != 0)
+	{
+		for (int i = 0; i < IG_RECENT_BLOCKS; i++)
+		{
+			IgRecentBlock *recent = &ig_vstate->recent[i];
+
+			if (recent->pid == pid && recent->parallel_query == brk->parallel_query &&
+				recent->threshold_id == brk->threshold_id)
+			{
+				/* another process of the same parallel query recorded it */
+				LWLockRelease(ig_vstate->lock);
+				return recent->violation_id;
+			}
+		}
+		ig_vstate->recent[ig_vstate->next_recent].pid = pid;
+		ig_vstate->recent[ig_vstate->next_recent].parallel_query = brk->parallel_query;
+		ig_vstate->recent[ig_vstate->next_recent].threshold_id = brk->threshold_id;
+		ig_vstate->recent[ig_vstate->next_recent].violation_id = ig_vstate->next_id;
+		ig_vstate->next_recent = (ig_vstate->next_recent + 1) % IG_RECENT_BLOCKS;
+	}
+	if (ig_vstate->next_id >= ig_vstate->id_mark)
+		ig_vfile_write_id_mark(IG_ID_BLOCK);
+	fixed.violation_id = ig_vstate->next_id++;
+
+	initStringInfo(&buf);
+	memset(&header, 0, sizeof(header));
+	appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
+	appendBinaryStringInfo(&buf, (const char *) &fixed, sizeof(fixed));
+	append_string(&buf, role);
+	append_string(&buf, current_role);
+	append_string(&buf, table);
+	append_string(&buf, query);
+	append_string(&buf, application);
+	append_string(&buf, client_addr);
+	header.magic = IG_VIOLATION_MAGIC;
+	header.length = buf.len;
+	INIT_CRC32C(header.crc);
+	COMP_CRC32C(header.crc, buf.data + sizeof(header), buf.len - sizeof(header));
+	FIN_CRC32C(header.crc);
+	memcpy(buf.data, &header, sizeof(header));
+
+	written = ig_vstore_append(buf.data, buf.len);
+	LWLockRelease(ig_vstate->lock);
+
+	ereport(LOG_SERVER_ONLY,
+			(errmsg("insider_guard: violation %lld%s: role %s (current role %s) %s table %s: %s %lld allows %lld rows per %s%s (%s); %lld rows in the window, %lld read by the statement; pid %d, application %s, client %s, query %s",
+					(long long) fixed.violation_id,
+					written ? "" : " (not written to disk)",
+					ig_log_quote(role), ig_log_quote(current_role),
+					brk->stopped ? "was stopped reading" :
+					brk->block ? "read past the block limit on" :
+					brk->baseline ? "read past its baseline on" : "read past its threshold on",
+					ig_log_quote(table),
+					brk->baseline ? "baseline rule" : "threshold",
+					(long long) brk->threshold_id,
+					(long long) brk->max_rows, window_text(brk->per),
+					brk->baseline ? " now" : "",
+					brk->block ? "block" : "log",
+					(long long) brk->rows_in_window, (long long) brk->statement_rows,
+					pid, ig_log_quote(application),
+					client_addr[0] ? client_addr : "local",
+					ig_log_quote(query)),
+			 errhidestmt(true), errhidecontext(true)));
+	return written ? fixed.violation_id : 0;
+}
+
+/* The record of an id in a database's records, ordered by id, or NULL. */
+static IgViolation *
+find_record(IgViolation *records, int count, int64 violation_id)
+{
+	int			low = 0;
+	int			high = count - 1;
+
+	while (low <= high)
+	{
+		int			mid = (low + high) / 2;
+		int64		id = records[mid].facts.violation_id;
+
+		if (id == violation_id)
+			return &records[mid];
+		if (id < violation_id)
+			low = mid + 1;
+		else
+			high = mid - 1;
+	}
+	return NULL;
+}
+
+/*
+ * Every record of a database, oldest first, palloc'd, with the repeats
+ * of its incident as last written; *count set.
+ */
+IgViolation *
+ig_violations_read(Oid dbid, int *count)
+{
+	int			allocated = 64;
+	int			n = 0;
+	IgViolation *result = palloc(sizeof(IgViolation) * allocated);
+	int			repeats_allocated = 16;
+	int			nrepeats = 0;
+	IgRepeatsRecord *repeats = palloc(sizeof(IgRepeatsRecord) * repeats_allocated);
+	IgRecordScan scan;
+	const char *record;
+
+	LWLockAcquire(ig_vstate->lock, LW_SHARED);
+	ig_vfile_scan_begin(&scan);
+	while ((record = ig_vfile_scan_next(&scan)) != NULL)
+	{
+		if (is_repeats(record))
+		{
+			IgRepeatsRecord r = record_repeats(record);
+
+			if (r.dbid == dbid)
+			{
+				if (nrepeats == repeats_allocated)
+				{
+					repeats_allocated *= 2;
+					repeats = repalloc(repeats, sizeof(IgRepeatsRecord) * repeats_allocated);
+				}
+				repeats[nrepeats++] = r;
+			}
+		}
+		else if (is_violation(record) && record_fixed(record).dbid == dbid)
+		{
+			if (n == allocated)
+			{
+				allocated *= 2;
+				result = repalloc(result, sizeof(IgViolation) * allocated);
+			}
+			ig_vfile_decode(record, &result[n++]);
+		}
+	}
+	LWLockRelease(ig_vstate->lock);
+
+	/* ids grow as records are appended: the latest repeats win */
+	for (int i = 0; i < nrepeats; i++)
+	{
+		IgViolation *v = find_record(result, n, repeats[i].violation_id);
+
+		if (v != NULL && repeats[i].repeats >= v->repeats)
+		{
+			v->repeats = repeats[i].repeats;
+			v->last_seen = Max(v->last_seen, repeats[i].last_seen);
+		}
+	}
+	pfree(repeats);
+	*count = n;
+	return result;
+}
+
+
+/* A block record whose window may still hold rows it proves were read. */
+typedef struct IgProof
+{
+	int64		violation_id;
+	IgRecordFixed fixed;
+	TimestampTz last_seen;
+} IgProof;
+static int
+compare_proofs(const void *a, const void *b)
+{
+	return ig_vfile_compare_ids(&((const IgProof *) a)->violation_id,
+						 &((const IgProof *) b)->violation_id);
+}
+
+/*
+ * At start, after the counts were loaded (the last save, which a crash
+ * may have left behind): a block record says its role's count was over
+ * the rule's limit when it was made, and again at its latest repeat, so
+ * while that window lasts the role's counter is made to hold at least
+ * max_rows + 1 rows read then.  A crash never hands a stopped role fresh
+ * budget.  Records of version 0.1.0 (no role) are skipped.  And the
+ * incidents saved with the counts whose records are gone (dropped, or a
+ * segment lost) are forgotten.  Postmaster.
+ */
+void
+ig_violations_restore_counts(void)
+{
+	TimestampTz now = ig_now();
+	int			allocated = 64;
+	int			n = 0;
+	IgProof    *proofs = palloc(sizeof(IgProof) * allocated);
+	int			restored = 0;
+	int			resets_allocated = 16;
+	int			nresets = 0;
+	IgResetRecord *resets = palloc(sizeof(IgResetRecord) * resets_allocated);
+	int			ids_allocated = 64;
+	int			nids = 0;
+	int64	   *ids = palloc(sizeof(int64) * ids_allocated);
+	IgRecordScan scan;
+	const char *record;
+
+	ig_vfile_scan_begin(&scan);
+	while ((record = ig_vfile_scan_next(&scan)) != NULL)
+	{
+		if (is_violation(record))
+		{
+			IgRecordFixed fixed = record_fixed(record);
+
+			if (nids == ids_allocated)
+			{
+				ids_allocated *= 2;
+				ids = repalloc(ids, sizeof(int64) * ids_allocated);
+			}
+			ids[nids++] = fixed.violation_id;
+			if (fixed.block && OidIsValid(fixed.roleid) &&
+				fixed.occurred_at + fixed.per > now - IG_WINDOW_MAX_US)
+			{
+				if (n == allocated)
+				{
+					allocated *= 2;
+					proofs = repalloc(proofs, sizeof(IgProof) * allocated);
+				}
+				proofs[n].violation_id = fixed.violation_id;
+				proofs[n].fixed = fixed;
+				proofs[n].last_seen = fixed.occurred_at;
+				n++;
+			}
+		}
+		else if (!is_repeats(record))
+		{
+			if (nresets == resets_allocated)
+			{
+				resets_allocated *= 2;
+				resets = repalloc(resets, sizeof(IgResetRecord) * resets_allocated);
+			}
+			memcpy(&resets[nresets++], record + sizeof(IgRecordHeader),
+				   sizeof(IgResetRecord));
+		}
+		else
+		{
+			IgRepeatsRecord r = record_repeats(record);
+			IgProof		key;
+			IgProof    *proof;
+
+			key.violation_id = r.violation_id;
+			proof = bsearch(&key, proofs, n, sizeof(IgProof), compare_proofs);
+			if (proof != NULL)
+				proof->last_seen = Max(proof->last_seen, r.last_seen);
+		}
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		IgRecordFixed *f = &proofs[i].fixed;
+		TimestampTz at = proofs[i].last_seen;
+
+		bool		reset = false;
+
+		if (at + f->per <= now || at > now || f->max_rows < 0)
+			continue;
+		/* an admin reset the role's counts since: nothing to restore */
+		for (int r = 0; r < nresets && !reset; r++)
+			reset = resets[r].dbid == f->dbid && resets[r].at >= at &&
+				(resets[r].roleid == f->roleid || !OidIsValid(resets[r].roleid));
+		if (reset)
+			continue;
+		ig_counters_floor(f->dbid, f->roleid, f->key_relid, f->per,
+						  (uint64) f->max_rows + 1, at, now);
+		restored++;
+	}
+	if (restored > 0)
+		ereport(LOG,
+				(errmsg("insider_guard: %d violation records still in their window: each role's count is at least what they prove",
+						restored)));
+	/* incidents saved with the counts whose records are gone end */
+	qsort(ids, nids, sizeof(int64), ig_vfile_compare_ids);
+	ig_counters_forget_incidents(ids, nids, true);
+	pfree(ids);
+	pfree(proofs);
+	pfree(resets);
+}
+
+/*
+ * An admin reset the counts of a role (InvalidOid: every role) in this
+ * database: noted durably, so that the block records made before it do
+ * not restore counts at the next start.
+ */
+void
+ig_violations_note_reset(Oid roleid)
+{
+	IgRecordHeader header;
+	IgResetRecord body;
+	char		buf[sizeof(IgRecordHeader) + sizeof(IgResetRecord)];
+
+	memset(&body, 0, sizeof(body));
+	body.at = ig_now();
+	body.dbid = MyDatabaseId;
+	body.roleid = roleid;
+	memset(&header, 0, sizeof(header));
+	header.magic = IG_RESET_MAGIC;
+	header.length = sizeof(buf);
+	INIT_CRC32C(header.crc);
+	COMP_CRC32C(header.crc, &body, sizeof(body));
+	FIN_CRC32C(header.crc);
+	memcpy(buf, &header, sizeof(header));
+	memcpy(buf + sizeof(header), &body, sizeof(body));
+	LWLockAcquire(ig_vstate->lock, LW_EXCLUSIVE);
+	(void) ig_vstore_append(buf, sizeof(buf));
+	LWLockRelease(ig_vstate->lock);
+}
+
+/*
+ * At a clean shutdown, when every other process has stopped: the next id
+ * is the mark, so that ids go on without a gap.
+ */
+void
+ig_violations_shutdown(void)
+{
+	if (ig_vstate != NULL && ig_vstate->id_mark > ig_vstate->next_id)
+		ig_vfile_write_id_mark(0);
+}
+
+/*
+ * Writes the repeat counts of incidents (counters.c) that changed since
+ * they were last written, as repeats records, in one write and one fsync:
+ * from the worker, before the view is read, and at a clean shutdown
+ * (without "wait", and then only if no one holds the lock).
+ */
+void
+ig_violations_write_repeats(bool wait)
+{
+	int			count;
+	IgIncidentChange *changes = ig_counters_incident_changes(&count);
+	StringInfoData buf;
+	bool		written;
+
+	if (count == 0)
+	{
+		pfree(changes);
+		return;
+	}
+	initStringInfo(&buf);
+	for (int i = 0; i < count; i++)
+	{
+		IgRecordHeader header;
+		IgRepeatsRecord body;
+
+		memset(&body, 0, sizeof(body));
+		body.violation_id = changes[i].violation_id;
+		body.repeats = changes[i].repeats;
+		body.last_seen = changes[i].last_seen;
+		body.dbid = changes[i].dbid;
+		memset(&header, 0, sizeof(header));
+		header.magic = IG_REPEATS_MAGIC;
+		header.length = sizeof(header) + sizeof(body);
+		INIT_CRC32C(header.crc);
+		COMP_CRC32C(header.crc, &body, sizeof(body));
+		FIN_CRC32C(header.crc);
+		appendBinaryStringInfo(&buf, (const char *) &header, sizeof(header));
+		appendBinaryStringInfo(&buf, (const char *) &body, sizeof(body));
+	}
+	/* (the postmaster, at shutdown, cannot wait: no PGPROC) */
+	if (wait)
+		LWLockAcquire(ig_vstate->lock, LW_EXCLUSIVE);
+	else if (!LWLockConditionalAcquire(ig_vstate->lock, LW_EXCLUSIVE))
+	{
+		pfree(buf.data);
+		pfree(changes);
+		return;
+	}
+	written = ig_vstore_append(buf.data, buf.len);
+	LWLockRelease(ig_vstate->lock);
+	if (written)
+		ig_counters_incidents_written(changes, count);
+	pfree(buf.data);
+	pfree(changes);
+}

@@ -1,0 +1,83 @@
+/*-------------------------------------------------------------------------
+ *
+ * violations.h
+ *		Durable records of broken thresholds, on disk, and their log lines.
+ *
+ * src/shmem/violations.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_VIOLATIONS_H
+#define IG_VIOLATIONS_H
+
+#include "datatype/timestamp.h"
+
+/* What the enforcement knows about a break; the rest is gathered here. */
+typedef struct IgBreak
+{
+	Oid			roleid;			/* session user */
+	Oid			table_oid;		/* the threshold's table, or the one read */
+	int64		threshold_id;
+	int64		max_rows;
+	int64		per;			/* microseconds */
+	int64		rows_in_window;
+	int64		statement_rows;
+	bool		block;
+	bool		stopped;		/* a block that stopped the statement (else
+								 * the statement had ended, see enforce.c) */
+	bool		baseline;		/* a baseline rule: max_rows is its limit then */
+	bool		catalog_ok;		/* names may be looked up (else: as last
+								 * seen; the transaction is failing) */
+	Oid			key_relid;		/* the rule's table (InvalidOid: all tables) */
+	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
+} IgBreak;
+
+/* The fixed part of a record, as stored. */
+typedef struct IgViolationFacts
+{
+	int64		violation_id;
+	TimestampTz occurred_at;
+	Oid			dbid;
+	Oid			table_oid;
+	int64		threshold_id;
+	int64		max_rows;
+	int64		per;
+	int64		rows_in_window;
+	int64		statement_rows;
+	int32		backend_pid;
+	bool		block;
+	/* records of version 0.2.0 ("IGV2") also have: */
+	Oid			roleid;			/* the session user */
+	Oid			key_relid;		/* the rule's table, InvalidOid: all */
+} IgViolationFacts;
+
+/* the fixed part of records written before (IGV1) */
+#define IG_FACTS_V1_SIZE	offsetof(IgViolationFacts, roleid)
+
+/* A record as read back, with its incident's repeats. */
+typedef struct IgViolation
+{
+	IgViolationFacts facts;
+	int64		repeats;		/* later stops of the same incident */
+	TimestampTz last_seen;		/* the latest of them (occurred_at if none) */
+	char	   *role_name;
+	char	   *current_role_name;
+	char	   *table_name;
+	char	   *query;
+	char	   *application_name;
+	char	   *client_addr;	/* "" if none (a Unix socket) */
+} IgViolation;
+
+extern Size ig_violations_shmem_size(void);
+extern void ig_violations_shmem_init(bool recover);
+extern int64 ig_violation_report(const IgBreak *brk);
+extern int64 ig_violation_recent(const IgBreak *brk);
+extern void ig_violations_write_repeats(bool wait);
+extern void ig_violations_shutdown(void);
+extern void ig_violations_restore_counts(void);
+extern void ig_violations_note_reset(Oid roleid);
+extern uint64 ig_parallel_query_key(bool leader);
+extern IgViolation *ig_violations_read(Oid dbid, int *count);
+extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
+
+#endif							/* IG_VIOLATIONS_H */

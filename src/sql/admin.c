@@ -1,0 +1,420 @@
+/*-------------------------------------------------------------------------
+ *
+ * admin.c
+ *		The functions DBAs set rules with: set_threshold, drop_threshold,
+ *		exempt, unexempt, set_baseline_rule, add_peer_group,
+ *		drop_peer_group, and record_history and reset_history, which seed
+ *		and clear the baselines' history.
+ *
+ * They check their arguments first (22023, 42809: nothing is changed on
+ * bad input), then change the rules tables through SPI; the tables'
+ * triggers check direct DML the same way and invalidate every backend's
+ * cached rules at commit.  They are SECURITY DEFINER in SQL, so that
+ * EXECUTE on them is all a rules administrator needs.  record_history
+ * and reset_history write shared memory, not a table: they are not
+ * transactional.
+ *
+ * Each call that has done its work writes one admin line to the server
+ * log (adminlog.c), with its arguments and result; the tables' log
+ * triggers stay quiet while it changes them, so the call is one line.
+ *
+ * IDENTIFICATION
+ *		src/sql/admin.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "sql/adminlog.h"
+#include "sql/args.h"
+#include "base/guc.h"
+#include "shmem/history.h"
+#include "base/window.h"
+
+PG_FUNCTION_INFO_V1(ig_set_threshold);
+PG_FUNCTION_INFO_V1(ig_drop_threshold);
+PG_FUNCTION_INFO_V1(ig_exempt);
+PG_FUNCTION_INFO_V1(ig_unexempt);
+PG_FUNCTION_INFO_V1(ig_set_baseline_rule);
+PG_FUNCTION_INFO_V1(ig_add_peer_group);
+PG_FUNCTION_INFO_V1(ig_drop_peer_group);
+PG_FUNCTION_INFO_V1(ig_record_history);
+PG_FUNCTION_INFO_V1(ig_reset_history);
+
+/* one threshold per (role, table, window), NULLs equal: see the index */
+#define UPSERT_THRESHOLD \
+	"INSERT INTO insider_guard.thresholds AS t " \
+	"       (role_name, table_name, max_rows, per, action) " \
+	"VALUES ($1, $2, $3, $4, $5) " \
+	"ON CONFLICT ((COALESCE(role_name::oid, 0::oid)), " \
+	"             (COALESCE(table_name::oid, 0::oid)), per) " \
+	"DO UPDATE SET max_rows = EXCLUDED.max_rows, action = EXCLUDED.action, " \
+	"              created_at = now(), created_by = session_user " \
+	"RETURNING t.threshold_id"
+
+/* one baseline rule per (role, table, window), NULLs equal: see the index */
+#define UPSERT_BASELINE_RULE \
+	"INSERT INTO insider_guard.baseline_rules AS b " \
+	"       (role_name, table_name, per, factor, min_rows, compare_to, action) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7) " \
+	"ON CONFLICT ((COALESCE(role_name::oid, 0::oid)), " \
+	"             (COALESCE(table_name::oid, 0::oid)), per) " \
+	"DO UPDATE SET factor = EXCLUDED.factor, min_rows = EXCLUDED.min_rows, " \
+	"              compare_to = EXCLUDED.compare_to, action = EXCLUDED.action, " \
+	"              created_at = now(), created_by = session_user " \
+	"RETURNING b.rule_id"
+
+/*
+ * Runs a statement through SPI; returns the first column of its row.  The
+ * rules tables' log triggers stay quiet meanwhile (the caller logs the
+ * call), also if it fails.
+ */
+static Datum
+run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
+	bool *isnull)
+{
+	Datum		result = (Datum) 0;
+	int			quiet_before = ig_admin_quiet;
+
+	*isnull = true;
+	PG_TRY();
+	{
+		ig_admin_quiet = quiet_before + 1;
+		SPI_connect();
+		if (SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0) < 0)
+			elog(ERROR, "insider_guard: could not run \"%s\"", sql);
+		if (SPI_processed > 0 && SPI_tuptable != NULL)
+			result = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1,
+								   isnull);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		ig_admin_quiet = quiet_before;
+	}
+	PG_END_TRY();
+	return result;
+}
+
+/* The argument names of the admin functions, for their log lines. */
+static const char *const role_argname[1] = {"role_name"};
+static const char *const group_argname[1] = {"group_role"};
+static const Oid role_argtype[1] = {REGROLEOID};
+
+/*
+ * insider_guard.set_threshold(role_name regrole, max_rows bigint,
+ *     per interval DEFAULT '1 hour', action text DEFAULT 'log',
+ *     on_table regclass DEFAULT NULL) RETURNS bigint
+ */
+Datum
+ig_set_threshold(PG_FUNCTION_ARGS)
+{
+	static const char *const argnames[5] = {"role_name", "max_rows", "per",
+	"action", "on_table"};
+	static const Oid argtypes[5] = {REGROLEOID, INT8OID, INTERVALOID, TEXTOID,
+	REGCLASSOID};
+	Oid			types[5] = {REGROLEOID, REGCLASSOID, INT8OID, INTERVALOID, TEXTOID};
+	Datum		values[5];
+	char		nulls[5];
+	Datum		id;
+	bool		isnull;
+
+	ig_require_preloaded();
+	if (!PG_ARGISNULL(0))
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
+	ig_check_threshold(PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1),
+					   PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2),
+					   PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+					   PG_ARGISNULL(4), PG_ARGISNULL(4) ? InvalidOid : PG_GETARG_OID(4));
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(4);
+	values[2] = PG_GETARG_DATUM(1);
+	values[3] = PG_GETARG_DATUM(2);
+	values[4] = PG_GETARG_DATUM(3);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	nulls[1] = PG_ARGISNULL(4) ? 'n' : ' ';
+	nulls[2] = nulls[3] = nulls[4] = ' ';
+	id = run(UPSERT_THRESHOLD, 5, types, values, nulls, &isnull);
+	if (isnull)
+		elog(ERROR, "insider_guard: set_threshold stored nothing");
+	ig_admin_log_call(fcinfo, "set_threshold", argnames, argtypes, 5,
+					  id, INT8OID);
+	PG_RETURN_DATUM(id);
+}
+
+/*
+ * insider_guard.drop_threshold(threshold_id bigint) RETURNS boolean: drops
+ * the threshold or baseline rule of that id (they share one id space).
+ */
+Datum
+ig_drop_threshold(PG_FUNCTION_ARGS)
+{
+	static const char *const argnames[1] = {"threshold_id"};
+	Oid			types[1] = {INT8OID};
+	Datum		values[1];
+	bool		isnull = true;
+
+	ig_require_preloaded();
+	if (!PG_ARGISNULL(0))
+	{
+		values[0] = PG_GETARG_DATUM(0);
+		run("DELETE FROM insider_guard.thresholds WHERE threshold_id = $1 "
+			"RETURNING threshold_id", 1, types, values, " ", &isnull);
+		if (isnull && ig_baselines_installed())
+			run("DELETE FROM insider_guard.baseline_rules WHERE rule_id = $1 "
+				"RETURNING rule_id", 1, types, values, " ", &isnull);
+	}
+	ig_admin_log_call(fcinfo, "drop_threshold", argnames, types, 1,
+					  BoolGetDatum(!isnull), BOOLOID);
+	PG_RETURN_BOOL(!isnull);
+}
+
+/*
+ * The role argument of exempt/unexempt: it must exist to be added (one
+ * dropped since can still be removed).
+ */
+static Datum
+role_arg(FunctionCallInfo fcinfo, bool adding)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role_name must not be null")));
+	if (adding)
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
+	return PG_GETARG_DATUM(0);
+}
+
+/*
+ * insider_guard.exempt(role_name regrole) RETURNS void
+ */
+Datum
+ig_exempt(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGROLEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	ig_require_preloaded();
+	values[0] = role_arg(fcinfo, true);
+	run("INSERT INTO insider_guard.exemptions (role_name) VALUES ($1) "
+		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "exempt", role_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.unexempt(role_name regrole) RETURNS void
+ */
+Datum
+ig_unexempt(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGROLEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	ig_require_preloaded();
+	values[0] = role_arg(fcinfo, false);
+	run("DELETE FROM insider_guard.exemptions WHERE role_name = $1",
+		1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "unexempt", role_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.set_baseline_rule(role_name regrole, factor float8 DEFAULT
+ *     5, per interval DEFAULT '1 hour', min_rows bigint DEFAULT 1000,
+ *     compare_to text DEFAULT 'self', action text DEFAULT 'log',
+ *     on_table regclass DEFAULT NULL) RETURNS bigint
+ */
+Datum
+ig_set_baseline_rule(PG_FUNCTION_ARGS)
+{
+	static const char *const argnames[7] = {"role_name", "factor", "per",
+	"min_rows", "compare_to", "action", "on_table"};
+	static const Oid argtypes[7] = {REGROLEOID, FLOAT8OID, INTERVALOID,
+	INT8OID, TEXTOID, TEXTOID, REGCLASSOID};
+	Oid			types[7] = {REGROLEOID, REGCLASSOID, INTERVALOID, FLOAT8OID,
+	INT8OID, TEXTOID, TEXTOID};
+	Datum		values[7];
+	char		nulls[7];
+	Datum		id;
+	bool		isnull;
+
+	ig_require_preloaded();
+	if (!PG_ARGISNULL(0))
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
+	ig_check_baseline_rule(PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_FLOAT8(1),
+						   PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2),
+						   PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
+						   PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
+						   PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
+						   PG_ARGISNULL(6), PG_ARGISNULL(6) ? InvalidOid : PG_GETARG_OID(6));
+
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(6);
+	values[2] = PG_GETARG_DATUM(2);
+	values[3] = PG_GETARG_DATUM(1);
+	values[4] = PG_GETARG_DATUM(3);
+	values[5] = PG_GETARG_DATUM(4);
+	values[6] = PG_GETARG_DATUM(5);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	nulls[1] = PG_ARGISNULL(6) ? 'n' : ' ';
+	for (int i = 2; i < 7; i++)
+		nulls[i] = ' ';
+	id = run(UPSERT_BASELINE_RULE, 7, types, values, nulls, &isnull);
+	if (isnull)
+		elog(ERROR, "insider_guard: set_baseline_rule stored nothing");
+	ig_admin_log_call(fcinfo, "set_baseline_rule", argnames, argtypes, 7,
+					  id, INT8OID);
+	PG_RETURN_DATUM(id);
+}
+
+/* The group_role argument of add_peer_group/drop_peer_group (likewise). */
+static Datum
+group_arg(FunctionCallInfo fcinfo, bool adding)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("group_role must not be null")));
+	if (adding)
+		ig_check_role_arg(PG_GETARG_OID(0), "group_role");
+	return PG_GETARG_DATUM(0);
+}
+
+/*
+ * insider_guard.add_peer_group(group_role regrole) RETURNS void: the
+ * direct members of the role are each other's peers.
+ */
+Datum
+ig_add_peer_group(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGROLEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	ig_require_preloaded();
+	values[0] = group_arg(fcinfo, true);
+	run("INSERT INTO insider_guard.peer_group_roles (group_role) VALUES ($1) "
+		"ON CONFLICT DO NOTHING", 1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "add_peer_group", group_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.drop_peer_group(group_role regrole) RETURNS void
+ */
+Datum
+ig_drop_peer_group(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {REGROLEOID};
+	Datum		values[1];
+	bool		isnull;
+
+	ig_require_preloaded();
+	values[0] = group_arg(fcinfo, false);
+	run("DELETE FROM insider_guard.peer_group_roles WHERE group_role = $1",
+		1, types, values, " ", &isnull);
+	ig_admin_log_call(fcinfo, "drop_peer_group", group_argname, role_argtype, 1,
+					  (Datum) 0, InvalidOid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.record_history(role_name regrole, on_table regclass,
+ *     per interval, window_end timestamptz, rows bigint) RETURNS void:
+ * seeds the history with a past window (on_table NULL: all tables) that
+ * ended at window_end and read "rows" rows.  A window that read nothing
+ * is not history and is not recorded.
+ */
+Datum
+ig_record_history(PG_FUNCTION_ARGS)
+{
+	static const char *const argnames[5] = {"role_name", "on_table", "per",
+	"window_end", "rows"};
+	static const Oid argtypes[5] = {REGROLEOID, REGCLASSOID, INTERVALOID,
+	TIMESTAMPTZOID, INT8OID};
+	IgSeriesKey key;
+	TimestampTz window_end;
+	int64		rows;
+
+	ig_require_preloaded();
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("role_name must not be null")));
+	ig_check_role_arg(PG_GETARG_OID(0), "role_name");
+	if (!PG_ARGISNULL(1))
+		ig_check_table_arg(PG_GETARG_OID(1), "on_table");
+	key.kind = ig_baseline_per_arg(PG_ARGISNULL(2) ? NULL : PG_GETARG_INTERVAL_P(2));
+	if (PG_ARGISNULL(3))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_end must not be null")));
+	window_end = PG_GETARG_TIMESTAMPTZ(3);
+	if (TIMESTAMP_NOT_FINITE(window_end) || window_end > ig_now())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_end must be a finite time in the past")));
+
+	/*
+	 * The window in progress is counted as it is read: a seeded window may
+	 * not end inside it, or its rows would be counted twice.
+	 */
+	if (window_end > ig_floor_div(ig_now(), ig_hist_kind_length(key.kind)) *
+		ig_hist_kind_length(key.kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("window_end must not be later than the start of the current window"),
+				 errhint("Windows are UTC hours and days: seed those ending at date_trunc('%s', now(), 'UTC') or before.",
+						 key.kind == IG_HIST_HOUR ? "hour" : "day")));
+	if (PG_ARGISNULL(4))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rows must not be null")));
+	rows = PG_GETARG_INT64(4);
+	if (rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rows must not be negative")));
+
+	key.dbid = MyDatabaseId;
+	key.roleid = PG_GETARG_OID(0);
+	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
+	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false, true);
+	ig_admin_log_call(fcinfo, "record_history", argnames, argtypes, 5,
+					  (Datum) 0, InvalidOid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * insider_guard.reset_history(role_name regrole DEFAULT NULL) RETURNS
+ * bigint: forgets the history of a role (every role if NULL) in this
+ * database -- for a role that changed job, whose old normal no longer
+ * applies; until it builds up again, "self" rules fall back to its new
+ * peers.  Returns how many series were removed.  Not transactional.
+ */
+Datum
+ig_reset_history(PG_FUNCTION_ARGS)
+{
+	int64		removed;
+
+	ig_require_preloaded();
+	removed = ig_history_reset(MyDatabaseId,
+							   PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0));
+	ig_admin_log_call(fcinfo, "reset_history", role_argname, role_argtype, 1,
+					  Int64GetDatum(removed), INT8OID);
+	PG_RETURN_INT64(removed);
+}
