@@ -22,7 +22,7 @@
 
 #include <math.h>
 
-#include "stats.h"
+#include "base/stats.h"
 
 #define USEC	INT64CONST(1000000)
 #define HOUR	(3600 * USEC)

@@ -18,7 +18,7 @@
 #define UNIT_RNG_SEED UINT64CONST(0x9E3779B97F4A7C15)
 #include "unit.h"
 
-#include "window.h"
+#include "base/window.h"
 
 #define USEC	INT64CONST(1000000)
 #define MINUTE	(60 * USEC)
