@@ -37,7 +37,7 @@ $node->safe_psql('postgres', q{
 
 # the clock starts a minute past the next UTC midnight, so that hours 0
 # and 1 are in one day, which hour 25 has closed
-my $epoch = $node->safe_psql('postgres', 'SELECT extract(epoch FROM now())::bigint');
+my $epoch = $node->safe_psql('postgres', 'SELECT floor(extract(epoch FROM now()))::bigint');
 my $start = 86400 - $epoch % 86400 + 60;
 
 # a1 is the first user its backend sees; a4 comes after five others

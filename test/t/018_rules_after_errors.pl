@@ -55,7 +55,7 @@ is($err, '', 'unstopped');
 $ex->quit;
 
 # peer groups: q1 keeps history of customers, which q2's rule names
-my $epoch = $node->safe_psql('postgres', 'SELECT extract(epoch FROM now())::bigint');
+my $epoch = $node->safe_psql('postgres', 'SELECT floor(extract(epoch FROM now()))::bigint');
 my $start = 86400 - $epoch % 86400 + 60;
 my $q1 = fail_under_lock('peer_group_roles', "SET lock_timeout = '1s'",
 	"SET insider_guard.test_clock_offset = $start",
