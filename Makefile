@@ -60,6 +60,13 @@ PROVE_TESTS ?= test/t/*.pl
 # the sources include each other's headers by layer: "shmem/counters.h"
 PG_CPPFLAGS = -I$(srcdir)/src
 
+# make IG_TESTING=1 builds the test build (test.sh does): it adds the
+# superuser setting insider_guard.test_clock_offset, which moves the
+# clock forward for tests of windows and history.  Servers run without it.
+ifdef IG_TESTING
+PG_CPPFLAGS += -DIG_TESTING
+endif
+
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
 	echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
 PGXS := $(shell $(PG_CONFIG) --pgxs)

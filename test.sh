@@ -24,6 +24,8 @@ say() { printf '\n=== %s\n' "$*"; }
 say "packages"
 prepare_packages
 say "building"
+# the test build: it has insider_guard.test_clock_offset (see Makefile)
+export IG_TESTING=1
 prepare_build
 
 # 3. servers refuse to run as root: work in a copy owned by the test user

@@ -67,11 +67,14 @@ int			ig_violations_max_size = 65536;
  */
 int			ig_max_history = 10000;
 
+#ifdef IG_TESTING
 /*
  * insider_guard.test_clock_offset: seconds added to the clock insider_guard
  * reads.  For tests that need time to pass; superuser-only, 0 by default.
+ * Only test builds (make IG_TESTING=1, as test.sh builds) have it.
  */
 int			ig_test_clock_offset = 0;
+#endif
 
 /*
  * Defines the settings.  Those fixed at server start can only be defined
@@ -119,6 +122,7 @@ ig_define_settings(bool preloaded)
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
 
+#ifdef IG_TESTING
 	DefineCustomIntVariable("insider_guard.test_clock_offset",
 							"Seconds added to insider_guard's clock, for tests.",
 							NULL,
@@ -128,6 +132,7 @@ ig_define_settings(bool preloaded)
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
 							NULL, NULL, NULL);
+#endif
 
 	if (!preloaded)
 	{

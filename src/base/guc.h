@@ -21,15 +21,18 @@ extern int	ig_max_tracked;
 extern int	ig_batch_rows;
 extern int	ig_custom_windows;
 extern int	ig_save_interval;
-extern int	ig_test_clock_offset;
 extern int	ig_violations_max_size;
 extern int	ig_max_history;
 
 extern void ig_define_settings(bool preloaded);
 
+#ifdef IG_TESTING
+extern int	ig_test_clock_offset;
+
 /*
  * Wall-clock time as insider_guard sees it: the server's clock plus the
- * superuser-only test offset (0 unless a test moves time forward).
+ * superuser-only test offset (0 unless a test moves time forward).  Only
+ * test builds have the offset.
  */
 static inline TimestampTz
 ig_now(void)
@@ -37,5 +40,13 @@ ig_now(void)
 	return GetCurrentTimestamp() +
 		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
 }
+#else
+/* Wall-clock time as insider_guard sees it. */
+static inline TimestampTz
+ig_now(void)
+{
+	return GetCurrentTimestamp();
+}
+#endif
 
 #endif							/* IG_GUC_H */

@@ -1668,13 +1668,6 @@ ig_counters_activity(Oid dbid, TimestampTz now, int *count)
 	return result;
 }
 
-/* Counters evicted since the server started. */
-uint64
-ig_counters_evicted(void)
-{
-	return pg_atomic_read_u64(&ig->evicted);
-}
-
 /* True if anything changed since the last call; clears the flag. */
 bool
 ig_counters_take_dirty(void)

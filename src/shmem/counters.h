@@ -220,7 +220,6 @@ extern void ig_counters_forget_incidents(const int64 *ids, int nids,
 										 bool keep_listed);
 extern void ig_counters_reset(Oid dbid, Oid roleid);
 extern IgActivity *ig_counters_activity(Oid dbid, TimestampTz now, int *count);
-extern uint64 ig_counters_evicted(void);
 
 extern bool ig_counters_take_dirty(void);
 extern void ig_counters_save(struct IgFileWriter *writer);

@@ -367,13 +367,6 @@ ig_history_list(Oid dbid, int *count)
 	return result;
 }
 
-/* Series evicted since the server started. */
-uint64
-ig_history_evicted(void)
-{
-	return pg_atomic_read_u64(&history->evicted);
-}
-
 /* True if anything changed since the last call; clears the flag. */
 bool
 ig_history_take_dirty(void)

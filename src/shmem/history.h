@@ -55,7 +55,6 @@ extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);
 extern int64 ig_history_reset(Oid dbid, Oid roleid);
 extern IgSeriesCopy *ig_history_list(Oid dbid, int *count);
-extern uint64 ig_history_evicted(void);
 
 extern bool ig_history_take_dirty(void);
 extern void ig_history_save(struct IgFileWriter *writer);
