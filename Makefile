@@ -11,7 +11,13 @@ OBJS = \
 	src/base/persist.o \
 	src/base/stats.o \
 	src/base/window.o \
+	src/shmem/counters_shmem.o \
+	src/shmem/counter_rings.o \
+	src/shmem/counters_lookup.o \
 	src/shmem/counters.o \
+	src/shmem/counters_incidents.o \
+	src/shmem/counters_read.o \
+	src/shmem/counters_file.o \
 	src/shmem/history.o \
 	src/shmem/violations_file.o \
 	src/shmem/violations_store.o \
@@ -79,6 +85,7 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 # counts there
 HOT_OBJS = src/exec/tramp.o src/exec/executor.o src/exec/reader.o \
 	src/exec/statement.o src/exec/enforce.o src/shmem/counters.o \
+	src/shmem/counter_rings.o src/shmem/counters_lookup.o \
 	src/cache/relinfo.o src/cache/rules.o
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 

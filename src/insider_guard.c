@@ -33,6 +33,7 @@
 #include "exec/executor.h"
 #include "base/guc.h"
 #include "shmem/history.h"
+#include "shmem/locks.h"
 #include "utility.h"
 #include "shmem/violations.h"
 #include "worker.h"
@@ -57,8 +58,7 @@ ig_shmem_request(void)
 	RequestAddinShmemSpace(add_size(add_size(ig_counters_shmem_size(),
 											 ig_violations_shmem_size()),
 									ig_history_shmem_size()));
-	/* [0] counters, [1] violations, [2] history */
-	RequestNamedLWLockTranche("insider_guard", 3);
+	RequestNamedLWLockTranche(IG_LWLOCK_TRANCHE, IG_LWLOCKS);
 }
 
 /*

@@ -2,9 +2,11 @@
  *
  * counters.h
  *		Rows read per (database, role, table) in rolling windows, kept in
- *		shared memory.
+ *		shared memory: the interface.  How the counters' files divide the
+ *		work is in counters_internal.h; the locking protocol in locks.h.
  *
- * src/shmem/counters.h
+ * IDENTIFICATION
+ *		src/shmem/counters.h
  *
  *-------------------------------------------------------------------------
  */
@@ -39,11 +41,12 @@ typedef struct IgCounterKey
 
 /*
  * A backend's memo of where a key's counter lives, so that most updates
- * take no lock but the counter's own spinlock.  slot < 0: not known.
+ * take no lock but the counter's own spinlock: its position in the
+ * counters' array and its incarnation there.  pos < 0: not known.
  */
 typedef struct IgCounterRef
 {
-	int32		slot;
+	int32		pos;
 	uint64		incarnation;
 } IgCounterRef;
 
@@ -61,7 +64,7 @@ typedef struct IgCounterRef
 typedef struct IgQueryMemo
 {
 	bool		valid;
-	int32		slot;			/* the counter: slot, incarnation, version */
+	int32		pos;			/* the counter: position, incarnation, version */
 	uint64		incarnation;
 	uint64		version;
 	uint32		windows_gen;	/* window definitions then */
@@ -106,7 +109,7 @@ typedef struct IgWindowQuery
 	int64		pin_span;		/* keep the counter at least that long
 								 * after the time of the answer */
 	int			nwindows;
-	const int  *slot;			/* ring answering each window */
+	const int  *ring;			/* ring answering each window */
 	const int64 *length;		/* window length, microseconds */
 	const int64 *max;			/* sums above this must be exact */
 	const bool *block;			/* window i is a block rule's */
@@ -163,7 +166,7 @@ typedef struct IgIncidentChange
 	int64		violation_id;
 	int64		repeats;
 	TimestampTz last_seen;
-	int32		slot;			/* where it is, to mark it written */
+	int32		pos;			/* its counter's position, to mark it written */
 	uint64		incarnation;
 	int32		incident;
 } IgIncidentChange;

@@ -7,15 +7,13 @@
  *		usable series evicted, least recently used first), saved to disk
  *		with the counters.
  *
- * Locking protocol:
+ * Locking (shmem/locks.h has the whole protocol): the history's LWLock,
+ * SHARED to look a series up and copy it, EXCLUSIVE to add a window to a
+ * series or to create or evict series.  last_used is atomic: readers
+ * under the shared lock mark a series as used, so a series that limits
+ * are computed from stays.
  *
- *	- history->lock, SHARED: look a series up and copy it.
- *	- history->lock, EXCLUSIVE: add a window to a series, create or evict
- *	  series.
- *	- last_used is atomic: readers under the shared lock mark a series as
- *	  used, so a series that limits are computed from stays.
- *
- * Windows are added when they close (counters.c notices, and the
+ * Windows are added when they close (counter_rings.c notices, and the
  * background worker sweeps idle counters), and by record_history: at most
  * a few per series an hour, never per row or per statement.  A change
  * bumps "generation", which is how backends know that the limits they
@@ -42,6 +40,7 @@
 
 #include "base/guc.h"
 #include "shmem/history.h"
+#include "shmem/locks.h"
 #include "base/persist.h"
 #include "base/stats.h"
 
@@ -100,7 +99,7 @@ ig_history_shmem_init(bool created)
 		return;
 
 	/* [2] of the tranche: the counters have [0], the violations [1] */
-	history->lock = &(GetNamedLWLockTranche("insider_guard"))[2].lock;
+	history->lock = ig_lwlock(IG_LWLOCK_HISTORY);
 	history->max_series = ig_max_history;
 	pg_atomic_init_u32(&history->generation, 1);
 	pg_atomic_init_u32(&history->windows_pending, 0);

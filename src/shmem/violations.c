@@ -14,9 +14,10 @@
  * in their window restore the counts they prove (a crash never hands a
  * stopped role fresh budget); a reset record ends that for a role.
  *
- * Locking: violations_lock EXCLUSIVE to append or prune (assigns ids,
- * moves the end), SHARED to read.  Appends are rare (a blocked statement,
- * a crossing), so one writer at a time, fsync included, is fine.
+ * Locking (shmem/locks.h has the whole protocol): the violations' LWLock,
+ * EXCLUSIVE to append or prune (assigns ids, moves the end), SHARED to
+ * read.  Appends are rare (a blocked statement, a crossing), so one
+ * writer at a time, fsync included, is fine.
  *
  * Each record also goes to the server log as one line, LOG_SERVER_ONLY so
  * that no client sees it (a watched role can SET client_min_messages),
@@ -52,6 +53,7 @@
 #include "base/guc.h"
 #include "base/logtext.h"
 #include "base/names.h"
+#include "shmem/locks.h"
 #include "shmem/violations.h"
 #include "shmem/violations_file.h"
 #include "base/window.h"
@@ -96,7 +98,7 @@ ig_violations_shmem_init(bool recover)
 		memset(ig_vstate, 0, offsetof(IgViolationsShared, parallel_queries));
 		for (int i = 0; i < IG_PROC_SLOTS; i++)
 			pg_atomic_init_u64(&ig_vstate->parallel_queries[i], 0);
-		ig_vstate->lock = &(GetNamedLWLockTranche("insider_guard"))[1].lock;
+		ig_vstate->lock = ig_lwlock(IG_LWLOCK_VIOLATIONS);
 		ig_vstate->next_id = 1;
 		ig_vstate->oldest = ig_vstate->newest = 1;
 	}
@@ -575,7 +577,7 @@ ig_violations_shutdown(void)
 }
 
 /*
- * Writes the repeat counts of incidents (counters.c) that changed since
+ * Writes the repeat counts of incidents (counters_incidents.c) that changed since
  * they were last written, as repeats records, in one write and one fsync:
  * from the worker, before the view is read, and at a clean shutdown
  * (without "wait", and then only if no one holds the lock).

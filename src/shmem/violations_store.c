@@ -10,7 +10,7 @@
  * records take the most space: no role's flood can push another role's
  * records out.  prune_violations() rewrites the segments that hold a
  * database's old records without them.  The incidents of the records that
- * go are forgotten (counters.c).
+ * go are forgotten (counters_incidents.c).
  *
  * Locking: ig_vstate->lock EXCLUSIVE, held by the callers.
  *
