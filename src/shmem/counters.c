@@ -30,7 +30,7 @@ static inline void
 add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
 {
 	counter->pending_rows += rows;
-	counter->version += (rows > 0);
+	counter->rows_gen += (rows > 0);
 	counter->statements += new_statement;
 	counter->last_used = now;
 	if (rows > 0)
@@ -41,7 +41,7 @@ add_rows(IgCounter *counter, uint64 rows, bool new_statement, TimestampTz now)
  * Fills a query's window sums from a locked counter (whose buffer is
  * open at "now") and pins it; "added" rows were just added to it.
  *
- * If the backend's memo is of this counter at the version before the
+ * If the backend's memo is of this counter at the rows_gen before the
  * addition and its room covers "added", the memo's room less "added" is
  * the answer: no window is over, and no ring is read.  Else the sums are
  * read from the rings: the buffered rows were read in the current bucket
@@ -79,7 +79,7 @@ answer_query_exact(IgCounter *counter, int32 pos, IgWindowQuery *query,
 		memo->valid = true;
 		memo->pos = pos;
 		memo->incarnation = counter->incarnation;
-		memo->version = counter->version;
+		memo->rows_gen = counter->rows_gen;
 		memo->windows_gen = counter->windows_gen;
 		memo->headroom = headroom;
 		memo->block_headroom = block_headroom;
@@ -157,11 +157,11 @@ answer_query(IgCounter *counter, int32 pos, IgWindowQuery *query,
 		reservation_return(counter, query->res);
 	if (likely(memo != NULL && memo->valid && memo->pos == pos &&
 			   memo->incarnation == counter->incarnation &&
-			   memo->version + (added > 0) == counter->version &&
+			   memo->rows_gen + (added > 0) == counter->rows_gen &&
 			   memo->windows_gen == counter->windows_gen &&
 			   memo->headroom >= 0 && added <= (uint64) memo->headroom))
 	{
-		memo->version = counter->version;
+		memo->rows_gen = counter->rows_gen;
 		memo->headroom -= (int64) added;
 		memo->block_headroom -= (int64) added;
 		query->headroom = memo->headroom;
@@ -183,10 +183,10 @@ answer_query(IgCounter *counter, int32 pos, IgWindowQuery *query,
  * statement may be granted rows on them).  Returns false if the counter
  * must be read (ig_counters_query).
  *
- * The version is read before the incarnation: a counter's incarnation never
+ * rows_gen is read before the incarnation: a counter's incarnation never
  * returns to an old value, and whoever gives the counter to another key
- * writes the incarnation before the version, so a matching incarnation
- * read after the version proves the version is this counter's.
+ * writes the incarnation before rows_gen, so a matching incarnation
+ * read after rows_gen proves rows_gen is this counter's.
  */
 bool
 ig_counters_query_memo(IgWindowQuery *query)
@@ -194,17 +194,17 @@ ig_counters_query_memo(IgWindowQuery *query)
 #ifdef PG_HAVE_8BYTE_SINGLE_COPY_ATOMICITY
 	IgQueryMemo *memo = query->memo;
 	IgCounter  *counter;
-	uint64		version;
+	uint64		rows_gen;
 
 	/* a reservation is taken under the counter's mutex */
 	if (memo == NULL || !memo->valid || memo->headroom < 0 ||
 		query->res != NULL)
 		return false;
 	counter = counter_at(memo->pos);
-	version = *(volatile uint64 *) &counter->version;
+	rows_gen = *(volatile uint64 *) &counter->rows_gen;
 	pg_read_barrier();
 	if (*(volatile uint64 *) &counter->incarnation != memo->incarnation ||
-		version != memo->version ||
+		rows_gen != memo->rows_gen ||
 		*(volatile uint32 *) &counter->windows_gen != memo->windows_gen)
 		return false;
 	query->headroom = memo->headroom;

@@ -54,8 +54,8 @@ typedef struct IgCounterRef
 
 /*
  * A backend's memo of how far the window sums it last read from a counter
- * were from their maxes, and of the counter's version then.  While the
- * version is unchanged but for this backend's own additions, no rows were
+ * were from their maxes, and of the counter's rows_gen then.  While
+ * rows_gen is unchanged but for this backend's own additions, no rows were
  * added by anyone else, and windows only lose rows as they move on: the
  * memo, less what this backend adds, bounds every window's room from
  * below.  So a threshold check needs no per-window work until the room
@@ -64,9 +64,9 @@ typedef struct IgCounterRef
 typedef struct IgQueryMemo
 {
 	bool		valid;
-	int32		pos;			/* the counter: position, incarnation, version */
+	int32		pos;			/* the counter: position, incarnation, rows_gen */
 	uint64		incarnation;
-	uint64		version;
+	uint64		rows_gen;
 	uint32		windows_gen;	/* window definitions then */
 	int64		headroom;		/* min over the windows of max - sum, at
 								 * least; < 0 if some sum exceeded its max */

@@ -236,7 +236,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter = counter_at(pos);
 		counter->in_use = true;
 		counter->incarnation = counter_table->next_incarnation++;
-		counter->version = 0;
+		counter->rows_gen = 0;
 		counter->key = record.key;
 		counter->statements = record.statements;
 		counter->last_used = record.last_used;

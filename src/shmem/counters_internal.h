@@ -80,7 +80,7 @@ typedef struct IgCounter
 	bool		in_use;
 	int32		next_free;		/* free list link, when not in use */
 	uint64		incarnation;	/* changes whenever the counter changes key */
-	uint64		version;		/* changes whenever rows are added */
+	uint64		rows_gen;		/* changes whenever rows are added */
 	IgCounterKey key;
 	uint32		windows_gen;	/* window definitions the rings follow */
 	int64		statements;		/* statements that read through it */

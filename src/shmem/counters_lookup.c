@@ -178,9 +178,9 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			SpinLockAcquire(&counter->mutex);
 			counter->in_use = true;
 			counter->incarnation = counter_table->next_incarnation++;
-			/* a lock-free reader that sees the new version sees this too */
+			/* a lock-free reader that sees the new rows_gen sees this too */
 			pg_write_barrier();
-			counter->version = 0;
+			counter->rows_gen = 0;
 			counter->key = *key;
 			counter->statements = 0;
 			counter->last_used = now;

@@ -100,7 +100,7 @@ ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per, uint64 min_rows,
 								 ig_window_bucket(def->width, at),
 								 min_rows - rows);
 		}
-		counter->version++;
+		counter->rows_gen++;
 		counter->last_read = Max(counter->last_read, at);
 		counter->last_used = Max(counter->last_used, at);
 		/* kept while it proves something */

@@ -43,12 +43,12 @@
  *	  its mutex alone, after checking the incarnation.  Only a miss takes
  *	  the counters' LWLock.
  *	- The memo read at statement start (ig_counters_query_memo) takes no
- *	  lock at all: it reads the counter's version, then (after a read
+ *	  lock at all: it reads the counter's rows_gen, then (after a read
  *	  barrier) its incarnation.  Whoever gives a counter to another key
- *	  writes the new incarnation before the version (with a write barrier
+ *	  writes the new incarnation before rows_gen (with a write barrier
  *	  between), and incarnations never repeat, so a matching incarnation
- *	  read after the version proves the version is this counter's; an
- *	  unchanged version proves the memoized sums are still upper bounds.
+ *	  read after rows_gen proves rows_gen is this counter's; an
+ *	  unchanged rows_gen proves the memoized sums are still upper bounds.
  *	  Only where 8-byte reads are atomic (PG_HAVE_8BYTE_SINGLE_COPY_ATOMICITY).
  *	- Change counters that backends poll to refresh a local copy are
  *	  atomics: windows_gen (window definitions, then copied under the
