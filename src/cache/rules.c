@@ -95,7 +95,6 @@ static Oid	thresholds_oid = InvalidOid;
 static Oid	role_index_oid = InvalidOid;	/* or InvalidOid: scan the table */
 static bool thresholds_present = false; /* the table has ever had a row */
 static bool rules_present = false;	/* it, or baseline_rules, has */
-static Oid	exemptions_oid = InvalidOid;
 static Oid *exempt_roles = NULL;
 static int	nexempt = 0;
 static bool exemptions_loaded = false;	/* exempt_roles is read */
@@ -282,13 +281,6 @@ ig_rules_init(void)
 	CacheRegisterSyscacheCallback(AUTHOID, rules_role_callback, (Datum) 0);
 }
 
-/* The generation of the rules cache: changes whenever it is read or matched. */
-uint64
-ig_rules_epoch(void)
-{
-	return ig_rules_gen;
-}
-
 /*
  * True if the rules matched at "epoch" are still those in force: nothing
  * changed since, nor is waiting to be read (invalidations accepted).
@@ -298,13 +290,6 @@ ig_rules_current(uint64 epoch)
 {
 	return rules_loaded && (rules_matched || !rules_present) &&
 		epoch == ig_rules_gen;
-}
-
-/* The OID of insider_guard.thresholds in this database, or InvalidOid. */
-Oid
-ig_rules_table_oid(void)
-{
-	return thresholds_oid;
 }
 
 /* Reloads the rules when the relation changes (InvalidOid: none). */
@@ -576,7 +561,6 @@ load_rules(void)
 	exempt_roles = NULL;
 	nexempt = 0;
 	exemptions_loaded = false;
-	exemptions_oid = InvalidOid;
 	baselines_present = false;
 	peer_groups_loaded = false;
 	peer_groups = NULL;
@@ -663,7 +647,6 @@ load_exemptions_if_needed(void)
 
 	/* changes to it concern us from now (watched) */
 	relid = OidIsValid(rules_extoid) ? find_rule_table(IG_TABLE_EXEMPTIONS) : InvalidOid;
-	exemptions_oid = relid;
 	/* (loaded only once read: an error meanwhile leaves it to be read) */
 	nexempt = 0;
 	if (OidIsValid(relid) &&

@@ -92,8 +92,6 @@ extern uint32 ig_rules_gen;
 extern void ig_rules_init(void);
 extern bool ig_rules_cover_slow(Oid userid);
 extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
-extern Oid	ig_rules_table_oid(void);
-extern uint64 ig_rules_epoch(void);
 extern bool ig_rules_current(uint64 epoch);
 extern void ig_rules_free_retired_slow(void);
 extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
