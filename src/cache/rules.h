@@ -5,6 +5,12 @@
  *		exemptions and peer groups, and of which rules cover the session
  *		user.
  *
+ * The interface the rest of insider_guard uses.  It is implemented by
+ * rules_match.c (matching users to rules: ig_rules_cover,
+ * ig_rules_for_relation, the peer groups) and rules_load.c (finding the
+ * rule tables, the invalidations: ig_rules_init, ig_rules_current), with
+ * rules_all.c and rules_roles.c below them (rules_internal.h).
+ *
  * src/cache/rules.h
  *
  *-------------------------------------------------------------------------
