@@ -22,6 +22,11 @@
  * attributes that change (pg_auth_members and pg_authid invalidations)
  * make the users be matched again.
  *
+ * While insider_guard's own install or update script runs, its statements
+ * may find the tables it has made before it registers them with the
+ * extension: they are refused, as any table the extension did not make,
+ * until the script is done -- but not logged as look-alikes.
+ *
  * Here the tables are only found (ig_rules_load); the rules are read per
  * user (rules_match.c) or whole (rules_all.c).  The exemptions and the
  * registered peer groups, small tables, are read whole on first need.
@@ -39,6 +44,7 @@
 #include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
@@ -169,7 +175,10 @@ watch(Oid relid)
 /*
  * Tells the server log, once per backend, that a relation bearing a rule
  * table's name is ignored, and why.  Only the server log: the session may
- * belong to whoever made it.
+ * belong to whoever made it.  Not while insider_guard's own install or
+ * update script runs (CREATE or ALTER EXTENSION): the tables it makes are
+ * registered with the extension only by its pg_extension_config_dump
+ * calls, after its first statements have found them.
  */
 static void
 log_refusal(Oid nspid, IgRuleTable which, const char *problem)
@@ -178,6 +187,9 @@ log_refusal(Oid nspid, IgRuleTable which, const char *problem)
 	char	   *dbname;
 
 	if (source.refusal_logged)
+		return;
+	if (creating_extension && OidIsValid(source.extoid) &&
+		CurrentExtensionObject == source.extoid)
 		return;
 	source.refusal_logged = true;
 	nspname = get_namespace_name(nspid);
