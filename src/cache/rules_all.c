@@ -170,15 +170,22 @@ compare_rules_by_role(const void *a, const void *b)
  * Reads the whole tables, orders the rules by role and lists the roles
  * they name (each taken to have members until ig_rules_find_group_roles
  * looks).  Catalog access: may deliver invalidations (the caller checks).
+ *
+ * Starts afresh: a statement that failed after an earlier call, before
+ * the roles with members were known (ig_rules_all.loaded still false),
+ * leaves its runs and history keys behind, in arrays sized for them.
  */
 void
 ig_rules_all_load(void)
 {
 	IgAllRules *all = &ig_rules_all;
-	Relation	heap = table_open(ig_rules_tables.thresholds, AccessShareLock);
-	Snapshot	snapshot = RegisterSnapshot(GetCatalogSnapshot(ig_rules_tables.thresholds));
+	Relation	heap;
+	Snapshot	snapshot;
 	IgRuleBuf	buf;
 
+	ig_rules_all_forget();
+	heap = table_open(ig_rules_tables.thresholds, AccessShareLock);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(ig_rules_tables.thresholds));
 	buf.allocated = 64;
 	buf.nrules = 0;
 	buf.rules = MemoryContextAlloc(ig_rules_tables.cxt,
