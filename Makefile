@@ -24,7 +24,10 @@ OBJS = \
 	src/shmem/violations.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
-	src/cache/rules.o \
+	src/cache/rules_load.o \
+	src/cache/rules_all.o \
+	src/cache/rules_roles.o \
+	src/cache/rules_match.o \
 	src/cache/baseline.o \
 	src/exec/tramp.o \
 	src/exec/epq.o \
@@ -86,7 +89,7 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 HOT_OBJS = src/exec/tramp.o src/exec/executor.o src/exec/reader.o \
 	src/exec/statement.o src/exec/enforce.o src/shmem/counters.o \
 	src/shmem/counter_rings.o src/shmem/counters_lookup.o \
-	src/cache/relinfo.o src/cache/rules.o
+	src/cache/relinfo.o src/cache/rules_match.o src/cache/rules_load.o
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
 # unit tests of the pure modules (window arithmetic, baseline

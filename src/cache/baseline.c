@@ -13,7 +13,7 @@
  * each, as for any threshold.
  *
  * The peers of a user are the other members of the peer groups it
- * belongs to directly (rules.c lists them); each group's windows are
+ * belongs to directly (rules_roles.c lists them); each group's windows are
  * pooled, and the highest limit of the groups counts.
  *
  * IDENTIFICATION

@@ -5,6 +5,12 @@
  *		exemptions and peer groups, and of which rules cover the session
  *		user.
  *
+ * The interface the rest of insider_guard uses.  It is implemented by
+ * rules_match.c (matching users to rules: ig_rules_cover,
+ * ig_rules_for_relation, the peer groups) and rules_load.c (finding the
+ * rule tables, the invalidations: ig_rules_init, ig_rules_current), with
+ * rules_all.c and rules_roles.c below them (rules_internal.h).
+ *
  * src/cache/rules.h
  *
  *-------------------------------------------------------------------------
@@ -92,8 +98,6 @@ extern uint32 ig_rules_gen;
 extern void ig_rules_init(void);
 extern bool ig_rules_cover_slow(Oid userid);
 extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
-extern Oid	ig_rules_table_oid(void);
-extern uint64 ig_rules_epoch(void);
 extern bool ig_rules_current(uint64 epoch);
 extern void ig_rules_free_retired_slow(void);
 extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);

@@ -1,8 +1,9 @@
-# A statement that fails while the rules cache reads the exemptions or the
-# peer groups (here: a lock timeout, as a DBA's LOCK or VACUUM FULL would
-# cause) leaves nothing half read behind: the next statement reads them
-# again, so an exempt role stays exempt and a peer-group member keeps the
-# history its peers are compared with.
+# A statement that fails while the rules cache reads the exemptions, the
+# peer groups or the memberships of the roles the rules name (here: a lock
+# timeout, as a DBA's LOCK or VACUUM FULL would cause) leaves nothing half
+# read behind: the next statement reads them again, so an exempt role
+# stays exempt, a peer-group member keeps the history its peers are
+# compared with, and a role is stopped at its own limit.
 use strict;
 use warnings;
 
@@ -72,6 +73,56 @@ is( $node->safe_psql('postgres', q{
 	'public.customers 1',
 	'then q1 keeps its hourly history of customers for its peers');
 
+# the whole rule tables: a backend that matched four users through the
+# role indexes reads them whole for the fifth, then which of the roles
+# they name have members (a scan of pg_auth_members).  A statement that
+# fails between the two leaves both to be done again by the next one.
+$node->safe_psql('postgres', q{
+	CREATE ROLE u1 LOGIN;
+	CREATE ROLE u2 LOGIN;
+	CREATE ROLE u3 LOGIN;
+	CREATE ROLE u4 LOGIN;
+	CREATE ROLE u5 LOGIN;
+	GRANT SELECT ON customers TO u1, u2, u3, u4, u5;
+	SELECT insider_guard.set_threshold(('u' || g)::regrole, 5, '1 hour', 'block', 'customers')
+	FROM generate_series(1, 5) g;
+});
+my $five = fail_under_lock_catalog();
+($rows, $err) = session_query($five, 'SELECT count(*) FROM customers');
+like($err, qr/insider_guard: role "u5" may not read more rows from table "public.customers"/,
+	'then u5 is stopped at its own limit');
+my $u5 = $node->safe_psql('postgres',
+	"SELECT insider_guard.rows_read('u5', '1 hour', 'customers')");
+ok($u5 == 5 || $u5 == 6, "at its limit ($u5)");
+$five->quit;
+
 unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no backend crashed');
+
+# A session matches u1 to u4 through the indexes, then u5's first
+# statement fails while another holds pg_auth_members locked; returns the
+# session, as u5.
+sub fail_under_lock_catalog
+{
+	my $session = $node->background_psql('postgres', on_error_stop => 0);
+	my $locker = $node->background_psql('postgres', on_error_stop => 0);
+
+	session_query($session, "SET lock_timeout = '1s'");
+	for my $u (1 .. 4)
+	{
+		session_query($session, "SET SESSION AUTHORIZATION u$u");
+		my ($out, $err) = session_query($session,
+			'SELECT count(*) FROM (SELECT id FROM customers LIMIT 1) s');
+		is($out, '1', "u$u reads a row");
+	}
+	session_query($session, 'SET SESSION AUTHORIZATION u5');
+	session_query($locker,
+		'BEGIN; LOCK TABLE pg_catalog.pg_auth_members IN ACCESS EXCLUSIVE MODE');
+	my ($out, $err) = session_query($session, 'SELECT count(*) FROM customers');
+	like($err, qr/lock timeout/,
+		"u5's first statement fails while pg_auth_members is locked");
+	session_query($locker, 'COMMIT');
+	$locker->quit;
+	return $session;
+}
 
 done_testing();
