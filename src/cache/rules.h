@@ -65,7 +65,7 @@ typedef struct IgRuleList
 	int64		pin_span;		/* how long a counter must outlive its last
 								 * read: the longest window and its
 								 * precision, and a second */
-	int		   *slots;			/* rules[i].window, for counter queries */
+	int		   *rings;			/* rules[i].window, for counter queries */
 	int64	   *lengths;		/* rules[i].per, likewise */
 	int64	   *maxes;			/* rules[i].max_rows, likewise */
 	bool	   *blocks;			/* rules[i].block, likewise */

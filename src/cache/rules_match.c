@@ -323,7 +323,7 @@ match_rules(Oid userid)
 	{
 		int			nrules = Max(buf.nrules, 1);
 		IgRule	   *copies = MemoryContextAlloc(matches.cxt, sizeof(IgRule) * nrules);
-		int		   *slots = MemoryContextAlloc(matches.cxt, sizeof(int) * nrules);
+		int		   *rings = MemoryContextAlloc(matches.cxt, sizeof(int) * nrules);
 		int64	   *lengths = MemoryContextAlloc(matches.cxt, sizeof(int64) * nrules);
 		int64	   *maxes = MemoryContextAlloc(matches.cxt, sizeof(int64) * nrules);
 		bool	   *blocks = MemoryContextAlloc(matches.cxt, sizeof(bool) * nrules);
@@ -347,7 +347,7 @@ match_rules(Oid userid)
 			memset(list, 0, sizeof(IgRuleList));
 			list->relid = relid;
 			list->rules = &copies[Min(r, nrules - 1)];
-			list->slots = &slots[Min(r, nrules - 1)];
+			list->rings = &rings[Min(r, nrules - 1)];
 			list->lengths = &lengths[Min(r, nrules - 1)];
 			list->maxes = &maxes[Min(r, nrules - 1)];
 			list->blocks = &blocks[Min(r, nrules - 1)];
@@ -356,7 +356,7 @@ match_rules(Oid userid)
 				const IgRule *rule = &buf.rules[r];
 
 				copies[r] = *rule;
-				slots[r] = rule->window;
+				rings[r] = rule->window;
 				lengths[r] = rule->per;
 				maxes[r] = rule->max_rows;
 				blocks[r] = rule->block;

@@ -105,7 +105,7 @@ static const struct
 
 /* the counter ring of each window length seen since the rules were read */
 static int64 window_lengths[IG_MAX_WINDOWS];
-static int	window_slots[IG_MAX_WINDOWS];
+static int	window_rings[IG_MAX_WINDOWS];
 static int	nwindow_lengths = 0;
 
 /* Forgets the window lengths seen: the rules are being read again. */
@@ -128,18 +128,18 @@ interval_length(Interval *per)
  * are asked of the counters once each (until the rules are read again).
  */
 static int
-window_slot(int64 per, TimestampTz now)
+window_ring(int64 per, TimestampTz now)
 {
 	for (int i = 0; i < nwindow_lengths; i++)
 		if (window_lengths[i] == per)
-			return window_slots[i];
+			return window_rings[i];
 	if (nwindow_lengths < IG_MAX_WINDOWS)
 	{
 		window_lengths[nwindow_lengths] = per;
-		window_slots[nwindow_lengths] = ig_counters_window_slot(per, now);
-		return window_slots[nwindow_lengths++];
+		window_rings[nwindow_lengths] = ig_counters_window_ring(per, now);
+		return window_rings[nwindow_lengths++];
 	}
-	return ig_counters_window_slot(per, now);
+	return ig_counters_window_ring(per, now);
 }
 
 /* Room for one more rule in buf. */
@@ -199,7 +199,7 @@ add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
 	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
 	rule->block = text_is(values[Anum_threshold_action - 1], "block");
-	rule->window = window_slot(rule->per, buf->now);
+	rule->window = window_ring(rule->per, buf->now);
 }
 
 /*
@@ -241,7 +241,7 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->block = text_is(values[Anum_baseline_action - 1], "block");
 	rule->baseline = true;
 	rule->max_rows = IG_RULE_INERT;
-	rule->window = window_slot(rule->per, buf->now);
+	rule->window = window_ring(rule->per, buf->now);
 	return rule;
 }
 

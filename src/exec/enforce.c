@@ -62,8 +62,8 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	*copy = *list;
 	copy->rules = MemoryContextAlloc(cxt, sizeof(IgRule) * n);
 	memcpy(copy->rules, list->rules, sizeof(IgRule) * n);
-	copy->slots = MemoryContextAlloc(cxt, sizeof(int) * n);
-	memcpy(copy->slots, list->slots, sizeof(int) * n);
+	copy->rings = MemoryContextAlloc(cxt, sizeof(int) * n);
+	memcpy(copy->rings, list->rings, sizeof(int) * n);
 	copy->lengths = MemoryContextAlloc(cxt, sizeof(int64) * n);
 	memcpy(copy->lengths, list->lengths, sizeof(int64) * n);
 	copy->maxes = MemoryContextAlloc(cxt, sizeof(int64) * n);
@@ -223,7 +223,7 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
 								ig_now(), &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
 	{
-		/* slots held by closed incidents whose repeats are unwritten */
+		/* room taken by closed incidents whose repeats are unwritten */
 		ig_violations_write_repeats(true);
 		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
 									rule->id, ig_now(), &id);

@@ -61,7 +61,7 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->list = list;
 	kr->query.pin_span = list->pin_span;
 	kr->query.nwindows = list->nrules;
-	kr->query.ring = list->slots;
+	kr->query.ring = list->rings;
 	kr->query.length = list->lengths;
 	kr->query.max = list->maxes;
 	kr->query.block = list->blocks;

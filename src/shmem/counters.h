@@ -202,7 +202,7 @@ extern void ig_counters_settle_pair(Oid dbid, Oid roleid, IgTally *tallies,
 extern bool ig_counters_query(Oid dbid, Oid roleid, IgTally *tally,
 							  TimestampTz now);
 extern bool ig_counters_query_memo(IgWindowQuery *query);
-extern int	ig_counters_window_slot(int64 length, TimestampTz now);
+extern int	ig_counters_window_ring(int64 length, TimestampTz now);
 extern uint64 ig_counters_rows_read(const IgCounterKey *key, int64 length,
 									TimestampTz now);
 extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,

@@ -190,7 +190,7 @@ ig_counters_log_allowed(IgLogKind kind, uint64 *suppressed)
  * buckets err towards counting more.
  */
 int
-ig_counters_window_slot(int64 length, TimestampTz now)
+ig_counters_window_ring(int64 length, TimestampTz now)
 {
 	int			pos = -1;
 	int			stale = -1;
