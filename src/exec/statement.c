@@ -53,10 +53,10 @@
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "base/names.h"
-#include "exec/reader.h"
 #include "cache/relinfo.h"
 #include "cache/rules.h"
 #include "exec/statement.h"
+#include "exec/tally.h"
 #include "exec/tramp.h"
 #include "shmem/violations.h"
 
@@ -105,27 +105,6 @@ reserve_size(IgKeyRules *kr, int64 most, TimestampTz now)
 	return size;
 }
 
-/* Clears what a tally counted for a statement. */
-static inline void
-tally_reset(IgTally *tally)
-{
-	tally->counted = false;
-	tally->ref_moved = false;
-	tally->pending = 0;
-	tally->statement_rows = 0;
-	tally->query = NULL;
-	tally->hist_wanted = 0;
-}
-
-/* What a rule list says of the history a tally's counter keeps. */
-static inline void
-tally_history(IgTally *tally, const IgRuleList *list)
-{
-	tally->hist_wanted = list->hist_wanted;
-	for (int k = 0; k < IG_HIST_KINDS; k++)
-		tally->hist_cap[k] = list->hist_cap[k];
-}
-
 /*
  * Brings a key's rule list up to date for a statement: baseline limits
  * (fixed at statement start, from the history as it is then) and the
@@ -156,25 +135,9 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 				ig_baseline_compute(list, stmt->userid);
 		}
 		if (list->hist_wanted != 0)
-			tally_history(tally, list);
+			ig_tally_history(tally, list);
 	}
 	return list->nrules > 0;
-}
-
-/* Points a tally at a relation's counter (InvalidOid: all tables). */
-static inline void
-tally_init(IgTally *tally, Oid userid, Oid relid)
-{
-	tally->relid = relid;
-	tally->ref = ig_ref_lookup(userid, relid);
-}
-
-/* Remembers where a tally's counter turned out to be. */
-static inline void
-tally_remember(IgTally *tally, Oid userid)
-{
-	if (tally->ref_moved)
-		ig_ref_remember(userid, tally->relid, &tally->ref);
 }
 
 /* Per-statement rule state for a key: inline if it fits. */
@@ -233,7 +196,7 @@ stmt_key_slow(IgStmt *stmt, Oid relid, int k)
 		list = stmt->inline_lists[k];
 	else
 	{
-		tally_init(tally, stmt->userid, relid);
+		ig_tally_init(tally, stmt->userid, relid);
 		if (stmt->covered)
 			list = ig_rules_for_relation(stmt->userid, relid);
 		if (k < IG_INLINE_KEYS)
@@ -242,7 +205,7 @@ stmt_key_slow(IgStmt *stmt, Oid relid, int k)
 			stmt->nbuilt = Max(stmt->nbuilt, k + 1);
 		}
 	}
-	tally_reset(tally);
+	ig_tally_reset(tally);
 
 	if (list != NULL && key_list_setup(stmt, tally, list))
 	{
@@ -279,7 +242,7 @@ stmt_key(IgStmt *stmt, Oid relid)
 		IgRuleList *list = stmt->inline_lists[k];
 		IgKeyRules *kr = NULL;
 
-		tally_reset(tally);
+		ig_tally_reset(tally);
 		if (list != NULL && key_list_setup(stmt, tally, list))
 		{
 			kr = &stmt->inline_rules[k];
@@ -612,8 +575,8 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	stmt->counts_statements = true;
 	stmt->rules_gen = ig_rules_gen;
 	stmt->has_baselines = false;
-	tally_reset(&stmt->inline_keys[0]);
-	tally_reset(&stmt->inline_keys[1]);
+	ig_tally_reset(&stmt->inline_keys[0]);
+	ig_tally_reset(&stmt->inline_keys[1]);
 	node = &stmt->inline_nodes[0];
 	node->tramp = NULL;
 	node->kind = IG_NODE_SCAN;
@@ -1308,8 +1271,8 @@ stmt_release(void *arg)
 		}
 		if (unlikely(keys[0].ref_moved | keys[1].ref_moved))
 		{
-			tally_remember(&keys[0], stmt->userid);
-			tally_remember(&keys[1], stmt->userid);
+			ig_tally_remember(&keys[0], stmt->userid);
+			ig_tally_remember(&keys[1], stmt->userid);
 		}
 	}
 	else
@@ -1320,7 +1283,7 @@ stmt_release(void *arg)
 			if (stmt->nodes[i]->tramp != NULL)
 				ig_unwrap(stmt->nodes[i]->tramp);
 		for (int i = 0; i < stmt->nkeys; i++)
-			tally_remember(&stmt->keys[i], stmt->userid);
+			ig_tally_remember(&stmt->keys[i], stmt->userid);
 
 		/* the next statement may take this one's shape over as it is */
 		stmt->simple_relid = InvalidOid;
@@ -1530,83 +1493,4 @@ ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext)
 	if (unlikely(grant == 0) && node_crowded(stmt, node))
 		grant = wait_for_room(stmt, node);
 	node->granted = tramp->left = grant;
-}
-
-/*
- * Prepares to count rows read outside the executor (COPY t TO): looks up,
- * while catalog access is still safe, the keys the relation's rows count
- * towards and their rules.  Returns false if its reads are not counted.
- */
-bool
-ig_direct_prepare(Oid relid, IgDirectCount *direct)
-{
-	const IgRelInfo *info = ig_relinfo_get(relid);
-	Oid			relids[IG_MAX_ANCESTORS + 2];
-	bool		covered;
-
-	if (!info->countable)
-		return false;
-	direct->userid = ig_reader_id();
-	direct->ntallies = 0;
-	relids[direct->ntallies++] = relid;
-	for (int i = 0; i < info->nancestors; i++)
-		relids[direct->ntallies++] = info->ancestors[i];
-	relids[direct->ntallies++] = InvalidOid;
-
-	covered = ig_rules_cover(direct->userid);
-	for (int i = 0; i < direct->ntallies; i++)
-	{
-		IgRuleList *list = covered ?
-			ig_rules_for_relation(direct->userid, relids[i]) : NULL;
-
-		tally_init(&direct->tallies[i], direct->userid, relids[i]);
-		tally_reset(&direct->tallies[i]);
-		direct->rules[i] = NULL;
-		if (list == NULL)
-			continue;
-		direct->rules[i] = ig_enforce_copy(direct->userid, relids[i],
-										   CurrentMemoryContext);
-		if (list->hist_wanted != 0)
-			tally_history(&direct->tallies[i], list);
-	}
-	return true;
-}
-
-/* True if a block rule covers the rows: they must be counted one by one. */
-bool
-ig_direct_needs_executor(const IgDirectCount *direct)
-{
-	for (int i = 0; i < direct->ntallies; i++)
-		if (direct->rules[i] != NULL && direct->rules[i]->list->any_block)
-			return true;
-	return false;
-}
-
-/*
- * Counts the rows, as one statement, and records the log rules they
- * crossed -- without catalog_ok (the transaction failing, the backend
- * exiting) with the names last seen.  Safe in an aborting transaction and
- * at backend exit: no error, no catalog access then.
- */
-void
-ig_direct_commit(IgDirectCount *direct, uint64 rows, bool catalog_ok)
-{
-	TimestampTz now = ig_now();
-
-	for (int i = 0; i < direct->ntallies; i++)
-	{
-		direct->tallies[i].pending = rows;
-		if (direct->rules[i] != NULL)
-			direct->tallies[i].query = &direct->rules[i]->query;
-	}
-	ig_counters_settle(MyDatabaseId, direct->userid, direct->tallies,
-					   direct->ntallies, true, true, now);
-	for (int i = 0; i < direct->ntallies; i++)
-	{
-		if (direct->rules[i] != NULL)
-			ig_enforce_check(direct->rules[i], &direct->tallies[i],
-							 direct->userid, rows, direct->tallies[0].relid,
-							 0, catalog_ok, false);
-		tally_remember(&direct->tallies[i], direct->userid);
-	}
 }

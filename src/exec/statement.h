@@ -96,15 +96,6 @@ typedef struct IgStmt
 	IgNode		inline_nodes[IG_INLINE_NODES];
 } IgStmt;
 
-/* The counters that rows read outside the executor count towards. */
-typedef struct IgDirectCount
-{
-	Oid			userid;
-	int			ntallies;
-	IgTally		tallies[IG_MAX_ANCESTORS + 2];
-	IgKeyRules *rules[IG_MAX_ANCESTORS + 2];
-} IgDirectCount;
-
 extern IgStmt *ig_stmt_start(EState *estate, Oid userid, bool covered);
 extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
 extern IgNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
@@ -120,10 +111,5 @@ extern void ig_stmt_refresh_rules(IgStmt *stmt);
 extern void ig_stmt_recheck(IgStmt *stmt);
 extern bool ig_stmt_rules_moved(const IgStmt *stmt);
 extern void ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext);
-
-extern bool ig_direct_prepare(Oid relid, IgDirectCount *direct);
-extern bool ig_direct_needs_executor(const IgDirectCount *direct);
-extern void ig_direct_commit(IgDirectCount *direct, uint64 rows,
-							 bool catalog_ok);
 
 #endif							/* IG_STATEMENT_H */
