@@ -24,6 +24,8 @@ OBJS = \
 	src/exec/epq.o \
 	src/exec/reader.o \
 	src/exec/enforce.o \
+	src/exec/statement_keys.o \
+	src/exec/grant.o \
 	src/exec/statement.o \
 	src/exec/executor.o \
 	src/exec/copy.o \
@@ -71,7 +73,8 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 # the per-row trampolines and the per-statement path: every instruction
 # counts there
 HOT_OBJS = src/exec/tramp.o src/exec/executor.o src/exec/reader.o \
-	src/exec/statement.o src/exec/enforce.o src/shmem/counters.o \
+	src/exec/statement.o src/exec/statement_keys.o src/exec/grant.o \
+	src/exec/enforce.o src/shmem/counters.o \
 	src/cache/relinfo.o src/cache/rules.o
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
