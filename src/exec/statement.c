@@ -18,7 +18,7 @@
  * (same table, session user and rules), its keys, node and rule state
  * are taken over as they are, and at the end it is settled without a
  * loop.  A general statement that ends in that shape leaves its state
- * for the path (stmt_release).
+ * for the path (stmt_reusable_as_simple).
  *
  * Statement states are kept for reuse (spare_stmts), so that most
  * statements allocate nothing; what grew beyond their inline arrays goes
@@ -189,12 +189,28 @@ ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
  */
 
 /*
+ * Can the spare statement state on top take a statement on the one-step
+ * path?  Only if the last statement run in it ended in that shape
+ * (stmt_reusable_as_simple) as a lone scan of the same relation, by the
+ * same session user and under the same rules; and if this one is not a
+ * parallel query.
+ */
+static inline bool
+simple_fits(const IgStmt *stmt, const EState *estate, Oid userid, Oid relid)
+{
+	return stmt->simple_relid == relid &&
+		stmt->built_userid == userid &&
+		stmt->built_gen == ig_rules_gen &&
+		likely(!estate->es_plannedstmt->parallelModeNeeded);
+}
+
+/*
  * ig_stmt_simple for keys with rules: their per-statement rule state, as
  * the last statement set it up for the same rule lists, reads the counts
  * again; the node is granted its rows.
  */
 static pg_noinline void
-stmt_simple_rules(IgStmt *stmt, IgNode *node)
+simple_begin_rules(IgStmt *stmt, IgNode *node)
 {
 	int64		grant = IG_UNLIMITED;
 
@@ -248,9 +264,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	if (unlikely(nspare_stmts == 0))
 		return NULL;
 	stmt = spare_stmts[nspare_stmts - 1];
-	if (stmt->simple_relid != relid || stmt->built_userid != userid ||
-		stmt->built_gen != ig_rules_gen ||
-		unlikely(estate->es_plannedstmt->parallelModeNeeded))
+	if (!simple_fits(stmt, estate, userid, relid))
 		return NULL;
 	nspare_stmts--;
 
@@ -273,7 +287,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	stmt->enforcing = (stmt->key_rules[0] != NULL || stmt->key_rules[1] != NULL);
 	stmt->reserving = false;
 	if (unlikely(stmt->enforcing))
-		stmt_simple_rules(stmt, node);
+		simple_begin_rules(stmt, node);
 	return node;
 }
 
@@ -290,7 +304,7 @@ simple_key_unsettled(const IgKeyRules *kr)
  * counts all stayed within their limits has nothing to record).
  */
 static pg_noinline void
-stmt_simple_check(IgStmt *stmt, Oid read_relid)
+simple_check_rules(IgStmt *stmt, Oid read_relid)
 {
 	for (int k = 0; k < 2; k++)
 	{
@@ -321,6 +335,44 @@ simple_give_back(IgStmt *stmt)
 			kr->res.want = 0;
 			kr->pool = 0;
 		}
+	}
+}
+
+/*
+ * stmt_release for ig_stmt_simple's statement (one node, keys [all
+ * tables, relid]): settles both keys at once, and leaves keys, node and
+ * rule state as they are for the next statement of the same shape.
+ */
+static inline void
+simple_release(IgStmt *stmt)
+{
+	IgNode	   *node = &stmt->inline_nodes[0];
+	IgTally    *keys = stmt->inline_keys;
+
+	if (likely(node->tramp != NULL))
+	{
+		int64		consumed = node->granted - node->tramp->left;
+
+		if (consumed > 0 ||
+			(unlikely(stmt->reserving) && ig_stmt_holds_reserved(stmt)))
+		{
+			keys[0].pending += Max(consumed, 0);
+			keys[1].pending += Max(consumed, 0);
+			if (unlikely(stmt->reserving))
+				simple_give_back(stmt);
+			ig_counters_settle_pair(MyDatabaseId, stmt->userid, keys,
+									ig_now());
+			if (unlikely(stmt->enforcing) &&
+				(simple_key_unsettled(stmt->key_rules[0]) ||
+				 simple_key_unsettled(stmt->key_rules[1])))
+				simple_check_rules(stmt, node->relid);
+		}
+		ig_unwrap(node->tramp);
+	}
+	if (unlikely(keys[0].ref_moved | keys[1].ref_moved))
+	{
+		ig_tally_remember(&keys[0], stmt->userid);
+		ig_tally_remember(&keys[1], stmt->userid);
 	}
 }
 
@@ -456,11 +508,36 @@ ig_stmt_refresh_rules(IgStmt *stmt)
  */
 
 /*
+ * True if a statement is the one-step path's shape: one node, a scan (not
+ * ON CONFLICT's), counting towards two keys -- all tables, then the
+ * relation it reads -- all in the statement's inline arrays.
+ */
+static inline bool
+stmt_is_lone_scan(const IgStmt *stmt)
+{
+	const IgNode *node = &stmt->inline_nodes[0];
+
+	/* one node and two keys, in the inline arrays (none grew) */
+	if (stmt->nnodes != 1 || stmt->nkeys != 2 ||
+		stmt->keys != stmt->inline_keys ||
+		stmt->nodes != stmt->inline_node_list ||
+		stmt->nodes[0] != node)
+		return false;
+	/* a scan's node, counting towards keys 0 and 1 (0 is always its first) */
+	if (node->kind == IG_NODE_CONFLICT || node->nkeys != 2 ||
+		node->keys[1] != 1)
+		return false;
+	/* key 0 is all tables, key 1 the relation the node reads */
+	return stmt->inline_keys[0].relid == InvalidOid &&
+		node->relid == stmt->inline_keys[1].relid;
+}
+
+/*
  * True if key k's rule state can serve the next statement of the same
  * shape as it is: no rules, or its inline state for its rule list.
  */
 static inline bool
-simple_key_rules(const IgStmt *stmt, int k)
+key_rules_reusable(const IgStmt *stmt, int k)
 {
 	const IgKeyRules *kr = stmt->key_rules[k];
 
@@ -469,6 +546,73 @@ simple_key_rules(const IgStmt *stmt, int k)
 	return kr == &stmt->inline_rules[k] &&
 		kr->list == stmt->inline_lists[k] &&
 		kr->query.sum == stmt->inline_sums[k];
+}
+
+/*
+ * True if the rule state of both keys can serve the next statement of the
+ * same shape: the inline keys remember their rule lists (nbuilt), and
+ * neither key's rule state is other than its inline one for its list.
+ */
+static inline bool
+stmt_rules_reusable(const IgStmt *stmt)
+{
+	return stmt->nbuilt >= 2 &&
+		key_rules_reusable(stmt, 0) && key_rules_reusable(stmt, 1);
+}
+
+/*
+ * Whether the next statement may take a general statement's state over
+ * as it is, on the one-step path (simple_fits): whether it ended in the
+ * shape that path leaves a statement in.  It may not if
+ *
+ *	- it was not a lone scan of one table, all in the inline arrays
+ *	  (stmt_is_lone_scan);
+ *	- the rule state of its keys is not what the next statement's would
+ *	  be (stmt_rules_reusable);
+ *	- it was part of a parallel query (a worker's, or a leader's).
+ */
+static inline bool
+stmt_reusable_as_simple(const IgStmt *stmt)
+{
+	return stmt_is_lone_scan(stmt) &&
+		stmt_rules_reusable(stmt) &&
+		!stmt->in_worker && stmt->parallel_query == 0;
+}
+
+/*
+ * stmt_release for a general statement: settles it, and leaves its inline
+ * keys for the next statement (in the one-step path's shape, if it ended
+ * so).
+ */
+static inline void
+general_release(IgStmt *stmt)
+{
+	ig_stmt_settle(stmt, true);
+
+	for (int i = 0; i < stmt->nnodes; i++)
+		if (stmt->nodes[i]->tramp != NULL)
+			ig_unwrap(stmt->nodes[i]->tramp);
+	for (int i = 0; i < stmt->nkeys; i++)
+		ig_tally_remember(&stmt->keys[i], stmt->userid);
+
+	/* the next statement may take this one's shape over as it is */
+	stmt->simple_relid = stmt_reusable_as_simple(stmt) ?
+		stmt->inline_keys[1].relid : InvalidOid;
+
+	/* what grew beyond the inline arrays goes with es_query_cxt */
+	if (unlikely(stmt->keys != stmt->inline_keys))
+	{
+		stmt->maxkeys = IG_INLINE_KEYS;
+		stmt->keys = stmt->inline_keys;
+		stmt->key_rules = stmt->inline_key_rules;
+	}
+	if (unlikely(stmt->nodes != stmt->inline_node_list))
+	{
+		stmt->maxnodes = IG_INLINE_NODES;
+		stmt->nodes = stmt->inline_node_list;
+	}
+	stmt->built_userid = stmt->userid;
+	stmt->built_gen = stmt->rules_gen;
 }
 
 /*
@@ -482,78 +626,9 @@ stmt_release(void *arg)
 	IgStmt	   *stmt = (IgStmt *) arg;
 
 	if (likely(stmt->simple))
-	{
-		/* ig_stmt_simple's statement: one node, keys [all tables, relid] */
-		IgNode	   *node = &stmt->inline_nodes[0];
-		IgTally    *keys = stmt->inline_keys;
-
-		if (likely(node->tramp != NULL))
-		{
-			int64		consumed = node->granted - node->tramp->left;
-
-			if (consumed > 0 ||
-				(unlikely(stmt->reserving) && ig_stmt_holds_reserved(stmt)))
-			{
-				keys[0].pending += Max(consumed, 0);
-				keys[1].pending += Max(consumed, 0);
-				if (unlikely(stmt->reserving))
-					simple_give_back(stmt);
-				ig_counters_settle_pair(MyDatabaseId, stmt->userid, keys,
-										ig_now());
-				if (unlikely(stmt->enforcing) &&
-					(simple_key_unsettled(stmt->key_rules[0]) ||
-					 simple_key_unsettled(stmt->key_rules[1])))
-					stmt_simple_check(stmt, node->relid);
-			}
-			ig_unwrap(node->tramp);
-		}
-		if (unlikely(keys[0].ref_moved | keys[1].ref_moved))
-		{
-			ig_tally_remember(&keys[0], stmt->userid);
-			ig_tally_remember(&keys[1], stmt->userid);
-		}
-	}
+		simple_release(stmt);
 	else
-	{
-		ig_stmt_settle(stmt, true);
-
-		for (int i = 0; i < stmt->nnodes; i++)
-			if (stmt->nodes[i]->tramp != NULL)
-				ig_unwrap(stmt->nodes[i]->tramp);
-		for (int i = 0; i < stmt->nkeys; i++)
-			ig_tally_remember(&stmt->keys[i], stmt->userid);
-
-		/* the next statement may take this one's shape over as it is */
-		stmt->simple_relid = InvalidOid;
-		if (stmt->nnodes == 1 && stmt->nkeys == 2 &&
-			stmt->keys == stmt->inline_keys &&
-			stmt->nodes == stmt->inline_node_list &&
-			stmt->nodes[0] == &stmt->inline_nodes[0] &&
-			stmt->inline_nodes[0].kind != IG_NODE_CONFLICT &&
-			stmt->inline_nodes[0].nkeys == 2 &&
-			stmt->inline_nodes[0].keys[1] == 1 &&
-			simple_key_rules(stmt, 0) && simple_key_rules(stmt, 1) &&
-			stmt->nbuilt >= 2 && !stmt->in_worker &&
-			stmt->parallel_query == 0 &&
-			stmt->inline_keys[0].relid == InvalidOid &&
-			stmt->inline_nodes[0].relid == stmt->inline_keys[1].relid)
-			stmt->simple_relid = stmt->inline_keys[1].relid;
-
-		/* what grew beyond the inline arrays goes with es_query_cxt */
-		if (unlikely(stmt->keys != stmt->inline_keys))
-		{
-			stmt->maxkeys = IG_INLINE_KEYS;
-			stmt->keys = stmt->inline_keys;
-			stmt->key_rules = stmt->inline_key_rules;
-		}
-		if (unlikely(stmt->nodes != stmt->inline_node_list))
-		{
-			stmt->maxnodes = IG_INLINE_NODES;
-			stmt->nodes = stmt->inline_node_list;
-		}
-		stmt->built_userid = stmt->userid;
-		stmt->built_gen = stmt->rules_gen;
-	}
+		general_release(stmt);
 
 	/* usually the innermost statement ends first */
 	if (likely(ig_running_stmts == stmt))
