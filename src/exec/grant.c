@@ -357,20 +357,6 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid,
 		settle_keys_enforcing(stmt, final, may_raise, read_relid, want, now);
 }
 
-/* Does any key of the statement hold rows reserved in shared memory? */
-bool
-ig_stmt_holds_reserved(const IgStmt *stmt)
-{
-	for (int i = 0; i < stmt->nkeys; i++)
-	{
-		const IgKeyRules *kr = stmt->key_rules[i];
-
-		if (kr != NULL && kr->query.res != NULL && kr->res.held > 0)
-			return true;
-	}
-	return false;
-}
-
 /*
  * Takes back what other nodes of this backend hold on the node's limiting
  * keys -- of this statement and of the session user's other running
@@ -409,7 +395,7 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 		}
 		/* another statement's reservations go back with its rows */
 		if (s != stmt &&
-			(collected || (s->reserving && ig_stmt_holds_reserved(s))))
+			(collected || (s->reserving && stmt_holds_reserved(s))))
 		{
 			s->has_pending |= collected;
 			settle_keys(s, false, false,
@@ -492,7 +478,7 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 				node_ruled(stmt, node))
 				node->granted = node->tramp->left = 0;
 		}
-		counted |= ig_stmt_holds_reserved(stmt);
+		counted |= stmt_holds_reserved(stmt);
 	}
 	if (!counted && !(final && stmt->estate->es_use_parallel_mode))
 		return;

@@ -354,7 +354,7 @@ simple_release(IgStmt *stmt)
 		int64		consumed = node->granted - node->tramp->left;
 
 		if (consumed > 0 ||
-			(unlikely(stmt->reserving) && ig_stmt_holds_reserved(stmt)))
+			(unlikely(stmt->reserving) && stmt_holds_reserved(stmt)))
 		{
 			keys[0].pending += Max(consumed, 0);
 			keys[1].pending += Max(consumed, 0);
@@ -584,7 +584,7 @@ stmt_reusable_as_simple(const IgStmt *stmt)
  * keys for the next statement (in the one-step path's shape, if it ended
  * so).
  */
-static inline void
+static pg_noinline void
 general_release(IgStmt *stmt)
 {
 	ig_stmt_settle(stmt, true);

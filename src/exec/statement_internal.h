@@ -52,7 +52,6 @@ extern void ig_stmt_match_rules(IgStmt *stmt);
 /* grant.c */
 extern int64 ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node,
 									Oid relid);
-extern bool ig_stmt_holds_reserved(const IgStmt *stmt);
 extern void ig_stmt_settle(IgStmt *stmt, bool final);
 
 /* The most rows a node may be granted at once. */
@@ -109,6 +108,23 @@ held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid)
 			   stmt->nnodes <= 1))
 		return 0;
 	return ig_held_by_others_slow(stmt, node, relid);
+}
+
+/*
+ * Does any key of the statement hold rows reserved in shared memory?  (At
+ * the end of a statement that reserved, on the one-step path too.)
+ */
+static inline bool
+stmt_holds_reserved(const IgStmt *stmt)
+{
+	for (int i = 0; i < stmt->nkeys; i++)
+	{
+		const IgKeyRules *kr = stmt->key_rules[i];
+
+		if (kr != NULL && kr->query.res != NULL && kr->res.held > 0)
+			return true;
+	}
+	return false;
 }
 
 #endif							/* IG_STATEMENT_INTERNAL_H */
