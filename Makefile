@@ -33,6 +33,8 @@ OBJS = \
 	src/exec/epq.o \
 	src/exec/reader.o \
 	src/exec/enforce.o \
+	src/exec/statement_keys.o \
+	src/exec/grant.o \
 	src/exec/statement.o \
 	src/exec/executor.o \
 	src/exec/copy.o \
@@ -87,7 +89,8 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 # the per-row trampolines and the per-statement path: every instruction
 # counts there
 HOT_OBJS = src/exec/tramp.o src/exec/executor.o src/exec/reader.o \
-	src/exec/statement.o src/exec/enforce.o src/shmem/counters.o \
+	src/exec/statement.o src/exec/statement_keys.o src/exec/grant.o \
+	src/exec/enforce.o src/shmem/counters.o \
 	src/shmem/counter_rings.o src/shmem/counters_lookup.o \
 	src/cache/relinfo.o src/cache/rules_match.o src/cache/rules_load.o
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer

@@ -24,6 +24,10 @@
  *	  progress counter is off (track_activities).  Log thresholds are
  *	  checked when the rows are counted.
  *
+ * The rows count as one statement towards the table, its ancestors and
+ * all tables (IgDirectCount, direct_commit), with the keys and rules
+ * looked up before the COPY runs, while the catalogs may still be read.
+ *
  * IDENTIFICATION
  *		src/exec/copy.c
  *
@@ -49,8 +53,24 @@
 
 #include "exec/copy.h"
 #include "base/guc.h"
+#include "shmem/counters.h"
+#include "cache/relinfo.h"
+#include "cache/rules.h"
+#include "exec/enforce.h"
 #include "exec/reader.h"
-#include "exec/statement.h"
+#include "exec/tally.h"
+
+/*
+ * The counters that the rows a COPY reads outside the executor count
+ * towards: the table's, its ancestors', all tables'; and their rules.
+ */
+typedef struct IgDirectCount
+{
+	Oid			userid;
+	int			ntallies;
+	IgTally		tallies[IG_MAX_ANCESTORS + 2];
+	IgKeyRules *rules[IG_MAX_ANCESTORS + 2];
+} IgDirectCount;
 
 /* the plain COPY TO running now, for the exit callback */
 static IgDirectCount *copy_running = NULL;
@@ -73,6 +93,85 @@ copy_progress_rows(Oid relid)
 	return (uint64) beentry->st_progress_param[PROGRESS_COPY_TUPLES_PROCESSED];
 }
 
+/*
+ * Prepares to count rows read outside the executor (COPY t TO): looks up,
+ * while catalog access is still safe, the keys the relation's rows count
+ * towards and their rules.  Returns false if its reads are not counted.
+ */
+static bool
+direct_prepare(Oid relid, IgDirectCount *direct)
+{
+	const IgRelInfo *info = ig_relinfo_get(relid);
+	Oid			relids[IG_MAX_ANCESTORS + 2];
+	bool		covered;
+
+	if (!info->countable)
+		return false;
+	direct->userid = ig_reader_id();
+	direct->ntallies = 0;
+	relids[direct->ntallies++] = relid;
+	for (int i = 0; i < info->nancestors; i++)
+		relids[direct->ntallies++] = info->ancestors[i];
+	relids[direct->ntallies++] = InvalidOid;
+
+	covered = ig_rules_cover(direct->userid);
+	for (int i = 0; i < direct->ntallies; i++)
+	{
+		IgRuleList *list = covered ?
+			ig_rules_for_relation(direct->userid, relids[i]) : NULL;
+
+		ig_tally_init(&direct->tallies[i], direct->userid, relids[i]);
+		ig_tally_reset(&direct->tallies[i]);
+		direct->rules[i] = NULL;
+		if (list == NULL)
+			continue;
+		direct->rules[i] = ig_enforce_copy(direct->userid, relids[i],
+										   CurrentMemoryContext);
+		if (list->hist_wanted != 0)
+			ig_tally_history(&direct->tallies[i], list);
+	}
+	return true;
+}
+
+/* True if a block rule covers the rows: they must be counted one by one. */
+static bool
+direct_needs_executor(const IgDirectCount *direct)
+{
+	for (int i = 0; i < direct->ntallies; i++)
+		if (direct->rules[i] != NULL && direct->rules[i]->list->any_block)
+			return true;
+	return false;
+}
+
+/*
+ * Counts the rows, as one statement, and records the log rules they
+ * crossed -- without catalog_ok (the transaction failing, the backend
+ * exiting) with the names last seen.  Safe in an aborting transaction and
+ * at backend exit: no error, no catalog access then.
+ */
+static void
+direct_commit(IgDirectCount *direct, uint64 rows, bool catalog_ok)
+{
+	TimestampTz now = ig_now();
+
+	for (int i = 0; i < direct->ntallies; i++)
+	{
+		direct->tallies[i].pending = rows;
+		if (direct->rules[i] != NULL)
+			direct->tallies[i].query = &direct->rules[i]->query;
+	}
+	ig_counters_settle(MyDatabaseId, direct->userid, direct->tallies,
+					   direct->ntallies, true, true, now);
+	for (int i = 0; i < direct->ntallies; i++)
+	{
+		if (direct->rules[i] != NULL)
+			ig_enforce_check(direct->rules[i], &direct->tallies[i],
+							 direct->userid, rows, direct->tallies[0].relid,
+							 0, catalog_ok, false);
+		ig_tally_remember(&direct->tallies[i], direct->userid);
+	}
+}
+
 /* The backend is exiting in the middle of a COPY: count what it sent. */
 static void
 copy_on_exit(int code, Datum arg)
@@ -82,7 +181,7 @@ copy_on_exit(int code, Datum arg)
 	if (direct == NULL)
 		return;
 	copy_running = NULL;
-	ig_direct_commit(direct, copy_progress_rows(copy_running_relid), false);
+	direct_commit(direct, copy_progress_rows(copy_running_relid), false);
 }
 
 /* A copy of the statement with the relation named by schema. */
@@ -175,7 +274,7 @@ ig_copy_to_table(IgRunUtility run, IG_PROCESS_UTILITY_ARGS)
 	relid = RangeVarGetRelid(stmt->relation, AccessShareLock, true);
 	if (!OidIsValid(relid) ||
 		get_rel_relkind(relid) != RELKIND_RELATION ||
-		!ig_direct_prepare(relid, &direct))
+		!direct_prepare(relid, &direct))
 	{
 		run(pstmt, IG_PROCESS_UTILITY_REST);
 		return;
@@ -189,7 +288,7 @@ ig_copy_to_table(IgRunUtility run, IG_PROCESS_UTILITY_ARGS)
 		return;
 	}
 
-	if (!pgstat_track_activities || ig_direct_needs_executor(&direct))
+	if (!pgstat_track_activities || direct_needs_executor(&direct))
 	{
 		run(as_query(pinned, relid), IG_PROCESS_UTILITY_REST);
 		return;
@@ -210,7 +309,7 @@ ig_copy_to_table(IgRunUtility run, IG_PROCESS_UTILITY_ARGS)
 	{
 		copy_running = outer_running;
 		copy_running_relid = outer_relid;
-		ig_direct_commit(&direct, copy_progress_rows(relid), false);
+		direct_commit(&direct, copy_progress_rows(relid), false);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
@@ -222,5 +321,5 @@ ig_copy_to_table(IgRunUtility run, IG_PROCESS_UTILITY_ARGS)
 		rows = qc->nprocessed;
 	else
 		rows = (uint64) MyBEEntry->st_progress_param[PROGRESS_COPY_TUPLES_PROCESSED];
-	ig_direct_commit(&direct, rows, true);
+	direct_commit(&direct, rows, true);
 }

@@ -2,7 +2,10 @@
  *
  * statement.h
  *		The state insider_guard keeps for a running statement: the tables
- *		it reads, the counted nodes, their grants.
+ *		it reads, the counted nodes, their grants.  Kept by statement.c
+ *		(its lifecycle), grant.c (grants, reservations, settling) and
+ *		statement_keys.c (keys and nodes), which share
+ *		statement_internal.h.
  *
  * src/exec/statement.h
  *
@@ -96,34 +99,23 @@ typedef struct IgStmt
 	IgNode		inline_nodes[IG_INLINE_NODES];
 } IgStmt;
 
-/* The counters that rows read outside the executor count towards. */
-typedef struct IgDirectCount
-{
-	Oid			userid;
-	int			ntallies;
-	IgTally		tallies[IG_MAX_ANCESTORS + 2];
-	IgKeyRules *rules[IG_MAX_ANCESTORS + 2];
-} IgDirectCount;
-
+/* statement.c */
 extern IgStmt *ig_stmt_start(EState *estate, Oid userid, bool covered);
-extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
 extern IgNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
 							bool covered, const Oid *relids, int nrelids);
 extern IgNode *ig_stmt_simple(EState *estate, Oid userid, Oid relid);
-extern bool ig_node_add_relation(IgNode *node, Oid relid);
-extern void ig_stmt_begin_enforcing(IgStmt *stmt);
 extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
-extern void ig_stmt_settle(IgStmt *stmt, bool final);
 extern void ig_stmt_settle_run(EState *estate, IgStmt *stmt);
 extern void ig_stmt_refresh_rules(IgStmt *stmt);
 extern void ig_stmt_recheck(IgStmt *stmt);
 extern bool ig_stmt_rules_moved(const IgStmt *stmt);
-extern void ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext);
 
-extern bool ig_direct_prepare(Oid relid, IgDirectCount *direct);
-extern bool ig_direct_needs_executor(const IgDirectCount *direct);
-extern void ig_direct_commit(IgDirectCount *direct, uint64 rows,
-							 bool catalog_ok);
+/* statement_keys.c */
+extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
+
+/* grant.c */
+extern void ig_stmt_begin_enforcing(IgStmt *stmt);
+extern void ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext);
 
 #endif							/* IG_STATEMENT_H */
