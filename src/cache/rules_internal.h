@@ -35,6 +35,7 @@
 #include "utils/hsearch.h"
 #include "utils/rel.h"
 
+#include "base/private.h"
 #include "cache/rules.h"
 #include "cache/rules_read.h"
 
@@ -92,15 +93,15 @@ typedef struct IgPeerGroupList
 	Oid		   *roleids;		/* ordered, in IgRuleTables.cxt */
 } IgPeerGroupList;
 
-extern IgRuleTables ig_rules_tables;
-extern IgRulesFreshness ig_rules_fresh;
-extern IgPeerGroupList ig_rules_peer_list;
+extern IG_PRIVATE IgRuleTables ig_rules_tables;
+extern IG_PRIVATE IgRulesFreshness ig_rules_fresh;
+extern IG_PRIVATE IgPeerGroupList ig_rules_peer_list;
 
-extern void ig_rules_load(void);
-extern Relation ig_rules_open_table(Oid relid, IgRuleTable which,
+extern IG_PRIVATE void ig_rules_load(void);
+extern IG_PRIVATE Relation ig_rules_open_table(Oid relid, IgRuleTable which,
 									LOCKMODE lockmode);
-extern void ig_rules_read_peer_groups(void);
-extern bool ig_rules_is_exempt(Oid userid);
+extern IG_PRIVATE void ig_rules_read_peer_groups(void);
+extern IG_PRIVATE bool ig_rules_is_exempt(Oid userid);
 
 /* ---- rules_all.c ---- */
 
@@ -156,19 +157,19 @@ typedef struct IgHistKeys
 	int			allocated;
 } IgHistKeys;
 
-extern IgAllRules ig_rules_all;
-extern IgHistKeys ig_rules_hist_keys;
+extern IG_PRIVATE IgAllRules ig_rules_all;
+extern IG_PRIVATE IgHistKeys ig_rules_hist_keys;
 
-extern void ig_rules_all_forget(void);
-extern void ig_rules_all_load(void);
-extern uint8 ig_rules_history_kinds(Oid relid, bool *known);
+extern IG_PRIVATE void ig_rules_all_forget(void);
+extern IG_PRIVATE void ig_rules_all_load(void);
+extern IG_PRIVATE uint8 ig_rules_history_kinds(Oid relid, bool *known);
 
 /* ---- rules_roles.c ---- */
 
-extern List *ig_rules_member_of(Oid userid);
-extern void ig_rules_find_group_roles(MemoryContext cxt);
-extern void ig_rules_forget_memberships(void);
-extern IgPeerGroup *ig_rules_find_peer_groups(Oid userid, MemoryContext cxt,
+extern IG_PRIVATE List *ig_rules_member_of(Oid userid);
+extern IG_PRIVATE void ig_rules_find_group_roles(MemoryContext cxt);
+extern IG_PRIVATE void ig_rules_forget_memberships(void);
+extern IG_PRIVATE IgPeerGroup *ig_rules_find_peer_groups(Oid userid, MemoryContext cxt,
 											  int *count);
 
 /* A hash table in cxt of entries whose first field is an OID, the key. */

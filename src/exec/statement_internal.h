@@ -25,6 +25,7 @@
 #ifndef IG_STATEMENT_INTERNAL_H
 #define IG_STATEMENT_INTERNAL_H
 
+#include "base/private.h"
 #include "base/guc.h"
 #include "base/names.h"
 #include "shmem/history.h"
@@ -40,19 +41,19 @@
  * and unlinked by statement.c.  The nodes of those of one session user
  * share the rows left (see grant.c).
  */
-extern IgStmt *ig_running_stmts;
+extern IG_PRIVATE IgStmt *ig_running_stmts;
 
 /* statement_keys.c */
-extern int	ig_stmt_key(IgStmt *stmt, Oid relid);
-extern IgNode *ig_stmt_scan_node(IgStmt *stmt, Oid relid,
+extern IG_PRIVATE int	ig_stmt_key(IgStmt *stmt, Oid relid);
+extern IG_PRIVATE IgNode *ig_stmt_scan_node(IgStmt *stmt, Oid relid,
 								 const IgRelInfo *info);
-extern bool ig_node_add_relation(IgNode *node, Oid relid);
-extern void ig_stmt_match_rules(IgStmt *stmt);
+extern IG_PRIVATE bool ig_node_add_relation(IgNode *node, Oid relid);
+extern IG_PRIVATE void ig_stmt_match_rules(IgStmt *stmt);
 
 /* grant.c */
-extern int64 ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node,
+extern IG_PRIVATE int64 ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node,
 									Oid relid);
-extern void ig_stmt_settle(IgStmt *stmt, bool final);
+extern IG_PRIVATE void ig_stmt_settle(IgStmt *stmt, bool final);
 
 /* The most rows a node may be granted at once. */
 static inline int64

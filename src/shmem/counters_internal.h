@@ -34,6 +34,7 @@
 #include "storage/spin.h"
 #include "utils/hsearch.h"
 
+#include "base/private.h"
 #include "base/window.h"
 #include "shmem/counters.h"
 
@@ -123,45 +124,35 @@ typedef struct IgCounterShared
 	IgWindowDef windows[IG_MAX_WINDOWS];
 } IgCounterShared;
 
-/*
- * Shared by the counters' files alone: hidden, so that the per-statement
- * path reaches them directly rather than through the global offset table.
- */
-#if defined(__GNUC__)
-#define IG_COUNTERS_PRIVATE __attribute__((visibility("hidden")))
-#else
-#define IG_COUNTERS_PRIVATE
-#endif
-
 /* counters_shmem.c: the shared state and this backend's copy of it */
-extern IG_COUNTERS_PRIVATE IgCounterShared *counter_table;
-extern IG_COUNTERS_PRIVATE char *counter_array;
-extern IG_COUNTERS_PRIVATE Size counter_stride;
-extern IG_COUNTERS_PRIVATE HTAB *counter_index;
-extern IG_COUNTERS_PRIVATE IgWindowDef local_windows[IG_MAX_WINDOWS];
-extern IG_COUNTERS_PRIVATE uint32 local_windows_gen;
+extern IG_PRIVATE IgCounterShared *counter_table;
+extern IG_PRIVATE char *counter_array;
+extern IG_PRIVATE Size counter_stride;
+extern IG_PRIVATE HTAB *counter_index;
+extern IG_PRIVATE IgWindowDef local_windows[IG_MAX_WINDOWS];
+extern IG_PRIVATE uint32 local_windows_gen;
 
-extern IG_COUNTERS_PRIVATE pg_noinline void refresh_windows_slow(void);
-extern IG_COUNTERS_PRIVATE int window_for_length(int64 length);
+extern IG_PRIVATE pg_noinline void refresh_windows_slow(void);
+extern IG_PRIVATE int window_for_length(int64 length);
 
 /* counter_rings.c: the window a counter closed, to feed to its series */
-extern IG_COUNTERS_PRIVATE IgCounter *closed_counter;
-extern IG_COUNTERS_PRIVATE uint64 closed_incarnation;
+extern IG_PRIVATE IgCounter *closed_counter;
+extern IG_PRIVATE uint64 closed_incarnation;
 
-extern IG_COUNTERS_PRIVATE pg_noinline void hist_drain(IgCounter *counter,
+extern IG_PRIVATE pg_noinline void hist_drain(IgCounter *counter,
 													   uint64 incarnation);
-extern IG_COUNTERS_PRIVATE bool flush_pending(IgCounter *counter,
+extern IG_PRIVATE bool flush_pending(IgCounter *counter,
 											  TimestampTz now);
 
 /* counters_lookup.c */
-extern IG_COUNTERS_PRIVATE pg_noinline IgCounter *lock_counter(const IgCounterKey *key,
+extern IG_PRIVATE pg_noinline IgCounter *lock_counter(const IgCounterKey *key,
 															   IgCounterRef *ref,
 															   bool create,
 															   TimestampTz now);
-extern IG_COUNTERS_PRIVATE pg_noinline IgCounter *lock_tally_slow(Oid dbid, Oid roleid,
+extern IG_PRIVATE pg_noinline IgCounter *lock_tally_slow(Oid dbid, Oid roleid,
 																  IgTally *tally,
 																  TimestampTz now);
-extern IG_COUNTERS_PRIVATE pg_noinline void report_lost(uint64 rows);
+extern IG_PRIVATE pg_noinline void report_lost(uint64 rows);
 
 static inline IgCounter *
 counter_at(int32 pos)
