@@ -42,7 +42,7 @@ typedef struct IgGroupPool
 	Oid			groupid;
 	Oid			relid;
 	int			kind;
-	uint32		history_gen;	/* ig_history_generation() then */
+	uint32		history_gen;	/* ig_history_gen() then */
 	uint32		rules_gen;		/* ig_rules_gen then */
 	TimestampTz at;				/* the weights are brought to then */
 	IgHistPool	pool;
@@ -83,7 +83,7 @@ pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
 	IgHistogram hist;
 	IgGroupPool *gp;
 
-	if (own != NULL && ig_history_generation() != own_gen)
+	if (own != NULL && ig_history_gen() != own_gen)
 		own = NULL;				/* it may have changed since */
 	if (own != NULL &&
 		(gp = find_group_pool(group->groupid, relid, kind, own_gen)) != NULL)
@@ -105,7 +105,7 @@ pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
 	}
 
 	/* the group's: the peers' and the user's; unless the history moved */
-	if (own == NULL || ig_history_generation() != own_gen)
+	if (own == NULL || ig_history_gen() != own_gen)
 		return;
 	gp = &group_pools[next_group_pool];
 	next_group_pool = (next_group_pool + 1) % IG_GROUP_POOLS;
@@ -151,7 +151,7 @@ peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
 void
 ig_baseline_compute(IgRuleList *list, Oid userid)
 {
-	uint32		generation = ig_history_generation();
+	uint32		generation = ig_history_gen();
 	TimestampTz now = ig_now();
 	IgHistogram own[IG_HIST_KINDS];
 	bool		have_own[IG_HIST_KINDS] = {false};

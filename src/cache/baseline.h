@@ -35,7 +35,7 @@ extern void ig_baseline_describe(const IgSeriesCopy *series,
 static inline void
 ig_baseline_refresh(IgRuleList *list, Oid userid)
 {
-	if (list->nbaseline > 0 && list->hist_gen != ig_history_generation())
+	if (list->nbaseline > 0 && list->hist_gen != ig_history_gen())
 		ig_baseline_compute(list, userid);
 }
 

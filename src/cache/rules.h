@@ -98,7 +98,7 @@ extern uint32 ig_rules_gen;
 extern void ig_rules_init(void);
 extern bool ig_rules_cover_slow(Oid userid);
 extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
-extern bool ig_rules_current(uint64 epoch);
+extern bool ig_rules_current(uint64 gen);
 extern void ig_rules_free_retired_slow(void);
 extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
 extern bool ig_rules_is_peer_group(Oid roleid);

@@ -99,7 +99,7 @@ extern IG_PRIVATE IgPeerGroupList ig_rules_peer_list;
 
 extern IG_PRIVATE void ig_rules_load(void);
 extern IG_PRIVATE Relation ig_rules_open_table(Oid relid, IgRuleTable which,
-									LOCKMODE lockmode);
+											   LOCKMODE lockmode);
 extern IG_PRIVATE void ig_rules_read_peer_groups(void);
 extern IG_PRIVATE bool ig_rules_is_exempt(Oid userid);
 
@@ -170,7 +170,7 @@ extern IG_PRIVATE List *ig_rules_member_of(Oid userid);
 extern IG_PRIVATE void ig_rules_find_group_roles(MemoryContext cxt);
 extern IG_PRIVATE void ig_rules_forget_memberships(void);
 extern IG_PRIVATE IgPeerGroup *ig_rules_find_peer_groups(Oid userid, MemoryContext cxt,
-											  int *count);
+														 int *count);
 
 /* A hash table in cxt of entries whose first field is an OID, the key. */
 static inline HTAB *

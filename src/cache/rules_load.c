@@ -153,15 +153,16 @@ ig_rules_init(void)
 }
 
 /*
- * True if the rules matched at "epoch" are still those in force: nothing
- * changed since, nor is waiting to be read (invalidations accepted).
+ * True if the rules matched when ig_rules_gen was "gen" are still those in
+ * force: nothing changed since, nor is waiting to be read (invalidations
+ * accepted).
  */
 bool
-ig_rules_current(uint64 epoch)
+ig_rules_current(uint64 gen)
 {
 	return ig_rules_fresh.loaded &&
 		(ig_rules_fresh.matched || !ig_rules_tables.rules_present) &&
-		epoch == ig_rules_gen;
+		gen == ig_rules_gen;
 }
 
 /* Reloads the rules when the relation changes (InvalidOid: none). */

@@ -133,16 +133,16 @@ walk_stmt(IgWalk *walk)
  * each row is counted before any function of the query sees it.
  */
 static inline void
-wrap_node(PlanState *ps, IgNode *node)
+wrap_node(PlanState *ps, IgCountedNode *node)
 {
 	if (ps->qual != NULL && contain_leaked_vars((Node *) ps->plan->qual))
 	{
-		node->kind = IG_NODE_FILTER;
+		node->kind = IG_COUNTED_FILTER;
 		node->tramp = ig_wrap_expr(ps->qual, node, node->granted);
 	}
 	else if (ps->ps_ProjInfo != NULL && !IsA(ps, CustomScanState))
 	{
-		node->kind = IG_NODE_PROJECT;
+		node->kind = IG_COUNTED_PROJECT;
 		node->tramp = ig_wrap_expr(&ps->ps_ProjInfo->pi_state, node,
 								  node->granted);
 	}
@@ -157,7 +157,7 @@ wrap_node(PlanState *ps, IgNode *node)
 static void
 wrap_scan(IgWalk *walk, PlanState *ps, const Oid *relids, int nrelids)
 {
-	IgNode	   *node;
+	IgCountedNode *node;
 	Oid			kept[8];
 
 	if (unlikely(walk->foreign_key))
@@ -187,7 +187,7 @@ wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
 {
 	ModifyTable *plan = (ModifyTable *) mt->ps.plan;
 	OnConflictSetState *oc;
-	IgNode	   *node;
+	IgCountedNode *node;
 	ExprState  *target;
 
 	if (mt->operation != CMD_INSERT ||
@@ -205,7 +205,7 @@ wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
 	else
 		return;
 
-	node = ig_stmt_node(walk_stmt(walk), IG_NODE_CONFLICT);
+	node = ig_stmt_node(walk_stmt(walk), IG_COUNTED_CONFLICT);
 	node->granted = 0;
 	node->tramp = ig_wrap_expr(target, node, 0);
 }
@@ -408,7 +408,7 @@ stmt_begin(QueryDesc *query)
 	{
 		Oid			relid = RelationGetRelid(((ScanState *) ps)->ss_currentRelation);
 		const IgRelInfo *info = ig_relinfo_get(relid);
-		IgNode	   *node;
+		IgCountedNode *node;
 
 		if (!info->countable)
 			return;

@@ -87,7 +87,7 @@ reserve_size(IgKeyRules *kr, int64 most, TimestampTz now)
  * grant stays granted.  Returns true if it had counted anything.
  */
 static inline bool
-collect_node(IgNode *node)
+collect_node(IgCountedNode *node)
 {
 	IgStmt	   *stmt = node->stmt;
 	int64		consumed;
@@ -107,7 +107,7 @@ collect_node(IgNode *node)
 
 /* Does a threshold cover any key of the node? */
 static bool
-node_ruled(const IgStmt *stmt, const IgNode *node)
+node_ruled(const IgStmt *stmt, const IgCountedNode *node)
 {
 	for (int i = 0; i < node->nkeys; i++)
 		if (stmt->key_rules[node->keys[i]] != NULL)
@@ -117,7 +117,7 @@ node_ruled(const IgStmt *stmt, const IgNode *node)
 
 /* Does a node count towards a relation's key? */
 static bool
-node_reads(const IgStmt *stmt, const IgNode *node, Oid relid)
+node_reads(const IgStmt *stmt, const IgCountedNode *node, Oid relid)
 {
 	for (int i = 0; i < node->nkeys; i++)
 		if (stmt->keys[node->keys[i]].relid == relid)
@@ -131,7 +131,7 @@ node_reads(const IgStmt *stmt, const IgNode *node, Oid relid)
  * under rules; what it read since, for one that counts only.
  */
 static int64
-node_held(const IgStmt *stmt, const IgNode *node)
+node_held(const IgStmt *stmt, const IgCountedNode *node)
 {
 	if (stmt->enforcing && node_ruled(stmt, node))
 		return Max(node->granted, 0);
@@ -150,9 +150,9 @@ key_nodes(const IgStmt *stmt, int key, int64 *granted)
 	*granted = 0;
 	for (int i = 0; i < stmt->nnodes; i++)
 	{
-		const IgNode *node = stmt->nodes[i];
+		const IgCountedNode *node = stmt->nodes[i];
 
-		if (node->kind == IG_NODE_CONFLICT || node->tramp == NULL)
+		if (node->kind == IG_COUNTED_CONFLICT || node->tramp == NULL)
 			continue;
 		for (int j = 0; j < node->nkeys; j++)
 			if (node->keys[j] == key)
@@ -182,7 +182,7 @@ key_granted(const IgStmt *stmt, int key)
  * so that no number of them can read more than the rows left.
  */
 int64
-ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid)
+ig_held_by_others_slow(const IgStmt *stmt, const IgCountedNode *node, Oid relid)
 {
 	int64		held = 0;
 
@@ -192,9 +192,9 @@ ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid)
 			continue;
 		for (int i = 0; i < s->nnodes; i++)
 		{
-			const IgNode *other = s->nodes[i];
+			const IgCountedNode *other = s->nodes[i];
 
-			if (other == node || other->kind == IG_NODE_CONFLICT ||
+			if (other == node || other->kind == IG_COUNTED_CONFLICT ||
 				other->tramp == NULL || !node_reads(s, other, relid))
 				continue;
 			held += node_held(s, other);
@@ -208,7 +208,7 @@ ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node, Oid relid)
  * of the pools of its keys that reserve.
  */
 static int64
-node_grant(const IgStmt *stmt, const IgNode *node)
+node_grant(const IgStmt *stmt, const IgCountedNode *node)
 {
 	int64		grant = IG_UNLIMITED;
 	bool		ruled = false;
@@ -249,7 +249,7 @@ node_grant(const IgStmt *stmt, const IgNode *node)
  * hold, reserved, what a block rule of one of its keys leaves.
  */
 static bool
-node_crowded(const IgStmt *stmt, const IgNode *node)
+node_crowded(const IgStmt *stmt, const IgCountedNode *node)
 {
 	for (int i = 0; i < node->nkeys; i++)
 	{
@@ -264,7 +264,7 @@ node_crowded(const IgStmt *stmt, const IgNode *node)
 
 /* Does the node count towards a relation whose rules limit the rows left? */
 static bool
-node_limits(const IgStmt *stmt, const IgNode *node, Oid relid)
+node_limits(const IgStmt *stmt, const IgCountedNode *node, Oid relid)
 {
 	for (int i = 0; i < node->nkeys; i++)
 	{
@@ -365,7 +365,7 @@ settle_keys(IgStmt *stmt, bool final, bool may_raise, Oid read_relid,
  * Returns true if there was anything to take.
  */
 static bool
-reclaim_grants(IgStmt *stmt, IgNode *node)
+reclaim_grants(IgStmt *stmt, IgCountedNode *node)
 {
 	bool		reclaimed = false;
 
@@ -377,10 +377,10 @@ reclaim_grants(IgStmt *stmt, IgNode *node)
 			continue;
 		for (int i = 0; i < s->nnodes; i++)
 		{
-			IgNode	   *other = s->nodes[i];
+			IgCountedNode *other = s->nodes[i];
 			bool		shares = false;
 
-			if (other == node || other->kind == IG_NODE_CONFLICT ||
+			if (other == node || other->kind == IG_COUNTED_CONFLICT ||
 				other->tramp == NULL || node_held(s, other) <= 0)
 				continue;
 			for (int k = 0; k < node->nkeys && !shares; k++)
@@ -424,9 +424,9 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
 	stmt->reserving = false;
 	for (int i = 0; i < stmt->nnodes; i++)
 	{
-		IgNode	   *node = stmt->nodes[i];
+		IgCountedNode *node = stmt->nodes[i];
 
-		if (node->kind != IG_NODE_CONFLICT && node->tramp != NULL)
+		if (node->kind != IG_COUNTED_CONFLICT && node->tramp != NULL)
 			node->granted = node->tramp->left = 0;
 	}
 	for (int k = 0; k < stmt->nkeys; k++)
@@ -445,9 +445,9 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
 	}
 	for (int i = 0; i < stmt->nnodes; i++)
 	{
-		IgNode	   *node = stmt->nodes[i];
+		IgCountedNode *node = stmt->nodes[i];
 
-		if (node->kind != IG_NODE_CONFLICT && node->tramp != NULL)
+		if (node->kind != IG_COUNTED_CONFLICT && node->tramp != NULL)
 			node->granted = node->tramp->left = node_grant(stmt, node);
 	}
 }
@@ -472,9 +472,9 @@ ig_stmt_settle(IgStmt *stmt, bool final)
 	{
 		for (int i = 0; i < stmt->nnodes; i++)
 		{
-			IgNode	   *node = stmt->nodes[i];
+			IgCountedNode *node = stmt->nodes[i];
 
-			if (node->kind != IG_NODE_CONFLICT && node->tramp != NULL &&
+			if (node->kind != IG_COUNTED_CONFLICT && node->tramp != NULL &&
 				node_ruled(stmt, node))
 				node->granted = node->tramp->left = 0;
 		}
@@ -504,7 +504,7 @@ ig_stmt_settle(IgStmt *stmt, bool final)
  * statement (the row that asked has been counted).  Returns the grant.
  */
 static pg_noinline int64
-wait_for_room(IgStmt *stmt, IgNode *node)
+wait_for_room(IgStmt *stmt, IgCountedNode *node)
 {
 	for (int wait = 0; wait < IG_CROWDED_WAITS; wait++)
 	{
@@ -542,7 +542,7 @@ wait_for_room(IgStmt *stmt, IgNode *node)
  * general way then decides).
  */
 static bool
-node_first_reserve(IgStmt *stmt, IgNode *node)
+node_first_reserve(IgStmt *stmt, IgCountedNode *node)
 {
 	TimestampTz now;
 	int64		grant;
@@ -591,11 +591,11 @@ node_first_reserve(IgStmt *stmt, IgNode *node)
 void
 ig_tramp_exhausted(IgTramp *tramp, ExprContext *econtext)
 {
-	IgNode	   *node = (IgNode *) tramp->node;
+	IgCountedNode *node = (IgCountedNode *) tramp->node;
 	IgStmt	   *stmt = node->stmt;
 	int64		grant;
 
-	if (node->kind == IG_NODE_CONFLICT)
+	if (node->kind == IG_COUNTED_CONFLICT)
 	{
 		TupleTableSlot *existing = econtext ? econtext->ecxt_scantuple : NULL;
 		Oid			relid = existing ? existing->tts_tableOid : InvalidOid;

@@ -140,11 +140,11 @@ ig_stmt_start(EState *estate, Oid userid, bool covered)
  * A counted node for a scan of the given relations, or NULL if none of
  * them is counted.  The statement (*stmtp) is started on first need.
  */
-IgNode *
+IgCountedNode *
 ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
 			 const Oid *relids, int nrelids)
 {
-	IgNode	   *node;
+	IgCountedNode *node;
 	bool		counted = false;
 
 	if (likely(nrelids == 1))
@@ -169,7 +169,7 @@ ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid, bool covered,
 		return NULL;
 	if (*stmtp == NULL)
 		*stmtp = stmt_start(estate, userid, covered);
-	node = ig_stmt_node(*stmtp, IG_NODE_SCAN);
+	node = ig_stmt_node(*stmtp, IG_COUNTED_SCAN);
 	for (int i = 0; i < nrelids; i++)
 		(void) ig_node_add_relation(node, relids[i]);
 	return node;
@@ -210,7 +210,7 @@ simple_fits(const IgStmt *stmt, const EState *estate, Oid userid, Oid relid)
  * again; the node is granted its rows.
  */
 static pg_noinline void
-simple_begin_rules(IgStmt *stmt, IgNode *node)
+simple_begin_rules(IgStmt *stmt, IgCountedNode *node)
 {
 	int64		grant = IG_UNLIMITED;
 
@@ -255,11 +255,11 @@ simple_begin_rules(IgStmt *stmt, IgNode *node)
  * The common case in one step (see above).  Returns the node, or NULL if
  * the caller must take the general way (ig_stmt_scan).
  */
-IgNode *
+IgCountedNode *
 ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 {
 	IgStmt	   *stmt;
-	IgNode	   *node;
+	IgCountedNode *node;
 
 	if (unlikely(nspare_stmts == 0))
 		return NULL;
@@ -279,7 +279,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	ig_tally_reset(&stmt->inline_keys[1]);
 	node = &stmt->inline_nodes[0];
 	node->tramp = NULL;
-	node->kind = IG_NODE_SCAN;
+	node->kind = IG_COUNTED_SCAN;
 	node->granted = IG_UNLIMITED;
 
 	stmt_link(stmt, estate);
@@ -346,7 +346,7 @@ simple_give_back(IgStmt *stmt)
 static inline void
 simple_release(IgStmt *stmt)
 {
-	IgNode	   *node = &stmt->inline_nodes[0];
+	IgCountedNode *node = &stmt->inline_nodes[0];
 	IgTally    *keys = stmt->inline_keys;
 
 	if (likely(node->tramp != NULL))
@@ -436,7 +436,7 @@ bool
 ig_stmt_rules_moved(const IgStmt *stmt)
 {
 	return !ig_rules_current(stmt->rules_gen) ||
-		(stmt->has_baselines && stmt->hist_gen != ig_history_generation());
+		(stmt->has_baselines && stmt->hist_gen != ig_history_gen());
 }
 
 /*
@@ -498,7 +498,7 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 		ig_stmt_begin_enforcing(stmt);
 	else
 		for (int i = 0; i < stmt->nnodes; i++)
-			if (stmt->nodes[i]->kind != IG_NODE_CONFLICT && stmt->nodes[i]->tramp != NULL)
+			if (stmt->nodes[i]->kind != IG_COUNTED_CONFLICT && stmt->nodes[i]->tramp != NULL)
 				stmt->nodes[i]->granted = stmt->nodes[i]->tramp->left = IG_UNLIMITED;
 }
 
@@ -515,7 +515,7 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 static inline bool
 stmt_is_lone_scan(const IgStmt *stmt)
 {
-	const IgNode *node = &stmt->inline_nodes[0];
+	const IgCountedNode *node = &stmt->inline_nodes[0];
 
 	/* one node and two keys, in the inline arrays (none grew) */
 	if (stmt->nnodes != 1 || stmt->nkeys != 2 ||
@@ -524,7 +524,7 @@ stmt_is_lone_scan(const IgStmt *stmt)
 		stmt->nodes[0] != node)
 		return false;
 	/* a scan's node, counting towards keys 0 and 1 (0 is always its first) */
-	if (node->kind == IG_NODE_CONFLICT || node->nkeys != 2 ||
+	if (node->kind == IG_COUNTED_CONFLICT || node->nkeys != 2 ||
 		node->keys[1] != 1)
 		return false;
 	/* key 0 is all tables, key 1 the relation the node reads */

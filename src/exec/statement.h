@@ -27,27 +27,27 @@
 /* the all-tables key is always the first */
 #define IG_ALL_TABLES_KEY 0
 
-typedef enum IgNodeKind
+typedef enum IgCountedKind
 {
-	IG_NODE_SCAN,				/* counts rows a scan node hands out */
-	IG_NODE_PROJECT,			/* counts rows a scan node projects */
-	IG_NODE_FILTER,				/* counts rows a leaky filter sees */
-	IG_NODE_CONFLICT			/* counts rows ON CONFLICT DO UPDATE reaches */
-} IgNodeKind;
+	IG_COUNTED_SCAN,				/* counts rows a scan node hands out */
+	IG_COUNTED_PROJECT,			/* counts rows a scan node projects */
+	IG_COUNTED_FILTER,				/* counts rows a leaky filter sees */
+	IG_COUNTED_CONFLICT			/* counts rows ON CONFLICT DO UPDATE reaches */
+} IgCountedKind;
 
 struct IgStmt;
 
 /* One counted node or expression. */
-typedef struct IgNode
+typedef struct IgCountedNode
 {
 	struct IgStmt *stmt;
 	IgTramp	   *tramp;
-	IgNodeKind	kind;
+	IgCountedKind kind;
 	int64		granted;		/* rows granted: tramp->left when last set */
 	Oid			relid;			/* the relation it reads (first of them) */
 	int			nkeys;
 	int16		keys[IG_MAX_ANCESTORS + 2]; /* indexes into stmt->keys */
-} IgNode;
+} IgCountedNode;
 
 /* keys and nodes most statements need fit in the statement itself */
 #define IG_INLINE_KEYS	6
@@ -82,7 +82,7 @@ typedef struct IgStmt
 	IgKeyRules **key_rules;		/* the rules of each key, or NULL */
 	int			nnodes;
 	int			maxnodes;
-	IgNode	  **nodes;
+	IgCountedNode **nodes;
 	/* inline keys [0, nbuilt) are valid for built_userid and built_gen */
 	int			nbuilt;
 	Oid			built_userid;
@@ -95,15 +95,15 @@ typedef struct IgStmt
 	IgKeyRules *inline_key_rules[IG_INLINE_KEYS];
 	IgKeyRules	inline_rules[IG_INLINE_KEYS];
 	uint64		inline_sums[IG_INLINE_KEYS][IG_INLINE_RULES];
-	IgNode	   *inline_node_list[IG_INLINE_NODES];
-	IgNode		inline_nodes[IG_INLINE_NODES];
+	IgCountedNode *inline_node_list[IG_INLINE_NODES];
+	IgCountedNode inline_nodes[IG_INLINE_NODES];
 } IgStmt;
 
 /* statement.c */
 extern IgStmt *ig_stmt_start(EState *estate, Oid userid, bool covered);
-extern IgNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
-							bool covered, const Oid *relids, int nrelids);
-extern IgNode *ig_stmt_simple(EState *estate, Oid userid, Oid relid);
+extern IgCountedNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
+								   bool covered, const Oid *relids, int nrelids);
+extern IgCountedNode *ig_stmt_simple(EState *estate, Oid userid, Oid relid);
 extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
 extern void ig_stmt_settle_run(EState *estate, IgStmt *stmt);
@@ -112,7 +112,7 @@ extern void ig_stmt_recheck(IgStmt *stmt);
 extern bool ig_stmt_rules_moved(const IgStmt *stmt);
 
 /* statement_keys.c */
-extern IgNode *ig_stmt_node(IgStmt *stmt, IgNodeKind kind);
+extern IgCountedNode *ig_stmt_node(IgStmt *stmt, IgCountedKind kind);
 
 /* grant.c */
 extern void ig_stmt_begin_enforcing(IgStmt *stmt);

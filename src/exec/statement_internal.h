@@ -45,14 +45,14 @@ extern IG_PRIVATE IgStmt *ig_running_stmts;
 
 /* statement_keys.c */
 extern IG_PRIVATE int	ig_stmt_key(IgStmt *stmt, Oid relid);
-extern IG_PRIVATE IgNode *ig_stmt_scan_node(IgStmt *stmt, Oid relid,
-								 const IgRelInfo *info);
-extern IG_PRIVATE bool ig_node_add_relation(IgNode *node, Oid relid);
+extern IG_PRIVATE IgCountedNode *ig_stmt_scan_node(IgStmt *stmt, Oid relid,
+												   const IgRelInfo *info);
+extern IG_PRIVATE bool ig_node_add_relation(IgCountedNode *node, Oid relid);
 extern IG_PRIVATE void ig_stmt_match_rules(IgStmt *stmt);
 
 /* grant.c */
-extern IG_PRIVATE int64 ig_held_by_others_slow(const IgStmt *stmt, const IgNode *node,
-									Oid relid);
+extern IG_PRIVATE int64 ig_held_by_others_slow(const IgStmt *stmt, const IgCountedNode *node,
+											   Oid relid);
 extern IG_PRIVATE void ig_stmt_settle(IgStmt *stmt, bool final);
 
 /* The most rows a node may be granted at once. */
@@ -85,7 +85,7 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 			{
 				/* the history its limits are of, for a cursor's next FETCH */
 				stmt->has_baselines = true;
-				stmt->hist_gen = ig_history_generation();
+				stmt->hist_gen = ig_history_gen();
 			}
 			/* as ig_baseline_refresh, with the generation read once */
 			if (list->hist_gen != stmt->hist_gen)
@@ -103,7 +103,7 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
  * running.
  */
 static inline int64
-held_by_others(const IgStmt *stmt, const IgNode *node, Oid relid)
+held_by_others(const IgStmt *stmt, const IgCountedNode *node, Oid relid)
 {
 	if (likely(ig_running_stmts == stmt && stmt->next == NULL &&
 			   stmt->nnodes <= 1))

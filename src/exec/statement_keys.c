@@ -197,11 +197,11 @@ ig_stmt_match_rules(IgStmt *stmt)
 static pg_noinline void
 grow_nodes(IgStmt *stmt)
 {
-	IgNode	  **nodes;
+	IgCountedNode **nodes;
 
 	nodes = MemoryContextAlloc(stmt->estate->es_query_cxt,
-							   sizeof(IgNode *) * stmt->maxnodes * 2);
-	memcpy(nodes, stmt->nodes, sizeof(IgNode *) * stmt->nnodes);
+							   sizeof(IgCountedNode *) * stmt->maxnodes * 2);
+	memcpy(nodes, stmt->nodes, sizeof(IgCountedNode *) * stmt->nnodes);
 	if (stmt->nodes != stmt->inline_node_list)
 		pfree(stmt->nodes);
 	stmt->nodes = nodes;
@@ -209,17 +209,17 @@ grow_nodes(IgStmt *stmt)
 }
 
 /* A new counted node of the statement, counting towards all tables. */
-static inline IgNode *
-stmt_node(IgStmt *stmt, IgNodeKind kind)
+static inline IgCountedNode *
+stmt_node(IgStmt *stmt, IgCountedKind kind)
 {
-	IgNode	   *node;
+	IgCountedNode *node;
 
 	if (unlikely(stmt->nnodes == stmt->maxnodes))
 		grow_nodes(stmt);
 	if (likely(stmt->nnodes < IG_INLINE_NODES))
 		node = &stmt->inline_nodes[stmt->nnodes];
 	else
-		node = MemoryContextAlloc(stmt->estate->es_query_cxt, sizeof(IgNode));
+		node = MemoryContextAlloc(stmt->estate->es_query_cxt, sizeof(IgCountedNode));
 	stmt->nodes[stmt->nnodes++] = node;
 
 	node->stmt = stmt;
@@ -233,15 +233,15 @@ stmt_node(IgStmt *stmt, IgNodeKind kind)
 }
 
 /* As stmt_node, for callers outside this file. */
-IgNode *
-ig_stmt_node(IgStmt *stmt, IgNodeKind kind)
+IgCountedNode *
+ig_stmt_node(IgStmt *stmt, IgCountedKind kind)
 {
 	return stmt_node(stmt, kind);
 }
 
 /* Adds a key index to a node, once. */
 static inline void
-node_add_key(IgNode *node, int key)
+node_add_key(IgCountedNode *node, int key)
 {
 	for (int i = 0; i < node->nkeys; i++)
 		if (node->keys[i] == key)
@@ -252,7 +252,7 @@ node_add_key(IgNode *node, int key)
 
 /* node_add_counted for a relation with ancestors. */
 static pg_noinline void
-node_add_relation_ancestors(IgNode *node, Oid relid, const IgRelInfo *info)
+node_add_relation_ancestors(IgCountedNode *node, Oid relid, const IgRelInfo *info)
 {
 	Oid			ancestors[IG_MAX_ANCESTORS];
 	int			nancestors;
@@ -270,7 +270,7 @@ node_add_relation_ancestors(IgNode *node, Oid relid, const IgRelInfo *info)
  * ancestors) to a node.
  */
 static inline void
-node_add_counted(IgNode *node, Oid relid, const IgRelInfo *info)
+node_add_counted(IgCountedNode *node, Oid relid, const IgRelInfo *info)
 {
 	if (!OidIsValid(node->relid))
 		node->relid = relid;
@@ -285,7 +285,7 @@ node_add_counted(IgNode *node, Oid relid, const IgRelInfo *info)
  * node.  Returns false if the relation is not counted.
  */
 bool
-ig_node_add_relation(IgNode *node, Oid relid)
+ig_node_add_relation(IgCountedNode *node, Oid relid)
 {
 	const IgRelInfo *info = ig_relinfo_get(relid);
 
@@ -299,10 +299,10 @@ ig_node_add_relation(IgNode *node, Oid relid)
  * A new scan node of the statement, counting towards a counted relation
  * (info is its ig_relinfo_get entry) and its ancestors.
  */
-IgNode *
+IgCountedNode *
 ig_stmt_scan_node(IgStmt *stmt, Oid relid, const IgRelInfo *info)
 {
-	IgNode	   *node = stmt_node(stmt, IG_NODE_SCAN);
+	IgCountedNode *node = stmt_node(stmt, IG_COUNTED_SCAN);
 
 	node_add_counted(node, relid, info);
 	return node;

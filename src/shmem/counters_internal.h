@@ -140,18 +140,18 @@ extern IG_PRIVATE IgCounter *closed_counter;
 extern IG_PRIVATE uint64 closed_incarnation;
 
 extern IG_PRIVATE pg_noinline void hist_drain(IgCounter *counter,
-													   uint64 incarnation);
+											  uint64 incarnation);
 extern IG_PRIVATE bool flush_pending(IgCounter *counter,
-											  TimestampTz now);
+									 TimestampTz now);
 
 /* counters_lookup.c */
 extern IG_PRIVATE pg_noinline IgCounter *lock_counter(const IgCounterKey *key,
-															   IgCounterRef *ref,
-															   bool create,
-															   TimestampTz now);
+													  IgCounterRef *ref,
+													  bool create,
+													  TimestampTz now);
 extern IG_PRIVATE pg_noinline IgCounter *lock_tally_slow(Oid dbid, Oid roleid,
-																  IgTally *tally,
-																  TimestampTz now);
+														 IgTally *tally,
+														 TimestampTz now);
 extern IG_PRIVATE pg_noinline void report_lost(uint64 rows);
 
 static inline IgCounter *

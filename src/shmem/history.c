@@ -55,7 +55,7 @@ typedef struct IgHistoryShared
 {
 	LWLock	   *lock;
 	int			max_series;
-	pg_atomic_uint32 generation;
+	pg_atomic_uint32 gen;			/* changes whenever any series does */
 	pg_atomic_uint32 windows_pending;	/* windows added, generation not
 										 * bumped for them yet */
 	pg_atomic_uint64 bumped_at; /* TimestampTz of the last bump */
@@ -101,7 +101,7 @@ ig_history_shmem_init(bool created)
 	/* [2] of the tranche: the counters have [0], the violations [1] */
 	history->lock = ig_lwlock(IG_LWLOCK_HISTORY);
 	history->max_series = ig_max_history;
-	pg_atomic_init_u32(&history->generation, 1);
+	pg_atomic_init_u32(&history->gen, 1);
 	pg_atomic_init_u32(&history->windows_pending, 0);
 	pg_atomic_init_u64(&history->bumped_at, 0);
 	pg_atomic_init_u32(&history->dirty, 0);
@@ -117,7 +117,7 @@ static void
 bump(TimestampTz now)
 {
 	pg_atomic_write_u64(&history->bumped_at, (uint64) now);
-	pg_atomic_fetch_add_u32(&history->generation, 1);
+	pg_atomic_fetch_add_u32(&history->gen, 1);
 }
 
 /* Bumps the generation for windows added, if the last bump is old enough. */
@@ -137,11 +137,11 @@ bump_for_windows(TimestampTz now)
  * windows that closed, at most once a second).
  */
 uint32
-ig_history_generation(void)
+ig_history_gen(void)
 {
 	if (unlikely(pg_atomic_read_u32(&history->windows_pending) != 0))
 		bump_for_windows(ig_now());
-	return pg_atomic_read_u32(&history->generation);
+	return pg_atomic_read_u32(&history->gen);
 }
 
 /* Marks the history as changed since the last save. */
@@ -479,7 +479,7 @@ ig_history_load(const char *data, Size len, const char *path)
 		entry->hist = records[i].hist;
 	}
 	pfree(records);
-	pg_atomic_fetch_add_u32(&history->generation, 1);
+	pg_atomic_fetch_add_u32(&history->gen, 1);
 	if (dropped > 0)
 		ereport(LOG,
 				(errmsg("insider_guard: %d saved history series did not fit in insider_guard.max_history = %d and were dropped",

@@ -48,7 +48,7 @@ ig_hist_kind_length(int kind)
 extern Size ig_history_shmem_size(void);
 extern void ig_history_shmem_init(bool created);
 
-extern uint32 ig_history_generation(void);
+extern uint32 ig_history_gen(void);
 extern void ig_history_feed(const IgSeriesKey *key, int64 window_end,
 							uint64 rows, int64 cap, bool broke, bool at_once);
 extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
