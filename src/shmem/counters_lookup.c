@@ -25,6 +25,33 @@
 #define EVICT_BATCH(max)	Max((max) / 20, 1)
 
 /*
+ * Frees a locked counter that "remove" says to give up: its key leaves the
+ * index and it goes to the head of the free list.  Exclusive lock held;
+ * releases the counter's mutex.  Returns "remove".
+ */
+static bool
+free_counter_if(IgCounter *counter, int32 pos, bool remove)
+{
+	IgCounterKey key;
+
+	if (remove)
+	{
+		key = counter->key;
+		counter->in_use = false;
+		counter->incarnation = 0;
+		counter->next_free = counter_table->free_head;
+	}
+	SpinLockRelease(&counter->mutex);
+	if (remove)
+	{
+		hash_search(counter_index, &key, HASH_REMOVE, NULL);
+		counter_table->free_head = pos;
+		counter_table->nused--;
+	}
+	return remove;
+}
+
+/*
  * Takes a free counter, evicting least recently used counters if none is
  * free.  Exclusive lock held.  Returns -1 if every counter is pinned.
  * *evicted is set to the number of counters evicted.
@@ -83,29 +110,15 @@ take_free_counter(TimestampTz now, int *evicted)
 		for (int i = 0; i < Min(batch, ncandidates); i++)
 		{
 			IgCounter  *counter = counter_at(candidates[i].pos);
-			IgCounterKey key;
-			bool		still_old;
 
 			SpinLockAcquire(&counter->mutex);
 			/* skip it if it was used (or pinned) since we looked */
-			still_old = counter->in_use &&
-				counter->last_used <= candidates[i].last_used &&
-				counter->pinned_until <= now && counter->reserved == 0;
-			if (still_old)
-			{
-				key = counter->key;
-				counter->in_use = false;
-				counter->incarnation = 0;
-				counter->next_free = counter_table->free_head;
-			}
-			SpinLockRelease(&counter->mutex);
-			if (!still_old)
-				continue;
-
-			hash_search(counter_index, &key, HASH_REMOVE, NULL);
-			counter_table->free_head = candidates[i].pos;
-			counter_table->nused--;
-			(*evicted)++;
+			if (free_counter_if(counter, candidates[i].pos,
+								counter->in_use &&
+								counter->last_used <= candidates[i].last_used &&
+								counter->pinned_until <= now &&
+								counter->reserved == 0))
+				(*evicted)++;
 		}
 		pfree(candidates);
 		if (*evicted > 0)
@@ -266,26 +279,12 @@ ig_counters_reset(Oid dbid, Oid roleid)
 	for (int32 pos = 0; pos < counter_table->max_counters; pos++)
 	{
 		IgCounter  *counter = counter_at(pos);
-		IgCounterKey key;
-		bool		remove;
 
 		SpinLockAcquire(&counter->mutex);
-		remove = counter->in_use && counter->key.dbid == dbid &&
-			(roleid == InvalidOid || counter->key.roleid == roleid);
-		if (remove)
-		{
-			key = counter->key;
-			counter->in_use = false;
-			counter->incarnation = 0;
-			counter->next_free = counter_table->free_head;
-		}
-		SpinLockRelease(&counter->mutex);
-		if (remove)
-		{
-			hash_search(counter_index, &key, HASH_REMOVE, NULL);
-			counter_table->free_head = pos;
-			counter_table->nused--;
-		}
+		(void) free_counter_if(counter, pos,
+							   counter->in_use && counter->key.dbid == dbid &&
+							   (roleid == InvalidOid ||
+								counter->key.roleid == roleid));
 	}
 	LWLockRelease(counter_table->lock);
 	mark_dirty();
