@@ -116,6 +116,18 @@ LEFT JOIN pg_extension e ON c.oid = ANY (e.extconfig)
 WHERE c.relnamespace = 'insider_guard'::regnamespace AND c.relkind IN ('r', 'S')
 ORDER BY c.relname;
 
+-- a session whose statements read no table keeps no pile of dropped
+-- matches: each role change drops them, and they go at the next statement
+\set ECHO none
+\o /dev/null
+SELECT q FROM generate_series(1, 20) g,
+  LATERAL (VALUES (format('ALTER ROLE bob CONNECTION LIMIT %s', g)), ('SELECT 1')) v(q) \gexec
+\o
+\set ECHO all
+SELECT count(*) AS matched_rules_contexts
+FROM pg_backend_memory_contexts WHERE name = 'insider_guard matched rules';
+ALTER ROLE bob CONNECTION LIMIT -1;
+
 -- clean up for the next files
 DELETE FROM insider_guard.thresholds;
 DROP VIEW small_v;

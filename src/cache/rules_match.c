@@ -95,8 +95,9 @@ bool		ig_rules_have_retired = false;
 
 /*
  * Drops every user's match.  Statements still running may point into it,
- * so the context is retired: the statement layer frees it when a
- * statement ends and none is running (ig_rules_free_retired).
+ * so the context is retired: the statement layer frees it as soon as no
+ * statement is running -- right away at the start of a statement if none
+ * was, else when the last one ends (ig_rules_free_retired).
  */
 static void
 drop_matches(void)
@@ -429,12 +430,23 @@ ig_rules_cover_slow(Oid userid)
 		uint64		seen = ig_rules_fresh.role_changes;
 		IgUserMatch *match;
 
-		if (!ig_rules_fresh.matched || matches.by_user == NULL)
+		/*
+		 * matched is set before the roles with members are looked up, so
+		 * that an invalidation meanwhile clears it; group_roles_pending
+		 * stays set if the lookup fails, so the next statement starts
+		 * again rather than match users without the rules of their groups.
+		 */
+		if (!ig_rules_fresh.matched || matches.by_user == NULL ||
+			ig_rules_fresh.group_roles_pending)
 		{
 			drop_matches();
 			ig_rules_fresh.matched = true;
 			if (ig_rules_all.loaded)
+			{
+				ig_rules_fresh.group_roles_pending = true;
 				ig_rules_find_group_roles(matches.cxt);
+				ig_rules_fresh.group_roles_pending = false;
+			}
 		}
 		match = hash_search(matches.by_user, &userid, HASH_FIND, NULL);
 		if (match == NULL)
