@@ -79,6 +79,8 @@ typedef struct IgRulesFreshness
 	bool		loaded;			/* the tables found are those in force */
 	bool		matched;		/* the users' matches reflect the roles'
 								 * memberships and attributes */
+	bool		group_roles_pending;	/* matching began, but which roles
+										 * have members is not known yet */
 	uint64		table_changes;	/* invalidations of the rule tables (or of a
 								 * schema) seen */
 	uint64		role_changes;	/* invalidations of memberships and role

@@ -94,6 +94,27 @@ like($err, qr/insider_guard: role "u5" may not read more rows from table "public
 my $u5 = $node->safe_psql('postgres',
 	"SELECT insider_guard.rows_read('u5', '1 hour', 'customers')");
 ok($u5 == 5 || $u5 == 6, "at its limit ($u5)");
+
+# and once the tables are read whole: a role change makes the backend
+# match users again, starting with which roles have members.  A statement
+# that fails there leaves that to be done again, so u6, whom only the
+# rule for every role covers, is still stopped by it.
+$node->safe_psql('postgres', q{
+	CREATE ROLE u6 LOGIN;
+	GRANT SELECT ON customers TO u6;
+});
+my $locker = $node->background_psql('postgres', on_error_stop => 0);
+session_query($five, 'SET SESSION AUTHORIZATION u6');
+session_query($locker,
+	'BEGIN; LOCK TABLE pg_catalog.pg_auth_members IN ACCESS EXCLUSIVE MODE');
+($rows, $err) = session_query($five, 'SELECT count(*) FROM customers');
+like($err, qr/lock timeout/,
+	"u6's first statement fails while pg_auth_members is locked");
+session_query($locker, 'COMMIT');
+$locker->quit;
+($rows, $err) = session_query($five, 'SELECT count(*) FROM customers');
+like($err, qr/insider_guard: role "u6" may not read more rows from table "public.customers"/,
+	'then u6 is stopped by the rule for every role');
 $five->quit;
 
 unlike(slurp_file($node->logfile), qr/terminated by signal/, 'no backend crashed');
