@@ -77,6 +77,11 @@ PG_CPPFLAGS = -I$(srcdir)/src
 ifdef IG_TESTING
 PG_CPPFLAGS += -DIG_TESTING
 endif
+# a switch between the two builds recompiles everything: .build_mode
+# changes only when the build does
+IG_BUILD_MODE := $(if $(IG_TESTING),testing,server)
+$(shell test "$$(cat .build_mode 2>/dev/null)" = "$(IG_BUILD_MODE)" || \
+	echo "$(IG_BUILD_MODE)" > .build_mode)
 
 PG_CONFIG ?= $(shell test -x /usr/lib/postgresql/15/bin/pg_config && \
 	echo /usr/lib/postgresql/15/bin/pg_config || echo pg_config)
@@ -121,9 +126,9 @@ installcheck-nopreload:
 		--temp-config=$(srcdir)/test/nopreload.conf not_preloaded
 
 .PHONY: unittest check-layers installcheck-nopreload
-EXTRA_CLEAN = test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload \
+EXTRA_CLEAN = .build_mode test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload \
 	tmp_isolation
 
 # Every object depends on every header of the project: few and small, and
 # a struct that changes size must never be compiled in two layouts.
-$(OBJS): $(wildcard src/*.h src/*/*.h)
+$(OBJS): $(wildcard src/*.h src/*/*.h) .build_mode

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_stats.c
- *		Unit tests of the baseline statistics in src/stats.c.
+ *		Unit tests of the baseline statistics in src/base/stats.c.
  *
  * Drives the functions the extension runs against exact references: the
  * quantile error bound (every answer within +-20% of the exact weighted

@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * test_window.c
- *		Unit tests of the rolling-window arithmetic in src/window.c.
+ *		Unit tests of the rolling-window arithmetic in src/base/window.c.
  *
  * Drives the same functions the extension runs against an exact reference
  * (a list of every read with its time) and checks the contract: rows read

@@ -7,7 +7,7 @@
  *
  * Every generator parameter is here, chosen from the benchmark's
  * description before any result was looked at (see README.md).  Nothing
- * in this directory reimplements src/stats.c: the insider_guard detectors
+ * in this directory reimplements src/base/stats.c: the insider_guard detectors
  * call its functions, exactly as the extension does.
  *
  * IDENTIFICATION
@@ -20,7 +20,7 @@
 
 #include "postgres_fe.h"
 
-#include "stats.h"
+#include "base/stats.h"
 
 /* ---- the organisation (generator parameters) ---- */
 

@@ -11,7 +11,7 @@
  * at least as strict).  For each statement, in time order:
  *
  *	- the limit of each rule is the one computed at the window's first
- *	  statement.  For insider_guard rules it comes from src/stats.c:
+ *	  statement.  For insider_guard rules it comes from src/base/stats.c:
  *	  ig_limit_own on the role's series, ig_limit_peers on a pool of the
  *	  other members of its peer group (ig_pool_add, now = that statement's
  *	  time), ig_limit_combine.  History changes only when windows close,

@@ -2,7 +2,7 @@
  *
  * engine.h
  *		Detectors as deployed rules: insider_guard's baseline rules (driving
- *		src/stats.c), fixed thresholds, a z-score rule and a spike rule, all
+ *		src/base/stats.c), fixed thresholds, a z-score rule and a spike rule, all
  *		enforced per statement in the same way.
  *
  * IDENTIFICATION

@@ -7,7 +7,7 @@
 #     test/bench/detect/run.sh [seed]
 #
 # Installs what it needs (postgresql-server-dev-15, gcc) if missing, builds
-# the benchmark with the very src/stats.c the extension runs (a frontend
+# the benchmark with the very src/base/stats.c the extension runs (a frontend
 # program, as the unit tests are), checks the engine's enforcement on a tiny
 # organisation, runs the benchmark and prints the report in Markdown on
 # stdout (progress on stderr).  No server is started.  Takes
@@ -31,7 +31,7 @@ trap 'rm -rf "$build"' EXIT
 
 "${CC:-gcc}" -O2 -Wall -Wmissing-prototypes -Werror \
 	-I src -I "$("$PG_CONFIG" --includedir-server)" -I "$("$PG_CONFIG" --includedir)" \
-	-o "$build/detect" test/bench/detect/*.c src/stats.c \
+	-o "$build/detect" test/bench/detect/*.c src/base/stats.c \
 	-L "$("$PG_CONFIG" --pkglibdir)" -L "$("$PG_CONFIG" --libdir)" \
 	-lpgcommon -lpgport -lm
 

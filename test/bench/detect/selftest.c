@@ -8,7 +8,7 @@
  *		the history and unbroken ones do; "self" falls back to the pool of
  *		the other members (at least 5 usable); a break in a window holding
  *		exfiltrated rows detects the event and is not a false alert.
- *		Expected limits come from src/stats.c itself.
+ *		Expected limits come from src/base/stats.c itself.
  *
  * IDENTIFICATION
  *		test/bench/detect/selftest.c
