@@ -29,6 +29,9 @@ OBJS = \
 	src/cache/rules_roles.o \
 	src/cache/rules_match.o \
 	src/cache/baseline.o \
+	src/exec/tramp_pool.o \
+	src/exec/fastscan_seq.o \
+	src/exec/fastscan_ios.o \
 	src/exec/tramp.o \
 	src/exec/epq.o \
 	src/exec/reader.o \
@@ -93,7 +96,8 @@ override CFLAGS += -Wall -Wmissing-prototypes -Wpointer-arith \
 
 # the per-row trampolines and the per-statement path: every instruction
 # counts there
-HOT_OBJS = src/exec/tramp.o src/exec/executor.o src/exec/reader.o \
+HOT_OBJS = src/exec/tramp.o src/exec/tramp_pool.o src/exec/fastscan_seq.o \
+	src/exec/fastscan_ios.o src/exec/executor.o src/exec/reader.o \
 	src/exec/statement.o src/exec/statement_keys.o src/exec/grant.o \
 	src/exec/enforce.o src/shmem/counters.o \
 	src/shmem/counter_rings.o src/shmem/counters_lookup.o \

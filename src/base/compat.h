@@ -58,24 +58,30 @@
 #endif
 
 /*
- * tramp.c's sequential-scan fast path does what ExecSeqScan -> ExecScan ->
- * SeqNext do in PostgreSQL 13 to 17.  PostgreSQL 18 reorganized them.
+ * The fast paths: fastscan_seq.c and fastscan_ios.c stand in for core's
+ * ExecSeqScan and ExecIndexOnlyScan, repeating what those do in the minor
+ * releases listed here, whose core code each was checked against (the
+ * file's header says how).  A fast path is built only against the headers
+ * of a listed release, and used only when the server runs a listed release
+ * (server_version_num, compared when the library loads): a minor release
+ * may change the code it repeats, or the structs it reads.  Anywhere else
+ * insider_guard wraps core's own functions, and says so once in the log.
+ * Before adding a release, check the functions each file names in it.
+ *
+ * 15.18 and 15.20: nodeSeqscan.c and execScan.c are the same code.
  */
-#if PG_VERSION_NUM < 180000
+#if PG_VERSION_NUM == 150018 || PG_VERSION_NUM == 150020
 #define IG_SEQSCAN_FAST_PATH
+#define IG_SEQSCAN_CHECKED {150018, 150020}
 #endif
 
 /*
- * tramp.c's index-only scan fast path does what ExecIndexOnlyScan ->
- * ExecScan -> IndexOnlyNext do for a forward scan without ORDER BY
- * operators or name columns.  It is enabled only for the minor releases
- * whose nodeIndexonlyscan.c it was checked against (and, at run time, only
- * when the server is the release it was built for): a minor release may
- * change that file, or add fields to IndexOnlyScanState.  Check
- * IndexOnlyNext and StoreIndexTuple before adding a release here.
+ * 15.20 only: its IndexOnlyNext stores a heap-format index tuple (GiST,
+ * SP-GiST) differently from 15.18's.
  */
 #if PG_VERSION_NUM == 150020
 #define IG_INDEXONLYSCAN_FAST_PATH
+#define IG_INDEXONLYSCAN_CHECKED {150020}
 #endif
 
 /* PostgreSQL 14 added TID range scans */
