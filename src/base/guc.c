@@ -29,6 +29,17 @@
 bool		ig_enabled = true;
 
 /*
+ * insider_guard.fast_scans: let a sequential or index-only scan with no
+ * filter and no projection be counted by a trampoline that stands in for
+ * core's scan function (fastscan_seq.c, fastscan_ios.c) rather than one
+ * that wraps it, where the release was checked.  Read when a node is
+ * wrapped, as a statement's executor (or an EvalPlanQual recheck) starts:
+ * a change applies from the next statement.  Superuser-only: it changes
+ * the code a watched role's scans run through.
+ */
+bool		ig_fast_scans = true;
+
+/*
  * insider_guard.max_tracked: (database, role, table) counters kept in
  * shared memory.  Fixed at server start.
  */
@@ -87,6 +98,15 @@ ig_define_settings(bool preloaded)
 							 "Counts the rows each role reads and enforces thresholds.",
 							 "Superuser-only: a watched role cannot switch it off.",
 							 &ig_enabled,
+							 true,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("insider_guard.fast_scans",
+							 "Counts plain sequential and index-only scans in place of PostgreSQL's own scan function.",
+							 "Used only on PostgreSQL releases the fast paths were checked against; off, such scans are counted around PostgreSQL's own function.  Applies from the next statement.",
+							 &ig_fast_scans,
 							 true,
 							 PGC_SUSET,
 							 0,

@@ -17,6 +17,7 @@
 #define IG_MAX_CUSTOM_WINDOWS 16
 
 extern bool ig_enabled;
+extern bool ig_fast_scans;
 extern int	ig_max_tracked;
 extern int	ig_batch_rows;
 extern int	ig_custom_windows;

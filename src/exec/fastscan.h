@@ -5,7 +5,8 @@
  *		function instead of wrapping it (fastscan_seq.c, fastscan_ios.c).
  *
  * Each is built only for the core releases compat.h lists for it and used
- * only when the server runs one of them.
+ * only when the server runs one of them; tramp.c asks for one only while
+ * insider_guard.fast_scans is on.
  *
  * src/exec/fastscan.h
  *

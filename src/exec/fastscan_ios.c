@@ -6,10 +6,10 @@
  *
  * count(*) as the planner plans it on a vacuumed table is an index-only
  * scan with neither filter nor projection.  For such a node -- a forward
- * scan, of an index without ORDER BY operators or name columns -- the
- * trampoline takes the place of ExecIndexOnlyScan and does what these
- * core functions do for it, with the same calls in the same order, then
- * counts the row:
+ * scan, of an index without ORDER BY operators or name columns -- while
+ * insider_guard.fast_scans is on, the trampoline takes the place of
+ * ExecIndexOnlyScan and does what these core functions do for it, with the
+ * same calls in the same order, then counts the row:
  *
  *	ExecIndexOnlyScan (nodeIndexonlyscan.c)
  *		runtime keys ready: ExecScan with IndexOnlyNext

@@ -6,9 +6,9 @@
  *
  * A sequential scan with neither filter nor projection (count(*), SELECT
  * * FROM t) is the cheapest scan per row, where even a wrapper shows.
- * For such a node the trampoline takes the place of ExecSeqScan and does
- * what these core functions do for it, in the same order, then counts the
- * row:
+ * For such a node, while insider_guard.fast_scans is on, the trampoline
+ * takes the place of ExecSeqScan and does what these core functions do
+ * for it, in the same order, then counts the row:
  *
  *	ExecSeqScan (nodeSeqscan.c)		ExecScan with SeqNext and SeqRecheck
  *	ExecScan (execScan.c)			no qual, no projection: reset the

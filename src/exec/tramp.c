@@ -18,13 +18,18 @@
  * many open cursors) gets generic trampolines that find their budget in a
  * hash table, a little slower.
  *
- * For two kinds of scan node the trampoline takes the place of core's
- * function instead of wrapping it, doing what core does there and
- * counting (the fast paths: a sequential scan or an index-only scan with
- * neither filter nor projection, where even a wrapper shows;
- * fastscan_seq.c, fastscan_ios.c).  They share the pool's budgets and
- * the way back to core with this file through tramp_pool.c, which all of
- * them call down to; only this file asks the fast paths for a trampoline.
+ * For two kinds of scan node, while insider_guard.fast_scans is on, the
+ * trampoline takes the place of core's function instead of wrapping it,
+ * doing what core does there and counting (the fast paths: a sequential
+ * scan or an index-only scan with neither filter nor projection, where
+ * even a wrapper shows; fastscan_seq.c, fastscan_ios.c).  They share the
+ * pool's budgets and the way back to core with this file through
+ * tramp_pool.c, which all of them call down to; only this file asks the
+ * fast paths for a trampoline.  The setting is read here, when a node is
+ * wrapped -- when a statement's executor starts, or a recheck plan of
+ * EvalPlanQual does -- so a change applies from the next statement, and a
+ * cursor keeps what it was opened with; nothing per row looks at it.
+ * Off, every node gets the plain trampoline around core's own function.
  *
  * Replacing ExecProcNodeReal (not ExecProcNode) right after
  * standard_ExecutorStart works for both the plain and the instrumented
@@ -50,6 +55,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "base/guc.h"
 #include "exec/fastscan.h"
 #include "exec/tramp_pool.h"
 
@@ -156,18 +162,21 @@ expr_generic(ExprState *state, ExprContext *econtext, bool *isnull)
 
 /*
  * The pooled trampoline for a plan node: a fast path's, standing in for
- * core's function, if one accepts the node; else the plain one around the
- * node's function.
+ * core's function, if insider_guard.fast_scans is on and one accepts the
+ * node; else the plain one around the node's function.
  */
 static inline ExecProcNodeMtd
 pooled_exec_fn(PlanState *ps, int index)
 {
 	ExecProcNodeMtd fast = NULL;
 
-	if (IsA(ps, SeqScanState))
-		fast = ig_fastscan_seq(ps, index);
-	else if (IsA(ps, IndexOnlyScanState))
-		fast = ig_fastscan_ios(ps, index);
+	if (ig_fast_scans)
+	{
+		if (IsA(ps, SeqScanState))
+			fast = ig_fastscan_seq(ps, index);
+		else if (IsA(ps, IndexOnlyScanState))
+			fast = ig_fastscan_ios(ps, index);
+	}
 	return fast != NULL ? fast : exec_trampolines[index];
 }
 
