@@ -6,7 +6,10 @@
 # warning-free, installs the extension, then -- as the "postgres" user when
 # run as root, else as the calling user -- runs the unit tests, pg_regress
 # (against throwaway instances it starts and stops itself) and the TAP
-# tests.  Exits non-zero on any failure and prints what failed.
+# tests.  pg_regress and the isolation specs run twice: as configured
+# (insider_guard.fast_scans on, its default), then with the fast paths off;
+# the same expected files must pass both times.  Exits non-zero on any
+# failure and prints what failed.
 #
 # Usage: ./test.sh [unit|regress|isolation|tap ...]   (default: all of them)
 #
@@ -36,6 +39,13 @@ cp -a "$here/." "$work/"
 [ "$(id -u)" -eq 0 ] && chown -R postgres: "$work"
 cd "$work"
 
+# the second run of pg_regress and of the isolation specs: an extra
+# temp-config line (pg_regress appends each --temp-config in turn)
+fast_off_conf=$work/test/fast_scans_off.conf
+echo "insider_guard.fast_scans = off" > "$fast_off_conf"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$fast_off_conf"
+fast_off="EXTRA_REGRESS_OPTS=--temp-config=$fast_off_conf"
+
 failed=""
 run_suite() {
     local name=$1
@@ -64,11 +74,15 @@ for s in $suites; do
         regress)
             run_suite "pg_regress (preloaded)" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck TAP_TESTS= ISOLATION=
+            run_suite "pg_regress (preloaded, fast_scans off)" \
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck TAP_TESTS= ISOLATION= "$fast_off"
             run_suite "pg_regress (not preloaded)" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck-nopreload ;;
         isolation)
             run_suite "isolation" \
-                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= TAP_TESTS= ;;
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= TAP_TESTS=
+            run_suite "isolation (fast_scans off)" \
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= TAP_TESTS= "$fast_off" ;;
         tap)
             run_suite "TAP" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= ISOLATION= PROVE_FLAGS=--verbose ;;
