@@ -63,7 +63,7 @@ REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 
 # isolation specs (pg_isolation_regress): several sessions in lock step
-ISOLATION = epq_update epq_delete epq_lock
+ISOLATION = epq_update epq_delete epq_lock fast_scans_epq fast_scans_serializable
 ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation \
 	--temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_isolation --load-extension=insider_guard
