@@ -3,7 +3,9 @@
 # test/bench/report.pl: the tables of test/bench/run.sh, from its results
 # file: "memory per_entry BYTES", "throughput CONFIG WORKLOAD RATE" (one
 # per round) and "instructions NAME TOTAL" (NAME is CONFIG.WORKLOAD or
-# scale_CASE.STATEMENTS).
+# scale_CASE.STATEMENTS).  A workload that only insider_guard runs
+# (insider_guard.fast_scans off, COPY under a block rule) is compared with
+# the workload none runs in its place (%none_runs).
 #
 use strict;
 use warnings;
@@ -25,6 +27,13 @@ while (<$fh>)
 }
 close $fh;
 
+# what none runs in place of a workload only insider_guard runs: without
+# insider_guard there are no fast paths and no block rules
+my %none_runs = (
+	count_off    => 'count',
+	countseq_off => 'countseq',
+	copyblock    => 'copy');
+
 sub median
 {
 	my @v = sort { $a <=> $b } @_;
@@ -42,6 +51,8 @@ my @twork = (
 	[ 'select_prep',   'pgbench -S, prepared, 2 clients',       'tps' ],
 	[ 'select_simple', 'pgbench -S, simple, 2 clients',         'tps' ],
 	[ 'count',         'count(*) 2 M rows, no parallel',        'stmt/s' ],
+	[ 'count_off',     '  the same, fast_scans off',            'stmt/s' ],
+	[ 'count_filter',  '  WHERE bid > 0 (keeps every row)',     'stmt/s' ],
 	[ 'count_par',     'count(*) 2 M rows, 2 workers',          'stmt/s' ],
 	[ 'fetch500k',     'SELECT * 500 k rows to the client',     'stmt/s' ],
 	[ 'copy',          'COPY 2 M rows to the client',           'stmt/s' ],
@@ -56,11 +67,12 @@ if (%rates)
 	{
 		my ($w, $label, $unit) = @$t;
 		next unless $rates{$w};
-		my $none = median(@{ $rates{$w}{none} || [] });
+		my $base_w = $none_runs{$w} // $w;
+		my $none = median(@{ $rates{$base_w}{none} || [] });
 		printf "%-38s %-7s", $label, $unit;
 		for my $c (@configs)
 		{
-			my $m = median(@{ $rates{$w}{$c} || [] });
+			my $m = median(@{ $rates{ $c eq 'none' ? $base_w : $w }{$c} || [] });
 			if (!defined $m) { printf " %18s", '-'; next; }
 			printf " %10.1f (%5.3f)", $m, $none ? $m / $none : 0;
 		}
@@ -89,6 +101,9 @@ my @iwork = (
 	[ 'point200',  '2,000 point selects over 200 roles',   2000,   'stmt' ],
 	[ 'count',     'count(*) 2 M rows (index-only scan)',  2e6,    'row' ],
 	[ 'countseq',  'count(*) 2 M rows (seq scan)',         2e6,    'row' ],
+	[ 'count_off',    'count(*), index-only, fast_scans off', 2e6, 'row' ],
+	[ 'countseq_off', 'count(*), seq scan, fast_scans off',   2e6, 'row' ],
+	[ 'countfilter',  'count(*), seq scan, WHERE keeps all',  2e6, 'row' ],
 	[ 'copy',      'COPY t TO, role no threshold covers',  250000, 'row' ],
 	[ 'copyblock', 'COPY t TO, role a block rule covers',  250000, 'row' ]);
 my $budget_over = 0;
@@ -96,7 +111,10 @@ if (grep { /^none\./ } keys %instr)
 {
 	print "\nInstructions (callgrind, single-user backend), per unit; in brackets, the\n"
 	  . "change against none.  Budget for ig, ig_rules and ig_base: +1% (COPY by a\n"
-	  . "role a block threshold covers: reported, no budget).  \"Steady\": the\n"
+	  . "role a block threshold covers: reported, no budget).  fast_scans off: the\n"
+	  . "same statement with insider_guard.fast_scans off, against none's.\n"
+	  . "\"WHERE keeps all\": WHERE bid > 0, true for every row; a scan with a filter\n"
+	  . "has no fast path, so this is what counting costs a row.  \"Steady\": the\n"
 	  . "instructions of 2,000 more point selects, (I(4,000) - I(2,000)) / 2,000;\n"
 	  . "\"first statement\": what the 2,000 cost beyond 2,000 steady ones (the\n"
 	  . "rules read and matched, the counters made: once per backend)\n";
@@ -104,7 +122,7 @@ if (grep { /^none\./ } keys %instr)
 	for my $t (@iwork)
 	{
 		my ($w, $label, $n, $unit) = @$t;
-		my $base_w = $w eq 'copyblock' ? 'copy' : $w;
+		my $base_w = $none_runs{$w} // $w;
 		next unless defined $instr{"none.$base_w"} || $w eq 'steady';
 		next if $w eq 'steady' && !defined $instr{'none.point4000'};
 		my $none = net('none', $base_w);

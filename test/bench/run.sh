@@ -23,10 +23,17 @@
 #                     seeded history, none broken
 #   workloads (throughput; the instruction counts run their own inputs
 #   through single-user backends: point selects of one role and of 200,
-#   count(*) planned and as a sequential scan, COPY t TO)
+#   count(*) planned and as a sequential scan, each also with
+#   insider_guard.fast_scans off, a sequential scan whose filter keeps
+#   every row, COPY t TO)
 #     select_prep     pgbench -S, prepared protocol, 2 clients
 #     select_simple   pgbench -S, simple protocol, 2 clients
 #     count           count(*) over 2 M rows, no parallel workers
+#     count_off       the same with insider_guard.fast_scans off (the
+#                     server restarted with it; the configurations without
+#                     insider_guard are not run again: their count is it)
+#     count_filter    count(*) over 2 M rows WHERE bid > 0: a filter that
+#                     keeps every row, so no fast path stands in for core
 #     count_par       the same with 2 parallel workers
 #     fetch500k       SELECT * of 500 k rows, fetched by the client
 #     copy            COPY of the 2 M-row table to the client
@@ -45,7 +52,7 @@
 #
 # Settings (environment): BENCH_ROUNDS (3), BENCH_SECONDS per throughput
 # measurement (3), BENCH_PARTS ("memory throughput instructions scaling"),
-# KEEP=1 keeps the temporary directory.  Takes about 9 minutes on 2 cores.
+# KEEP=1 keeps the temporary directory.  Takes about 15 minutes on 2 cores.
 #
 set -euo pipefail
 
@@ -300,6 +307,9 @@ points 2000 10 > "$w/point200.sql"
 noindex="SET enable_indexonlyscan = off; SET enable_indexscan = off; SET enable_bitmapscan = off;"
 echo "SET SESSION AUTHORIZATION ig_r001; SELECT count(*) FROM pgbench_accounts;" > "$w/count.sql"
 echo "SET SESSION AUTHORIZATION ig_r001; $noindex SELECT count(*) FROM pgbench_accounts;" > "$w/countseq.sql"
+# the same scan with a filter that keeps every row (bid is 1 to 20, not
+# indexed): what counting costs a row where no fast path stands in for core
+echo "SET SESSION AUTHORIZATION ig_r001; $noindex SELECT count(*) FROM pgbench_accounts WHERE bid > 0;" > "$w/countfilter.sql"
 echo "SET SESSION AUTHORIZATION ig_copier; COPY copy_src TO '/dev/null';" > "$w/copy.sql"
 echo "SET SESSION AUTHORIZATION ig_r001; COPY copy_src TO '/dev/null';" > "$w/copyblock.sql"
 # 1 role reading 99 tables, or 1,000 roles reading 100: counters to track
@@ -312,6 +322,7 @@ for i in $(seq 1 1000); do
     printf 'SET SESSION AUTHORIZATION ig_t%04d;\nSELECT count(*) FROM (%s UNION ALL %s) s;\n' "$i" "$tables" "$tables4"
 done > "$w/track100k.sql"
 echo "SELECT count(*) FROM pgbench_accounts;" > "$w/pgb_count.sql"
+echo "SELECT count(*) FROM pgbench_accounts WHERE bid > 0;" > "$w/pgb_countfilter.sql"
 echo "SELECT * FROM pgbench_accounts WHERE aid <= 500000;" > "$w/pgb_fetch.sql"
 [ "$(id -u)" -eq 0 ] && chown -R "$PG_USER" "$w"
 
@@ -356,6 +367,7 @@ pgbench_tps() {
 
 if [[ " $parts " == *" throughput "* ]]; then
     noindex_opts="-c enable_indexonlyscan=off -c enable_indexscan=off -c enable_bitmapscan=off"
+    seq_opts="$noindex_opts -c max_parallel_workers_per_gather=0"
     for round in $(seq 1 "$rounds"); do
         # rotate the order each round, so no configuration always goes first
         read -r -a all <<<"$configs"
@@ -365,15 +377,27 @@ if [[ " $parts " == *" throughput "* ]]; then
             server_stop
             server_start "$(config_opts "$c")"
             # the table and its index in shared buffers, as in a warm server
-            psql_as "$PG_USER" "$db" -c "SELECT pg_prewarm('pgbench_accounts'), pg_prewarm('pgbench_accounts_pkey')" >/dev/null
+            prewarm() {
+                psql_as "$PG_USER" "$db" -c "SELECT pg_prewarm('pgbench_accounts'), pg_prewarm('pgbench_accounts_pkey')" >/dev/null
+            }
+            prewarm
             r() { echo "throughput $c $1 $2" >> "$results"; }
             r select_prep "$(pgbench_tps -S -M prepared -c 2 -j 2 -U ig_r001 "$db")"
             r select_simple "$(pgbench_tps -S -M simple -c 2 -j 2 -U ig_r001 "$db")"
-            r count "$(PGOPTS="$noindex_opts -c max_parallel_workers_per_gather=0" pgbench_tps -f "$w/pgb_count.sql" -U ig_r001 "$db")"
+            r count "$(PGOPTS="$seq_opts" pgbench_tps -f "$w/pgb_count.sql" -U ig_r001 "$db")"
+            r count_filter "$(PGOPTS="$seq_opts" pgbench_tps -f "$w/pgb_countfilter.sql" -U ig_r001 "$db")"
             r count_par "$(PGOPTS="$noindex_opts -c max_parallel_workers_per_gather=2" pgbench_tps -f "$w/pgb_count.sql" -U ig_r001 "$db")"
             r fetch500k "$(pgbench_tps -f "$w/pgb_fetch.sql" -U ig_r001 "$db")"
             r copy "$(rate_of 1 psql_as ig_r001 "$db" -c "COPY pgbench_accounts TO STDOUT")"
             r point200 "$(rate_of 2000 psql_as "$PG_USER" "$db" -f "$w/point200.sql")"
+            # count with the fast paths off: a superuser's setting (ig_r001
+            # may not SET it), so the server is started with it
+            if [[ $c == ig* ]]; then
+                server_stop
+                server_start "$(config_opts "$c") -c insider_guard.fast_scans=off"
+                prewarm
+                r count_off "$(PGOPTS="$seq_opts" pgbench_tps -f "$w/pgb_count.sql" -U ig_r001 "$db")"
+            fi
         done
         log "throughput: round $round of $rounds done"
     done
@@ -421,9 +445,16 @@ if [[ " $parts " == *" instructions "* || " $parts " == *" scaling "* ]]; then
     if [[ " $parts " == *" instructions "* ]]; then
         for c in $configs; do
             db=$(config_db "$c")
-            for wl in empty point point4000 point200 count countseq copy; do
+            for wl in empty point point4000 point200 count countseq countfilter copy; do
                 jobs+=("$c.$wl|$db|$wl|none|$(config_opts "$c")")
             done
+            # the fast paths off, where there are any (elsewhere the
+            # figures are those of count and countseq)
+            if [[ $c == ig* ]]; then
+                for wl in count countseq; do
+                    jobs+=("$c.${wl}_off|$db|$wl|none|$(config_opts "$c") -c insider_guard.fast_scans=off")
+                done
+            fi
         done
         jobs+=("ig_rules.copyblock|bench_rules|copyblock|none|$ig")
     fi
