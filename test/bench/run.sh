@@ -414,7 +414,11 @@ cg_run() {
     local d=$1 name=$2 db=$3 input=$4 state=$5 out
     shift 5
     out=$dir/cg/$name.out
-    pg rm -f "$d/pg_stat/insider_guard.counts" "$d/pg_stat/pg_stat_statements.stat"
+    # no saved counters, not even the previous save, which insider_guard
+    # loads when the latest is missing (after the throughput part's
+    # servers, it holds their counters)
+    pg rm -f "$d/pg_stat/insider_guard.counts" "$d/pg_stat/insider_guard.counts.prev" \
+        "$d/pg_stat/pg_stat_statements.stat"
     [ "$state" != none ] && pg cp "$dir/$state" "$d/pg_stat/insider_guard.counts"
     # shellcheck disable=SC2068
     pg valgrind --tool=callgrind --callgrind-out-file="$out" \
