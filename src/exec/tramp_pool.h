@@ -7,10 +7,10 @@
  *		exhausted budget, and the way back to core's own function; defined
  *		in tramp_pool.c.
  *
- * Not for other modules: they use tramp.h.  The shared variables are
- * hidden from other shared objects, so that a trampoline in any of these
- * files reaches its budget directly, PC-relative (no lookup through the
- * global offset table): the per-row cost stays a decrement and a compare.
+ * Not for other modules: they use tramp.h.  What is shared is
+ * IG_PRIVATE (hidden), so that a trampoline in any of these files reaches
+ * its budget directly, PC-relative (no lookup through the global offset
+ * table): the per-row cost stays a decrement and a compare.
  *
  * src/exec/tramp_pool.h
  *
@@ -19,27 +19,22 @@
 #ifndef IG_TRAMP_POOL_H
 #define IG_TRAMP_POOL_H
 
+#include "base/private.h"
 #include "exec/tramp.h"
 
 #define IG_POOL_SIZE 64
 
-#if defined(__GNUC__)
-#define IG_HIDDEN __attribute__((visibility("hidden")))
-#else
-#define IG_HIDDEN
-#endif
-
 /* the budgets of the pooled plan-node trampolines, by pool index */
-extern IG_HIDDEN IgTramp ig_exec_tramps[IG_POOL_SIZE];
+extern IG_PRIVATE IgTramp ig_exec_tramps[IG_POOL_SIZE];
 
 /* called when a budget runs out (ig_tramp_init) */
-extern IG_HIDDEN IgExhaustedFn ig_exhausted;
+extern IG_PRIVATE IgExhaustedFn ig_exhausted;
 
 /*
  * Calls the function a trampoline stands in for and counts the row it
  * returns: a fast path's way back to core for anything unusual.
  */
-extern IG_HIDDEN TupleTableSlot *ig_tramp_slow(IgTramp *tramp, PlanState *ps);
+extern IG_PRIVATE TupleTableSlot *ig_tramp_slow(IgTramp *tramp, PlanState *ps);
 
 /*
  * A core node function, once seen: the function of a node of one type
@@ -53,13 +48,13 @@ typedef struct IgCoreFn
 	bool		checked;
 } IgCoreFn;
 
-extern IG_HIDDEN bool ig_is_core_fn(IgCoreFn *core, ExecProcNodeMtd fn);
+extern IG_PRIVATE bool ig_is_core_fn(IgCoreFn *core, ExecProcNodeMtd fn);
 
 /*
  * True if the server runs one of a fast path's checked releases
  * (server_version_num values); else logs once that it is off.
  */
-extern IG_HIDDEN bool ig_fastscan_release_checked(const char *what,
+extern IG_PRIVATE bool ig_fastscan_release_checked(const char *what,
 												  const int *checked,
 												  int nchecked);
 
