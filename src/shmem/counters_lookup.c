@@ -157,11 +157,9 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 											HASH_FIND, NULL);
 		if (entry)
 		{
-			IgCounter  *counter = counter_at(entry->pos);
-
 			/* key and incarnation cannot change while we hold the lock */
 			ref->pos = entry->pos;
-			ref->incarnation = counter->incarnation;
+			ref->incarnation = counter_at(entry->pos)->incarnation;
 		}
 		LWLockRelease(counter_table->lock);
 		if (entry)
@@ -175,7 +173,6 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 		if (!entry)
 		{
 			int32		pos = take_free_counter(now, &evicted);
-			IgCounter  *counter;
 
 			if (pos < 0)
 			{
