@@ -128,6 +128,32 @@ SELECT count(*) AS matched_rules_contexts
 FROM pg_backend_memory_contexts WHERE name = 'insider_guard matched rules';
 ALTER ROLE bob CONNECTION LIMIT -1;
 
+-- nor does one with a cursor open: its statement keeps the matches it
+-- started with, and only those (a role may change its own password in a
+-- loop, so one copy per change would be a way to exhaust memory)
+CREATE TABLE cursor_src AS SELECT generate_series(1, 10) AS a;
+BEGIN;
+DECLARE c CURSOR FOR SELECT a FROM cursor_src ORDER BY a;
+FETCH 2 FROM c;
+\set ECHO none
+\o /dev/null
+SELECT q FROM generate_series(1, 20) g,
+  LATERAL (VALUES (format('ALTER ROLE bob CONNECTION LIMIT %s', g)), ('SELECT count(*) FROM cursor_src')) v(q) \gexec
+\o
+\set ECHO all
+SELECT count(*) AS matched_rules_contexts
+FROM pg_backend_memory_contexts WHERE name = 'insider_guard matched rules';
+FETCH 2 FROM c;
+SELECT insider_guard.set_threshold('bob', 1000) > 0 AS rule_changed_under_cursor;
+FETCH 2 FROM c;
+SELECT count(*) AS matched_rules_contexts
+FROM pg_backend_memory_contexts WHERE name = 'insider_guard matched rules';
+COMMIT;
+SELECT count(*) AS matched_rules_contexts_after
+FROM pg_backend_memory_contexts WHERE name = 'insider_guard matched rules';
+ALTER ROLE bob CONNECTION LIMIT -1;
+DROP TABLE cursor_src;
+
 -- clean up for the next files
 DELETE FROM insider_guard.thresholds;
 DROP VIEW small_v;

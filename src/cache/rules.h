@@ -93,13 +93,21 @@ typedef struct IgRulesAnswer
 
 extern IgRulesAnswer ig_rules_answer;
 extern bool ig_rules_have_retired;
+extern bool ig_rules_retired_unswept;
 extern uint32 ig_rules_gen;
 
 extern void ig_rules_init(void);
 extern bool ig_rules_cover_slow(Oid userid);
 extern IgRuleList *ig_rules_for_relation(Oid userid, Oid relid);
 extern bool ig_rules_current(uint64 gen);
-extern void ig_rules_free_retired_slow(void);
+
+/*
+ * Whether a running statement may point into rules matched while
+ * ig_rules_gen was between first_gen and last_gen.
+ */
+typedef bool (*IgRulesGensInUse) (uint32 first_gen, uint32 last_gen);
+
+extern void ig_rules_free_retired_slow(IgRulesGensInUse in_use);
 extern IgPeerGroup *ig_rules_peer_groups(Oid userid, int *count);
 extern bool ig_rules_is_peer_group(Oid roleid);
 
@@ -114,14 +122,6 @@ ig_rules_cover(Oid userid)
 	if (likely(ig_rules_answer.valid && ig_rules_answer.userid == userid))
 		return ig_rules_answer.covered;
 	return ig_rules_cover_slow(userid);
-}
-
-/* Frees the rules of statements that have ended; called when none runs. */
-static inline void
-ig_rules_free_retired(void)
-{
-	if (unlikely(ig_rules_have_retired))
-		ig_rules_free_retired_slow();
 }
 
 #endif							/* IG_RULES_H */

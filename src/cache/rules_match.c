@@ -72,6 +72,18 @@ typedef struct IgHistoryList
 } IgHistoryList;
 
 /*
+ * A dropped context of matches that statements still running may point
+ * into: those that started, or rebuilt their keys, while ig_rules_gen was
+ * between first_gen and last_gen.
+ */
+typedef struct IgRetiredMatches
+{
+	MemoryContext cxt;
+	uint32		first_gen;
+	uint32		last_gen;
+} IgRetiredMatches;
+
+/*
  * The rules covering each session user seen, by relation.  A backend's
  * session user rarely changes (SET SESSION AUTHORIZATION), but when it
  * does the match is kept, so switching back costs a lookup.  The matches
@@ -82,10 +94,15 @@ typedef struct IgUserMatches
 {
 	MemoryContext cxt;			/* the matches (and the peer groups'
 								 * memberships read for them) */
-	MemoryContext retired_cxt;	/* parent of the contexts of dropped ones */
+	uint32		first_gen;		/* ig_rules_gen when cxt was made */
 	HTAB	   *by_user;		/* IgUserMatch entries */
 	IgUserMatch *current;		/* the last user asked about */
 	int			index_matches;	/* users matched through the indexes */
+	/* dropped contexts kept for running statements, oldest first */
+	MemoryContext retired_parent;	/* their parent */
+	IgRetiredMatches *retired;
+	int			nretired;
+	int			retired_allocated;
 } IgUserMatches;
 
 static IgUserMatches matches;
@@ -93,44 +110,86 @@ static IgUserMatches matches;
 /* some dropped matches wait for the statements using them to end */
 bool		ig_rules_have_retired = false;
 
+/* ... and some were dropped since the statement layer last looked */
+bool		ig_rules_retired_unswept = false;
+
+/* Keeps the dropped context of matches until no statement points into it. */
+static void
+retire_matches(void)
+{
+	IgRetiredMatches *r;
+
+	if (matches.retired_parent == NULL)
+		matches.retired_parent = AllocSetContextCreate(TopMemoryContext,
+													   "insider_guard retired rules",
+													   ALLOCSET_SMALL_SIZES);
+	if (matches.nretired == matches.retired_allocated)
+	{
+		int			n = Max(8, matches.retired_allocated * 2);
+
+		matches.retired = matches.retired == NULL ?
+			MemoryContextAlloc(TopMemoryContext, sizeof(IgRetiredMatches) * n) :
+			repalloc(matches.retired, sizeof(IgRetiredMatches) * n);
+		matches.retired_allocated = n;
+	}
+	MemoryContextSetParent(matches.cxt, matches.retired_parent);
+	r = &matches.retired[matches.nretired++];
+	r->cxt = matches.cxt;
+	r->first_gen = matches.first_gen;
+	r->last_gen = ig_rules_gen;
+	matches.cxt = NULL;
+	matches.by_user = NULL;
+	matches.current = NULL;
+	ig_rules_have_retired = true;
+	ig_rules_retired_unswept = true;
+}
+
 /*
  * Drops every user's match.  Statements still running may point into it,
  * so the context is retired: the statement layer frees it as soon as no
- * statement is running -- right away at the start of a statement if none
- * was, else when the last one ends (ig_rules_free_retired).
+ * running statement can point into it (ig_rules_free_retired_slow).
  */
 static void
 drop_matches(void)
 {
+	MemoryContext cxt;
+
 	if (matches.cxt != NULL)
-	{
-		if (matches.retired_cxt == NULL)
-			matches.retired_cxt = AllocSetContextCreate(TopMemoryContext,
-														"insider_guard retired rules",
-														ALLOCSET_SMALL_SIZES);
-		MemoryContextSetParent(matches.cxt, matches.retired_cxt);
-		ig_rules_have_retired = true;
-	}
-	matches.cxt = AllocSetContextCreate(TopMemoryContext,
-										"insider_guard matched rules",
-										ALLOCSET_SMALL_SIZES);
-	matches.by_user = ig_rules_oid_hash("insider_guard rules by user",
-										sizeof(IgUserMatch), 16, matches.cxt);
-	matches.current = NULL;
+		retire_matches();
+	cxt = AllocSetContextCreate(TopMemoryContext,
+								"insider_guard matched rules",
+								ALLOCSET_SMALL_SIZES);
+	ig_rules_gen++;
+	matches.cxt = cxt;
+	matches.first_gen = ig_rules_gen;
 	matches.index_matches = 0;
 	ig_rules_forget_memberships();
-	ig_rules_gen++;
+	matches.by_user = ig_rules_oid_hash("insider_guard rules by user",
+										sizeof(IgUserMatch), 16, matches.cxt);
 }
 
 /*
- * Frees the rules of statements that have ended; called when none runs
- * and some were retired.
+ * Frees the dropped matches no running statement points into: those
+ * in_use says no statement started (or rebuilt its keys) under one of
+ * their generations; in_use NULL: none runs, so all of them.
  */
 void
-ig_rules_free_retired_slow(void)
+ig_rules_free_retired_slow(IgRulesGensInUse in_use)
 {
-	MemoryContextReset(matches.retired_cxt);
-	ig_rules_have_retired = false;
+	int			kept = 0;
+
+	for (int i = 0; i < matches.nretired; i++)
+	{
+		IgRetiredMatches *r = &matches.retired[i];
+
+		if (in_use != NULL && in_use(r->first_gen, r->last_gen))
+			matches.retired[kept++] = *r;
+		else
+			MemoryContextDelete(r->cxt);
+	}
+	matches.nretired = kept;
+	ig_rules_have_retired = kept > 0;
+	ig_rules_retired_unswept = false;
 }
 
 /* The run of rules naming a role, or NULL if none names it. */

@@ -71,8 +71,8 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	copy->blocks = MemoryContextAlloc(cxt, sizeof(bool) * n);
 	memcpy(copy->blocks, list->blocks, sizeof(bool) * n);
 	kr = MemoryContextAlloc(cxt, sizeof(IgKeyRules));
+	/* with a memo of its own: the cache's may be dropped while COPY runs */
 	ig_enforce_init(kr, copy, MemoryContextAllocZero(cxt, sizeof(uint64) * n));
-	kr->query.memo = &list->memo;
 	return kr;
 }
 

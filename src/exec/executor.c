@@ -399,8 +399,8 @@ stmt_begin(QueryDesc *query)
 	userid = ig_reader_id();
 	covered = ig_rules_cover(userid);
 	/* rules dropped meanwhile go at once if no statement points into them */
-	if (unlikely(ig_rules_have_retired) && !ig_stmt_running())
-		ig_rules_free_retired_slow();
+	if (unlikely(ig_rules_have_retired))
+		ig_stmt_free_retired_rules();
 	fresh_estate = estate;
 	fresh_statement = GetCurrentStatementStartTimestamp();
 

@@ -116,6 +116,7 @@ stmt_start(EState *estate, Oid userid, bool covered)
 	stmt->has_pending = false;
 	stmt->simple = false;
 	stmt->rules_gen = ig_rules_gen;
+	stmt->rules_gen_last = ig_rules_gen;
 	stmt->has_baselines = false;
 	stmt->nkeys = 0;
 	stmt->nnodes = 0;
@@ -274,6 +275,7 @@ ig_stmt_simple(EState *estate, Oid userid, Oid relid)
 	stmt->simple = true;
 	stmt->counts_statements = true;
 	stmt->rules_gen = ig_rules_gen;
+	stmt->rules_gen_last = ig_rules_gen;
 	stmt->has_baselines = false;
 	ig_tally_reset(&stmt->inline_keys[0]);
 	ig_tally_reset(&stmt->inline_keys[1]);
@@ -381,6 +383,37 @@ simple_release(IgStmt *stmt)
  * Between the runs of a statement (a cursor's FETCHes, a portal run with
  * a row limit)
  */
+
+/*
+ * Whether a running statement may point into the rules matched while
+ * ig_rules_gen was between first_gen and last_gen: each points into those
+ * of generations rules_gen to rules_gen_last.
+ */
+static bool
+stmt_gens_in_use(uint32 first_gen, uint32 last_gen)
+{
+	for (IgStmt *s = ig_running_stmts; s != NULL; s = s->next)
+		if ((int32) (first_gen - s->rules_gen_last) <= 0 &&
+			(int32) (s->rules_gen - last_gen) <= 0)
+			return true;
+	return false;
+}
+
+/*
+ * Frees the rules dropped by changes to rules or roles that no running
+ * statement points into: all of them when none runs, else those of no
+ * running statement's generations -- so that changing roles again and
+ * again under an open cursor keeps the cursor's rules, not one copy per
+ * change.
+ */
+void
+ig_stmt_free_retired_rules(void)
+{
+	if (ig_running_stmts == NULL)
+		ig_rules_free_retired_slow(NULL);
+	else if (ig_rules_retired_unswept)
+		ig_rules_free_retired_slow(stmt_gens_in_use);
+}
 
 /* Is any statement running in this backend? */
 bool
@@ -645,8 +678,8 @@ stmt_release(void *arg)
 			}
 		}
 	}
-	if (ig_running_stmts == NULL)
-		ig_rules_free_retired();
+	if (unlikely(ig_rules_have_retired))
+		ig_stmt_free_retired_rules();
 
 	if (nspare_stmts < IG_SPARE_STMTS)
 		spare_stmts[nspare_stmts++] = stmt;

@@ -72,7 +72,11 @@ typedef struct IgStmt
 	bool		reserving;		/* some key has a block rule: its rows are
 								 * reserved in shared memory */
 	bool		has_pending;	/* keys have pending rows (ON CONFLICT) */
-	uint32		rules_gen;		/* ig_rules_gen when it started */
+	uint32		rules_gen;		/* ig_rules_gen when it started, or last
+								 * matched all its keys (ig_stmt_match_rules) */
+	uint32		rules_gen_last; /* ig_rules_gen when it last took a key's
+								 * rules: it points into the rules cache of
+								 * generations rules_gen to this */
 	bool		has_baselines;	/* some key has baseline rules ... */
 	uint32		hist_gen;		/* ... whose limits are of this history */
 	uint64		parallel_query; /* shared by a parallel query's processes */
@@ -106,6 +110,7 @@ extern IgCountedNode *ig_stmt_scan(IgStmt **stmtp, EState *estate, Oid userid,
 extern IgCountedNode *ig_stmt_simple(EState *estate, Oid userid, Oid relid);
 extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
+extern void ig_stmt_free_retired_rules(void);
 extern void ig_stmt_settle_run(EState *estate, IgStmt *stmt);
 extern void ig_stmt_refresh_rules(IgStmt *stmt);
 extern void ig_stmt_recheck(IgStmt *stmt);

@@ -87,7 +87,10 @@ stmt_key_slow(IgStmt *stmt, Oid relid, int k)
 	{
 		ig_tally_init(tally, stmt->userid, relid);
 		if (stmt->covered)
+		{
 			list = ig_rules_for_relation(stmt->userid, relid);
+			stmt->rules_gen_last = ig_rules_gen;
+		}
 		if (k < IG_INLINE_KEYS)
 		{
 			stmt->inline_lists[k] = list;
@@ -165,7 +168,10 @@ ig_stmt_key(IgStmt *stmt, Oid relid)
 void
 ig_stmt_match_rules(IgStmt *stmt)
 {
+	uint32		gen;
+
 	stmt->covered = ig_rules_cover(stmt->userid);
+	gen = ig_rules_gen;
 	stmt->enforcing = false;
 	stmt->has_baselines = false;
 	for (int i = 0; i < stmt->nkeys; i++)
@@ -177,7 +183,10 @@ ig_stmt_match_rules(IgStmt *stmt)
 		tally->query = NULL;
 		tally->hist_wanted = 0;
 		if (stmt->covered)
+		{
 			list = ig_rules_for_relation(stmt->userid, tally->relid);
+			stmt->rules_gen_last = ig_rules_gen;
+		}
 		if (i < IG_INLINE_KEYS && stmt->keys == stmt->inline_keys)
 			stmt->inline_lists[i] = list;
 		if (list != NULL && key_list_setup(stmt, tally, list))
@@ -189,7 +198,11 @@ ig_stmt_match_rules(IgStmt *stmt)
 			ig_enforce_begin(kr, tally, stmt->userid);
 		}
 	}
-	stmt->rules_gen = ig_rules_gen;
+	/*
+	 * Every key now has rules of generation gen or later (if rules changed
+	 * meanwhile, the statement is matched again at its next settling).
+	 */
+	stmt->rules_gen = gen;
 	stmt->nbuilt = 0;			/* not to be taken over by the next one */
 }
 
