@@ -84,7 +84,10 @@ EXPLAIN (COSTS OFF) SELECT * FROM customers;
 RESET SESSION AUTHORIZATION;
 SELECT reads('customers') AS explain_only;
 SET SESSION AUTHORIZATION alice;
+-- (its output differs between majors: only the count matters)
+\o /dev/null
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM customers WHERE id <= 20;
+\o
 RESET SESSION AUTHORIZATION;
 SELECT reads('customers') AS explain_analyze;
 

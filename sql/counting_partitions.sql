@@ -40,7 +40,9 @@ SELECT reads('events_b') AS b, reads('events_a') AS a, reads('events') AS root;
 SELECT insider_guard.reset('alice');
 SET SESSION AUTHORIZATION alice;
 COPY (SELECT count(*) FROM events_a2) TO STDOUT;
+\set VERBOSITY sqlstate
 COPY events_a2 TO '/dev/null';
+\set VERBOSITY default
 RESET SESSION AUTHORIZATION;
 GRANT pg_write_server_files TO alice;
 SET SESSION AUTHORIZATION alice;

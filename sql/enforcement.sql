@@ -244,7 +244,9 @@ END $$;
 GRANT EXECUTE ON FUNCTION tighten_and_count() TO alice;
 SELECT insider_guard.set_threshold('alice', 1000, '1 hour', 'block', 'small') > 0 AS loose;
 SET SESSION AUTHORIZATION alice;
+\set SHOW_CONTEXT never
 SELECT id, tighten_and_count() FROM small WHERE id <= 2;
+\set SHOW_CONTEXT errors
 SELECT count(*) AS under_the_old_rule FROM small;
 RESET SESSION AUTHORIZATION;
 SELECT max_rows, action FROM insider_guard.violations

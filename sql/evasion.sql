@@ -29,7 +29,9 @@ END $$;
 GRANT EXECUTE ON FUNCTION sixty() TO alice;
 SELECT insider_guard.reset('alice');
 SET SESSION AUTHORIZATION alice;
+\set SHOW_CONTEXT never
 SELECT id, sixty() FROM customers ORDER BY id LIMIT 3;
+\set SHOW_CONTEXT errors
 RESET SESSION AUTHORIZATION;
 SELECT reads('customers') AS nested_stopped_at_101;
 

@@ -3,7 +3,10 @@
 -- every function fail with 55000 and say why; nothing crashes.
 --
 SHOW shared_preload_libraries;
+-- (PostgreSQL 18 adds the script's line as context)
+\set SHOW_CONTEXT never
 CREATE EXTENSION insider_guard;
+\set SHOW_CONTEXT errors
 \set VERBOSITY sqlstate
 CREATE EXTENSION insider_guard;
 \set VERBOSITY default

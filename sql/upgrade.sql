@@ -68,6 +68,12 @@ WITH ext AS (
     FROM pg_depend d, ext
     WHERE d.refclassid = 'pg_extension'::regclass AND d.refobjid = ext.oid
       AND d.deptype = 'e'
+      -- PostgreSQL 18 also lists the row types of its relations (and
+      -- their arrays): they come with the relations
+      AND NOT EXISTS (SELECT FROM pg_type t
+                      LEFT JOIN pg_type elem ON elem.oid = t.typelem
+                      WHERE d.classid = 'pg_type'::regclass AND t.oid = d.objid
+                        AND (t.typrelid <> 0 OR elem.typrelid <> 0))
 ), rel AS (
     SELECT c.* FROM pg_class c JOIN member m
         ON m.classid = 'pg_class'::regclass AND m.objid = c.oid
@@ -113,6 +119,8 @@ UNION ALL
 SELECT 'constraint', format('%s on %s', co.conname, c.oid::regclass),
        pg_get_constraintdef(co.oid, true)
 FROM rel c JOIN pg_constraint co ON co.conrelid = c.oid
+-- NOT NULL: a column fact (PostgreSQL 18 also makes them constraints)
+WHERE co.contype <> 'n'
 UNION ALL
 SELECT 'index', i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
 FROM rel c JOIN pg_index i ON i.indrelid = c.oid

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * compat.h
- *		Shims for the PostgreSQL major versions insider_guard builds on
- *		(13 to 17).  Only 15 is tested; everything version-specific lives
- *		here, nothing else.
+ *		Shims for the PostgreSQL major versions insider_guard builds on.
+ *		Everything version-specific lives here, nothing else.
+ *
+ * Built and tested on 15 and 18 (README, "Supported versions", says how);
+ * the shims for 13, 14, 16 and 17 follow those versions' headers.
  *
  * src/base/compat.h
  *
@@ -14,6 +16,54 @@
 
 #if PG_VERSION_NUM < 130000
 #error "insider_guard needs PostgreSQL 13 or later"
+#endif
+
+/* PostgreSQL 18 dropped ExecutorRun's execute_once */
+#if PG_VERSION_NUM >= 180000
+#define IG_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count
+#define IG_EXECUTOR_RUN_PASS queryDesc, direction, count
+#else
+#define IG_EXECUTOR_RUN_ARGS \
+	QueryDesc *queryDesc, ScanDirection direction, uint64 count, \
+	bool execute_once
+#define IG_EXECUTOR_RUN_PASS queryDesc, direction, count, execute_once
+#endif
+
+/* PostgreSQL 18 gave index_beginscan an instrumentation argument */
+#if PG_VERSION_NUM >= 180000
+#define ig_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, NULL, nkeys, norderbys)
+#else
+#define ig_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, nkeys, norderbys)
+#endif
+
+/*
+ * PostgreSQL 18 can also name a deferrable primary key; as before, only an
+ * immediate one is wanted.
+ */
+#if PG_VERSION_NUM >= 180000
+#define ig_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel, false)
+#else
+#define ig_primary_key_index(rel) RelationGetPrimaryKeyIndex(rel)
+#endif
+
+/*
+ * PostgreSQL 17 numbers processes with GetNumberFromPGProc, keeps the local
+ * transaction id in vxid, renamed IsAutoVacuumWorkerProcess and
+ * pgstat_fetch_stat_local_beentry.
+ */
+#if PG_VERSION_NUM >= 170000
+#define ig_proc_number(proc) ((int) GetNumberFromPGProc(proc))
+#define ig_proc_lxid(proc) ((proc)->vxid.lxid)
+#define ig_am_autovacuum_worker() AmAutoVacuumWorkerProcess()
+#define ig_local_beentry(i) pgstat_get_local_beentry_by_index(i)
+#else
+#define ig_proc_number(proc) ((proc)->pgprocno)
+#define ig_proc_lxid(proc) ((proc)->lxid)
+#define ig_am_autovacuum_worker() IsAutoVacuumWorkerProcess()
+#define ig_local_beentry(i) pgstat_fetch_stat_local_beentry(i)
 #endif
 
 /* PostgreSQL 15 added MarkGUCPrefixReserved */

@@ -42,6 +42,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "base/compat.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "cache/rules_internal.h"
@@ -310,7 +311,7 @@ ig_rules_history_kinds(Oid relid, bool *known)
 	buf.now = ig_now();
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
 				ObjectIdGetDatum(relid));
-	scan = index_beginscan(heap, index, snapshot, 1, 0);
+	scan = ig_index_beginscan(heap, index, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	/* (until both kinds are found: many rules may name a table) */
 	while (kinds != (1 << IG_HIST_KINDS) - 1 &&

@@ -49,6 +49,7 @@
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
+#include "base/compat.h"
 #include "shmem/counters.h"
 #include "shmem/history.h"
 #include "base/logtext.h"
@@ -273,7 +274,7 @@ ig_rules_read_role(Relation heap, Relation index, Snapshot snapshot,
 
 		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
 					ObjectIdGetDatum(roleid));
-		scan = index_beginscan(heap, index, snapshot, 1, 0);
+		scan = ig_index_beginscan(heap, index, snapshot, 1, 0);
 		index_rescan(scan, &key, 1, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 			add_row(slot, roleid, baseline, buf);

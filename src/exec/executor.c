@@ -459,18 +459,16 @@ ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 static void
-run_executor(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			 bool execute_once)
+run_executor(IG_EXECUTOR_RUN_ARGS)
 {
 	if (prev_ExecutorRun)
-		prev_ExecutorRun(queryDesc, direction, count, execute_once);
+		prev_ExecutorRun(IG_EXECUTOR_RUN_PASS);
 	else
-		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+		standard_ExecutorRun(IG_EXECUTOR_RUN_PASS);
 }
 
 static void
-ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
-			   bool execute_once)
+ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 {
 	IgStmt	   *stmt = NULL;
 
@@ -500,7 +498,7 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		noforce_depth++;
 		PG_TRY();
 		{
-			run_executor(queryDesc, direction, count, execute_once);
+			run_executor(IG_EXECUTOR_RUN_PASS);
 		}
 		PG_FINALLY();
 		{
@@ -509,7 +507,7 @@ ig_ExecutorRun(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		PG_END_TRY();
 	}
 	else
-		run_executor(queryDesc, direction, count, execute_once);
+		run_executor(IG_EXECUTOR_RUN_PASS);
 
 	/*
 	 * Each FETCH and MOVE counts when it runs.  A run to completion (a

@@ -59,7 +59,7 @@ ig_counting_active_slow(void)
 	ig_process_counts = ig_counters_ready() &&
 		!IsBinaryUpgrade &&
 		!ig_is_logical_worker();
-	in_autovacuum = IsAutoVacuumWorkerProcess();
+	in_autovacuum = ig_am_autovacuum_worker();
 	return ig_counting_active();
 }
 
@@ -125,7 +125,7 @@ autovacuum_reader(void)
 	const char *activity = status != NULL ? status->st_activity_raw : "";
 	Oid			role = InvalidOid;
 
-	if (MyProc->lxid == autovacuum_reader_lxid &&
+	if (ig_proc_lxid(MyProc) == autovacuum_reader_lxid &&
 		OidIsValid(autovacuum_reader_role) &&
 		strncmp(activity, autovacuum_reader_activity,
 				sizeof(autovacuum_reader_activity) - 1) == 0)
@@ -139,7 +139,7 @@ autovacuum_reader(void)
 		role = work_item_owner();
 	if (!OidIsValid(role))
 		role = GetUserId();
-	autovacuum_reader_lxid = MyProc->lxid;
+	autovacuum_reader_lxid = ig_proc_lxid(MyProc);
 	strlcpy(autovacuum_reader_activity, activity,
 			sizeof(autovacuum_reader_activity));
 	autovacuum_reader_role = role;
@@ -155,7 +155,7 @@ autovacuum_reader(void)
 void
 ig_reader_note(void)
 {
-	if (unlikely(IsAutoVacuumWorkerProcess()))
+	if (unlikely(ig_am_autovacuum_worker()))
 		(void) autovacuum_reader();
 }
 
@@ -166,7 +166,7 @@ ig_reader_note(void)
 static void
 ig_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 {
-	if (event == FHET_START && unlikely(IsAutoVacuumWorkerProcess()))
+	if (event == FHET_START && unlikely(ig_am_autovacuum_worker()))
 		(void) autovacuum_reader();
 	if (prev_fmgr_hook)
 		prev_fmgr_hook(event, flinfo, arg);

@@ -75,11 +75,16 @@ ig_parallel_query_key(bool leader)
 {
 	PGPROC	   *proc = leader ? MyProc : MyProc->lockGroupLeader;
 
-	if (proc == NULL || proc->pgprocno < 0 || proc->pgprocno >= IG_PROC_SLOTS)
+	int			procno;
+
+	if (proc == NULL)
+		return 0;
+	procno = ig_proc_number(proc);
+	if (procno < 0 || procno >= IG_PROC_SLOTS)
 		return 0;
 	if (leader)
-		return pg_atomic_add_fetch_u64(&ig_vstate->parallel_queries[proc->pgprocno], 1);
-	return pg_atomic_read_u64(&ig_vstate->parallel_queries[proc->pgprocno]);
+		return pg_atomic_add_fetch_u64(&ig_vstate->parallel_queries[procno], 1);
+	return pg_atomic_read_u64(&ig_vstate->parallel_queries[procno]);
 }
 
 /*
@@ -141,7 +146,7 @@ statement_context(char **query, char **client_addr, char **application,
 		*pid = pid_leader;
 		for (int i = 1; i <= n; i++)
 		{
-			LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+			LocalPgBackendStatus *local = ig_local_beentry(i);
 
 			if (local && local->backendStatus.st_procpid == pid_leader)
 			{

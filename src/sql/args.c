@@ -23,6 +23,7 @@
 
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/acl.h"

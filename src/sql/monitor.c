@@ -21,6 +21,7 @@
 
 
 #include "catalog/pg_namespace.h"
+#include "common/int.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"

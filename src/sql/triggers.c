@@ -27,6 +27,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 
+#include "base/compat.h"
 #include "sql/args.h"
 
 PG_FUNCTION_INFO_V1(ig_check_threshold_trigger);
@@ -80,7 +81,7 @@ check_rule_id_unique(int64 id, const char *other_table)
 	if (!OidIsValid(relid))
 		return;
 	rel = table_open(relid, AccessShareLock);
-	pkey = RelationGetPrimaryKeyIndex(rel);
+	pkey = ig_primary_key_index(rel);
 	if (!OidIsValid(pkey))
 		elog(ERROR, "insider_guard.%s has no primary key", other_table);
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(id));
