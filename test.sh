@@ -11,6 +11,12 @@
 # the same expected files must pass both times.  Exits non-zero on any
 # failure and prints what failed.
 #
+# Runs on every supported major: 15 (Debian's packages) and 18 (built
+# from Debian's source package by test/pg-build.sh, cached outside the
+# tree), one after the other; the 18 run also upgrades a 15 cluster with
+# pg_upgrade (test/t/027_pg_upgrade.pl).  IG_PG_MAJORS picks the majors;
+# IG_PG_CONFIG runs on that one installation only.
+#
 # Usage: ./test.sh [unit|regress|isolation|tap ...]   (default: all of them)
 #
 set -euo pipefail
@@ -18,9 +24,38 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-suites=${*:-unit regress isolation tap}
-
 say() { printf '\n=== %s\n' "$*"; }
+
+# every major in turn, each a run of this script on its installation
+if [ -z "${IG_PG_CONFIG:-}" ]; then
+    majors=${IG_PG_MAJORS:-15 18}
+    results=""
+    status=0
+    previous=""
+    for major in $majors; do
+        say "PostgreSQL $major"
+        if [ "$major" = 15 ]; then
+            pg_config=/usr/lib/postgresql/15/bin/pg_config
+            # test/prepare.sh installs the packages
+        else
+            pg_config=$("$here/test/pg-build.sh" "$major" | tail -n 1)
+        fi
+        # the pg_upgrade test starts from the major tested just before
+        if IG_PG_CONFIG=$pg_config IG_UPGRADE_FROM=$previous "$0" "$@"; then
+            results="$results\n  PostgreSQL $major: passed"
+        else
+            results="$results\n  PostgreSQL $major: FAILED"
+            status=1
+        fi
+        previous=$("$pg_config" --bindir)
+        previous=${previous%/bin}
+    done
+    say "summary"
+    printf "%b\n" "$results"
+    exit $status
+fi
+
+suites=${*:-unit regress isolation tap}
 
 # shellcheck source=test/prepare.sh
 . "$here/test/prepare.sh"

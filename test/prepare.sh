@@ -6,8 +6,8 @@
 # command as the unprivileged user servers run as).
 #
 PG_MAJOR=15
-# IG_PG_CONFIG may point at another (relocated) installation of PostgreSQL
-# 15, so that several builds can be installed and tested side by side
+# IG_PG_CONFIG may point at another installation of PostgreSQL (18, or a
+# relocated copy of 15), so that several builds can be tested side by side
 PG_CONFIG=${IG_PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PG_BIN=$(dirname "$PG_CONFIG")
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc perl"
