@@ -206,19 +206,13 @@ static void stop_statement(IgKeyRules *kr, IgTally *tally,
 						   const IgRule *rule, IgBreak *brk, int64 reserved,
 						   bool record);
 
-/*
- * Records a block rule stopping the role (or read past): the record the
- * same parallel query made already, or a repeat of the rule's open
- * incident on the key's counter, or a new record.  Returns its id.
- */
+/* record_block for one statement: a repeat, or a new record */
 static int64
-record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
+record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
 {
-	int64		id = ig_violation_recent(brk);
+	int64		id;
 	IgIncidentKind kind;
 
-	if (id != 0)
-		return id;
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
 								ig_now(), &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
@@ -235,6 +229,34 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
 	if (kind == IG_INCIDENT_NEW)
 		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
 									  rule->id, id);
+	return id;
+}
+
+/*
+ * Records a block rule stopping the role (or read past): a repeat of the
+ * rule's open incident on the key's counter, or a new record -- once per
+ * parallel query, whose leader and workers may each be stopped.  Returns
+ * its id.
+ */
+static int64
+record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
+{
+	int64		id;
+
+	if (brk->parallel_query == 0)
+		return record_block_once(tally, rule, brk);
+	if (ig_violation_claim(brk, &id))
+	{
+		id = record_block_once(tally, rule, brk);
+		ig_violation_claim_done(brk, id);
+		return id;
+	}
+	/* another process of the query is recording it: its id, if it comes */
+	for (int waited = 0; id == 0 && waited < 100; waited++)
+	{
+		pg_usleep(1000L);
+		(void) ig_violation_claim(brk, &id);
+	}
 	return id;
 }
 

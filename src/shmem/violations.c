@@ -194,32 +194,72 @@ window_text(int64 per)
 											   IntervalPGetDatum(&interval)));
 }
 
-/*
- * The record another process of the same parallel query made for the same
- * block rule, or 0: its leader and workers may each be stopped, and make
- * one record (not repeats).
- */
-int64
-ig_violation_recent(const IgBreak *brk)
+/* The pid a parallel query's processes record under: the leader's. */
+static int32
+parallel_query_pid(void)
 {
-	int64		id = 0;
-	int32		pid = MyProcPid;
-
-	if (!brk->block || brk->parallel_query == 0)
-		return 0;
 	if (IsParallelWorker() && MyProc->lockGroupLeader != NULL)
-		pid = MyProc->lockGroupLeader->pid;
-	LWLockAcquire(ig_vstate->lock, LW_SHARED);
-	for (int i = 0; i < IG_RECENT_BLOCKS && id == 0; i++)
+		return MyProc->lockGroupLeader->pid;
+	return MyProcPid;
+}
+
+/* The entry of the recent blocks for a break of a parallel query, or NULL. */
+static IgRecentBlock *
+find_recent(const IgBreak *brk, int32 pid)
+{
+	for (int i = 0; i < IG_RECENT_BLOCKS; i++)
 	{
 		IgRecentBlock *recent = &ig_vstate->recent[i];
 
 		if (recent->pid == pid && recent->parallel_query == brk->parallel_query &&
 			recent->threshold_id == brk->threshold_id)
-			id = recent->violation_id;
+			return recent;
 	}
+	return NULL;
+}
+
+/*
+ * A parallel query's leader and workers may each be stopped by a block
+ * rule, but the query is one statement: one record, or one repeat.  True
+ * if this process is the first of them to be stopped by the rule: it
+ * records the break and hands the id to ig_violation_claim_done.  Else
+ * *violation_id is the id the first one got, 0 until it has one.
+ */
+bool
+ig_violation_claim(const IgBreak *brk, int64 *violation_id)
+{
+	int32		pid = parallel_query_pid();
+	IgRecentBlock *recent;
+	bool		first;
+
+	LWLockAcquire(ig_vstate->lock, LW_EXCLUSIVE);
+	recent = find_recent(brk, pid);
+	first = recent == NULL;
+	if (first)
+	{
+		recent = &ig_vstate->recent[ig_vstate->next_recent];
+		ig_vstate->next_recent = (ig_vstate->next_recent + 1) % IG_RECENT_BLOCKS;
+		recent->pid = pid;
+		recent->parallel_query = brk->parallel_query;
+		recent->threshold_id = brk->threshold_id;
+		recent->violation_id = 0;
+	}
+	*violation_id = recent->violation_id;
 	LWLockRelease(ig_vstate->lock);
-	return id;
+	return first;
+}
+
+/* The record or repeat of a break ig_violation_claim gave this process. */
+void
+ig_violation_claim_done(const IgBreak *brk, int64 violation_id)
+{
+	IgRecentBlock *recent;
+
+	LWLockAcquire(ig_vstate->lock, LW_EXCLUSIVE);
+	recent = find_recent(brk, parallel_query_pid());
+	if (recent != NULL)
+		recent->violation_id = violation_id;
+	LWLockRelease(ig_vstate->lock);
 }
 
 /*
@@ -268,26 +308,6 @@ ig_violation_report(const IgBreak *brk)
 	fixed.key_relid = brk->key_relid;
 
 	LWLockAcquire(ig_vstate->lock, LW_EXCLUSIVE);
-	if (brk->block && brk->parallel_query != 0)
-	{
-		for (int i = 0; i < IG_RECENT_BLOCKS; i++)
-		{
-			IgRecentBlock *recent = &ig_vstate->recent[i];
-
-			if (recent->pid == pid && recent->parallel_query == brk->parallel_query &&
-				recent->threshold_id == brk->threshold_id)
-			{
-				/* another process of the same parallel query recorded it */
-				LWLockRelease(ig_vstate->lock);
-				return recent->violation_id;
-			}
-		}
-		ig_vstate->recent[ig_vstate->next_recent].pid = pid;
-		ig_vstate->recent[ig_vstate->next_recent].parallel_query = brk->parallel_query;
-		ig_vstate->recent[ig_vstate->next_recent].threshold_id = brk->threshold_id;
-		ig_vstate->recent[ig_vstate->next_recent].violation_id = ig_vstate->next_id;
-		ig_vstate->next_recent = (ig_vstate->next_recent + 1) % IG_RECENT_BLOCKS;
-	}
 	if (ig_vstate->next_id >= ig_vstate->id_mark)
 		ig_vfile_write_id_mark(IG_ID_BLOCK);
 	fixed.violation_id = ig_vstate->next_id++;

@@ -71,7 +71,8 @@ typedef struct IgViolation
 extern Size ig_violations_shmem_size(void);
 extern void ig_violations_shmem_init(bool recover);
 extern int64 ig_violation_report(const IgBreak *brk);
-extern int64 ig_violation_recent(const IgBreak *brk);
+extern bool ig_violation_claim(const IgBreak *brk, int64 *violation_id);
+extern void ig_violation_claim_done(const IgBreak *brk, int64 violation_id);
 extern void ig_violations_write_repeats(bool wait);
 extern void ig_violations_shutdown(void);
 extern void ig_violations_restore_counts(void);
