@@ -8,17 +8,21 @@
 # (against throwaway instances it starts and stops itself) and the TAP
 # tests.  pg_regress and the isolation specs run twice: as configured
 # (insider_guard.fast_scans on, its default), then with the fast paths off;
-# the same expected files must pass both times.  Exits non-zero on any
-# failure and prints what failed.
+# the same expected files must pass both times.  Last, the Debian package
+# (test/deb-test.sh): built, installed into the system PostgreSQL 15, tried
+# on a throwaway cluster, removed.  Exits non-zero on any failure and prints
+# what failed.
 #
-# Usage: ./test.sh [unit|regress|isolation|tap ...]   (default: all of them)
+# Usage: ./test.sh [unit|regress|isolation|tap|deb ...]   (default: all of them)
 #
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 
-suites=${*:-unit regress isolation tap}
+# deb last: while it runs, the system PostgreSQL 15 has the package's
+# insider_guard in place of what make install put there
+suites=${*:-unit regress isolation tap deb}
 
 say() { printf '\n=== %s\n' "$*"; }
 
@@ -86,6 +90,11 @@ for s in $suites; do
         tap)
             run_suite "TAP" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= ISOLATION= PROVE_FLAGS=--verbose ;;
+        deb)
+            # as the caller, not as_pg: it needs root (or sudo) for apt and
+            # dpkg, and runs its server as_pg itself
+            say "Debian package"
+            "$work/test/deb-test.sh" || failed="$failed deb" ;;
         *)
             echo "unknown suite: $s" >&2
             exit 2 ;;
