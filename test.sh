@@ -8,16 +8,19 @@
 # (against throwaway instances it starts and stops itself) and the TAP
 # tests.  pg_regress and the isolation specs run twice: as configured
 # (insider_guard.fast_scans on, its default), then with the fast paths off;
-# the same expected files must pass both times.  Exits non-zero on any
-# failure and prints what failed.
+# the same expected files must pass both times.  Last, the Debian package
+# (test/deb-test.sh): built, installed into the system PostgreSQL 15, tried
+# on a throwaway cluster, removed.  Exits non-zero on any failure and prints
+# what failed.
 #
 # Runs on every supported major: 15 (Debian's packages) and 18 (built
 # from Debian's source package by test/pg-build.sh, cached outside the
 # tree), one after the other; the 18 run also upgrades a 15 cluster with
-# pg_upgrade (test/t/027_pg_upgrade.pl).  IG_PG_MAJORS picks the majors;
-# IG_PG_CONFIG runs on that one installation only.
+# pg_upgrade (test/t/027_pg_upgrade.pl).  The package test runs once, at
+# the end.  IG_PG_MAJORS picks the majors; IG_PG_CONFIG runs on that one
+# installation only.
 #
-# Usage: ./test.sh [unit|regress|isolation|tap ...]   (default: all of them)
+# Usage: ./test.sh [unit|regress|isolation|tap|deb ...]   (default: all of them)
 #
 set -euo pipefail
 
@@ -29,10 +32,18 @@ say() { printf '\n=== %s\n' "$*"; }
 # every major in turn, each a run of this script on its installation
 if [ -z "${IG_PG_CONFIG:-}" ]; then
     majors=${IG_PG_MAJORS:-15 18}
+    # deb last, once: while it runs, the system PostgreSQL 15 has the
+    # package's insider_guard in place of what make install put there
+    per_major=""
+    package=""
+    for s in ${*:-unit regress isolation tap deb}; do
+        if [ "$s" = deb ]; then package=deb; else per_major="$per_major $s"; fi
+    done
     results=""
     status=0
     previous=""
     for major in $majors; do
+        [ -n "$per_major" ] || break
         say "PostgreSQL $major"
         if [ "$major" = 15 ]; then
             pg_config=/usr/lib/postgresql/15/bin/pg_config
@@ -41,7 +52,8 @@ if [ -z "${IG_PG_CONFIG:-}" ]; then
             pg_config=$("$here/test/pg-build.sh" "$major" | tail -n 1)
         fi
         # the pg_upgrade test starts from the major tested just before
-        if IG_PG_CONFIG=$pg_config IG_UPGRADE_FROM=$previous "$0" "$@"; then
+        # shellcheck disable=SC2086
+        if IG_PG_CONFIG=$pg_config IG_UPGRADE_FROM=$previous "$0" $per_major; then
             results="$results\n  PostgreSQL $major: passed"
         else
             results="$results\n  PostgreSQL $major: FAILED"
@@ -50,6 +62,15 @@ if [ -z "${IG_PG_CONFIG:-}" ]; then
         previous=$("$pg_config" --bindir)
         previous=${previous%/bin}
     done
+    if [ -n "$package" ]; then
+        say "the Debian package"
+        if IG_PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config "$0" deb; then
+            results="$results\n  Debian package: passed"
+        else
+            results="$results\n  Debian package: FAILED"
+            status=1
+        fi
+    fi
     say "summary"
     printf "%b\n" "$results"
     exit $status
@@ -121,6 +142,11 @@ for s in $suites; do
         tap)
             run_suite "TAP" \
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= ISOLATION= PROVE_FLAGS=--verbose ;;
+        deb)
+            # as the caller, not as_pg: it needs root (or sudo) for apt and
+            # dpkg, and runs its server as_pg itself
+            say "Debian package"
+            "$work/test/deb-test.sh" || failed="$failed deb" ;;
         *)
             echo "unknown suite: $s" >&2
             exit 2 ;;
