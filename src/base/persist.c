@@ -5,6 +5,11 @@
  *
  * A file is a header (magic, format version, PostgreSQL major version),
  * a body that the owning module writes and reads, and a CRC-32C of both.
+ * A file of an earlier major version loads too (pg_upgrade carries it,
+ * README "Upgrading"): no body holds a PostgreSQL structure, only
+ * fixed-size fields (Oid, int64, TimestampTz, double and the like) whose
+ * sizes each owner's head records and checks, so the layout is the same
+ * on every major.  A later major's file is refused: there is no way back.
  * It is written to "<path>.tmp", flushed to disk and renamed over the old
  * file with durable_rename(), so a crash leaves either the old file or the
  * new one, never a mix; the old one is kept as "<path>.prev".  It is read
@@ -127,7 +132,7 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 	FILE	   *file;
 	struct stat st;
 	char	   *data;
-	IgFileHeader header;
+	IgFileHeader header = {0};
 	pg_crc32c	crc;
 	pg_crc32c	stored_crc;
 	Size		body_len = 0;
@@ -166,8 +171,8 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 		memcpy(&header, data, sizeof(header));
 		if (header.magic != magic || header.format != IG_FILE_FORMAT)
 			problem = "it has an unknown format";
-		else if (header.pg_major != IG_PG_MAJOR)
-			problem = "it was written by another PostgreSQL major version";
+		else if (header.pg_major > IG_PG_MAJOR)
+			problem = "it was written by a later PostgreSQL major version";
 	}
 	if (!problem)
 	{
@@ -187,6 +192,10 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 		ereport(LOG,
 				(errmsg("insider_guard: ignoring file \"%s\": %s", path,
 						problem)));
+	else if (header.pg_major != IG_PG_MAJOR)
+		ereport(LOG,
+				(errmsg("insider_guard: loaded file \"%s\", written by PostgreSQL %u",
+						path, header.pg_major / 100)));
 	if (data)
 		pfree(data);
 	return ok;
