@@ -45,6 +45,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"

@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "storage/shmem.h"
 
+#include "base/compat.h"
 #include "base/guc.h"
 #include "shmem/counters_internal.h"
 #include "shmem/locks.h"
@@ -96,9 +97,9 @@ ig_counters_shmem_init(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(IgCounterKey);
 	info.entrysize = sizeof(IgIndexEntry);
-	counter_index = ShmemInitHash("insider_guard counter index",
-							 ig_max_tracked, ig_max_tracked,
-							 &info, HASH_ELEM | HASH_BLOBS);
+	counter_index = ig_shmem_init_hash("insider_guard counter index",
+									   ig_max_tracked,
+									   &info, HASH_ELEM | HASH_BLOBS);
 	counter_stride = counter_size();
 
 	if (found)

@@ -38,6 +38,7 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "base/compat.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "shmem/locks.h"
@@ -92,9 +93,9 @@ ig_history_shmem_init(bool created)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(IgSeriesKey);
 	info.entrysize = sizeof(IgSeriesEntry);
-	series_index = ShmemInitHash("insider_guard history series",
-								 ig_max_history, ig_max_history,
-								 &info, HASH_ELEM | HASH_BLOBS);
+	series_index = ig_shmem_init_hash("insider_guard history series",
+									  ig_max_history,
+									  &info, HASH_ELEM | HASH_BLOBS);
 	if (found)
 		return;
 

@@ -20,7 +20,9 @@
 #include "postgres.h"
 
 
+#include "access/htup_details.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "common/int.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
