@@ -488,10 +488,7 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 		ig_counting_active())
 	{
 		AcceptInvalidationMessages();
-		if (ig_stmt_rules_moved(stmt))
-			ig_stmt_refresh_rules(stmt);
-		else if (stmt->enforcing)
-			ig_stmt_recheck(stmt);
+		ig_stmt_refresh_run(queryDesc->estate, stmt);
 	}
 	fresh_estate = NULL;
 
