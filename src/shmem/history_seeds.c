@@ -621,7 +621,8 @@ ig_history_seeds_start(void)
 
 	ig_history->seeds_seq = reflected;
 	ig_history->seeds_usable = write_file(reflected, records, kept);
-	pg_atomic_write_u64(&ig_history->seeds_len,
+	/* nothing to read if it could not be written (seeding is refused) */
+	pg_atomic_write_u64(&ig_history->seeds_len, !ig_history->seeds_usable ? 0 :
 						sizeof(IgSeedsHead) + (uint64) kept * sizeof(IgSeedRecord));
 	ig_history->seeds_synced = pg_atomic_read_u64(&ig_history->seeds_len);
 
