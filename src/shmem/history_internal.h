@@ -7,9 +7,9 @@
  *
  * history.c owns the series (feeding, eviction, reset); history_seeds.c
  * the record of seeded windows, which makes record_history replace a
- * window it seeded rather than add it again; history_file.c the history
- * file.  Calls go history_file.c -> history_seeds.c -> history.c, never
- * back.
+ * window it seeded rather than add it again, and history_seeds_file.c
+ * that record's file at start; history_file.c the history file.  Calls
+ * go history_file.c -> history_seeds.c -> history.c, never back.
  *
  * src/shmem/history_internal.h
  *
@@ -19,6 +19,7 @@
 #define IG_HISTORY_INTERNAL_H
 
 #include "port/atomics.h"
+#include "port/pg_crc32c.h"
 #include "storage/lwlock.h"
 #include "utils/hsearch.h"
 
@@ -91,6 +92,56 @@ extern IG_PRIVATE IgSeriesEntry *ig_history_enter(const IgSeriesKey *key,
 extern IG_PRIVATE void ig_history_changed(void);
 extern IG_PRIVATE void ig_history_mark_dirty(void);
 extern IG_PRIVATE bool ig_history_seeds_flush(void);
+
+/*
+ * The seeded-window file (history_seeds.c): a head, then one record for
+ * each seeding that changed a window, in the order of their numbers.
+ */
+#define IG_SEEDS_FORMAT		1
+
+typedef struct IgSeedsHead
+{
+	uint32		magic;
+	uint32		format;
+	uint32		pg_major;
+	pg_crc32c	crc;			/* of the head, with this field 0 */
+	uint64		base_seq;		/* records up to this one were compacted:
+								 * those they replaced are gone */
+} IgSeedsHead;
+
+typedef struct IgSeedRecord
+{
+	uint64		seq;			/* increasing from 1 */
+	IgSeriesKey key;
+	int64		window_end;		/* aligned */
+	int64		rows;			/* 0: the window was removed */
+	pg_crc32c	crc;			/* of the fields above */
+	uint32		zero;
+} IgSeedRecord;
+
+static inline pg_crc32c
+ig_seed_record_crc(const IgSeedRecord *record)
+{
+	pg_crc32c	crc;
+
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, record, offsetof(IgSeedRecord, crc));
+	FIN_CRC32C(crc);
+	return crc;
+}
+
+static inline pg_crc32c
+ig_seeds_head_crc(const IgSeedsHead *head)
+{
+	IgSeedsHead copy = *head;
+	pg_crc32c	crc;
+
+	copy.crc = 0;
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, &copy, sizeof(copy));
+	FIN_CRC32C(crc);
+	return crc;
+}
 
 /* the number of the window of a kind that ends at window_end */
 static inline int32

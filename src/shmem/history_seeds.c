@@ -3,8 +3,8 @@
  * history_seeds.c
  *		Seeding the history (record_history), so that seeding a window
  *		again replaces it instead of adding it twice: the seeded windows
- *		recorded on disk in pg_stat/insider_guard.seeds, each backend's
- *		index of them, and the file's check against the history at start.
+ *		recorded on disk in pg_stat/insider_guard.seeds, and each
+ *		backend's index of them.
  *
  * A series keeps no record of its windows in shared memory (a histogram,
  * at most 256 bytes a series), so the windows seeded are recorded in a
@@ -25,23 +25,16 @@
  *	  counted itself into the series (live_from): the server's windows
  *	  are never replaced nor doubled by seeded ones;
  *	- with the rows it already has, changes nothing and records nothing;
+ *	- with rows, for a window so old beside the series' newest that it
+ *	  weighs nothing, changes nothing either (it is not history);
  *	- else takes the window seeded before out of the histogram, if any,
  *	  and adds the new one, unless it read nothing (0 rows removes a
- *	  seeded window) or is so old beside the series' newest window that it
- *	  weighs nothing.  A day stops counting when its last window goes.
+ *	  seeded window).  A day stops counting when its last window goes.
  * The server, in turn, leaves out a window it counted that is no later
  * than the newest one seeded into its series (history.c).
  *
- * At start (postmaster, once the history file is loaded), the file is
- * checked against the history: the history file names the newest record
- * its series reflect.  Records after it -- windows seeded after the last
- * save, lost with the series' changes in a crash -- are dropped, and
- * logged.  If a record it reflects is missing (the file is damaged or
- * gone, or an older history file was loaded), nobody can tell which
- * windows of a series were seeded: seeding is then refused for every
- * series that holds windows, until reset_history forgets it.  The file is
- * then written again with the newest record of each window still seeded,
- * and no other.
+ * At start the file is checked against the history loaded and written
+ * afresh (history_seeds_file.c).
  *
  * IDENTIFICATION
  *		src/shmem/history_seeds.c
@@ -51,42 +44,15 @@
 #include "postgres.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "miscadmin.h"
-#include "port/pg_crc32c.h"
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
 #include "base/guc.h"
 #include "base/persist.h"
 #include "shmem/history_internal.h"
-
-#define SEEDS_FORMAT		1
-#define SEEDS_MAX_SIZE		((Size) 1024 * 1024 * 1024)
-
-/* the head of the file */
-typedef struct IgSeedsHead
-{
-	uint32		magic;
-	uint32		format;
-	uint32		pg_major;
-	pg_crc32c	crc;			/* of the head, with this field 0 */
-	uint64		base_seq;		/* records up to this one were compacted:
-								 * those they replaced are gone */
-} IgSeedsHead;
-
-/* one seeding that changed a window */
-typedef struct IgSeedRecord
-{
-	uint64		seq;			/* increasing from 1 */
-	IgSeriesKey key;
-	int64		window_end;		/* aligned */
-	int64		rows;			/* 0: the window was removed */
-	pg_crc32c	crc;			/* of the fields above */
-	uint32		zero;
-} IgSeedRecord;
 
 /* the backend's index: the newest record of each (series, window) */
 typedef struct IgSeedIndexKey
@@ -104,30 +70,6 @@ typedef struct IgSeedIndexEntry
 
 static HTAB *seed_index = NULL;
 static uint64 index_read = 0;	/* bytes of the file in the index */
-
-static pg_crc32c
-record_crc(const IgSeedRecord *record)
-{
-	pg_crc32c	crc;
-
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, record, offsetof(IgSeedRecord, crc));
-	FIN_CRC32C(crc);
-	return crc;
-}
-
-static pg_crc32c
-head_crc(const IgSeedsHead *head)
-{
-	IgSeedsHead copy = *head;
-	pg_crc32c	crc;
-
-	copy.crc = 0;
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, &copy, sizeof(copy));
-	FIN_CRC32C(crc);
-	return crc;
-}
 
 /* ---- the backend's index ---- */
 
@@ -202,7 +144,7 @@ index_sync(uint64 upto)
 		}
 		for (size_t i = 0; i < want / sizeof(IgSeedRecord); i++)
 		{
-			if (!EQ_CRC32C(record_crc(&records[i]), records[i].crc))
+			if (!EQ_CRC32C(ig_seed_record_crc(&records[i]), records[i].crc))
 			{
 				CloseTransientFile(fd);
 				ereport(ERROR,
@@ -338,9 +280,14 @@ ig_history_seed(const IgSeriesKey *key, TimestampTz window_end, int64 rows,
 		return result;
 	}
 	before = index_rows(entry, number);
-	if (rows > 0 && !ig_hist_weighs(&entry->hist, end))
-		rows = 0;				/* so old it weighs nothing: not history */
-	if (rows == before)
+
+	/*
+	 * The same rows change nothing; nor do any for a window so old beside
+	 * the series' newest that it weighs nothing (not history; one seeded
+	 * before stays, worth nothing either, so that seeding again changes
+	 * no count).
+	 */
+	if (rows == before || (rows > 0 && !ig_hist_weighs(&entry->hist, end)))
 	{
 		LWLockRelease(ig_history->lock);
 		return IG_SEED_UNCHANGED;
@@ -353,7 +300,7 @@ ig_history_seed(const IgSeriesKey *key, TimestampTz window_end, int64 rows,
 	record.key = *key;
 	record.window_end = end;
 	record.rows = rows;
-	record.crc = record_crc(&record);
+	record.crc = ig_seed_record_crc(&record);
 	offset = pg_atomic_read_u64(&ig_history->seeds_len);
 	write_record(&record, offset);
 	ig_history->seeds_seq = record.seq;
@@ -406,226 +353,4 @@ ig_history_seeds_flush(void)
 	CloseTransientFile(fd);
 	ig_history->seeds_synced = len;
 	return true;
-}
-
-/* ---- at start ---- */
-
-/* by series, window, then record */
-static int
-compare_by_window(const void *a, const void *b)
-{
-	const IgSeedRecord *ra = a;
-	const IgSeedRecord *rb = b;
-	int			c = memcmp(&ra->key, &rb->key, sizeof(IgSeriesKey));
-
-	if (c != 0)
-		return c;
-	if (ra->window_end != rb->window_end)
-		return ra->window_end < rb->window_end ? -1 : 1;
-	return (ra->seq > rb->seq) - (ra->seq < rb->seq);
-}
-
-static bool
-same_window(const IgSeedRecord *a, const IgSeedRecord *b)
-{
-	return memcmp(&a->key, &b->key, sizeof(IgSeriesKey)) == 0 &&
-		a->window_end == b->window_end;
-}
-
-static int
-compare_by_seq(const void *a, const void *b)
-{
-	uint64		sa = ((const IgSeedRecord *) a)->seq;
-	uint64		sb = ((const IgSeedRecord *) b)->seq;
-
-	return (sa > sb) - (sa < sb);
-}
-
-/*
- * Reads the file: its head (*head_ok false if there is none that checks)
- * and its records up to the first that does not check, palloc'd.
- */
-static IgSeedRecord *
-read_file(IgSeedsHead *head, bool *head_ok, int *count)
-{
-	FILE	   *file;
-	struct stat st;
-	IgSeedRecord *records = NULL;
-	Size		n = 0;
-
-	*head_ok = false;
-	*count = 0;
-	file = AllocateFile(IG_SEEDS_FILE, PG_BINARY_R);
-	if (file == NULL)
-	{
-		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not open file \"%s\": %m",
-							IG_SEEDS_FILE)));
-		return NULL;
-	}
-	if (fstat(fileno(file), &st) == 0 && st.st_size <= SEEDS_MAX_SIZE &&
-		fread(head, sizeof(IgSeedsHead), 1, file) == 1 &&
-		head->magic == IG_SEEDS_MAGIC && head->format == SEEDS_FORMAT &&
-		head->pg_major == PG_VERSION_NUM / 100 &&
-		EQ_CRC32C(head_crc(head), head->crc))
-	{
-		Size		room = (st.st_size - sizeof(IgSeedsHead)) / sizeof(IgSeedRecord);
-
-		*head_ok = true;
-		records = palloc_extended(sizeof(IgSeedRecord) * Max(room, 1),
-								  MCXT_ALLOC_NO_OOM);
-		while (records != NULL && n < room &&
-			   fread(&records[n], sizeof(IgSeedRecord), 1, file) == 1 &&
-			   EQ_CRC32C(record_crc(&records[n]), records[n].crc) &&
-			   (n == 0 || records[n].seq > records[n - 1].seq))
-			n++;
-		if (records == NULL)
-			*head_ok = false;
-	}
-	FreeFile(file);
-	*count = (int) n;
-	return records;
-}
-
-/*
- * Writes the file afresh with these records (in order) and the head;
- * returns false, after logging, if it could not.
- */
-static bool
-write_file(uint64 base_seq, const IgSeedRecord *records, int count)
-{
-	char		tmp_path[MAXPGPATH];
-	IgSeedsHead head;
-	FILE	   *file;
-	bool		ok;
-
-	memset(&head, 0, sizeof(head));
-	head.magic = IG_SEEDS_MAGIC;
-	head.format = SEEDS_FORMAT;
-	head.pg_major = PG_VERSION_NUM / 100;
-	head.base_seq = base_seq;
-	head.crc = head_crc(&head);
-
-	snprintf(tmp_path, sizeof(tmp_path), "%s.tmp", IG_SEEDS_FILE);
-	file = AllocateFile(tmp_path, PG_BINARY_W);
-	if (file == NULL)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not create file \"%s\": %m",
-						tmp_path)));
-		return false;
-	}
-	ok = fwrite(&head, sizeof(head), 1, file) == 1 &&
-		(count == 0 ||
-		 fwrite(records, sizeof(IgSeedRecord), count, file) == (size_t) count) &&
-		fflush(file) == 0 && pg_fsync(fileno(file)) == 0;
-	if (FreeFile(file) != 0)
-		ok = false;
-	if (!ok)
-	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write file \"%s\": %m",
-						tmp_path)));
-		unlink(tmp_path);
-		return false;
-	}
-	return durable_rename(tmp_path, IG_SEEDS_FILE, LOG) == 0;
-}
-
-/* Refuses seeding every series that holds windows (see the header). */
-static void
-forget_which_were_seeded(void)
-{
-	HASH_SEQ_STATUS status;
-	IgSeriesEntry *entry;
-
-	hash_seq_init(&status, ig_series_index);
-	while ((entry = hash_seq_search(&status)) != NULL)
-		if (entry->hist.windows > 0)
-			entry->live_from = IG_LIVE_UNKNOWN;
-}
-
-/*
- * Matches the seeded-window file with the history just loaded, and writes
- * it afresh (see the header).  In the postmaster, at start, after the
- * history is loaded, before any backend runs.
- */
-void
-ig_history_seeds_start(void)
-{
-	MemoryContext cxt;
-	MemoryContext old;
-	IgSeedsHead head;
-	bool		head_ok;
-	IgSeedRecord *records;
-	int			count;
-	int			kept = 0;
-	int			lost = 0;
-	uint64		reflected;
-	uint64		newest;
-	bool		matches;
-
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "insider_guard seeds at start",
-								ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-
-	records = read_file(&head, &head_ok, &count);
-	reflected = ig_history->loaded == IG_LOADED_CURRENT ? ig_history->loaded_seq : 0;
-	newest = head_ok ? head.base_seq : 0;
-	if (count > 0)
-		newest = Max(newest, records[count - 1].seq);
-	matches = reflected == 0 ||
-		(head_ok && head.base_seq <= reflected && newest >= reflected);
-	if (!matches)
-	{
-		forget_which_were_seeded();
-		ereport(LOG,
-				(errmsg("insider_guard: file \"%s\" lacks windows seeded into the history loaded",
-						IG_SEEDS_FILE),
-				 errdetail("Which windows of the history were seeded is not known: seeding a window of a series that holds windows is refused until reset_history forgets the series.")));
-		count = 0;
-	}
-
-	/* the newest record of each window still seeded, in a series loaded */
-	if (count > 0)
-		qsort(records, count, sizeof(IgSeedRecord), compare_by_window);
-	for (int i = 0; i < count; i++)
-	{
-		IgSeriesEntry *entry;
-
-		if (records[i].seq > reflected)
-		{
-			lost++;
-			continue;
-		}
-		if (i + 1 < count && records[i + 1].seq <= reflected &&
-			same_window(&records[i], &records[i + 1]))
-			continue;			/* a newer record of the window follows */
-		entry = hash_search(ig_series_index, &records[i].key, HASH_FIND, NULL);
-		if (records[i].rows == 0 || entry == NULL ||
-			records[i].seq < entry->born_seq)
-			continue;
-		records[kept++] = records[i];
-	}
-	if (kept > 0)
-		qsort(records, kept, sizeof(IgSeedRecord), compare_by_seq);
-	if (lost > 0)
-		ereport(LOG,
-				(errmsg("insider_guard: %d windows seeded after the history was last saved were lost",
-						lost),
-				 errdetail("The server stopped before saving them; seed them again.")));
-
-	ig_history->seeds_seq = reflected;
-	ig_history->seeds_usable = write_file(reflected, records, kept);
-	/* nothing to read if it could not be written (seeding is refused) */
-	pg_atomic_write_u64(&ig_history->seeds_len, !ig_history->seeds_usable ? 0 :
-						sizeof(IgSeedsHead) + (uint64) kept * sizeof(IgSeedRecord));
-	ig_history->seeds_synced = pg_atomic_read_u64(&ig_history->seeds_len);
-
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
 }

@@ -346,9 +346,9 @@ ok(!$node->log_contains(qr/insider_guard: ignoring file/, $offset),
 	'the history file of an earlier build loads');
 is($series->('dave'), $dave, 'with its windows');
 is($series->('erin'), $erin, 'all of them');
-my ($ret, $out, $err) = $node->psql('postgres', qq{
+my (undef, undef, $refused) = $node->psql('postgres', qq{
 	SELECT insider_guard.record_history('dave', NULL, '1 hour', '$dave_end', 10)});
-like($err,
+like($refused,
 	qr/ERROR:  insider_guard: which windows of role "dave"'s hourly history of all tables were seeded is not known.*HINT:  Forget the history with insider_guard.reset_history\('dave'\), then seed it whole again\./s,
 	'seeding a series it holds windows of is refused');
 is($series->('dave'), $dave, 'and changes nothing');
