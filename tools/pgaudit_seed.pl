@@ -454,6 +454,9 @@ for my $path (@ARGV)
 	else { read_stderr($path, \&audit_line, $seen); }
 }
 
+die "pgaudit_seed: no pgaudit line in the logs: are they a server's with "
+  . "pgaudit.log = 'read'? (check --format, and --prefix for stderr logs)\n"
+  if $count{records} == 0;
 die "pgaudit_seed: the audit lines have no rows: set pgaudit.log_rows = on\n"
   if $count{no_rows} > 0 && $count{used} == 0;
 if (!defined $opt{database} && keys %databases > 1)
@@ -514,12 +517,12 @@ for my $role (sort keys %rows)
 }
 
 my $summary = sprintf(
-	"%d hourly and %d daily windows of %d roles, from %d statements "
+	"%d hourly and %d daily windows of %d role%s, from %d statements "
 	  . "(%d audit lines; %d not of tables insider_guard counts, %d of other "
 	  . "databases, %d of other roles); %d windows not ended%s, %d begun before "
 	  . "the logs%s",
 	$windows{$HOUR} // 0, $windows{$DAY} // 0, scalar(keys %rows),
-	$count{statements}, $count{records}, $count{not_counted},
+	scalar(keys %rows) == 1 ? '' : 's', $count{statements}, $count{records}, $count{not_counted},
 	$count{other_database}, $count{other_role}, $in_progress,
 	defined $opt{until} ? " by --until" : '', $partial,
 	defined $from ? ' (' . sql_time($from) . ')' : '');
