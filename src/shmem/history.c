@@ -20,10 +20,10 @@
  * per statement.  A window the server counted is not added if it is no
  * later than the newest window seeded into its series (the seeded one
  * stands for it: it closed just after the seeding), and marks where the
- * server's own windows begin, before which alone seeding is allowed.  A
- * change
- * bumps "generation", which is how backends know that the limits they
- * computed from the history may have moved.  Windows that close bump it
+ * server's own windows begin, before which alone seeding is allowed.
+ *
+ * A change bumps "generation", which is how backends know that the limits
+ * they computed from the history may have moved.  Windows that close bump it
  * at most once a second (IG_WINDOWS_SPACING): after an hour boundary
  * every active series gets a window within a minute or so, and a bump
  * for each would have every statement under a baseline rule recompute

@@ -253,11 +253,15 @@ log_line_prefix = '%m [%p] %q%u\@%d '
 	# the script's calls
 	my @args = ('--database', 'postgres', map { ('--role', $_) } @roles);
 	push @args, '--log-timezone', $tz if $destination eq 'stderr';
-	my ($sql, $err) = ('', '');
-	IPC::Run::run([ $^X, $script, @args, $dated_path ], '>', \$sql, '2>', \$err)
-	  or die "pgaudit_seed.pl failed: $err";
-	like($err, qr/^pgaudit_seed: \d+ hourly and \d+ daily windows of 3 roles/,
-		"$destination: the script says what it seeds");
+	my $seed = sub {
+		my ($sql, $err) = ('', '');
+		IPC::Run::run([ $^X, $script, @args, $dated_path ], '>', \$sql, '2>', \$err)
+		  or die "pgaudit_seed.pl failed: $err";
+		like($err, qr/^pgaudit_seed: \d+ hourly and \d+ daily windows of 3 roles/,
+			"$destination: the script says what it seeds");
+		return $sql;
+	};
+	my $sql = $seed->();
 	my @calls = grep { !/^--/ } split /\n/, $sql;
 	my @expected = expected_calls($d0, @run);
 	is_deeply(\@calls, \@expected,
@@ -265,10 +269,11 @@ log_line_prefix = '%m [%p] %q%u\@%d '
 
 	# loaded, the baselines are those of the same windows seeded directly
 	my $load = sub {
-		my ($ret, $stdout, $stderr) = $node->psql('postgres', $sql);
+		my ($calls) = @_;
+		my ($ret, $stdout, $stderr) = $node->psql('postgres', $calls);
 		is($stderr, '', "$destination: the calls load");
 	};
-	$load->();
+	$load->($sql);
 	my $direct = join("\n", @expected);
 	for my $role (@roles)
 	{
@@ -291,13 +296,15 @@ log_line_prefix = '%m [%p] %q%u\@%d '
 		"$destination: Eve Smith: 5 hours of \"Orders\"");
 
 	# the script run again, and after a restart: nothing doubles
-	$load->();
+	my $again = $seed->();
+	is($again, $sql, "$destination: run again, the script prints the same calls");
+	$load->($again);
 	is(baselines($node, $_), $seeded{$_}, "$destination: $_: the same seeded twice")
 	  for @roles;
 	$node->restart;
 	is(baselines($node, $_), $seeded{$_}, "$destination: $_: the same after a restart")
 	  for @roles;
-	$load->();
+	$load->($seed->());
 	is(baselines($node, $_), $seeded{$_}, "$destination: $_: and seeded again")
 	  for @roles;
 	$node->stop;
