@@ -317,7 +317,9 @@ ig_history_seed(const IgSeriesKey *key, TimestampTz window_end, int64 rows,
 	ig_history_changed();
 	LWLockRelease(ig_history->lock);
 
-	index_sync(offset + sizeof(record));
+	/* the index had every record before this one (synced under the lock) */
+	index_put(&record);
+	index_read = offset + sizeof(record);
 	return IG_SEED_DONE;
 }
 
