@@ -19,6 +19,9 @@ OBJS = \
 	src/shmem/counters_read.o \
 	src/shmem/counters_file.o \
 	src/shmem/history.o \
+	src/shmem/history_seeds.o \
+	src/shmem/history_seeds_file.o \
+	src/shmem/history_file.o \
 	src/shmem/violations_file.o \
 	src/shmem/violations_store.o \
 	src/shmem/violations.o \

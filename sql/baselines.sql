@@ -34,11 +34,15 @@ GRANT SELECT ON customers TO support, tiny;
 CREATE FUNCTION creads(who name) RETURNS bigint LANGUAGE sql
 AS $$ SELECT insider_guard.rows_read(who::regrole, '1 hour', 'customers') $$;
 
--- seeds 20 days of hourly windows, ending at midnight (UTC, real clock) today
+-- seeds 20 days of hourly windows, ending at midnight (UTC, real clock)
+-- today -- the day this file started, so that seeding again seeds the
+-- same windows even after midnight
+SELECT set_config('baselines.today', date_trunc('day', now())::text, false)
+       IS NOT NULL AS today_set;
 CREATE FUNCTION seed(who name, low int, spread int, tbl regclass DEFAULT NULL, days int DEFAULT 20)
 RETURNS bigint LANGUAGE sql AS $$
     SELECT count(insider_guard.record_history(who::regrole, tbl, '1 hour',
-                 date_trunc('day', now()) - make_interval(hours => h),
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h),
                  low + h % spread))
     FROM generate_series(0, days * 24 - 1) h $$;
 
@@ -139,6 +143,45 @@ SELECT group_role, members FROM insider_guard.peer_groups ORDER BY group_role::t
 SELECT role_name, table_name, per, active_windows, days_seen, typical_rows,
        high_rows, peer_high_rows, limit_now
 FROM insider_guard.baselines;
+
+-- ---------------------------------------------------------------------
+-- seeding a window again replaces it: the last call's rows count
+-- ---------------------------------------------------------------------
+CREATE TEMP TABLE seeded_once AS SELECT * FROM insider_guard.baselines;
+CREATE FUNCTION baselines_changed() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM (SELECT * FROM insider_guard.baselines
+                          EXCEPT SELECT * FROM seeded_once) d $$;
+-- the same windows again (a seeding script run twice): nothing doubles
+SELECT seed('terry', 4, 3) AS terry_windows_again;
+SELECT seed(p, 40, 21) AS peer_windows_again FROM unnest('{p1,p2,p3,p4,p5}'::name[]) p;
+SELECT baselines_changed() AS changed_by_seeding_again;
+-- other rows: the 10 oldest hours read 1,000 rows each instead
+SELECT count(insider_guard.record_history('terry', NULL, '1 hour',
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h), 1000))
+FROM generate_series(470, 479) h;
+SELECT active_windows, days_seen, typical_rows, high_rows
+FROM insider_guard.baselines WHERE role_name = 'terry';
+-- and back to what they were: the history is as seeded once
+SELECT count(insider_guard.record_history('terry', NULL, '1 hour',
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h), 4 + h % 3))
+FROM generate_series(470, 479) h;
+SELECT baselines_changed() AS changed_after_replacing_back;
+-- 0 rows removes a seeded window: the 24 hours of the oldest day go, and
+-- the day with them
+SELECT count(insider_guard.record_history('terry', NULL, '1 hour',
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h), 0))
+FROM generate_series(456, 479) h;
+SELECT active_windows, days_seen, typical_rows, high_rows
+FROM insider_guard.baselines WHERE role_name = 'terry';
+-- a window is the UTC hour holding the instant before window_end: an end
+-- inside the hour names the hour it ends in, replaced by the second call
+SELECT insider_guard.record_history('terry', NULL, '1 hour',
+           current_setting('baselines.today')::timestamptz - interval '480 hours' + interval '1 second', 5);
+SELECT insider_guard.record_history('terry', NULL, '1 hour',
+           current_setting('baselines.today')::timestamptz - interval '479 hours' - interval '17 minutes', 6);
+SELECT active_windows, days_seen FROM insider_guard.baselines WHERE role_name = 'terry';
+SELECT seed('terry', 4, 3) AS terry_windows_back;
+SELECT baselines_changed() AS changed_after_seeding_back;
 
 -- ---------------------------------------------------------------------
 -- self, log: 500 rows in an hour against 5 x p99 (7) floored at 100

@@ -86,12 +86,14 @@ ig_save_history(void)
 }
 
 /*
- * Loads the history saved last; at postmaster start, into empty memory.
+ * Loads the history saved last, and matches the record of seeded windows
+ * with it; at postmaster start, into empty memory.
  */
 void
 ig_load_history(void)
 {
 	ig_file_load_or_previous(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_load);
+	ig_history_seeds_start();
 }
 
 /*

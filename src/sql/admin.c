@@ -35,6 +35,7 @@
 #include "sql/adminlog.h"
 #include "sql/args.h"
 #include "base/guc.h"
+#include "base/names.h"
 #include "shmem/history.h"
 #include "base/window.h"
 
@@ -333,11 +334,48 @@ ig_drop_peer_group(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Raises the error for a window record_history refused (see
+ * ig_history_seed): it overlaps the windows the server counted itself into
+ * the series, or which windows the series holds were seeded is not known.
+ */
+static void
+seed_refused(const IgSeriesKey *key, IgSeedResult result,
+			 TimestampTz window_end, TimestampTz live_from)
+{
+	char	   *role = ig_role_name(key->roleid, true);
+	const char *per = key->kind == IG_HIST_DAY ? "daily" : "hourly";
+	char	   *of;
+
+	if (OidIsValid(key->relid))
+		of = psprintf("table \"%s\"", ig_qualified_name(key->relid));
+	else
+		of = pstrdup("all tables");
+	if (result == IG_SEED_UNKNOWN)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("insider_guard: which windows of role \"%s\"'s %s history of %s were seeded is not known",
+						role, per, of),
+				 errdetail("The history was kept by an earlier build, or the record of seeded windows was lost: seeding a window again could count it twice."),
+				 errhint("Forget the history with insider_guard.reset_history('%s'), then seed it whole again.",
+						 role)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("insider_guard: the window ending at %s overlaps the history the server counted itself",
+					timestamptz_to_str(window_end)),
+			 errdetail("The server has counted role \"%s\"'s %s windows of %s itself from %s on; a seeded window must end by then.",
+					   role, per, of, timestamptz_to_str(live_from)),
+			 errhint("Seed only the windows before it, or forget the history with insider_guard.reset_history first.")));
+}
+
+/*
  * insider_guard.record_history(role_name regrole, on_table regclass,
  *     per interval, window_end timestamptz, rows bigint) RETURNS void:
- * seeds the history with a past window (on_table NULL: all tables) that
- * ended at window_end and read "rows" rows.  A window that read nothing
- * is not history and is not recorded.
+ * seeds the history with a past window (on_table NULL: all tables) -- the
+ * UTC hour or day that holds the instant just before window_end -- that
+ * read "rows" rows.  The same window seeded again is replaced: the last
+ * call's rows count, and 0 rows removes it (a window that read nothing is
+ * not history).  Windows from the oldest the server counted itself into
+ * the series on are refused.  Not transactional.
  */
 Datum
 ig_record_history(PG_FUNCTION_ARGS)
@@ -348,7 +386,9 @@ ig_record_history(PG_FUNCTION_ARGS)
 	TIMESTAMPTZOID, INT8OID};
 	IgSeriesKey key;
 	TimestampTz window_end;
+	TimestampTz live_from = 0;
 	int64		rows;
+	IgSeedResult result;
 
 	ig_require_preloaded();
 	if (PG_ARGISNULL(0))
@@ -393,7 +433,16 @@ ig_record_history(PG_FUNCTION_ARGS)
 	key.dbid = MyDatabaseId;
 	key.roleid = PG_GETARG_OID(0);
 	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
-	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false, true);
+	result = ig_history_seed(&key, window_end, rows, &live_from);
+	if (result == IG_SEED_OVERLAPS || result == IG_SEED_UNKNOWN)
+		seed_refused(&key, result,
+					 ig_floor_div(window_end - 1, ig_hist_kind_length(key.kind)) *
+					 ig_hist_kind_length(key.kind) + ig_hist_kind_length(key.kind),
+					 live_from);
+	if (result == IG_SEED_NO_ROOM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("insider_guard: no shared memory left for another history series")));
 	ig_admin_log_call(fcinfo, "record_history", argnames, argtypes, 5,
 					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();
