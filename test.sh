@@ -82,6 +82,12 @@ suites=${*:-unit regress isolation tap}
 . "$here/test/prepare.sh"
 say "packages"
 prepare_packages
+case " $suites " in
+    *" tap "*)
+        prepare_monitoring_packages
+        # installed: TAP test 029 fails, rather than skips, without them
+        export IG_MONITORING_REQUIRED=1 ;;
+esac
 say "building"
 # the test build: it has insider_guard.test_clock_offset (see Makefile)
 export IG_TESTING=1
