@@ -1,0 +1,274 @@
+# The metrics of monitoring/postgres_exporter.yaml, read by the real
+# prometheus-postgres-exporter (Debian's package) as a monitoring role
+# granted only what monitoring/grants.sql grants: after known activity
+# (roles reading known numbers of rows, block and log violations) the
+# scraped series have exactly the expected values, the exporter logs no
+# query error, and promtool accepts the scraped text and the alerting
+# rules of monitoring/alerts.yml (and their unit tests), and rejects a
+# broken copy of the rules.
+#
+# Needs prometheus-postgres-exporter and promtool (package prometheus):
+# test.sh installs them and sets IG_MONITORING_REQUIRED, and so does CI;
+# without them the test fails there, and is skipped anywhere else.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use File::Copy;
+use HTTP::Tiny;
+use InsiderGuardTest;
+use IPC::Run;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $monitoring = "$FindBin::RealBin/../../monitoring";
+
+# The path of a program in PATH or /usr/bin, or undef.
+sub find_program
+{
+	my ($name) = @_;
+	for my $dir (split(/:/, $ENV{PATH} // ''), '/usr/bin', '/usr/sbin')
+	{
+		return "$dir/$name" if -x "$dir/$name";
+	}
+	return undef;
+}
+
+my $exporter = find_program('prometheus-postgres-exporter');
+my $promtool = find_program('promtool');
+if (!$exporter || !$promtool)
+{
+	my $why = 'needs prometheus-postgres-exporter and promtool '
+	  . '(apt-get install --no-install-recommends prometheus-postgres-exporter prometheus)';
+	plan skip_all => $why
+	  unless ($ENV{CI} // '') eq 'true' || $ENV{IG_MONITORING_REQUIRED};
+	fail("$why: not installed, though test.sh or CI should have installed them");
+	done_testing();
+	exit 1;
+}
+
+my $node = new_node('prometheus');
+setup_reader($node, 1000);
+
+# the monitoring role: a login, and the documented grants
+$node->safe_psql('postgres', 'CREATE ROLE insider_guard_monitor LOGIN');
+$node->command_ok(
+	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-v', 'monitor=insider_guard_monitor',
+		'-d', $node->connstr('postgres'), '-f', "$monitoring/grants.sql" ],
+	'monitoring/grants.sql runs');
+is( $node->safe_psql('postgres', q{
+		SELECT has_table_privilege('insider_guard_monitor', 'insider_guard.thresholds', 'INSERT, UPDATE, DELETE, TRUNCATE')
+		    OR has_function_privilege('insider_guard_monitor', 'insider_guard.reset(regrole)', 'EXECUTE')
+		    OR has_function_privilege('insider_guard_monitor', 'insider_guard.prune_violations(interval)', 'EXECUTE')}),
+	'f', 'the monitoring role may change no rule, count or record');
+
+# Runs $sql as $role; returns psql's stderr.
+sub as_role
+{
+	my ($role, $sql) = @_;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', $sql,
+		extra_params => [ '-U', $role ],
+		stdout => \$out, stderr => \$err);
+	return $err;
+}
+
+# known reads: alice 500 rows; filler_01 .. filler_25 read 101 .. 125
+# rows, so the 20 roles that read most are alice and filler_07 .. 25
+$node->safe_psql('postgres', join('',
+	map { sprintf("CREATE ROLE filler_%02d LOGIN; GRANT SELECT ON customers TO filler_%02d;\n", $_, $_) }
+	  1 .. 25));
+as_role('alice', 'SELECT count(*) FROM (SELECT * FROM customers LIMIT 500) s');
+as_role(sprintf('filler_%02d', $_),
+	sprintf('SELECT count(*) FROM (SELECT * FROM customers LIMIT %d) s', 100 + $_))
+  for 1 .. 25;
+
+# violations: carol is stopped (a block record), stopped again (a
+# repeat), reset and stopped anew (a second record); dave crosses a log
+# threshold (a log record)
+$node->safe_psql('postgres', q{
+	CREATE ROLE carol LOGIN;
+	CREATE ROLE dave LOGIN;
+	GRANT SELECT ON customers TO carol, dave;
+	SELECT insider_guard.set_threshold('carol', 10, '1 hour', 'block', 'customers');
+	SELECT insider_guard.set_threshold('dave', 5, '1 day', 'log');
+	SELECT insider_guard.set_threshold(NULL, 100000, '30 days', 'log');
+});
+like(as_role('carol', 'SELECT count(*) FROM customers'),
+	qr/may not read more rows/, 'carol is stopped');
+like(as_role('carol', 'SELECT count(*) FROM customers'),
+	qr/may not read more rows/, 'and stopped again');
+is(as_role('dave', 'SELECT count(*) FROM (SELECT * FROM customers LIMIT 8) s'),
+	'', 'dave crosses his log threshold, unstopped');
+$node->safe_psql('postgres', "SELECT insider_guard.reset('carol')");
+like(as_role('carol', 'SELECT count(*) FROM customers'),
+	qr/may not read more rows/, 'carol is stopped after her reset');
+
+# alice's baseline: 20 days of 5 rows an hour, at most 5 x p99, never
+# less than 1,000 rows: 1,000
+$node->safe_psql('postgres', q{
+	SELECT count(insider_guard.record_history('alice', NULL, '1 hour',
+				date_trunc('hour', now()) - make_interval(hours => h), 5))
+	FROM generate_series(1, 480) h;
+	SELECT insider_guard.set_baseline_rule('alice', 5, '1 hour', 1000, 'self', 'log');
+});
+
+# what the views say, as the superuser, to compare with
+my ($block_records, $block_last_id, $block_repeats) = split /\|/,
+  $node->safe_psql('postgres', q{
+	SELECT count(*), max(violation_id), sum(repeats)
+	FROM insider_guard.violations WHERE action = 'block'});
+my ($log_records, $log_last_id) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT count(*), max(violation_id)
+	FROM insider_guard.violations WHERE action = 'log'});
+is("$block_records $block_repeats", '2 1', 'two block records, one repeat');
+is($log_records, 1, 'one log record');
+
+# the exporter, on a free port of 127.0.0.1, through the Unix socket
+my $port = PostgreSQL::Test::Cluster::get_free_port();
+my $exporter_log = "$PostgreSQL::Test::Utils::log_path/029_exporter.log";
+my $dsn = sprintf('host=%s port=%d user=insider_guard_monitor dbname=postgres sslmode=disable',
+	$node->host, $node->port);
+my @exporter_cmd = (
+	$exporter,
+	'--disable-default-metrics', '--disable-settings-metrics',
+	'--no-collector.database', '--no-collector.bgwriter',
+	"--extend.query-path=$monitoring/postgres_exporter.yaml",
+	"--web.listen-address=127.0.0.1:$port");
+my $exporter_handle;
+{
+	local $ENV{DATA_SOURCE_NAME} = $dsn;
+	$exporter_handle = IPC::Run::start(\@exporter_cmd,
+		'<', \undef, '>', $exporter_log, '2>&1');
+}
+my $http = HTTP::Tiny->new(timeout => 30);
+
+# Scrapes the exporter; returns the text, once it answers.
+sub scrape
+{
+	my $response;
+	for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+	{
+		$response = $http->get("http://127.0.0.1:$port/metrics");
+		return $response->{content} if $response->{success};
+		die "exporter answered $response->{status}: $response->{content}"
+		  if $response->{status} != 599;
+		select(undef, undef, undef, 0.1);
+	}
+	die "the exporter did not answer: $response->{content}";
+}
+
+# The samples of a metric as { 'label="value",...' => value }, labels
+# sorted, the exporter's own "server" label left out.
+sub samples
+{
+	my ($text, $metric) = @_;
+	my %samples;
+	for my $line (split /\n/, $text)
+	{
+		next unless $line =~ /^\Q$metric\E(?:\{(.*)\})? (\S+)$/;
+		my ($labels, $value) = ($1 // '', $2);
+		my @labels = grep { !/^server=/ } ($labels =~ /(\w+="(?:[^"\\]|\\.)*")/g);
+		$samples{ join(',', sort @labels) } = $value;
+	}
+	return \%samples;
+}
+
+my $text = scrape();
+my $metrics_file = "$PostgreSQL::Test::Utils::tmp_check/029_metrics.txt";
+append_to_file($metrics_file, $text);
+
+# rows read: the top 20 by the last hour, each with its rows
+my %top = ('alice' => 500, map { (sprintf('filler_%02d', $_) => 100 + $_) } 7 .. 25);
+my %expected_hour = map { ("database=\"postgres\",role=\"$_\"" => $top{$_}) } keys %top;
+is_deeply(samples($text, 'insider_guard_role_rows_last_hour'), \%expected_hour,
+	'rows read in the last hour: the 20 roles that read most, and their rows');
+is_deeply(samples($text, 'insider_guard_role_rows_last_day'), \%expected_hour,
+	'and in the last day');
+
+# thresholds in force
+is_deeply(
+	samples($text, 'insider_guard_threshold_max_rows'),
+	{
+		'action="block",database="postgres",role="carol",table="public.customers",window_seconds="3600"' => 10,
+		'action="log",database="postgres",role="dave",table="*",window_seconds="86400"' => 5,
+		'action="log",database="postgres",role="*",table="*",window_seconds="2592000"' => 100000,
+	},
+	'each threshold: role, table, window, action and limit');
+is_deeply(
+	samples($text, 'insider_guard_baseline_limit_rows'),
+	{ 'database="postgres",role="alice",table="*",window_seconds="3600"' => 1000 },
+	"alice's baseline limit");
+
+# violations by action
+is_deeply(
+	samples($text, 'insider_guard_violations_stored'),
+	{
+		'action="block",database="postgres"' => 2,
+		'action="log",database="postgres"' => 1,
+	},
+	'violation records by action');
+is_deeply(
+	samples($text, 'insider_guard_violations_last_id'),
+	{
+		'action="block",database="postgres"' => $block_last_id,
+		'action="log",database="postgres"' => $log_last_id,
+	},
+	"the highest ids: the block records' ($block_last_id), the log record's ($log_last_id)");
+is_deeply(
+	samples($text, 'insider_guard_violations_repeats'),
+	{
+		'action="block",database="postgres"' => 1,
+		'action="log",database="postgres"' => 0,
+	},
+	'repeats by action');
+is_deeply(samples($text, 'pg_exporter_last_scrape_error'), { '' => 0 },
+	'the exporter ran every query');
+
+# a new block incident: the highest block id grows, the log one does not
+$node->safe_psql('postgres', "SELECT insider_guard.reset('carol')");
+like(as_role('carol', 'SELECT count(*) FROM customers'),
+	qr/may not read more rows/, 'carol is stopped once more');
+my $new_last_id = $node->safe_psql('postgres',
+	"SELECT max(violation_id) FROM insider_guard.violations WHERE action = 'block'");
+ok($new_last_id > $block_last_id, 'a new block record, with a higher id');
+$text = scrape();
+is_deeply(
+	samples($text, 'insider_guard_violations_last_id'),
+	{
+		'action="block",database="postgres"' => $new_last_id,
+		'action="log",database="postgres"' => $log_last_id,
+	},
+	'the next scrape shows the new highest block id');
+
+$exporter_handle->signal('TERM');
+$exporter_handle->finish;
+my $log = slurp_file($exporter_log);
+unlike($log, qr/level=error|Error running query/, 'the exporter logged no error');
+like($log, qr/Established new database connection/,
+	'the exporter did connect (its log is the one read)');
+
+# promtool: the scraped text, the rules, their unit tests
+my ($out, $err) = ('', '');
+my $ok = IPC::Run::run([ $promtool, 'check', 'metrics' ], '<', $metrics_file,
+	'>', \$out, '2>', \$err);
+ok($ok, 'promtool check metrics accepts the scraped text')
+  or diag("stdout: $out\nstderr: $err");
+command_ok([ $promtool, 'check', 'rules', "$monitoring/alerts.yml" ],
+	'promtool check rules accepts alerts.yml');
+command_ok([ $promtool, 'test', 'rules', "$monitoring/alerts_test.yml" ],
+	'the alerts fire, and stay silent, as their unit tests expect');
+
+# a broken copy: the check can fail
+my $broken = "$PostgreSQL::Test::Utils::tmp_check/029_alerts_broken.yml";
+my $rules = slurp_file("$monitoring/alerts.yml");
+ok($rules =~ s/insider_guard_counters_in_use \/ insider_guard_max_tracked > 0.9/insider_guard_counters_in_use \/ > 0.9/,
+	'a copy of alerts.yml with a syntax error');
+append_to_file($broken, $rules);
+command_fails([ $promtool, 'check', 'rules', $broken ],
+	'promtool check rules rejects it');
+
+done_testing();
