@@ -80,5 +80,6 @@ extern void ig_violations_note_reset(Oid roleid);
 extern uint64 ig_parallel_query_key(bool leader);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
+extern void ig_violations_info(int64 *records, int64 *bytes, int64 *dropped);
 
 #endif							/* IG_VIOLATIONS_H */

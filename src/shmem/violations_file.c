@@ -337,6 +337,7 @@ ig_vfile_recover(void)
 
 	ig_vstate->oldest = ig_vstate->newest = 1;
 	ig_vstate->total_size = 0;
+	ig_vstate->nrecords = 0;
 	dir = AllocateDir(IG_VIOLATIONS_DIR);
 	while (dir && (de = ReadDirExtended(dir, IG_VIOLATIONS_DIR, LOG)) != NULL)
 	{
@@ -385,6 +386,7 @@ ig_vfile_recover(void)
 			continue;
 		ig_vfile_path(path, segment);
 		end = scan_segment(data, len, &nrecords, &last_id, &skipped);
+		ig_vstate->nrecords += nrecords;
 		if (skipped > 0)
 			ereport(LOG,
 					(errmsg("insider_guard: skipped %zu bytes of damaged records in \"%s\"; the %lld intact violation records around them are kept",

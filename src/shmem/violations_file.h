@@ -95,7 +95,9 @@ typedef struct IgViolationsShared
 	uint32		newest;			/* segment being appended to */
 	uint64		newest_size;	/* its size */
 	uint64		total_size;		/* of all segments */
-	uint64		dropped;		/* records dropped to respect the cap */
+	uint64		nrecords;		/* violation records in them (valid ones) */
+	uint64		dropped;		/* records dropped to respect the cap, since
+								 * the shared memory was made */
 	int			next_recent;
 	IgRecentBlock recent[IG_RECENT_BLOCKS];
 	/* per PGPROC: number of its latest parallel query, see below */
