@@ -13,7 +13,8 @@
 \else
 \set monitor prometheus
 \endif
-GRANT SELECT ON insider_guard.role_activity,
+GRANT SELECT ON insider_guard.info,
+                insider_guard.role_activity,
                 insider_guard.violations,
                 insider_guard.baselines,
                 insider_guard.thresholds

@@ -1,11 +1,13 @@
 # The metrics of monitoring/postgres_exporter.yaml, read by the real
 # prometheus-postgres-exporter (Debian's package) as a monitoring role
-# granted only what monitoring/grants.sql grants: after known activity
-# (roles reading known numbers of rows, block and log violations) the
-# scraped series have exactly the expected values, the exporter logs no
-# query error, and promtool accepts the scraped text and the alerting
-# rules of monitoring/alerts.yml (and their unit tests), and rejects a
-# broken copy of the rules.
+# granted only what monitoring/grants.sql grants, from two databases
+# (the second found by --auto-discover-databases): after known activity
+# (roles reading known numbers of rows, counters evicted, block and log
+# violations) the scraped series have exactly the expected values, those
+# of the info view once, the exporter logs no query error, and promtool
+# accepts the scraped text and the alerting rules of
+# monitoring/alerts.yml (and their unit tests), and rejects a broken copy
+# of the rules.
 #
 # Needs prometheus-postgres-exporter and promtool (package prometheus):
 # test.sh installs them and sets IG_MONITORING_REQUIRED, and so does CI;
@@ -50,7 +52,10 @@ if (!$exporter || !$promtool)
 	exit 1;
 }
 
-my $node = new_node('prometheus');
+# room for 50 counters (two a role: customers, all tables) and distinct
+# figures for each column of info
+my $node = new_node('prometheus', 'insider_guard.max_tracked = 50',
+	'insider_guard.max_history = 5000', 'insider_guard.save_interval = 7s');
 setup_reader($node, 1000);
 
 # the monitoring role: a login, and the documented grants
@@ -59,32 +64,52 @@ $node->command_ok(
 	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-v', 'monitor=insider_guard_monitor',
 		'-d', $node->connstr('postgres'), '-f', "$monitoring/grants.sql" ],
 	'monitoring/grants.sql runs');
+# a second database, which the exporter finds by itself: erin reads 42
+# rows there
+$node->safe_psql('postgres', 'CREATE DATABASE crm');
+$node->safe_psql('crm', q{
+	CREATE EXTENSION insider_guard;
+	CREATE ROLE erin LOGIN;
+	CREATE TABLE leads (id int);
+	INSERT INTO leads SELECT generate_series(1, 100);
+	GRANT SELECT ON leads TO erin;
+});
+$node->command_ok(
+	[ 'psql', '-X', '-v', 'ON_ERROR_STOP=1', '-v', 'monitor=insider_guard_monitor',
+		'-d', $node->connstr('crm'), '-f', "$monitoring/grants.sql" ],
+	'and in database crm');
+# and one without insider_guard, which it must leave alone
+$node->safe_psql('postgres', 'CREATE DATABASE plain');
 is( $node->safe_psql('postgres', q{
 		SELECT has_table_privilege('insider_guard_monitor', 'insider_guard.thresholds', 'INSERT, UPDATE, DELETE, TRUNCATE')
 		    OR has_function_privilege('insider_guard_monitor', 'insider_guard.reset(regrole)', 'EXECUTE')
 		    OR has_function_privilege('insider_guard_monitor', 'insider_guard.prune_violations(interval)', 'EXECUTE')}),
 	'f', 'the monitoring role may change no rule, count or record');
 
-# Runs $sql as $role; returns psql's stderr.
+# Runs $sql as $role (in database $db, postgres if not given); returns
+# psql's stderr.
 sub as_role
 {
-	my ($role, $sql) = @_;
+	my ($role, $sql, $db) = @_;
 	my ($out, $err) = ('', '');
-	$node->psql('postgres', $sql,
+	$node->psql($db // 'postgres', $sql,
 		extra_params => [ '-U', $role ],
 		stdout => \$out, stderr => \$err);
 	return $err;
 }
 
-# known reads: alice 500 rows; filler_01 .. filler_25 read 101 .. 125
-# rows, so the 20 roles that read most are alice and filler_07 .. 25
+# known reads: filler_01 .. filler_25 read 101 .. 125 rows, then alice
+# 500, so the 20 roles that read most are alice and filler_07 .. 25.
+# The fillers take the 50 counters: those who read after them evict the
+# least recently used, the first fillers'.
 $node->safe_psql('postgres', join('',
 	map { sprintf("CREATE ROLE filler_%02d LOGIN; GRANT SELECT ON customers TO filler_%02d;\n", $_, $_) }
 	  1 .. 25));
-as_role('alice', 'SELECT count(*) FROM (SELECT * FROM customers LIMIT 500) s');
 as_role(sprintf('filler_%02d', $_),
 	sprintf('SELECT count(*) FROM (SELECT * FROM customers LIMIT %d) s', 100 + $_))
   for 1 .. 25;
+as_role('alice', 'SELECT count(*) FROM (SELECT * FROM customers LIMIT 500) s');
+as_role('erin', 'SELECT count(*) FROM (SELECT * FROM leads LIMIT 42) s', 'crm');
 
 # violations: carol is stopped (a block record), stopped again (a
 # repeat), reset and stopped anew (a second record); dave crosses a log
@@ -127,7 +152,8 @@ my ($log_records, $log_last_id) = split /\|/, $node->safe_psql('postgres', q{
 is("$block_records $block_repeats", '2 1', 'two block records, one repeat');
 is($log_records, 1, 'one log record');
 
-# the exporter, on a free port of 127.0.0.1, through the Unix socket
+# the exporter, on a free port of 127.0.0.1, through the Unix socket; it
+# finds crm and plain, and reads crm only
 my $port = PostgreSQL::Test::Cluster::get_free_port();
 my $exporter_log = "$PostgreSQL::Test::Utils::log_path/029_exporter.log";
 my $dsn = sprintf('host=%s port=%d user=insider_guard_monitor dbname=postgres sslmode=disable',
@@ -136,6 +162,7 @@ my @exporter_cmd = (
 	$exporter,
 	'--disable-default-metrics', '--disable-settings-metrics',
 	'--no-collector.database', '--no-collector.bgwriter',
+	'--auto-discover-databases', '--include-databases=crm',
 	"--extend.query-path=$monitoring/postgres_exporter.yaml",
 	"--web.listen-address=127.0.0.1:$port");
 my $exporter_handle;
@@ -177,13 +204,47 @@ sub samples
 	return \%samples;
 }
 
+# info, just before and just after the scrape
+my $info_sql = q{
+	SELECT counters_in_use, max_tracked, evictions, fail_closed_statements,
+		   rule_checks_skipped, history_series_in_use, history_series_max,
+		   violation_records, violation_bytes, records_dropped,
+		   extract(epoch FROM coalesce(last_save_at, stats_reset_at)),
+		   extract(epoch FROM stats_reset_at)
+	FROM insider_guard.info};
+my @info_before = split /\|/, $node->safe_psql('postgres', $info_sql);
 my $text = scrape();
+my @info_after = split /\|/, $node->safe_psql('postgres', $info_sql);
 my $metrics_file = "$PostgreSQL::Test::Utils::tmp_check/029_metrics.txt";
 append_to_file($metrics_file, $text);
+
+# info: once (not once a database), each column as read around the scrape
+my @info_metrics = qw(counters_in_use max_tracked evictions_total
+  fail_closed_statements_total rule_checks_skipped_total
+  history_series_in_use history_series_max violation_records
+  violation_bytes records_dropped_total last_save_timestamp_seconds
+  stats_reset_timestamp_seconds);
+for my $i (0 .. $#info_metrics)
+{
+	my $metric = "insider_guard_$info_metrics[$i]";
+	my $samples = samples($text, $metric);
+	my ($low, $high) = sort { $a <=> $b } ($info_before[$i], $info_after[$i]);
+	ok( keys %$samples == 1 && exists $samples->{''}
+		  && $samples->{''} >= $low - 0.001 && $samples->{''} <= $high + 0.001,
+		"$metric: one series, $low" . ($high != $low ? " .. $high" : ''))
+	  or diag("got: " . join(', ', map { "{$_} $samples->{$_}" } sort keys %$samples));
+}
+is_deeply(samples($text, 'insider_guard_save_interval_seconds'), { '' => 7 },
+	'insider_guard_save_interval_seconds: 7');
+is($info_before[1] . ' ' . $info_before[6], '50 5000',
+	'max_tracked and max_history as configured');
+ok($info_before[2] > 0, "counters were evicted ($info_before[2])");
+is($info_before[7], 3, 'three violation records');
 
 # rows read: the top 20 by the last hour, each with its rows
 my %top = ('alice' => 500, map { (sprintf('filler_%02d', $_) => 100 + $_) } 7 .. 25);
 my %expected_hour = map { ("database=\"postgres\",role=\"$_\"" => $top{$_}) } keys %top;
+$expected_hour{'database="crm",role="erin"'} = 42;
 is_deeply(samples($text, 'insider_guard_role_rows_last_hour'), \%expected_hour,
 	'rows read in the last hour: the 20 roles that read most, and their rows');
 is_deeply(samples($text, 'insider_guard_role_rows_last_day'), \%expected_hour,
@@ -209,20 +270,26 @@ is_deeply(
 	{
 		'action="block",database="postgres"' => 2,
 		'action="log",database="postgres"' => 1,
+		'action="block",database="crm"' => 0,
+		'action="log",database="crm"' => 0,
 	},
-	'violation records by action');
+	'violation records by database and action');
 is_deeply(
 	samples($text, 'insider_guard_violations_last_id'),
 	{
 		'action="block",database="postgres"' => $block_last_id,
 		'action="log",database="postgres"' => $log_last_id,
+		'action="block",database="crm"' => 0,
+		'action="log",database="crm"' => 0,
 	},
-	"the highest ids: the block records' ($block_last_id), the log record's ($log_last_id)");
+	"the highest ids: the block records' ($block_last_id), the log record's ($log_last_id), none in crm");
 is_deeply(
 	samples($text, 'insider_guard_violations_repeats'),
 	{
 		'action="block",database="postgres"' => 1,
 		'action="log",database="postgres"' => 0,
+		'action="block",database="crm"' => 0,
+		'action="log",database="crm"' => 0,
 	},
 	'repeats by action');
 is_deeply(samples($text, 'pg_exporter_last_scrape_error'), { '' => 0 },
@@ -241,6 +308,8 @@ is_deeply(
 	{
 		'action="block",database="postgres"' => $new_last_id,
 		'action="log",database="postgres"' => $log_last_id,
+		'action="block",database="crm"' => 0,
+		'action="log",database="crm"' => 0,
 	},
 	'the next scrape shows the new highest block id');
 
@@ -259,6 +328,19 @@ ok($ok, 'promtool check metrics accepts the scraped text')
   or diag("stdout: $out\nstderr: $err");
 command_ok([ $promtool, 'check', 'rules', "$monitoring/alerts.yml" ],
 	'promtool check rules accepts alerts.yml');
+
+# the rules and their unit tests name metrics the exporter serves: a
+# misspelt name would pass both checks and never fire
+my %served = map { /^(\w+)(?:\{| )/ ? ($1 => 1) : () } grep { !/^#/ } split /\n/, $text;
+for my $file ('alerts.yml', 'alerts_test.yml')
+{
+	my %named = map { $_ => 1 }
+	  (slurp_file("$monitoring/$file") =~ /\b((?:insider_guard|pg_exporter)_\w+)/g);
+	my @unknown = grep { !$served{$_} } sort keys %named;
+	ok(keys %named >= 8 && !@unknown,
+		"the " . scalar(keys %named) . " metrics $file names are served")
+	  or diag("not served: @unknown");
+}
 command_ok([ $promtool, 'test', 'rules', "$monitoring/alerts_test.yml" ],
 	'the alerts fire, and stay silent, as their unit tests expect');
 
