@@ -7,7 +7,9 @@
 # of the info view once, the exporter logs no query error, and promtool
 # accepts the scraped text and the alerting rules of
 # monitoring/alerts.yml (and their unit tests), and rejects a broken copy
-# of the rules.
+# of the rules.  And the polling queries of docs/monitoring.md, as the
+# same role: new ids only, and a repeat seen as the same record's later
+# last_seen_at.
 #
 # Needs prometheus-postgres-exporter and promtool (package prometheus):
 # test.sh installs them and sets IG_MONITORING_REQUIRED, and so does CI;
@@ -312,6 +314,41 @@ is_deeply(
 		'action="log",database="crm"' => 0,
 	},
 	'the next scrape shows the new highest block id');
+
+# the polling of docs/monitoring.md, as the monitoring role: new ids
+# above the last handled; a repeat makes no new id, and shows in the
+# second query as a later last_seen_at of the same record
+my $as_monitor = sub {
+	my ($sql) = @_;
+	return $node->safe_psql('postgres', $sql,
+		extra_params => [ '-U', 'insider_guard_monitor' ]);
+};
+my $new_ids = sub {
+	my ($last_id) = @_;
+	return $as_monitor->(qq{
+		SELECT string_agg(violation_id::text, ',' ORDER BY violation_id)
+		FROM insider_guard.violations WHERE violation_id > $last_id});
+};
+is($new_ids->(0),
+	$node->safe_psql('postgres',
+		'SELECT string_agg(violation_id::text, \',\' ORDER BY violation_id) FROM insider_guard.violations'),
+	'polled from 0: every record, in id order');
+is($new_ids->($block_last_id), $new_last_id, 'polled from the last id: the new record only');
+my $incident = sub {
+	return $as_monitor->(qq{
+		SELECT repeats || ' ' || last_seen_at FROM insider_guard.violations
+		WHERE action = 'block' AND violation_id <= $new_last_id
+		  AND last_seen_at > '$_[0]'::timestamptz - interval '5 minutes'
+		  AND violation_id = $new_last_id});
+};
+my ($repeats_before, $last_seen_before) = split / /, $incident->('-infinity'), 2;
+like(as_role('carol', 'SELECT count(*) FROM customers'),
+	qr/may not read more rows/, 'carol is stopped again: a repeat');
+is($new_ids->($new_last_id), '', 'a repeat makes no new id');
+my ($repeats_after, $last_seen_after) = split / /, $incident->($last_seen_before), 2;
+is($repeats_after, $repeats_before + 1, 'the second query shows one more repeat');
+ok( $as_monitor->("SELECT '$last_seen_after'::timestamptz > '$last_seen_before'::timestamptz") eq 't',
+	'and a later last_seen_at');
 
 $exporter_handle->signal('TERM');
 $exporter_handle->finish;
