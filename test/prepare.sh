@@ -58,6 +58,7 @@ prepare_monitoring_packages() {
         made=yes
     fi
     as_root apt-get update -q || status=$?
+    # shellcheck disable=SC2086
     [ $status -ne 0 ] || as_root env DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -q --no-install-recommends $MONITORING_PACKAGES || status=$?
     [ -z "$made" ] || as_root rm -f $policy
