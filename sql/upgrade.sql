@@ -30,6 +30,12 @@ RESET ROLE;
 SELECT insider_guard.set_baseline_rule('upgrader', on_table => 'accounts') > :tid AS baseline_rule;
 SELECT insider_guard.add_peer_group('upgrader');
 SELECT count(*) AS groups FROM insider_guard.peer_groups;
+-- a record made under 0.2.0 (by the current library)
+INSERT INTO accounts SELECT generate_series(1, 20);
+GRANT SELECT ON accounts TO upgrader;
+SET SESSION AUTHORIZATION upgrader;
+SELECT count(*) FROM accounts;
+RESET SESSION AUTHORIZATION;
 -- a grant on a view the next update replaces
 GRANT SELECT ON insider_guard.baselines TO upgrader;
 -- the current library runs the objects of 0.2.0: no info view yet
@@ -48,8 +54,9 @@ SELECT role_name FROM insider_guard.exemptions;
 SELECT count(*) AS baseline_rules_kept FROM insider_guard.baseline_rules;
 -- and the grants
 SET ROLE upgrader;
-SELECT count(*) AS records FROM insider_guard.violations;
-SELECT count(*) AS series FROM insider_guard.baselines;
+SELECT database_name = current_database() AS this_database, rule_kind, action, repeats
+FROM insider_guard.violations;
+SELECT table_name, per, limit_now, no_limit_reason FROM insider_guard.baselines;
 RESET ROLE;
 REVOKE SELECT ON insider_guard.violations, insider_guard.baselines FROM upgrader;
 -- the new view works

@@ -221,6 +221,9 @@ ig_vfile_decode(const char *data, IgViolation *v)
 	char	  **strings[IG_NSTRINGS];
 
 	v->facts = record_fixed(data);
+	/* before 0.2.0 there were only thresholds */
+	if (((const IgRecordHeader *) data)->magic == IG_VIOLATION_MAGIC_V1)
+		v->facts.rule_kind = IG_RULE_KIND_THRESHOLD;
 	v->repeats = 0;
 	v->last_seen = v->facts.occurred_at;
 

@@ -120,6 +120,12 @@ typedef struct IgRecordScan
 
 typedef IgViolationFacts IgRecordFixed;
 
+/* the layout on disk: rule_kind took padding, and nothing else moved */
+StaticAssertDecl(offsetof(IgRecordFixed, block) == 68 &&
+				 offsetof(IgRecordFixed, rule_kind) == 69 &&
+				 IG_FACTS_V1_SIZE == 72 && sizeof(IgRecordFixed) == 80,
+				 "the fixed part of violation records changed layout");
+
 /* PGPROC slots: backends, auxiliary processes, prepared transactions */
 #define IG_PROC_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts)
 
