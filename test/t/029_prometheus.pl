@@ -101,7 +101,8 @@ sub as_role
 }
 
 # known reads: filler_01 .. filler_25 read 101 .. 125 rows, then alice
-# 500, so the 20 roles that read most are alice and filler_07 .. 25.
+# 500 (and 600 more below), so the 20 roles that read most are alice and
+# filler_07 .. 25.
 # The fillers take the 50 counters: those who read after them evict the
 # least recently used, the first fillers'.
 $node->safe_psql('postgres', join('',
@@ -135,24 +136,47 @@ like(as_role('carol', 'SELECT count(*) FROM customers'),
 	qr/may not read more rows/, 'carol is stopped after her reset');
 
 # alice's baseline: 20 days of 5 rows an hour, at most 5 x p99, never
-# less than 1,000 rows: 1,000
+# less than 1,000 rows: 1,000.  She reads 600 rows more, 1,100 in the
+# hour: a log record of a baseline rule.
 $node->safe_psql('postgres', q{
 	SELECT count(insider_guard.record_history('alice', NULL, '1 hour',
 				date_trunc('hour', now()) - make_interval(hours => h), 5))
 	FROM generate_series(1, 480) h;
 	SELECT insider_guard.set_baseline_rule('alice', 5, '1 hour', 1000, 'self', 'log');
 });
+is(as_role('alice', 'SELECT count(*) FROM (SELECT * FROM customers LIMIT 600) s'),
+	'', 'alice reads past her baseline, unstopped');
 
-# what the views say, as the superuser, to compare with
-my ($block_records, $block_last_id, $block_repeats) = split /\|/,
-  $node->safe_psql('postgres', q{
-	SELECT count(*), max(violation_id), sum(repeats)
-	FROM insider_guard.violations WHERE action = 'block'});
-my ($log_records, $log_last_id) = split /\|/, $node->safe_psql('postgres', q{
-	SELECT count(*), max(violation_id)
-	FROM insider_guard.violations WHERE action = 'log'});
-is("$block_records $block_repeats", '2 1', 'two block records, one repeat');
-is($log_records, 1, 'one log record');
+# the records, as the superuser reads them
+my $records = $node->safe_psql('postgres', q{
+	SELECT string_agg(role_name || ' ' || action || ' ' || rule_kind || ' ' || repeats,
+					  ', ' ORDER BY violation_id)
+	FROM insider_guard.violations});
+is($records,
+	'carol block threshold 1, dave log threshold 0, carol block threshold 0, alice log baseline 0',
+	'the records: carol twice (one repeat), dave, alice');
+my %last_id = split /\||\n/, $node->safe_psql('postgres', q{
+	SELECT role_name, max(violation_id) FROM insider_guard.violations GROUP BY role_name});
+
+# Every (database, action, rule kind) of insider_guard_violations_*,
+# with 0 but for those given.
+sub by_kind
+{
+	my (%given) = @_;
+	my %all;
+	for my $db ('postgres', 'crm')
+	{
+		for my $action ('block', 'log')
+		{
+			for my $kind ('threshold', 'baseline', 'novelty')
+			{
+				$all{"action=\"$action\",database=\"$db\",rule_kind=\"$kind\""} =
+				  $given{"$db $action $kind"} // 0;
+			}
+		}
+	}
+	return \%all;
+}
 
 # the exporter, on a free port of 127.0.0.1, through the Unix socket; it
 # finds crm and plain, and reads crm only
@@ -241,10 +265,10 @@ is_deeply(samples($text, 'insider_guard_save_interval_seconds'), { '' => 7 },
 is($info_before[1] . ' ' . $info_before[6], '50 5000',
 	'max_tracked and max_history as configured');
 ok($info_before[2] > 0, "counters were evicted ($info_before[2])");
-is($info_before[7], 3, 'three violation records');
+is($info_before[7], 4, 'four violation records');
 
 # rows read: the top 20 by the last hour, each with its rows
-my %top = ('alice' => 500, map { (sprintf('filler_%02d', $_) => 100 + $_) } 7 .. 25);
+my %top = ('alice' => 1100, map { (sprintf('filler_%02d', $_) => 100 + $_) } 7 .. 25);
 my %expected_hour = map { ("database=\"postgres\",role=\"$_\"" => $top{$_}) } keys %top;
 $expected_hour{'database="crm",role="erin"'} = 42;
 is_deeply(samples($text, 'insider_guard_role_rows_last_hour'), \%expected_hour,
@@ -266,53 +290,42 @@ is_deeply(
 	{ 'database="postgres",role="alice",table="*",window_seconds="3600"' => 1000 },
 	"alice's baseline limit");
 
-# violations by action
+# violations by database, action and rule kind
 is_deeply(
 	samples($text, 'insider_guard_violations_stored'),
-	{
-		'action="block",database="postgres"' => 2,
-		'action="log",database="postgres"' => 1,
-		'action="block",database="crm"' => 0,
-		'action="log",database="crm"' => 0,
-	},
-	'violation records by database and action');
+	by_kind(
+		'postgres block threshold' => 2,
+		'postgres log threshold' => 1,
+		'postgres log baseline' => 1),
+	'violation records by database, action and rule kind');
 is_deeply(
 	samples($text, 'insider_guard_violations_last_id'),
-	{
-		'action="block",database="postgres"' => $block_last_id,
-		'action="log",database="postgres"' => $log_last_id,
-		'action="block",database="crm"' => 0,
-		'action="log",database="crm"' => 0,
-	},
-	"the highest ids: the block records' ($block_last_id), the log record's ($log_last_id), none in crm");
+	by_kind(
+		'postgres block threshold' => $last_id{carol},
+		'postgres log threshold' => $last_id{dave},
+		'postgres log baseline' => $last_id{alice}),
+	"the highest ids: carol's block ($last_id{carol}), dave's log ($last_id{dave}), alice's baseline ($last_id{alice}); none in crm");
 is_deeply(
 	samples($text, 'insider_guard_violations_repeats'),
-	{
-		'action="block",database="postgres"' => 1,
-		'action="log",database="postgres"' => 0,
-		'action="block",database="crm"' => 0,
-		'action="log",database="crm"' => 0,
-	},
-	'repeats by action');
+	by_kind('postgres block threshold' => 1),
+	'repeats: the one of block records');
 is_deeply(samples($text, 'pg_exporter_last_scrape_error'), { '' => 0 },
 	'the exporter ran every query');
 
-# a new block incident: the highest block id grows, the log one does not
+# a new block incident: the highest block id grows, the others do not
 $node->safe_psql('postgres', "SELECT insider_guard.reset('carol')");
 like(as_role('carol', 'SELECT count(*) FROM customers'),
 	qr/may not read more rows/, 'carol is stopped once more');
 my $new_last_id = $node->safe_psql('postgres',
-	"SELECT max(violation_id) FROM insider_guard.violations WHERE action = 'block'");
-ok($new_last_id > $block_last_id, 'a new block record, with a higher id');
+	"SELECT max(violation_id) FROM insider_guard.violations");
+ok($new_last_id > $last_id{alice}, 'a new block record, with the highest id');
 $text = scrape();
 is_deeply(
 	samples($text, 'insider_guard_violations_last_id'),
-	{
-		'action="block",database="postgres"' => $new_last_id,
-		'action="log",database="postgres"' => $log_last_id,
-		'action="block",database="crm"' => 0,
-		'action="log",database="crm"' => 0,
-	},
+	by_kind(
+		'postgres block threshold' => $new_last_id,
+		'postgres log threshold' => $last_id{dave},
+		'postgres log baseline' => $last_id{alice}),
 	'the next scrape shows the new highest block id');
 
 # the polling of docs/monitoring.md, as the monitoring role: new ids
@@ -333,7 +346,7 @@ is($new_ids->(0),
 	$node->safe_psql('postgres',
 		'SELECT string_agg(violation_id::text, \',\' ORDER BY violation_id) FROM insider_guard.violations'),
 	'polled from 0: every record, in id order');
-is($new_ids->($block_last_id), $new_last_id, 'polled from the last id: the new record only');
+is($new_ids->($last_id{alice}), $new_last_id, 'polled from the last id: the new record only');
 my $incident = sub {
 	return $as_monitor->(qq{
 		SELECT repeats || ' ' || last_seen_at FROM insider_guard.violations
