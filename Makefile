@@ -47,6 +47,7 @@ OBJS = \
 	src/sql/args.o \
 	src/sql/triggers.o \
 	src/sql/monitor.o \
+	src/sql/info.o \
 	src/sql/admin.o \
 	src/sql/adminlog.o \
 	src/utility.o \
@@ -54,14 +55,15 @@ OBJS = \
 	src/insider_guard.o
 
 EXTENSION = insider_guard
-DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql
+DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
+	insider_guard--0.2.0--0.3.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
 REGRESS = setup counting_basic counting_indexonly fast_scans counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
-	violations baselines evasion upgrade
+	violations info baselines evasion upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

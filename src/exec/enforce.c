@@ -116,8 +116,11 @@ static void
 no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 {
 	uint64		suppressed;
+	bool		fail_closed = kr->list->any_block && may_raise;
 
-	if (kr->list->any_block && may_raise)
+	/* counted for the info view, before the error */
+	ig_counters_note_no_room(fail_closed);
+	if (fail_closed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("insider_guard: no room in shared memory to track the reads of role %s",

@@ -370,6 +370,19 @@ ig_history_list(Oid dbid, int *count)
 	return result;
 }
 
+/*
+ * What the info view shows of the history: the series in memory (all
+ * databases) and the most there may be (insider_guard.max_history).
+ */
+void
+ig_history_info(int64 *in_use, int64 *max_series)
+{
+	LWLockAcquire(history->lock, LW_SHARED);
+	*in_use = (int64) hash_get_num_entries(series_index);
+	LWLockRelease(history->lock);
+	*max_series = history->max_series;
+}
+
 /* True if anything changed since the last call; clears the flag. */
 bool
 ig_history_take_dirty(void)

@@ -71,6 +71,7 @@ extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);
 extern int64 ig_history_reset(Oid dbid, Oid roleid);
 extern IgSeriesCopy *ig_history_list(Oid dbid, int *count);
+extern void ig_history_info(int64 *in_use, int64 *max_series);
 
 extern bool ig_history_take_dirty(void);
 extern void ig_history_save(struct IgFileWriter *writer);

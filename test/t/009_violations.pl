@@ -1,7 +1,8 @@
 # Violation records are durable (restart, immediate stop), survive a torn
 # write, stay within insider_guard.violations_max_size (the oldest of the
 # role holding most dropped, counted and logged), and their log lines
-# cannot be split by names.  (A reset between stops makes each a new
+# cannot be split by names.  The info view counts the records stored, their
+# bytes and the records dropped.  (A reset between stops makes each a new
 # incident, hence a record: see 023_incidents.pl for repeats.)
 use strict;
 use warnings;
@@ -118,6 +119,20 @@ ok($size <= 1024 * 1024, "the records take at most 1 MB on disk ($size bytes)");
 my ($first, $count) = split /\|/, $node->safe_psql('postgres',
 	'SELECT min(violation_id), count(*) FROM insider_guard.violations');
 ok($first > 1, "the oldest records are gone (first id now $first, $count kept)");
+
+# the info view: the records and bytes stored, the records dropped as the
+# log counts them
+my $info = sub {
+	return $node->safe_psql('postgres',
+		'SELECT violation_records || \' \' || violation_bytes || \' \' || records_dropped FROM insider_guard.info');
+};
+my ($dropped) = slurp_file($node->logfile) =~
+  /.*Dropped .*; (\d+) records dropped since the server started/s;
+is($info->(), "$count $size $dropped",
+	"info: $count records in $size bytes, $dropped dropped since the start");
+# after a restart: the records and bytes found on disk; none dropped since
+$node->restart;
+is($info->(), "$count $size 0", 'after a restart, the store as found, nothing dropped yet');
 
 $node->stop;
 done_testing();

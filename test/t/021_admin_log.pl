@@ -74,13 +74,20 @@ sub line_pattern
 
 # Runs $sql as $user, checks that it logged exactly one admin line, and
 # that the line is $expected (see line_pattern); returns the output and
-# the line.
+# the line.  It runs without a message, or one like $message.
 sub one_line
 {
-	my ($user, $sql, $expected, $name) = @_;
+	my ($user, $sql, $expected, $name, $message) = @_;
 	my ($out, $err, @lines) = run_logged($user, $sql);
 
-	is($err, '', "$name: runs") or diag($err);
+	if (defined $message)
+	{
+		like($err, $message, "$name: runs, and says so");
+	}
+	else
+	{
+		is($err, '', "$name: runs") or diag($err);
+	}
 	is(scalar @lines, 1, "$name: one admin line") or diag(join("\n", @lines));
 	like($lines[0] // '', line_pattern($expected),
 		"$name: names the session user, the action and its arguments");
@@ -136,7 +143,8 @@ foreach my $user ($superuser, 'rules_admin')
 		"SELECT insider_guard.set_baseline_rule('support', 5, '1 hour', 1000, 'peers', 'log', 'customers')",
 		sprintf($admin, 'set_baseline_rule')
 		  . 'role_name "support", factor "5", per "01:00:00", min_rows "1000", compare_to "peers", action "log", on_table "public.customers"; result "<n>"',
-		"$user: set_baseline_rule");
+		"$user: set_baseline_rule",
+		qr/NOTICE:  insider_guard: baseline rule limits nobody yet\n/);
 	one_line($user, "SELECT insider_guard.add_peer_group('support')",
 		sprintf($admin, 'add_peer_group') . 'group_role "support"',
 		"$user: add_peer_group");
