@@ -377,10 +377,10 @@ ig_history_list(Oid dbid, int *count)
 void
 ig_history_info(int64 *in_use, int64 *max_series)
 {
-	LWLockAcquire(history->lock, LW_SHARED);
-	*in_use = (int64) hash_get_num_entries(series_index);
-	LWLockRelease(history->lock);
-	*max_series = history->max_series;
+	LWLockAcquire(ig_history->lock, LW_SHARED);
+	*in_use = (int64) hash_get_num_entries(ig_series_index);
+	LWLockRelease(ig_history->lock);
+	*max_series = ig_history->max_series;
 }
 
 /* True if anything changed since the last call; clears the flag. */
