@@ -31,7 +31,8 @@ if [ -x "$prefix/bin/pg_config" ]; then
     exit 0
 fi
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=test/debian-archive.sh
+. "$(dirname "$0")/debian-archive.sh"
 
 # what building PostgreSQL needs, from the machine's own sources; other
 # jobs may be running apt-get: wait for their lock rather than fail
@@ -47,25 +48,13 @@ if [ -n "$missing" ]; then
 fi
 
 # the source package, through a private apt state with those suites' deb-src
-as_root mkdir -p "$apt_state/lists/partial" "$apt_state/cache/archives/partial"
 mkdir -p "$src_dir"
-for suite in $suites; do
-    echo "deb-src http://deb.debian.org/debian $suite main"
-done | as_root tee "$apt_state/sources.list" >/dev/null
-apt_opts=(-o "Dir::Etc::SourceList=$apt_state/sources.list" -o "Dir::Etc::SourceParts=-"
-          -o "Dir::State::Lists=$apt_state/lists" -o "Dir::Cache=$apt_state/cache"
-          -o "APT::Sandbox::User=root")
-as_root apt-get "${apt_opts[@]}" update -q >&2
+# shellcheck disable=SC2086
+private_apt "$apt_state" deb-src $suites
 
-# the newest version any suite has (experimental may list several: 19~beta2-1
-# and 19~rc1-1); apt-get source alone would skip experimental's
-version=""
-for v in $(apt-cache "${apt_opts[@]}" showsrc "postgresql-$major" 2>/dev/null |
-           sed -n 's/^Version: //p'); do
-    if [ -z "$version" ] || dpkg --compare-versions "$v" gt "$version"; then
-        version=$v
-    fi
-done
+# the newest version any suite has: apt-get source alone would skip
+# experimental's
+version=$(newest_version showsrc "postgresql-$major")
 if [ -z "$version" ]; then
     echo "no source package postgresql-$major in: $suites" >&2
     exit 1

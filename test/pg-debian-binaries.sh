@@ -46,31 +46,19 @@ if [ -x "$bindir/pg_config" ]; then
     exit 0
 fi
 
-as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=test/debian-archive.sh
+. "$(dirname "$0")/debian-archive.sh"
 
 if ! command -v patchelf >/dev/null || ! command -v file >/dev/null; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
         -o DPkg::Lock::Timeout=600 patchelf file >&2
 fi
 
-as_root mkdir -p "$apt_state/lists/partial" "$apt_state/cache/archives/partial"
-for suite in $suites; do
-    echo "deb [arch=amd64] http://deb.debian.org/debian $suite main"
-done | as_root tee "$apt_state/sources.list" >/dev/null
-# no dpkg status: nothing here is installed, every package is downloaded
-apt_opts=(-o "Dir::Etc::SourceList=$apt_state/sources.list" -o "Dir::Etc::SourceParts=-"
-          -o "Dir::State::Lists=$apt_state/lists" -o "Dir::Cache=$apt_state/cache"
-          -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=root")
-as_root apt-get "${apt_opts[@]}" update -q >&2
+# shellcheck disable=SC2086
+private_apt "$apt_state" "deb [arch=amd64]" $suites
 
 # the newest version, and the suite that lists it
-version=""
-for v in $(apt-cache "${apt_opts[@]}" show "postgresql-$major" 2>/dev/null |
-           sed -n 's/^Version: //p'); do
-    if [ -z "$version" ] || dpkg --compare-versions "$v" gt "$version"; then
-        version=$v
-    fi
-done
+version=$(newest_version show "postgresql-$major")
 if [ -z "$version" ]; then
     echo "no package postgresql-$major in: $suites" >&2
     exit 1

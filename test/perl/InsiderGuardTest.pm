@@ -13,9 +13,10 @@ use Exporter 'import';
 use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
+use Test::More;
 
 our @EXPORT = qw(new_node setup_reader reads wait_for_save session_query
-  wait_for_lock_waiters start_as);
+  wait_for_lock_waiters start_as create_login_role_named);
 
 # A started node with insider_guard preloaded.  Extra lines go to
 # postgresql.conf.
@@ -105,6 +106,23 @@ sub wait_for_save
 	my ($node, $offset) = @_;
 
 	return $node->wait_for_log(qr/insider_guard: saved the counters/, $offset);
+}
+
+# Creates a login role named $name -- one with a newline, to try to split
+# log lines -- and returns its name.  PostgreSQL 19 refuses role names
+# with a newline: there the refusal is checked, and the role is named
+# $fallback instead.
+sub create_login_role_named
+{
+	my ($node, $name, $fallback) = @_;
+	my $err = '';
+
+	$node->psql('postgres', qq{CREATE ROLE "$name" LOGIN}, stderr => \$err);
+	return $name if $err eq '';
+	like($err, qr/role name .* contains a newline or carriage return character/s,
+		'the server refuses a role name with a newline');
+	$node->safe_psql('postgres', qq{CREATE ROLE "$fallback" LOGIN});
+	return $fallback;
 }
 
 1;

@@ -63,16 +63,7 @@ is($records->(), 3, 'and new records follow them');
 
 # names cannot split the log line.  PostgreSQL 19 refuses role names
 # with a newline: there only the table's name and the query have one.
-my $evil = "evil\nrole";
-my $role_err = '';
-$node->psql('postgres', qq{CREATE ROLE "$evil" LOGIN}, stderr => \$role_err);
-if ($role_err ne '')
-{
-	like($role_err, qr/role name .* contains a newline or carriage return character/s,
-		'the server refuses a role name with a newline');
-	$evil = 'evil role';
-	$node->safe_psql('postgres', qq{CREATE ROLE "$evil" LOGIN});
-}
+my $evil = create_login_role_named($node, "evil\nrole", 'evil role');
 (my $evil_logged = $evil) =~ s/\n/\\n/g;
 $node->safe_psql('postgres', qq{
 	CREATE TABLE "odd\ntable" (a int);

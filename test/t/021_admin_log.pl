@@ -303,16 +303,8 @@ $node->safe_psql('postgres', q{
 # names cannot split the line: role, table and session user names with
 # newlines that look like log lines of their own.  PostgreSQL 19 refuses
 # role names with a newline: there the role's only looks like a log line.
-my $evil = "evil\nLOG:  insider_guard: admin reset";
-my $role_err = '';
-$node->psql('postgres', qq{CREATE ROLE "$evil" LOGIN}, stderr => \$role_err);
-if ($role_err ne '')
-{
-	like($role_err, qr/role name .* contains a newline or carriage return character/s,
-		'the server refuses a role name with a newline');
-	$evil = 'evil LOG:  insider_guard: admin reset';
-	$node->safe_psql('postgres', qq{CREATE ROLE "$evil" LOGIN});
-}
+my $evil = create_login_role_named($node, "evil\nLOG:  insider_guard: admin reset",
+	'evil LOG:  insider_guard: admin reset');
 (my $evil_quoted = qq{"$evil"}) =~ s/\n/\\n/g;
 $node->safe_psql('postgres', qq{
 	CREATE TABLE "odd\ntable" (a int);
