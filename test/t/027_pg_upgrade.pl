@@ -68,8 +68,11 @@ for my $name ('old', 'new')
 	  or BAIL_OUT("no insider_guard in the $name installation ($where): "
 		  . "make PG_CONFIG=$where with_llvm=no install");
 }
-for my $file ('insider_guard.control', 'insider_guard--0.1.0.sql',
-	'insider_guard--0.1.0--0.2.0.sql')
+# the control file and every script, whatever versions there are
+opendir(my $dh, $install{new}{ext}) or die "$install{new}{ext}: $!";
+my @scripts = sort grep { /^insider_guard(--[0-9.]+)+\.sql$/ } readdir $dh;
+closedir $dh;
+for my $file ('insider_guard.control', @scripts)
 {
 	is(slurp_file("$install{old}{ext}/$file"),
 		slurp_file("$install{new}{ext}/$file"),
@@ -430,9 +433,11 @@ is($new->safe_psql('shop', q{SELECT insider_guard.rows_read('bob', '1 hour', 'cu
 
 # 0.1.0 updates on 18 to what a fresh install is
 $new->safe_psql('legacy', 'ALTER EXTENSION insider_guard UPDATE');
+my $default_version = $new->safe_psql('legacy',
+	q{SELECT default_version FROM pg_available_extensions WHERE name = 'insider_guard'});
 is($new->safe_psql('legacy',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'insider_guard'}),
-	'0.2.0', 'ALTER EXTENSION insider_guard UPDATE on 18');
+	$default_version, "ALTER EXTENSION insider_guard UPDATE on 18 (to $default_version)");
 my $updated = capture($new, 'legacy', \%rules);
 # the update adds objects and drops a function (_violations): every
 # table, view and sequence of 0.1.0, and every function it keeps, keeps
