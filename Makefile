@@ -7,6 +7,8 @@ MODULE_big = insider_guard
 OBJS = \
 	src/base/guc.o \
 	src/base/json.o \
+	src/base/logroom.o \
+	src/base/event.o \
 	src/base/logtext.o \
 	src/base/names.o \
 	src/base/persist.o \
@@ -106,8 +108,8 @@ HOT_OBJS = src/exec/tramp.o src/exec/tramp_pool.o src/exec/fastscan_seq.o \
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
 # unit tests of the pure modules (window arithmetic, baseline
-# statistics, JSON strings): frontend programs linked with the very sources the
-# extension runs
+# statistics, JSON strings): frontend programs linked with the very
+# sources the extension runs
 UNIT_CFLAGS = $(CFLAGS) -I$(srcdir)/src -I$(srcdir)/test/unit -I$(includedir_server) -I$(includedir)
 UNIT_LIBS = -L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
 
