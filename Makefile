@@ -24,6 +24,7 @@ OBJS = \
 	src/shmem/history.o \
 	src/shmem/violations_file.o \
 	src/shmem/violations_store.o \
+	src/shmem/violations_log.o \
 	src/shmem/violations.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
