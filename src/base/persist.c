@@ -27,6 +27,7 @@
 
 #include "storage/fd.h"
 
+#include "base/event.h"
 #include "base/persist.h"
 
 #define IG_FILE_FORMAT		1
@@ -71,10 +72,7 @@ ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 	writer.file = AllocateFile(tmp_path, PG_BINARY_W);
 	if (writer.file == NULL)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not create file \"%s\": %m",
-						tmp_path)));
+		ig_log_file_error(LOG, "create file", tmp_path, NULL, true);
 		return false;
 	}
 	INIT_CRC32C(writer.crc);
@@ -100,21 +98,33 @@ ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 
 	if (writer.failed)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write file \"%s\": %m",
-						tmp_path)));
+		ig_log_file_error(LOG, "write file", tmp_path, NULL, true);
 		unlink(tmp_path);
 		return false;
 	}
 	/* the previous save stays, should this one be damaged */
 	snprintf(prev_path, sizeof(prev_path), "%s.prev", path);
 	if (rename(path, prev_path) != 0 && errno != ENOENT)
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not rename \"%s\" to \"%s\": %m",
-						path, prev_path)));
+		ig_log_file_error(LOG, "rename", path, prev_path, true);
 	return durable_rename(tmp_path, path, LOG) == 0;
+}
+
+/* Logs that a state file is not used, and why. */
+static void
+log_ignored(const char *path, const char *problem)
+{
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: ignoring file \"%s\": %s", path, problem)));
+		return;
+	}
+	ig_event_begin(&ev, "file_ignored", ig_now());
+	ig_event_keyword(&ev, "file", path);
+	ig_event_keyword(&ev, "reason", problem);
+	ig_event_emit(&ev, LOG);
 }
 
 /*
@@ -139,17 +149,13 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 	{
 		if (errno == ENOENT)
 			return true;
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not open file \"%s\": %m", path)));
+		ig_log_file_error(LOG, "open file", path, NULL, true);
 		return false;
 	}
 	if (fstat(fileno(file), &st) != 0 || st.st_size > IG_FILE_MAX_SIZE)
 	{
 		FreeFile(file);
-		ereport(LOG,
-				(errmsg("insider_guard: ignoring file \"%s\": cannot read its size or too large",
-						path)));
+		log_ignored(path, "cannot read its size or too large");
 		return false;
 	}
 
@@ -184,9 +190,7 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 
 	ok = (problem == NULL);
 	if (!ok)
-		ereport(LOG,
-				(errmsg("insider_guard: ignoring file \"%s\": %s", path,
-						problem)));
+		log_ignored(path, problem);
 	if (data)
 		pfree(data);
 	return ok;
@@ -212,8 +216,18 @@ ig_file_load_or_previous(const char *path, uint32 magic, IgFileBodyReader body)
 		return !exists;
 	if (!ig_file_load(prev_path, magic, body))
 		return false;
-	ereport(LOG,
-			(errmsg("insider_guard: loaded the previous save \"%s\" instead of \"%s\"",
-					prev_path, path)));
+	if (ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "previous_save_loaded", ig_now());
+		ig_event_keyword(&ev, "file", prev_path);
+		ig_event_keyword(&ev, "instead_of", path);
+		ig_event_emit(&ev, LOG);
+	}
+	else
+		ereport(LOG,
+				(errmsg("insider_guard: loaded the previous save \"%s\" instead of \"%s\"",
+						prev_path, path)));
 	return true;
 }

@@ -38,6 +38,7 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "base/event.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "shmem/locks.h"
@@ -203,7 +204,19 @@ evict_one(TimestampTz now)
 	changed();
 	pg_atomic_fetch_add_u64(&history->evicted, 1);
 	history->evicted_unlogged++;
-	if (now - history->last_eviction_log >= USECS_PER_MINUTE)
+	if (now - history->last_eviction_log >= USECS_PER_MINUTE && ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "history_eviction", now);
+		ig_event_uint(&ev, "evicted", history->evicted_unlogged);
+		ig_event_uint(&ev, "evicted_total", pg_atomic_read_u64(&history->evicted));
+		ig_event_int(&ev, "max_history", history->max_series);
+		ig_event_emit(&ev, LOG);
+		history->last_eviction_log = now;
+		history->evicted_unlogged = 0;
+	}
+	else if (now - history->last_eviction_log >= USECS_PER_MINUTE)
 	{
 		ereport(LOG,
 				(errmsg("insider_guard: evicted %llu history series to make room",
@@ -480,7 +493,17 @@ ig_history_load(const char *data, Size len, const char *path)
 	}
 	pfree(records);
 	pg_atomic_fetch_add_u32(&history->gen, 1);
-	if (dropped > 0)
+	if (dropped > 0 && ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "history_dropped", ig_now());
+		ig_event_int(&ev, "dropped", dropped);
+		ig_event_int(&ev, "max_history", history->max_series);
+		ig_event_keyword(&ev, "file", path);
+		ig_event_emit(&ev, LOG);
+	}
+	else if (dropped > 0)
 		ereport(LOG,
 				(errmsg("insider_guard: %d saved history series did not fit in insider_guard.max_history = %d and were dropped",
 						dropped, history->max_series),
