@@ -196,12 +196,14 @@ ig_event_time(IgEvent *ev, const char *key, TimestampTz time)
 	ig_event_keyword(ev, key, ig_event_time_text(time));
 }
 
-/* Microseconds as seconds, digits only: "3600", "60.5". */
+/* Microseconds as seconds, as JSON writes numbers: "3600", "60.5". */
 static char *
 seconds_text(int64 usecs)
 {
-	char	   *text = psprintf(INT64_FORMAT ".%06d", usecs / USECS_PER_SEC,
-								(int) Abs(usecs % USECS_PER_SEC));
+	uint64		magnitude = usecs < 0 ? -(uint64) usecs : (uint64) usecs;
+	char	   *text = psprintf("%s" UINT64_FORMAT ".%06d", usecs < 0 ? "-" : "",
+								magnitude / USECS_PER_SEC,
+								(int) (magnitude % USECS_PER_SEC));
 	int			len = strlen(text);
 
 	while (text[len - 1] == '0')
@@ -229,8 +231,9 @@ ig_event_interval_text(int64 usecs)
 						 (days == 1 || days == -1) ? "" : "s");
 	if (rest != 0 || days == 0)
 	{
-		int64		seconds = Abs(rest) / USECS_PER_SEC;
-		char	   *fraction = seconds_text(Abs(rest) % USECS_PER_SEC);
+		int64		magnitude = rest < 0 ? -rest : rest;
+		int64		seconds = magnitude / USECS_PER_SEC;
+		char	   *fraction = seconds_text(magnitude % USECS_PER_SEC);
 
 		appendStringInfo(&buf, "%s%s%02d:%02d:%02d%s",
 						 days != 0 ? " " : "", rest < 0 ? "-" : "",
