@@ -59,7 +59,7 @@ DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
-REGRESS = setup counting_basic counting_indexonly fast_scans counting_functions counting_cursors \
+REGRESS = setup counting_basic counting_indexonly fast_scans log_format counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
 	violations baselines evasion upgrade
