@@ -109,6 +109,32 @@ ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 	return durable_rename(tmp_path, path, LOG) == 0;
 }
 
+/*
+ * Logs that "dropped" entries of a state file loaded at start did not fit
+ * in shared memory, sized by the setting insider_guard.<setting> = max:
+ * as text, or the event "event" ("counters_dropped", "history_dropped").
+ */
+void
+ig_file_log_dropped(const char *path, const char *event, const char *what,
+					const char *setting, int dropped, int max)
+{
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: %d saved %s did not fit in insider_guard.%s = %d and were dropped",
+						dropped, what, setting, max),
+				 errdetail("File \"%s\".", path)));
+		return;
+	}
+	ig_event_begin(&ev, event, ig_now());
+	ig_event_int(&ev, "dropped", dropped);
+	ig_event_int(&ev, setting, max);
+	ig_event_keyword(&ev, "file", path);
+	ig_event_emit(&ev, LOG);
+}
+
 /* Logs that a state file is not used, and why. */
 static void
 log_ignored(const char *path, const char *problem)

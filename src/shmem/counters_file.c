@@ -11,7 +11,6 @@
  */
 #include "postgres.h"
 
-#include "base/event.h"
 #include "base/persist.h"
 #include "shmem/counters_internal.h"
 #include "shmem/locks.h"
@@ -279,20 +278,8 @@ ig_counters_load(const char *data, Size len, const char *path)
 		}
 	}
 
-	if (dropped > 0 && ig_event_json())
-	{
-		IgEvent		ev;
-
-		ig_event_begin(&ev, "counters_dropped", ig_now());
-		ig_event_int(&ev, "dropped", dropped);
-		ig_event_int(&ev, "max_tracked", counter_table->max_counters);
-		ig_event_keyword(&ev, "file", path);
-		ig_event_emit(&ev, LOG);
-	}
-	else if (dropped > 0)
-		ereport(LOG,
-				(errmsg("insider_guard: %d saved counters did not fit in insider_guard.max_tracked = %d and were dropped",
-						dropped, counter_table->max_counters),
-				 errdetail("File \"%s\".", path)));
+	if (dropped > 0)
+		ig_file_log_dropped(path, "counters_dropped", "counters", "max_tracked",
+							dropped, counter_table->max_counters);
 	return true;
 }

@@ -493,20 +493,8 @@ ig_history_load(const char *data, Size len, const char *path)
 	}
 	pfree(records);
 	pg_atomic_fetch_add_u32(&history->gen, 1);
-	if (dropped > 0 && ig_event_json())
-	{
-		IgEvent		ev;
-
-		ig_event_begin(&ev, "history_dropped", ig_now());
-		ig_event_int(&ev, "dropped", dropped);
-		ig_event_int(&ev, "max_history", history->max_series);
-		ig_event_keyword(&ev, "file", path);
-		ig_event_emit(&ev, LOG);
-	}
-	else if (dropped > 0)
-		ereport(LOG,
-				(errmsg("insider_guard: %d saved history series did not fit in insider_guard.max_history = %d and were dropped",
-						dropped, history->max_series),
-				 errdetail("File \"%s\".", path)));
+	if (dropped > 0)
+		ig_file_log_dropped(path, "history_dropped", "history series",
+							"max_history", dropped, history->max_series);
 	return true;
 }
