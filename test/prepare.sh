@@ -10,7 +10,8 @@ PG_MAJOR=15
 # relocated copy of 15), so that several builds can be tested side by side
 PG_CONFIG=${IG_PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PG_BIN=$(dirname "$PG_CONFIG")
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc perl"
+# rsyslog: the syslog daemon test/t/028_json_events.pl runs (as the test user)
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc perl rsyslog"
 
 if [ "$(id -u)" -eq 0 ]; then
     as_root() { "$@"; }
