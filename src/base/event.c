@@ -62,6 +62,7 @@
 #define WHOLE			-1
 #define NEVER_CUT		-2
 
+/* Appends a field (key copied, value palloc'd and taken over). */
 static IgEventField *
 add_field(IgEvent *ev, const char *key, char kind, char *value)
 {
@@ -133,24 +134,28 @@ ig_event_string_cut_first(IgEvent *ev, const char *key, const char *value)
 		ev->fields[ev->nfields - 1].cut_first = true;
 }
 
+/* A number field. */
 void
 ig_event_int(IgEvent *ev, const char *key, int64 value)
 {
 	add_field(ev, key, FIELD_LITERAL, psprintf(INT64_FORMAT, value));
 }
 
+/* A number field, of a counter that may not fit in int64's range. */
 void
 ig_event_uint(IgEvent *ev, const char *key, uint64 value)
 {
 	add_field(ev, key, FIELD_LITERAL, psprintf(UINT64_FORMAT, value));
 }
 
+/* A boolean field: true or false. */
 void
 ig_event_bool(IgEvent *ev, const char *key, bool value)
 {
 	add_field(ev, key, FIELD_LITERAL, pstrdup(value ? "true" : "false"));
 }
 
+/* A field whose value is unknown or does not apply: null. */
 void
 ig_event_null(IgEvent *ev, const char *key)
 {
@@ -270,6 +275,7 @@ ig_event_array(IgEvent *ev, const char *key)
 	add_field(ev, key, FIELD_ARRAY, NULL);
 }
 
+/* Closes the innermost object or array opened. */
 void
 ig_event_end(IgEvent *ev)
 {

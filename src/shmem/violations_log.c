@@ -53,6 +53,7 @@ window_text(int64 per)
 											   IntervalPGetDatum(&interval)));
 }
 
+/* A record's line as text: every string quoted by ig_log_quote. */
 static void
 log_text(const IgViolation *v, const IgBreak *brk, bool written)
 {
@@ -77,6 +78,7 @@ log_text(const IgViolation *v, const IgBreak *brk, bool written)
 			 errhidestmt(true), errhidecontext(true)));
 }
 
+/* A record's line as the JSON event "violation" (docs/events.md). */
 static void
 log_json(const IgViolation *v, const IgBreak *brk, bool written)
 {
