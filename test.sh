@@ -80,12 +80,18 @@ suites=${*:-unit regress isolation tap}
 
 # shellcheck source=test/prepare.sh
 . "$here/test/prepare.sh"
-say "packages"
-prepare_packages
-say "building"
+# quiet unless it fails
+setup_log=$(mktemp /tmp/insider_guard_setup.XXXXXX)
 # the test build: it has insider_guard.test_clock_offset (see Makefile)
 export IG_TESTING=1
-prepare_build
+if ! { prepare_packages && prepare_build; } >"$setup_log" 2>&1; then
+    cat "$setup_log"
+    rm -f "$setup_log"
+    say "FAILED: packages or build"
+    exit 1
+fi
+rm -f "$setup_log"
+say "$("$PG_CONFIG" --version): built and installed into $("$PG_CONFIG" --pkglibdir)"
 
 # 3. servers refuse to run as root: work in a copy owned by the test user
 work=$(mktemp -d /tmp/insider_guard_test.XXXXXX)
@@ -102,24 +108,58 @@ echo "insider_guard.fast_scans = off" > "$fast_off_conf"
 [ "$(id -u)" -eq 0 ] && chown postgres: "$fast_off_conf"
 fast_off="EXTRA_REGRESS_OPTS=--temp-config=$fast_off_conf"
 
+# Each suite's output goes to a log of its own; the terminal gets one line
+# per suite when it passes, the log, diffs and server logs when it fails.
+logs=$work/suite-logs
+mkdir -p "$logs"
+[ "$(id -u)" -eq 0 ] && chown postgres: "$logs"
 failed=""
+passed=""
 run_suite() {
-    local name=$1
+    local name=$1 log started
     shift
-    say "$name"
-    if ! as_pg env HOME="$work" "$@"; then
-        failed="$failed $name"
-        # now: the next suite's pg_regress would overwrite them
-        for diffs in regression.diffs output_iso/regression.diffs; do
-            if [ -s $diffs ]; then
-                echo "--- $diffs"
-                cat $diffs
-            fi
-        done
-        if [ -f log/postmaster.log ]; then
-            echo "--- log/postmaster.log (last 60 lines)"
-            tail -n 60 log/postmaster.log
+    log=$logs/$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_').log
+    started=$(date +%s)
+    if as_pg env HOME="$work" "$@" >"$log" 2>&1; then
+        printf '  ok      %-40s %s (%d s)\n' "$name" "$(suite_count "$log")" \
+            $(($(date +%s) - started))
+        passed="$passed $name"
+        return
+    fi
+    printf '  FAILED  %s (%d s)\n' "$name" $(($(date +%s) - started))
+    failed="$failed $name"
+    echo "--- output"
+    cat "$log"
+    # now: the next suite's pg_regress would overwrite them
+    for diffs in regression.diffs output_iso/regression.diffs; do
+        if [ -s $diffs ]; then
+            echo "--- $diffs"
+            cat $diffs
         fi
+    done
+    if [ -f log/postmaster.log ]; then
+        echo "--- log/postmaster.log (last 60 lines)"
+        tail -n 60 log/postmaster.log
+    fi
+    # the TAP files that failed: their own logs
+    for t in $(sed -n -E 's#^(test/t/[^ ]*)\.pl .*(Failed|Dubious|Wstat).*#\1#p' "$log" | sort -u); do
+        t=$(basename "$t")
+        for tlog in tmp_check/log/regress_log_"$t" tmp_check/log/*"$t"*.log; do
+            [ -f "$tlog" ] && { echo "--- $tlog (last 80 lines)"; tail -n 80 "$tlog"; }
+        done
+    done
+}
+
+# "19 tests", "505 tests in 26 files", from a suite's log
+suite_count() {
+    local n
+    if n=$(grep -Eo 'Files=[0-9]+, Tests=[0-9]+' "$1" | tail -n 1) && [ -n "$n" ]; then
+        echo "$n" | sed -E 's/Files=([0-9]+), Tests=([0-9]+)/\2 tests in \1 files/'
+    elif n=$(grep -Eo 'All [0-9]+ tests passed' "$1" | tail -n 1) && [ -n "$n" ]; then
+        echo "$n" | sed -E 's/All ([0-9]+) tests passed/\1 tests/'
+    elif n=$(grep -Eo 'all [0-9]+ checks passed' "$1" | awk '{s += $2} END {print s}') &&
+        [ -n "$n" ]; then
+        echo "$n checks; $(grep -Eo '^layering: [0-9]+ files' "$1" | cut -d' ' -f2-) layered"
     fi
 }
 
@@ -141,12 +181,19 @@ for s in $suites; do
                 make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= TAP_TESTS= "$fast_off" ;;
         tap)
             run_suite "TAP" \
-                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= ISOLATION= PROVE_FLAGS=--verbose ;;
+                make -s PG_CONFIG="$PG_CONFIG" with_llvm=no installcheck REGRESS= ISOLATION= PROVE_FLAGS= ;;
         deb)
             # as the caller, not as_pg: it needs root (or sudo) for apt and
             # dpkg, and runs its server as_pg itself
-            say "Debian package"
-            "$work/test/deb-test.sh" || failed="$failed deb" ;;
+            log=$logs/deb.log
+            if "$work/test/deb-test.sh" >"$log" 2>&1; then
+                printf '  ok      %-40s\n' "Debian package"
+                passed="$passed deb"
+            else
+                printf '  FAILED  Debian package\n'
+                cat "$log"
+                failed="$failed deb"
+            fi ;;
         *)
             echo "unknown suite: $s" >&2
             exit 2 ;;
@@ -154,10 +201,7 @@ for s in $suites; do
 done
 
 if [ -n "$failed" ]; then
-    say "FAILED:$failed"
-    for log in tmp_check/log/*; do
-        [ -f "$log" ] && { echo "--- $log (last 60 lines)"; tail -n 60 "$log"; }
-    done
+    say "FAILED:$failed ($("$PG_CONFIG" --version))"
     exit 1
 fi
-say "all passed: $suites"
+say "all passed: $suites ($("$PG_CONFIG" --version))"

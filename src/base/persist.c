@@ -5,6 +5,11 @@
  *
  * A file is a header (magic, format version, PostgreSQL major version),
  * a body that the owning module writes and reads, and a CRC-32C of both.
+ * A file of an earlier major version loads too (pg_upgrade carries it,
+ * README "Upgrading"): no body holds a PostgreSQL structure, only
+ * fixed-size fields (Oid, int64, TimestampTz, double and the like) whose
+ * sizes each owner's head records and checks, so the layout is the same
+ * on every major.  A later major's file is refused: there is no way back.
  * It is written to "<path>.tmp", flushed to disk and renamed over the old
  * file with durable_rename(), so a crash leaves either the old file or the
  * new one, never a mix; the old one is kept as "<path>.prev".  It is read
@@ -153,6 +158,25 @@ log_ignored(const char *path, const char *problem)
 	ig_event_emit(&ev, LOG);
 }
 
+/* Logs that a state file an earlier PostgreSQL major wrote was loaded. */
+static void
+log_older_major(const char *path, uint32 major)
+{
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: loaded file \"%s\", written by PostgreSQL %u",
+						path, major)));
+		return;
+	}
+	ig_event_begin(&ev, "file_from_older_major", ig_now());
+	ig_event_keyword(&ev, "file", path);
+	ig_event_int(&ev, "written_by_major", major);
+	ig_event_emit(&ev, LOG);
+}
+
 /*
  * Reads a state file and hands its body to "body".  A missing file is not
  * an error.  Returns false if the file exists but could not be used.
@@ -163,7 +187,7 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 	FILE	   *file;
 	struct stat st;
 	char	   *data;
-	IgFileHeader header;
+	IgFileHeader header = {0};
 	pg_crc32c	crc;
 	pg_crc32c	stored_crc;
 	Size		body_len = 0;
@@ -198,8 +222,8 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 		memcpy(&header, data, sizeof(header));
 		if (header.magic != magic || header.format != IG_FILE_FORMAT)
 			problem = "it has an unknown format";
-		else if (header.pg_major != IG_PG_MAJOR)
-			problem = "it was written by another PostgreSQL major version";
+		else if (header.pg_major > IG_PG_MAJOR)
+			problem = "it was written by a later PostgreSQL major version";
 	}
 	if (!problem)
 	{
@@ -217,6 +241,8 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 	ok = (problem == NULL);
 	if (!ok)
 		log_ignored(path, problem);
+	else if (header.pg_major != IG_PG_MAJOR)
+		log_older_major(path, header.pg_major / 100);
 	if (data)
 		pfree(data);
 	return ok;

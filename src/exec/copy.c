@@ -58,6 +58,7 @@
 #include "cache/rules.h"
 #include "exec/enforce.h"
 #include "exec/reader.h"
+#include "exec/statement.h"
 #include "exec/tally.h"
 
 /*
@@ -125,11 +126,14 @@ direct_prepare(Oid relid, IgDirectCount *direct)
 		direct->rules[i] = NULL;
 		if (list == NULL)
 			continue;
-		direct->rules[i] = ig_enforce_copy(direct->userid, relids[i],
-										   CurrentMemoryContext);
 		if (list->hist_wanted != 0)
 			ig_tally_history(&direct->tallies[i], list);
+		direct->rules[i] = ig_enforce_copy(direct->userid, relids[i],
+										   CurrentMemoryContext);
 	}
+	/* copies taken: rules dropped meanwhile go if no statement needs them */
+	if (unlikely(ig_rules_have_retired))
+		ig_stmt_free_retired_rules();
 	return true;
 }
 

@@ -374,6 +374,9 @@ epq_stmt_begin(EState *estate, PlanState *ps, bool foreign_key)
 		return;
 	userid = ig_reader_id();
 	stmt_begin_walk(estate, ps, userid, ig_rules_cover(userid), foreign_key);
+	/* rules dropped meanwhile: as at any statement's start */
+	if (unlikely(ig_rules_have_retired))
+		ig_stmt_free_retired_rules();
 }
 
 /*

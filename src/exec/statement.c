@@ -533,6 +533,10 @@ ig_stmt_refresh_rules(IgStmt *stmt)
 		for (int i = 0; i < stmt->nnodes; i++)
 			if (stmt->nodes[i]->kind != IG_COUNTED_CONFLICT && stmt->nodes[i]->tramp != NULL)
 				stmt->nodes[i]->granted = stmt->nodes[i]->tramp->left = IG_UNLIMITED;
+
+	/* the rules it was matched to before may have been the last in use */
+	if (unlikely(ig_rules_have_retired))
+		ig_stmt_free_retired_rules();
 }
 
 

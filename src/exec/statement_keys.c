@@ -47,6 +47,22 @@ key_rules_new(IgStmt *stmt, IgRuleList *list, int key)
 	return kr;
 }
 
+/*
+ * Frees what key_rules_new allocated for a key whose rules were matched
+ * again: a cursor's statement is matched again at each FETCH after a
+ * change of rules or roles, and lives as long as the cursor.
+ */
+static void
+key_rules_free(IgStmt *stmt, IgKeyRules *kr, int key)
+{
+	if (kr == NULL)
+		return;
+	if (key >= IG_INLINE_KEYS || kr->query.sum != stmt->inline_sums[key])
+		pfree(kr->query.sum);
+	if (key >= IG_INLINE_KEYS)
+		pfree(kr);
+}
+
 /* Doubles a statement's key arrays. */
 static pg_noinline void
 grow_keys(IgStmt *stmt)
@@ -179,6 +195,7 @@ ig_stmt_match_rules(IgStmt *stmt)
 		IgTally    *tally = &stmt->keys[i];
 		IgRuleList *list = NULL;
 		IgKeyRules *kr = NULL;
+		IgKeyRules *old_kr = stmt->key_rules[i];
 
 		tally->query = NULL;
 		tally->hist_wanted = 0;
@@ -189,6 +206,8 @@ ig_stmt_match_rules(IgStmt *stmt)
 		}
 		if (i < IG_INLINE_KEYS && stmt->keys == stmt->inline_keys)
 			stmt->inline_lists[i] = list;
+		stmt->key_rules[i] = NULL;
+		key_rules_free(stmt, old_kr, i);
 		if (list != NULL && key_list_setup(stmt, tally, list))
 			kr = key_rules_new(stmt, list, i);
 		stmt->key_rules[i] = kr;
