@@ -555,6 +555,10 @@ $node->stop;
 # --- syslog too: each event one syslog message, within 900 bytes
 
 my $rsyslogd = '/usr/sbin/rsyslogd';
+
+# the test's rsyslogd, stopped whatever way the test ends
+my $rsyslog;
+END { eval { $rsyslog->kill_kill } if $rsyslog; }
 my $syslog_dir = PostgreSQL::Test::Utils::tempdir_short();
 my $namespaces_work = -x $rsyslogd && system('unshare', '--user', '--mount',
 	'--map-current-user', '--keep-caps', $^X, "$FindBin::RealBin/../perl/with_dev_log.pl",
@@ -575,7 +579,7 @@ template(name="raw" type="string" string="%syslogtag%%msg%\\n")
 };
 	close $conf;
 	my ($rs_out, $rs_err) = ('', '');
-	my $rsyslog = IPC::Run::start(
+	$rsyslog = IPC::Run::start(
 		[ $rsyslogd, '-n', '-f', "$syslog_dir/rsyslog.conf", '-i', "$syslog_dir/rsyslog.pid" ],
 		'>', \$rs_out, '2>', \$rs_err);
 	for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
@@ -622,6 +626,7 @@ template(name="raw" type="string" string="%syslogtag%%msg%\\n")
 	$node2->stop;
 	$rsyslog->signal('TERM');
 	$rsyslog->finish;
+	$rsyslog = undef;
 }
 
 done_testing();
