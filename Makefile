@@ -22,6 +22,9 @@ OBJS = \
 	src/shmem/counters_read.o \
 	src/shmem/counters_file.o \
 	src/shmem/history.o \
+	src/shmem/history_seeds.o \
+	src/shmem/history_seeds_file.o \
+	src/shmem/history_file.o \
 	src/shmem/violations_file.o \
 	src/shmem/violations_store.o \
 	src/shmem/violations_log.o \
@@ -48,6 +51,7 @@ OBJS = \
 	src/sql/args.o \
 	src/sql/triggers.o \
 	src/sql/monitor.o \
+	src/sql/info.o \
 	src/sql/admin.o \
 	src/sql/adminlog.o \
 	src/utility.o \
@@ -55,14 +59,15 @@ OBJS = \
 	src/insider_guard.o
 
 EXTENSION = insider_guard
-DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql
+DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
+	insider_guard--0.2.0--0.3.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
 REGRESS = setup counting_basic counting_indexonly fast_scans log_format counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
-	violations baselines evasion upgrade
+	violations info baselines evasion upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

@@ -17,8 +17,9 @@
 # from Debian's source package by test/pg-build.sh, cached outside the
 # tree), one after the other; the 18 run also upgrades a 15 cluster with
 # pg_upgrade (test/t/027_pg_upgrade.pl).  The package test runs once, at
-# the end.  IG_PG_MAJORS picks the majors; IG_PG_CONFIG runs on that one
-# installation only.
+# the end.  IG_PG_MAJORS picks the majors (e.g. "15 17 18": 17 comes from
+# Debian's binaries, test/pg-debian-binaries.sh); IG_PG_CONFIG runs on that
+# one installation only.
 #
 # Usage: ./test.sh [unit|regress|isolation|tap|deb ...]   (default: all of them)
 #
@@ -48,8 +49,9 @@ if [ -z "${IG_PG_CONFIG:-}" ]; then
         if [ "$major" = 15 ]; then
             pg_config=/usr/lib/postgresql/15/bin/pg_config
             # test/prepare.sh installs the packages
-        else
-            pg_config=$("$here/test/pg-build.sh" "$major" | tail -n 1)
+        elif ! pg_config=$("$here/test/pg-build.sh" "$major" | tail -n 1); then
+            # the archive may list a source package it does not serve (17)
+            pg_config=$("$here/test/pg-debian-binaries.sh" "$major" | tail -n 1)
         fi
         # the pg_upgrade test starts from the major tested just before
         # shellcheck disable=SC2086
@@ -84,7 +86,14 @@ suites=${*:-unit regress isolation tap}
 setup_log=$(mktemp /tmp/insider_guard_setup.XXXXXX)
 # the test build: it has insider_guard.test_clock_offset (see Makefile)
 export IG_TESTING=1
-if ! { prepare_packages && prepare_build; } >"$setup_log" 2>&1; then
+case " $suites " in
+    *" tap "*)
+        # installed: TAP test 029 fails, rather than skips, without them
+        export IG_MONITORING_REQUIRED=1 ;;
+esac
+if ! { prepare_packages &&
+    { [ -z "${IG_MONITORING_REQUIRED:-}" ] || prepare_monitoring_packages; } &&
+    prepare_build; } >"$setup_log" 2>&1; then
     cat "$setup_log"
     rm -f "$setup_log"
     say "FAILED: packages or build"

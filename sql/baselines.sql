@@ -34,11 +34,15 @@ GRANT SELECT ON customers TO support, tiny;
 CREATE FUNCTION creads(who name) RETURNS bigint LANGUAGE sql
 AS $$ SELECT insider_guard.rows_read(who::regrole, '1 hour', 'customers') $$;
 
--- seeds 20 days of hourly windows, ending at midnight (UTC, real clock) today
+-- seeds 20 days of hourly windows, ending at midnight (UTC, real clock)
+-- today -- the day this file started, so that seeding again seeds the
+-- same windows even after midnight
+SELECT set_config('baselines.today', date_trunc('day', now())::text, false)
+       IS NOT NULL AS today_set;
 CREATE FUNCTION seed(who name, low int, spread int, tbl regclass DEFAULT NULL, days int DEFAULT 20)
 RETURNS bigint LANGUAGE sql AS $$
     SELECT count(insider_guard.record_history(who::regrole, tbl, '1 hour',
-                 date_trunc('day', now()) - make_interval(hours => h),
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h),
                  low + h % spread))
     FROM generate_series(0, days * 24 - 1) h $$;
 
@@ -137,8 +141,47 @@ SELECT insider_guard.add_peer_group('support');  -- once is enough
 SELECT insider_guard.add_peer_group('tiny');
 SELECT group_role, members FROM insider_guard.peer_groups ORDER BY group_role::text;
 SELECT role_name, table_name, per, active_windows, days_seen, typical_rows,
-       high_rows, peer_high_rows, limit_now
+       high_rows, peer_high_rows, limit_now, no_limit_reason
 FROM insider_guard.baselines;
+
+-- ---------------------------------------------------------------------
+-- seeding a window again replaces it: the last call's rows count
+-- ---------------------------------------------------------------------
+CREATE TEMP TABLE seeded_once AS SELECT * FROM insider_guard.baselines;
+CREATE FUNCTION baselines_changed() RETURNS bigint LANGUAGE sql AS $$
+    SELECT count(*) FROM (SELECT * FROM insider_guard.baselines
+                          EXCEPT SELECT * FROM seeded_once) d $$;
+-- the same windows again (a seeding script run twice): nothing doubles
+SELECT seed('terry', 4, 3) AS terry_windows_again;
+SELECT seed(p, 40, 21) AS peer_windows_again FROM unnest('{p1,p2,p3,p4,p5}'::name[]) p;
+SELECT baselines_changed() AS changed_by_seeding_again;
+-- other rows: the 10 oldest hours read 1,000 rows each instead
+SELECT count(insider_guard.record_history('terry', NULL, '1 hour',
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h), 1000))
+FROM generate_series(470, 479) h;
+SELECT active_windows, days_seen, typical_rows, high_rows
+FROM insider_guard.baselines WHERE role_name = 'terry';
+-- and back to what they were: the history is as seeded once
+SELECT count(insider_guard.record_history('terry', NULL, '1 hour',
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h), 4 + h % 3))
+FROM generate_series(470, 479) h;
+SELECT baselines_changed() AS changed_after_replacing_back;
+-- 0 rows removes a seeded window: the 24 hours of the oldest day go, and
+-- the day with them
+SELECT count(insider_guard.record_history('terry', NULL, '1 hour',
+                 current_setting('baselines.today')::timestamptz - make_interval(hours => h), 0))
+FROM generate_series(456, 479) h;
+SELECT active_windows, days_seen, typical_rows, high_rows
+FROM insider_guard.baselines WHERE role_name = 'terry';
+-- a window is the UTC hour holding the instant before window_end: an end
+-- inside the hour names the hour it ends in, replaced by the second call
+SELECT insider_guard.record_history('terry', NULL, '1 hour',
+           current_setting('baselines.today')::timestamptz - interval '480 hours' + interval '1 second', 5);
+SELECT insider_guard.record_history('terry', NULL, '1 hour',
+           current_setting('baselines.today')::timestamptz - interval '479 hours' - interval '17 minutes', 6);
+SELECT active_windows, days_seen FROM insider_guard.baselines WHERE role_name = 'terry';
+SELECT seed('terry', 4, 3) AS terry_windows_back;
+SELECT baselines_changed() AS changed_after_seeding_back;
 
 -- ---------------------------------------------------------------------
 -- self, log: 500 rows in an hour against 5 x p99 (7) floored at 100
@@ -152,7 +195,7 @@ SELECT count(*) FROM (SELECT id FROM customers LIMIT 500) s;
 -- still over: no second record
 SELECT count(*) FROM (SELECT id FROM customers LIMIT 50) s;
 RESET SESSION AUTHORIZATION;
-SELECT role_name, table_name, threshold_id = :terry_rule AS rule, max_rows, per,
+SELECT role_name, table_name, threshold_id = :terry_rule AS rule, rule_kind, max_rows, per,
        rows_in_window, statement_rows, action
 FROM insider_guard.violations ORDER BY violation_id;
 
@@ -170,7 +213,7 @@ SET SESSION AUTHORIZATION terry;
 SELECT count(*) FROM customers;
 RESET SESSION AUTHORIZATION;
 SELECT creads('terry') AS stopped_mid_statement;
-SELECT action, max_rows, rows_in_window, statement_rows
+SELECT action, rule_kind, max_rows, rows_in_window, statement_rows
 FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 2;
 
 -- a rolled-back rule never applies
@@ -232,9 +275,36 @@ SET SESSION AUTHORIZATION newbie;
 SELECT count(*) AS exempt_not_stopped FROM customers;
 RESET SESSION AUTHORIZATION;
 SELECT insider_guard.unexempt('newbie');
-SELECT role_name, per, active_windows, peer_high_rows, limit_now
+SELECT role_name, per, active_windows, peer_high_rows, limit_now, no_limit_reason
 FROM insider_guard.baselines WHERE role_name IN ('newbie', 'loner');
 SELECT insider_guard.drop_threshold(:all_rule) AS dropped;
+
+-- ---------------------------------------------------------------------
+-- a rule that protects nobody yet says so: a NOTICE when it is set (the
+-- roles it covers that can log in: none has a usable limit), and for
+-- each role the baselines view says why
+-- ---------------------------------------------------------------------
+-- tiny's members compared with their peers: at most 3 peers with history
+SELECT insider_guard.set_baseline_rule('tiny', 5, '1 hour', 100, 'peers', 'log') AS tiny_rule \gset
+-- compared with themselves, t1..t3 have usable history: no NOTICE
+SELECT insider_guard.set_baseline_rule('tiny', 5, '1 hour', 100, 'self', 'log') = :tiny_rule AS tiny_self;
+SELECT insider_guard.drop_threshold(:tiny_rule) AS dropped;
+-- one role, with no history of the table, nor peers with any
+SELECT insider_guard.set_baseline_rule('newbie', 5, '1 hour', 100, 'self', 'block', 'customers') AS newbie_rule \gset
+SET SESSION AUTHORIZATION newbie;
+SELECT count(*) AS not_limited FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT role_name, table_name, per, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'newbie';
+SELECT insider_guard.drop_threshold(:newbie_rule) AS dropped;
+-- daily windows: nobody was seeded any
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 day', 100, 'both', 'log') AS daily_rule \gset
+SELECT insider_guard.drop_threshold(:daily_rule) AS dropped;
+-- a group without members that can log in covers nobody
+CREATE ROLE nobody_logs_in NOLOGIN;
+SELECT insider_guard.set_baseline_rule('nobody_logs_in') AS empty_rule \gset
+SELECT insider_guard.drop_threshold(:empty_rule) AS dropped;
+DROP ROLE nobody_logs_in;
 
 -- ---------------------------------------------------------------------
 -- a table's own history, and daily windows
@@ -261,7 +331,8 @@ SELECT count(*) FROM customers;
 RESET SESSION AUTHORIZATION;
 SELECT table_name, max_rows, per, rows_in_window FROM insider_guard.violations
 ORDER BY violation_id DESC LIMIT 1;
-SELECT role_name, table_name, per, active_windows, days_seen, typical_rows, high_rows, limit_now
+SELECT role_name, table_name, per, active_windows, days_seen, typical_rows, high_rows, limit_now,
+       no_limit_reason
 FROM insider_guard.baselines WHERE role_name = 'terry';
 -- a role that changed job starts its history afresh: its peers' limit
 -- applies to its "self" rules until its own history is usable again
@@ -317,7 +388,7 @@ SELECT insider_guard.drop_peer_group('ops');
 -- ---------------------------------------------------------------------
 SET SESSION AUTHORIZATION terry;
 SELECT * FROM insider_guard.baselines;
-SELECT * FROM insider_guard._baselines();
+SELECT * FROM insider_guard._baselines_v2();
 SELECT * FROM insider_guard.peer_groups;
 SELECT * FROM insider_guard.baseline_rules;
 SELECT * FROM insider_guard.peer_group_roles;

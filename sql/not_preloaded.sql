@@ -27,11 +27,14 @@ CREATE FUNCTION role_activity(OUT role_name name, OUT table_name text,
     RETURNS SETOF record AS 'insider_guard', 'ig_role_activity' LANGUAGE C;
 CREATE FUNCTION reset(regrole DEFAULT NULL) RETURNS void
     AS 'insider_guard', 'ig_reset' LANGUAGE C;
+CREATE FUNCTION info(OUT counters_in_use bigint, OUT max_tracked bigint)
+    RETURNS record AS 'insider_guard', 'ig_info' LANGUAGE C;
 SELECT rows_read(current_user::regrole, '1 hour');
 \set VERBOSITY sqlstate
 SELECT rows_read(current_user::regrole, '1 hour');
 SELECT * FROM role_activity();
 SELECT reset();
+SELECT * FROM info();
 \set VERBOSITY default
 DROP TABLE t;
-DROP FUNCTION rows_read, role_activity, reset;
+DROP FUNCTION rows_read, role_activity, reset, info;

@@ -1,8 +1,9 @@
 --
--- upgrade: ALTER EXTENSION insider_guard UPDATE from 0.1.0 keeps the rules
--- and the grants a database has, and leaves exactly the objects a fresh
--- CREATE EXTENSION makes: every member, and for each its definition and
--- privileges, is compared both ways.
+-- upgrade: ALTER EXTENSION insider_guard UPDATE from 0.1.0, through
+-- 0.2.0, to the default version keeps the rules and the grants a database
+-- has, and leaves exactly the objects a fresh CREATE EXTENSION makes:
+-- every member, and for each its definition and privileges, is compared
+-- both ways.
 --
 CREATE DATABASE ig_upgrade;
 \c ig_upgrade
@@ -12,11 +13,33 @@ CREATE ROLE upgrader LOGIN;
 CREATE TABLE accounts (id int);
 SELECT insider_guard.set_threshold('upgrader', 10, '1 hour', 'block', 'accounts') AS tid \gset
 SELECT insider_guard.exempt('upgrader');
--- a grant on a view the update replaces
+-- a grant on a view the updates replace
 GRANT SELECT ON insider_guard.violations TO upgrader;
--- the library of 0.2.0 runs the rules of 0.1.0: no baseline tables yet
+-- the current library runs the rules of 0.1.0: no baseline tables yet
 SELECT insider_guard.drop_threshold(-1) AS nothing_to_drop;
 SELECT to_regclass('insider_guard.baseline_rules') IS NULL AS no_baselines_yet;
+
+-- to 0.2.0
+ALTER EXTENSION insider_guard UPDATE TO '0.2.0';
+SELECT extversion FROM pg_extension WHERE extname = 'insider_guard';
+-- the grant is kept: the view has the columns of 0.2.0
+SET ROLE upgrader;
+SELECT count(*) AS records, count(repeats) AS with_repeats FROM insider_guard.violations;
+RESET ROLE;
+-- the new objects work, and their ids follow the thresholds'
+SELECT insider_guard.set_baseline_rule('upgrader', on_table => 'accounts') > :tid AS baseline_rule;
+SELECT insider_guard.add_peer_group('upgrader');
+SELECT count(*) AS groups FROM insider_guard.peer_groups;
+-- a record made under 0.2.0 (by the current library)
+INSERT INTO accounts SELECT generate_series(1, 20);
+GRANT SELECT ON accounts TO upgrader;
+SET SESSION AUTHORIZATION upgrader;
+SELECT count(*) FROM accounts;
+RESET SESSION AUTHORIZATION;
+-- a grant on a view the next update replaces
+GRANT SELECT ON insider_guard.baselines TO upgrader;
+-- the current library runs the objects of 0.2.0: no info view yet
+SELECT to_regclass('insider_guard.info') IS NULL AS no_info_yet;
 
 -- to the default version
 ALTER EXTENSION insider_guard UPDATE;
@@ -28,16 +51,17 @@ WHERE e.extname = 'insider_guard';
 SELECT threshold_id = :tid AS kept, role_name, table_name, max_rows, per, action
 FROM insider_guard.thresholds;
 SELECT role_name FROM insider_guard.exemptions;
--- and the grant: the view has the columns of 0.2.0
+SELECT count(*) AS baseline_rules_kept FROM insider_guard.baseline_rules;
+-- and the grants
 SET ROLE upgrader;
-SELECT count(*) AS records, count(repeats) AS with_repeats FROM insider_guard.violations;
+SELECT database_name = current_database() AS this_database, rule_kind, action, repeats
+FROM insider_guard.violations;
+SELECT table_name, per, limit_now, no_limit_reason FROM insider_guard.baselines;
 RESET ROLE;
-REVOKE SELECT ON insider_guard.violations FROM upgrader;
--- the new objects work, and their ids follow the thresholds'
-SELECT insider_guard.set_baseline_rule('upgrader', on_table => 'accounts') > :tid AS baseline_rule;
-SELECT insider_guard.add_peer_group('upgrader');
-SELECT count(*) AS groups FROM insider_guard.peer_groups;
--- and are kept by pg_dump, closed to PUBLIC
+REVOKE SELECT ON insider_guard.violations, insider_guard.baselines FROM upgrader;
+-- the new view works
+SELECT max_tracked > 0 AS info FROM insider_guard.info;
+-- the tables are kept by pg_dump; every table and view is closed to PUBLIC
 SELECT c.relname, c.oid = ANY (e.extconfig) AS config_dumped,
        has_table_privilege('upgrader', c.oid, 'SELECT') AS upgrader_may_select
 FROM pg_class c, pg_extension e
@@ -163,10 +187,10 @@ SELECT object AS member FROM upgraded WHERE kind = 'member' ORDER BY 1;
 SELECT kind, count(*) AS facts FROM upgraded GROUP BY kind ORDER BY kind;
 
 -- a fresh install, in the same database, without its rules: from scratch.
--- (While there is no insider_guard--0.2.0.sql, CREATE EXTENSION runs the
--- 0.1.0 script and then the update script, so this compares an update of a
--- database in use with one of an empty one; a future full install script
--- is compared with the update path the same way.)
+-- (While there is no full script of a later version, CREATE EXTENSION runs
+-- the 0.1.0 script and then the update scripts, so this compares the
+-- updates of a database in use with those of an empty one; a future full
+-- install script is compared with the update path the same way.)
 DROP EXTENSION insider_guard;
 DROP SCHEMA insider_guard;
 CREATE EXTENSION insider_guard;
@@ -193,6 +217,7 @@ SELECT count(*) AS facts_upgraded FROM upgraded;
 -- transaction, then rolled back
 BEGIN;
 GRANT SELECT ON insider_guard.violations TO upgrader;
+GRANT SELECT ON insider_guard.info TO upgrader;
 ALTER FUNCTION insider_guard.reset_history(regrole) STABLE;
 ALTER TABLE insider_guard.thresholds ALTER COLUMN action SET DEFAULT 'log';
 SELECT side, kind, object FROM ig_install_differences() ORDER BY 1, 2, 3;

@@ -28,6 +28,9 @@ SELECT violation_id > 0 AS has_id,
        table_name, max_rows, per, rows_in_window, statement_rows, action, query,
        application_name, client_addr IS NULL AS local, backend_pid = pg_backend_pid() AS my_pid
 FROM insider_guard.violations ORDER BY violation_id;
+-- the database, by name, and the kind of rule (baselines: sql/baselines)
+SELECT database_name = current_database() AS this_database, rule_kind, action
+FROM insider_guard.violations ORDER BY violation_id;
 -- (the log threshold covers all tables: its record names the table being read)
 SELECT threshold_id = (SELECT threshold_id FROM insider_guard.thresholds WHERE action = 'log') AS log_rule
 FROM insider_guard.violations WHERE action = 'log';
@@ -68,7 +71,7 @@ SELECT insider_guard.prune_violations('1 month');
 -- a watched role sees no thresholds, exemptions or violations
 SET SESSION AUTHORIZATION alice;
 SELECT * FROM insider_guard.violations;
-SELECT * FROM insider_guard._violations_v2();
+SELECT * FROM insider_guard._violations_v3();
 SELECT * FROM insider_guard.thresholds;
 SELECT * FROM insider_guard.exemptions;
 SELECT insider_guard.set_threshold('alice', 1000000);

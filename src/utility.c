@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * utility.c
- *		The ProcessUtility hook: COPY table TO is counted (copy.c), and
- *		GRANT and REVOKE of a peer group's role are logged (adminlog.c).
+ *		The ProcessUtility hook: COPY table TO is counted (copy.c),
+ *		GRANT and REVOKE of a peer group's role are logged (adminlog.c),
+ *		and rule matches dropped meanwhile are freed.
  *
  * In an autovacuum worker, a utility statement that user code runs (an
  * index expression's function doing CREATE INDEX) is also where whom its
@@ -20,8 +21,10 @@
 
 #include "sql/adminlog.h"
 #include "base/compat.h"
+#include "cache/rules.h"
 #include "exec/copy.h"
 #include "exec/reader.h"
+#include "exec/statement.h"
 #include "utility.h"
 
 static ProcessUtility_hook_type prev_ProcessUtility = NULL;
@@ -48,6 +51,14 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 		call_next(pstmt, IG_PROCESS_UTILITY_REST);
 	if (IsA(parsetree, GrantRoleStmt) && ig_counting_active())
 		ig_admin_log_membership((GrantRoleStmt *) parsetree);
+
+	/*
+	 * Logging it matched the rules again (the membership changed), and a
+	 * loop of GRANT and REVOKE starts no statement that would free what
+	 * that dropped: free it here.
+	 */
+	if (unlikely(ig_rules_have_retired))
+		ig_stmt_free_retired_rules();
 }
 
 /*

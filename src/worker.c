@@ -4,7 +4,9 @@
  *		The background worker that saves the counters and the baselines'
  *		history to disk every insider_guard.save_interval seconds, so that
  *		a crash loses at most that much, and adds the windows of idle
- *		counters that ended to their history.  The postmaster saves both
+ *		counters that ended to their history.  A save that fails is tried
+ *		again at the next cycle; the info view's last_save_at is the end
+ *		of the last cycle after which both files were current.  The postmaster saves both
  *		once more at a clean shutdown and loads them at start.
  *
  * The worker needs shared memory but no database connection; it starts
@@ -30,6 +32,7 @@
 #include "storage/latch.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "shmem/counters.h"
 #include "base/guc.h"
@@ -41,28 +44,37 @@
 PGDLLEXPORT void ig_worker_main(Datum arg);
 
 /*
- * Saves a state file if its module says it changed since the last save.
+ * Saves a state file if its module says it changed since the last save,
+ * or the last save failed ("behind": it is tried again).  True if the file
+ * is up to date: saved, or nothing to save.
  */
-static void
-save_if_changed(const char *what, bool (*take_dirty) (void), const char *path,
-				uint32 magic, IgFileBodyWriter body)
+static bool
+save_if_changed(const char *what, bool (*take_dirty) (void), bool *behind,
+				const char *path, uint32 magic, IgFileBodyWriter body)
 {
-	if (!take_dirty())
-		return;
-	if (ig_file_save(path, magic, body))
+	if (!take_dirty() && !*behind)
+		return true;
+	*behind = !ig_file_save(path, magic, body);
+	if (!*behind)
 		ereport(DEBUG1,
 				(errmsg_internal("insider_guard: saved the %s to \"%s\"",
 								 what, path)));
+	return !*behind;
 }
 
+/* a save of each file failed, and was not made good since */
+static bool counts_behind = false;
+static bool history_behind = false;
+
 /*
- * Saves the counters if they changed since the last save.
+ * Saves the counters if they changed since the last save.  True if the
+ * file is up to date.
  */
-void
+bool
 ig_save_counts(void)
 {
-	save_if_changed("counters", ig_counters_take_dirty, IG_COUNTS_FILE,
-					IG_COUNTS_MAGIC, ig_counters_save);
+	return save_if_changed("counters", ig_counters_take_dirty, &counts_behind,
+						   IG_COUNTS_FILE, IG_COUNTS_MAGIC, ig_counters_save);
 }
 
 /*
@@ -76,22 +88,24 @@ ig_load_counts(void)
 
 /*
  * Saves the baselines' history series if they changed since the last
- * save.
+ * save.  True if the file is up to date.
  */
-void
+bool
 ig_save_history(void)
 {
-	save_if_changed("history", ig_history_take_dirty, IG_HISTORY_FILE,
-					IG_HISTORY_MAGIC, ig_history_save);
+	return save_if_changed("history", ig_history_take_dirty, &history_behind,
+						   IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_save);
 }
 
 /*
- * Loads the history saved last; at postmaster start, into empty memory.
+ * Loads the history saved last, and matches the record of seeded windows
+ * with it; at postmaster start, into empty memory.
  */
 void
 ig_load_history(void)
 {
 	ig_file_load_or_previous(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_load);
+	ig_history_seeds_start();
 }
 
 /*
@@ -126,6 +140,7 @@ ig_worker_main(Datum arg)
 	 */
 	long		interval_ms = 1000;
 	MemoryContext cycle_cxt;
+	bool		saved;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
@@ -147,8 +162,11 @@ ig_worker_main(Datum arg)
 
 		/* windows of idle counters that ended go to their history */
 		ig_counters_sweep(ig_now());
-		ig_save_counts();
-		ig_save_history();
+		saved = ig_save_counts();
+		saved &= ig_save_history();
+		/* the info view's last_save_at: both files are current */
+		if (saved)
+			ig_counters_note_saved(GetCurrentTimestamp());
 		ig_violations_write_repeats(true);
 
 		interval_ms = Min(interval_ms, (long) ig_save_interval * 1000L);

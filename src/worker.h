@@ -12,9 +12,9 @@
 #define IG_WORKER_H
 
 extern void ig_worker_register(void);
-extern void ig_save_counts(void);
+extern bool ig_save_counts(void);
 extern void ig_load_counts(void);
-extern void ig_save_history(void);
+extern bool ig_save_history(void);
 extern void ig_load_history(void);
 
 #endif							/* IG_WORKER_H */

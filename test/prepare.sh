@@ -10,8 +10,13 @@ PG_MAJOR=15
 # relocated copy of 15), so that several builds can be tested side by side
 PG_CONFIG=${IG_PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PG_BIN=$(dirname "$PG_CONFIG")
-# rsyslog: the syslog daemon test/t/028_json_events.pl runs (as the test user)
-PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR libipc-run-perl make gcc perl rsyslog"
+# postgresql-15-pgaudit: test/t/030_pgaudit_seed.pl seeds from its logs
+PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgaudit libipc-run-perl make gcc perl"
+# for the TAP suite only, daemons the tests run themselves: for 029 the
+# real Prometheus exporter, and promtool (in package prometheus); for 028
+# rsyslogd (run as the test user on a socket of its own); test.sh
+# installs them when it runs the TAP suite
+MONITORING_PACKAGES="prometheus-postgres-exporter prometheus rsyslog"
 
 if [ "$(id -u)" -eq 0 ]; then
     as_root() { "$@"; }
@@ -35,6 +40,41 @@ prepare_packages() {
         # together: the -dev package may upgrade the server to match it
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $PACKAGES
     fi
+}
+
+# Installs MONITORING_PACKAGES if missing, without their recommends
+# (node exporter, smartmontools...) and without starting their services:
+# prometheus would listen on :9090, the exporter on :9187, rsyslog on
+# /dev/log.  policy-rc.d
+# (see invoke-rc.d(8); deb-systemd-invoke reads it too) refuses the
+# start; containers usually have one already, and run no init anyway.
+# On a host running systemd the units of the packages it installed stay
+# disabled (a package already there is left as it was).
+prepare_monitoring_packages() {
+    local missing="" p policy=/usr/sbin/policy-rc.d made="" status=0
+    for p in $MONITORING_PACKAGES; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    done
+    [ -n "$missing" ] || return 0
+    echo "installing packages:$missing"
+    if [ ! -e $policy ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee $policy >/dev/null
+        as_root chmod 755 $policy
+        made=yes
+    fi
+    as_root apt-get update -q || status=$?
+    # shellcheck disable=SC2086
+    [ $status -ne 0 ] || as_root env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -q --no-install-recommends $MONITORING_PACKAGES || status=$?
+    [ -z "$made" ] || as_root rm -f $policy
+    if [ $status -eq 0 ] && [ -d /run/systemd/system ]; then
+        local units=""
+        for p in $missing; do units="$units $p.service"; done
+        # shellcheck disable=SC2086
+        as_root systemctl disable $units ||
+            echo "warning: could not disable$units" >&2
+    fi
+    return $status
 }
 
 prepare_build() {

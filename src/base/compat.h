@@ -4,8 +4,9 @@
  *		Shims for the PostgreSQL major versions insider_guard builds on.
  *		Everything version-specific lives here, nothing else.
  *
- * Built and tested on 15 and 18 (README, "Supported versions", says how);
- * the shims for 13, 14, 16 and 17 follow those versions' headers.
+ * Built and tested on 15 and 18 (README, "Supported versions", says how),
+ * and on 17.12 and 19rc1 against Debian's builds of them (test/README.md);
+ * the shims for 13, 14 and 16 follow those versions' headers.
  *
  * src/base/compat.h
  *
@@ -30,13 +31,64 @@
 #define IG_EXECUTOR_RUN_PASS queryDesc, direction, count, execute_once
 #endif
 
-/* PostgreSQL 18 gave index_beginscan an instrumentation argument */
-#if PG_VERSION_NUM >= 180000
+/*
+ * PostgreSQL 18 gave index_beginscan an instrumentation argument, 19 the
+ * scan flags table_beginscan takes too
+ */
+#if PG_VERSION_NUM >= 190000
+#define ig_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
+	index_beginscan(heap, index, snapshot, NULL, nkeys, norderbys, SO_NONE)
+#elif PG_VERSION_NUM >= 180000
 #define ig_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
 	index_beginscan(heap, index, snapshot, NULL, nkeys, norderbys)
 #else
 #define ig_index_beginscan(heap, index, snapshot, nkeys, norderbys) \
 	index_beginscan(heap, index, snapshot, nkeys, norderbys)
+#endif
+
+/* PostgreSQL 19 gave table_beginscan flags (none wanted: SO_NONE) */
+#if PG_VERSION_NUM >= 190000
+#define ig_table_beginscan(rel, snapshot, nkeys, key) \
+	table_beginscan(rel, snapshot, nkeys, key, SO_NONE)
+#else
+#define ig_table_beginscan(rel, snapshot, nkeys, key) \
+	table_beginscan(rel, snapshot, nkeys, key)
+#endif
+
+/*
+ * PostgreSQL 19 gave ShmemInitHash one size where it took an initial and a
+ * maximum one (insider_guard passed the same twice)
+ */
+#if PG_VERSION_NUM >= 190000
+#define ig_shmem_init_hash(name, size, info, flags) \
+	ShmemInitHash(name, size, info, flags)
+#else
+#define ig_shmem_init_hash(name, size, info, flags) \
+	ShmemInitHash(name, size, size, info, flags)
+#endif
+
+/* PostgreSQL 19 passes the planner hook an ExplainState */
+#if PG_VERSION_NUM >= 190000
+#define IG_PLANNER_ARGS \
+	Query *parse, const char *query_string, int cursorOptions, \
+	ParamListInfo boundParams, ExplainState *es
+#define IG_PLANNER_PASS parse, query_string, cursorOptions, boundParams, es
+#else
+#define IG_PLANNER_ARGS \
+	Query *parse, const char *query_string, int cursorOptions, \
+	ParamListInfo boundParams
+#define IG_PLANNER_PASS parse, query_string, cursorOptions, boundParams
+#endif
+
+/*
+ * PostgreSQL 19 renamed OnConflictSetState OnConflictActionState: it also
+ * serves the new ON CONFLICT DO SELECT, whose rows returned from the
+ * table are not counted yet (only DO UPDATE's are)
+ */
+#if PG_VERSION_NUM >= 190000
+#define IgOnConflictState OnConflictActionState
+#else
+#define IgOnConflictState OnConflictSetState
 #endif
 
 /*

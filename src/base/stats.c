@@ -25,6 +25,12 @@
  * usable, its peers' before (ig_hist_cap): training the baseline up by
  * reading at the limit moves it one bin at a time.
  *
+ * Removal.  A window seeded again is first taken out (ig_hist_remove):
+ * its weight now is its weight when added brought forward by the same
+ * decay as every other, so it is recomputed from its end and its rows, not
+ * stored; rounding and halving leave it within one unit of what its bin
+ * holds of it.
+ *
  * Limits.  Own limit = max(min_rows, factor * own p99), usable with at
  * least IG_USABLE_WINDOWS active windows on IG_USABLE_DAYS distinct days.
  * Peer limit = max(min_rows, factor * p99 of the pooled windows of the
@@ -241,6 +247,71 @@ ig_hist_add(IgHistogram *hist, int64 window_end, uint64 rows)
 			units = UNITS_MAX - (double) hist->bins[b];
 	}
 	hist->bins[b] += (uint16) rint(units);
+	return true;
+}
+
+/*
+ * True if a window that ended at window_end would be added to a series
+ * (ig_hist_add), rather than weigh nothing beside its newer windows.
+ */
+bool
+ig_hist_weighs(const IgHistogram *hist, int64 window_end)
+{
+	if (hist->scale <= 0.0 || window_end >= hist->decayed_to)
+		return true;
+	return rint(decay_factor(hist->decayed_to - window_end) / hist->scale) >= 1.0;
+}
+
+/* Forgets the day a window ended on, if it is tracked and was noted. */
+static void
+forget_day(IgHistogram *hist, int64 window_end)
+{
+	int64		day = floor_div(window_end - 1, IG_STATS_USEC_PER_DAY);
+	int64		age = (int64) hist->newest_day - day;
+	uint64		bit;
+
+	if (hist->days == 0 || age < 0 || age >= 64)
+		return;					/* never noted, or no longer tracked */
+	bit = UINT64CONST(1) << age;
+	if ((hist->day_bits & bit) == 0)
+		return;
+	hist->day_bits &= ~bit;
+	if (hist->days < PG_UINT16_MAX)
+		hist->days--;
+}
+
+/*
+ * Takes out of a series a window that ig_hist_add added: one that ended at
+ * window_end and read "rows" rows (record_history replacing a window it
+ * seeded).  Its weight is what the window is worth now, which is what it
+ * added, brought forward by the decay since: within one unit of what its
+ * bin holds of it after rounding and halving, and never more than the
+ * bin holds.  day_active says whether another window of the series still
+ * makes its day active; if not, the day is no longer counted (when it is
+ * among the 64 days tracked exactly).  Returns true if a window was
+ * taken out.
+ */
+bool
+ig_hist_remove(IgHistogram *hist, int64 window_end, uint64 rows,
+			   bool day_active)
+{
+	if (rows == 0 || hist->windows == 0)
+		return false;
+	if (hist->scale > 0.0)
+	{
+		double		units = rint(decay_factor(hist->decayed_to - window_end) /
+								 hist->scale);
+		int			b = ig_hist_bin(rows);
+
+		if (units >= (double) hist->bins[b])
+			hist->bins[b] = 0;
+		else if (units > 0.0)
+			hist->bins[b] -= (uint16) units;
+	}
+	if (hist->windows < PG_UINT32_MAX)
+		hist->windows--;
+	if (!day_active)
+		forget_day(hist, window_end);
 	return true;
 }
 

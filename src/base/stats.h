@@ -80,6 +80,9 @@ extern int	ig_hist_bin(uint64 rows);
 extern uint64 ig_hist_bin_value(int bin);
 extern void ig_hist_init(IgHistogram *hist);
 extern bool ig_hist_add(IgHistogram *hist, int64 window_end, uint64 rows);
+extern bool ig_hist_weighs(const IgHistogram *hist, int64 window_end);
+extern bool ig_hist_remove(IgHistogram *hist, int64 window_end, uint64 rows,
+						   bool day_active);
 extern bool ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows,
 						 int64 cap, bool broke);
 extern int64 ig_hist_cap(const IgHistogram *own, int64 limit,

@@ -23,6 +23,7 @@
  */
 #include "postgres.h"
 
+#include "lib/stringinfo.h"
 #include "miscadmin.h"
 
 #include "cache/baseline.h"
@@ -220,10 +221,108 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 }
 
 /*
+ * The most peers with usable history for a relation and kind in one of
+ * the peer groups: what a peer limit needs IG_PEERS_NEEDED of.
+ */
+static int
+usable_peers(const IgPeerGroup *groups, int ngroups, Oid relid, int kind)
+{
+	IgSeriesKey key;
+	IgHistogram hist;
+	int			most = 0;
+
+	key.dbid = MyDatabaseId;
+	key.relid = relid;
+	key.kind = kind;
+	for (int g = 0; g < ngroups; g++)
+	{
+		int			usable = 0;
+
+		for (int m = 0; m < groups[g].nmembers; m++)
+		{
+			key.roleid = groups[g].members[m];
+			if (ig_history_get(&key, &hist, false) && ig_hist_usable(&hist))
+				usable++;
+		}
+		most = Max(most, usable);
+	}
+	return most;
+}
+
+/*
+ * How far a role is from a usable limit for a relation (InvalidOid: all
+ * tables) and kind: its own history, and the peers with usable history
+ * in each of its peer groups.  Reads the history (shared lock) and the
+ * peer groups: catalog access.
+ */
+void
+ig_baseline_progress(Oid roleid, Oid relid, int kind, IgLimitProgress *progress)
+{
+	IgSeriesKey key;
+	IgHistogram hist;
+	IgPeerGroup *groups;
+
+	key.dbid = MyDatabaseId;
+	key.roleid = roleid;
+	key.relid = relid;
+	key.kind = kind;
+	memset(progress, 0, sizeof(*progress));
+	if (ig_history_get(&key, &hist, false))
+	{
+		progress->windows = hist.windows;
+		progress->days = hist.days;
+	}
+	groups = ig_rules_peer_groups(roleid, &progress->ngroups);
+	progress->peers = usable_peers(groups, progress->ngroups, relid, kind);
+}
+
+/*
+ * Whether a rule comparing as compare_to has a usable limit: "self" and
+ * "both" with the own history or the peers', "peers" with the peers'.
+ */
+bool
+ig_baseline_progress_usable(const IgLimitProgress *progress,
+							IgCompareTo compare_to)
+{
+	bool		own = progress->windows >= IG_USABLE_WINDOWS &&
+		progress->days >= IG_USABLE_DAYS;
+
+	return (own && compare_to != IG_COMPARE_PEERS) ||
+		progress->peers >= IG_PEERS_NEEDED;
+}
+
+/*
+ * Why there is no usable limit, for people: what the own history lacks
+ * (with own_side: some rule may use it), then what the peers lack; parts
+ * separated by "; ".  palloc'd.
+ */
+char *
+ig_baseline_no_limit_reason(const IgLimitProgress *progress, bool own_side)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (own_side && progress->windows < IG_USABLE_WINDOWS)
+		appendStringInfo(&buf, "too few windows (%u of %d)",
+						 progress->windows, IG_USABLE_WINDOWS);
+	if (own_side && progress->days < IG_USABLE_DAYS)
+		appendStringInfo(&buf, "%stoo few days (%u of %d)",
+						 buf.len > 0 ? ", " : "",
+						 progress->days, IG_USABLE_DAYS);
+	if (progress->ngroups == 0)
+		appendStringInfo(&buf, "%sno peer group", buf.len > 0 ? "; " : "");
+	else if (progress->peers < IG_PEERS_NEEDED)
+		appendStringInfo(&buf, "%stoo few peers with history (%d of %d)",
+						 buf.len > 0 ? "; " : "",
+						 progress->peers, IG_PEERS_NEEDED);
+	return buf.data;
+}
+
+/*
  * What the baselines view shows of a series: its own statistics, its
- * peers' p99 (the highest of its groups with enough peers), and the
+ * peers' p99 (the highest of its groups with enough peers), the
  * strictest limit of the baseline rules that cover the role for that
- * relation and kind.  Needs catalog access.
+ * relation and kind, and if none is usable why.  Needs catalog access.
  */
 void
 ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
@@ -232,6 +331,9 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	IgPeerGroup *groups;
 	int			ngroups;
 	TimestampTz now = ig_now();
+	bool		covered = false;
+	bool		own_side = false;
+	IgLimitProgress progress;
 
 	view->usable = ig_hist_usable(hist);
 	view->typical = ig_hist_quantile(hist, IG_TYPICAL_QUANTILE);
@@ -251,6 +353,7 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	}
 
 	view->limit_now = -1;
+	view->no_limit_reason = NULL;
 	if (ig_rules_cover(series->key.roleid))
 	{
 		IgRuleList *list = ig_rules_for_relation(series->key.roleid,
@@ -263,11 +366,29 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 			{
 				const IgRule *rule = &list->rules[i];
 
-				if (rule->baseline && rule->hist_kind == series->key.kind &&
-					rule->max_rows < IG_RULE_INERT &&
+				if (!rule->baseline || rule->hist_kind != series->key.kind)
+					continue;
+				covered = true;
+				own_side |= rule->compare_to != IG_COMPARE_PEERS;
+				if (rule->max_rows < IG_RULE_INERT &&
 					(view->limit_now < 0 || rule->max_rows < view->limit_now))
 					view->limit_now = rule->max_rows;
 			}
 		}
 	}
+
+	/* no limit: for want of a rule, or of history */
+	if (view->limit_now >= 0)
+		return;
+	if (!covered)
+	{
+		view->no_limit_reason = pstrdup("no baseline rule");
+		return;
+	}
+	progress.windows = hist->windows;
+	progress.days = hist->days;
+	progress.ngroups = ngroups;
+	progress.peers = usable_peers(groups, ngroups, series->key.relid,
+								  series->key.kind);
+	view->no_limit_reason = ig_baseline_no_limit_reason(&progress, own_side);
 }

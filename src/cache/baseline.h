@@ -14,6 +14,21 @@
 #include "shmem/history.h"
 #include "cache/rules.h"
 
+/*
+ * How far a role's history, and its peers', are from a usable baseline
+ * limit for one relation and window kind: the own limit needs
+ * IG_USABLE_WINDOWS active windows on IG_USABLE_DAYS distinct days, a
+ * peer limit IG_PEERS_NEEDED peers with such history in one of its peer
+ * groups.
+ */
+typedef struct IgLimitProgress
+{
+	uint32		windows;		/* own active windows */
+	uint32		days;			/* on so many distinct days */
+	int			ngroups;		/* registered peer groups it is in directly */
+	int			peers;			/* the most peers with usable history in one */
+} IgLimitProgress;
+
 /* What the baselines view shows of one series. */
 typedef struct IgBaselineView
 {
@@ -22,9 +37,17 @@ typedef struct IgBaselineView
 	uint64		high;			/* p99, likewise */
 	int64		peer_high;		/* p99 of the peers, or -1 */
 	int64		limit_now;		/* strictest limit in force, or -1 */
+	char	   *no_limit_reason;	/* why limit_now is -1 (palloc'd), or
+									 * NULL */
 } IgBaselineView;
 
 extern void ig_baseline_compute(IgRuleList *list, Oid userid);
+extern void ig_baseline_progress(Oid roleid, Oid relid, int kind,
+								 IgLimitProgress *progress);
+extern bool ig_baseline_progress_usable(const IgLimitProgress *progress,
+										IgCompareTo compare_to);
+extern char *ig_baseline_no_limit_reason(const IgLimitProgress *progress,
+										 bool own_side);
 extern void ig_baseline_describe(const IgSeriesCopy *series,
 								 IgBaselineView *view);
 

@@ -154,10 +154,13 @@ static void
 no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 {
 	uint64		suppressed;
+	bool		fail_closed = kr->list->any_block && may_raise;
 
-	if (kr->list->any_block && may_raise && ig_event_json())
+	/* counted for the info view, before the error */
+	ig_counters_note_no_room(fail_closed);
+	if (fail_closed && ig_event_json())
 		log_no_room_event("fail_closed", userid, may_raise, PG_UINT64_MAX);
-	if (kr->list->any_block && may_raise)
+	if (fail_closed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("insider_guard: no room in shared memory to track the reads of role %s",

@@ -186,7 +186,7 @@ static void
 wrap_on_conflict(IgWalk *walk, ModifyTableState *mt)
 {
 	ModifyTable *plan = (ModifyTable *) mt->ps.plan;
-	OnConflictSetState *oc;
+	IgOnConflictState *oc;
 	IgCountedNode *node;
 	ExprState  *target;
 
@@ -488,10 +488,7 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 		ig_counting_active())
 	{
 		AcceptInvalidationMessages();
-		if (ig_stmt_rules_moved(stmt))
-			ig_stmt_refresh_rules(stmt);
-		else if (stmt->enforcing)
-			ig_stmt_recheck(stmt);
+		ig_stmt_refresh_run(queryDesc->estate, stmt);
 	}
 	fresh_estate = NULL;
 
@@ -542,12 +539,11 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 }
 
 static PlannedStmt *
-plan_query(Query *parse, const char *query_string, int cursorOptions,
-		   ParamListInfo boundParams)
+plan_query(IG_PLANNER_ARGS)
 {
 	if (prev_planner)
-		return prev_planner(parse, query_string, cursorOptions, boundParams);
-	return standard_planner(parse, query_string, cursorOptions, boundParams);
+		return prev_planner(IG_PLANNER_PASS);
+	return standard_planner(IG_PLANNER_PASS);
 }
 
 /*
@@ -555,18 +551,17 @@ plan_query(Query *parse, const char *query_string, int cursorOptions,
  * foreign-key query, what they start is beneath that query.
  */
 static PlannedStmt *
-ig_planner(Query *parse, const char *query_string, int cursorOptions,
-		   ParamListInfo boundParams)
+ig_planner(IG_PLANNER_ARGS)
 {
 	PlannedStmt *result;
 
 	ig_reader_note();
 	if (likely(!InNoForceRLSOperation()))
-		return plan_query(parse, query_string, cursorOptions, boundParams);
+		return plan_query(IG_PLANNER_PASS);
 	noforce_depth++;
 	PG_TRY();
 	{
-		result = plan_query(parse, query_string, cursorOptions, boundParams);
+		result = plan_query(IG_PLANNER_PASS);
 	}
 	PG_FINALLY();
 	{

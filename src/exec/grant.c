@@ -45,6 +45,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/latch.h"
@@ -459,7 +460,7 @@ ig_stmt_begin_enforcing(IgStmt *stmt)
  * rule broken meanwhile by other sessions stops its next row.  Rows
  * granted and not read, and what is reserved for them, are given back:
  * a node asks again at its next row (the next run of a cursor regrants
- * all, see ig_stmt_recheck).
+ * all, see stmt_recheck).
  */
 void
 ig_stmt_settle(IgStmt *stmt, bool final)

@@ -461,12 +461,42 @@ ig_stmt_settle_run(EState *estate, IgStmt *stmt)
 			ig_stmt_settle(s, false);
 }
 
+static bool stmt_rules_moved(const IgStmt *stmt);
+static void stmt_refresh_rules(IgStmt *stmt);
+static void stmt_recheck(IgStmt *stmt);
+
+/* Before a run of a statement that ran before: its rules, as they are now. */
+static void
+refresh_before_run(IgStmt *stmt)
+{
+	if (stmt_rules_moved(stmt))
+		stmt_refresh_rules(stmt);
+	else if (stmt->enforcing)
+		stmt_recheck(stmt);
+}
+
+/*
+ * Before an executor run that is not the first (a FETCH): matches the
+ * statement of an executor state and those of its EvalPlanQual rechecks
+ * -- which live on with a cursor FOR UPDATE, and read on at each FETCH --
+ * to the rules in force now, or reads their counts again.
+ */
+void
+ig_stmt_refresh_run(EState *estate, IgStmt *stmt)
+{
+	refresh_before_run(stmt);
+	for (IgStmt *s = ig_running_stmts; s != NULL; s = s->next)
+		if (s != stmt && s->estate->es_epq_active != NULL &&
+			rechecks(s->estate, estate))
+			refresh_before_run(s);
+}
+
 /*
  * True if the rules a running statement was matched to, or the history
  * its baseline limits come from, changed since.
  */
-bool
-ig_stmt_rules_moved(const IgStmt *stmt)
+static bool
+stmt_rules_moved(const IgStmt *stmt)
 {
 	return !ig_rules_current(stmt->rules_gen) ||
 		(stmt->has_baselines && stmt->hist_gen != ig_history_gen());
@@ -496,8 +526,8 @@ settle_as_general(IgStmt *stmt)
  * first row.  The counter memos make this a compare unless some other
  * session did read meanwhile.
  */
-void
-ig_stmt_recheck(IgStmt *stmt)
+static void
+stmt_recheck(IgStmt *stmt)
 {
 	settle_as_general(stmt);
 	for (int i = 0; i < stmt->nkeys; i++)
@@ -521,8 +551,8 @@ ig_stmt_recheck(IgStmt *stmt)
  * statement leaves the one-step path (ig_stmt_simple): its keys are those
  * of a general statement from now on.
  */
-void
-ig_stmt_refresh_rules(IgStmt *stmt)
+static void
+stmt_refresh_rules(IgStmt *stmt)
 {
 	settle_as_general(stmt);
 	ig_stmt_match_rules(stmt);

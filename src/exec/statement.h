@@ -112,9 +112,7 @@ extern IgStmt *ig_stmt_find(EState *estate);
 extern bool ig_stmt_running(void);
 extern void ig_stmt_free_retired_rules(void);
 extern void ig_stmt_settle_run(EState *estate, IgStmt *stmt);
-extern void ig_stmt_refresh_rules(IgStmt *stmt);
-extern void ig_stmt_recheck(IgStmt *stmt);
-extern bool ig_stmt_rules_moved(const IgStmt *stmt);
+extern void ig_stmt_refresh_run(EState *estate, IgStmt *stmt);
 
 /* statement_keys.c */
 extern IgCountedNode *ig_stmt_node(IgStmt *stmt, IgCountedKind kind);

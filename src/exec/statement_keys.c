@@ -178,7 +178,7 @@ ig_stmt_key(IgStmt *stmt, Oid relid)
 /*
  * Matches a running statement's keys to the rules in force now, with
  * baseline limits from the history as it is now (see
- * ig_stmt_refresh_rules), and reads their counts.  No key is to be taken
+ * stmt_refresh_rules), and reads their counts.  No key is to be taken
  * over by the next statement.
  */
 void

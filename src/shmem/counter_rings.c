@@ -135,7 +135,7 @@ hist_drain(IgCounter *counter, uint64 incarnation)
 		key.kind = k;
 		ig_history_feed(&key,
 						((int64) taken[k].number + 1) * ig_hist_kind_length(k),
-						taken[k].rows, taken[k].cap, taken[k].broke, false);
+						taken[k].rows, taken[k].cap, taken[k].broke);
 	}
 }
 

@@ -190,6 +190,18 @@ typedef struct IgActivity
 	TimestampTz last_read;
 } IgActivity;
 
+/* What the info view shows of the counters (ig_counters_info). */
+typedef struct IgCountersInfo
+{
+	int64		in_use;			/* counters holding a key */
+	int64		max_tracked;	/* insider_guard.max_tracked at start */
+	uint64		evictions;		/* counters evicted to make room */
+	uint64		fail_closed;	/* statements failed with 53200 */
+	uint64		checks_skipped; /* rule checks skipped for lack of room */
+	TimestampTz last_save;		/* the saver's last save, 0: none yet */
+	TimestampTz stats_reset;	/* when the totals started from 0 */
+} IgCountersInfo;
+
 extern Size ig_counters_shmem_size(void);
 extern bool ig_counters_shmem_init(void);
 extern bool ig_counters_ready(void);
@@ -209,6 +221,9 @@ extern void ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally,
 								   int kind, TimestampTz now);
 extern void ig_counters_sweep(TimestampTz now);
 extern bool ig_counters_log_allowed(IgLogKind kind, uint64 *suppressed);
+extern void ig_counters_note_no_room(bool failed_closed);
+extern void ig_counters_note_saved(TimestampTz at);
+extern void ig_counters_info(IgCountersInfo *info);
 extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
 							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,

@@ -117,6 +117,13 @@ typedef struct IgCounterShared
 	pg_atomic_uint32 windows_gen;
 	pg_atomic_uint32 dirty;		/* changed since last saved */
 	pg_atomic_uint64 evicted;
+	/* what the info view shows (see ig_counters_info), since stats_reset */
+	pg_atomic_uint64 fail_closed;	/* statements failed: no room (53200) */
+	pg_atomic_uint64 checks_skipped;	/* rule checks skipped: no room */
+	pg_atomic_uint64 last_save; /* TimestampTz of the saver's last save, 0:
+								 * none yet */
+	TimestampTz stats_reset;	/* when these (and evicted) were zeroed:
+								 * shared memory made */
 	/* log lines that a flood repeats: at most one a second of each */
 	pg_atomic_uint64 log_last[IG_LOG_KINDS];	/* second of the last */
 	pg_atomic_uint64 log_suppressed[IG_LOG_KINDS];	/* since then */

@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "storage/shmem.h"
 
+#include "base/compat.h"
 #include "base/guc.h"
 #include "shmem/counters_internal.h"
 #include "shmem/locks.h"
@@ -96,9 +97,9 @@ ig_counters_shmem_init(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(IgCounterKey);
 	info.entrysize = sizeof(IgIndexEntry);
-	counter_index = ShmemInitHash("insider_guard counter index",
-							 ig_max_tracked, ig_max_tracked,
-							 &info, HASH_ELEM | HASH_BLOBS);
+	counter_index = ig_shmem_init_hash("insider_guard counter index",
+									   ig_max_tracked,
+									   &info, HASH_ELEM | HASH_BLOBS);
 	counter_stride = counter_size();
 
 	if (found)
@@ -114,6 +115,10 @@ ig_counters_shmem_init(void)
 	pg_atomic_init_u32(&counter_table->windows_gen, 1);
 	pg_atomic_init_u32(&counter_table->dirty, 0);
 	pg_atomic_init_u64(&counter_table->evicted, 0);
+	pg_atomic_init_u64(&counter_table->fail_closed, 0);
+	pg_atomic_init_u64(&counter_table->checks_skipped, 0);
+	pg_atomic_init_u64(&counter_table->last_save, 0);
+	counter_table->stats_reset = GetCurrentTimestamp();
 	for (int k = 0; k < IG_LOG_KINDS; k++)
 	{
 		pg_atomic_init_u64(&counter_table->log_last[k], 0);
@@ -271,4 +276,43 @@ bool
 ig_counters_take_dirty(void)
 {
 	return pg_atomic_exchange_u32(&counter_table->dirty, 0) != 0;
+}
+
+/*
+ * Counts a rule check that found no room for a counter it needed: a
+ * statement failed closed (53200, a block rule's counter) or a check
+ * skipped (no block rule, or the statement was ending).  The rare path:
+ * at most once a settle, never per row.
+ */
+void
+ig_counters_note_no_room(bool failed_closed)
+{
+	pg_atomic_fetch_add_u64(failed_closed ? &counter_table->fail_closed :
+							&counter_table->checks_skipped, 1);
+}
+
+/* The saver brought the counts and history files up to date at "at". */
+void
+ig_counters_note_saved(TimestampTz at)
+{
+	pg_atomic_write_u64(&counter_table->last_save, (uint64) at);
+}
+
+/*
+ * What the info view shows of the counters: how many are in use, the
+ * totals since the shared memory was made (a start, or a restart after a
+ * crash), and the last save.
+ */
+void
+ig_counters_info(IgCountersInfo *info)
+{
+	LWLockAcquire(counter_table->lock, LW_SHARED);
+	info->in_use = counter_table->nused;
+	LWLockRelease(counter_table->lock);
+	info->max_tracked = counter_table->max_counters;
+	info->evictions = pg_atomic_read_u64(&counter_table->evicted);
+	info->fail_closed = pg_atomic_read_u64(&counter_table->fail_closed);
+	info->checks_skipped = pg_atomic_read_u64(&counter_table->checks_skipped);
+	info->last_save = (TimestampTz) pg_atomic_read_u64(&counter_table->last_save);
+	info->stats_reset = counter_table->stats_reset;
 }

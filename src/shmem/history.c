@@ -4,8 +4,9 @@
  *		History series of behavioural baselines in shared memory: one
  *		histogram (stats.c) per (database, role, table, hours or days),
  *		bounded by insider_guard.max_history (empty, then short, then
- *		usable series evicted, least recently used first), saved to disk
- *		with the counters.
+ *		usable series evicted, least recently used first).  Windows the
+ *		server counted are fed here; seeded ones in history_seeds.c; the
+ *		file is history_file.c's.
  *
  * Locking (shmem/locks.h has the whole protocol): the history's LWLock,
  * SHARED to look a series up and copy it, EXCLUSIVE to add a window to a
@@ -14,10 +15,15 @@
  * are computed from stays.
  *
  * Windows are added when they close (counter_rings.c notices, and the
- * background worker sweeps idle counters), and by record_history: at most
- * a few per series an hour, never per row or per statement.  A change
- * bumps "generation", which is how backends know that the limits they
- * computed from the history may have moved.  Windows that close bump it
+ * background worker sweeps idle counters), and by record_history
+ * (history_seeds.c): at most a few per series an hour, never per row or
+ * per statement.  A window the server counted is not added if it is no
+ * later than the newest window seeded into its series (the seeded one
+ * stands for it: it closed just after the seeding), and marks where the
+ * server's own windows begin, before which alone seeding is allowed.
+ *
+ * A change bumps "generation", which is how backends know that the limits
+ * they computed from the history may have moved.  Windows that close bump it
  * at most once a second (IG_WINDOWS_SPACING): after an hour boundary
  * every active series gets a window within a minute or so, and a bump
  * for each would have every statement under a baseline rule recompute
@@ -38,36 +44,15 @@
 #include "storage/shmem.h"
 #include "utils/hsearch.h"
 
+#include "base/compat.h"
 #include "base/event.h"
 #include "base/guc.h"
-#include "shmem/history.h"
+#include "shmem/history_internal.h"
 #include "shmem/locks.h"
-#include "base/persist.h"
 #include "base/stats.h"
 
-typedef struct IgSeriesEntry
-{
-	IgSeriesKey key;			/* hash key */
-	pg_atomic_uint64 last_used; /* a TimestampTz */
-	IgHistogram hist;
-} IgSeriesEntry;
-
-typedef struct IgHistoryShared
-{
-	LWLock	   *lock;
-	int			max_series;
-	pg_atomic_uint32 gen;			/* changes whenever any series does */
-	pg_atomic_uint32 windows_pending;	/* windows added, generation not
-										 * bumped for them yet */
-	pg_atomic_uint64 bumped_at; /* TimestampTz of the last bump */
-	pg_atomic_uint32 dirty;		/* changed since last saved */
-	pg_atomic_uint64 evicted;
-	TimestampTz last_eviction_log;
-	uint64		evicted_unlogged;
-} IgHistoryShared;
-
-static IgHistoryShared *history = NULL;
-static HTAB *series_index = NULL;
+IgHistoryShared *ig_history = NULL;
+HTAB	   *ig_series_index = NULL;
 
 /*
  * Shared memory needed: a header and the series.
@@ -88,27 +73,33 @@ ig_history_shmem_init(bool created)
 	bool		found;
 	HASHCTL		info;
 
-	history = ShmemInitStruct("insider_guard history",
-							  sizeof(IgHistoryShared), &found);
+	ig_history = ShmemInitStruct("insider_guard history",
+								 sizeof(IgHistoryShared), &found);
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(IgSeriesKey);
 	info.entrysize = sizeof(IgSeriesEntry);
-	series_index = ShmemInitHash("insider_guard history series",
-								 ig_max_history, ig_max_history,
-								 &info, HASH_ELEM | HASH_BLOBS);
+	ig_series_index = ig_shmem_init_hash("insider_guard history series",
+										 ig_max_history,
+										 &info, HASH_ELEM | HASH_BLOBS);
 	if (found)
 		return;
 
 	/* [2] of the tranche: the counters have [0], the violations [1] */
-	history->lock = ig_lwlock(IG_LWLOCK_HISTORY);
-	history->max_series = ig_max_history;
-	pg_atomic_init_u32(&history->gen, 1);
-	pg_atomic_init_u32(&history->windows_pending, 0);
-	pg_atomic_init_u64(&history->bumped_at, 0);
-	pg_atomic_init_u32(&history->dirty, 0);
-	pg_atomic_init_u64(&history->evicted, 0);
-	history->last_eviction_log = 0;
-	history->evicted_unlogged = 0;
+	ig_history->lock = ig_lwlock(IG_LWLOCK_HISTORY);
+	ig_history->max_series = ig_max_history;
+	pg_atomic_init_u32(&ig_history->gen, 1);
+	pg_atomic_init_u32(&ig_history->windows_pending, 0);
+	pg_atomic_init_u64(&ig_history->bumped_at, 0);
+	pg_atomic_init_u32(&ig_history->dirty, 0);
+	pg_atomic_init_u64(&ig_history->evicted, 0);
+	ig_history->last_eviction_log = 0;
+	ig_history->evicted_unlogged = 0;
+	ig_history->seeds_usable = false;
+	ig_history->seeds_seq = 0;
+	pg_atomic_init_u64(&ig_history->seeds_len, 0);
+	ig_history->seeds_synced = 0;
+	ig_history->loaded = IG_LOADED_NOTHING;
+	ig_history->loaded_seq = 0;
 }
 
 /* at least this long between the bumps for windows that closed */
@@ -117,19 +108,19 @@ ig_history_shmem_init(bool created)
 static void
 bump(TimestampTz now)
 {
-	pg_atomic_write_u64(&history->bumped_at, (uint64) now);
-	pg_atomic_fetch_add_u32(&history->gen, 1);
+	pg_atomic_write_u64(&ig_history->bumped_at, (uint64) now);
+	pg_atomic_fetch_add_u32(&ig_history->gen, 1);
 }
 
 /* Bumps the generation for windows added, if the last bump is old enough. */
 static void
 bump_for_windows(TimestampTz now)
 {
-	int64		since = now - (TimestampTz) pg_atomic_read_u64(&history->bumped_at);
+	int64		since = now - (TimestampTz) pg_atomic_read_u64(&ig_history->bumped_at);
 
 	/* (a test clock set back counts as time gone by) */
 	if ((since >= IG_WINDOWS_SPACING || since < 0) &&
-		pg_atomic_exchange_u32(&history->windows_pending, 0) != 0)
+		pg_atomic_exchange_u32(&ig_history->windows_pending, 0) != 0)
 		bump(now);
 }
 
@@ -140,25 +131,25 @@ bump_for_windows(TimestampTz now)
 uint32
 ig_history_gen(void)
 {
-	if (unlikely(pg_atomic_read_u32(&history->windows_pending) != 0))
+	if (unlikely(pg_atomic_read_u32(&ig_history->windows_pending) != 0))
 		bump_for_windows(ig_now());
-	return pg_atomic_read_u32(&history->gen);
+	return pg_atomic_read_u32(&ig_history->gen);
 }
 
 /* Marks the history as changed since the last save. */
-static void
-mark_dirty(void)
+void
+ig_history_mark_dirty(void)
 {
-	if (pg_atomic_read_u32(&history->dirty) == 0)
-		pg_atomic_write_u32(&history->dirty, 1);
+	if (pg_atomic_read_u32(&ig_history->dirty) == 0)
+		pg_atomic_write_u32(&ig_history->dirty, 1);
 }
 
 /* A series changed: limits computed from the history may move. */
-static void
-changed(void)
+void
+ig_history_changed(void)
 {
 	bump(ig_now());
-	mark_dirty();
+	ig_history_mark_dirty();
 }
 
 /*
@@ -178,7 +169,7 @@ evict_one(TimestampTz now)
 	TimestampTz oldest[3];
 	bool		have[3] = {false, false, false};
 
-	hash_seq_init(&status, series_index);
+	hash_seq_init(&status, ig_series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		TimestampTz used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
@@ -196,98 +187,111 @@ evict_one(TimestampTz now)
 	{
 		if (!have[class])
 			continue;
-		hash_search(series_index, &victim[class], HASH_REMOVE, NULL);
+		hash_search(ig_series_index, &victim[class], HASH_REMOVE, NULL);
 		break;
 	}
 	if (!have[0] && !have[1] && !have[2])
 		return;
-	changed();
-	pg_atomic_fetch_add_u64(&history->evicted, 1);
-	history->evicted_unlogged++;
-	if (now - history->last_eviction_log >= USECS_PER_MINUTE && ig_event_json())
+	ig_history_changed();
+	pg_atomic_fetch_add_u64(&ig_history->evicted, 1);
+	ig_history->evicted_unlogged++;
+	if (now - ig_history->last_eviction_log >= USECS_PER_MINUTE && ig_event_json())
 	{
 		IgEvent		ev;
 
 		ig_event_begin(&ev, "history_eviction", now);
-		ig_event_uint(&ev, "evicted", history->evicted_unlogged);
-		ig_event_uint(&ev, "evicted_total", pg_atomic_read_u64(&history->evicted));
-		ig_event_int(&ev, "max_history", history->max_series);
+		ig_event_uint(&ev, "evicted", ig_history->evicted_unlogged);
+		ig_event_uint(&ev, "evicted_total", pg_atomic_read_u64(&ig_history->evicted));
+		ig_event_int(&ev, "max_history", ig_history->max_series);
 		ig_event_emit(&ev, LOG);
-		history->last_eviction_log = now;
-		history->evicted_unlogged = 0;
+		ig_history->last_eviction_log = now;
+		ig_history->evicted_unlogged = 0;
 	}
-	else if (now - history->last_eviction_log >= USECS_PER_MINUTE)
+	else if (now - ig_history->last_eviction_log >= USECS_PER_MINUTE)
 	{
 		ereport(LOG,
 				(errmsg("insider_guard: evicted %llu history series to make room",
-						(unsigned long long) history->evicted_unlogged),
+						(unsigned long long) ig_history->evicted_unlogged),
 				 errdetail("insider_guard.max_history is %d; %llu series evicted since the server started.",
-						   history->max_series,
-						   (unsigned long long) pg_atomic_read_u64(&history->evicted)),
+						   ig_history->max_series,
+						   (unsigned long long) pg_atomic_read_u64(&ig_history->evicted)),
 				 errhint("A role whose history was evicted falls back to its peers' limit, or to none; increase insider_guard.max_history.")));
-		history->last_eviction_log = now;
-		history->evicted_unlogged = 0;
+		ig_history->last_eviction_log = now;
+		ig_history->evicted_unlogged = 0;
 	}
 }
 
 /*
  * The series of a key, made (empty) if need be; exclusive lock held.
- * NULL only if shared memory has no room at all.
+ * NULL only if shared memory has no room at all.  A new series owns the
+ * seeded-window records numbered from the next one on.
  */
-static IgSeriesEntry *
-enter_series(const IgSeriesKey *key, TimestampTz now)
+IgSeriesEntry *
+ig_history_enter(const IgSeriesKey *key, TimestampTz now)
 {
 	IgSeriesEntry *entry;
 	bool		found;
 
-	entry = hash_search(series_index, key, HASH_FIND, NULL);
+	entry = hash_search(ig_series_index, key, HASH_FIND, NULL);
 	if (entry != NULL)
 		return entry;
-	if (hash_get_num_entries(series_index) >= history->max_series)
+	if (hash_get_num_entries(ig_series_index) >= ig_history->max_series)
 		evict_one(now);
-	entry = hash_search(series_index, key, HASH_ENTER_NULL, &found);
+	entry = hash_search(ig_series_index, key, HASH_ENTER_NULL, &found);
 	if (entry == NULL)
 		return NULL;
 	if (!found)
 	{
 		pg_atomic_init_u64(&entry->last_used, (uint64) now);
+		entry->born_seq = ig_history->seeds_seq + 1;
+		entry->live_from = IG_LIVE_NONE;
+		entry->seeded_to = IG_SEEDED_NONE;
 		ig_hist_init(&entry->hist);
 	}
 	return entry;
 }
 
 /*
- * Adds a completed window to a series (see ig_hist_feed): made if need
- * be.  A window that broke a rule, or read nothing, changes nothing.
- * With at_once (record_history), limits move from the next statement;
- * else (a window that closed) within a second.  Never raises an error:
+ * Adds a window the server counted, which just closed, to its series (see
+ * ig_hist_feed): made if need be.  A window that read nothing changes
+ * nothing; one that broke a rule adds nothing but marks where the
+ * server's own windows begin (if its series exists); one no later than
+ * the newest window seeded into the series is left out, the seeded one
+ * standing for it.  Limits move within a second.  Never raises an error:
  * runs while statements are being cleaned up.
  */
 void
 ig_history_feed(const IgSeriesKey *key, int64 window_end, uint64 rows,
-				int64 cap, bool broke, bool at_once)
+				int64 cap, bool broke)
 {
 	TimestampTz now = ig_now();
+	int32		number = ig_history_number(key->kind, window_end);
 	IgSeriesEntry *entry;
 
-	if (broke || rows == 0)
+	if (rows == 0)
 		return;
-	LWLockAcquire(history->lock, LW_EXCLUSIVE);
-	entry = enter_series(key, now);
-	if (entry != NULL)
+	LWLockAcquire(ig_history->lock, LW_EXCLUSIVE);
+	if (broke)
+		entry = hash_search(ig_series_index, key, HASH_FIND, NULL);
+	else
+		entry = ig_history_enter(key, now);
+	if (entry != NULL && number > entry->seeded_to)
 	{
-		ig_hist_feed(&entry->hist, window_end, rows, cap, broke);
-		pg_atomic_write_u64(&entry->last_used, (uint64) now);
-		if (at_once)
-			changed();
-		else
+		if (number < entry->live_from)
 		{
-			pg_atomic_write_u32(&history->windows_pending, 1);
-			mark_dirty();
+			entry->live_from = number;
+			ig_history_mark_dirty();
+		}
+		if (!broke)
+		{
+			ig_hist_feed(&entry->hist, window_end, rows, cap, broke);
+			pg_atomic_write_u64(&entry->last_used, (uint64) now);
+			pg_atomic_write_u32(&ig_history->windows_pending, 1);
+			ig_history_mark_dirty();
 			bump_for_windows(now);
 		}
 	}
-	LWLockRelease(history->lock);
+	LWLockRelease(ig_history->lock);
 }
 
 /*
@@ -301,14 +305,14 @@ ig_history_get(const IgSeriesKey *key, IgHistogram *hist, bool create)
 	TimestampTz now = ig_now();
 	IgSeriesEntry *entry;
 
-	LWLockAcquire(history->lock, LW_SHARED);
-	entry = hash_search(series_index, key, HASH_FIND, NULL);
+	LWLockAcquire(ig_history->lock, LW_SHARED);
+	entry = hash_search(ig_series_index, key, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
 		*hist = entry->hist;
 		pg_atomic_write_u64(&entry->last_used, (uint64) now);
 	}
-	LWLockRelease(history->lock);
+	LWLockRelease(ig_history->lock);
 	if (entry != NULL)
 		return true;
 
@@ -316,10 +320,10 @@ ig_history_get(const IgSeriesKey *key, IgHistogram *hist, bool create)
 	if (create)
 	{
 		/* an empty series changes no limit: the generation stays */
-		LWLockAcquire(history->lock, LW_EXCLUSIVE);
-		if (enter_series(key, now) != NULL)
-			mark_dirty();
-		LWLockRelease(history->lock);
+		LWLockAcquire(ig_history->lock, LW_EXCLUSIVE);
+		if (ig_history_enter(key, now) != NULL)
+			ig_history_mark_dirty();
+		LWLockRelease(ig_history->lock);
 	}
 	return false;
 }
@@ -335,20 +339,20 @@ ig_history_reset(Oid dbid, Oid roleid)
 	IgSeriesEntry *entry;
 	int64		removed = 0;
 
-	LWLockAcquire(history->lock, LW_EXCLUSIVE);
-	hash_seq_init(&status, series_index);
+	LWLockAcquire(ig_history->lock, LW_EXCLUSIVE);
+	hash_seq_init(&status, ig_series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
 		if (entry->key.dbid != dbid ||
 			(OidIsValid(roleid) && entry->key.roleid != roleid))
 			continue;
 		/* dynahash allows removing the entry just returned */
-		hash_search(series_index, &entry->key, HASH_REMOVE, NULL);
+		hash_search(ig_series_index, &entry->key, HASH_REMOVE, NULL);
 		removed++;
 	}
 	if (removed > 0)
-		changed();
-	LWLockRelease(history->lock);
+		ig_history_changed();
+	LWLockRelease(ig_history->lock);
 	return removed;
 }
 
@@ -363,138 +367,38 @@ ig_history_list(Oid dbid, int *count)
 	IgSeriesCopy *result;
 	int			n = 0;
 
-	result = palloc(sizeof(IgSeriesCopy) * Max(history->max_series, 1));
-	LWLockAcquire(history->lock, LW_SHARED);
-	hash_seq_init(&status, series_index);
+	result = palloc(sizeof(IgSeriesCopy) * Max(ig_history->max_series, 1));
+	LWLockAcquire(ig_history->lock, LW_SHARED);
+	hash_seq_init(&status, ig_series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
-		if (entry->key.dbid != dbid || n >= history->max_series)
+		if (entry->key.dbid != dbid || n >= ig_history->max_series)
 			continue;
 		result[n].key = entry->key;
 		result[n].hist = entry->hist;
 		n++;
 	}
-	LWLockRelease(history->lock);
+	LWLockRelease(ig_history->lock);
 	*count = n;
 	return result;
+}
+
+/*
+ * What the info view shows of the history: the series in memory (all
+ * databases) and the most there may be (insider_guard.max_history).
+ */
+void
+ig_history_info(int64 *in_use, int64 *max_series)
+{
+	LWLockAcquire(ig_history->lock, LW_SHARED);
+	*in_use = (int64) hash_get_num_entries(ig_series_index);
+	LWLockRelease(ig_history->lock);
+	*max_series = ig_history->max_series;
 }
 
 /* True if anything changed since the last call; clears the flag. */
 bool
 ig_history_take_dirty(void)
 {
-	return pg_atomic_exchange_u32(&history->dirty, 0) != 0;
-}
-
-/*
- * Persistence.  The body of the history file: a head, then one record per
- * series.
- */
-typedef struct IgHistoryFileHead
-{
-	uint32		nseries;
-	uint16		record_size;	/* the layout: another build's file is not
-								 * misread */
-	uint16		bins;
-} IgHistoryFileHead;
-
-typedef struct IgSeriesRecord
-{
-	IgSeriesKey key;
-	TimestampTz last_used;
-	IgHistogram hist;
-} IgSeriesRecord;
-
-/*
- * Writes every series: copied under the shared lock, written after.
- */
-void
-ig_history_save(IgFileWriter *writer)
-{
-	HASH_SEQ_STATUS status;
-	IgSeriesEntry *entry;
-	IgSeriesRecord *records;
-	IgHistoryFileHead head;
-	uint32		n = 0;
-
-	records = palloc(sizeof(IgSeriesRecord) * Max(history->max_series, 1));
-	LWLockAcquire(history->lock, LW_SHARED);
-	hash_seq_init(&status, series_index);
-	while ((entry = hash_seq_search(&status)) != NULL)
-	{
-		if (n >= (uint32) history->max_series)
-			continue;
-		memset(&records[n], 0, sizeof(IgSeriesRecord));
-		records[n].key = entry->key;
-		records[n].last_used = (TimestampTz) pg_atomic_read_u64(&entry->last_used);
-		records[n].hist = entry->hist;
-		n++;
-	}
-	LWLockRelease(history->lock);
-
-	memset(&head, 0, sizeof(head));
-	head.nseries = n;
-	head.record_size = sizeof(IgSeriesRecord);
-	head.bins = IG_HIST_BINS;
-	ig_file_write(writer, &head, sizeof(head));
-	ig_file_write(writer, records, sizeof(IgSeriesRecord) * n);
-	pfree(records);
-}
-
-/* newest first */
-static int
-compare_records_by_use(const void *a, const void *b)
-{
-	TimestampTz ua = ((const IgSeriesRecord *) a)->last_used;
-	TimestampTz ub = ((const IgSeriesRecord *) b)->last_used;
-
-	return (ua < ub) - (ua > ub);
-}
-
-/*
- * Loads a verified history-file body into empty shared memory (postmaster
- * startup).  If max_history was lowered, the least recently used series
- * are dropped, and the log says how many.  Returns false if the body is
- * malformed.
- */
-bool
-ig_history_load(const char *data, Size len, const char *path)
-{
-	IgHistoryFileHead head;
-	IgSeriesRecord *records;
-	int			dropped = 0;
-
-	if (len < sizeof(head))
-		return false;
-	memcpy(&head, data, sizeof(head));
-	if (head.record_size != sizeof(IgSeriesRecord) || head.bins != IG_HIST_BINS ||
-		len != sizeof(head) + (Size) head.nseries * sizeof(IgSeriesRecord))
-		return false;
-
-	records = palloc(sizeof(IgSeriesRecord) * Max(head.nseries, 1));
-	memcpy(records, data + sizeof(head), sizeof(IgSeriesRecord) * head.nseries);
-	qsort(records, head.nseries, sizeof(IgSeriesRecord), compare_records_by_use);
-	for (uint32 i = 0; i < head.nseries; i++)
-	{
-		IgSeriesEntry *entry;
-		bool		found;
-
-		if (hash_get_num_entries(series_index) >= history->max_series ||
-			(entry = hash_search(series_index, &records[i].key,
-								 HASH_ENTER_NULL, &found)) == NULL)
-		{
-			dropped++;
-			continue;
-		}
-		if (found)
-			continue;			/* a duplicate key: keep the first */
-		pg_atomic_init_u64(&entry->last_used, (uint64) records[i].last_used);
-		entry->hist = records[i].hist;
-	}
-	pfree(records);
-	pg_atomic_fetch_add_u32(&history->gen, 1);
-	if (dropped > 0)
-		ig_file_log_dropped(path, "history_dropped", "history series",
-							"max_history", dropped, history->max_series);
-	return true;
+	return pg_atomic_exchange_u32(&ig_history->dirty, 0) != 0;
 }

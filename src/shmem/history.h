@@ -48,13 +48,30 @@ ig_hist_kind_length(int kind)
 extern Size ig_history_shmem_size(void);
 extern void ig_history_shmem_init(bool created);
 
+/* what seeding a window did (ig_history_seed) */
+typedef enum IgSeedResult
+{
+	IG_SEED_DONE,				/* added, replaced or removed */
+	IG_SEED_UNCHANGED,			/* it had those rows already */
+	IG_SEED_OVERLAPS,			/* refused: the server counted the series
+								 * itself from *live_from on */
+	IG_SEED_UNKNOWN,			/* refused: which windows of the series were
+								 * seeded is not known */
+	IG_SEED_NO_ROOM				/* no shared memory for the series */
+} IgSeedResult;
+
 extern uint32 ig_history_gen(void);
 extern void ig_history_feed(const IgSeriesKey *key, int64 window_end,
-							uint64 rows, int64 cap, bool broke, bool at_once);
+							uint64 rows, int64 cap, bool broke);
+extern IgSeedResult ig_history_seed(const IgSeriesKey *key,
+									TimestampTz window_end, int64 rows,
+									TimestampTz *live_from);
+extern void ig_history_seeds_start(void);
 extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);
 extern int64 ig_history_reset(Oid dbid, Oid roleid);
 extern IgSeriesCopy *ig_history_list(Oid dbid, int *count);
+extern void ig_history_info(int64 *in_use, int64 *max_series);
 
 extern bool ig_history_take_dirty(void);
 extern void ig_history_save(struct IgFileWriter *writer);

@@ -19,9 +19,13 @@
  *		EXCLUSIVE: take a violation id and append a record, prune or shed
  *		records, rewrite a segment, note a recent block.  The file I/O of
  *		an append happens under it, so records are written in id order.
- *	IG_LWLOCK_HISTORY (shmem/history.c)
- *		SHARED: look a series up and copy it.
- *		EXCLUSIVE: add a window to a series, make, evict or reset series.
+ *	IG_LWLOCK_HISTORY (shmem/history*.c)
+ *		SHARED: look a series up and copy it; the saver flushes the
+ *		seeded-window file under it before copying the series it saves.
+ *		EXCLUSIVE: add a window to a series, make, evict or reset series,
+ *		seed a window.  record_history reads and writes the seeded-window
+ *		file under it (a record, no fsync), so that the file and the
+ *		series change together.
  *
  * Spinlocks: each counter has its own, counter->mutex, over every field
  * of that counter.  A counter's key and in_use change only together with

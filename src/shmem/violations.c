@@ -291,6 +291,7 @@ ig_violation_report(const IgBreak *brk)
 	fixed.statement_rows = brk->statement_rows;
 	fixed.backend_pid = pid;
 	fixed.block = brk->block;
+	fixed.rule_kind = brk->baseline ? IG_RULE_KIND_BASELINE : IG_RULE_KIND_THRESHOLD;
 	fixed.roleid = brk->roleid;
 	fixed.key_relid = brk->key_relid;
 
@@ -317,6 +318,8 @@ ig_violation_report(const IgBreak *brk)
 	memcpy(buf.data, &header, sizeof(header));
 
 	written = ig_vstore_append(buf.data, buf.len);
+	if (written)
+		ig_vstate->nrecords++;
 	LWLockRelease(ig_vstate->lock);
 
 	memset(&logged, 0, sizeof(logged));
@@ -545,6 +548,23 @@ ig_violations_restore_counts(void)
 	pfree(ids);
 	pfree(proofs);
 	pfree(resets);
+}
+
+/*
+ * What the info view shows of the store, all databases together: the
+ * violation records it holds, the bytes its segments take (records,
+ * repeats and reset records: what insider_guard.violations_max_size
+ * caps), and the records dropped to stay within the cap since the shared
+ * memory was made.
+ */
+void
+ig_violations_info(int64 *records, int64 *bytes, int64 *dropped)
+{
+	LWLockAcquire(ig_vstate->lock, LW_SHARED);
+	*records = (int64) ig_vstate->nrecords;
+	*bytes = (int64) ig_vstate->total_size;
+	*dropped = (int64) ig_vstate->dropped;
+	LWLockRelease(ig_vstate->lock);
 }
 
 /*

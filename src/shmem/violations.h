@@ -46,6 +46,8 @@ typedef struct IgViolationFacts
 	int64		statement_rows;
 	int32		backend_pid;
 	bool		block;
+	uint8		rule_kind;		/* IG_RULE_KIND_*: since version 0.3.0, in
+								 * what was padding (0 before) */
 	/* records of version 0.2.0 ("IGV2") also have: */
 	Oid			roleid;			/* the session user */
 	Oid			key_relid;		/* the rule's table, InvalidOid: all */
@@ -53,6 +55,15 @@ typedef struct IgViolationFacts
 
 /* the fixed part of records written before (IGV1) */
 #define IG_FACTS_V1_SIZE	offsetof(IgViolationFacts, roleid)
+
+/*
+ * The kind of rule a record is of.  Records that 0.2.0's library wrote
+ * have 0 there (it zeroed the padding this byte took): unknown, the
+ * violations view looks their rule up; 0.1.0's (IGV1) are thresholds.
+ */
+#define IG_RULE_KIND_UNKNOWN	0
+#define IG_RULE_KIND_THRESHOLD	1
+#define IG_RULE_KIND_BASELINE	2
 
 /* A record as read back, with its incident's repeats. */
 typedef struct IgViolation
@@ -87,5 +98,6 @@ extern void ig_violation_log(const IgViolation *v, const IgBreak *brk,
 extern void ig_violation_log_repeats(const struct IgIncidentChange *change);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
+extern void ig_violations_info(int64 *records, int64 *bytes, int64 *dropped);
 
 #endif							/* IG_VIOLATIONS_H */

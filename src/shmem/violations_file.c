@@ -226,6 +226,9 @@ ig_vfile_decode(const char *data, IgViolation *v)
 	char	  **strings[IG_NSTRINGS];
 
 	v->facts = record_fixed(data);
+	/* before 0.2.0 there were only thresholds */
+	if (((const IgRecordHeader *) data)->magic == IG_VIOLATION_MAGIC_V1)
+		v->facts.rule_kind = IG_RULE_KIND_THRESHOLD;
 	v->repeats = 0;
 	v->last_seen = v->facts.occurred_at;
 
@@ -377,6 +380,7 @@ ig_vfile_recover(void)
 
 	ig_vstate->oldest = ig_vstate->newest = 1;
 	ig_vstate->total_size = 0;
+	ig_vstate->nrecords = 0;
 	dir = AllocateDir(IG_VIOLATIONS_DIR);
 	while (dir && (de = ReadDirExtended(dir, IG_VIOLATIONS_DIR, LOG)) != NULL)
 	{
@@ -425,6 +429,7 @@ ig_vfile_recover(void)
 			continue;
 		ig_vfile_path(path, segment);
 		end = scan_segment(data, len, &nrecords, &last_id, &skipped);
+		ig_vstate->nrecords += nrecords;
 		if (skipped > 0)
 			log_damage(DAMAGE_SKIPPED, skipped, path, nrecords);
 		if (segment == ig_vstate->newest && end < len)

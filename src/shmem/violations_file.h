@@ -95,7 +95,9 @@ typedef struct IgViolationsShared
 	uint32		newest;			/* segment being appended to */
 	uint64		newest_size;	/* its size */
 	uint64		total_size;		/* of all segments */
-	uint64		dropped;		/* records dropped to respect the cap */
+	uint64		nrecords;		/* violation records in them (valid ones) */
+	uint64		dropped;		/* records dropped to respect the cap, since
+								 * the shared memory was made */
 	int			next_recent;
 	IgRecentBlock recent[IG_RECENT_BLOCKS];
 	/* per PGPROC: number of its latest parallel query, see below */
@@ -117,6 +119,12 @@ typedef struct IgRecordScan
 } IgRecordScan;
 
 typedef IgViolationFacts IgRecordFixed;
+
+/* the layout on disk: rule_kind took padding, and nothing else moved */
+StaticAssertDecl(offsetof(IgRecordFixed, block) == 68 &&
+				 offsetof(IgRecordFixed, rule_kind) == 69 &&
+				 IG_FACTS_V1_SIZE == 72 && sizeof(IgRecordFixed) == 80,
+				 "the fixed part of violation records changed layout");
 
 /* PGPROC slots: backends, auxiliary processes, prepared transactions */
 #define IG_PROC_SLOTS (MaxBackends + NUM_AUXILIARY_PROCS + max_prepared_xacts)

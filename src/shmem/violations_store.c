@@ -343,6 +343,7 @@ ig_vstore_make_room(uint64 incoming)
 			if (data != NULL)
 			{
 				uint64		before = 0;
+				uint64		gone = 0;
 
 				initStringInfo(&kept);
 				for (int j = i; j < end; j++)
@@ -351,11 +352,14 @@ ig_vstore_make_room(uint64 incoming)
 					if (!records[j].drop)
 						appendBinaryStringInfo(&kept, data + records[j].offset,
 											   records[j].length);
+					else if (records[j].violation)
+						gone++;
 				}
 				if (ig_vfile_write(segment, kept.data, kept.len, LOG))
 				{
 					ig_vstate->total_size -= Min(ig_vstate->total_size,
 										   before - (uint64) kept.len);
+					ig_vstate->nrecords -= Min(ig_vstate->nrecords, gone);
 					if (segment == ig_vstate->newest)
 						ig_vstate->newest_size = kept.len;
 				}
@@ -511,6 +515,7 @@ ig_violations_prune(Oid dbid, TimestampTz before)
 		{
 			(void) ig_vfile_write(segment, kept.data, kept.len, ERROR);
 			ig_vstate->total_size -= Min(ig_vstate->total_size, (uint64) (len - kept.len));
+			ig_vstate->nrecords -= Min(ig_vstate->nrecords, (uint64) here);
 			if (segment == ig_vstate->newest)
 				ig_vstate->newest_size = kept.len;
 		}

@@ -17,6 +17,9 @@
  * Each call that has done its work writes one admin line to the server
  * log (adminlog.c), with its arguments and result; the tables' log
  * triggers stay quiet while it changes them, so the call is one line.
+ * set_baseline_rule also tells the caller (NOTICE) when the rule limits
+ * nobody yet: no role it covers has enough history, nor enough peers
+ * with history.
  *
  * IDENTIFICATION
  *		src/sql/admin.c
@@ -34,7 +37,10 @@
 
 #include "sql/adminlog.h"
 #include "sql/args.h"
+#include "cache/baseline.h"
 #include "base/guc.h"
+#include "base/logtext.h"
+#include "base/names.h"
 #include "shmem/history.h"
 #include "base/window.h"
 
@@ -232,6 +238,87 @@ ig_unexempt(PG_FUNCTION_ARGS)
 }
 
 /*
+ * The roles that can log in a baseline rule for role_name covers (NULL:
+ * every role but superusers and exempt ones), ordered by name: the role
+ * itself, and its members through any chain but superusers and exempt
+ * ones.  As the rules cache matches them (rules_roles.c); only those
+ * that can log in read.
+ */
+#define COVERED_LOGIN_ROLES \
+	"SELECT r.oid FROM pg_catalog.pg_roles r " \
+	"WHERE r.rolcanlogin " \
+	"  AND ($1 IS NULL OR pg_catalog.pg_has_role(r.oid, $1, 'MEMBER')) " \
+	"  AND (r.oid = $1 OR (NOT r.rolsuper AND NOT EXISTS " \
+	"       (SELECT FROM insider_guard.exemptions e WHERE e.role_name::oid = r.oid))) " \
+	"ORDER BY r.rolname"
+
+/*
+ * A baseline rule that protects nobody says so when it is set: a NOTICE
+ * if no role it covers has a usable limit for its table and window yet
+ * (SPEC: own history of 20 active windows on 7 distinct days, or 5 peers
+ * with such history; "peers" rules only the latter).  The roles are
+ * looked at in name order, until one has a usable limit.
+ */
+static void
+notice_if_limits_nobody(bool all_roles, Oid roleid, Oid relid,
+						int kind, IgCompareTo compare_to)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(roleid)};
+	Oid		   *covered = NULL;
+	int			ncovered = 0;
+	IgLimitProgress first = {0};
+	char	   *first_name = NULL;
+
+	SPI_connect();
+	if (SPI_execute_with_args(COVERED_LOGIN_ROLES, 1, types, values,
+							  all_roles ? "n" : " ", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "insider_guard: could not list the roles a baseline rule covers");
+	ncovered = (int) SPI_processed;
+	if (ncovered > 0)
+		covered = SPI_palloc(sizeof(Oid) * ncovered);
+	for (int i = 0; i < ncovered; i++)
+	{
+		bool		isnull;
+
+		covered[i] = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[i],
+													SPI_tuptable->tupdesc, 1,
+													&isnull));
+	}
+	SPI_finish();
+
+	for (int i = 0; i < ncovered; i++)
+	{
+		IgLimitProgress progress;
+
+		ig_baseline_progress(covered[i], relid, kind, &progress);
+		if (ig_baseline_progress_usable(&progress, compare_to))
+			return;
+		if (i == 0)
+		{
+			first = progress;
+			first_name = GetUserNameFromId(covered[0], true);
+		}
+	}
+
+	ereport(NOTICE,
+			(errmsg("insider_guard: baseline rule limits nobody yet"),
+			 ncovered == 0 ?
+			 errdetail("It covers no role that can log in.") :
+			 ncovered == 1 ?
+			 errdetail("Role %s has no usable limit: %s.",
+					   ig_log_quote(first_name ? first_name : "?"),
+					   ig_baseline_no_limit_reason(&first,
+												   compare_to != IG_COMPARE_PEERS)) :
+			 compare_to == IG_COMPARE_PEERS ?
+			 errdetail("None of the %d roles it covers has 5 peers with usable history (20 active windows on 7 distinct days).",
+					   ncovered) :
+			 errdetail("None of the %d roles it covers has usable history of its own (20 active windows on 7 distinct days), nor 5 peers with such history.",
+					   ncovered),
+			 errhint("Seed the history with record_history, or register peer groups with add_peer_group.  The baselines view shows why for each role.")));
+}
+
+/*
  * insider_guard.set_baseline_rule(role_name regrole, factor float8 DEFAULT
  *     5, per interval DEFAULT '1 hour', min_rows bigint DEFAULT 1000,
  *     compare_to text DEFAULT 'self', action text DEFAULT 'log',
@@ -250,6 +337,7 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	char		nulls[7];
 	Datum		id;
 	bool		isnull;
+	char	   *compare_to;
 
 	ig_require_preloaded();
 	if (!PG_ARGISNULL(0))
@@ -277,6 +365,14 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 		elog(ERROR, "insider_guard: set_baseline_rule stored nothing");
 	ig_admin_log_call(fcinfo, "set_baseline_rule", argnames, argtypes, 7,
 					  id, INT8OID);
+	compare_to = text_to_cstring(PG_GETARG_TEXT_PP(4));
+	notice_if_limits_nobody(PG_ARGISNULL(0),
+							PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0),
+							PG_ARGISNULL(6) ? InvalidOid : PG_GETARG_OID(6),
+							ig_baseline_per_arg(PG_GETARG_INTERVAL_P(2)),
+							strcmp(compare_to, "peers") == 0 ? IG_COMPARE_PEERS :
+							strcmp(compare_to, "both") == 0 ? IG_COMPARE_BOTH :
+							IG_COMPARE_SELF);
 	PG_RETURN_DATUM(id);
 }
 
@@ -333,11 +429,48 @@ ig_drop_peer_group(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Raises the error for a window record_history refused (see
+ * ig_history_seed): it overlaps the windows the server counted itself into
+ * the series, or which windows the series holds were seeded is not known.
+ */
+static void
+seed_refused(const IgSeriesKey *key, IgSeedResult result,
+			 TimestampTz window_end, TimestampTz live_from)
+{
+	char	   *role = ig_role_name(key->roleid, true);
+	const char *per = key->kind == IG_HIST_DAY ? "daily" : "hourly";
+	char	   *of;
+
+	if (OidIsValid(key->relid))
+		of = psprintf("table \"%s\"", ig_qualified_name(key->relid));
+	else
+		of = pstrdup("all tables");
+	if (result == IG_SEED_UNKNOWN)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("insider_guard: which windows of role \"%s\"'s %s history of %s were seeded is not known",
+						role, per, of),
+				 errdetail("The history was kept by an earlier build, or the record of seeded windows was lost: seeding a window again could count it twice."),
+				 errhint("Forget the history with insider_guard.reset_history('%s'), then seed it whole again.",
+						 role)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("insider_guard: the window ending at %s overlaps the history the server counted itself",
+					timestamptz_to_str(window_end)),
+			 errdetail("The server has counted role \"%s\"'s %s windows of %s itself from %s on; a seeded window must end by then.",
+					   role, per, of, timestamptz_to_str(live_from)),
+			 errhint("Seed only the windows before it, or forget the history with insider_guard.reset_history first.")));
+}
+
+/*
  * insider_guard.record_history(role_name regrole, on_table regclass,
  *     per interval, window_end timestamptz, rows bigint) RETURNS void:
- * seeds the history with a past window (on_table NULL: all tables) that
- * ended at window_end and read "rows" rows.  A window that read nothing
- * is not history and is not recorded.
+ * seeds the history with a past window (on_table NULL: all tables) -- the
+ * UTC hour or day that holds the instant just before window_end -- that
+ * read "rows" rows.  The same window seeded again is replaced: the last
+ * call's rows count, and 0 rows removes it (a window that read nothing is
+ * not history).  Windows from the oldest the server counted itself into
+ * the series on are refused.  Not transactional.
  */
 Datum
 ig_record_history(PG_FUNCTION_ARGS)
@@ -348,7 +481,9 @@ ig_record_history(PG_FUNCTION_ARGS)
 	TIMESTAMPTZOID, INT8OID};
 	IgSeriesKey key;
 	TimestampTz window_end;
+	TimestampTz live_from = 0;
 	int64		rows;
+	IgSeedResult result;
 
 	ig_require_preloaded();
 	if (PG_ARGISNULL(0))
@@ -393,7 +528,16 @@ ig_record_history(PG_FUNCTION_ARGS)
 	key.dbid = MyDatabaseId;
 	key.roleid = PG_GETARG_OID(0);
 	key.relid = PG_ARGISNULL(1) ? InvalidOid : PG_GETARG_OID(1);
-	ig_history_feed(&key, window_end, (uint64) rows, IG_NO_LIMIT, false, true);
+	result = ig_history_seed(&key, window_end, rows, &live_from);
+	if (result == IG_SEED_OVERLAPS || result == IG_SEED_UNKNOWN)
+		seed_refused(&key, result,
+					 ig_floor_div(window_end - 1, ig_hist_kind_length(key.kind)) *
+					 ig_hist_kind_length(key.kind) + ig_hist_kind_length(key.kind),
+					 live_from);
+	if (result == IG_SEED_NO_ROOM)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("insider_guard: no shared memory left for another history series")));
 	ig_admin_log_call(fcinfo, "record_history", argnames, argtypes, 5,
 					  (Datum) 0, InvalidOid);
 	PG_RETURN_VOID();

@@ -21,6 +21,8 @@
 
 #include <math.h>
 
+#include "access/htup_details.h"
+#include "access/transam.h"
 #include "catalog/catalog.h"
 #include "catalog/namespace.h"
 #include "common/int.h"

@@ -20,8 +20,11 @@
 #include "postgres.h"
 
 
+#include "access/htup_details.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "common/int.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
@@ -193,8 +196,11 @@ ig_role_activity(PG_FUNCTION_ARGS)
 }
 
 /*
- * insider_guard._violations(): the rows of the violations view, this
- * database's records, oldest first.
+ * insider_guard._violations_v3(): the rows of the violations view, this
+ * database's records, oldest first.  Also behind the views of earlier
+ * versions (_violations, _violations_v2), which have fewer columns: a
+ * database not yet updated runs on.  rule_kind is NULL for the records
+ * 0.2.0's library wrote, which did not say; the view looks their rule up.
  */
 Datum
 ig_violations(PG_FUNCTION_ARGS)
@@ -203,21 +209,25 @@ ig_violations(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	IgViolation *records;
 	int			count;
+	char	   *dbname;
 
 	ig_require_preloaded();
 	ig_require_view_privilege("violations");
 	desc = ig_materialize_result(fcinfo, &store);
 
-	if (desc->natts != 16 && desc->natts != 18)
+	/* _violations (0.1.0), _violations_v2 (0.2.0), _violations_v3 */
+	if (desc->natts != 16 && desc->natts != 18 && desc->natts != 20)
 		elog(ERROR, "insider_guard._violations has an unexpected definition");
 	/* the repeats of open incidents, as they are now */
 	ig_violations_write_repeats(true);
 	records = ig_violations_read(MyDatabaseId, &count);
+	/* (this database's: its name, looked up once) */
+	dbname = get_database_name(MyDatabaseId);
 	for (int i = 0; i < count; i++)
 	{
 		IgViolation *v = &records[i];
-		Datum		values[18];
-		bool		nulls[18] = {false};
+		Datum		values[20];
+		bool		nulls[20] = {false};
 
 		values[0] = Int64GetDatum(v->facts.violation_id);
 		values[1] = TimestampTzGetDatum(v->facts.occurred_at);
@@ -242,6 +252,17 @@ ig_violations(PG_FUNCTION_ARGS)
 		/* columns of version 0.2.0 */
 		values[16] = Int64GetDatum(v->repeats);
 		values[17] = TimestampTzGetDatum(v->last_seen);
+		/* of 0.3.0: the database, by name now; the kind of rule */
+		if (dbname != NULL)
+			values[18] = DirectFunctionCall1(namein, CStringGetDatum(dbname));
+		else
+			nulls[18] = true;
+		if (v->facts.rule_kind == IG_RULE_KIND_THRESHOLD)
+			values[19] = CStringGetTextDatum("threshold");
+		else if (v->facts.rule_kind == IG_RULE_KIND_BASELINE)
+			values[19] = CStringGetTextDatum("baseline");
+		else
+			nulls[19] = true;	/* written by 0.2.0: the view looks it up */
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	return (Datum) 0;
@@ -283,9 +304,10 @@ ig_prune_violations(PG_FUNCTION_ARGS)
 }
 
 /*
- * insider_guard._baselines(): the rows of the baselines view, one per
- * history series of this database.  Series of dropped roles and tables
- * are left out.
+ * insider_guard._baselines_v2(): the rows of the baselines view, one per
+ * history series of this database, with why no limit is in force where
+ * none is.  Series of dropped roles and tables are left out.  Also
+ * behind the view of 0.2.0 (_baselines), which lacks the last column.
  */
 Datum
 ig_baselines(PG_FUNCTION_ARGS)
@@ -298,14 +320,17 @@ ig_baselines(PG_FUNCTION_ARGS)
 	ig_require_preloaded();
 	ig_require_view_privilege("baselines");
 	desc = ig_materialize_result(fcinfo, &store);
+	/* _baselines (0.2.0), _baselines_v2 */
+	if (desc->natts != 9 && desc->natts != 10)
+		elog(ERROR, "insider_guard._baselines has an unexpected definition");
 
 	series = ig_history_list(MyDatabaseId, &count);
 	for (int i = 0; i < count; i++)
 	{
 		IgSeriesCopy *s = &series[i];
 		IgBaselineView view;
-		Datum		values[9];
-		bool		nulls[9] = {false};
+		Datum		values[10];
+		bool		nulls[10] = {false};
 		char	   *rolname = GetUserNameFromId(s->key.roleid, true);
 		char	   *table = NULL;
 		bool		any = s->hist.windows > 0;
@@ -336,6 +361,11 @@ ig_baselines(PG_FUNCTION_ARGS)
 		nulls[7] = view.peer_high < 0;
 		values[8] = Int64GetDatum(view.limit_now);
 		nulls[8] = view.limit_now < 0;
+		/* of 0.3.0 */
+		if (view.no_limit_reason != NULL)
+			values[9] = CStringGetTextDatum(view.no_limit_reason);
+		else
+			nulls[9] = true;
 		tuplestore_putvalues(store, desc, values, nulls);
 	}
 	return (Datum) 0;

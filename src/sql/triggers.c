@@ -26,6 +26,7 @@
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/timestamp.h"
 
 #include "base/compat.h"
 #include "sql/args.h"

@@ -2,7 +2,9 @@
 # survives a restart and a crash; a baseline rule set in one session
 # applies to another's next statement (also a cursor's next FETCH); with
 # per = '1 hour', a window that broke the rule does not feed the history,
-# and a window that did not does.
+# and a window that did not does.  Seeding a window again replaces it,
+# across restarts and crashes; the server's windows and seeded ones never
+# overlap; a history file of an earlier build loads.
 use strict;
 use warnings;
 
@@ -149,5 +151,210 @@ $node->poll_query_until('postgres', q{
 	'483 4 7')
   or diag('history now: ' . $stats->());
 is($stats->(), '483 4 7', "the worker added the last window of the idle counter");
+
+# ---------------------------------------------------------------------
+# seeding again replaces, across restarts and crashes
+# ---------------------------------------------------------------------
+$node->safe_psql('postgres', 'CREATE ROLE dave LOGIN');
+my $series = sub {
+	my ($role, $per) = @_;
+	$per //= '1 hour';
+	return $node->safe_psql('postgres', qq{
+		SELECT active_windows || ' ' || days_seen || ' ' || typical_rows || ' ' || high_rows
+		FROM insider_guard.baselines
+		WHERE role_name = '$role' AND table_name IS NULL AND per = '$per'});
+};
+# the same 200 hours each time: hour h before $dave_end read $rows rows
+# (an SQL expression of h); 10 .. 19 if none
+my $dave_end = $node->safe_psql('postgres', "SELECT date_trunc('hour', now())");
+my $seed_dave = sub {
+	my ($rows, $hours) = @_;
+	$rows //= '10 + h % 10';
+	$hours //= '0, 199';
+	$node->safe_psql('postgres', qq{
+		SELECT count(insider_guard.record_history('dave', NULL, '1 hour',
+					'$dave_end'::timestamptz - make_interval(hours => h), $rows))
+		FROM generate_series($hours) h});
+};
+# the UTC days of hours $from .. $to before $dave_end
+my $dave_end_epoch = $node->safe_psql('postgres',
+	"SELECT extract(epoch FROM '$dave_end'::timestamptz)::bigint");
+my $days = sub {
+	my ($from, $to) = @_;
+	my %day = map { (int(($dave_end_epoch - 3600 * $_ - 1) / 86400) => 1) } $from .. $to;
+	return scalar(keys %day);
+};
+$seed_dave->();
+my $dave = $series->('dave');
+my $dave_days = $days->(0, 199);
+like($dave, qr/^200 $dave_days \d+ \d+$/, "seeded: 200 windows on $dave_days days ($dave)");
+$seed_dave->();
+is($series->('dave'), $dave, 'seeded twice: the same history');
+ok(-s $node->data_dir . '/pg_stat/insider_guard.seeds',
+	'the seeded windows are recorded in pg_stat/insider_guard.seeds');
+
+$node->restart;
+is($series->('dave'), $dave, 'the history after a clean restart');
+$seed_dave->();
+is($series->('dave'), $dave, 'seeded again after the restart: the same');
+$seed_dave->(1000, '0, 9');
+my $high = $series->('dave');
+like($high, qr/^200 $dave_days \d+ [89][0-9]{2}$/,
+	"10 windows of 1,000 rows replace theirs ($high)");
+$node->restart;
+is($series->('dave'), $high, 'the replaced windows after a restart');
+$offset = -s $node->logfile;
+$seed_dave->(undef, '0, 9');
+is($series->('dave'), $dave, 'and replaced back: as seeded once');
+
+# a crash loses what was seeded since the last save, and seeding it again
+# puts it back once, not on top of a record that survived
+$node->wait_for_log(qr/insider_guard: saved the history/, $offset);
+my $saver_pid = sub {
+	my $pid = `pgrep -P $node->{_pid} -f 'insider_guard saver'`;
+	chomp $pid;
+	return $pid;
+};
+my $saver = $saver_pid->();
+ok($saver =~ /^\d+$/, 'the saver runs');
+kill 'STOP', $saver;    # it saves no more
+$seed_dave->(1000, '0, 9');
+is($series->('dave'), $high, 'seeded while the saver is stopped');
+$node->stop('immediate');
+$offset = -s $node->logfile;
+$node->start;
+ok($node->log_contains(
+		qr/insider_guard: 10 windows seeded after the history was last saved were lost/,
+		$offset),
+	'at start, the log says which seeding a crash lost');
+is($series->('dave'), $dave, 'the history of the last save');
+$seed_dave->(1000, '0, 9');
+is($series->('dave'), $high, 'seeded again: replaced once');
+$seed_dave->(undef, '0, 9');
+$offset = -s $node->logfile;
+$node->wait_for_log(qr/insider_guard: saved the history/, $offset);
+$node->stop('immediate');
+$node->start;
+is($series->('dave'), $dave, 'a crash after the save keeps what was seeded');
+$seed_dave->();
+is($series->('dave'), $dave, 'and seeding it all again changes nothing');
+# 0 rows removes windows, and their days
+$seed_dave->(0, '100, 199');
+my $left_days = $days->(0, 99);
+like($series->('dave'), qr/^100 $left_days /,
+	'0 rows: 100 windows removed, and the days they alone made active');
+$seed_dave->();
+is($series->('dave'), $dave, 'seeded back');
+
+# ---------------------------------------------------------------------
+# the server's windows and seeded ones never overlap.  erin's clock is
+# hours ahead of the worker's, which closes no window of hers meanwhile.
+# ---------------------------------------------------------------------
+$node->safe_psql('postgres', q{
+	CREATE ROLE erin LOGIN;
+	GRANT SELECT ON customers TO erin;
+	SELECT insider_guard.set_baseline_rule('erin', 5, '1 hour', 100, 'self', 'log')});
+$epoch = $node->safe_psql('postgres', 'SELECT floor(extract(epoch FROM now()))::bigint');
+# an hour boundary, B, well ahead of every clock set so far, 1 am UTC, so
+# that the hours around it are of one day; times are seconds after it
+my $b = ($epoch - $epoch % 86400) + 2 * 86400 + 3600;
+my $at = sub {
+	my ($seconds, $sql) = @_;
+	my $offset = $b + $seconds - $epoch;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', "SET insider_guard.test_clock_offset = $offset; $sql",
+		stdout => \$out, stderr => \$err);
+	return $err;
+};
+my $erin_reads = sub {
+	my ($seconds, $rows) = @_;
+	is( $at->(
+			$seconds, qq{
+			SET SESSION AUTHORIZATION erin;
+			SELECT count(*) FROM (SELECT id FROM customers LIMIT $rows) s}),
+		'',
+		"erin reads $rows rows at B + $seconds s");
+};
+my $seed_erin = sub {
+	my ($seconds, $end, $rows) = @_;
+	return $at->($seconds, qq{
+		SELECT insider_guard.record_history('erin', NULL, '1 hour', to_timestamp($b + $end), $rows)});
+};
+$erin_reads->(300, 10);    # in the hour B .. B + 1 h
+is($seed_erin->(2 * 3600 + 300, 3600, 7), '',
+	'the hour the server is counting, seeded once it ended');
+$erin_reads->(3600 + 300, 20);    # closes that hour: 10 rows
+is($series->('erin'), '1 1 7 7',
+	'the hour the server closed after it was seeded is left out: the seeded one stands');
+$erin_reads->(2 * 3600 + 300, 30);    # closes the next hour: 20 rows
+is($series->('erin'), '2 1 7 22', 'the next hour is the server\'s own (20 rows: 22 to the bin)');
+like($seed_erin->(3 * 3600 + 300, 2 * 3600, 5),
+	qr/ERROR:  insider_guard: the window ending at .* overlaps the history the server counted itself\n.*DETAIL:  The server has counted role "erin"'s hourly windows of all tables itself from .* on; a seeded window must end by then\./s,
+	'a window the server counted is not seeded over');
+is($seed_erin->(3 * 3600 + 300, 3600, 9), '', 'the window before it is');
+is($seed_erin->(3 * 3600 + 300, 0, 9), '', 'and earlier ones');
+is($series->('erin'), '3 1 10 22', 'erin: the seeded hours before her own (9: 10 to the bin)');
+
+# ---------------------------------------------------------------------
+# a history file of an earlier build (200-byte records, no record of the
+# seeded windows) still loads; seeding a series that holds windows is
+# refused until reset_history, as nobody knows which were seeded
+# ---------------------------------------------------------------------
+# CRC-32C, as PostgreSQL's pg_crc32c
+sub crc32c
+{
+	my ($data) = @_;
+	my $crc = 0xFFFFFFFF;
+	for my $byte (unpack('C*', $data))
+	{
+		$crc ^= $byte;
+		$crc = ($crc >> 1) ^ (($crc & 1) ? 0x82F63B78 : 0) for 1 .. 8;
+	}
+	return $crc ^ 0xFFFFFFFF;
+}
+# rewrites the history file (header 16 bytes, body, CRC) in the layout of
+# the earlier builds: a head without the newest seeded record, and records
+# without born_seq, live_from, seeded_to (bytes 24 .. 39 of 216)
+sub to_earlier_layout
+{
+	my ($path) = @_;
+	open(my $in, '<:raw', $path) or die "$path: $!";
+	my $data = do { local $/; <$in> };
+	close $in;
+	my $body = substr($data, 16, length($data) - 20);
+	my ($n, $size, $bins) = unpack('L S S', $body);
+	die "unexpected record size $size" unless $size == 216;
+	my $out = substr($data, 0, 16) . pack('L S S', $n, 200, $bins);
+	for my $i (0 .. $n - 1)
+	{
+		my $record = substr($body, 16 + $i * 216, 216);
+		$out .= substr($record, 0, 24) . substr($record, 40);
+	}
+	$out .= pack('L', crc32c($out));
+	open(my $outfh, '>:raw', $path) or die "$path: $!";
+	print $outfh $out;
+	close $outfh;
+}
+my $erin = $series->('erin');
+$node->stop;
+my $pg_stat = $node->data_dir . '/pg_stat';
+to_earlier_layout("$pg_stat/insider_guard.history");
+unlink("$pg_stat/insider_guard.history.prev", "$pg_stat/insider_guard.seeds");
+$offset = -s $node->logfile;
+$node->start;
+ok(!$node->log_contains(qr/insider_guard: ignoring file/, $offset),
+	'the history file of an earlier build loads');
+is($series->('dave'), $dave, 'with its windows');
+is($series->('erin'), $erin, 'all of them');
+my (undef, undef, $refused) = $node->psql('postgres', qq{
+	SELECT insider_guard.record_history('dave', NULL, '1 hour', '$dave_end', 10)});
+like($refused,
+	qr/ERROR:  insider_guard: which windows of role "dave"'s hourly history of all tables were seeded is not known.*HINT:  Forget the history with insider_guard.reset_history\('dave'\), then seed it whole again\./s,
+	'seeding a series it holds windows of is refused');
+is($series->('dave'), $dave, 'and changes nothing');
+$node->safe_psql('postgres', "SELECT insider_guard.reset_history('dave')");
+$seed_dave->();
+$seed_dave->();
+is($series->('dave'), $dave, 'after reset_history, seeded twice: as once');
 
 done_testing();

@@ -236,7 +236,7 @@ $node->safe_psql('shared_db', q{
 });
 is($node->safe_psql('shared_db',
 		"SELECT extversion FROM pg_extension WHERE extname = 'insider_guard'"),
-	'0.2.0', 'once a superuser owns the schema, CREATE EXTENSION works');
+	'0.3.0', 'once a superuser owns the schema, CREATE EXTENSION works');
 ($out, $err) = session_query($session, 'SELECT count(*) FROM leads');
 like($err, qr/may not read more rows from table "public.leads"/,
 	"and its threshold stops alice's next statement");

@@ -2,7 +2,10 @@
 # record only.  Recovery skips it, resynchronising on the next valid
 # record, logs what it skipped, and never deletes intact records; only a
 # torn tail of the newest segment is cut.  Ids never repeat, even when
-# the segment that held the last records is lost.
+# the segment that held the last records is lost.  And records written by
+# earlier versions' libraries read as they were written: those of 0.2.0,
+# which did not say their rule's kind, take it from their rule while it
+# exists; those of 0.1.0 are thresholds'.
 use strict;
 use warnings;
 
@@ -117,6 +120,66 @@ is( $node->safe_psql('postgres', 'SELECT count(*) FROM insider_guard.violations'
 $make->(1);
 my $id = $node->safe_psql('postgres', 'SELECT violation_id FROM insider_guard.violations');
 ok($id > 98, "the next id ($id) is past every id handed out before");
+
+# CRC-32C, as PostgreSQL's pg_crc32c computes it
+sub crc32c
+{
+	my ($data) = @_;
+	my $crc = 0xFFFFFFFF;
+	for my $byte (unpack('C*', $data))
+	{
+		$crc ^= $byte;
+		$crc = ($crc & 1) ? (($crc >> 1) ^ 0x82F63B78) : ($crc >> 1) for 1 .. 8;
+	}
+	return $crc ^ 0xFFFFFFFF;
+}
+
+# A record as an earlier library wrote it, from one of this one's: the
+# header (magic, length, CRC-32C of the rest, 0), the fixed part (id at 0,
+# threshold_id at 24, rule_kind at 69: padding before 0.3.0, zeroed; 0.1.0
+# had only the first 72 bytes, no role nor rule table), the strings.
+sub old_record
+{
+	my ($template, $version, $violation_id, $rule_id) = @_;
+	my $fixed = substr($template, 16, 80);
+	my $strings = substr($template, 96);
+	substr($fixed, 0, 8) = pack('q<', $violation_id);
+	substr($fixed, 24, 8) = pack('q<', $rule_id);
+	substr($fixed, 69, 1) = "\0";
+	$fixed = substr($fixed, 0, 72) if $version eq '0.1.0';
+	my $body = $fixed . $strings;
+	my $magic = $version eq '0.1.0' ? 0x49475631 : 0x49475632;
+	return pack('L<L<L<L<', $magic, 16 + length($body), crc32c($body), 0) . $body;
+}
+
+my ($threshold_id, $baseline_id) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT (SELECT threshold_id FROM insider_guard.thresholds),
+	       insider_guard.set_baseline_rule('alice', on_table => 'customers')});
+$node->stop;
+@segments = sort glob("$dir/violations.*");
+$data = slurp_file($segments[-1]);
+$data =~ /2VGI/g or die 'no record to copy';
+my $at = pos($data) - 4;
+my $template = substr($data, $at, unpack('L<', substr($data, $at + 4, 4)));
+open($fh, '>>', $segments[-1]) or die $!;
+binmode $fh;
+print $fh old_record($template, '0.2.0', 900001, $threshold_id);
+print $fh old_record($template, '0.2.0', 900002, $baseline_id);
+print $fh old_record($template, '0.2.0', 900003, 999999);
+print $fh old_record($template, '0.1.0', 900004, 999999);
+close $fh;
+$offset = -s $node->logfile;
+$node->start;
+ok(!$node->log_contains(qr/skipped|cutting/, $offset), 'the records of earlier versions check');
+is( $node->safe_psql('postgres', q{
+		SELECT string_agg(violation_id || ' ' || coalesce(rule_kind, '?') || ' '
+		                  || (database_name = current_database()), ', ' ORDER BY violation_id)
+		FROM insider_guard.violations WHERE violation_id > 900000}),
+	'900001 threshold true, 900002 baseline true, 900003 ? true, 900004 threshold true',
+	"0.2.0's records take their rule's kind, while it exists; 0.1.0's are thresholds'");
+is( $node->safe_psql('postgres',
+		'SELECT violation_records = (SELECT count(*) FROM insider_guard.violations) FROM insider_guard.info'),
+	't', 'info counts them');
 
 $node->stop;
 done_testing();

@@ -30,6 +30,9 @@ $node->safe_psql('postgres', q{
 	CREATE TABLE a5 AS SELECT 1 AS x;
 	CREATE TABLE a6 AS SELECT 1 AS x;
 	GRANT SELECT ON a1, a2, a3, a4, a5, a6 TO alice;
+	CREATE ROLE bob LOGIN;
+	CREATE ROLE team;
+	GRANT team TO alice WITH ADMIN OPTION;
 	SELECT insider_guard.set_threshold('alice', 100000000, '1 hour', 'block', 'customers');
 });
 
@@ -72,6 +75,17 @@ for my $i (1 .. $changes)
 $kept = matched_contexts();
 ok($kept >= 1 && $kept <= 2,
 	"$changes role changes between COPYs keep $kept matched rules, not one per change");
+
+# the same with GRANT and REVOKE of a role alice administers: utility
+# statements, which log membership changes (and so match the rules again)
+for my $i (1 .. $changes)
+{
+	$alice->query_safe('GRANT team TO bob');
+	$alice->query_safe('REVOKE team FROM bob');
+}
+$kept = matched_contexts();
+ok($kept >= 1 && $kept <= 2,
+	"$changes GRANTs and REVOKEs keep $kept matched rules, not one per change");
 
 # A cursor reading customers after six other tables: its key for customers
 # lies beyond those the statement keeps inline, so its rules are allocated

@@ -7,8 +7,8 @@
  * quantile error bound (every answer within +-20% of the exact weighted
  * quantile), decay (a half-life of 28 days), capping and broken windows,
  * cold start (20 active windows on 7 distinct days), peer pooling (5 peers
- * with usable history) and how self / peers / both combine.  Exits
- * non-zero on the first failures.
+ * with usable history), taking a window out again, and how self / peers
+ * / both combine.  Exits non-zero on the first failures.
  *
  * IDENTIFICATION
  *		test/unit/test_stats.c
@@ -561,6 +561,138 @@ test_combine(void)
 		  "both needs both, also own");
 }
 
+/* every bin of two series within "slack" units of each other */
+static bool
+bins_close(const IgHistogram *a, const IgHistogram *b, int slack)
+{
+	for (int i = 0; i < IG_HIST_BINS; i++)
+		if (abs((int) a->bins[i] - (int) b->bins[i]) > slack)
+			return false;
+	return true;
+}
+
+/* true if a series counts day "day" among the 64 it tracks exactly */
+static bool
+day_noted(const IgHistogram *h, int64 day)
+{
+	int64		age = (int64) h->newest_day - day;
+
+	return h->days > 0 && age >= 0 && age < 64 &&
+		(h->day_bits & (UINT64CONST(1) << age)) != 0;
+}
+
+/*
+ * The same days, though one may have moved its newest day on (to a day
+ * that no longer holds a window): compared over the 64 days both track.
+ */
+static bool
+same_days(const IgHistogram *a, const IgHistogram *b)
+{
+	int64		newest = Max(a->newest_day, b->newest_day);
+
+	if (a->days != b->days)
+		return false;
+	for (int64 day = newest - 63; day <= newest; day++)
+		if (day_noted(a, day) != day_noted(b, day))
+			return false;
+	return true;
+}
+
+/*
+ * Taking a window out (record_history seeding it again): what is left is
+ * the series without it -- exactly when nothing was rounded since, to a
+ * unit a bin after halving -- and its day stops counting when no other
+ * window makes it active.
+ */
+static void
+test_remove(void)
+{
+	IgHistogram h;
+	IgHistogram without;
+
+	/* one window in, one out: empty again */
+	ig_hist_init(&h);
+	ig_hist_add(&h, T0, 50);
+	CHECK(ig_hist_remove(&h, T0, 50, false), "taken out");
+	CHECK(h.windows == 0 && h.days == 0 && h.day_bits == 0,
+		  "no window, no day: %u windows, %u days", h.windows, h.days);
+	CHECK(ig_hist_quantile(&h, 0.5) == 0, "no weight left");
+	CHECK(!ig_hist_remove(&h, T0, 50, false), "nothing to take from an empty series");
+	CHECK(!ig_hist_remove(&h, T0, 0, false), "a window of no rows was never in");
+
+	/* a month of random hours; one more, newest or older, in and out */
+	for (int trial = 0; trial < 200; trial++)
+	{
+		int			n = 30 + (int) (rng() % 700);
+		int64		extra_end;
+		uint64		extra_rows = rng_lognormal(200, 2);
+		bool		halved;
+
+		ig_hist_init(&without);
+		for (int i = 0; i < n; i++)
+			ig_hist_add(&without, T0 + (i + 1) * HOUR, rng_lognormal(100, 1));
+		h = without;
+		/* the newest, or older than the others: on a day of its own */
+		extra_end = (trial % 2) ? T0 + (n / 24 + 3) * DAY + HOUR :
+			T0 - (int64) (rng() % 150) * DAY;
+		CHECK(ig_hist_add(&h, extra_end, extra_rows), "trial %d: added", trial);
+		halved = h.scale != without.scale * exp2(-(double) Max(extra_end - without.decayed_to, 0) /
+												 (double) IG_HALF_LIFE_US);
+		ig_hist_remove(&h, extra_end, extra_rows, false);
+		CHECK(h.windows == without.windows && same_days(&h, &without),
+			  "trial %d: %u windows on %u days, not %u on %u", trial,
+			  h.windows, h.days, without.windows, without.days);
+		CHECK(bins_close(&h, &without, halved ? 1 : 0),
+			  "trial %d: the bins are those of the series without it", trial);
+		CHECK(ig_hist_quantile(&h, IG_TYPICAL_QUANTILE) == ig_hist_quantile(&without, IG_TYPICAL_QUANTILE) &&
+			  ig_hist_quantile(&h, IG_HIGH_QUANTILE) == ig_hist_quantile(&without, IG_HIGH_QUANTILE),
+			  "trial %d: the same quantiles", trial);
+	}
+
+	/* a bin full enough to halve: within a unit of the series without it */
+	ig_hist_init(&without);
+	for (int i = 0; i < 400; i++)
+		ig_hist_add(&without, T0 + (i + 1) * HOUR, 7);
+	h = without;
+	ig_hist_add(&h, T0 + 100 * HOUR + HOUR / 2, 7);
+	ig_hist_remove(&h, T0 + 100 * HOUR + HOUR / 2, 7, true);
+	CHECK(bins_close(&h, &without, 1) && h.windows == without.windows,
+		  "after halving: %u windows, bin %u for %u", h.windows,
+		  h.bins[ig_hist_bin(7)], without.bins[ig_hist_bin(7)]);
+
+	/* replaced: the other value in its place, the same windows and days */
+	ig_hist_init(&h);
+	ig_hist_init(&without);
+	for (int i = 0; i < 48; i++)
+	{
+		ig_hist_add(&h, T0 + (i + 1) * HOUR, i == 10 ? 30 : 5);
+		ig_hist_add(&without, T0 + (i + 1) * HOUR, i == 10 ? 3000 : 5);
+	}
+	ig_hist_remove(&h, T0 + 11 * HOUR, 30, true);
+	ig_hist_add(&h, T0 + 11 * HOUR, 3000);
+	CHECK(h.windows == 48 && h.days == without.days && bins_close(&h, &without, 0),
+		  "replaced: %u windows on %u days", h.windows, h.days);
+
+	/* a day counts while another window of it is there */
+	ig_hist_init(&h);
+	ig_hist_add(&h, T0 + HOUR, 5);
+	ig_hist_add(&h, T0 + 2 * HOUR, 5);
+	ig_hist_add(&h, T0 + DAY + HOUR, 5);
+	ig_hist_remove(&h, T0 + HOUR, 5, true);
+	CHECK(h.days == 2 && h.windows == 2, "the day stays: %u days", h.days);
+	ig_hist_remove(&h, T0 + 2 * HOUR, 5, false);
+	CHECK(h.days == 1 && h.windows == 1, "its last window gone, the day goes: %u days", h.days);
+	ig_hist_add(&h, T0 + 2 * HOUR, 5);
+	CHECK(h.days == 2, "and comes back with a window: %u days", h.days);
+	/* a day older than the 64 tracked was taken as seen: it stays so */
+	ig_hist_add(&h, T0 - 100 * DAY, 5);
+	ig_hist_remove(&h, T0 - 100 * DAY, 5, false);
+	CHECK(h.days == 2 && h.windows == 2, "an untracked day: %u days", h.days);
+	/* a window that weighs nothing beside the newest is not added */
+	CHECK(ig_hist_weighs(&h, T0) && ig_hist_weighs(&h, T0 + 100 * DAY) &&
+		  !ig_hist_weighs(&h, T0 - 400 * DAY), "what weighs");
+}
+
 /* limits never overflow */
 static void
 test_bounds(void)
@@ -584,6 +716,7 @@ main(void)
 	test_new_role_training();
 	test_cold_start();
 	test_pooling();
+	test_remove();
 	test_combine();
 	test_bounds();
 
