@@ -6,6 +6,9 @@ MODULE_big = insider_guard
 # files call each other in a cycle).  See docs/design.md, "Source layout".
 OBJS = \
 	src/base/guc.o \
+	src/base/json.o \
+	src/base/logroom.o \
+	src/base/event.o \
 	src/base/logtext.o \
 	src/base/names.o \
 	src/base/persist.o \
@@ -24,6 +27,7 @@ OBJS = \
 	src/shmem/history_file.o \
 	src/shmem/violations_file.o \
 	src/shmem/violations_store.o \
+	src/shmem/violations_log.o \
 	src/shmem/violations.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
@@ -60,7 +64,7 @@ DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
-REGRESS = setup counting_basic counting_indexonly fast_scans counting_functions counting_cursors \
+REGRESS = setup counting_basic counting_indexonly fast_scans log_format counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
 	violations info baselines evasion upgrade
@@ -110,8 +114,8 @@ HOT_OBJS = src/exec/tramp.o src/exec/tramp_pool.o src/exec/fastscan_seq.o \
 $(HOT_OBJS): CFLAGS += -fomit-frame-pointer
 
 # unit tests of the pure modules (window arithmetic, baseline
-# statistics): frontend programs linked with the very sources the
-# extension runs
+# statistics, JSON strings): frontend programs linked with the very
+# sources the extension runs
 UNIT_CFLAGS = $(CFLAGS) -I$(srcdir)/src -I$(srcdir)/test/unit -I$(includedir_server) -I$(includedir)
 UNIT_LIBS = -L$(pkglibdir) -L$(libdir) -lpgcommon -lpgport -lm
 
@@ -121,9 +125,13 @@ test/unit/test_window: test/unit/test_window.c test/unit/unit.h src/base/window.
 test/unit/test_stats: test/unit/test_stats.c test/unit/unit.h src/base/stats.c src/base/stats.h
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_stats.c src/base/stats.c $(UNIT_LIBS)
 
-unittest: test/unit/test_window test/unit/test_stats
+test/unit/test_json: test/unit/test_json.c test/unit/unit.h src/base/json.c src/base/json.h
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_json.c src/base/json.c $(UNIT_LIBS)
+
+unittest: test/unit/test_window test/unit/test_stats test/unit/test_json
 	test/unit/test_window
 	test/unit/test_stats
+	test/unit/test_json
 
 # no upward include or call between the layers of src/, no cycle
 check-layers: all
@@ -135,7 +143,8 @@ installcheck-nopreload:
 		--temp-config=$(srcdir)/test/nopreload.conf not_preloaded
 
 .PHONY: unittest check-layers installcheck-nopreload
-EXTRA_CLEAN = .build_mode test/unit/test_window test/unit/test_stats tmp_regress tmp_nopreload \
+EXTRA_CLEAN = .build_mode test/unit/test_window test/unit/test_stats test/unit/test_json \
+	tmp_regress tmp_nopreload \
 	tmp_isolation
 
 # Every object depends on every header of the project: few and small, and

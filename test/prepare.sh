@@ -12,9 +12,11 @@ PG_CONFIG=${IG_PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 PG_BIN=$(dirname "$PG_CONFIG")
 # postgresql-15-pgaudit: test/t/030_pgaudit_seed.pl seeds from its logs
 PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MAJOR-pgaudit libipc-run-perl make gcc perl"
-# for TAP test 029 only: the real Prometheus exporter, and promtool (in
-# package prometheus); test.sh installs them when it runs the TAP suite
-MONITORING_PACKAGES="prometheus-postgres-exporter prometheus"
+# for the TAP suite only, daemons the tests run themselves: for 029 the
+# real Prometheus exporter, and promtool (in package prometheus); for 028
+# rsyslogd (run as the test user on a socket of its own); test.sh
+# installs them when it runs the TAP suite
+MONITORING_PACKAGES="prometheus-postgres-exporter prometheus rsyslog"
 
 if [ "$(id -u)" -eq 0 ]; then
     as_root() { "$@"; }
@@ -42,10 +44,12 @@ prepare_packages() {
 
 # Installs MONITORING_PACKAGES if missing, without their recommends
 # (node exporter, smartmontools...) and without starting their services:
-# prometheus would listen on :9090, the exporter on :9187.  policy-rc.d
+# prometheus would listen on :9090, the exporter on :9187, rsyslog on
+# /dev/log.  policy-rc.d
 # (see invoke-rc.d(8); deb-systemd-invoke reads it too) refuses the
 # start; containers usually have one already, and run no init anyway.
-# On a host running systemd the units stay disabled.
+# On a host running systemd the units of the packages it installed stay
+# disabled (a package already there is left as it was).
 prepare_monitoring_packages() {
     local missing="" p policy=/usr/sbin/policy-rc.d made="" status=0
     for p in $MONITORING_PACKAGES; do
@@ -64,8 +68,11 @@ prepare_monitoring_packages() {
         apt-get install -y -q --no-install-recommends $MONITORING_PACKAGES || status=$?
     [ -z "$made" ] || as_root rm -f $policy
     if [ $status -eq 0 ] && [ -d /run/systemd/system ]; then
-        as_root systemctl disable prometheus.service prometheus-postgres-exporter.service ||
-            echo "warning: could not disable prometheus.service, prometheus-postgres-exporter.service" >&2
+        local units=""
+        for p in $missing; do units="$units $p.service"; done
+        # shellcheck disable=SC2086
+        as_root systemctl disable $units ||
+            echo "warning: could not disable$units" >&2
     fi
     return $status
 }

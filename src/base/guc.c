@@ -78,6 +78,22 @@ int			ig_violations_max_size = 65536;
  */
 int			ig_max_history = 10000;
 
+/*
+ * insider_guard.log_format: the form of the lines insider_guard writes to
+ * the server log at level LOG (violations, admin actions, evictions...):
+ * text, or one JSON object each (event.c, docs/events.md).  Read by each
+ * process as it writes a line.  Superuser-only: a watched role must not
+ * change the form of the lines that report it, whatever a log shipper
+ * expects.
+ */
+int			ig_log_format = IG_LOG_FORMAT_TEXT;
+
+static const struct config_enum_entry log_format_options[] = {
+	{"text", IG_LOG_FORMAT_TEXT, false},
+	{"json", IG_LOG_FORMAT_JSON, false},
+	{NULL, 0, false}
+};
+
 #ifdef IG_TESTING
 /*
  * insider_guard.test_clock_offset: seconds added to the clock insider_guard
@@ -141,6 +157,16 @@ ig_define_settings(bool preloaded)
 							PGC_SIGHUP,
 							GUC_UNIT_KB,
 							NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("insider_guard.log_format",
+							 "Form of insider_guard's lines in the server log: text or json.",
+							 "json: each line insider_guard writes at level LOG is one JSON object after \"insider_guard: \".  Superuser-only.",
+							 &ig_log_format,
+							 IG_LOG_FORMAT_TEXT,
+							 log_format_options,
+							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
 
 #ifdef IG_TESTING
 	DefineCustomIntVariable("insider_guard.test_clock_offset",

@@ -16,6 +16,13 @@
 /* the most windows insider_guard.custom_windows may ask for */
 #define IG_MAX_CUSTOM_WINDOWS 16
 
+/* insider_guard.log_format */
+typedef enum IgLogFormat
+{
+	IG_LOG_FORMAT_TEXT,
+	IG_LOG_FORMAT_JSON
+} IgLogFormat;
+
 extern bool ig_enabled;
 extern bool ig_fast_scans;
 extern int	ig_max_tracked;
@@ -24,6 +31,7 @@ extern int	ig_custom_windows;
 extern int	ig_save_interval;
 extern int	ig_violations_max_size;
 extern int	ig_max_history;
+extern int	ig_log_format;
 
 extern void ig_define_settings(bool preloaded);
 

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "commands/dbcommands.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/inval.h"
@@ -199,4 +200,24 @@ ig_qualified_name(Oid relid)
 	if (nspname == NULL)
 		return NULL;
 	return quote_qualified_identifier(nspname, relname);
+}
+
+/*
+ * This database's name, looked up once (a database cannot be renamed
+ * while anyone is connected to it); NULL if it was never looked up and
+ * the catalogs may not be read now, or outside a database.
+ */
+char *
+ig_database_name(bool catalog_ok)
+{
+	static char *database_name = NULL;
+
+	if (database_name == NULL && catalog_ok && OidIsValid(MyDatabaseId))
+	{
+		char	   *name = get_database_name(MyDatabaseId);
+
+		if (name != NULL)
+			database_name = MemoryContextStrdup(TopMemoryContext, name);
+	}
+	return database_name ? pstrdup(database_name) : NULL;
 }

@@ -18,5 +18,6 @@ extern char *ig_role_name(Oid roleid, bool catalog_ok);
 extern char *ig_table_name(Oid relid, bool catalog_ok);
 extern void ig_names_remember(Oid roleid, Oid relid);
 extern char *ig_qualified_name(Oid relid);
+extern char *ig_database_name(bool catalog_ok);
 
 #endif							/* IG_NAMES_H */

@@ -32,6 +32,7 @@
 
 #include "storage/fd.h"
 
+#include "base/event.h"
 #include "base/persist.h"
 
 #define IG_FILE_FORMAT		1
@@ -76,10 +77,7 @@ ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 	writer.file = AllocateFile(tmp_path, PG_BINARY_W);
 	if (writer.file == NULL)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not create file \"%s\": %m",
-						tmp_path)));
+		ig_log_file_error(LOG, "create file", tmp_path, NULL, true);
 		return false;
 	}
 	INIT_CRC32C(writer.crc);
@@ -105,21 +103,78 @@ ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body)
 
 	if (writer.failed)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write file \"%s\": %m",
-						tmp_path)));
+		ig_log_file_error(LOG, "write file", tmp_path, NULL, true);
 		unlink(tmp_path);
 		return false;
 	}
 	/* the previous save stays, should this one be damaged */
 	snprintf(prev_path, sizeof(prev_path), "%s.prev", path);
 	if (rename(path, prev_path) != 0 && errno != ENOENT)
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not rename \"%s\" to \"%s\": %m",
-						path, prev_path)));
+		ig_log_file_error(LOG, "rename", path, prev_path, true);
 	return durable_rename(tmp_path, path, LOG) == 0;
+}
+
+/*
+ * Logs that "dropped" entries of a state file loaded at start did not fit
+ * in shared memory, sized by the setting insider_guard.<setting> = max:
+ * as text, or the event "event" ("counters_dropped", "history_dropped").
+ */
+void
+ig_file_log_dropped(const char *path, const char *event, const char *what,
+					const char *setting, int dropped, int max)
+{
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: %d saved %s did not fit in insider_guard.%s = %d and were dropped",
+						dropped, what, setting, max),
+				 errdetail("File \"%s\".", path)));
+		return;
+	}
+	ig_event_begin(&ev, event, ig_now());
+	ig_event_int(&ev, "dropped", dropped);
+	ig_event_int(&ev, setting, max);
+	ig_event_keyword(&ev, "file", path);
+	ig_event_emit(&ev, LOG);
+}
+
+/* Logs that a state file is not used, and why. */
+static void
+log_ignored(const char *path, const char *problem)
+{
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: ignoring file \"%s\": %s", path, problem)));
+		return;
+	}
+	ig_event_begin(&ev, "file_ignored", ig_now());
+	ig_event_keyword(&ev, "file", path);
+	ig_event_keyword(&ev, "reason", problem);
+	ig_event_emit(&ev, LOG);
+}
+
+/* Logs that a state file an earlier PostgreSQL major wrote was loaded. */
+static void
+log_older_major(const char *path, uint32 major)
+{
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: loaded file \"%s\", written by PostgreSQL %u",
+						path, major)));
+		return;
+	}
+	ig_event_begin(&ev, "file_from_older_major", ig_now());
+	ig_event_keyword(&ev, "file", path);
+	ig_event_int(&ev, "written_by_major", major);
+	ig_event_emit(&ev, LOG);
 }
 
 /*
@@ -144,17 +199,13 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 	{
 		if (errno == ENOENT)
 			return true;
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not open file \"%s\": %m", path)));
+		ig_log_file_error(LOG, "open file", path, NULL, true);
 		return false;
 	}
 	if (fstat(fileno(file), &st) != 0 || st.st_size > IG_FILE_MAX_SIZE)
 	{
 		FreeFile(file);
-		ereport(LOG,
-				(errmsg("insider_guard: ignoring file \"%s\": cannot read its size or too large",
-						path)));
+		log_ignored(path, "cannot read its size or too large");
 		return false;
 	}
 
@@ -189,13 +240,9 @@ ig_file_load(const char *path, uint32 magic, IgFileBodyReader body)
 
 	ok = (problem == NULL);
 	if (!ok)
-		ereport(LOG,
-				(errmsg("insider_guard: ignoring file \"%s\": %s", path,
-						problem)));
+		log_ignored(path, problem);
 	else if (header.pg_major != IG_PG_MAJOR)
-		ereport(LOG,
-				(errmsg("insider_guard: loaded file \"%s\", written by PostgreSQL %u",
-						path, header.pg_major / 100)));
+		log_older_major(path, header.pg_major / 100);
 	if (data)
 		pfree(data);
 	return ok;
@@ -221,8 +268,18 @@ ig_file_load_or_previous(const char *path, uint32 magic, IgFileBodyReader body)
 		return !exists;
 	if (!ig_file_load(prev_path, magic, body))
 		return false;
-	ereport(LOG,
-			(errmsg("insider_guard: loaded the previous save \"%s\" instead of \"%s\"",
-					prev_path, path)));
+	if (ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "previous_save_loaded", ig_now());
+		ig_event_keyword(&ev, "file", prev_path);
+		ig_event_keyword(&ev, "instead_of", path);
+		ig_event_emit(&ev, LOG);
+	}
+	else
+		ereport(LOG,
+				(errmsg("insider_guard: loaded the previous save \"%s\" instead of \"%s\"",
+						prev_path, path)));
 	return true;
 }

@@ -39,5 +39,8 @@ extern bool ig_file_save(const char *path, uint32 magic, IgFileBodyWriter body);
 extern bool ig_file_load(const char *path, uint32 magic, IgFileBodyReader body);
 extern bool ig_file_load_or_previous(const char *path, uint32 magic,
 									 IgFileBodyReader body);
+extern void ig_file_log_dropped(const char *path, const char *event,
+								const char *what, const char *setting,
+								int dropped, int max);
 
 #endif							/* IG_PERSIST_H */

@@ -55,6 +55,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "base/event.h"
 #include "base/logtext.h"
 #include "cache/rules_internal.h"
 
@@ -195,6 +196,20 @@ log_refusal(Oid nspid, IgRuleTable which, const char *problem)
 	source.refusal_logged = true;
 	nspname = get_namespace_name(nspid);
 	dbname = get_database_name(MyDatabaseId);
+	if (ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "rules_ignored", ig_now());
+		ig_event_string(&ev, "database", dbname);
+		ig_event_int(&ev, "database_oid", MyDatabaseId);
+		ig_event_string(&ev, "table",
+						psprintf("%s.%s", nspname ? nspname : "?",
+								 ig_rules_table_name(which)));
+		ig_event_keyword(&ev, "reason", problem);
+		ig_event_emit(&ev, LOG_SERVER_ONLY);
+		return;
+	}
 	ereport(LOG_SERVER_ONLY,
 			(errmsg("insider_guard: ignoring %s in database %s: %s",
 					ig_log_quote(psprintf("%s.%s", nspname ? nspname : "?",

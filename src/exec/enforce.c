@@ -33,6 +33,7 @@
 #include "cache/baseline.h"
 #include "shmem/counters.h"
 #include "exec/enforce.h"
+#include "base/event.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "base/logtext.h"
@@ -111,7 +112,44 @@ update_limit(IgKeyRules *kr)
 	}
 }
 
-/* Fails the statement when a counter a block rule needs cannot exist. */
+/*
+ * The JSON event of a statement that found no room in shared memory for a
+ * counter its rules need: "fail_closed" (stopped with 53200: a block rule
+ * needed it) or "checks_skipped" (its log rules were not checked).  Its
+ * statement context is that of a violation.
+ */
+static void
+log_no_room_event(const char *event, Oid userid, bool catalog_ok,
+				  uint64 suppressed)
+{
+	IgEvent		ev;
+	char	   *query;
+	char	   *client_addr;
+	char	   *application;
+	int32		pid;
+
+	ig_statement_context(&query, &client_addr, &application, &pid);
+	ig_event_begin(&ev, event, ig_now());
+	ig_event_string(&ev, "database", ig_database_name(catalog_ok));
+	ig_event_int(&ev, "database_oid", MyDatabaseId);
+	ig_event_string(&ev, "role", ig_role_name(userid, catalog_ok));
+	ig_event_int(&ev, "role_oid", userid);
+	ig_event_int(&ev, "max_tracked", ig_max_tracked);
+	if (suppressed != PG_UINT64_MAX)
+		ig_event_uint(&ev, "suppressed_lines", suppressed);
+	ig_event_int(&ev, "backend_pid", pid);
+	ig_event_string(&ev, "application", application);
+	ig_event_keyword(&ev, "client_addr", client_addr[0] ? client_addr : NULL);
+	ig_event_string_cut_first(&ev, "query", query);
+	ig_event_emit(&ev, LOG_SERVER_ONLY);
+}
+
+/*
+ * Fails the statement when a counter a block rule needs cannot exist
+ * (with JSON events, a "fail_closed" event comes first: the ERROR's text
+ * is the client's); else logs, at most once a second, that the rules
+ * were not checked.
+ */
 static void
 no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 {
@@ -120,6 +158,8 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 
 	/* counted for the info view, before the error */
 	ig_counters_note_no_room(fail_closed);
+	if (fail_closed && ig_event_json())
+		log_no_room_event("fail_closed", userid, may_raise, PG_UINT64_MAX);
 	if (fail_closed)
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
@@ -128,14 +168,19 @@ no_room(IgKeyRules *kr, Oid userid, bool may_raise)
 				 errdetail("Every counter is in use by a threshold."),
 				 errhint("Increase insider_guard.max_tracked.")));
 	if (ig_counters_log_allowed(IG_LOG_NO_ROOM, &suppressed))
-		ereport(LOG,
-				(errmsg("insider_guard: no room in shared memory to check the thresholds of role %s",
-						ig_log_quote(ig_role_name(userid, may_raise))),
-				 suppressed > 0 ?
-				 errdetail("%llu more such lines were suppressed in the last second or more.",
-						   (unsigned long long) suppressed) : 0,
-				 errhint("Increase insider_guard.max_tracked."),
-				 errhidestmt(true)));
+	{
+		if (ig_event_json())
+			log_no_room_event("checks_skipped", userid, may_raise, suppressed);
+		else
+			ereport(LOG,
+					(errmsg("insider_guard: no room in shared memory to check the thresholds of role %s",
+							ig_log_quote(ig_role_name(userid, may_raise))),
+					 suppressed > 0 ?
+					 errdetail("%llu more such lines were suppressed in the last second or more.",
+							   (unsigned long long) suppressed) : 0,
+					 errhint("Increase insider_guard.max_tracked."),
+					 errhidestmt(true)));
+	}
 	kr->limiting = false;
 }
 

@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "base/event.h"
 #include "exec/tramp_pool.h"
 
 IgTramp		ig_exec_tramps[IG_POOL_SIZE];
@@ -101,6 +102,23 @@ ig_fastscan_release_checked(const char *what, const int *checked, int nchecked)
 		strlcat(list, text, sizeof(list));
 	}
 	release_text(server, text, sizeof(text));
+	if (ig_event_json() && !IsUnderPostmaster)
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "fast_path_off", ig_now());
+		ig_event_keyword(&ev, "scan", what);
+		ig_event_keyword(&ev, "server_version", text);
+		ig_event_array(&ev, "checked_versions");
+		for (int i = 0; i < nchecked; i++)
+		{
+			release_text(checked[i], text, sizeof(text));
+			ig_event_keyword(&ev, NULL, text);
+		}
+		ig_event_end(&ev);
+		ig_event_emit(&ev, LOG);
+		return false;
+	}
 	ereport(IsUnderPostmaster ? DEBUG1 : LOG,
 			(errmsg("insider_guard: the %s fast path is off on PostgreSQL %s",
 					what, text),

@@ -279,9 +279,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 	}
 
 	if (dropped > 0)
-		ereport(LOG,
-				(errmsg("insider_guard: %d saved counters did not fit in insider_guard.max_tracked = %d and were dropped",
-						dropped, counter_table->max_counters),
-				 errdetail("File \"%s\".", path)));
+		ig_file_log_dropped(path, "counters_dropped", "counters", "max_tracked",
+							dropped, counter_table->max_counters);
 	return true;
 }

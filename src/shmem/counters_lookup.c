@@ -18,6 +18,7 @@
 
 #include "miscadmin.h"
 
+#include "base/event.h"
 #include "base/guc.h"
 #include "shmem/counters_internal.h"
 
@@ -131,6 +132,29 @@ take_free_counter(TimestampTz now, int *evicted)
 	return pos;
 }
 
+/* Logs that counters were evicted to make room for a new one. */
+static void
+log_eviction(int evicted)
+{
+	uint64		total = pg_atomic_read_u64(&counter_table->evicted);
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		ereport(LOG,
+				(errmsg("insider_guard: evicted %d least recently used counters to make room",
+						evicted),
+				 errdetail("insider_guard.max_tracked is %d; %llu counters evicted since the server started.",
+						   counter_table->max_counters, (unsigned long long) total)));
+		return;
+	}
+	ig_event_begin(&ev, "eviction", ig_now());
+	ig_event_int(&ev, "evicted", evicted);
+	ig_event_uint(&ev, "evicted_total", total);
+	ig_event_int(&ev, "max_tracked", counter_table->max_counters);
+	ig_event_emit(&ev, LOG);
+}
+
 /*
  * Finds (and with "create", makes) the counter for a key; returns it with
  * its mutex held, or NULL.  *ref is the backend's memo for the key.
@@ -218,12 +242,7 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 		LWLockRelease(counter_table->lock);
 
 		if (evicted > 0)
-			ereport(LOG,
-					(errmsg("insider_guard: evicted %d least recently used counters to make room",
-							evicted),
-					 errdetail("insider_guard.max_tracked is %d; %llu counters evicted since the server started.",
-							   counter_table->max_counters,
-							   (unsigned long long) pg_atomic_read_u64(&counter_table->evicted))));
+			log_eviction(evicted);
 	}
 	return NULL;
 }
@@ -235,6 +254,17 @@ report_lost(uint64 rows)
 
 	if (rows == 0 || !ig_counters_log_allowed(IG_LOG_LOST, &suppressed))
 		return;
+	if (ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "rows_not_counted", ig_now());
+		ig_event_uint(&ev, "rows", rows);
+		ig_event_int(&ev, "max_tracked", counter_table->max_counters);
+		ig_event_uint(&ev, "suppressed_lines", suppressed);
+		ig_event_emit(&ev, LOG);
+		return;
+	}
 	ereport(LOG,
 			(errmsg("insider_guard: could not record %llu rows read: every counter is in use",
 					(unsigned long long) rows),

@@ -45,6 +45,7 @@
 #include "utils/hsearch.h"
 
 #include "base/compat.h"
+#include "base/event.h"
 #include "base/guc.h"
 #include "shmem/history_internal.h"
 #include "shmem/locks.h"
@@ -194,7 +195,19 @@ evict_one(TimestampTz now)
 	ig_history_changed();
 	pg_atomic_fetch_add_u64(&ig_history->evicted, 1);
 	ig_history->evicted_unlogged++;
-	if (now - ig_history->last_eviction_log >= USECS_PER_MINUTE)
+	if (now - ig_history->last_eviction_log >= USECS_PER_MINUTE && ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "history_eviction", now);
+		ig_event_uint(&ev, "evicted", ig_history->evicted_unlogged);
+		ig_event_uint(&ev, "evicted_total", pg_atomic_read_u64(&ig_history->evicted));
+		ig_event_int(&ev, "max_history", ig_history->max_series);
+		ig_event_emit(&ev, LOG);
+		ig_history->last_eviction_log = now;
+		ig_history->evicted_unlogged = 0;
+	}
+	else if (now - ig_history->last_eviction_log >= USECS_PER_MINUTE)
 	{
 		ereport(LOG,
 				(errmsg("insider_guard: evicted %llu history series to make room",

@@ -228,9 +228,7 @@ ig_history_load(const char *data, Size len, const char *path)
 	ig_history->loaded_seq = seeds_seq;
 	pg_atomic_fetch_add_u32(&ig_history->gen, 1);
 	if (dropped > 0)
-		ereport(LOG,
-				(errmsg("insider_guard: %d saved history series did not fit in insider_guard.max_history = %d and were dropped",
-						dropped, ig_history->max_series),
-				 errdetail("File \"%s\".", path)));
+		ig_file_log_dropped(path, "history_dropped", "history series",
+							"max_history", dropped, ig_history->max_series);
 	return true;
 }

@@ -50,6 +50,7 @@
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
+#include "base/event.h"
 #include "base/guc.h"
 #include "base/persist.h"
 #include "shmem/history_internal.h"
@@ -346,10 +347,7 @@ ig_history_seeds_flush(void)
 		if (fd >= 0)
 			CloseTransientFile(fd);
 		errno = save_errno;
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not flush file \"%s\": %m",
-						IG_SEEDS_FILE)));
+		ig_log_file_error(LOG, "flush file", IG_SEEDS_FILE, NULL, true);
 		return false;
 	}
 	CloseTransientFile(fd);

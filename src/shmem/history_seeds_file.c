@@ -29,6 +29,7 @@
 #include "storage/fd.h"
 #include "utils/memutils.h"
 
+#include "base/event.h"
 #include "base/persist.h"
 #include "shmem/history_internal.h"
 
@@ -83,10 +84,7 @@ read_file(IgSeedsHead *head, bool *head_ok, int *count)
 	if (file == NULL)
 	{
 		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not open file \"%s\": %m",
-							IG_SEEDS_FILE)));
+			ig_log_file_error(LOG, "open file", IG_SEEDS_FILE, NULL, true);
 		return NULL;
 	}
 	if (fstat(fileno(file), &st) == 0 && st.st_size <= SEEDS_MAX_SIZE &&
@@ -136,10 +134,7 @@ write_file(uint64 base_seq, const IgSeedRecord *records, int count)
 	file = AllocateFile(tmp_path, PG_BINARY_W);
 	if (file == NULL)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not create file \"%s\": %m",
-						tmp_path)));
+		ig_log_file_error(LOG, "create file", tmp_path, NULL, true);
 		return false;
 	}
 	ok = fwrite(&head, sizeof(head), 1, file) == 1 &&
@@ -150,14 +145,42 @@ write_file(uint64 base_seq, const IgSeedRecord *records, int count)
 		ok = false;
 	if (!ok)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write file \"%s\": %m",
-						tmp_path)));
+		ig_log_file_error(LOG, "write file", tmp_path, NULL, true);
 		unlink(tmp_path);
 		return false;
 	}
 	return durable_rename(tmp_path, IG_SEEDS_FILE, LOG) == 0;
+}
+
+/*
+ * Logs what the start found wrong with the seeded-window file: it lacks
+ * windows seeded into the history loaded ("seeded_windows_unknown"), or
+ * "lost" windows seeded after the history was last saved
+ * ("seeded_windows_lost").
+ */
+static void
+log_seeds_problem(const char *event, int lost)
+{
+	IgEvent		ev;
+
+	if (ig_event_json())
+	{
+		ig_event_begin(&ev, event, ig_now());
+		ig_event_keyword(&ev, "file", IG_SEEDS_FILE);
+		if (lost > 0)
+			ig_event_int(&ev, "lost", lost);
+		ig_event_emit(&ev, LOG);
+	}
+	else if (lost == 0)
+		ereport(LOG,
+				(errmsg("insider_guard: file \"%s\" lacks windows seeded into the history loaded",
+						IG_SEEDS_FILE),
+				 errdetail("Which windows of the history were seeded is not known: seeding a window of a series that holds windows is refused until reset_history forgets the series.")));
+	else
+		ereport(LOG,
+				(errmsg("insider_guard: %d windows seeded after the history was last saved were lost",
+						lost),
+				 errdetail("The server stopped before saving them; seed them again.")));
 }
 
 /* Refuses seeding every series that holds windows (see the header). */
@@ -207,10 +230,7 @@ ig_history_seeds_start(void)
 	if (!matches)
 	{
 		forget_which_were_seeded();
-		ereport(LOG,
-				(errmsg("insider_guard: file \"%s\" lacks windows seeded into the history loaded",
-						IG_SEEDS_FILE),
-				 errdetail("Which windows of the history were seeded is not known: seeding a window of a series that holds windows is refused until reset_history forgets the series.")));
+		log_seeds_problem("seeded_windows_unknown", 0);
 		count = 0;
 	}
 
@@ -238,10 +258,7 @@ ig_history_seeds_start(void)
 	if (kept > 0)
 		qsort(records, kept, sizeof(IgSeedRecord), compare_by_seq);
 	if (lost > 0)
-		ereport(LOG,
-				(errmsg("insider_guard: %d windows seeded after the history was last saved were lost",
-						lost),
-				 errdetail("The server stopped before saving them; seed them again.")));
+		log_seeds_problem("seeded_windows_lost", lost);
 
 	ig_history->seeds_seq = reflected;
 	ig_history->seeds_usable = write_file(reflected, records, kept);

@@ -19,10 +19,8 @@
  * read.  Appends are rare (a blocked statement, a crossing), so one
  * writer at a time, fsync included, is fine.
  *
- * Each record also goes to the server log as one line, LOG_SERVER_ONLY so
- * that no client sees it (a watched role can SET client_min_messages),
- * with every string quoted and its control characters escaped so that no
- * role, table, query or application name can start a new line.
+ * Each record also goes to the server log as one line, and so does each
+ * incident whose repeats are written: violations_log.c.
  *
  * IDENTIFICATION
  *		src/shmem/violations.c
@@ -50,8 +48,8 @@
 #include IG_BACKEND_STATUS_HEADER
 
 #include "shmem/counters.h"
+#include "base/event.h"
 #include "base/guc.h"
-#include "base/logtext.h"
 #include "base/names.h"
 #include "shmem/locks.h"
 #include "shmem/violations.h"
@@ -123,12 +121,13 @@ append_string(StringInfo buf, const char *s)
 }
 
 /*
- * The top-level statement's text, client address and application of this
- * backend or, in a parallel worker, of its leader.
+ * The top-level statement's text, client address ("" if none: a Unix
+ * socket) and application of this backend or, in a parallel worker, of
+ * its leader, and the leader's pid.
  */
-static void
-statement_context(char **query, char **client_addr, char **application,
-				  int32 *pid)
+void
+ig_statement_context(char **query, char **client_addr, char **application,
+					 int32 *pid)
 {
 	const char *text = debug_query_string;
 	char		host[NI_MAXHOST];
@@ -179,19 +178,6 @@ statement_context(char **query, char **client_addr, char **application,
 			*client_addr = pstrdup(host);
 		}
 	}
-}
-
-/* A window length for people, as interval_out writes it: "01:00:00", "1 day". */
-static char *
-window_text(int64 per)
-{
-	Interval	interval;
-
-	interval.month = 0;
-	interval.day = per / USECS_PER_DAY;
-	interval.time = per % USECS_PER_DAY;
-	return DatumGetCString(DirectFunctionCall1(interval_out,
-											   IntervalPGetDatum(&interval)));
 }
 
 /* The pid a parallel query's processes record under: the leader's. */
@@ -284,6 +270,7 @@ ig_violation_report(const IgBreak *brk)
 	char	   *application;
 	int32		pid;
 	bool		written = false;
+	IgViolation logged;
 
 	if (role == NULL)
 		role = psprintf("%u", brk->roleid);
@@ -291,7 +278,7 @@ ig_violation_report(const IgBreak *brk)
 		current_role = psprintf("%u", GetUserId());
 	if (table == NULL)
 		table = OidIsValid(brk->table_oid) ? psprintf("%u", brk->table_oid) : pstrdup("");
-	statement_context(&query, &client_addr, &application, &pid);
+	ig_statement_context(&query, &client_addr, &application, &pid);
 
 	memset(&fixed, 0, sizeof(fixed));
 	fixed.occurred_at = ig_now();
@@ -335,25 +322,16 @@ ig_violation_report(const IgBreak *brk)
 		ig_vstate->nrecords++;
 	LWLockRelease(ig_vstate->lock);
 
-	ereport(LOG_SERVER_ONLY,
-			(errmsg("insider_guard: violation %lld%s: role %s (current role %s) %s table %s: %s %lld allows %lld rows per %s%s (%s); %lld rows in the window, %lld read by the statement; pid %d, application %s, client %s, query %s",
-					(long long) fixed.violation_id,
-					written ? "" : " (not written to disk)",
-					ig_log_quote(role), ig_log_quote(current_role),
-					brk->stopped ? "was stopped reading" :
-					brk->block ? "read past the block limit on" :
-					brk->baseline ? "read past its baseline on" : "read past its threshold on",
-					ig_log_quote(table),
-					brk->baseline ? "baseline rule" : "threshold",
-					(long long) brk->threshold_id,
-					(long long) brk->max_rows, window_text(brk->per),
-					brk->baseline ? " now" : "",
-					brk->block ? "block" : "log",
-					(long long) brk->rows_in_window, (long long) brk->statement_rows,
-					pid, ig_log_quote(application),
-					client_addr[0] ? client_addr : "local",
-					ig_log_quote(query)),
-			 errhidestmt(true), errhidecontext(true)));
+	memset(&logged, 0, sizeof(logged));
+	memcpy(&logged.facts, &fixed, sizeof(fixed));
+	logged.last_seen = fixed.occurred_at;
+	logged.role_name = role;
+	logged.current_role_name = current_role;
+	logged.table_name = table;
+	logged.query = query;
+	logged.application_name = application;
+	logged.client_addr = client_addr;
+	ig_violation_log(&logged, brk, written);
 	return written ? fixed.violation_id : 0;
 }
 
@@ -552,7 +530,15 @@ ig_violations_restore_counts(void)
 						  (uint64) f->max_rows + 1, at, now);
 		restored++;
 	}
-	if (restored > 0)
+	if (restored > 0 && ig_event_json())
+	{
+		IgEvent		ev;
+
+		ig_event_begin(&ev, "counts_restored", now);
+		ig_event_int(&ev, "records", restored);
+		ig_event_emit(&ev, LOG);
+	}
+	else if (restored > 0)
 		ereport(LOG,
 				(errmsg("insider_guard: %d violation records still in their window: each role's count is at least what they prove",
 						restored)));
@@ -672,7 +658,11 @@ ig_violations_write_repeats(bool wait)
 	written = ig_vstore_append(buf.data, buf.len);
 	LWLockRelease(ig_vstate->lock);
 	if (written)
+	{
 		ig_counters_incidents_written(changes, count);
+		for (int i = 0; i < count; i++)
+			ig_violation_log_repeats(&changes[i]);
+	}
 	pfree(buf.data);
 	pfree(changes);
 }

@@ -79,6 +79,8 @@ typedef struct IgViolation
 	char	   *client_addr;	/* "" if none (a Unix socket) */
 } IgViolation;
 
+struct IgIncidentChange;
+
 extern Size ig_violations_shmem_size(void);
 extern void ig_violations_shmem_init(bool recover);
 extern int64 ig_violation_report(const IgBreak *brk);
@@ -89,6 +91,11 @@ extern void ig_violations_shutdown(void);
 extern void ig_violations_restore_counts(void);
 extern void ig_violations_note_reset(Oid roleid);
 extern uint64 ig_parallel_query_key(bool leader);
+extern void ig_statement_context(char **query, char **client_addr,
+								 char **application, int32 *pid);
+extern void ig_violation_log(const IgViolation *v, const IgBreak *brk,
+							 bool written);
+extern void ig_violation_log_repeats(const struct IgIncidentChange *change);
 extern IgViolation *ig_violations_read(Oid dbid, int *count);
 extern int64 ig_violations_prune(Oid dbid, TimestampTz before);
 extern void ig_violations_info(int64 *records, int64 *bytes, int64 *dropped);

@@ -28,6 +28,7 @@
 
 #include "storage/fd.h"
 
+#include "base/event.h"
 #include "shmem/violations_file.h"
 
 /* the shared state of the violations store (violations.c makes it) */
@@ -54,9 +55,19 @@ read_id_mark(void)
 	FIN_CRC32C(crc);
 	if ((int64) crc != mark[1] || mark[0] < 0)
 	{
-		ereport(LOG,
-				(errmsg("insider_guard: ignoring \"%s\": it does not check",
-						IG_ID_MARK_FILE)));
+		if (ig_event_json())
+		{
+			IgEvent		ev;
+
+			ig_event_begin(&ev, "file_ignored", ig_now());
+			ig_event_keyword(&ev, "file", IG_ID_MARK_FILE);
+			ig_event_keyword(&ev, "reason", "its checksum does not match");
+			ig_event_emit(&ev, LOG);
+		}
+		else
+			ereport(LOG,
+					(errmsg("insider_guard: ignoring \"%s\": it does not check",
+							IG_ID_MARK_FILE)));
 		return 0;
 	}
 	return mark[0];
@@ -86,9 +97,7 @@ ig_vfile_write_id_mark(int64 ahead)
 	if (fd < 0 || write(fd, mark, sizeof(mark)) != sizeof(mark) ||
 		pg_fsync(fd) != 0)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write \"%s\": %m", tmp)));
+		ig_log_file_error(LOG, "write", tmp, NULL, true);
 		if (fd >= 0)
 			CloseTransientFile(fd);
 		return;
@@ -122,9 +131,7 @@ ig_vfile_read(uint32 segment, Size *len)
 	if (fd < 0)
 	{
 		if (errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not open \"%s\": %m", path)));
+			ig_log_file_error(LOG, "open", path, NULL, true);
 		return NULL;
 	}
 	if (fstat(fd, &st) != 0)
@@ -135,9 +142,7 @@ ig_vfile_read(uint32 segment, Size *len)
 	data = palloc(Max(st.st_size, 1));
 	if (st.st_size > 0 && read(fd, data, st.st_size) != st.st_size)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not read \"%s\": %m", path)));
+		ig_log_file_error(LOG, "read", path, NULL, true);
 		CloseTransientFile(fd);
 		pfree(data);
 		return NULL;
@@ -318,6 +323,44 @@ ig_vfile_scan_next(IgRecordScan *scan)
 	}
 }
 
+/* What recovery found wrong in a segment (log_damage). */
+typedef enum IgDamage
+{
+	DAMAGE_SKIPPED,				/* bytes between intact records */
+	DAMAGE_CUT,					/* the newest segment's torn tail, cut off */
+	DAMAGE_SKIPPED_AT_END		/* another segment's tail, left as it is */
+} IgDamage;
+
+/* Logs damage recovery found in a segment of nrecords intact records. */
+static void
+log_damage(IgDamage damage, Size bytes, const char *path, int64 nrecords)
+{
+	static const char *const kinds[] = {"skipped", "cut", "skipped_at_end"};
+	IgEvent		ev;
+
+	if (ig_event_json())
+	{
+		ig_event_begin(&ev, "damaged_records", ig_now());
+		ig_event_keyword(&ev, "file", path);
+		ig_event_keyword(&ev, "damage", kinds[damage]);
+		ig_event_uint(&ev, "bytes", bytes);
+		ig_event_int(&ev, "intact_records", nrecords);
+		ig_event_emit(&ev, LOG);
+	}
+	else if (damage == DAMAGE_SKIPPED)
+		ereport(LOG,
+				(errmsg("insider_guard: skipped %zu bytes of damaged records in \"%s\"; the %lld intact violation records around them are kept",
+						bytes, path, (long long) nrecords)));
+	else if (damage == DAMAGE_CUT)
+		ereport(LOG,
+				(errmsg("insider_guard: cutting %zu bytes of an incomplete record off \"%s\"",
+						bytes, path)));
+	else
+		ereport(LOG,
+				(errmsg("insider_guard: skipped %zu bytes of damaged records at the end of \"%s\"",
+						bytes, path)));
+}
+
 /*
  * Finds the segments, cuts a torn record off the newest, and sets the next
  * id.  Postmaster, at (re)initialization of shared memory.
@@ -333,10 +376,7 @@ ig_vfile_recover(void)
 	int64		last_id = 0;
 
 	if (MakePGDirectory(IG_VIOLATIONS_DIR) < 0 && errno != EEXIST)
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not create directory \"%s\": %m",
-						IG_VIOLATIONS_DIR)));
+		ig_log_file_error(LOG, "create directory", IG_VIOLATIONS_DIR, NULL, true);
 
 	ig_vstate->oldest = ig_vstate->newest = 1;
 	ig_vstate->total_size = 0;
@@ -391,24 +431,16 @@ ig_vfile_recover(void)
 		end = scan_segment(data, len, &nrecords, &last_id, &skipped);
 		ig_vstate->nrecords += nrecords;
 		if (skipped > 0)
-			ereport(LOG,
-					(errmsg("insider_guard: skipped %zu bytes of damaged records in \"%s\"; the %lld intact violation records around them are kept",
-							skipped, path, (long long) nrecords)));
+			log_damage(DAMAGE_SKIPPED, skipped, path, nrecords);
 		if (segment == ig_vstate->newest && end < len)
 		{
-			ereport(LOG,
-					(errmsg("insider_guard: cutting %zu bytes of an incomplete record off \"%s\"",
-							len - end, path)));
+			log_damage(DAMAGE_CUT, len - end, path, nrecords);
 			if (truncate(path, end) != 0)
-				ereport(LOG,
-						(errcode_for_file_access(),
-						 errmsg("insider_guard: could not truncate \"%s\": %m", path)));
+				ig_log_file_error(LOG, "truncate", path, NULL, true);
 			ig_vstate->total_size -= len - end;
 		}
 		else if (end < len)
-			ereport(LOG,
-					(errmsg("insider_guard: skipped %zu bytes of damaged records at the end of \"%s\"",
-							len - end, path)));
+			log_damage(DAMAGE_SKIPPED_AT_END, len - end, path, nrecords);
 		if (segment == ig_vstate->newest)
 			ig_vstate->newest_size = end;
 		pfree(data);
@@ -435,9 +467,7 @@ ig_vfile_write(uint32 segment, const char *data, Size len, int elevel)
 	if (len == 0 && segment != ig_vstate->newest)
 	{
 		if (unlink(path) != 0 && errno != ENOENT)
-			ereport(LOG,
-					(errcode_for_file_access(),
-					 errmsg("insider_guard: could not remove \"%s\": %m", path)));
+			ig_log_file_error(LOG, "remove", path, NULL, true);
 		return true;
 	}
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -454,9 +484,7 @@ ig_vfile_write(uint32 segment, const char *data, Size len, int elevel)
 		errno = save_errno;
 		if (elevel >= ERROR)
 			LWLockRelease(ig_vstate->lock);
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write \"%s\": %m", tmp)));
+		ig_log_file_error(elevel, "write", tmp, NULL, true);
 		return false;
 	}
 	CloseTransientFile(fd);
@@ -465,9 +493,7 @@ ig_vfile_write(uint32 segment, const char *data, Size len, int elevel)
 		unlink(tmp);
 		if (elevel >= ERROR)
 			LWLockRelease(ig_vstate->lock);
-		ereport(elevel,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not replace \"%s\"", path)));
+		ig_log_file_error(elevel, "replace", path, NULL, false);
 		return false;
 	}
 	return true;

@@ -30,6 +30,7 @@
 #include "utils/memutils.h"
 
 #include "shmem/counters.h"
+#include "base/event.h"
 #include "base/guc.h"
 #include "base/logtext.h"
 #include "shmem/violations.h"
@@ -136,6 +137,52 @@ record_role(const char *data, char *buf, Size bufsize)
 }
 
 /*
+ * Logs how many records make_room dropped, whose, and how many since the
+ * server started.
+ */
+static void
+log_dropped(const RoomOwner *owners, int nowners, int64 total_dropped)
+{
+	StringInfoData whose;
+	IgEvent		ev;
+
+	if (!ig_event_json())
+	{
+		initStringInfo(&whose);
+		for (int o = 0; o < nowners; o++)
+			if (owners[o].dropped > 0)
+				appendStringInfo(&whose, "%s%lld of role %s in database %u",
+								 whose.len > 0 ? ", " : "",
+								 (long long) owners[o].dropped,
+								 ig_log_quote(owners[o].role), owners[o].dbid);
+		ereport(LOG,
+				(errmsg("insider_guard: dropped %lld violation records to stay within insider_guard.violations_max_size: the oldest of the role holding the most space",
+						(long long) total_dropped),
+				 errdetail("Dropped %s; %llu records dropped since the server started.",
+						   whose.data, (unsigned long long) ig_vstate->dropped),
+				 errhidestmt(true)));
+		return;
+	}
+	ig_event_begin(&ev, "records_dropped", ig_now());
+	ig_event_int(&ev, "dropped", total_dropped);
+	ig_event_uint(&ev, "dropped_total", ig_vstate->dropped);
+	ig_event_int(&ev, "violations_max_size_kb", ig_violations_max_size);
+	ig_event_array(&ev, "roles");
+	for (int o = 0; o < nowners; o++)
+	{
+		if (owners[o].dropped == 0)
+			continue;
+		ig_event_object(&ev, NULL);
+		ig_event_string(&ev, "role", owners[o].role);
+		ig_event_int(&ev, "database_oid", owners[o].dbid);
+		ig_event_int(&ev, "dropped", owners[o].dropped);
+		ig_event_end(&ev);
+	}
+	ig_event_end(&ev);
+	ig_event_emit(&ev, LOG);
+}
+
+/*
  * Makes room for "incoming" more bytes under the cap, when the store is
  * full, and a little more (an eighth of the cap) so that this is rare.
  * First what nobody needs goes: repeats records that a later one of the
@@ -166,7 +213,6 @@ ig_vstore_make_room(uint64 incoming)
 	int64	   *dropped_ids;
 	int			ndropped = 0;
 	int64		total_dropped = 0;
-	StringInfoData whose;
 	IgRecordScan scan;
 	const char *record;
 
@@ -340,26 +386,12 @@ ig_vstore_make_room(uint64 incoming)
 	}
 
 	/* whose records went, and how many */
-	initStringInfo(&whose);
 	for (int o = 0; o < nowners; o++)
-	{
-		if (owners[o].dropped == 0)
-			continue;
 		total_dropped += owners[o].dropped;
-		appendStringInfo(&whose, "%s%lld of role %s in database %u",
-						 whose.len > 0 ? ", " : "",
-						 (long long) owners[o].dropped,
-						 ig_log_quote(owners[o].role), owners[o].dbid);
-	}
 	if (total_dropped > 0)
 	{
 		ig_vstate->dropped += total_dropped;
-		ereport(LOG,
-				(errmsg("insider_guard: dropped %lld violation records to stay within insider_guard.violations_max_size: the oldest of the role holding the most space",
-						(long long) total_dropped),
-				 errdetail("Dropped %s; %llu records dropped since the server started.",
-						   whose.data, (unsigned long long) ig_vstate->dropped),
-				 errhidestmt(true)));
+		log_dropped(owners, nowners, total_dropped);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
@@ -393,9 +425,7 @@ ig_vstore_append(const char *record, uint32 len)
 	}
 	if (fd < 0)
 	{
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not open \"%s\": %m", path)));
+		ig_log_file_error(LOG, "open", path, NULL, true);
 		return false;
 	}
 	errno = 0;
@@ -404,10 +434,7 @@ ig_vstore_append(const char *record, uint32 len)
 	{
 		if (errno == 0)
 			errno = ENOSPC;
-		ereport(LOG,
-				(errcode_for_file_access(),
-				 errmsg("insider_guard: could not write a violation record to \"%s\": %m",
-						path)));
+		ig_log_file_error(LOG, "write a violation record to", path, NULL, true);
 		CloseTransientFile(fd);
 		return false;
 	}

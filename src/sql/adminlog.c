@@ -8,7 +8,9 @@
  *		and peer_group_roles.
  *
  * Each action writes one LOG_SERVER_ONLY line (no client sees it, and a
- * role cannot hide it with client_min_messages):
+ * role cannot hide it with client_min_messages), as text or, with
+ * insider_guard.log_format = json, as the JSON event "admin" (event.c;
+ * the same values, typed, its arguments in an object):
  *
  *	insider_guard: admin ACTION by session user "ROLE" in database "DB":
  *		NAME "VALUE", NAME "VALUE", ...[; result "VALUE"]
@@ -53,6 +55,7 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "base/compat.h"
 #include "sql/adminlog.h"
@@ -150,6 +153,37 @@ append_value(StringInfo buf, const char *name, Datum value, Oid type,
 }
 
 /*
+ * A value as a JSON field: integers and finite floats as numbers, booleans
+ * as true and false, times as RFC 3339 in UTC, an SQL NULL as null,
+ * anything else as value_text writes it.
+ */
+static void
+event_value(IgEvent *ev, const char *name, Datum value, Oid type, bool isnull)
+{
+	if (isnull)
+		ig_event_null(ev, name);
+	else if (type == INT2OID || type == INT4OID || type == INT8OID ||
+			 type == OIDOID || type == FLOAT4OID || type == FLOAT8OID ||
+			 type == NUMERICOID)
+		ig_event_number_text(ev, name, value_text(value, type));
+	else if (type == BOOLOID)
+		ig_event_bool(ev, name, DatumGetBool(value));
+	else if (type == TIMESTAMPTZOID)
+		ig_event_time(ev, name, DatumGetTimestampTz(value));
+	else
+		ig_event_string(ev, name, value_text(value, type));
+}
+
+/* Closes the event's "arguments" object, if open. */
+static void
+end_arguments(IgAdminLine *line)
+{
+	if (line->in_arguments)
+		ig_event_end(&line->event);
+	line->in_arguments = false;
+}
+
+/*
  * Starts a line: the action, the session user and the database.
  */
 void
@@ -157,16 +191,29 @@ ig_admin_line_start(IgAdminLine *line, const char *action)
 {
 	Oid			session_user = GetSessionUserId();
 	char	   *database = get_database_name(MyDatabaseId);
+	char	   *role = value_text(ObjectIdGetDatum(session_user), REGROLEOID);
 
+	line->json = ig_event_json();
+	line->separator = "";
+	line->in_arguments = false;
+	if (line->json)
+	{
+		ig_event_begin(&line->event, "admin", ig_now());
+		ig_event_string(&line->event, "database", database);
+		ig_event_int(&line->event, "database_oid", MyDatabaseId);
+		ig_event_string(&line->event, "role", role);
+		ig_event_int(&line->event, "role_oid", session_user);
+		ig_event_keyword(&line->event, "action", action);
+		ig_event_object(&line->event, "arguments");
+		line->in_arguments = true;
+		return;
+	}
 	initStringInfo(&line->text);
 	appendStringInfo(&line->text,
 					 "insider_guard: admin %s by session user %s in database %s: ",
-					 action,
-					 ig_log_quote(value_text(ObjectIdGetDatum(session_user),
-											 REGROLEOID)),
+					 action, ig_log_quote(role),
 					 ig_log_quote(database ? database :
 								  psprintf("%u", MyDatabaseId)));
-	line->separator = "";
 }
 
 /* Appends a named value (an argument, a column, a count). */
@@ -174,6 +221,11 @@ void
 ig_admin_line_value(IgAdminLine *line, const char *name, Datum value,
 					Oid type, bool isnull)
 {
+	if (line->json)
+	{
+		event_value(&line->event, name, value, type, isnull);
+		return;
+	}
 	appendStringInfoString(&line->text, line->separator);
 	append_value(&line->text, name, value, type, isnull);
 	line->separator = ", ";
@@ -183,19 +235,34 @@ ig_admin_line_value(IgAdminLine *line, const char *name, Datum value,
 void
 ig_admin_line_result(IgAdminLine *line, Datum value, Oid type, bool isnull)
 {
+	if (line->json)
+	{
+		end_arguments(line);
+		event_value(&line->event, "result", value, type, isnull);
+		return;
+	}
 	appendStringInfoString(&line->text, "; ");
 	append_value(&line->text, "result", value, type, isnull);
 	line->separator = ", ";
 }
 
-/* Appends every column of a row of a rules table: label (NAME "VALUE", ...) */
+/*
+ * Appends every column of a row of a rules table: label (NAME "VALUE",
+ * ...), in JSON the object key {"NAME": VALUE, ...}.
+ */
 static void
-append_row(IgAdminLine *line, const char *label, HeapTuple tuple,
-		   TupleDesc desc)
+append_row(IgAdminLine *line, const char *label, const char *key,
+		   HeapTuple tuple, TupleDesc desc)
 {
 	const char *inner = "";
 
-	appendStringInfo(&line->text, "%s%s (", line->separator, label);
+	if (line->json)
+	{
+		end_arguments(line);
+		ig_event_object(&line->event, key);
+	}
+	else
+		appendStringInfo(&line->text, "%s%s (", line->separator, label);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
@@ -205,12 +272,21 @@ append_row(IgAdminLine *line, const char *label, HeapTuple tuple,
 		if (att->attisdropped)
 			continue;
 		value = heap_getattr(tuple, i + 1, desc, &isnull);
+		if (line->json)
+		{
+			event_value(&line->event, NameStr(att->attname), value,
+						att->atttypid, isnull);
+			continue;
+		}
 		appendStringInfoString(&line->text, inner);
 		append_value(&line->text, NameStr(att->attname), value,
 					 att->atttypid, isnull);
 		inner = ", ";
 	}
-	appendStringInfoChar(&line->text, ')');
+	if (line->json)
+		ig_event_end(&line->event);
+	else
+		appendStringInfoChar(&line->text, ')');
 	line->separator = ", ";
 }
 
@@ -218,6 +294,12 @@ append_row(IgAdminLine *line, const char *label, HeapTuple tuple,
 void
 ig_admin_line_emit(IgAdminLine *line)
 {
+	if (line->json)
+	{
+		end_arguments(line);
+		ig_event_emit(&line->event, LOG_SERVER_ONLY);
+		return;
+	}
 	ereport(LOG_SERVER_ONLY,
 			(errmsg_internal("%s", line->text.data),
 			 errhidestmt(true), errhidecontext(true)));
@@ -306,20 +388,20 @@ ig_log_rule_change_trigger(PG_FUNCTION_ARGS)
 	{
 		ig_admin_line_start(&line, "INSERT");
 		ig_admin_line_value(&line, "table", CStringGetDatum(table), CSTRINGOID, false);
-		append_row(&line, "new row", trigdata->tg_trigtuple, desc);
+		append_row(&line, "new row", "new_row", trigdata->tg_trigtuple, desc);
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(event))
 	{
 		ig_admin_line_start(&line, "UPDATE");
 		ig_admin_line_value(&line, "table", CStringGetDatum(table), CSTRINGOID, false);
-		append_row(&line, "old row", trigdata->tg_trigtuple, desc);
-		append_row(&line, "new row", trigdata->tg_newtuple, desc);
+		append_row(&line, "old row", "old_row", trigdata->tg_trigtuple, desc);
+		append_row(&line, "new row", "new_row", trigdata->tg_newtuple, desc);
 	}
 	else
 	{
 		ig_admin_line_start(&line, "DELETE");
 		ig_admin_line_value(&line, "table", CStringGetDatum(table), CSTRINGOID, false);
-		append_row(&line, "old row", trigdata->tg_trigtuple, desc);
+		append_row(&line, "old row", "old_row", trigdata->tg_trigtuple, desc);
 	}
 	ig_admin_line_emit(&line);
 	return PointerGetDatum(NULL);

@@ -16,11 +16,16 @@
 #include "lib/stringinfo.h"
 #include "nodes/parsenodes.h"
 
-/* One admin log line as it is built. */
+#include "base/event.h"
+
+/* One admin log line as it is built: text, or a JSON event. */
 typedef struct IgAdminLine
 {
+	bool		json;			/* insider_guard.log_format = json */
 	StringInfoData text;
 	const char *separator;		/* written before the next value */
+	IgEvent		event;
+	bool		in_arguments;	/* the event's "arguments" object is open */
 } IgAdminLine;
 
 /*
