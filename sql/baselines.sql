@@ -264,10 +264,15 @@ SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
 SELECT id FROM customers LIMIT 1;
 RESET SESSION AUTHORIZATION;
 SELECT creads('newbie') AS newbie_stopped_at_251;
--- loner has 3 peers with history: too few, no limit, not stopped
+-- loner has no history and 3 peers with history: too few, no limit from
+-- history; a block rule then applies its cold-start limit, min_rows (100)
 SET SESSION AUTHORIZATION loner;
-SELECT count(*) AS loner_not_stopped FROM customers;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 100) s;
+SELECT id FROM customers LIMIT 1;
 RESET SESSION AUTHORIZATION;
+SELECT creads('loner') AS loner_stopped_at_101;
+SELECT threshold_id = :all_rule AS rule, rule_kind, max_rows, rows_in_window, action
+FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 1;
 -- an exempt role is not covered by a rule for all roles
 SELECT insider_guard.exempt('newbie');
 SELECT insider_guard.reset('newbie');
@@ -277,6 +282,17 @@ RESET SESSION AUTHORIZATION;
 SELECT insider_guard.unexempt('newbie');
 SELECT role_name, per, active_windows, peer_high_rows, limit_now, no_limit_reason
 FROM insider_guard.baselines WHERE role_name IN ('newbie', 'loner');
+-- a log rule, which only alerts, has no cold-start limit: loner reads on,
+-- and nothing is recorded
+SELECT insider_guard.set_baseline_rule(NULL, 5, '1 hour', 100, 'self', 'log') = :all_rule AS switched_to_log;
+SELECT insider_guard.reset('loner');
+SELECT count(*) AS before FROM insider_guard.violations \gset
+SET SESSION AUTHORIZATION loner;
+SELECT count(*) AS loner_not_stopped FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT count(*) - :before AS no_violation_under_log FROM insider_guard.violations;
+SELECT role_name, per, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'loner';
 SELECT insider_guard.drop_threshold(:all_rule) AS dropped;
 
 -- ---------------------------------------------------------------------
@@ -289,8 +305,20 @@ SELECT insider_guard.set_baseline_rule('tiny', 5, '1 hour', 100, 'peers', 'log')
 -- compared with themselves, t1..t3 have usable history: no NOTICE
 SELECT insider_guard.set_baseline_rule('tiny', 5, '1 hour', 100, 'self', 'log') = :tiny_rule AS tiny_self;
 SELECT insider_guard.drop_threshold(:tiny_rule) AS dropped;
--- one role, with no history of the table, nor peers with any
+-- one role, with no history of the table, nor peers with any: a block
+-- rule protects with its cold-start limit (min_rows) and says so
 SELECT insider_guard.set_baseline_rule('newbie', 5, '1 hour', 100, 'self', 'block', 'customers') AS newbie_rule \gset
+SELECT insider_guard.reset('newbie');
+SET SESSION AUTHORIZATION newbie;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 100) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT creads('newbie') AS newbie_stopped_at_101;
+SELECT role_name, table_name, per, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'newbie';
+-- the same rule logging limits nobody
+SELECT insider_guard.set_baseline_rule('newbie', 5, '1 hour', 100, 'self', 'log', 'customers') = :newbie_rule AS switched_to_log;
+SELECT insider_guard.reset('newbie');
 SET SESSION AUTHORIZATION newbie;
 SELECT count(*) AS not_limited FROM customers;
 RESET SESSION AUTHORIZATION;
@@ -338,6 +366,23 @@ FROM insider_guard.baselines WHERE role_name = 'terry';
 -- applies to its "self" rules until its own history is usable again
 SELECT insider_guard.reset_history('terry') AS series_removed;
 SELECT count(*) AS terry_series FROM insider_guard.baselines WHERE role_name = 'terry';
+-- nobody has daily history of customers: terry's daily block rule is in
+-- cold start, stopping him at min_rows (100) + 1 rows in the day
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 100) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT threshold_id = :day_rule AS rule, max_rows, per, rows_in_window, action
+FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 1;
+SELECT role_name, table_name, per, active_windows, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'terry' AND per = '1 day';
+-- as a log rule it stops nothing
+SELECT insider_guard.set_baseline_rule('terry', 5, '1 day', 100, 'self', 'log', 'customers') = :day_rule AS switched_to_log;
+SELECT insider_guard.reset('terry');
+SET SESSION AUTHORIZATION terry;
+SELECT count(*) AS after_reset_log_not_stopped FROM customers;
+RESET SESSION AUTHORIZATION;
 SELECT insider_guard.reset_history('nobody_at_all');
 -- dropping the table drops its baseline rules
 CREATE TABLE doomed (id int);

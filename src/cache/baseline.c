@@ -5,8 +5,11 @@
  *		own history and its peers', for the rule list it was matched to.
  *
  * A baseline rule is a threshold whose max_rows moves: the limit in force
- * (stats.c) for the session user, or IG_RULE_INERT while no limit is
- * usable.  The limits of a rule list are computed when a statement first
+ * (stats.c) for the session user.  While neither its own history nor its
+ * peers' gives a usable limit, a block rule applies its cold-start limit,
+ * min_rows ("never a break at or below"), so that a new role or one whose
+ * history was reset is not unlimited; a log rule, which only alerts, has
+ * none (IG_RULE_INERT).  The limits of a rule list are computed when a statement first
  * needs them, and again only after the history changed (its generation
  * moved: a window was added somewhere, about once an hour per series), so
  * that a statement pays a compare of generations, and its rows a compare
@@ -203,6 +206,10 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 									rule->min_rows);
 		}
 		limit = ig_limit_combine(rule->compare_to, own_limit, peers);
+		/* the cold-start limit, which caps the history's windows as any */
+		rule->cold_start = limit < 0 && rule->block;
+		if (rule->cold_start)
+			limit = rule->min_rows;
 		rule->max_rows = limit >= 0 ? Min(limit, IG_RULE_INERT) : IG_RULE_INERT;
 		list->maxes[i] = rule->max_rows;
 		if (limit >= 0 && (cap[k] < 0 || limit < cap[k]))
@@ -333,7 +340,9 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	TimestampTz now = ig_now();
 	bool		covered = false;
 	bool		own_side = false;
+	bool		cold_start = false;
 	IgLimitProgress progress;
+	char	   *reason;
 
 	view->usable = ig_hist_usable(hist);
 	view->typical = ig_hist_quantile(hist, IG_TYPICAL_QUANTILE);
@@ -370,15 +379,22 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 					continue;
 				covered = true;
 				own_side |= rule->compare_to != IG_COMPARE_PEERS;
-				if (rule->max_rows < IG_RULE_INERT &&
-					(view->limit_now < 0 || rule->max_rows < view->limit_now))
+				if (rule->max_rows >= IG_RULE_INERT)
+					continue;
+				/* the strictest; of equal ones, one from history */
+				if (view->limit_now < 0 || rule->max_rows < view->limit_now)
+				{
 					view->limit_now = rule->max_rows;
+					cold_start = rule->cold_start;
+				}
+				else if (rule->max_rows == view->limit_now && !rule->cold_start)
+					cold_start = false;
 			}
 		}
 	}
 
-	/* no limit: for want of a rule, or of history */
-	if (view->limit_now >= 0)
+	/* a limit from history; else for want of a rule, or of history */
+	if (view->limit_now >= 0 && !cold_start)
 		return;
 	if (!covered)
 	{
@@ -390,5 +406,11 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	progress.ngroups = ngroups;
 	progress.peers = usable_peers(groups, ngroups, series->key.relid,
 								  series->key.kind);
-	view->no_limit_reason = ig_baseline_no_limit_reason(&progress, own_side);
+	reason = ig_baseline_no_limit_reason(&progress, own_side);
+	/* a block rule's cold-start limit applies: say so, and why */
+	if (cold_start)
+		view->no_limit_reason = reason[0] != '\0' ?
+			psprintf("cold start: %s", reason) : pstrdup("cold start");
+	else
+		view->no_limit_reason = reason;
 }

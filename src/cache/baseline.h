@@ -37,8 +37,9 @@ typedef struct IgBaselineView
 	uint64		high;			/* p99, likewise */
 	int64		peer_high;		/* p99 of the peers, or -1 */
 	int64		limit_now;		/* strictest limit in force, or -1 */
-	char	   *no_limit_reason;	/* why limit_now is -1 (palloc'd), or
-									 * NULL */
+	char	   *no_limit_reason;	/* why limit_now is -1, or is a block
+									 * rule's cold-start limit ("cold start:
+									 * " and why; palloc'd), or NULL */
 } IgBaselineView;
 
 extern void ig_baseline_compute(IgRuleList *list, Oid userid);

@@ -23,7 +23,10 @@
 #include "shmem/counters.h"
 #include "base/stats.h"
 
-/* the max_rows of a baseline rule with no usable limit: never reached */
+/*
+ * the max_rows of a baseline rule with no usable limit: never reached (a
+ * log rule's; a block rule has its cold-start limit, min_rows, instead)
+ */
 #define IG_RULE_INERT	(PG_INT64_MAX / 4)
 
 /*
@@ -44,6 +47,8 @@ typedef struct IgRule
 	IgCompareTo compare_to;
 	double		factor;
 	int64		min_rows;
+	bool		cold_start;		/* max_rows is the cold-start limit: a block
+								 * rule with no usable limit from history */
 } IgRule;
 
 /* A peer group a user belongs to directly, and its other members. */

@@ -242,6 +242,7 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->block = text_is(values[Anum_baseline_action - 1], "block");
 	rule->baseline = true;
 	rule->max_rows = IG_RULE_INERT;
+	rule->cold_start = false;
 	rule->window = window_ring(rule->per, buf->now);
 	return rule;
 }

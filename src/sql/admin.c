@@ -257,11 +257,14 @@ ig_unexempt(PG_FUNCTION_ARGS)
  * if no role it covers has a usable limit for its table and window yet
  * (SPEC: own history of 20 active windows on 7 distinct days, or 5 peers
  * with such history; "peers" rules only the latter).  The roles are
- * looked at in name order, until one has a usable limit.
+ * looked at in name order, until one has a usable limit.  A block rule
+ * does protect the roles it covers, with its cold-start limit (min_rows):
+ * its NOTICE says that this is the limit they get for now, and why.
  */
 static void
 notice_if_limits_nobody(bool all_roles, Oid roleid, Oid relid,
-						int kind, IgCompareTo compare_to)
+						int kind, IgCompareTo compare_to, bool block,
+						int64 min_rows)
 {
 	Oid			types[1] = {OIDOID};
 	Datum		values[1] = {ObjectIdGetDatum(roleid)};
@@ -302,12 +305,16 @@ notice_if_limits_nobody(bool all_roles, Oid roleid, Oid relid,
 	}
 
 	ereport(NOTICE,
-			(errmsg("insider_guard: baseline rule limits nobody yet"),
+			(ncovered > 0 && block ?
+			 errmsg("insider_guard: baseline rule blocks at its cold-start limit of " INT64_FORMAT " rows for now",
+					min_rows) :
+			 errmsg("insider_guard: baseline rule limits nobody yet"),
 			 ncovered == 0 ?
 			 errdetail("It covers no role that can log in.") :
 			 ncovered == 1 ?
-			 errdetail("Role %s has no usable limit: %s.",
+			 errdetail("Role %s has no usable limit%s: %s.",
 					   ig_log_quote(first_name ? first_name : "?"),
+					   block ? " from history" : "",
 					   ig_baseline_no_limit_reason(&first,
 												   compare_to != IG_COMPARE_PEERS)) :
 			 compare_to == IG_COMPARE_PEERS ?
@@ -372,7 +379,10 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 							ig_baseline_per_arg(PG_GETARG_INTERVAL_P(2)),
 							strcmp(compare_to, "peers") == 0 ? IG_COMPARE_PEERS :
 							strcmp(compare_to, "both") == 0 ? IG_COMPARE_BOTH :
-							IG_COMPARE_SELF);
+							IG_COMPARE_SELF,
+							strcmp(text_to_cstring(PG_GETARG_TEXT_PP(5)),
+								   "block") == 0,
+							PG_GETARG_INT64(3));
 	PG_RETURN_DATUM(id);
 }
 

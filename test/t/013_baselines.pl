@@ -81,8 +81,9 @@ like($err, qr/may not read more rows/,
 as_alice('ROLLBACK');
 is(reads($node, 'alice', 'customers'), 101, 'at row 101 too');
 
-# a cursor opened while the rule had no usable limit (no history yet) is
-# held to the limit once history is seeded, from its next FETCH
+# a cursor opened while the rule had no usable limit from history (no
+# history yet: the block rule's cold-start limit, min_rows, applies) is
+# held to the limit from history once it is seeded, from its next FETCH
 $node->safe_psql('postgres', q{
 	CREATE ROLE bob LOGIN;
 	GRANT SELECT ON customers TO bob;
@@ -92,7 +93,13 @@ my $bob = $node->background_psql('postgres',
 $bob->query('BEGIN');
 $bob->query('DECLARE e CURSOR FOR SELECT id FROM customers');
 $bob->query('MOVE 10 IN e');
-is(reads($node, 'bob', 'customers'), 10, 'no usable limit yet: bob reads on');
+is(reads($node, 'bob', 'customers'), 10,
+	'no history yet: bob reads on under the cold-start limit (min_rows 100)');
+is($node->safe_psql('postgres', q{
+	SELECT limit_now || ' ' || no_limit_reason FROM insider_guard.baselines
+	WHERE role_name = 'bob' AND table_name IS NULL AND per = '1 hour'}),
+	'100 cold start: too few windows (0 of 20), too few days (0 of 7); no peer group',
+	'the baselines view shows the cold-start limit and why');
 $node->safe_psql('postgres', q{
 	SELECT count(insider_guard.record_history('bob', NULL, '1 hour',
 				date_trunc('hour', now()) - make_interval(hours => h), 5))
