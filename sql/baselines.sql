@@ -264,6 +264,16 @@ SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
 SELECT id FROM customers LIMIT 1;
 RESET SESSION AUTHORIZATION;
 SELECT creads('newbie') AS newbie_stopped_at_251;
+-- the same under 'both': his own limit is not usable, so his peers'
+-- applies alone -- not the cold-start limit (101), and not none
+SELECT insider_guard.set_baseline_rule(NULL, 5, '1 hour', 100, 'both', 'block') = :all_rule AS switched_to_both;
+SELECT insider_guard.reset('newbie');
+SET SESSION AUTHORIZATION newbie;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+SELECT creads('newbie') AS newbie_under_both_stopped_at_251;
+SELECT insider_guard.set_baseline_rule(NULL, 5, '1 hour', 100, 'self', 'block') = :all_rule AS back_to_self;
 -- loner has no history and 3 peers with history: too few, no limit from
 -- history; a block rule then applies its cold-start limit, min_rows (100)
 SET SESSION AUTHORIZATION loner;

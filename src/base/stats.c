@@ -540,8 +540,11 @@ ig_limit_combine(IgCompareTo compare_to, int64 own_limit, int64 peer_limit)
 		case IG_COMPARE_PEERS:
 			return peer_limit;
 		case IG_COMPARE_BOTH:
-			if (own_limit < 0 || peer_limit < 0)
-				return IG_NO_LIMIT;
+			/* broken above both; with one usable, that one alone */
+			if (own_limit < 0)
+				return peer_limit;
+			if (peer_limit < 0)
+				return own_limit;
 			return Max(own_limit, peer_limit);
 	}
 	return IG_NO_LIMIT;

@@ -555,10 +555,12 @@ test_combine(void)
 	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 100, 500) == 500,
 		  "both: broken only above both");
 	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 700, 500) == 700, "both: the higher");
-	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 100, IG_NO_LIMIT) == IG_NO_LIMIT,
-		  "both needs both");
-	CHECK(ig_limit_combine(IG_COMPARE_BOTH, IG_NO_LIMIT, 100) == IG_NO_LIMIT,
-		  "both needs both, also own");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, 100, IG_NO_LIMIT) == 100,
+		  "both: the own limit alone while no peer limit is usable");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, IG_NO_LIMIT, 100) == 100,
+		  "both: the peer limit alone while no own limit is usable (a new hire)");
+	CHECK(ig_limit_combine(IG_COMPARE_BOTH, IG_NO_LIMIT, IG_NO_LIMIT) == IG_NO_LIMIT,
+		  "both: none while neither is usable");
 }
 
 /* every bin of two series within "slack" units of each other */
