@@ -16,7 +16,7 @@ PACKAGES="postgresql-$PG_MAJOR postgresql-server-dev-$PG_MAJOR postgresql-$PG_MA
 # real Prometheus exporter, and promtool (in package prometheus); for 028
 # rsyslogd (run as the test user on a socket of its own); test.sh
 # installs them when it runs the TAP suite
-MONITORING_PACKAGES="prometheus-postgres-exporter prometheus rsyslog"
+MONITORING_PACKAGES="prometheus-postgres-exporter prometheus rsyslog jq"
 
 if [ "$(id -u)" -eq 0 ]; then
     as_root() { "$@"; }

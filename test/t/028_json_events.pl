@@ -35,6 +35,15 @@ use Test::More;
 
 my $json = JSON::PP->new->canonical->ascii;
 
+# Each event is also parsed by jq, a parser a log pipeline would use
+# (test.sh and CI install it; run by hand without it, only JSON::PP
+# parses them).
+my ($jq) = grep { -x } map { "$_/jq" } split /:/, $ENV{PATH};
+$jq //= '';
+BAIL_OUT('jq is not installed (test.sh installs it for the TAP suite)')
+  if $jq eq '' && (($ENV{CI} // '') eq 'true' || $ENV{IG_MONITORING_REQUIRED});
+my $jq_parsed = 0;
+
 # SQL quoting, of Perl character strings
 sub ident { my ($s) = @_; return '"' . ($s =~ s/"/""/gr) . '"'; }
 sub literal { my ($s) = @_; return "'" . ($s =~ s/'/''/gr) . "'"; }
@@ -214,6 +223,18 @@ sub event_of
 	my $text = $1;
 	my $event = eval { JSON::PP->new->decode($text) };
 	die "$where: not a JSON object: $text\n$@" unless ref $event eq 'HASH';
+	if ($jq ne '')
+	{
+		# the same object to jq: its fields, sorted, as JSON::PP read them
+		my ($out, $err) = ('', '');
+		IPC::Run::run([ $jq, '-c', '-S', '--ascii-output', '.' ],
+			'<', \$text, '>', \$out, '2>', \$err)
+		  or die "$where: jq cannot parse: $text\n$err";
+		chomp $out;
+		die "$where: jq reads $out, JSON::PP " . $json->encode($event)
+		  unless $json->encode(JSON::PP->new->decode($out)) eq $json->encode($event);
+		$jq_parsed++;
+	}
 	return $event;
 }
 
@@ -628,5 +649,7 @@ template(name="raw" type="string" string="%syslogtag%%msg%\\n")
 	$rsyslog->finish;
 	$rsyslog = undef;
 }
+
+ok($jq eq '' || $jq_parsed > 0, "jq parsed every event as JSON::PP did ($jq_parsed events)");
 
 done_testing();
