@@ -390,13 +390,19 @@ stmt_begin(QueryDesc *query)
 	Oid			userid;
 	bool		covered;
 	bool		foreign_key = ig_in_foreign_key_query();
+	TimestampTz statement_start = GetCurrentStatementStartTimestamp();
 
 	/*
 	 * A rule changed by a committed transaction applies from now.  The
 	 * first statement of a transaction has just had them accepted by
-	 * StartTransaction (and again by locking its tables).
+	 * StartTransaction (and again by locking its tables) -- but not the
+	 * statements it runs in functions, which share its timestamps and may
+	 * start long after: a rule made meanwhile applies to them too.  They
+	 * are the executors started again within one statement
+	 * (fresh_statement: that of the last one started).
 	 */
-	if (GetCurrentStatementStartTimestamp() != GetCurrentTransactionStartTimestamp())
+	if (statement_start != GetCurrentTransactionStartTimestamp() ||
+		statement_start == fresh_statement)
 		AcceptInvalidationMessages();
 
 	userid = ig_reader_id();
@@ -405,7 +411,7 @@ stmt_begin(QueryDesc *query)
 	if (unlikely(ig_rules_have_retired))
 		ig_stmt_free_retired_rules();
 	fresh_estate = estate;
-	fresh_statement = GetCurrentStatementStartTimestamp();
+	fresh_statement = statement_start;
 
 	/* most statements are one scan of a table with nothing below it */
 	if (estate->es_subplanstates == NIL && is_leaf_scan(ps) &&

@@ -100,6 +100,40 @@ $node->safe_psql('postgres', 'REVOKE auditors FROM alice');
 ($out, $err) = as_alice('SELECT count(*) FROM customers WHERE id <= 10');
 is($out, '10', 'and no longer once she leaves it');
 
+# a rule made while a statement runs applies to the statements it runs
+# from then on, also when it is the first of its transaction (autocommit):
+# a function called per row reads 100 rows each time, and the fifth call
+# waits for an advisory lock while the rule is made.  Every call runs the
+# same statements, planned by the first: nothing the function does after
+# the wait opens a catalog, which would take in the change by the way.
+$node->safe_psql(
+	'postgres', q{
+	DELETE FROM insider_guard.thresholds;
+	SELECT insider_guard.reset('alice');
+	CREATE FUNCTION hundred(i int) RETURNS bigint LANGUAGE plpgsql AS $$
+	DECLARE n bigint;
+	BEGIN
+		PERFORM pg_advisory_lock(CASE WHEN i = 5 THEN 4242 ELSE 4243 END);
+		PERFORM pg_advisory_unlock(CASE WHEN i = 5 THEN 4242 ELSE 4243 END);
+		SELECT count(*) INTO n FROM customers WHERE id <= 100;
+		RETURN n;
+	END $$;
+	GRANT EXECUTE ON FUNCTION hundred(int) TO alice;
+});
+my $dba = $node->background_psql('postgres');
+$dba->query_safe('SELECT pg_advisory_lock(4242)');
+my $run = start_as($node, 'alice',
+	'SELECT sum(hundred(g)) FROM generate_series(1, 20) g');
+wait_for_lock_waiters($node, 4242, 1, "alice's statement");
+$dba->query_safe(
+	"SELECT insider_guard.set_threshold('alice', 650, '1 hour', 'block', 'customers')");
+$dba->query_safe('SELECT pg_advisory_unlock(4242)');
+$run->{handle}->finish;
+like($run->{err}, qr/may not read more rows/,
+	'a rule made while an autocommit statement runs stops the statements it runs next');
+is(reads($node, 'alice', 'customers'), 651, '... at the row that crosses it');
+$dba->quit;
+
 $alice->quit;
 $node->stop;
 done_testing();
