@@ -40,63 +40,58 @@ my $alice = $node->background_psql('postgres',
 	extra_params => [ '-U', 'alice' ], on_error_stop => 0);
 my $pid = $alice->query_safe('SELECT pg_backend_pid()');
 
-# The "insider_guard matched rules" contexts of alice's backend, as it
-# logs them when asked (it does so between two commands).
-sub matched_contexts
+# The lines of alice's backend's memory contexts, as it logs them when
+# asked (it does so between two commands).
+sub memory_contexts
 {
 	my $offset = -s $node->logfile;
 	$node->safe_psql('postgres', "SELECT pg_log_backend_memory_contexts($pid)");
 	$node->wait_for_log(qr/\[$pid\].*Grand total:/, $offset);
-	my $log = slurp_file($node->logfile, $offset);
-	my @lines = grep { /\[$pid\]/ && /insider_guard matched rules:/ } split /\n/, $log;
-	return scalar @lines;
+	return grep { /\[$pid\]/ } split /\n/, slurp_file($node->logfile, $offset);
+}
+
+# How many "insider_guard matched rules" contexts it has.
+sub matched_contexts
+{
+	return scalar grep { /insider_guard matched rules:/ } memory_contexts();
+}
+
+# Runs $changes rounds of @sql in alice's session, then checks that her
+# backend keeps at most 2 matched rules contexts, not one per round.
+sub keeps_few_matches
+{
+	my ($what, @sql) = @_;
+	for my $i (1 .. $changes)
+	{
+		$alice->query_safe($_ =~ s/\$i/$i/gr) for (@sql);
+	}
+	my $kept = matched_contexts();
+	ok($kept >= 1 && $kept <= 2,
+		"$changes $what keep $kept matched rules, not one per change");
 }
 
 # the password changes, each followed by a FETCH only
 $alice->query_safe('BEGIN; DECLARE c CURSOR FOR SELECT id FROM customers ORDER BY id');
 is($alice->query_safe('FETCH 1 FROM c'), '1', 'the cursor reads');
-for my $i (1 .. $changes)
-{
-	$alice->query_safe("ALTER ROLE alice PASSWORD 'fetch$i'");
-	$alice->query_safe('FETCH 1 FROM c');
-}
-my $kept = matched_contexts();
-ok($kept >= 1 && $kept <= 2,
-	"$changes role changes between FETCHes keep $kept matched rules, not one per change");
+keeps_few_matches('role changes between FETCHes',
+	q{ALTER ROLE alice PASSWORD 'fetch$i'}, 'FETCH 1 FROM c');
 is($alice->query_safe('FETCH 1 FROM c'), $changes + 2, 'the cursor still reads, in order');
 $alice->query_safe('COMMIT');
 
 # the same with COPY ... TO, outside any transaction block
-for my $i (1 .. $changes)
-{
-	$alice->query_safe("ALTER ROLE alice PASSWORD 'copy$i'");
-	$alice->query_safe('COPY one_row TO STDOUT');
-}
-$kept = matched_contexts();
-ok($kept >= 1 && $kept <= 2,
-	"$changes role changes between COPYs keep $kept matched rules, not one per change");
+keeps_few_matches('role changes between COPYs',
+	q{ALTER ROLE alice PASSWORD 'copy$i'}, 'COPY one_row TO STDOUT');
 
 # the same with GRANT and REVOKE of a role alice administers: utility
 # statements, which log membership changes (and so match the rules again)
-for my $i (1 .. $changes)
-{
-	$alice->query_safe('GRANT team TO bob');
-	$alice->query_safe('REVOKE team FROM bob');
-}
-$kept = matched_contexts();
-ok($kept >= 1 && $kept <= 2,
-	"$changes GRANTs and REVOKEs keep $kept matched rules, not one per change");
+keeps_few_matches('GRANTs and REVOKEs', 'GRANT team TO bob', 'REVOKE team FROM bob');
 
 # A cursor reading customers after six other tables: its key for customers
 # lies beyond those the statement keeps inline, so its rules are allocated
 # in the executor state at each new match; the old ones must be freed.
 sub executor_state_used
 {
-	my $offset = -s $node->logfile;
-	$node->safe_psql('postgres', "SELECT pg_log_backend_memory_contexts($pid)");
-	$node->wait_for_log(qr/\[$pid\].*Grand total:/, $offset);
-	my $log = slurp_file($node->logfile, $offset);
-	my ($used) = $log =~ /\[$pid\].*ExecutorState: .* (\d+) used/;
+	my ($used) = map { /ExecutorState: .* (\d+) used/ ? $1 : () } memory_contexts();
 	return $used;
 }
 $alice->query_safe(q{BEGIN; DECLARE u CURSOR FOR
