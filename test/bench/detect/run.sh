@@ -35,4 +35,4 @@ trap 'rm -rf "$build"' EXIT
 	-L "$("$PG_CONFIG" --pkglibdir)" -L "$("$PG_CONFIG" --libdir)" \
 	-lpgcommon -lpgport -lm
 
-"$build/detect" "${1:-1}"
+"$build/detect" "$@"
