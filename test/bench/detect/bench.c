@@ -45,11 +45,28 @@
 		R(D_ALL, SRC_SELF, false, f, 1000), \
 		R(W_ALL, SRC_SELF, false, w, 1000), \
 		R(D_TAB, SRC_NOVELTY, false, 0, nm)}
-/* block rules: per hour x h, day x d, 7 days x w, min_rows m */
+/* log rules: self per hour and day x f, per 7 days x w */
+#define LOGW(f, w) 3, { \
+		R(H_ALL, SRC_SELF, false, f, 1000), \
+		R(D_ALL, SRC_SELF, false, f, 1000), \
+		R(W_ALL, SRC_SELF, false, w, 1000)}
+/*
+ * block rules: per hour x h, day x d, 7 days x w; min_rows (the cold-start
+ * limit) m an hour, 4m a day, 20m in 7 days
+ */
 #define BLOCKS(src, h, d, w, m) 3, { \
 		R(H_ALL, src, true, h, m), \
-		R(D_ALL, src, true, d, m), \
-		R(W_ALL, src, true, w, m)}
+		R(D_ALL, src, true, d, 4 * (m)), \
+		R(W_ALL, src, true, w, 20 * (m))}
+/* the recommended deployment, chosen on seeds 1-3 from the sweeps */
+#define REC_RULES 7, { \
+		R(H_ALL, SRC_SELF, false, 5, 1000), \
+		R(D_ALL, SRC_SELF, false, 5, 1000), \
+		R(W_ALL, SRC_SELF, false, 2, 1000), \
+		R(D_TAB, SRC_NOVELTY, false, 0, 1000), \
+		R(H_ALL, SRC_SELF, true, 20, 100000), \
+		R(D_ALL, SRC_SELF, true, 10, 400000), \
+		R(W_ALL, SRC_SELF, true, 4, 2000000)}
 
 static const Deployment deployments[] = {
 	{"fixed: group max (log), 2x (block)", 3, {
@@ -70,24 +87,19 @@ static const Deployment deployments[] = {
 			R(H_ALL, SRC_SELF, true, 20, 10000),
 	R(D_ALL, SRC_SELF, true, 10, 10000)}, true},
 	{"ig log suite: self hour and day x5, 7 days x2, novelty; log", SUITE(5, 2, 1000)},
-	/* DEP_REC: the recommended deployment, chosen on seeds 1-3 */
-	{"ig recommended", 7, {
-			R(H_ALL, SRC_SELF, false, 5, 1000),
-			R(D_ALL, SRC_SELF, false, 5, 1000),
-			R(W_ALL, SRC_SELF, false, 2, 1000),
-			R(D_TAB, SRC_NOVELTY, false, 0, 1000),
-			R(H_ALL, SRC_SELF, true, 20, 100000),
-			R(D_ALL, SRC_SELF, true, 10, 100000),
-	R(W_ALL, SRC_SELF, true, 4, 100000)}, true},
+	{"ig recommended", REC_RULES, true},
 	{"oracle: role's own clean max hour and day in evaluation (in-sample bound)", LOG2(H_ALL, D_ALL, SRC_ORACLE, 0, 0)},
-	/* sweeps (seeds 1-3 only): the log suite */
-	{"suite f=3", SUITE(3, 2, 1000)},
-	{"suite f=4", SUITE(4, 2, 1000)},
-	{"suite f=7", SUITE(7, 2, 1000)},
-	{"suite f=10", SUITE(10, 2, 1000)},
-	{"suite 7d=1.5", SUITE(5, 1.5, 1000)},
-	{"suite 7d=3", SUITE(5, 3, 1000)},
-	{"suite novelty m=10000", SUITE(5, 2, 10000)},
+	/* what-if (not the extension): young memberships as a fallback */
+	{"what-if: ig self hour and day x5, log, young membership as fallback", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 1000), false, true},
+	{"what-if: ig recommended, young membership as fallback", REC_RULES, true, true},
+	/* sweeps (seeds 1-3 only): log rules */
+	{"log self h+d x4, 7d x2", LOGW(4, 2)},
+	{"log self h+d x5, 7d x2", LOGW(5, 2)},
+	{"log self h+d x7, 7d x2", LOGW(7, 2)},
+	{"log self h+d x10, 7d x2", LOGW(10, 2)},
+	{"log self h+d x7, 7d x3", LOGW(7, 3)},
+	{"log suite f=7 (novelty m=1000)", SUITE(7, 2, 1000)},
+	{"log suite f=7, novelty m=10000", SUITE(7, 2, 10000)},
 	/* sweeps (seeds 1-3 only): block rules, with reset_history */
 	{"block x20/x10/x4 m=1e4", BLOCKS(SRC_SELF, 20, 10, 4, 10000), true},
 	{"block x20/x10/x4 m=1e5", BLOCKS(SRC_SELF, 20, 10, 4, 100000), true},
@@ -95,20 +107,23 @@ static const Deployment deployments[] = {
 	{"block x10/x5/x2 m=1e5", BLOCKS(SRC_SELF, 10, 5, 2, 100000), true},
 	{"block x30/x15/x6 m=1e5", BLOCKS(SRC_SELF, 30, 15, 6, 100000), true},
 	{"block both x20/x10/x4 m=1e5", BLOCKS(SRC_BOTH, 20, 10, 4, 100000), true},
-	{"block novelty m=1e4", 1, {R(D_TAB, SRC_NOVELTY, true, 0, 10000)}, true},
+	{"block x20/x10/x4 m=1e5, no reset_history", BLOCKS(SRC_SELF, 20, 10, 4, 100000)},
+	{"what-if: block x20/x10/x4 m=1e5, young fallback", BLOCKS(SRC_SELF, 20, 10, 4, 100000), true, true},
 };
 
 #define N_DEP		((int) lengthof(deployments))
-#define N_COMPARED	13			/* run on every seed */
+#define N_COMPARED	15			/* run on every seed */
 #define DEP_V1		9
 #define DEP_SUITE	10
 #define DEP_REC		11
 #define DEP_ORACLE	12
-#define FIRST_LOG_SWEEP	13
-#define FIRST_BLOCK_SWEEP 20
+#define DEP_WHATIF_SELF	13
+#define DEP_WHATIF_REC	14
+#define FIRST_LOG_SWEEP	15
+#define FIRST_BLOCK_SWEEP 22
 
 /* the stress report (median sizing) runs these */
-static const int stress_deps[] = {DEP_V1, DEP_SUITE, DEP_REC, DEP_ORACLE};
+static const int stress_deps[] = {DEP_V1, DEP_REC, DEP_WHATIF_REC, DEP_ORACLE};
 
 StaticAssertDecl(N_DEP <= MAX_DEP, "MAX_DEP too small");
 
@@ -946,7 +961,7 @@ print_comparison(const Pool *p, const int *deps, int ndeps)
 			print_rate_ci(p, d, DAYS_ALL, M_STOP_DAYS, "%.3f");
 		else
 			printf(" – |");
-		printf(" %d |\n", uncredited(p, d, f_big) + uncredited(p, d, f_size));
+		printf(" %d |\n", uncredited(p, d, f_big));
 	}
 
 	printf("\n#### Recall by shape (>= 10x p99), time to detection, blocking of >= 100x\n\n");
@@ -1062,12 +1077,12 @@ print_detail(const Pool *p, int dep)
 static void
 print_sweeps(const Pool *p)
 {
-	printf("\n#### Sweep: the log suite (self per hour and day x f, per 7 days x w, novelty min_rows m)\n\n");
+	printf("\n#### Sweep: log rules (self per hour and day x f, per 7 days x w; suite: and novelty)\n\n");
 	printf("| deployment | 2x | 5x | >=10x | alerting role-days, others | new hires | breaks, others |\n");
 	printf("|---|---|---|---|---|---|---|\n");
 	for (int d = DEP_SUITE; d < FIRST_BLOCK_SWEEP; d = d == DEP_SUITE ? FIRST_LOG_SWEEP : d + 1)
 	{
-		printf("| %s |", d == DEP_SUITE ? "suite f=5 7d=2 m=1000" : deployments[d].name);
+		printf("| %s |", d == DEP_SUITE ? "log suite f=5 (novelty m=1000)" : deployments[d].name);
 		printf(" %.0f%% |", recall(p, d, f_size, 0));
 		print_recall_ci(p, d, f_size, 1);
 		print_recall_ci(p, d, f_big, 0);
@@ -1174,11 +1189,12 @@ print_pool(const Pool *p)
 	print_pool_head(p);
 	print_comparison(p, deps, ndeps);
 	print_detail(p, DEP_REC);
+	print_detail(p, DEP_WHATIF_REC);
 	if (p->full)
 		print_sweeps(p);
 	print_stress(p);
 	{
-		int			t[] = {DEP_V1, DEP_SUITE, DEP_REC};
+		int			t[] = {DEP_V1, DEP_SUITE, DEP_REC, DEP_WHATIF_REC};
 
 		print_targets(p, t, lengthof(t));
 	}
@@ -1210,6 +1226,7 @@ main(int argc, char **argv)
 {
 	double		t0 = now_seconds();
 	int			jobs = 2;
+	bool		selftest_only = false;
 	int			lo1 = 1,
 				hi1 = 3,
 				lo2 = 4,
@@ -1227,14 +1244,19 @@ main(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 	{
 		if (strcmp(argv[i], "--jobs") == 0 && i + 1 < argc)
-			jobs = Max(atoi(argv[++i]), 1);
+		{
+			jobs = atoi(argv[++i]);
+			jobs = Max(jobs, 1);
+		}
 		else if (strcmp(argv[i], "--seeds") == 0 && i + 1 < argc)
 			parse_range(argv[++i], &lo1, &hi1);
 		else if (strcmp(argv[i], "--holdout") == 0 && i + 1 < argc)
 			parse_range(argv[++i], &lo2, &hi2);
+		else if (strcmp(argv[i], "--selftest") == 0)
+			lo1 = 1, hi1 = 0, lo2 = 0, selftest_only = true;
 		else
 		{
-			fprintf(stderr, "usage: detect [--jobs N] [--seeds a-b] [--holdout c-d (0: none)]\n");
+			fprintf(stderr, "usage: detect [--selftest] [--jobs N] [--seeds a-b] [--holdout c-d (0: none)]\n");
 			return 2;
 		}
 	}
@@ -1242,6 +1264,8 @@ main(int argc, char **argv)
 		world.members[g] = palloc(MAX_ROLES * sizeof(int));
 	if (engine_selftest() != 0)
 		return 1;
+	if (selftest_only)
+		return 0;
 
 	nseeds = 0;
 	for (int s = lo1; s <= hi1 && nseeds < 8; s++)
@@ -1327,7 +1351,8 @@ main(int argc, char **argv)
 	if (hold.n > 0)
 		print_pool(&hold);
 	printf("\n### Insiders who train the baseline (scenarios)\n\n");
-	run_scenarios(&deployments[DEP_REC]);
+	run_scenarios(&deployments[DEP_REC], &deployments[DEP_WHATIF_REC]);
+	fflush(stdout);
 	printf("\nWall time %.0f s (%d seeds, %d at a time).\n", now_seconds() - t0, nseeds, jobs);
 	return 0;
 }

@@ -62,6 +62,7 @@ typedef struct SeedResult
 } SeedResult;
 
 /* scenario.c */
-extern void run_scenarios(const Deployment *recommended);
+extern void run_scenarios(const Deployment *recommended,
+						  const Deployment *whatif);
 
 #endif							/* BENCH_H */

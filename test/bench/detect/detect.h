@@ -117,7 +117,7 @@
 
 /* ---- the injected exfiltrations ---- */
 
-#define N_EVENTS		336		/* 14 of each (size, shape) */
+#define N_EVENTS		336		/* 7 of each (size, shape) */
 #define N_SIZES			6
 #define N_SHAPES		8
 #define N_BATCHES		2		/* events of one batch are on distinct roles; */

@@ -117,7 +117,7 @@ keyset_has(const KeySet *ks, uint64 key)
 }
 
 /* a rule's window of a role: hour, or day for daily and 7-day rules */
-static uint64
+uint64
 break_key(int role, int rule, int slot, int32 win)
 {
 	return ((((uint64) role * MAX_RULES + rule) * MAX_SLOTS + slot) << 13 | (uint64) win) + 1;
@@ -320,6 +320,9 @@ inst_free(Inst *in)
 	}
 	if (in->known)
 		pfree(in->known);
+	for (int k = 0; k < N_KINDS; k++)
+		if (in->group_pool[k])
+			pfree(in->group_pool[k]);
 	if (in->exact)
 		for (int k = 0; k < 2; k++)
 		{
@@ -357,6 +360,39 @@ build_pool(Inst *in, Kind k, const Ctx *c, int slot, int64 now, IgHistPool *pool
 }
 
 /*
+ * The same, as src/cache/baseline.c gets it for all-tables series: the
+ * pool of the whole group (the role included), made once while no series
+ * of the kind was fed and no membership changed, less the role's own
+ * series (ig_pool_remove at the instant the pool was brought to).
+ */
+static void
+peer_pool(Inst *in, Kind k, const Ctx *c, int slot, int64 now, IgHistPool *pool)
+{
+	GroupPool  *gp;
+
+	if (KIND_TABLE(k))
+	{
+		build_pool(in, k, c, slot, now, pool);
+		return;
+	}
+	if (in->group_pool[k] == NULL)
+		in->group_pool[k] = palloc0(N_PEER_GROUPS * sizeof(GroupPool));
+	gp = &in->group_pool[k][c->group];
+	if (!gp->valid || gp->gen != in->gen[k])
+	{
+		ig_pool_init(&gp->pool);
+		in->pools++;
+		for (int i = 0; i < world.nmembers[c->group]; i++)
+			ig_pool_add(&gp->pool, &in->hist[k][world.members[c->group][i]], now);
+		gp->valid = true;
+		gp->gen = in->gen[k];
+		gp->at = now;
+	}
+	*pool = gp->pool;
+	ig_pool_remove(pool, &in->hist[k][c->role], gp->at);
+}
+
+/*
  * The limits of the rules of kind k for a series, at time t, and the
  * peers' p99 in force if it was needed (-1 if not, or unusable).
  * "verify": recomputing at a later statement, noting nothing.
@@ -387,13 +423,19 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 					own = own_limit(&in->hist[k][sidx], r->factor, r->min_rows, t);
 				/*
 				 * "self" needs the peers only without usable own history; a
-				 * membership younger than 14 days gives no peer limit
+				 * membership younger than 14 days gives no peer limit (the
+				 * what-if: unless the own side is unusable)
 				 */
-				if ((r->src != SRC_SELF || own < 0) && !c->young)
+				if ((r->src != SRC_SELF || own < 0) &&
+					(!c->young || (dep->young_fallback && own < 0)))
 				{
 					if (!have_pool)
 					{
-						build_pool(in, k, c, slot, t, &pool);
+						/* a check builds the pool afresh, at its own "now" */
+						if (verify)
+							build_pool(in, k, c, slot, t, &pool);
+						else
+							peer_pool(in, k, c, slot, t, &pool);
 						if (pool.members >= IG_PEERS_NEEDED)
 							*peer_high = peers_in_force(&in->hist[k][sidx],
 														ig_pool_quantile(&pool, IG_HIGH_QUANTILE),
@@ -702,6 +744,9 @@ inst_day_start(Inst *in, int day)
 {
 	const Org  *org = world.org;
 
+	/* memberships may have changed */
+	for (int k = 0; k < N_KINDS; k++)
+		in->gen[k]++;
 	if (in->dep->reset_on_change)
 		for (int r = 0; r < org->nroles; r++)
 		{
@@ -793,6 +838,7 @@ inst_close(Inst *in, bool hourly, int64 window_end, int day)
 	{
 		if (!in->uses[k] || KIND_HOURLY(k) != hourly)
 			continue;
+		in->gen[k]++;
 		for (int i = 0; i < in->ntouched[k]; i++)
 		{
 			int			sidx = in->touched[k][i];

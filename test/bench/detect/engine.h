@@ -67,6 +67,9 @@ typedef struct Deployment
 	Rule		rule[MAX_RULES];
 	bool		reset_on_change;	/* forget own history at a role change
 									 * (insider_guard.reset_history) */
+	bool		young_fallback; /* what-if, not the extension: a membership
+								 * younger than 14 days gives the peer limit
+								 * while the own side is unusable */
 } Deployment;
 
 /* exact history of a series, for the z-score and spike rules */
@@ -130,6 +133,7 @@ typedef struct KeySet
 } KeySet;
 
 extern void keyset_add(KeySet *ks, uint64 key);
+extern uint64 break_key(int role, int rule, int slot, int32 win);
 extern bool keyset_has(const KeySet *ks, uint64 key);
 
 typedef struct Win
@@ -160,6 +164,9 @@ typedef struct Inst
 	int64		(*week_exfil)[7];
 	uint8		(*incident)[MAX_RULES];	/* per 7 days: an incident is open */
 	bool		novelty;		/* has a novelty rule */
+	/* pools of whole peer groups (all-tables kinds), while history holds */
+	uint32		gen[N_KINDS];	/* moves when a series of the kind is fed */
+	struct GroupPool *group_pool[N_KINDS];
 	bool		(*known)[N_TABLES];	/* by group: read by a usable member */
 	/* results */
 	int64		alerts[N_CLASSES][MAX_RULES];	/* breaks not caused by an event */
@@ -173,6 +180,14 @@ typedef struct Inst
 	int64		verify_diff;
 	int64		pools;
 } Inst;
+
+typedef struct GroupPool
+{
+	bool		valid;
+	uint32		gen;
+	int64		at;				/* the weights are brought to then */
+	IgHistPool	pool;			/* every member's usable series */
+} GroupPool;
 
 /* day_flags */
 #define DF_ALERT		1		/* a false break (a new record) of any rule */

@@ -873,8 +873,8 @@ compare_stmt(const void *a, const void *b)
 
 /*
  * Draws N_EVENTS exfiltrations, ids from first_id: event i has shape i mod
- * 8 and size i mod 6 (so every pair comes 14 times), and alternates
- * between two batches by shape, a role carrying at most one event per
+ * 8 and size (i / 8) mod 6 (so every pair comes 7 times), and alternates
+ * between two batches by round of 48, a role carrying at most one event per
  * batch (a further batch takes the events of a shape whose eligible roles
  * ran out).  Sized on the role's own p99 of the window the shape fills
  * (an hour, a day, 7 days) or, for the stress report, on its median daily
@@ -894,7 +894,7 @@ make_events(Org *org, Event *events, int first_id, Sizing sizing, int *nbatches)
 	{
 		Event	   *ev = &events[made];
 		Shape		shape = (Shape) (i % N_SHAPES);
-		int			batch = (i / N_SHAPES) % N_BATCHES;
+		int			batch = (i / (N_SHAPES * N_SIZES)) % N_BATCHES;
 		int			role = pick_role(org, &r, shape, used[batch]);
 		Role	   *ro;
 		const Job  *job;
@@ -918,7 +918,7 @@ make_events(Org *org, Event *events, int first_id, Sizing sizing, int *nbatches)
 		memset(ev, 0, sizeof(Event));
 		ev->id = first_id + made;
 		ev->role = role;
-		ev->size = i % N_SIZES;
+		ev->size = (i / N_SHAPES) % N_SIZES;
 		ev->shape = shape;
 		ev->batch = batch;
 		ev->sizing = sizing;

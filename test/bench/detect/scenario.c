@@ -300,14 +300,17 @@ print_x(int64 v, int64 start)
 }
 
 void
-run_scenarios(const Deployment *recommended)
+run_scenarios(const Deployment *recommended, const Deployment *whatif)
 {
 	Deployment	rec = *recommended;
 	Deployment	rec_noreset = *recommended;
+	Deployment	wif = *whatif;
+	Deployment	wif_noreset = *whatif;
 	Scenario	sc[32];
 	int			n = 0;
 
 	rec_noreset.reset_on_change = false;
+	wif_noreset.reset_on_change = false;
 	sc[n++] = (Scenario) {"frog, office hours: hour, self, block x5 (min_rows 100)", PLOT_FROG, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"frog, around the clock: hour, self, block x5", PLOT_FROG, true, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"frog, office hours: hour, both, block x5", PLOT_FROG, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100)}};
@@ -320,13 +323,18 @@ run_scenarios(const Deployment *recommended)
 	sc[n++] = (Scenario) {"new hire from day 1: hour, both, block x5 (min_rows 100)", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100)}};
 	sc[n++] = (Scenario) {"new hire from day 1: day, self, block x5 (min_rows 100)", PLOT_NEW_HIRE, false, {"", ONE(K_DAY_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"new hire from day 1: recommended deployment", PLOT_NEW_HIRE, false, rec};
+	sc[n++] = (Scenario) {"what-if, young fallback: new hire, hour, self, block x5", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, true}};
+	sc[n++] = (Scenario) {"what-if, young fallback: new hire, recommended deployment", PLOT_NEW_HIRE, false, wif};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, peers, block x5 (min_rows 100)", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, both, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, self, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: recommended deployment", PLOT_MOVED, false, rec_noreset};
+	sc[n++] = (Scenario) {"what-if, young fallback: moved, no reset, hour, peers, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100), false, true}};
+	sc[n++] = (Scenario) {"what-if, young fallback: moved, no reset, recommended deployment", PLOT_MOVED, false, wif_noreset};
 	sc[n++] = (Scenario) {"moved, with reset_history: hour, self, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), true}};
 	sc[n++] = (Scenario) {"moved, with reset_history: hour, both, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100), true}};
 	sc[n++] = (Scenario) {"moved, with reset_history: recommended deployment", PLOT_MOVED, false, rec};
+	sc[n++] = (Scenario) {"what-if, young fallback: moved, with reset_history, recommended", PLOT_MOVED, false, wif};
 
 	printf("Each insider reads, in every window it is active in, exactly what the rules "
 		   "leave it (no break, so every window feeds its history); with no limit, "
