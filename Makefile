@@ -24,6 +24,7 @@ OBJS = \
 	src/shmem/history.o \
 	src/shmem/history_seeds.o \
 	src/shmem/history_seeds_file.o \
+	src/shmem/history_members.o \
 	src/shmem/history_file.o \
 	src/shmem/violations_file.o \
 	src/shmem/violations_store.o \

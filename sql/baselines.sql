@@ -14,6 +14,11 @@ SELECT set_config('insider_guard.test_clock_offset',
                   ((86400 - extract(epoch FROM clock_timestamp())::bigint % 86400 + 60) % 86400)::text,
                   false) IS NOT NULL AS clock_set;
 
+-- the peer groups' memberships were granted 15 days ago (one younger
+-- than 14 days raises no limit: see "a young membership" below)
+SELECT set_config('insider_guard.test_clock_offset',
+                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                   - 15 * 86400)::text, false) IS NOT NULL AS clock_back;
 CREATE ROLE support NOLOGIN;
 CREATE ROLE tiny NOLOGIN;
 CREATE ROLE terry LOGIN IN ROLE support;
@@ -29,6 +34,9 @@ CREATE ROLE t1 LOGIN IN ROLE tiny;
 CREATE ROLE t2 LOGIN IN ROLE tiny;
 CREATE ROLE t3 LOGIN IN ROLE tiny;
 GRANT SELECT ON customers TO support, tiny;
+SELECT set_config('insider_guard.test_clock_offset',
+                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                   + 15 * 86400)::text, false) IS NOT NULL AS clock_now;
 
 -- rows a role read from customers in the last hour
 CREATE FUNCTION creads(who name) RETURNS bigint LANGUAGE sql
@@ -407,6 +415,9 @@ SELECT insider_guard.drop_threshold(:day_rule) AS dropped;
 -- without itself: o1..o5 read ~50 rows an hour, oheavy ~5,000.  The same
 -- backend matches them in turn, o1 first.
 -- ---------------------------------------------------------------------
+SELECT set_config('insider_guard.test_clock_offset',
+                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                   - 15 * 86400)::text, false) IS NOT NULL AS clock_back;
 CREATE ROLE ops NOLOGIN;
 CREATE ROLE o1 LOGIN IN ROLE ops;
 CREATE ROLE o2 LOGIN IN ROLE ops;
@@ -414,6 +425,9 @@ CREATE ROLE o3 LOGIN IN ROLE ops;
 CREATE ROLE o4 LOGIN IN ROLE ops;
 CREATE ROLE o5 LOGIN IN ROLE ops;
 CREATE ROLE oheavy LOGIN IN ROLE ops;
+SELECT set_config('insider_guard.test_clock_offset',
+                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                   + 15 * 86400)::text, false) IS NOT NULL AS clock_now;
 GRANT SELECT ON customers TO ops;
 SELECT seed(o, 40, 21) AS ops_windows FROM unnest('{o1,o2,o3,o4,o5}'::name[]) o;
 SELECT seed('oheavy', 4000, 2001) AS heavy_windows;
@@ -437,6 +451,33 @@ SELECT role_name, peer_high_rows, limit_now FROM insider_guard.baselines
 WHERE role_name IN ('o1', 'o2', 'oheavy') ORDER BY role_name::text;
 SELECT insider_guard.drop_threshold(:ops_rule) AS dropped;
 SELECT insider_guard.drop_peer_group('ops');
+
+-- ---------------------------------------------------------------------
+-- a young membership: fresh joins support now.  For 14 days the group
+-- raises none of its limits, so a peers block rule holds fresh to its
+-- cold-start limit (min_rows, 100); 15 days on, the peers' 5 x 50 = 250.
+-- ---------------------------------------------------------------------
+CREATE ROLE fresh LOGIN IN ROLE support;
+SELECT insider_guard.set_baseline_rule('fresh', 5, '1 hour', 100, 'peers', 'block') AS fresh_rule \gset
+SET SESSION AUTHORIZATION fresh;
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 250) s;
+RESET SESSION AUTHORIZATION;
+SELECT creads('fresh') AS fresh_stopped_at_101;
+SELECT role_name, peer_high_rows, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'fresh';
+SELECT set_config('insider_guard.test_clock_offset',
+                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                   + 15 * 86400)::text, false) IS NOT NULL AS clock_15_days_on;
+SELECT role_name, peer_high_rows, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'fresh';
+SET SESSION AUTHORIZATION fresh;
+SELECT count(*) AS fresh_reads_250 FROM (SELECT id FROM customers LIMIT 250) s;
+RESET SESSION AUTHORIZATION;
+SELECT set_config('insider_guard.test_clock_offset',
+                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                   - 15 * 86400)::text, false) IS NOT NULL AS clock_back;
+SELECT insider_guard.drop_threshold(:fresh_rule) AS dropped;
+DROP ROLE fresh;
 
 -- ---------------------------------------------------------------------
 -- privileges: a watched role sees and changes nothing

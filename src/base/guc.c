@@ -174,7 +174,7 @@ ig_define_settings(bool preloaded)
 							NULL,
 							&ig_test_clock_offset,
 							0,
-							0, 366 * 86400,
+							-366 * 86400, 366 * 86400,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE | GUC_UNIT_S,
 							NULL, NULL, NULL);

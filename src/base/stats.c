@@ -25,6 +25,13 @@
  * usable, its peers' before (ig_hist_cap): training the baseline up by
  * reading at the limit moves it one bin at a time.
  *
+ * Rise.  However the history fills, a p99 in force -- the own, and the
+ * peers' one the user's peer limit comes from -- is at most one bin above
+ * the lowest one noted in force in the current 7-day period and the one
+ * before (ig_rise_high; the series keeps those, IgRise): a limit grows at
+ * most 2 times in 7 days.  Feeding notes the own p99; whoever computes a
+ * peer limit notes the peers' (ig_rise_take).
+ *
  * Removal.  A window seeded again is first taken out (ig_hist_remove):
  * its weight now is its weight when added brought forward by the same
  * decay as every other, so it is recomputed from its end and its rows, not
@@ -329,7 +336,111 @@ ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows, int64 cap,
 		return false;
 	if (cap >= 0 && rows > (uint64) cap)
 		rows = (uint64) cap;
-	return ig_hist_add(hist, window_end, rows);
+	if (!ig_hist_add(hist, window_end, rows))
+		return false;
+	/* the own p99 in force from now on, as far as it may rise */
+	ig_rise_take(hist, IG_RISE_OWN,
+				 ig_hist_quantile(hist, IG_HIGH_QUANTILE), window_end);
+	return true;
+}
+
+/* the 7-day period of a time, modulo 2^16 */
+static uint16
+rise_period(int64 now)
+{
+	return (uint16) floor_div(now, IG_RISE_PERIOD_US);
+}
+
+/*
+ * Brings a rise to the period of "now": the bin last noted is in force
+ * from the start of every period that noted nothing.  A clock set back
+ * stays in the period noted last.
+ */
+static void
+rise_roll(IgRise *rise, int64 now)
+{
+	uint16		period = rise_period(now);
+	int			gone = (int16) (uint16) (period - rise->period);
+
+	if (gone <= 0)
+		return;
+	for (int side = 0; side < IG_RISE_SIDES; side++)
+	{
+		if (rise->last[side] == 0)
+			continue;
+		rise->lowest[side][1] = gone == 1 ?
+			rise->lowest[side][0] : rise->last[side];
+		rise->lowest[side][0] = rise->last[side];
+	}
+	rise->period = period;
+}
+
+/*
+ * The p99 in force on one side of a series: "high" (a p99, 0 for none),
+ * but no more than one bin above the lowest p99 noted in force on that
+ * side in this 7-day period and the one before.  Bins are at most 2 times
+ * apart (a unit test checks), so whatever the history does, a limit in
+ * force is at most 2 times what it was at any time in the 7 days before:
+ * reading at the limit every window buys no more than that.  Nothing
+ * noted yet: "high" as it is.
+ */
+uint64
+ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now)
+{
+	IgRise		rise = hist->rise;
+	int			lowest = 0;
+	int			bound;
+
+	if (high == 0 || rise.last[side] == 0)
+		return high;
+	rise_roll(&rise, now);
+	for (int i = 0; i < 2; i++)
+		if (rise.lowest[side][i] != 0 &&
+			(lowest == 0 || rise.lowest[side][i] < lowest))
+			lowest = rise.lowest[side][i];
+	/* stored plus one: the bin above the lowest is "lowest" */
+	bound = Min(lowest, IG_HIST_BINS - 1);
+	if (ig_hist_bin(high) <= bound)
+		return high;
+	return ig_hist_bin_value(bound);
+}
+
+/*
+ * ig_rise_high, and notes the p99 it returns as in force from now on.
+ */
+uint64
+ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now)
+{
+	IgRise	   *rise = &hist->rise;
+	uint64		in_force = ig_rise_high(hist, side, high, now);
+	uint8		noted;
+
+	if (in_force == 0)
+		return 0;
+	noted = (uint8) (ig_hist_bin(in_force) + 1);
+	if (rise->last[0] == 0 && rise->last[1] == 0)
+		rise->period = rise_period(now);
+	else
+		rise_roll(rise, now);
+	if (rise->last[side] == 0)
+	{
+		rise->lowest[side][0] = noted;
+		rise->lowest[side][1] = 0;
+	}
+	else if (noted < rise->lowest[side][0])
+		rise->lowest[side][0] = noted;
+	rise->last[side] = noted;
+	return in_force;
+}
+
+/*
+ * Forgets how the limits of a series rose: what was seeded into it by a
+ * DBA is taken as given, the p99 it gives noted from the next window on.
+ */
+void
+ig_rise_reset(IgHistogram *hist)
+{
+	memset(&hist->rise, 0, sizeof(IgRise));
 }
 
 /*
@@ -346,14 +457,16 @@ ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows, int64 cap,
  * new role's first windows feed it no more than its peers' p99, a bin up.
  */
 int64
-ig_hist_cap(const IgHistogram *own, int64 limit, int64 peer_high)
+ig_hist_cap(const IgHistogram *own, int64 limit, int64 peer_high, int64 now)
 {
 	int64		next;
 	int64		high;
 	int			b;
 
 	if (ig_hist_usable(own))
-		high = (int64) ig_hist_quantile(own, IG_HIGH_QUANTILE);
+		high = (int64) ig_rise_high(own, IG_RISE_OWN,
+									ig_hist_quantile(own, IG_HIGH_QUANTILE),
+									now);
 	else if (peer_high >= 0)
 		high = peer_high;
 	else
@@ -504,14 +617,19 @@ ig_limit_of(uint64 high, double factor, int64 min_rows)
 }
 
 /*
- * A role's own limit, or IG_NO_LIMIT if its history is too short.
+ * A role's own limit at "now", or IG_NO_LIMIT if its history is too short:
+ * from its p99 as far as it may have risen (ig_rise_high).
  */
 int64
-ig_limit_own(const IgHistogram *own, double factor, int64 min_rows)
+ig_limit_own(const IgHistogram *own, double factor, int64 min_rows,
+			 int64 now)
 {
 	if (!ig_hist_usable(own))
 		return IG_NO_LIMIT;
-	return ig_limit_of(ig_hist_quantile(own, IG_HIGH_QUANTILE), factor, min_rows);
+	return ig_limit_of(ig_rise_high(own, IG_RISE_OWN,
+									ig_hist_quantile(own, IG_HIGH_QUANTILE),
+									now),
+					   factor, min_rows);
 }
 
 /*

@@ -55,6 +55,29 @@ typedef enum IgCompareTo
 } IgCompareTo;
 
 /*
+ * How fast a series' limits may rise (ig_rise_high): per side (the own
+ * p99, and the peers' p99 the user's peer limit came from), the lowest
+ * bin in force noted in this 7-day period and in the one before, and the
+ * bin noted last, which is in force until another is.  A p99 in force is
+ * at most one bin above the lowest of those two periods, and bins are at
+ * most 2 times apart: a limit grows at most 2 times in any 7 days.  Bins
+ * are stored plus one: 0 is "nothing noted".  All zeros: nothing noted.
+ */
+#define IG_RISE_OWN			0
+#define IG_RISE_PEERS		1
+#define IG_RISE_SIDES		2
+#define IG_RISE_PERIOD_US	(7 * IG_STATS_USEC_PER_DAY)
+
+typedef struct IgRise
+{
+	uint16		period;			/* the 7-day period of lowest[][0], modulo
+								 * 2^16 */
+	uint8		lowest[IG_RISE_SIDES][2];	/* [side][this period, the one
+											 * before] */
+	uint8		last[IG_RISE_SIDES];
+} IgRise;
+
+/*
  * One history series.  All zeros is a valid empty series.
  */
 typedef struct IgHistogram
@@ -67,6 +90,7 @@ typedef struct IgHistogram
 	uint32		windows;		/* active windows added, saturating */
 	uint16		days;			/* distinct active days, saturating */
 	uint16		bins[IG_HIST_BINS];
+	IgRise		rise;			/* how fast its limits may rise */
 } IgHistogram;
 
 /* Weights of several series brought to one instant and added up. */
@@ -86,10 +110,16 @@ extern bool ig_hist_remove(IgHistogram *hist, int64 window_end, uint64 rows,
 extern bool ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows,
 						 int64 cap, bool broke);
 extern int64 ig_hist_cap(const IgHistogram *own, int64 limit,
-						 int64 peer_high);
+						 int64 peer_high, int64 now);
 extern bool ig_hist_usable(const IgHistogram *hist);
 extern double ig_hist_total(const IgHistogram *hist, int64 now);
 extern uint64 ig_hist_quantile(const IgHistogram *hist, double q);
+
+extern uint64 ig_rise_high(const IgHistogram *hist, int side, uint64 high,
+						   int64 now);
+extern uint64 ig_rise_take(IgHistogram *hist, int side, uint64 high,
+						   int64 now);
+extern void ig_rise_reset(IgHistogram *hist);
 
 extern void ig_pool_init(IgHistPool *pool);
 extern bool ig_pool_add(IgHistPool *pool, const IgHistogram *hist, int64 now);
@@ -98,7 +128,7 @@ extern uint64 ig_pool_quantile(const IgHistPool *pool, double q);
 
 extern int64 ig_limit_of(uint64 high, double factor, int64 min_rows);
 extern int64 ig_limit_own(const IgHistogram *own, double factor,
-						  int64 min_rows);
+						  int64 min_rows, int64 now);
 extern int64 ig_limit_peers(const IgHistPool *pool, double factor,
 							int64 min_rows);
 extern int64 ig_limit_combine(IgCompareTo compare_to, int64 own_limit,

@@ -139,12 +139,40 @@ peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
 	{
 		IgHistPool	pool;
 
+		if (list->peer_groups[g].counts_from > now)
+			continue;			/* a membership younger than 14 days */
 		pool_group(&pool, &list->peer_groups[g], list->relid, kind, own,
 				   generation, now);
 		if (pool.members >= IG_PEERS_NEEDED)
 			high = Max(high, (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE));
 	}
 	return high;
+}
+
+/*
+ * The peers' p99 in force for the user: "high", but no more than its
+ * rise allows (ig_rise_high), noted in the user's series in shared memory
+ * when that changes what was noted -- about once in 7 days, or when the
+ * peers' p99 goes down -- so that every backend caps it alike.
+ */
+static int64
+peers_in_force(const IgRuleList *list, Oid userid, int kind, IgHistogram *own,
+			   uint64 high, TimestampTz now)
+{
+	IgRise		before = own->rise;
+	uint64		in_force = ig_rise_take(own, IG_RISE_PEERS, high, now);
+
+	if (memcmp(&before, &own->rise, sizeof(IgRise)) != 0)
+	{
+		IgSeriesKey key;
+
+		key.dbid = MyDatabaseId;
+		key.roleid = userid;
+		key.relid = list->relid;
+		key.kind = kind;
+		ig_history_note_peers(&key, high, now);
+	}
+	return (int64) in_force;
 }
 
 /*
@@ -167,6 +195,15 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 	{
 		cap[k] = IG_NO_LIMIT;
 		peers_high[k] = -1;
+	}
+	/* computed again when the first group left out for now counts */
+	list->young_until = 0;
+	for (int g = 0; g < list->npeer_groups; g++)
+	{
+		TimestampTz from = list->peer_groups[g].counts_from;
+
+		if (from > now && (list->young_until == 0 || from < list->young_until))
+			list->young_until = from;
 	}
 
 	for (int i = 0; i < list->nrules; i++)
@@ -192,7 +229,8 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 			have_own[k] = true;
 		}
 		if (rule->compare_to != IG_COMPARE_PEERS)
-			own_limit = ig_limit_own(&own[k], rule->factor, rule->min_rows);
+			own_limit = ig_limit_own(&own[k], rule->factor, rule->min_rows,
+									 now);
 		if ((rule->compare_to != IG_COMPARE_SELF || own_limit < 0) &&
 			list->npeer_groups > 0)
 		{
@@ -200,6 +238,9 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 			{
 				peers_high[k] = peer_high(list, k, &own[k], generation, now);
 				have_peers[k] = true;
+				if (peers_high[k] >= 0)
+					peers_high[k] = peers_in_force(list, userid, k, &own[k],
+												   (uint64) peers_high[k], now);
 			}
 			if (peers_high[k] >= 0)
 				peers = ig_limit_of((uint64) peers_high[k], rule->factor,
@@ -223,7 +264,7 @@ ig_baseline_compute(IgRuleList *list, Oid userid)
 	 */
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 		list->hist_cap[k] = have_own[k] ?
-			ig_hist_cap(&own[k], cap[k], peers_high[k]) : cap[k];
+			ig_hist_cap(&own[k], cap[k], peers_high[k], now) : cap[k];
 	list->hist_gen = generation;
 }
 
@@ -245,6 +286,8 @@ usable_peers(const IgPeerGroup *groups, int ngroups, Oid relid, int kind)
 	{
 		int			usable = 0;
 
+		if (groups[g].counts_from > ig_now())
+			continue;			/* a membership younger than 14 days */
 		for (int m = 0; m < groups[g].nmembers; m++)
 		{
 			key.roleid = groups[g].members[m];
@@ -254,6 +297,19 @@ usable_peers(const IgPeerGroup *groups, int ngroups, Oid relid, int kind)
 		most = Max(most, usable);
 	}
 	return most;
+}
+
+/* how many of the groups the user joined less than 14 days ago */
+static int
+young_groups(const IgPeerGroup *groups, int ngroups)
+{
+	TimestampTz now = ig_now();
+	int			young = 0;
+
+	for (int g = 0; g < ngroups; g++)
+		if (groups[g].counts_from > now)
+			young++;
+	return young;
 }
 
 /*
@@ -281,6 +337,7 @@ ig_baseline_progress(Oid roleid, Oid relid, int kind, IgLimitProgress *progress)
 	}
 	groups = ig_rules_peer_groups(roleid, &progress->ngroups);
 	progress->peers = usable_peers(groups, progress->ngroups, relid, kind);
+	progress->young = young_groups(groups, progress->ngroups);
 }
 
 /*
@@ -318,6 +375,9 @@ ig_baseline_no_limit_reason(const IgLimitProgress *progress, bool own_side)
 						 progress->days, IG_USABLE_DAYS);
 	if (progress->ngroups == 0)
 		appendStringInfo(&buf, "%sno peer group", buf.len > 0 ? "; " : "");
+	else if (progress->young == progress->ngroups)
+		appendStringInfo(&buf, "%speer group membership younger than 14 days",
+						 buf.len > 0 ? "; " : "");
 	else if (progress->peers < IG_PEERS_NEEDED)
 		appendStringInfo(&buf, "%stoo few peers with history (%d of %d)",
 						 buf.len > 0 ? "; " : "",
@@ -354,6 +414,8 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	{
 		IgHistPool	pool;
 
+		if (groups[g].counts_from > now)
+			continue;			/* a membership younger than 14 days */
 		pool_group(&pool, &groups[g], series->key.relid, series->key.kind,
 				   NULL, 0, now);
 		if (pool.members >= IG_PEERS_NEEDED)
@@ -406,6 +468,7 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	progress.ngroups = ngroups;
 	progress.peers = usable_peers(groups, ngroups, series->key.relid,
 								  series->key.kind);
+	progress.young = young_groups(groups, ngroups);
 	reason = ig_baseline_no_limit_reason(&progress, own_side);
 	/* a block rule's cold-start limit applies: say so, and why */
 	if (cold_start)

@@ -11,6 +11,7 @@
 #ifndef IG_BASELINE_H
 #define IG_BASELINE_H
 
+#include "base/guc.h"
 #include "shmem/history.h"
 #include "cache/rules.h"
 
@@ -27,6 +28,8 @@ typedef struct IgLimitProgress
 	uint32		days;			/* on so many distinct days */
 	int			ngroups;		/* registered peer groups it is in directly */
 	int			peers;			/* the most peers with usable history in one */
+	int			young;			/* of the groups, those it joined less than
+								 * 14 days ago: they count for nothing yet */
 } IgLimitProgress;
 
 /* What the baselines view shows of one series. */
@@ -53,13 +56,25 @@ extern void ig_baseline_describe(const IgSeriesCopy *series,
 								 IgBaselineView *view);
 
 /*
+ * Whether a rule list's baseline limits are out of date: the history
+ * moved on from "generation", or a peer group left out for a young
+ * membership now counts.
+ */
+static inline bool
+ig_baseline_stale(const IgRuleList *list, uint32 generation)
+{
+	return list->hist_gen != generation ||
+		(unlikely(list->young_until != 0) && ig_now() >= list->young_until);
+}
+
+/*
  * Brings a rule list's baseline limits up to date with the history: a
  * compare of generations unless some series changed.
  */
 static inline void
 ig_baseline_refresh(IgRuleList *list, Oid userid)
 {
-	if (list->nbaseline > 0 && list->hist_gen != ig_history_gen())
+	if (list->nbaseline > 0 && ig_baseline_stale(list, ig_history_gen()))
 		ig_baseline_compute(list, userid);
 }
 

@@ -57,6 +57,9 @@ typedef struct IgPeerGroup
 	Oid			groupid;
 	int			nmembers;
 	Oid		   *members;
+	TimestampTz counts_from;	/* 0, or when the user's membership is 14
+								 * days old: until then the group raises
+								 * none of its limits */
 } IgPeerGroup;
 
 /* The rules covering the session user for one relation (or all tables). */
@@ -84,6 +87,9 @@ typedef struct IgRuleList
 	int64		hist_cap[IG_HIST_KINDS];	/* the most a window may feed */
 	int			npeer_groups;	/* the user's peer groups */
 	IgPeerGroup *peer_groups;
+	TimestampTz young_until;	/* 0, or when a peer group left out of the
+								 * limits for a young membership counts:
+								 * they are computed again then */
 	uint32		names_gen;		/* ig_names_gen when its names were looked
 								 * up (0: never) */
 } IgRuleList;

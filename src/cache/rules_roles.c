@@ -17,7 +17,8 @@
  *
  * The peers of a user are the other members of the registered peer
  * groups (insider_guard.peer_group_roles, read by rules_load.c) it belongs
- * to directly.
+ * to directly; each group notes when the user's membership of it is 14
+ * days old, before which it raises no limit (shmem/history_members.c).
  *
  * IDENTIFICATION
  *		src/cache/rules_roles.c
@@ -35,7 +36,9 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "base/guc.h"
 #include "cache/rules_internal.h"
+#include "shmem/history.h"
 
 /* A pair of roles: (member, group) or (group, member). */
 typedef struct IgMembership
@@ -339,6 +342,8 @@ ig_rules_find_peer_groups(Oid userid, MemoryContext cxt, int *count)
 		groups[g].groupid = mine[g];
 		groups[g].members = peer_group_others(mine[g], userid, cxt,
 											  &groups[g].nmembers);
+		groups[g].counts_from = ig_history_membership_counts_from(mine[g], userid,
+																  ig_now());
 	}
 	pfree(mine);
 	*count = nmine;

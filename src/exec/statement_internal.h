@@ -88,7 +88,7 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 				stmt->hist_gen = ig_history_gen();
 			}
 			/* as ig_baseline_refresh, with the generation read once */
-			if (list->hist_gen != stmt->hist_gen)
+			if (ig_baseline_stale(list, stmt->hist_gen))
 				ig_baseline_compute(list, stmt->userid);
 		}
 		if (list->hist_wanted != 0)

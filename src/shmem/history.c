@@ -51,6 +51,13 @@
 #include "shmem/locks.h"
 #include "base/stats.h"
 
+/*
+ * A series and its hash overhead (element head, bucket) stay within the
+ * 256 bytes of shared memory SPEC allows.
+ */
+StaticAssertDecl(sizeof(IgSeriesEntry) <= 256 - 32,
+				 "a history series takes at most 256 bytes");
+
 IgHistoryShared *ig_history = NULL;
 HTAB	   *ig_series_index = NULL;
 
@@ -100,6 +107,8 @@ ig_history_shmem_init(bool created)
 	ig_history->seeds_synced = 0;
 	ig_history->loaded = IG_LOADED_NOTHING;
 	ig_history->loaded_seq = 0;
+	ig_history->nyoung = 0;
+	ig_history->overflow_until = 0;
 }
 
 /* at least this long between the bumps for windows that closed */
@@ -290,6 +299,26 @@ ig_history_feed(const IgSeriesKey *key, int64 window_end, uint64 rows,
 			ig_history_mark_dirty();
 			bump_for_windows(now);
 		}
+	}
+	LWLockRelease(ig_history->lock);
+}
+
+/*
+ * Notes in a key's series the peers' p99 that a backend found in force
+ * (ig_rise_take), if the series is there: how fast the user's peer limit
+ * may rise.  Changes no limit in force: the generation stays.
+ */
+void
+ig_history_note_peers(const IgSeriesKey *key, uint64 high, TimestampTz now)
+{
+	IgSeriesEntry *entry;
+
+	LWLockAcquire(ig_history->lock, LW_EXCLUSIVE);
+	entry = hash_search(ig_series_index, key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		ig_rise_take(&entry->hist, IG_RISE_PEERS, high, now);
+		ig_history_mark_dirty();
 	}
 	LWLockRelease(ig_history->lock);
 }

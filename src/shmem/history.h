@@ -66,6 +66,15 @@ extern void ig_history_feed(const IgSeriesKey *key, int64 window_end,
 extern IgSeedResult ig_history_seed(const IgSeriesKey *key,
 									TimestampTz window_end, int64 rows,
 									TimestampTz *live_from);
+/* a peer-group membership raises no limit until it is this old */
+#define IG_MEMBERSHIP_YOUNG_US	(14 * USECS_PER_DAY)
+
+extern void ig_history_note_membership(Oid groupid, Oid member,
+									   TimestampTz now);
+extern TimestampTz ig_history_membership_counts_from(Oid groupid, Oid member,
+													 TimestampTz now);
+extern void ig_history_note_peers(const IgSeriesKey *key, uint64 high,
+								  TimestampTz now);
 extern void ig_history_seeds_start(void);
 extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);

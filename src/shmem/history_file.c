@@ -6,7 +6,8 @@
  *		postmaster at a clean shutdown, and that the postmaster loads at
  *		start (persist.c does the header, checksum and atomic rename).
  *
- * The body is a head, then one record per series.  Each record holds the
+ * The body is a head, then one record per series, then the young role
+ * memberships (history_members.c).  Each record holds the
  * series' key, when it was last used, its histogram, and where its own
  * windows begin and its seeded ones end (history_internal.h); the head
  * holds the number of the newest seeded-window record the series reflect,
@@ -14,8 +15,11 @@
  * (history_seeds.c).  That file is flushed to disk before the series are
  * copied, so a history on disk never reflects a record that is not.
  *
- * Files written by builds before seeded windows were recorded (record 200
- * bytes, no newest record in the head) still load: their series that hold
+ * Files of builds before the rise of limits was noted (0.2.0, 0.3.0:
+ * records of 216 bytes) load with nothing noted: each series' p99 in
+ * force then is noted as it is used.  Files written by builds before
+ * seeded windows were recorded (record 200 bytes, no newest record in the
+ * head) still load: their series that hold
  * windows may hold seeded ones nobody can tell apart, so seeding those
  * series is refused until reset_history forgets them.
  *
@@ -46,6 +50,14 @@ typedef struct IgHistoryFileHeadSeeds
 	uint64		seeds_seq;		/* newest seeded-window record reflected */
 } IgHistoryFileHeadSeeds;
 
+/* after the records: the young memberships (history_members.c) */
+typedef struct IgYoungFileHead
+{
+	uint32		count;
+	uint32		zero;
+	TimestampTz overflow_until;
+} IgYoungFileHead;
+
 typedef struct IgSeriesRecord
 {
 	IgSeriesKey key;
@@ -56,13 +68,55 @@ typedef struct IgSeriesRecord
 	IgHistogram hist;
 } IgSeriesRecord;
 
+/* a histogram of the builds before the rise of limits was noted */
+typedef struct IgHistogramNoRise
+{
+	double		scale;
+	int64		decayed_to;
+	uint64		day_bits;
+	int32		newest_day;
+	uint32		windows;
+	uint16		days;
+	uint16		bins[IG_HIST_BINS];
+} IgHistogramNoRise;
+
+/* a record of those builds (0.2.0, 0.3.0) */
+typedef struct IgSeriesRecordNoRise
+{
+	IgSeriesKey key;
+	TimestampTz last_used;
+	uint64		born_seq;
+	int32		live_from;
+	int32		seeded_to;
+	IgHistogramNoRise hist;
+} IgSeriesRecordNoRise;
+
 /* a record of the builds before seeded windows were recorded */
 typedef struct IgSeriesRecordLegacy
 {
 	IgSeriesKey key;
 	TimestampTz last_used;
-	IgHistogram hist;
+	IgHistogramNoRise hist;
 } IgSeriesRecordLegacy;
+
+/* the layouts that files of those builds have */
+StaticAssertDecl(sizeof(IgSeriesRecordNoRise) == 216 &&
+				 sizeof(IgSeriesRecordLegacy) == 200,
+				 "record layouts of earlier builds");
+
+/* a histogram of those builds, with nothing noted of how limits rose */
+static void
+histogram_from_norise(IgHistogram *hist, const IgHistogramNoRise *old)
+{
+	memset(hist, 0, sizeof(IgHistogram));
+	hist->scale = old->scale;
+	hist->decayed_to = old->decayed_to;
+	hist->day_bits = old->day_bits;
+	hist->newest_day = old->newest_day;
+	hist->windows = old->windows;
+	hist->days = old->days;
+	memcpy(hist->bins, old->bins, sizeof(hist->bins));
+}
 
 /*
  * Writes every series: copied under the shared lock, written after.  The
@@ -77,6 +131,8 @@ ig_history_save(IgFileWriter *writer)
 	IgSeriesEntry *entry;
 	IgSeriesRecord *records;
 	IgHistoryFileHeadSeeds head;
+	IgYoungFileHead young_head;
+	IgYoungMembership young[IG_YOUNG_MAX];
 	uint32		n = 0;
 
 	records = palloc(sizeof(IgSeriesRecord) * Max(ig_history->max_series, 1));
@@ -90,6 +146,10 @@ ig_history_save(IgFileWriter *writer)
 		return;
 	}
 	head.seeds_seq = ig_history->seeds_seq;
+	memset(&young_head, 0, sizeof(young_head));
+	young_head.count = ig_history->nyoung;
+	young_head.overflow_until = ig_history->overflow_until;
+	memcpy(young, ig_history->young, sizeof(IgYoungMembership) * ig_history->nyoung);
 	hash_seq_init(&status, ig_series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -111,6 +171,8 @@ ig_history_save(IgFileWriter *writer)
 	head.head.bins = IG_HIST_BINS;
 	ig_file_write(writer, &head, sizeof(head));
 	ig_file_write(writer, records, sizeof(IgSeriesRecord) * n);
+	ig_file_write(writer, &young_head, sizeof(young_head));
+	ig_file_write(writer, young, sizeof(IgYoungMembership) * young_head.count);
 	pfree(records);
 }
 
@@ -130,28 +192,68 @@ compare_records_by_use(const void *a, const void *b)
  */
 static IgSeriesRecord *
 read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
-			 bool *legacy)
+			 bool *legacy, bool *converted)
 {
 	IgHistoryFileHead head;
 	IgSeriesRecord *records;
+	Size		series_end;
 
 	if (len < sizeof(head))
 		return NULL;
 	memcpy(&head, data, sizeof(head));
 	if (head.bins != IG_HIST_BINS)
 		return NULL;
+	series_end = sizeof(IgHistoryFileHeadSeeds) +
+		(Size) head.nseries * sizeof(IgSeriesRecord);
 	records = palloc0(sizeof(IgSeriesRecord) * Max(head.nseries, 1));
 	if (head.record_size == sizeof(IgSeriesRecord) &&
-		len == sizeof(IgHistoryFileHeadSeeds) +
-		(Size) head.nseries * sizeof(IgSeriesRecord))
+		len >= series_end + sizeof(IgYoungFileHead))
 	{
 		IgHistoryFileHeadSeeds full;
+		IgYoungFileHead young_head;
 
+		memcpy(&young_head, data + series_end, sizeof(young_head));
+		if (young_head.count > IG_YOUNG_MAX ||
+			len != series_end + sizeof(young_head) +
+			(Size) young_head.count * sizeof(IgYoungMembership))
+		{
+			pfree(records);
+			return NULL;
+		}
 		memcpy(&full, data, sizeof(full));
 		memcpy(records, data + sizeof(full),
 			   sizeof(IgSeriesRecord) * head.nseries);
 		*seeds_seq = full.seeds_seq;
 		*legacy = false;
+		*converted = false;
+		ig_history->nyoung = young_head.count;
+		ig_history->overflow_until = young_head.overflow_until;
+		memcpy(ig_history->young, data + series_end + sizeof(young_head),
+			   sizeof(IgYoungMembership) * young_head.count);
+	}
+	else if (head.record_size == sizeof(IgSeriesRecordNoRise) &&
+			 len == sizeof(IgHistoryFileHeadSeeds) +
+			 (Size) head.nseries * sizeof(IgSeriesRecordNoRise))
+	{
+		IgHistoryFileHeadSeeds full;
+
+		memcpy(&full, data, sizeof(full));
+		for (uint32 i = 0; i < head.nseries; i++)
+		{
+			IgSeriesRecordNoRise old;
+
+			memcpy(&old, data + sizeof(full) + (Size) i * sizeof(old),
+				   sizeof(old));
+			records[i].key = old.key;
+			records[i].last_used = old.last_used;
+			records[i].born_seq = old.born_seq;
+			records[i].live_from = old.live_from;
+			records[i].seeded_to = old.seeded_to;
+			histogram_from_norise(&records[i].hist, &old.hist);
+		}
+		*seeds_seq = full.seeds_seq;
+		*legacy = false;
+		*converted = true;
 	}
 	else if (head.record_size == sizeof(IgSeriesRecordLegacy) &&
 			 len == sizeof(head) +
@@ -170,10 +272,11 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 			records[i].live_from = old.hist.windows > 0 ?
 				IG_LIVE_UNKNOWN : IG_LIVE_NONE;
 			records[i].seeded_to = IG_SEEDED_NONE;
-			records[i].hist = old.hist;
+			histogram_from_norise(&records[i].hist, &old.hist);
 		}
 		*seeds_seq = 0;
 		*legacy = true;
+		*converted = true;
 	}
 	else
 	{
@@ -197,9 +300,11 @@ ig_history_load(const char *data, Size len, const char *path)
 	uint32		nseries;
 	uint64		seeds_seq;
 	bool		legacy;
+	bool		converted;
 	int			dropped = 0;
 
-	records = read_records(data, len, &nseries, &seeds_seq, &legacy);
+	records = read_records(data, len, &nseries, &seeds_seq, &legacy,
+						   &converted);
 	if (records == NULL)
 		return false;
 	qsort(records, nseries, sizeof(IgSeriesRecord), compare_records_by_use);
@@ -227,6 +332,9 @@ ig_history_load(const char *data, Size len, const char *path)
 	ig_history->loaded = legacy ? IG_LOADED_LEGACY : IG_LOADED_CURRENT;
 	ig_history->loaded_seq = seeds_seq;
 	pg_atomic_fetch_add_u32(&ig_history->gen, 1);
+	/* another build's layout: saved in this one's at the next save */
+	if (converted)
+		ig_history_mark_dirty();
 	if (dropped > 0)
 		ig_file_log_dropped(path, "history_dropped", "history series",
 							"max_history", dropped, ig_history->max_series);

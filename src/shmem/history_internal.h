@@ -59,6 +59,21 @@ typedef enum IgHistoryLoaded
 	IG_LOADED_CURRENT			/* a file with them */
 } IgHistoryLoaded;
 
+/*
+ * A peer-group membership younger than IG_MEMBERSHIP_YOUNG_US: it raises
+ * no limit yet (history_members.c).  Any role membership granted while the
+ * library was loaded is noted, in every database, as roles are the
+ * cluster's; one older than that needs no entry.
+ */
+#define IG_YOUNG_MAX		1024
+
+typedef struct IgYoungMembership
+{
+	Oid			groupid;
+	Oid			member;
+	TimestampTz since;
+} IgYoungMembership;
+
 typedef struct IgHistoryShared
 {
 	LWLock	   *lock;
@@ -82,6 +97,15 @@ typedef struct IgHistoryShared
 	/* how the history was loaded at start (history_file.c) */
 	IgHistoryLoaded loaded;
 	uint64		loaded_seq;		/* the file's newest seeded-window record */
+
+	/*
+	 * Young memberships (history_members.c), under the lock; unordered, the
+	 * first nyoung in use.  Until overflow_until, one that had to be
+	 * dropped while young may be any: none not listed counts as old.
+	 */
+	int			nyoung;
+	TimestampTz overflow_until;
+	IgYoungMembership young[IG_YOUNG_MAX];
 } IgHistoryShared;
 
 extern IG_PRIVATE IgHistoryShared *ig_history;

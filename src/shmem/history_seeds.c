@@ -314,6 +314,8 @@ ig_history_seed(const IgSeriesKey *key, TimestampTz window_end, int64 rows,
 		ig_hist_add(&entry->hist, end, (uint64) rows);
 		entry->seeded_to = Max(entry->seeded_to, number);
 	}
+	/* what a DBA seeded is taken as given: its p99 in force at once */
+	ig_rise_reset(&entry->hist);
 	pg_atomic_write_u64(&entry->last_used, (uint64) now);
 	ig_history_changed();
 	LWLockRelease(ig_history->lock);

@@ -408,35 +408,28 @@ ig_log_rule_change_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * After a GRANT or REVOKE of role membership: one line for each registered
- * peer group it granted or revoked, with the members named -- changing a
- * group's members changes the peer limits of its members' baseline rules.
+ * After a role membership was granted or revoked (GRANT, REVOKE, CREATE
+ * ROLE, ALTER GROUP): a line if the group is a registered peer group --
+ * changing its members changes their peer limits -- or a rule covers
+ * the group or the member, before or after (coverage follows
+ * memberships).
  */
 void
-ig_admin_log_membership(GrantRoleStmt *stmt)
+ig_admin_log_membership(Oid groupid, Oid member, bool granted)
 {
-	ListCell   *lc;
+	IgAdminLine line;
+	bool		peer_group = ig_rules_is_peer_group(groupid);
 
-	foreach(lc, stmt->granted_roles)
-	{
-		AccessPriv *priv = (AccessPriv *) lfirst(lc);
-		Oid			groupid = priv->priv_name ? get_role_oid(priv->priv_name, true) : InvalidOid;
-		ListCell   *lm;
-
-		if (!OidIsValid(groupid) || !ig_rules_is_peer_group(groupid))
-			continue;
-		foreach(lm, stmt->grantee_roles)
-		{
-			Oid			member = get_rolespec_oid((RoleSpec *) lfirst(lm), true);
-			IgAdminLine line;
-
-			ig_admin_line_start(&line, stmt->is_grant ? "GRANT peer group membership" :
-								"REVOKE peer group membership");
-			ig_admin_line_value(&line, "group_role", ObjectIdGetDatum(groupid),
-								REGROLEOID, false);
-			ig_admin_line_value(&line, "member", ObjectIdGetDatum(member),
-								REGROLEOID, !OidIsValid(member));
-			ig_admin_line_emit(&line);
-		}
-	}
+	if (!peer_group && !ig_rules_cover(groupid) && !ig_rules_cover(member))
+		return;
+	ig_admin_line_start(&line, peer_group ?
+						(granted ? "GRANT peer group membership" :
+						 "REVOKE peer group membership") :
+						(granted ? "GRANT role membership" :
+						 "REVOKE role membership"));
+	ig_admin_line_value(&line, "group_role", ObjectIdGetDatum(groupid),
+						REGROLEOID, false);
+	ig_admin_line_value(&line, "member", ObjectIdGetDatum(member),
+						REGROLEOID, false);
+	ig_admin_line_emit(&line);
 }

@@ -41,7 +41,7 @@ extern void ig_admin_line_value(IgAdminLine *line, const char *name,
 extern void ig_admin_line_result(IgAdminLine *line, Datum value, Oid type,
 								 bool isnull);
 extern void ig_admin_line_emit(IgAdminLine *line);
-extern void ig_admin_log_membership(GrantRoleStmt *stmt);
+extern void ig_admin_log_membership(Oid groupid, Oid member, bool granted);
 extern void ig_admin_log_call(FunctionCallInfo fcinfo, const char *action,
 							  const char *const *argnames,
 							  const Oid *argtypes, int nargs,

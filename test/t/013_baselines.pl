@@ -320,32 +320,51 @@ sub crc32c
 	return $crc ^ 0xFFFFFFFF;
 }
 # rewrites the history file (header 16 bytes, body, CRC) in the layout of
-# the earlier builds: a head without the newest seeded record, and records
-# without born_seq, live_from, seeded_to (bytes 24 .. 39 of 216)
+# an earlier build.  Today's records are 224 bytes: key, last_used (24),
+# born_seq, live_from, seeded_to (16), then the histogram: 174 bytes of
+# statistics, 8 of how its limits rose, 2 of padding.  0.2.0 and 0.3.0
+# wrote 216: the histogram without the rise (176 with padding).  Builds
+# before that also lacked born_seq, live_from, seeded_to (200 bytes) and
+# the newest seeded record in the head.
 sub to_earlier_layout
 {
-	my ($path) = @_;
+	my ($path, $size) = @_;
 	open(my $in, '<:raw', $path) or die "$path: $!";
 	my $data = do { local $/; <$in> };
 	close $in;
 	my $body = substr($data, 16, length($data) - 20);
-	my ($n, $size, $bins) = unpack('L S S', $body);
-	die "unexpected record size $size" unless $size == 216;
-	my $out = substr($data, 0, 16) . pack('L S S', $n, 200, $bins);
+	my ($n, $now_size, $bins) = unpack('L S S', $body);
+	die "unexpected record size $now_size" unless $now_size == 224;
+	my $out = substr($data, 0, 16) . pack('L S S', $n, $size, $bins);
+	$out .= substr($body, 8, 8) if $size == 216;    # newest seeded record
 	for my $i (0 .. $n - 1)
 	{
-		my $record = substr($body, 16 + $i * 216, 216);
-		$out .= substr($record, 0, 24) . substr($record, 40);
+		my $record = substr($body, 16 + $i * 224, 224);
+		my $hist = substr($record, 40, 174) . "\0\0";
+		$out .= $size == 216 ? substr($record, 0, 40) . $hist
+		  : substr($record, 0, 24) . $hist;
 	}
 	$out .= pack('L', crc32c($out));
 	open(my $outfh, '>:raw', $path) or die "$path: $!";
 	print $outfh $out;
 	close $outfh;
 }
-my $erin = $series->('erin');
+my ($dave_before, $erin_before) = ($series->('dave'), $series->('erin'));
 $node->stop;
 my $pg_stat = $node->data_dir . '/pg_stat';
-to_earlier_layout("$pg_stat/insider_guard.history");
+to_earlier_layout("$pg_stat/insider_guard.history", 216);
+$offset = -s $node->logfile;
+$node->start;
+ok(!$node->log_contains(qr/insider_guard: ignoring file/, $offset),
+	'the history file of 0.3.0 loads');
+is($series->('dave'), $dave_before, 'with its windows');
+is($series->('erin'), $erin_before, 'all of them');
+is($seed_erin->(3 * 3600 + 300, 0, 9), '',
+	'and the record of what was seeded: seeding again is allowed');
+
+my $erin = $series->('erin');
+$node->stop;
+to_earlier_layout("$pg_stat/insider_guard.history", 200);
 unlink("$pg_stat/insider_guard.history.prev", "$pg_stat/insider_guard.seeds");
 $offset = -s $node->logfile;
 $node->start;

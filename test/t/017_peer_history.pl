@@ -150,10 +150,13 @@ for my $case ([ 'crew', 'self' ], [ 'gang', 'both' ])
 	my ($group, $compare) = @$case;
 	my @members = map { "${group}$_" } 1 .. 6;
 	my $new = $members[5];
+	# the memberships 15 days old: a younger one raises no limit
 	$node->safe_psql('postgres', join("\n",
+		"SET insider_guard.test_clock_offset = " . ($start - 15 * 86400) . ";",
 		"CREATE ROLE $group;",
 		(map { "CREATE ROLE $_ LOGIN IN ROLE $group;" } @members),
 		"GRANT SELECT ON customers TO $group;",
+		"RESET insider_guard.test_clock_offset;",
 		"SELECT insider_guard.add_peer_group('$group');",
 		"SELECT count(insider_guard.record_history(m::regrole, NULL, '1 hour',
 			date_trunc('hour', now(), 'UTC') - make_interval(hours => h), 50))

@@ -282,25 +282,28 @@ test_capping(void)
 			for (int hr = 0; hr < 24; hr++)
 				ig_hist_add(&capped, T0 + d * DAY + (hr + 1) * HOUR, 5);
 		uncapped = capped;
-		first = ig_limit_own(&capped, 5, 0);
+		first = ig_limit_own(&capped, 5, 0, T0 + 20 * DAY);
 		CHECK(first == 20, "5 x p99 of 5 rows: %lld", (long long) first);
 		for (int hr = 0; hr < 5; hr++)
 		{
 			int64		end = T0 + 20 * DAY + (hr + 1) * HOUR;
 
 			ig_hist_feed(&capped, end, 100 * first, first, false);
-			ig_hist_feed(&uncapped, end, 100 * first, IG_NO_LIMIT, false);
+			/* fed in full, as if nothing capped them */
+			ig_hist_add(&uncapped, end, 100 * first);
 		}
-		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT, -1) ==
-			  (int64) ig_hist_bin_value(ig_hist_bin(ig_hist_quantile(&capped, IG_HIGH_QUANTILE)) + 1),
+		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT, -1, T0 + 21 * DAY) ==
+			  (int64) ig_hist_bin_value(ig_hist_bin(ig_rise_high(&capped, IG_RISE_OWN,
+																 ig_hist_quantile(&capped, IG_HIGH_QUANTILE),
+																 T0 + 21 * DAY)) + 1),
 			  "no limit in force: still a bin above its p99");
-		CHECK(ig_hist_cap(&capped, 3, -1) == 3, "the limit, when lower");
-		CHECK(ig_limit_own(&capped, 5, 0) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
+		CHECK(ig_hist_cap(&capped, 3, -1, T0 + 21 * DAY) == 3, "the limit, when lower");
+		CHECK(ig_limit_own(&capped, 5, 0, T0 + 21 * DAY) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
 			  "capped windows raise the limit one step at most: %lld from %lld",
-			  (long long) ig_limit_own(&capped, 5, 0), (long long) first);
-		CHECK(ig_limit_own(&uncapped, 5, 0) >= 80 * first,
+			  (long long) ig_limit_own(&capped, 5, 0, T0 + 21 * DAY), (long long) first);
+		CHECK(ig_limit_own(&uncapped, 5, 0, T0 + 21 * DAY) >= 80 * first,
 			  "uncapped they would raise it 100-fold: %lld",
-			  (long long) ig_limit_own(&uncapped, 5, 0));
+			  (long long) ig_limit_own(&uncapped, 5, 0, T0 + 21 * DAY));
 	}
 }
 
@@ -321,10 +324,10 @@ test_training(void)
 	for (int d = 0; d < 20; d++)
 		for (int hr = 0; hr < 24; hr++)
 			ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 5);
-	start = limit = ig_limit_own(&h, 5, 0);
-	CHECK(ig_hist_cap(&h, limit, -1) ==
+	start = limit = ig_limit_own(&h, 5, 0, T0 + 20 * DAY);
+	CHECK(ig_hist_cap(&h, limit, -1, T0 + 20 * DAY) ==
 		  (int64) ig_hist_bin_value(ig_hist_bin(ig_hist_quantile(&h, IG_HIGH_QUANTILE)) + 1),
-		  "cap: one bin above p99: %lld", (long long) ig_hist_cap(&h, limit, -1));
+		  "cap: one bin above p99: %lld", (long long) ig_hist_cap(&h, limit, -1, T0 + 20 * DAY));
 	/*
 	 * Read exactly at the limit, every hour, for a day: the limit moves one
 	 * bin per ~1% of the history's weight (about 5 windows here).
@@ -332,8 +335,8 @@ test_training(void)
 	for (int hr = 0; hr < 24; hr++, hours++)
 	{
 		ig_hist_feed(&h, T0 + 20 * DAY + (hr + 1) * HOUR, limit,
-					 ig_hist_cap(&h, limit, -1), false);
-		limit = ig_limit_own(&h, 5, 0);
+					 ig_hist_cap(&h, limit, -1, T0 + 20 * DAY + hr * HOUR), false);
+		limit = ig_limit_own(&h, 5, 0, T0 + 20 * DAY + (hr + 1) * HOUR);
 	}
 	CHECK(limit <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(start / 5) + 6),
 		  "24 hours at the limit: %lld from %lld (six bins at most)",
@@ -346,22 +349,23 @@ test_training(void)
 		for (int d = 0; d < 20; d++)
 			for (int hr = 0; hr < 24; hr++)
 				ig_hist_add(&fast, T0 + d * DAY + (hr + 1) * HOUR, 5);
-		flimit = ig_limit_own(&fast, 5, 0);
+		flimit = ig_limit_own(&fast, 5, 0, T0 + 20 * DAY);
 		for (int hr = 0; hr < 24; hr++)
 		{
-			ig_hist_feed(&fast, T0 + 20 * DAY + (hr + 1) * HOUR, flimit, flimit, false);
-			flimit = ig_limit_own(&fast, 5, 0);
+			/* capped at the limit only: nothing else caps it */
+			ig_hist_add(&fast, T0 + 20 * DAY + (hr + 1) * HOUR, flimit);
+			flimit = ig_limit_own(&fast, 5, 0, T0 + 20 * DAY + (hr + 1) * HOUR);
 		}
 		ig_hist_init(&h);
 		for (int d = 0; d < 20; d++)
 			for (int hr = 0; hr < 24; hr++)
 				ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 5);
-		limit = ig_limit_own(&h, 5, 0);
+		limit = ig_limit_own(&h, 5, 0, T0 + 20 * DAY);
 		for (int hr = 0; hr < 24; hr++)
 		{
 			ig_hist_feed(&h, T0 + 20 * DAY + (hr + 1) * HOUR, limit,
-						 ig_hist_cap(&h, limit, -1), false);
-			limit = ig_limit_own(&h, 5, 0);
+						 ig_hist_cap(&h, limit, -1, T0 + 20 * DAY + hr * HOUR), false);
+			limit = ig_limit_own(&h, 5, 0, T0 + 20 * DAY + (hr + 1) * HOUR);
 		}
 		CHECK(limit * 100 <= flimit,
 			  "a day at the limit: %lld with the bin cap, %lld capped at the limit only",
@@ -385,30 +389,137 @@ test_new_role_training(void)
 	int64		own;
 
 	ig_hist_init(&h);
-	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, -1) == IG_NO_LIMIT,
+	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, -1, T0) == IG_NO_LIMIT,
 		  "no history, no peers, no limit: no cap");
-	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, peers_high) == next_bin,
+	CHECK(ig_hist_cap(&h, IG_NO_LIMIT, peers_high, T0) == next_bin,
 		  "no limit in force (a both rule waiting for the own history): a bin above the peers' p99");
-	CHECK(ig_hist_cap(&h, peer_limit, -1) == peer_limit,
+	CHECK(ig_hist_cap(&h, peer_limit, -1, T0) == peer_limit,
 		  "no peers' p99: the limit");
-	CHECK(ig_hist_cap(&h, peer_limit, peers_high) == next_bin,
+	CHECK(ig_hist_cap(&h, peer_limit, peers_high, T0) == next_bin,
 		  "a new role's window: a bin above its peers' p99 (%lld), not %lld",
-		  (long long) ig_hist_cap(&h, peer_limit, peers_high),
+		  (long long) ig_hist_cap(&h, peer_limit, peers_high, T0),
 		  (long long) peer_limit);
-	CHECK(ig_hist_cap(&h, 10, peers_high) == 10, "or the limit, when lower");
+	CHECK(ig_hist_cap(&h, 10, peers_high, T0) == 10, "or the limit, when lower");
 	for (int d = 0; d < 7; d++)
 		for (int hr = 0; hr < 3; hr++)
 			ig_hist_feed(&h, T0 + d * DAY + (2 * hr + 1) * HOUR, peer_limit,
-						 ig_hist_cap(&h, peer_limit, peers_high), false);
+						 ig_hist_cap(&h, peer_limit, peers_high,
+									 T0 + d * DAY + 2 * hr * HOUR), false);
 	CHECK(ig_hist_usable(&h), "21 windows on 7 days: usable");
 	/* (the window that made it usable may already go a bin higher) */
-	own = ig_limit_own(&h, 5, 0);
+	own = ig_limit_own(&h, 5, 0, T0 + 7 * DAY);
 	CHECK(own <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(next_bin) + 1) &&
 		  own < 5 * peer_limit / 2,
 		  "its first own limit: %lld, at most 5 x two bins above its peers' p99 (%lld), not %lld",
 		  (long long) own,
 		  (long long) (5 * (int64) ig_hist_bin_value(ig_hist_bin(next_bin) + 1)),
 		  (long long) (5 * peer_limit));
+}
+
+/*
+ * Boiling the frog (issue 16): 30 days of about 5 rows an hour, seeded;
+ * then an insider reads exactly the limit in force every hour, around the
+ * clock, for 8 weeks, every window fed as the extension feeds it (capped
+ * at the limit and a bin above the p99).  Whatever the history does, the
+ * limit in force is never more than 2 times what it was at any time in
+ * the 7 days before: at most 2 times its start after 7 days, 4 after 14.
+ * Without the rise noted (ig_rise_reset before every window) the same
+ * insider reaches 10,000 rows an hour within days.
+ */
+static int64
+frog_limit_after(bool rise, int days, int64 *limits)
+{
+	IgHistogram h;
+	int64		now = T0 + 30 * DAY;
+	int64		limit;
+
+	ig_hist_init(&h);
+	for (int d = 0; d < 30; d++)
+		for (int hr = 0; hr < 24; hr++)
+			ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 4 + (hr % 3));
+	ig_rise_reset(&h);			/* seeded: taken as given */
+	limit = ig_limit_own(&h, 5, 0, now);
+	for (int hour = 0; hour < days * 24; hour++)
+	{
+		int64		end = now + HOUR;
+
+		if (!rise)
+			ig_rise_reset(&h);
+		ig_hist_feed(&h, end, limit, ig_hist_cap(&h, limit, -1, now), false);
+		now = end;
+		limit = ig_limit_own(&h, 5, 0, now);
+		if (limits != NULL)
+			limits[hour] = limit;
+	}
+	return limit;
+}
+
+static void
+test_rise(void)
+{
+	int64		limits[56 * 24];
+	IgHistogram h;
+	int64		start;
+
+	/* bins at most 2 times apart: one bin up is at most 2 times */
+	for (int b = 0; b + 1 < IG_HIST_BINS; b++)
+		CHECK(ig_hist_bin_value(b + 1) <= 2 * ig_hist_bin_value(b),
+			  "bin %d: %llu to %llu is more than 2 times", b,
+			  (unsigned long long) ig_hist_bin_value(b),
+			  (unsigned long long) ig_hist_bin_value(b + 1));
+
+	ig_hist_init(&h);
+	CHECK(ig_rise_high(&h, IG_RISE_OWN, 1000, T0) == 1000,
+		  "nothing noted: the p99 as it is");
+	start = frog_limit_after(true, 0, NULL);
+	CHECK(start == 5 * (int64) ig_hist_bin_value(ig_hist_bin(6)),
+		  "start: 5 x p99 of 4..6 rows: %lld", (long long) start);
+	frog_limit_after(true, 56, limits);
+	for (int t = 0; t < 56 * 24; t++)
+		for (int s = Max(t - 7 * 24, -1); s < t; s++)
+		{
+			int64		before = s < 0 ? start : limits[s];
+
+			CHECK(limits[t] <= 2 * before,
+				  "hour %d: limit %lld more than 2 x %lld (hour %d)", t,
+				  (long long) limits[t], (long long) before, s);
+		}
+	CHECK(limits[7 * 24 - 1] <= 2 * start && limits[14 * 24 - 1] <= 4 * start,
+		  "after 7 days %lld, after 14 %lld, from %lld",
+		  (long long) limits[7 * 24 - 1], (long long) limits[14 * 24 - 1],
+		  (long long) start);
+	CHECK(limits[7 * 24 - 1] > start,
+		  "it does rise (a legitimate role may grow): %lld",
+		  (long long) limits[7 * 24 - 1]);
+	CHECK(frog_limit_after(false, 6, NULL) >= 10000,
+		  "without the rise noted: %lld after 6 days",
+		  (long long) frog_limit_after(false, 6, NULL));
+
+	/* the peers' side: a p99 that jumps is held a bin above, per period */
+	ig_hist_init(&h);
+	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 100, T0) == 100, "first noted as it is");
+	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 100000, T0 + DAY) ==
+		  ig_hist_bin_value(ig_hist_bin(100) + 1),
+		  "a jump: one bin above (%llu)",
+		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + DAY));
+	CHECK(ig_rise_high(&h, IG_RISE_OWN, 100000, T0 + DAY) == 100000,
+		  "the own side noted nothing: not held");
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 8 * DAY) <=
+		  ig_hist_bin_value(ig_hist_bin(100) + 2),
+		  "a period on, held by the lowest of both periods: %llu",
+		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 8 * DAY));
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 50, T0 + 2 * DAY) == 50,
+		  "going down is never held");
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 - 30 * DAY) <=
+		  ig_hist_bin_value(ig_hist_bin(100) + 2),
+		  "a clock set back stays in the period noted last");
+	ig_rise_take(&h, IG_RISE_PEERS, 20, T0 + 2 * DAY);
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 3 * DAY) ==
+		  ig_hist_bin_value(ig_hist_bin(20) + 1),
+		  "a lower p99 noted lowers the bound");
+	ig_rise_reset(&h);
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 3 * DAY) == 100000,
+		  "reset (seeded history): as it is");
 }
 
 /* usable with 20 active windows on 7 distinct days */
@@ -419,7 +530,7 @@ test_cold_start(void)
 
 	ig_hist_init(&h);
 	CHECK(!ig_hist_usable(&h), "empty");
-	CHECK(ig_limit_own(&h, 5, 100) == IG_NO_LIMIT, "no limit when empty");
+	CHECK(ig_limit_own(&h, 5, 100, T0) == IG_NO_LIMIT, "no limit when empty");
 	/* 19 windows over 10 days */
 	for (int i = 0; i < 19; i++)
 		ig_hist_add(&h, T0 + (i % 10) * DAY + (i / 10 + 1) * HOUR, 5);
@@ -427,10 +538,10 @@ test_cold_start(void)
 	CHECK(!ig_hist_usable(&h), "19 windows are too few");
 	ig_hist_add(&h, T0 + 3 * HOUR, 5);
 	CHECK(ig_hist_usable(&h), "20 windows on 10 days");
-	CHECK(ig_limit_own(&h, 5, 100) == 100, "min_rows rules: %lld",
-		  (long long) ig_limit_own(&h, 5, 100));
-	CHECK(ig_limit_own(&h, 50, 100) == 50 * 4, "factor x p99 (5 rows -> 4): %lld",
-		  (long long) ig_limit_own(&h, 50, 100));
+	CHECK(ig_limit_own(&h, 5, 100, T0) == 100, "min_rows rules: %lld",
+		  (long long) ig_limit_own(&h, 5, 100, T0));
+	CHECK(ig_limit_own(&h, 50, 100, T0) == 50 * 4, "factor x p99 (5 rows -> 4): %lld",
+		  (long long) ig_limit_own(&h, 50, 100, T0));
 
 	/* 30 windows on 6 days: too few days */
 	ig_hist_init(&h);
@@ -702,9 +813,9 @@ test_bounds(void)
 	IgHistogram h;
 
 	make_peer(&h, 10, UINT64CONST(1) << 40);
-	CHECK(ig_limit_own(&h, 1e300, 0) > 0, "an absurd factor still gives a limit");
-	CHECK(ig_limit_own(&h, 1e300, 0) <= INT64CONST(1000000000000000000),
-		  "bounded: %lld", (long long) ig_limit_own(&h, 1e300, 0));
+	CHECK(ig_limit_own(&h, 1e300, 0, T0) > 0, "an absurd factor still gives a limit");
+	CHECK(ig_limit_own(&h, 1e300, 0, T0) <= INT64CONST(1000000000000000000),
+		  "bounded: %lld", (long long) ig_limit_own(&h, 1e300, 0, T0));
 }
 
 int
@@ -716,6 +827,7 @@ main(void)
 	test_capping();
 	test_training();
 	test_new_role_training();
+	test_rise();
 	test_cold_start();
 	test_pooling();
 	test_remove();
