@@ -125,15 +125,6 @@ break_key(int role, int rule, int slot, int32 win)
 
 /* ---- stats.c: the rise of limits ---- */
 
-#ifndef IG_RISE_OWN
-/* until stats.c has the rise: none */
-#define IG_RISE_PEERS 1
-#define ig_rise_high(h, side, high, now) (high)
-#define ig_rise_take(h, side, high, now) (high)
-#define ig_hist_cap(own, limit, peer_high, now) ig_hist_cap(own, limit, peer_high)
-#define ig_limit_own(own, factor, min_rows, now) ig_limit_own(own, factor, min_rows)
-#endif
-
 static int64
 own_limit(const IgHistogram *h, double factor, int64 min_rows, int64 now)
 {
@@ -145,8 +136,11 @@ own_limit(const IgHistogram *h, double factor, int64 min_rows, int64 now)
  * series (as src/cache/baseline.c does); when only verifying, not noted.
  */
 static int64
-peers_in_force(IgHistogram *own, uint64 high, int64 now, bool verify)
+peers_in_force(const Deployment *dep, IgHistogram *own, uint64 high, int64 now,
+			   bool verify)
 {
+	if (dep->rise == RISE_NONE)
+		return (int64) high;
 	return (int64) (verify ? ig_rise_high(own, IG_RISE_PEERS, high, now) :
 					ig_rise_take(own, IG_RISE_PEERS, high, now));
 }
@@ -427,7 +421,7 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 				 * what-if: unless the own side is unusable)
 				 */
 				if ((r->src != SRC_SELF || own < 0) &&
-					(!c->young || (dep->young_fallback && own < 0)))
+					(!c->young || (dep->young_fallback != YF_NONE && own < 0)))
 				{
 					if (!have_pool)
 					{
@@ -437,7 +431,7 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 						else
 							peer_pool(in, k, c, slot, t, &pool);
 						if (pool.members >= IG_PEERS_NEEDED)
-							*peer_high = peers_in_force(&in->hist[k][sidx],
+							*peer_high = peers_in_force(dep, &in->hist[k][sidx],
 														ig_pool_quantile(&pool, IG_HIGH_QUANTILE),
 														t, verify);
 					}
@@ -451,6 +445,10 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 				/* a block rule's cold-start limit */
 				if (limit[j] < 0 && r->block)
 					limit[j] = r->min_rows;
+				/* the what-if: a young group's limit never above it */
+				else if (c->young && r->block && dep->young_fallback == YF_CAPPED &&
+						 own < 0)
+					limit[j] = Min(limit[j], r->min_rows);
 				break;
 			case SRC_NOVELTY:
 				{
@@ -822,6 +820,19 @@ feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
 	 * most (the own, or before it is usable the peers')
 	 */
 	cap = ig_hist_cap(&in->hist[k][sidx], cap, w->peer_high, window_end);
+	if (dep->rise != RISE_AS_IS)
+	{
+		IgHistogram *h = &in->hist[k][sidx];
+		IgRise		before = h->rise;
+
+		ig_hist_feed(h, window_end, (uint64) rows, cap, broke);
+		/* the what-ifs: nothing noted, or nothing before it is usable */
+		if (dep->rise == RISE_NONE)
+			ig_rise_reset(h);
+		else if (!ig_hist_usable(h))
+			h->rise = before;
+		return;
+	}
 	ig_hist_feed(&in->hist[k][sidx], window_end, (uint64) rows, cap, broke);
 }
 

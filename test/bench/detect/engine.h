@@ -67,10 +67,17 @@ typedef struct Deployment
 	Rule		rule[MAX_RULES];
 	bool		reset_on_change;	/* forget own history at a role change
 									 * (insider_guard.reset_history) */
-	bool		young_fallback; /* what-if, not the extension: a membership
+	int			young_fallback; /* what-if, not the extension: a membership
 								 * younger than 14 days gives the peer limit
-								 * while the own side is unusable */
+								 * while the own side is unusable (YF_*) */
+	int			rise;			/* RISE_*: RISE_AS_IS is the extension */
 } Deployment;
+
+/* how limits may rise (Deployment.rise) */
+#define RISE_AS_IS		0		/* stats.c: at most a bin a 7-day period */
+#define RISE_USABLE		1		/* what-if: the same, but feeding notes the
+								 * own p99 only once the history is usable */
+#define RISE_NONE		2		/* what-if: no cap (stats.c before 56e68cd) */
 
 /* exact history of a series, for the z-score and spike rules */
 typedef struct Exact
@@ -180,6 +187,12 @@ typedef struct Inst
 	int64		verify_diff;
 	int64		pools;
 } Inst;
+
+/* young_fallback */
+#define YF_NONE			0		/* the extension: a young group gives nothing */
+#define YF_PEERS		1		/* its peer limit, while the own is unusable */
+#define YF_CAPPED		2		/* the same, but a block rule's never above
+								 * its cold-start limit (min_rows) */
 
 typedef struct GroupPool
 {

@@ -172,11 +172,9 @@ sc_setup(Plot plot)
 	}
 	for (int r = 0; r < SC_NEWHIRE; r++)
 		memcpy(sbase.week_ring[r], week[r], sizeof(week[r]));
-#ifdef IG_RISE_OWN
 	for (int k = 0; k < N_KINDS; k++)
 		for (int s = 0; s < N_SERIES(k); s++)
 			ig_rise_reset(&sbase.hist[k][s]);
-#endif
 	world.org = sorg;
 	world.base = &sbase;
 }
@@ -303,13 +301,13 @@ void
 run_scenarios(const Deployment *recommended, const Deployment *whatif)
 {
 	Deployment	rec = *recommended;
-	Deployment	rec_noreset = *recommended;
+	Deployment	rec_reset = *recommended;
 	Deployment	wif = *whatif;
 	Deployment	wif_noreset = *whatif;
-	Scenario	sc[32];
+	Scenario	sc[40];
 	int			n = 0;
 
-	rec_noreset.reset_on_change = false;
+	rec_reset.reset_on_change = true;
 	wif_noreset.reset_on_change = false;
 	sc[n++] = (Scenario) {"frog, office hours: hour, self, block x5 (min_rows 100)", PLOT_FROG, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"frog, around the clock: hour, self, block x5", PLOT_FROG, true, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
@@ -319,22 +317,24 @@ run_scenarios(const Deployment *recommended, const Deployment *whatif)
 	sc[n++] = (Scenario) {"frog: day, both, block x5", PLOT_FROG, false, {"", ONE(K_DAY_ALL, SRC_BOTH, 5, 100)}};
 	sc[n++] = (Scenario) {"frog: 7 days, self, block x5", PLOT_FROG, false, {"", ONE(K_WEEK_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"frog, around the clock: recommended deployment", PLOT_FROG, true, rec};
+	sc[n++] = (Scenario) {"frog, around the clock, what-if: no rise cap: hour, self, block x5", PLOT_FROG, true, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, YF_NONE, RISE_NONE}};
 	sc[n++] = (Scenario) {"new hire from day 1: hour, self, block x5 (min_rows 100)", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"new hire from day 1: hour, both, block x5 (min_rows 100)", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100)}};
 	sc[n++] = (Scenario) {"new hire from day 1: day, self, block x5 (min_rows 100)", PLOT_NEW_HIRE, false, {"", ONE(K_DAY_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"new hire from day 1: recommended deployment", PLOT_NEW_HIRE, false, rec};
-	sc[n++] = (Scenario) {"what-if, young fallback: new hire, hour, self, block x5", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, true}};
-	sc[n++] = (Scenario) {"what-if, young fallback: new hire, recommended deployment", PLOT_NEW_HIRE, false, wif};
+	sc[n++] = (Scenario) {"new hire, what-if: young group: hour, self, block x5", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, YF_PEERS}};
+	sc[n++] = (Scenario) {"new hire, what-if: young group capped at min_rows: hour, self, block x5", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, YF_CAPPED}};
+	sc[n++] = (Scenario) {"new hire, what-if: recommended, young group, noted once usable", PLOT_NEW_HIRE, false, wif};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, peers, block x5 (min_rows 100)", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, both, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, self, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
-	sc[n++] = (Scenario) {"moved into analysts, no reset: recommended deployment", PLOT_MOVED, false, rec_noreset};
-	sc[n++] = (Scenario) {"what-if, young fallback: moved, no reset, hour, peers, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100), false, true}};
-	sc[n++] = (Scenario) {"what-if, young fallback: moved, no reset, recommended deployment", PLOT_MOVED, false, wif_noreset};
+	sc[n++] = (Scenario) {"moved into analysts, no reset: recommended deployment", PLOT_MOVED, false, rec};
+	sc[n++] = (Scenario) {"moved, no reset, what-if: young group: hour, peers, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100), false, YF_PEERS}};
+	sc[n++] = (Scenario) {"moved, no reset, what-if: recommended, young group, noted once usable", PLOT_MOVED, false, wif_noreset};
 	sc[n++] = (Scenario) {"moved, with reset_history: hour, self, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), true}};
 	sc[n++] = (Scenario) {"moved, with reset_history: hour, both, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100), true}};
-	sc[n++] = (Scenario) {"moved, with reset_history: recommended deployment", PLOT_MOVED, false, rec};
-	sc[n++] = (Scenario) {"what-if, young fallback: moved, with reset_history, recommended", PLOT_MOVED, false, wif};
+	sc[n++] = (Scenario) {"moved, with reset_history: recommended deployment", PLOT_MOVED, false, rec_reset};
+	sc[n++] = (Scenario) {"moved, with reset_history, what-if: recommended, young group, noted once usable", PLOT_MOVED, false, wif};
 
 	printf("Each insider reads, in every window it is active in, exactly what the rules "
 		   "leave it (no break, so every window feeds its history); with no limit, "

@@ -40,9 +40,6 @@ static int	failures = 0;
 #define T_DAY		30
 #define N_TEST_ROLES 7
 
-#ifndef IG_RISE_OWN
-#define ig_limit_own(own, factor, min_rows, now) ig_limit_own(own, factor, min_rows)
-#endif
 #define T_NOW		HOUR_START(T_HOUR)
 
 static Org *torg;
@@ -227,7 +224,8 @@ test_cold_start(void)
 {
 	static const Deployment block = {"cold", 1, {{K_HOUR_ALL, SRC_SELF, true, 5, 300}}};
 	static const Deployment logr = {"log", 1, {{K_HOUR_ALL, SRC_SELF, false, 5, 300}}};
-	static const Deployment fallback = {"what-if", 1, {{K_HOUR_ALL, SRC_SELF, true, 5, 300}}, false, true};
+	static const Deployment fallback = {"what-if", 1, {{K_HOUR_ALL, SRC_SELF, true, 5, 300}}, false, YF_PEERS};
+	static const Deployment capped = {"what-if", 1, {{K_HOUR_ALL, SRC_SELF, true, 5, 300}}, false, YF_CAPPED};
 	Inst		in;
 	Ctx			c = ctx(6, -1);
 	Stmt		s = stmt(1, 1000, -1);
@@ -261,6 +259,11 @@ test_cold_start(void)
 		  "young fallback: the peers' limit %lld, not %lld", (long long) peers,
 		  (long long) in.win[K_HOUR_ALL][6].limit[0]);
 	inst_free(&in);
+	inst_init(&in, &capped, 1);
+	inst_role_hour(&in, &c, &s, 1);
+	CHECK(in.win[K_HOUR_ALL][6].limit[0] == 300,
+		  "young group, capped: never above the cold-start limit");
+	inst_free(&in);
 
 	/* a membership of 14 days and more: the peers */
 	c.young = false;
@@ -269,6 +272,25 @@ test_cold_start(void)
 	CHECK(in.win[K_HOUR_ALL][6].limit[0] == peers && peers > 300,
 		  "an old membership: the peers' limit");
 	inst_free(&in);
+
+	/* feeding notes the own p99 in force, unless (what-if) not yet usable */
+	{
+		Deployment	quiet = logr;
+		Stmt		q = stmt(1, 10, -1);
+
+		for (int what_if = 0; what_if < 2; what_if++)
+		{
+			quiet.rise = what_if ? RISE_USABLE : RISE_AS_IS;
+			inst_init(&in, &quiet, 1);
+			inst_role_hour(&in, &c, &q, 1);
+			inst_close(&in, true, HOUR_START(T_HOUR + 1), T_DAY);
+			CHECK(in.hist[K_HOUR_ALL][6].windows == 1, "a quiet window is fed");
+			CHECK((in.hist[K_HOUR_ALL][6].rise.last[IG_RISE_OWN] != 0) == !what_if,
+				  "the own p99 of a history of one window is %snoted in force",
+				  what_if ? "not " : "");
+			inst_free(&in);
+		}
+	}
 }
 
 /* role 0 on day d at 10:00 */
