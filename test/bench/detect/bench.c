@@ -969,7 +969,7 @@ print_comparison(const Pool *p, const int *deps, int ndeps)
 		   "active role-days on which a block rule stopped a statement, per 1,000 "
 		   "(all roles).  No credit: events missed although a rule broke in their "
 		   "window, because the clean run broke it there too.\n\n");
-	printf("| detector | 2x | 5x | 10x | 30x | 100x | 1000x | >=10x | alerting role-days, others | new hires | breaks, others | false blocks | no credit |\n");
+	printf("| detector | 2x | 5x | 10x | 30x | 100x | 1000x | >=10x | alerting role-days, others | new hires (first 14 days) | breaks, others | false blocks | no credit |\n");
 	printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < ndeps; i++)
 	{
@@ -1117,7 +1117,7 @@ print_sweeps(const Pool *p)
 		print_rate_ci(p, d, DAYS_NEW, M_ALERT_DAYS, "%.1f");
 		printf(" %.2f |\n", rate(p, d, DAYS_OTHERS, M_BREAKS));
 	}
-	printf("\n#### Sweep: block rules alone (per hour / day / 7 days factors, min_rows = cold-start limit), reset_history at role change\n\n");
+	printf("\n#### Sweep: block rules alone (per hour / day / 7 days factors; min_rows, the cold-start limit, m an hour, 4m a day, 20m in 7 days)\n\n");
 	printf("| deployment | blocked 10x | 30x | >=100x | leak <= limit | false blocks: all | new hires | others | alerting role-days, new hires |\n");
 	printf("|---|---|---|---|---|---|---|---|---|\n");
 	for (int d = FIRST_BLOCK_SWEEP; d < N_DEP; d++)
