@@ -6,8 +6,7 @@
  *		postmaster at a clean shutdown, and that the postmaster loads at
  *		start (persist.c does the header, checksum and atomic rename).
  *
- * The body is a head, then one record per series, then the young role
- * memberships (history_members.c).  Each record holds the
+ * The body is a head, then one record per series.  Each record holds the
  * series' key, when it was last used, its histogram, and where its own
  * windows begin and its seeded ones end (history_internal.h); the head
  * holds the number of the newest seeded-window record the series reflect,
@@ -49,14 +48,6 @@ typedef struct IgHistoryFileHeadSeeds
 	IgHistoryFileHead head;
 	uint64		seeds_seq;		/* newest seeded-window record reflected */
 } IgHistoryFileHeadSeeds;
-
-/* after the records: the young memberships (history_members.c) */
-typedef struct IgYoungFileHead
-{
-	uint32		count;
-	uint32		zero;
-	TimestampTz overflow_until;
-} IgYoungFileHead;
 
 typedef struct IgSeriesRecord
 {
@@ -131,8 +122,6 @@ ig_history_save(IgFileWriter *writer)
 	IgSeriesEntry *entry;
 	IgSeriesRecord *records;
 	IgHistoryFileHeadSeeds head;
-	IgYoungFileHead young_head;
-	IgYoungMembership young[IG_YOUNG_MAX];
 	uint32		n = 0;
 
 	records = palloc(sizeof(IgSeriesRecord) * Max(ig_history->max_series, 1));
@@ -146,10 +135,6 @@ ig_history_save(IgFileWriter *writer)
 		return;
 	}
 	head.seeds_seq = ig_history->seeds_seq;
-	memset(&young_head, 0, sizeof(young_head));
-	young_head.count = ig_history->nyoung;
-	young_head.overflow_until = ig_history->overflow_until;
-	memcpy(young, ig_history->young, sizeof(IgYoungMembership) * ig_history->nyoung);
 	hash_seq_init(&status, ig_series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -171,8 +156,6 @@ ig_history_save(IgFileWriter *writer)
 	head.head.bins = IG_HIST_BINS;
 	ig_file_write(writer, &head, sizeof(head));
 	ig_file_write(writer, records, sizeof(IgSeriesRecord) * n);
-	ig_file_write(writer, &young_head, sizeof(young_head));
-	ig_file_write(writer, young, sizeof(IgYoungMembership) * young_head.count);
 	pfree(records);
 }
 
@@ -206,30 +189,16 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 	series_end = sizeof(IgHistoryFileHeadSeeds) +
 		(Size) head.nseries * sizeof(IgSeriesRecord);
 	records = palloc0(sizeof(IgSeriesRecord) * Max(head.nseries, 1));
-	if (head.record_size == sizeof(IgSeriesRecord) &&
-		len >= series_end + sizeof(IgYoungFileHead))
+	if (head.record_size == sizeof(IgSeriesRecord) && len == series_end)
 	{
 		IgHistoryFileHeadSeeds full;
-		IgYoungFileHead young_head;
 
-		memcpy(&young_head, data + series_end, sizeof(young_head));
-		if (young_head.count > IG_YOUNG_MAX ||
-			len != series_end + sizeof(young_head) +
-			(Size) young_head.count * sizeof(IgYoungMembership))
-		{
-			pfree(records);
-			return NULL;
-		}
 		memcpy(&full, data, sizeof(full));
 		memcpy(records, data + sizeof(full),
 			   sizeof(IgSeriesRecord) * head.nseries);
 		*seeds_seq = full.seeds_seq;
 		*legacy = false;
 		*converted = false;
-		ig_history->nyoung = young_head.count;
-		ig_history->overflow_until = young_head.overflow_until;
-		memcpy(ig_history->young, data + series_end + sizeof(young_head),
-			   sizeof(IgYoungMembership) * young_head.count);
 	}
 	else if (head.record_size == sizeof(IgSeriesRecordNoRise) &&
 			 len == sizeof(IgHistoryFileHeadSeeds) +
