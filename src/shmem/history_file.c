@@ -95,10 +95,22 @@ StaticAssertDecl(sizeof(IgSeriesRecordNoRise) == 216 &&
 				 sizeof(IgSeriesRecordLegacy) == 200,
 				 "record layouts of earlier builds");
 
-/* a histogram of those builds, with nothing noted of how limits rose */
+/*
+ * A record of those builds in the current layout, with nothing noted of
+ * how its limits rose.
+ */
 static void
-histogram_from_norise(IgHistogram *hist, const IgHistogramNoRise *old)
+record_from_norise(IgSeriesRecord *record, const IgSeriesKey *key,
+				   TimestampTz last_used, uint64 born_seq, int32 live_from,
+				   int32 seeded_to, const IgHistogramNoRise *old)
 {
+	IgHistogram *hist = &record->hist;
+
+	record->key = *key;
+	record->last_used = last_used;
+	record->born_seq = born_seq;
+	record->live_from = live_from;
+	record->seeded_to = seeded_to;
 	memset(hist, 0, sizeof(IgHistogram));
 	hist->scale = old->scale;
 	hist->decayed_to = old->decayed_to;
@@ -213,12 +225,9 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 
 			memcpy(&old, data + sizeof(full) + (Size) i * sizeof(old),
 				   sizeof(old));
-			records[i].key = old.key;
-			records[i].last_used = old.last_used;
-			records[i].born_seq = old.born_seq;
-			records[i].live_from = old.live_from;
-			records[i].seeded_to = old.seeded_to;
-			histogram_from_norise(&records[i].hist, &old.hist);
+			record_from_norise(&records[i], &old.key, old.last_used,
+							   old.born_seq, old.live_from, old.seeded_to,
+							   &old.hist);
 		}
 		*seeds_seq = full.seeds_seq;
 		*legacy = false;
@@ -234,14 +243,10 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 
 			memcpy(&old, data + sizeof(head) + (Size) i * sizeof(old),
 				   sizeof(old));
-			records[i].key = old.key;
-			records[i].last_used = old.last_used;
-			records[i].born_seq = 0;
 			/* seeded or counted, nobody knows: no seeding over them */
-			records[i].live_from = old.hist.windows > 0 ?
-				IG_LIVE_UNKNOWN : IG_LIVE_NONE;
-			records[i].seeded_to = IG_SEEDED_NONE;
-			histogram_from_norise(&records[i].hist, &old.hist);
+			record_from_norise(&records[i], &old.key, old.last_used, 0,
+							   old.hist.windows > 0 ? IG_LIVE_UNKNOWN : IG_LIVE_NONE,
+							   IG_SEEDED_NONE, &old.hist);
 		}
 		*seeds_seq = 0;
 		*legacy = true;

@@ -130,6 +130,25 @@ run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 	return result;
 }
 
+/*
+ * Stores a rule with an upsert returning its id, logs the call of the
+ * function "action" that did it, and returns the id.
+ */
+static Datum
+store_rule(FunctionCallInfo fcinfo, const char *sql, int nargs, Oid *types,
+		   Datum *values, const char *nulls, const char *action,
+		   const char *const *argnames, const Oid *argtypes)
+{
+	bool		isnull;
+	Datum		id = run(sql, nargs, types, values, nulls, &isnull);
+
+	if (isnull)
+		elog(ERROR, "insider_guard: %s stored nothing", action);
+	ig_admin_log_call(fcinfo, action, argnames, argtypes, fcinfo->nargs,
+					  id, INT8OID);
+	return id;
+}
+
 /* The argument names of the admin functions, for their log lines. */
 static const char *const role_argname[1] = {"role_name"};
 static const char *const group_argname[1] = {"group_role"};
@@ -150,8 +169,6 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 	Oid			types[5] = {REGROLEOID, REGCLASSOID, INT8OID, INTERVALOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5];
-	Datum		id;
-	bool		isnull;
 
 	ig_require_preloaded();
 	if (!PG_ARGISNULL(0))
@@ -169,12 +186,8 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
 	nulls[1] = PG_ARGISNULL(4) ? 'n' : ' ';
 	nulls[2] = nulls[3] = nulls[4] = ' ';
-	id = run(UPSERT_THRESHOLD, 5, types, values, nulls, &isnull);
-	if (isnull)
-		elog(ERROR, "insider_guard: set_threshold stored nothing");
-	ig_admin_log_call(fcinfo, "set_threshold", argnames, argtypes, 5,
-					  id, INT8OID);
-	PG_RETURN_DATUM(id);
+	PG_RETURN_DATUM(store_rule(fcinfo, UPSERT_THRESHOLD, 5, types, values, nulls,
+							   "set_threshold", argnames, argtypes));
 }
 
 /*
@@ -364,7 +377,6 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	char		nulls[7];
 	Datum		id;
-	bool		isnull;
 	char	   *compare_to;
 
 	ig_require_preloaded();
@@ -389,14 +401,11 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	nulls[1] = PG_ARGISNULL(6) ? 'n' : ' ';
 	for (int i = 2; i < 7; i++)
 		nulls[i] = ' ';
-	id = run(ig_novelty_installed() ?
-			 UPSERT_BASELINE_RULE_HEAD BASELINE_RULE_KEY UPSERT_BASELINE_RULE_TAIL :
-			 UPSERT_BASELINE_RULE_HEAD BASELINE_RULE_KEY_0_3 UPSERT_BASELINE_RULE_TAIL,
-			 7, types, values, nulls, &isnull);
-	if (isnull)
-		elog(ERROR, "insider_guard: set_baseline_rule stored nothing");
-	ig_admin_log_call(fcinfo, "set_baseline_rule", argnames, argtypes, 7,
-					  id, INT8OID);
+	id = store_rule(fcinfo, ig_novelty_installed() ?
+					UPSERT_BASELINE_RULE_HEAD BASELINE_RULE_KEY UPSERT_BASELINE_RULE_TAIL :
+					UPSERT_BASELINE_RULE_HEAD BASELINE_RULE_KEY_0_3 UPSERT_BASELINE_RULE_TAIL,
+					7, types, values, nulls, "set_baseline_rule",
+					argnames, argtypes);
 	compare_to = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	notice_if_limits_nobody(PG_ARGISNULL(0),
 							PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0),
@@ -425,8 +434,6 @@ ig_set_novelty_rule(PG_FUNCTION_ARGS)
 	Oid			types[3] = {REGROLEOID, INT8OID, TEXTOID};
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', ' '};
-	Datum		id;
-	bool		isnull;
 
 	ig_require_preloaded();
 	if (!PG_ARGISNULL(0))
@@ -437,12 +444,8 @@ ig_set_novelty_rule(PG_FUNCTION_ARGS)
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
 	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
-	id = run(UPSERT_NOVELTY_RULE, 3, types, values, nulls, &isnull);
-	if (isnull)
-		elog(ERROR, "insider_guard: set_novelty_rule stored nothing");
-	ig_admin_log_call(fcinfo, "set_novelty_rule", argnames, argtypes, 3,
-					  id, INT8OID);
-	PG_RETURN_DATUM(id);
+	PG_RETURN_DATUM(store_rule(fcinfo, UPSERT_NOVELTY_RULE, 3, types, values,
+							   nulls, "set_novelty_rule", argnames, argtypes));
 }
 
 /* The group_role argument of add_peer_group/drop_peer_group (likewise). */
