@@ -55,13 +55,14 @@ OBJS = \
 	src/sql/info.o \
 	src/sql/admin.o \
 	src/sql/adminlog.o \
+	src/sql/memberships.o \
 	src/utility.o \
 	src/worker.o \
 	src/insider_guard.o
 
 EXTENSION = insider_guard
 DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
-	insider_guard--0.2.0--0.3.0.sql
+	insider_guard--0.2.0--0.3.0.sql insider_guard--0.3.0--0.4.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance

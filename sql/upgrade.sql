@@ -41,6 +41,13 @@ GRANT SELECT ON insider_guard.baselines TO upgrader;
 -- the current library runs the objects of 0.2.0: no info view yet
 SELECT to_regclass('insider_guard.info') IS NULL AS no_info_yet;
 
+-- to 0.3.0: the current library sets baseline rules against its index,
+-- which does not tell novelty rules apart yet (there are none)
+ALTER EXTENSION insider_guard UPDATE TO '0.3.0';
+SELECT insider_guard.set_baseline_rule('upgrader', 7, on_table => 'accounts') > :tid AS updated_in_place;
+SELECT count(*) AS one_rule_still FROM insider_guard.baseline_rules WHERE factor = 7;
+SELECT to_regprocedure('insider_guard.set_novelty_rule(regrole,bigint,text)') IS NULL AS no_novelty_yet;
+
 -- to the default version
 ALTER EXTENSION insider_guard UPDATE;
 SELECT e.extversion, e.extversion = a.default_version AS is_default

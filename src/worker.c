@@ -106,6 +106,10 @@ ig_load_history(void)
 {
 	ig_file_load_or_previous(IG_HISTORY_FILE, IG_HISTORY_MAGIC, ig_history_load);
 	ig_history_seeds_start();
+	/* when role memberships were granted: written as they are */
+	if (!ig_file_load_or_previous(IG_MEMBERS_FILE, IG_MEMBERS_MAGIC,
+								  ig_history_members_load))
+		ig_history_members_lost();
 }
 
 /*

@@ -20,6 +20,9 @@
 /* where the baselines' history series are saved */
 #define IG_HISTORY_FILE		"pg_stat/insider_guard.history"
 #define IG_HISTORY_MAGIC	0x49474831	/* "IGH1" */
+/* when role memberships were granted (shmem/history_members.c) */
+#define IG_MEMBERS_FILE		"pg_stat/insider_guard.members"
+#define IG_MEMBERS_MAGIC	0x49474d31	/* "IGM1" */
 /* the windows record_history seeded (shmem/history_seeds.c) */
 #define IG_SEEDS_FILE		"pg_stat/insider_guard.seeds"
 #define IG_SEEDS_MAGIC		0x49475331	/* "IGS1" */

@@ -29,8 +29,10 @@
  * peers' one the user's peer limit comes from -- is at most one bin above
  * the lowest one noted in force in the current 7-day period and the one
  * before (ig_rise_high; the series keeps those, IgRise): a limit grows at
- * most 2 times in 7 days.  Feeding notes the own p99; whoever computes a
- * peer limit notes the peers' (ig_rise_take).
+ * most 2 times in 7 days.  Whoever computes limits notes the p99s in
+ * force (ig_rise_take), and a cold start's (ig_rise_floor); a side that
+ * noted nothing may be held by the other side's notes (the limit in force
+ * before came from there).
  *
  * Removal.  A window seeded again is first taken out (ig_hist_remove):
  * its weight now is its weight when added brought forward by the same
@@ -336,12 +338,7 @@ ig_hist_feed(IgHistogram *hist, int64 window_end, uint64 rows, int64 cap,
 		return false;
 	if (cap >= 0 && rows > (uint64) cap)
 		rows = (uint64) cap;
-	if (!ig_hist_add(hist, window_end, rows))
-		return false;
-	/* the own p99 in force from now on, as far as it may rise */
-	ig_rise_take(hist, IG_RISE_OWN,
-				 ig_hist_quantile(hist, IG_HIGH_QUANTILE), window_end);
-	return true;
+	return ig_hist_add(hist, window_end, rows);
 }
 
 /* the 7-day period of a time, modulo 2^16 */
@@ -378,20 +375,29 @@ rise_roll(IgRise *rise, int64 now)
 /*
  * The p99 in force on one side of a series: "high" (a p99, 0 for none),
  * but no more than one bin above the lowest p99 noted in force on that
- * side in this 7-day period and the one before.  Bins are at most 2 times
- * apart (a unit test checks), so whatever the history does, a limit in
- * force is at most 2 times what it was at any time in the 7 days before:
- * reading at the limit every window buys no more than that.  Nothing
- * noted yet: "high" as it is.
+ * side in this 7-day period and the one before -- or, with "fallback",
+ * while that side noted nothing, on the other side: the limit in force
+ * before came from there (a "both" rule's peer limit that becomes usable
+ * starts from its own, a "self" rule's own limit from the peers' it used
+ * meanwhile).  After a cold start ig_rise_floor noted both sides.  Bins
+ * are at most 2 times apart (a unit test checks), so whatever the history
+ * does, a limit in force is at most 2 times what it was at any time in
+ * the 7 days before: reading at the limit every window buys no more than
+ * that.  Nothing noted: "high" as it is.
  */
 uint64
-ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now)
+ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now,
+			 bool fallback)
 {
 	IgRise		rise = hist->rise;
 	int			lowest = 0;
 	int			bound;
 
-	if (high == 0 || rise.last[side] == 0)
+	if (high == 0)
+		return high;
+	if (rise.last[side] == 0 && fallback)
+		side = 1 - side;		/* the limit in force before came from there */
+	if (rise.last[side] == 0)
 		return high;
 	rise_roll(&rise, now);
 	for (int i = 0; i < 2; i++)
@@ -409,10 +415,11 @@ ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now)
  * ig_rise_high, and notes the p99 it returns as in force from now on.
  */
 uint64
-ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now)
+ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now,
+			 bool fallback)
 {
 	IgRise	   *rise = &hist->rise;
-	uint64		in_force = ig_rise_high(hist, side, high, now);
+	uint64		in_force = ig_rise_high(hist, side, high, now, fallback);
 	uint8		noted;
 
 	if (in_force == 0)
@@ -434,8 +441,23 @@ ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now)
 }
 
 /*
+ * Notes, on both sides of a series, the p99 a cold-start limit stands
+ * for ("high": min_rows / factor of the block rule; 0: none) while
+ * neither side has a usable limit: the first limit from history then
+ * starts a bin above it, not at factor times the history.
+ */
+void
+ig_rise_floor(IgHistogram *hist, uint64 high, int64 now)
+{
+	if (high == 0)
+		return;
+	for (int side = 0; side < IG_RISE_SIDES; side++)
+		ig_rise_take(hist, side, high, now, false);
+}
+
+/*
  * Forgets how the limits of a series rose: what was seeded into it by a
- * DBA is taken as given, the p99 it gives noted from the next window on.
+ * DBA is taken as given, the p99 it gives noted when next in force.
  */
 void
 ig_rise_reset(IgHistogram *hist)
@@ -466,7 +488,7 @@ ig_hist_cap(const IgHistogram *own, int64 limit, int64 peer_high, int64 now)
 	if (ig_hist_usable(own))
 		high = (int64) ig_rise_high(own, IG_RISE_OWN,
 									ig_hist_quantile(own, IG_HIGH_QUANTILE),
-									now);
+									now, true);
 	else if (peer_high >= 0)
 		high = peer_high;
 	else
@@ -628,7 +650,7 @@ ig_limit_own(const IgHistogram *own, double factor, int64 min_rows,
 		return IG_NO_LIMIT;
 	return ig_limit_of(ig_rise_high(own, IG_RISE_OWN,
 									ig_hist_quantile(own, IG_HIGH_QUANTILE),
-									now),
+									now, true),
 					   factor, min_rows);
 }
 

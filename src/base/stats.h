@@ -116,9 +116,10 @@ extern double ig_hist_total(const IgHistogram *hist, int64 now);
 extern uint64 ig_hist_quantile(const IgHistogram *hist, double q);
 
 extern uint64 ig_rise_high(const IgHistogram *hist, int side, uint64 high,
-						   int64 now);
+						   int64 now, bool fallback);
 extern uint64 ig_rise_take(IgHistogram *hist, int side, uint64 high,
-						   int64 now);
+						   int64 now, bool fallback);
+extern void ig_rise_floor(IgHistogram *hist, uint64 high, int64 now);
 extern void ig_rise_reset(IgHistogram *hist);
 
 extern void ig_pool_init(IgHistPool *pool);

@@ -26,8 +26,11 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/timestamp.h"
 
 #include "cache/baseline.h"
 #include "base/guc.h"
@@ -48,6 +51,8 @@ typedef struct IgGroupPool
 	int			kind;
 	uint32		history_gen;	/* ig_history_gen() then */
 	uint32		rules_gen;		/* ig_rules_gen then */
+	int			nmembers;		/* the group's members then, but the user
+								 * (one left out while young may count) */
 	TimestampTz at;				/* the weights are brought to then */
 	IgHistPool	pool;
 } IgGroupPool;
@@ -58,13 +63,15 @@ static IgGroupPool group_pools[IG_GROUP_POOLS];
 static int	next_group_pool = 0;
 
 static IgGroupPool *
-find_group_pool(Oid groupid, Oid relid, int kind, uint32 history_gen)
+find_group_pool(Oid groupid, int nmembers, Oid relid, int kind,
+				uint32 history_gen)
 {
 	for (int i = 0; i < IG_GROUP_POOLS; i++)
 	{
 		IgGroupPool *gp = &group_pools[i];
 
-		if (gp->valid && gp->groupid == groupid && gp->relid == relid &&
+		if (gp->valid && gp->groupid == groupid && gp->nmembers == nmembers &&
+			gp->relid == relid &&
 			gp->kind == kind && gp->history_gen == history_gen &&
 			gp->rules_gen == ig_rules_gen)
 			return gp;
@@ -90,7 +97,8 @@ pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
 	if (own != NULL && ig_history_gen() != own_gen)
 		own = NULL;				/* it may have changed since */
 	if (own != NULL &&
-		(gp = find_group_pool(group->groupid, relid, kind, own_gen)) != NULL)
+		(gp = find_group_pool(group->groupid, group->nmembers, relid, kind,
+							  own_gen)) != NULL)
 	{
 		*pool = gp->pool;
 		ig_pool_remove(pool, own, gp->at);
@@ -116,6 +124,7 @@ pool_group(IgHistPool *pool, const IgPeerGroup *group, Oid relid, int kind,
 	gp->pool = *pool;
 	ig_pool_add(&gp->pool, own, now);
 	gp->groupid = group->groupid;
+	gp->nmembers = group->nmembers;
 	gp->relid = relid;
 	gp->kind = kind;
 	gp->history_gen = own_gen;
@@ -149,122 +158,271 @@ peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
 	return high;
 }
 
+/* whether a role's series of a relation, hourly or daily, holds a window */
+static bool
+has_read(Oid roleid, Oid relid, bool create)
+{
+	IgSeriesKey key;
+	IgHistogram hist;
+
+	key.dbid = MyDatabaseId;
+	key.roleid = roleid;
+	key.relid = relid;
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+	{
+		key.kind = k;
+		/* the daily one made if missing: novelty rules feed it */
+		if (ig_history_get(&key, &hist, create && k == IG_HIST_DAY) &&
+			hist.windows > 0)
+			return true;
+	}
+	return false;
+}
+
 /*
- * The peers' p99 in force for the user: "high", but no more than its
- * rise allows (ig_rise_high), noted in the user's series in shared memory
- * when that changes what was noted -- about once in 7 days, or when the
- * peers' p99 goes down -- so that every backend caps it alike.
+ * The limit of a list's novelty rules but min_rows, or IG_NO_LIMIT: the
+ * user's own hourly p50 of all tables (at least 0) if the relation is new
+ * to it and to its peers -- no series of theirs of it holds a window --
+ * else none.  Peers of a group joined less than 14 days ago do not count.
  */
 static int64
-peers_in_force(const IgRuleList *list, Oid userid, int kind, IgHistogram *own,
-			   uint64 high, TimestampTz now)
+novelty_limit(const IgRuleList *list, Oid userid, TimestampTz now)
 {
-	IgRise		before = own->rise;
-	uint64		in_force = ig_rise_take(own, IG_RISE_PEERS, high, now);
+	IgSeriesKey key;
+	IgHistogram all_hours;
 
-	if (memcmp(&before, &own->rise, sizeof(IgRise)) != 0)
+	if (has_read(userid, list->relid, true))
+		return IG_NO_LIMIT;
+	for (int g = 0; g < list->npeer_groups; g++)
 	{
-		IgSeriesKey key;
+		const IgPeerGroup *group = &list->peer_groups[g];
 
-		key.dbid = MyDatabaseId;
-		key.roleid = userid;
-		key.relid = list->relid;
-		key.kind = kind;
-		ig_history_note_peers(&key, high, now);
+		if (group->counts_from > now)
+			continue;			/* a membership younger than 14 days */
+		for (int m = 0; m < group->nmembers; m++)
+			if (has_read(group->members[m], list->relid, false))
+				return IG_NO_LIMIT;
 	}
-	return (int64) in_force;
+	key.dbid = MyDatabaseId;
+	key.roleid = userid;
+	key.relid = InvalidOid;
+	key.kind = IG_HIST_HOUR;
+	if (!ig_history_get(&key, &all_hours, false))
+		return 0;
+	return (int64) ig_hist_quantile(&all_hours, IG_TYPICAL_QUANTILE);
+}
+
+/*
+ * What the limits of one kind come from for the user: the p99s in force,
+ * noted in its series (ig_rise_take) as they are taken.
+ */
+typedef struct IgKindState
+{
+	bool		have_own;
+	IgHistogram own;			/* the user's series (a copy) */
+	uint64		own_raw;		/* own p99, if usable; else 0 */
+	bool		own_used;		/* a rule's limit came from it */
+	bool		have_peers;
+	int64		peer_raw;		/* the peers' p99, or -1 */
+	bool		peers_used;		/* a rule's limit came from it */
+	bool		peers_fallback; /* from a "both" rule, whose limit was its
+								 * own before the peers' was usable */
+	int64		peer_high;		/* the peers' p99 in force, or -1 */
+	uint64		floor;			/* p99 a cold-start limit stands for, or 0 */
+	int64		cap;			/* the lowest limit in force */
+} IgKindState;
+
+/* The user's own side of a kind: its series, and its p99 if usable. */
+static void
+read_own(IgKindState *ks, const IgRuleList *list, Oid userid, int kind)
+{
+	IgSeriesKey key;
+
+	key.dbid = MyDatabaseId;
+	key.roleid = userid;
+	key.relid = list->relid;
+	key.kind = kind;
+	/* made if missing, so that the baselines view shows it */
+	ig_history_get(&key, &ks->own, true);
+	ks->own_raw = ig_hist_usable(&ks->own) ?
+		ig_hist_quantile(&ks->own, IG_HIGH_QUANTILE) : 0;
+	ks->have_own = true;
+}
+
+/*
+ * Notes in force what the limits of a kind came from -- the own p99, the
+ * peers', a cold start's -- in the user's series, and writes the notes
+ * to shared memory if that changed anything (about once in 7 days, or
+ * when a limit goes down): the same notes, made on the series as it is
+ * there, so that every backend caps the limits alike.
+ */
+static void
+note_rise(IgKindState *ks, const IgRuleList *list, Oid userid, int kind,
+		  TimestampTz now)
+{
+	IgRise		before = ks->own.rise;
+	uint64		own_high = ks->own_used ? ks->own_raw : 0;
+	int64		peer_high = ks->peers_used ? ks->peer_raw : -1;
+	IgSeriesKey key;
+
+	ig_rise_take(&ks->own, IG_RISE_OWN, own_high, now, true);
+	if (peer_high >= 0)
+		ig_rise_take(&ks->own, IG_RISE_PEERS, (uint64) peer_high, now,
+					 ks->peers_fallback);
+	ig_rise_floor(&ks->own, ks->floor, now);
+	if (memcmp(&before, &ks->own.rise, sizeof(IgRise)) == 0)
+		return;
+	key.dbid = MyDatabaseId;
+	key.roleid = userid;
+	key.relid = list->relid;
+	key.kind = kind;
+	ig_history_note_rise(&key, own_high, peer_high, ks->peers_fallback,
+						 ks->floor, now);
 }
 
 /*
  * Computes the limit of every baseline rule of a list for the user, and
  * the lowest limit per kind (which caps the windows the user's history is
- * fed).  Reads the history: takes its lock (shared), a few times.
+ * fed).  Reads the history: takes its lock (shared), a few times; and
+ * exclusive when a limit's rise is to be noted.
  */
 void
 ig_baseline_compute(IgRuleList *list, Oid userid)
 {
 	uint32		generation = ig_history_gen();
 	TimestampTz now = ig_now();
-	IgHistogram own[IG_HIST_KINDS];
-	bool		have_own[IG_HIST_KINDS] = {false};
-	bool		have_peers[IG_HIST_KINDS] = {false};
-	int64		peers_high[IG_HIST_KINDS];
-	int64		cap[IG_HIST_KINDS];
+	IgKindState kinds[IG_HIST_KINDS];
+	int64		novel = IG_NO_LIMIT;
+	bool		have_novel = false;
 
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 	{
-		cap[k] = IG_NO_LIMIT;
-		peers_high[k] = -1;
+		kinds[k].have_own = false;
+		kinds[k].own_used = false;
+		kinds[k].have_peers = false;
+		kinds[k].peers_used = false;
+		kinds[k].peers_fallback = false;
+		kinds[k].peer_raw = -1;
+		kinds[k].peer_high = -1;
+		kinds[k].floor = 0;
+		kinds[k].cap = IG_NO_LIMIT;
 	}
-	/* computed again when the first group left out for now counts */
-	list->young_until = 0;
+	/* computed again when the first group or peer left out for now counts */
+	list->recompute_at = 0;
 	for (int g = 0; g < list->npeer_groups; g++)
 	{
-		TimestampTz from = list->peer_groups[g].counts_from;
+		TimestampTz when[2] = {list->peer_groups[g].counts_from,
+		list->peer_groups[g].members_from};
 
-		if (from > now && (list->young_until == 0 || from < list->young_until))
-			list->young_until = from;
+		for (int w = 0; w < 2; w++)
+			if (when[w] > now &&
+				(list->recompute_at == 0 || when[w] < list->recompute_at))
+				list->recompute_at = when[w];
 	}
 
 	for (int i = 0; i < list->nrules; i++)
 	{
 		IgRule	   *rule = &list->rules[i];
 		int			k = rule->hist_kind;
+		IgKindState *ks = &kinds[k];
 		int64		own_limit = IG_NO_LIMIT;
 		int64		peers = IG_NO_LIMIT;
 		int64		limit;
 
 		if (!rule->baseline)
 			continue;
-		if (!have_own[k])
+		if (rule->novelty)
 		{
-			IgSeriesKey key;
-
-			key.dbid = MyDatabaseId;
-			key.roleid = userid;
-			key.relid = list->relid;
-			key.kind = k;
-			/* made if missing, so that the baselines view shows it */
-			ig_history_get(&key, &own[k], true);
-			have_own[k] = true;
+			/* decided once a list: a relation new to the user and peers */
+			if (!have_novel)
+			{
+				novel = novelty_limit(list, userid, now);
+				have_novel = true;
+			}
+			limit = novel >= 0 ? Max(novel, rule->min_rows) : IG_NO_LIMIT;
+			/* none while it learns; computed again when it has learnt */
+			if (now < rule->since + IG_NOVELTY_LEARNING_US)
+			{
+				limit = IG_NO_LIMIT;
+				if (list->recompute_at == 0 ||
+					rule->since + IG_NOVELTY_LEARNING_US < list->recompute_at)
+					list->recompute_at = rule->since + IG_NOVELTY_LEARNING_US;
+			}
+			rule->cold_start = false;
+			rule->max_rows = limit >= 0 ? Min(limit, IG_RULE_INERT) : IG_RULE_INERT;
+			list->maxes[i] = rule->max_rows;
+			if (limit >= 0 && (ks->cap < 0 || limit < ks->cap))
+				ks->cap = limit;
+			continue;
 		}
-		if (rule->compare_to != IG_COMPARE_PEERS)
-			own_limit = ig_limit_own(&own[k], rule->factor, rule->min_rows,
-									 now);
+		if (!ks->have_own)
+			read_own(ks, list, userid, k);
+		/* each side as far as it may have risen (ig_rise_high) */
+		if (rule->compare_to != IG_COMPARE_PEERS && ks->own_raw > 0)
+		{
+			own_limit = ig_limit_of(ig_rise_high(&ks->own, IG_RISE_OWN,
+												 ks->own_raw, now, true),
+									rule->factor, rule->min_rows);
+			ks->own_used = true;
+		}
 		if ((rule->compare_to != IG_COMPARE_SELF || own_limit < 0) &&
 			list->npeer_groups > 0)
 		{
-			if (!have_peers[k])
+			bool		fallback = rule->compare_to == IG_COMPARE_BOTH;
+
+			if (!ks->have_peers)
 			{
-				peers_high[k] = peer_high(list, k, &own[k], generation, now);
-				have_peers[k] = true;
-				if (peers_high[k] >= 0)
-					peers_high[k] = peers_in_force(list, userid, k, &own[k],
-												   (uint64) peers_high[k], now);
+				ks->peer_raw = peer_high(list, k, &ks->own, generation, now);
+				ks->have_peers = true;
 			}
-			if (peers_high[k] >= 0)
-				peers = ig_limit_of((uint64) peers_high[k], rule->factor,
-									rule->min_rows);
+			if (ks->peer_raw >= 0)
+			{
+				uint64		high = ig_rise_high(&ks->own, IG_RISE_PEERS,
+												(uint64) ks->peer_raw, now,
+												fallback);
+
+				peers = ig_limit_of(high, rule->factor, rule->min_rows);
+				ks->peers_used = true;
+				ks->peers_fallback |= fallback;
+				ks->peer_high = Max(ks->peer_high, (int64) high);
+			}
 		}
 		limit = ig_limit_combine(rule->compare_to, own_limit, peers);
 		/* the cold-start limit, which caps the history's windows as any */
 		rule->cold_start = limit < 0 && rule->block;
 		if (rule->cold_start)
+		{
+			uint64		stands_for = (uint64) Max(floor(rule->min_rows / rule->factor), 1);
+
 			limit = rule->min_rows;
+			/* and holds the first limit from history: the lowest */
+			if (ks->floor == 0 || stands_for < ks->floor)
+				ks->floor = stands_for;
+		}
 		rule->max_rows = limit >= 0 ? Min(limit, IG_RULE_INERT) : IG_RULE_INERT;
 		list->maxes[i] = rule->max_rows;
-		if (limit >= 0 && (cap[k] < 0 || limit < cap[k]))
-			cap[k] = limit;
+		if (limit >= 0 && (ks->cap < 0 || limit < ks->cap))
+			ks->cap = limit;
 	}
 	/* the memo's room before the nearest limit was of the old limits */
 	list->memo.valid = false;
-	/*
-	 * and no more than a bin above the p99 the limits come from (the own,
-	 * or before it is usable the peers'): no fast training
-	 */
 	for (int k = 0; k < IG_HIST_KINDS; k++)
-		list->hist_cap[k] = have_own[k] ?
-			ig_hist_cap(&own[k], cap[k], peers_high[k], now) : cap[k];
+	{
+		IgKindState *ks = &kinds[k];
+
+		if (!ks->have_own)
+		{
+			list->hist_cap[k] = ks->cap;
+			continue;
+		}
+		note_rise(ks, list, userid, k, now);
+
+		/*
+		 * and no more than a bin above the p99 the limits come from (the
+		 * own, or before it is usable the peers'): no fast training
+		 */
+		list->hist_cap[k] = ig_hist_cap(&ks->own, ks->cap, ks->peer_high, now);
+	}
 	list->hist_gen = generation;
 }
 
@@ -401,6 +559,8 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 	bool		covered = false;
 	bool		own_side = false;
 	bool		cold_start = false;
+	bool		read_before = false;
+	TimestampTz learning_until = 0;
 	IgLimitProgress progress;
 	char	   *reason;
 
@@ -439,6 +599,15 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 
 				if (!rule->baseline || rule->hist_kind != series->key.kind)
 					continue;
+				if (rule->novelty && rule->max_rows >= IG_RULE_INERT)
+				{
+					/* no limit: learning, or not new */
+					if (now < rule->since + IG_NOVELTY_LEARNING_US)
+						learning_until = rule->since + IG_NOVELTY_LEARNING_US;
+					else
+						read_before = true;
+					continue;
+				}
 				covered = true;
 				own_side |= rule->compare_to != IG_COMPARE_PEERS;
 				if (rule->max_rows >= IG_RULE_INERT)
@@ -460,7 +629,13 @@ ig_baseline_describe(const IgSeriesCopy *series, IgBaselineView *view)
 		return;
 	if (!covered)
 	{
-		view->no_limit_reason = pstrdup("no baseline rule");
+		view->no_limit_reason =
+			learning_until != 0 ?
+			psprintf("novelty rule learning until %s",
+					 timestamptz_to_str(learning_until)) :
+			pstrdup(read_before ?
+					"read before by the role or a peer (novelty rule)" :
+					"no baseline rule");
 		return;
 	}
 	progress.windows = hist->windows;

@@ -64,7 +64,7 @@ static inline bool
 ig_baseline_stale(const IgRuleList *list, uint32 generation)
 {
 	return list->hist_gen != generation ||
-		(unlikely(list->young_until != 0) && ig_now() >= list->young_until);
+		(unlikely(list->recompute_at != 0) && ig_now() >= list->recompute_at);
 }
 
 /*

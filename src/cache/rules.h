@@ -49,7 +49,19 @@ typedef struct IgRule
 	int64		min_rows;
 	bool		cold_start;		/* max_rows is the cold-start limit: a block
 								 * rule with no usable limit from history */
+	bool		novelty;		/* a novelty rule (a baseline rule of
+								 * compare_to 'novelty'): one a day on each
+								 * table new to the user and its peers */
+	TimestampTz since;			/* a novelty rule's created_at: it learns
+								 * for IG_NOVELTY_LEARNING_US first */
 } IgRule;
+
+/*
+ * A novelty rule learns which tables its roles and their peers read for a
+ * week (the per-table history it needs is kept from when it exists)
+ * before a table can be new.
+ */
+#define IG_NOVELTY_LEARNING_US	(7 * USECS_PER_DAY)
 
 /* A peer group a user belongs to directly, and its other members. */
 typedef struct IgPeerGroup
@@ -60,6 +72,9 @@ typedef struct IgPeerGroup
 	TimestampTz counts_from;	/* 0, or when the user's membership is 14
 								 * days old: until then the group raises
 								 * none of its limits */
+	TimestampTz members_from;	/* 0, or when the first member left out of
+								 * members (its membership younger than 14
+								 * days) counts */
 } IgPeerGroup;
 
 /* The rules covering the session user for one relation (or all tables). */
@@ -87,8 +102,9 @@ typedef struct IgRuleList
 	int64		hist_cap[IG_HIST_KINDS];	/* the most a window may feed */
 	int			npeer_groups;	/* the user's peer groups */
 	IgPeerGroup *peer_groups;
-	TimestampTz young_until;	/* 0, or when a peer group left out of the
-								 * limits for a young membership counts:
+	TimestampTz recompute_at;	/* 0, or when a peer group left out of the
+								 * limits for a young membership counts, or
+								 * a novelty rule ends its learning week:
 								 * they are computed again then */
 	uint32		names_gen;		/* ig_names_gen when its names were looked
 								 * up (0: never) */

@@ -148,7 +148,10 @@ read_baseline_rules(Snapshot snapshot, IgRuleBuf *buf)
 	{
 		IgRule	   *rule = ig_rules_baseline_row(slot, IG_ANY_ROLE, buf);
 
-		if (rule != NULL)
+		/* a novelty rule's limit comes from the all-tables hourly p50 */
+		if (rule != NULL && rule->novelty)
+			add_hist_key(InvalidOid, IG_HIST_HOUR);
+		else if (rule != NULL)
 			add_hist_key(rule->relid, rule->hist_kind);
 	}
 	table_endscan(scan);

@@ -59,7 +59,8 @@ typedef struct IgRuleTables
 								 * covers anybody */
 	/* behavioural baselines: absent before version 0.2.0 of the extension */
 	Oid			baseline_rules;
-	Oid			baseline_role_index;	/* baseline_rules_role_table_per, or
+	Oid			baseline_role_index;	/* baseline_rules_role_table_per_kind
+										 * (before 0.4.0 without _kind), or
 										 * InvalidOid */
 	Oid			baseline_table_index;	/* baseline_rules_table, or
 										 * InvalidOid */

@@ -360,6 +360,11 @@ ig_rules_load(void)
 					ig_rules_find_index(rel, source.nspid,
 										IG_BASELINE_ROLE_INDEX_NAME,
 										Anum_baseline_role);
+				if (!OidIsValid(tables->baseline_role_index))
+					tables->baseline_role_index =
+						ig_rules_find_index(rel, source.nspid,
+											IG_BASELINE_ROLE_INDEX_NAME_0_3,
+											Anum_baseline_role);
 				tables->baseline_table_index =
 					ig_rules_find_index(rel, source.nspid,
 										IG_BASELINE_TABLE_INDEX_NAME,

@@ -62,6 +62,10 @@ typedef struct IgUserMatch
 	IgPeerGroup *peer_groups;
 	HTAB	   *history_lists;	/* lists of relations no rule of its names,
 								 * made as they are read (NULL if none) */
+	int			nnovelty;		/* its novelty rules, which apply to every */
+	IgRule	   *novelty;		/* table: copied into each list */
+	int			ngroups;		/* its peer groups (peer_groups), for the
+								 * novelty rules of lists made later */
 } IgUserMatch;
 
 /* an entry of IgUserMatch.history_lists */
@@ -299,6 +303,45 @@ user_rules_from_index(Oid userid, bool unwatched, IgRuleBuf *buf)
 	}
 }
 
+/*
+ * Adds a rule to a list being made, whose arrays have room at the end; a
+ * novelty rule is copied as the list's relation's own.
+ */
+static void
+list_add_rule(IgRuleList *list, const IgRule *rule)
+{
+	int			i = list->nrules++;
+
+	list->rules[i] = *rule;
+	if (rule->novelty)
+		list->rules[i].relid = list->relid;
+	list->rings[i] = rule->window;
+	list->lengths[i] = rule->per;
+	list->maxes[i] = rule->max_rows;
+	list->blocks[i] = rule->block;
+	list->any_block |= rule->block;
+	list->longest = Max(list->longest, rule->per);
+	if (rule->baseline)
+	{
+		list->nbaseline++;
+		list->hist_wanted |= (1 << rule->hist_kind);
+	}
+}
+
+/* The rest of a list made for a user in these peer groups. */
+static void
+list_finish(IgRuleList *list, int ngroups, IgPeerGroup *groups)
+{
+	list->pin_span = list->longest +
+		Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
+	list->memo.valid = false;
+	list->hist_gen = 0;			/* baseline limits not computed yet */
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+		list->hist_cap[k] = IG_NO_LIMIT;
+	list->npeer_groups = ngroups;
+	list->peer_groups = groups;
+}
+
 /* Orders rules by relation, then id. */
 static int
 compare_rules(const void *a, const void *b)
@@ -332,6 +375,9 @@ match_rules(Oid userid)
 	IgPeerGroup *groups = NULL;
 	int			ngroups = 0;
 	int			nkeys;
+	IgRule	   *novelty = NULL;
+	int			nnovelty = 0;
+	bool		need_all;
 
 	/* a backend that saw very many users starts over */
 	if (hash_get_num_entries(matches.by_user) >= IG_MAX_USER_MATCHES)
@@ -363,10 +409,30 @@ match_rules(Oid userid)
 		user_rules_from_all(userid, unwatched, &buf);
 	}
 
+	/* novelty rules apply to every table: set aside, copied into each list */
+	for (int i = 0, kept = 0; i < buf.nrules; i++)
+	{
+		if (buf.rules[i].novelty)
+		{
+			if (novelty == NULL)
+				novelty = MemoryContextAlloc(matches.cxt,
+											 sizeof(IgRule) * buf.nrules);
+			novelty[nnovelty++] = buf.rules[i];
+		}
+		else
+			buf.rules[kept++] = buf.rules[i];
+		if (i == buf.nrules - 1)
+			buf.nrules = kept;
+	}
+
 	/* one list per relation, by relid; in each, the rules by id */
 	qsort(buf.rules, buf.nrules, sizeof(IgRule), compare_rules);
 	for (int i = 0; i < buf.nrules; i++)
 		nlists += (i == 0 || buf.rules[i].relid != buf.rules[i - 1].relid);
+	/* a novelty rule's limit needs the user's all-tables hourly history */
+	need_all = nnovelty > 0 &&
+		(buf.nrules == 0 || OidIsValid(buf.rules[0].relid));
+	nlists += need_all;
 	if (tables->baselines_present)
 	{
 		ig_rules_read_peer_groups();
@@ -381,66 +447,53 @@ match_rules(Oid userid)
 	nkeys = ngroups > 0 && ig_rules_all.loaded ? hk->count : 0;
 	if (nlists > 0 || nkeys > 0)
 	{
-		int			nrules = Max(buf.nrules, 1);
-		IgRule	   *copies = MemoryContextAlloc(matches.cxt, sizeof(IgRule) * nrules);
-		int		   *rings = MemoryContextAlloc(matches.cxt, sizeof(int) * nrules);
-		int64	   *lengths = MemoryContextAlloc(matches.cxt, sizeof(int64) * nrules);
-		int64	   *maxes = MemoryContextAlloc(matches.cxt, sizeof(int64) * nrules);
-		bool	   *blocks = MemoryContextAlloc(matches.cxt, sizeof(bool) * nrules);
+		/* room for each list's rules, and the novelty rules in each */
+		int			nslots = buf.nrules + nnovelty * (nlists + nkeys) + 1;
+		IgRule	   *copies = MemoryContextAlloc(matches.cxt, sizeof(IgRule) * nslots);
+		int		   *rings = MemoryContextAlloc(matches.cxt, sizeof(int) * nslots);
+		int64	   *lengths = MemoryContextAlloc(matches.cxt, sizeof(int64) * nslots);
+		int64	   *maxes = MemoryContextAlloc(matches.cxt, sizeof(int64) * nslots);
+		bool	   *blocks = MemoryContextAlloc(matches.cxt, sizeof(bool) * nslots);
 		int			r = 0;
 		int			h = 0;
+		int			c = 0;
 
 		/* the rules (by relid) and the history keys (by relid), merged */
 		lists = MemoryContextAlloc(matches.cxt,
 								   sizeof(IgRuleList) * (nlists + nkeys));
 		nlists = 0;
-		while (r < buf.nrules || h < nkeys)
+		while (r < buf.nrules || h < nkeys || need_all)
 		{
 			IgRuleList *list = &lists[nlists++];
 			Oid			relid;
 
-			if (h == nkeys ||
-				(r < buf.nrules && buf.rules[r].relid <= hk->keys[h].relid))
+			if (need_all)
+				relid = InvalidOid;
+			else if (h == nkeys ||
+					 (r < buf.nrules && buf.rules[r].relid <= hk->keys[h].relid))
 				relid = buf.rules[r].relid;
 			else
 				relid = hk->keys[h].relid;
+			need_all = false;
 			memset(list, 0, sizeof(IgRuleList));
 			list->relid = relid;
-			list->rules = &copies[Min(r, nrules - 1)];
-			list->rings = &rings[Min(r, nrules - 1)];
-			list->lengths = &lengths[Min(r, nrules - 1)];
-			list->maxes = &maxes[Min(r, nrules - 1)];
-			list->blocks = &blocks[Min(r, nrules - 1)];
+			list->rules = &copies[c];
+			list->rings = &rings[c];
+			list->lengths = &lengths[c];
+			list->maxes = &maxes[c];
+			list->blocks = &blocks[c];
 			for (; r < buf.nrules && buf.rules[r].relid == relid; r++)
-			{
-				const IgRule *rule = &buf.rules[r];
-
-				copies[r] = *rule;
-				rings[r] = rule->window;
-				lengths[r] = rule->per;
-				maxes[r] = rule->max_rows;
-				blocks[r] = rule->block;
-				list->nrules++;
-				list->any_block |= rule->block;
-				list->longest = Max(list->longest, rule->per);
-				if (rule->baseline)
-				{
-					list->nbaseline++;
-					list->hist_wanted |= (1 << rule->hist_kind);
-				}
-			}
+				list_add_rule(list, &buf.rules[r]);
+			if (OidIsValid(relid))
+				for (int n = 0; n < nnovelty; n++)
+					list_add_rule(list, &novelty[n]);
+			else if (nnovelty > 0)
+				list->hist_wanted |= (1 << IG_HIST_HOUR);
+			c += list->nrules;
 			if (h < nkeys && hk->keys[h].relid == relid)
 				list->hist_wanted |= hk->keys[h++].kinds;
 			list->history_known = ngroups == 0 || ig_rules_all.loaded;
-
-			list->pin_span = list->longest +
-				Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
-			list->memo.valid = false;
-			list->hist_gen = 0; /* baseline limits not computed yet */
-			for (int k = 0; k < IG_HIST_KINDS; k++)
-				list->hist_cap[k] = IG_NO_LIMIT;
-			list->npeer_groups = ngroups;
-			list->peer_groups = groups;
+			list_finish(list, ngroups, groups);
 		}
 	}
 	pfree(buf.rules);
@@ -451,8 +504,11 @@ match_rules(Oid userid)
 	match->npeer_groups = ig_rules_all.loaded ? 0 : ngroups;
 	match->peer_groups = groups;
 	match->history_lists = NULL;
+	match->nnovelty = nnovelty;
+	match->novelty = novelty;
+	match->ngroups = ngroups;
 	/* a peer's statements must look up the history of what they read */
-	match->covered = nlists > 0 || match->npeer_groups > 0;
+	match->covered = nlists > 0 || match->npeer_groups > 0 || nnovelty > 0;
 	return match;
 }
 
@@ -576,18 +632,23 @@ history_list(IgUserMatch *match, Oid relid)
 		return NULL;			/* asked again by the next statement */
 	entry = hash_search(match->history_lists, &relid, HASH_ENTER, &found);
 	entry->list = NULL;
-	if (kinds != 0)
+	if (kinds != 0 || match->nnovelty > 0)
 	{
 		IgRuleList *list = MemoryContextAllocZero(matches.cxt, sizeof(IgRuleList));
+		int			n = Max(match->nnovelty, 1);
 
 		list->relid = relid;
-		list->hist_wanted = kinds;
+		list->rules = MemoryContextAlloc(matches.cxt, sizeof(IgRule) * n);
+		list->rings = MemoryContextAlloc(matches.cxt, sizeof(int) * n);
+		list->lengths = MemoryContextAlloc(matches.cxt, sizeof(int64) * n);
+		list->maxes = MemoryContextAlloc(matches.cxt, sizeof(int64) * n);
+		list->blocks = MemoryContextAlloc(matches.cxt, sizeof(bool) * n);
+		/* the novelty rules, as if they named this relation */
+		for (int i = 0; i < match->nnovelty; i++)
+			list_add_rule(list, &match->novelty[i]);
+		list->hist_wanted |= kinds;
 		list->history_known = true;
-		list->pin_span = 2 * USECS_PER_SEC;
-		for (int k = 0; k < IG_HIST_KINDS; k++)
-			list->hist_cap[k] = IG_NO_LIMIT;
-		list->npeer_groups = match->npeer_groups;
-		list->peer_groups = match->peer_groups;
+		list_finish(list, match->ngroups, match->peer_groups);
 		entry->list = list;
 	}
 	return entry->list;
@@ -640,7 +701,7 @@ ig_rules_for_relation(Oid userid, Oid relid)
 		else
 			hi = mid - 1;
 	}
-	if (match->npeer_groups > 0)
+	if (match->npeer_groups > 0 || match->nnovelty > 0)
 		return history_list(match, relid);
 	return NULL;
 }

@@ -84,7 +84,8 @@ static const IgRuleColumn baseline_columns[] = {
 	{Anum_baseline_factor, FLOAT8OID},
 	{Anum_baseline_min_rows, INT8OID},
 	{Anum_baseline_compare_to, TEXTOID},
-	{Anum_baseline_action, TEXTOID}
+	{Anum_baseline_action, TEXTOID},
+	{Anum_baseline_created_at, TIMESTAMPTZOID}
 };
 
 static const IgRuleColumn peer_group_columns[] = {
@@ -239,6 +240,15 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	compare_to = values[Anum_baseline_compare_to - 1];
 	rule->compare_to = text_is(compare_to, "peers") ? IG_COMPARE_PEERS :
 		text_is(compare_to, "both") ? IG_COMPARE_BOTH : IG_COMPARE_SELF;
+	/* a novelty rule: per day, on every table (matching copies it) */
+	rule->novelty = text_is(compare_to, "novelty");
+	if (rule->novelty)
+	{
+		rule->since = DatumGetTimestampTz(values[Anum_baseline_created_at - 1]);
+		rule->relid = InvalidOid;
+		rule->hist_kind = IG_HIST_DAY;
+		rule->per = USECS_PER_DAY;
+	}
 	rule->block = text_is(values[Anum_baseline_action - 1], "block");
 	rule->baseline = true;
 	rule->max_rows = IG_RULE_INERT;

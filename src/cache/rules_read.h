@@ -45,7 +45,8 @@ typedef enum IgRuleTable
 #define Anum_baseline_min_rows	6
 #define Anum_baseline_compare_to 7
 #define Anum_baseline_action	8
-#define Natts_baseline_min		8
+#define Anum_baseline_created_at 9
+#define Natts_baseline_min		9
 
 /* attribute numbers of insider_guard.thresholds */
 #define Anum_threshold_id		1
@@ -62,7 +63,9 @@ typedef enum IgRuleTable
  * first column is COALESCE(table_name::oid, 0).
  */
 #define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
-#define IG_BASELINE_ROLE_INDEX_NAME "baseline_rules_role_table_per"
+#define IG_BASELINE_ROLE_INDEX_NAME "baseline_rules_role_table_per_kind"
+/* its name before 0.4.0, which told novelty rules apart */
+#define IG_BASELINE_ROLE_INDEX_NAME_0_3 "baseline_rules_role_table_per"
 #define IG_BASELINE_TABLE_INDEX_NAME "baseline_rules_table"
 
 

@@ -278,11 +278,15 @@ user_peer_groups(Oid userid, int *count)
 }
 
 /*
- * The members of a peer group but the user, ordered, each once, in cxt.
- * Catalog access, unless ig_rules_find_group_roles read the memberships.
+ * The members of a peer group but the user, ordered, each once, in cxt,
+ * but for those whose membership is younger than 14 days: they are no
+ * one's peers yet (*members_from: when the first of them counts; 0 if
+ * none).  Catalog access, unless ig_rules_find_group_roles read the
+ * memberships.
  */
 static Oid *
-peer_group_others(Oid groupid, Oid userid, MemoryContext cxt, int *count)
+peer_group_others(Oid groupid, Oid userid, MemoryContext cxt, int *count,
+				  TimestampTz *members_from)
 {
 	const IgPeerMemberships *pm = &peer_memberships;
 	Oid		   *others;
@@ -314,6 +318,25 @@ peer_group_others(Oid groupid, Oid userid, MemoryContext cxt, int *count)
 		ReleaseSysCacheList(members);
 	}
 	*count = sort_unique_oids(others, nothers);
+
+	/* a member joined less than 14 days ago raises no one's limit */
+	*members_from = 0;
+	{
+		TimestampTz now = ig_now();
+		int			kept = 0;
+
+		for (int i = 0; i < *count; i++)
+		{
+			TimestampTz from = ig_history_membership_counts_from(groupid,
+																 others[i], now);
+
+			if (from == 0)
+				others[kept++] = others[i];
+			else if (*members_from == 0 || from < *members_from)
+				*members_from = from;
+		}
+		*count = kept;
+	}
 	return others;
 }
 
@@ -341,7 +364,8 @@ ig_rules_find_peer_groups(Oid userid, MemoryContext cxt, int *count)
 	{
 		groups[g].groupid = mine[g];
 		groups[g].members = peer_group_others(mine[g], userid, cxt,
-											  &groups[g].nmembers);
+											  &groups[g].nmembers,
+											  &groups[g].members_from);
 		groups[g].counts_from = ig_history_membership_counts_from(mine[g], userid,
 																  ig_now());
 	}

@@ -245,6 +245,7 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->block = block;
 	brk->stopped = block;
 	brk->baseline = rule->baseline;
+	brk->novelty = rule->novelty;
 	brk->catalog_ok = catalog_ok;
 	brk->parallel_query = parallel_query;
 	brk->key_relid = rule->relid;
@@ -431,6 +432,7 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 					ig_log_quote(role), ig_log_quote(table ? table : "?")),
 			 record ?
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
+						   rule->novelty ? "Novelty rule" :
 						   rule->baseline ? "Baseline rule" : "Threshold",
 						   (long long) rule->id, (long long) rule->max_rows,
 						   (long long) (rule->per / USECS_PER_SEC),
@@ -438,6 +440,7 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 						   (long long) brk->statement_rows,
 						   (long long) reserved, (long long) id) :
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, and the %lld left are reserved by other running statements of the role: not a violation, not recorded.",
+						   rule->novelty ? "Novelty rule" :
 						   rule->baseline ? "Baseline rule" : "Threshold",
 						   (long long) rule->id, (long long) rule->max_rows,
 						   (long long) (rule->per / USECS_PER_SEC),

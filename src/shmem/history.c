@@ -304,12 +304,16 @@ ig_history_feed(const IgSeriesKey *key, int64 window_end, uint64 rows,
 }
 
 /*
- * Notes in a key's series the peers' p99 that a backend found in force
- * (ig_rise_take), if the series is there: how fast the user's peer limit
- * may rise.  Changes no limit in force: the generation stays.
+ * Notes in a key's series, if it is there, the p99s a backend found in
+ * force (ig_rise_take: the own p99 if a limit came from it, else 0; the
+ * peers', or -1, held by the own notes with peers_fallback)
+ * and the p99 a cold start stands for (ig_rise_floor; 0: none), as the
+ * backend noted them in its copy: how fast the user's limits may rise.
+ * Changes no limit in force: the generation stays.
  */
 void
-ig_history_note_peers(const IgSeriesKey *key, uint64 high, TimestampTz now)
+ig_history_note_rise(const IgSeriesKey *key, uint64 own_high, int64 peer_high,
+					 bool peers_fallback, uint64 floor_high, TimestampTz now)
 {
 	IgSeriesEntry *entry;
 
@@ -317,7 +321,11 @@ ig_history_note_peers(const IgSeriesKey *key, uint64 high, TimestampTz now)
 	entry = hash_search(ig_series_index, key, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
-		ig_rise_take(&entry->hist, IG_RISE_PEERS, high, now);
+		ig_rise_take(&entry->hist, IG_RISE_OWN, own_high, now, true);
+		if (peer_high >= 0)
+			ig_rise_take(&entry->hist, IG_RISE_PEERS, (uint64) peer_high, now,
+						 peers_fallback);
+		ig_rise_floor(&entry->hist, floor_high, now);
 		ig_history_mark_dirty();
 	}
 	LWLockRelease(ig_history->lock);

@@ -71,10 +71,14 @@ extern IgSeedResult ig_history_seed(const IgSeriesKey *key,
 
 extern void ig_history_note_membership(Oid groupid, Oid member,
 									   TimestampTz now);
+extern void ig_history_members_lost(void);
+extern bool ig_history_members_load(const char *data, Size len,
+									const char *path);
 extern TimestampTz ig_history_membership_counts_from(Oid groupid, Oid member,
 													 TimestampTz now);
-extern void ig_history_note_peers(const IgSeriesKey *key, uint64 high,
-								  TimestampTz now);
+extern void ig_history_note_rise(const IgSeriesKey *key, uint64 own_high,
+								 int64 peer_high, bool peers_fallback,
+								 uint64 floor_high, TimestampTz now);
 extern void ig_history_seeds_start(void);
 extern bool ig_history_get(const IgSeriesKey *key, IgHistogram *hist,
 						   bool create);

@@ -6,8 +6,7 @@
  *		postmaster at a clean shutdown, and that the postmaster loads at
  *		start (persist.c does the header, checksum and atomic rename).
  *
- * The body is a head, then one record per series, then the young role
- * memberships (history_members.c).  Each record holds the
+ * The body is a head, then one record per series.  Each record holds the
  * series' key, when it was last used, its histogram, and where its own
  * windows begin and its seeded ones end (history_internal.h); the head
  * holds the number of the newest seeded-window record the series reflect,
@@ -49,14 +48,6 @@ typedef struct IgHistoryFileHeadSeeds
 	IgHistoryFileHead head;
 	uint64		seeds_seq;		/* newest seeded-window record reflected */
 } IgHistoryFileHeadSeeds;
-
-/* after the records: the young memberships (history_members.c) */
-typedef struct IgYoungFileHead
-{
-	uint32		count;
-	uint32		zero;
-	TimestampTz overflow_until;
-} IgYoungFileHead;
 
 typedef struct IgSeriesRecord
 {
@@ -104,10 +95,22 @@ StaticAssertDecl(sizeof(IgSeriesRecordNoRise) == 216 &&
 				 sizeof(IgSeriesRecordLegacy) == 200,
 				 "record layouts of earlier builds");
 
-/* a histogram of those builds, with nothing noted of how limits rose */
+/*
+ * A record of those builds in the current layout, with nothing noted of
+ * how its limits rose.
+ */
 static void
-histogram_from_norise(IgHistogram *hist, const IgHistogramNoRise *old)
+record_from_norise(IgSeriesRecord *record, const IgSeriesKey *key,
+				   TimestampTz last_used, uint64 born_seq, int32 live_from,
+				   int32 seeded_to, const IgHistogramNoRise *old)
 {
+	IgHistogram *hist = &record->hist;
+
+	record->key = *key;
+	record->last_used = last_used;
+	record->born_seq = born_seq;
+	record->live_from = live_from;
+	record->seeded_to = seeded_to;
 	memset(hist, 0, sizeof(IgHistogram));
 	hist->scale = old->scale;
 	hist->decayed_to = old->decayed_to;
@@ -131,8 +134,6 @@ ig_history_save(IgFileWriter *writer)
 	IgSeriesEntry *entry;
 	IgSeriesRecord *records;
 	IgHistoryFileHeadSeeds head;
-	IgYoungFileHead young_head;
-	IgYoungMembership young[IG_YOUNG_MAX];
 	uint32		n = 0;
 
 	records = palloc(sizeof(IgSeriesRecord) * Max(ig_history->max_series, 1));
@@ -146,10 +147,6 @@ ig_history_save(IgFileWriter *writer)
 		return;
 	}
 	head.seeds_seq = ig_history->seeds_seq;
-	memset(&young_head, 0, sizeof(young_head));
-	young_head.count = ig_history->nyoung;
-	young_head.overflow_until = ig_history->overflow_until;
-	memcpy(young, ig_history->young, sizeof(IgYoungMembership) * ig_history->nyoung);
 	hash_seq_init(&status, ig_series_index);
 	while ((entry = hash_seq_search(&status)) != NULL)
 	{
@@ -171,8 +168,6 @@ ig_history_save(IgFileWriter *writer)
 	head.head.bins = IG_HIST_BINS;
 	ig_file_write(writer, &head, sizeof(head));
 	ig_file_write(writer, records, sizeof(IgSeriesRecord) * n);
-	ig_file_write(writer, &young_head, sizeof(young_head));
-	ig_file_write(writer, young, sizeof(IgYoungMembership) * young_head.count);
 	pfree(records);
 }
 
@@ -206,30 +201,16 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 	series_end = sizeof(IgHistoryFileHeadSeeds) +
 		(Size) head.nseries * sizeof(IgSeriesRecord);
 	records = palloc0(sizeof(IgSeriesRecord) * Max(head.nseries, 1));
-	if (head.record_size == sizeof(IgSeriesRecord) &&
-		len >= series_end + sizeof(IgYoungFileHead))
+	if (head.record_size == sizeof(IgSeriesRecord) && len == series_end)
 	{
 		IgHistoryFileHeadSeeds full;
-		IgYoungFileHead young_head;
 
-		memcpy(&young_head, data + series_end, sizeof(young_head));
-		if (young_head.count > IG_YOUNG_MAX ||
-			len != series_end + sizeof(young_head) +
-			(Size) young_head.count * sizeof(IgYoungMembership))
-		{
-			pfree(records);
-			return NULL;
-		}
 		memcpy(&full, data, sizeof(full));
 		memcpy(records, data + sizeof(full),
 			   sizeof(IgSeriesRecord) * head.nseries);
 		*seeds_seq = full.seeds_seq;
 		*legacy = false;
 		*converted = false;
-		ig_history->nyoung = young_head.count;
-		ig_history->overflow_until = young_head.overflow_until;
-		memcpy(ig_history->young, data + series_end + sizeof(young_head),
-			   sizeof(IgYoungMembership) * young_head.count);
 	}
 	else if (head.record_size == sizeof(IgSeriesRecordNoRise) &&
 			 len == sizeof(IgHistoryFileHeadSeeds) +
@@ -244,12 +225,9 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 
 			memcpy(&old, data + sizeof(full) + (Size) i * sizeof(old),
 				   sizeof(old));
-			records[i].key = old.key;
-			records[i].last_used = old.last_used;
-			records[i].born_seq = old.born_seq;
-			records[i].live_from = old.live_from;
-			records[i].seeded_to = old.seeded_to;
-			histogram_from_norise(&records[i].hist, &old.hist);
+			record_from_norise(&records[i], &old.key, old.last_used,
+							   old.born_seq, old.live_from, old.seeded_to,
+							   &old.hist);
 		}
 		*seeds_seq = full.seeds_seq;
 		*legacy = false;
@@ -265,14 +243,10 @@ read_records(const char *data, Size len, uint32 *nseries, uint64 *seeds_seq,
 
 			memcpy(&old, data + sizeof(head) + (Size) i * sizeof(old),
 				   sizeof(old));
-			records[i].key = old.key;
-			records[i].last_used = old.last_used;
-			records[i].born_seq = 0;
 			/* seeded or counted, nobody knows: no seeding over them */
-			records[i].live_from = old.hist.windows > 0 ?
-				IG_LIVE_UNKNOWN : IG_LIVE_NONE;
-			records[i].seeded_to = IG_SEEDED_NONE;
-			histogram_from_norise(&records[i].hist, &old.hist);
+			record_from_norise(&records[i], &old.key, old.last_used, 0,
+							   old.hist.windows > 0 ? IG_LIVE_UNKNOWN : IG_LIVE_NONE,
+							   IG_SEEDED_NONE, &old.hist);
 		}
 		*seeds_seq = 0;
 		*legacy = true;

@@ -65,7 +65,7 @@ typedef enum IgHistoryLoaded
  * library was loaded is noted, in every database, as roles are the
  * cluster's; one older than that needs no entry.
  */
-#define IG_YOUNG_MAX		1024
+#define IG_YOUNG_MAX		8192
 
 typedef struct IgYoungMembership
 {

@@ -291,7 +291,8 @@ ig_violation_report(const IgBreak *brk)
 	fixed.statement_rows = brk->statement_rows;
 	fixed.backend_pid = pid;
 	fixed.block = brk->block;
-	fixed.rule_kind = brk->baseline ? IG_RULE_KIND_BASELINE : IG_RULE_KIND_THRESHOLD;
+	fixed.rule_kind = brk->novelty ? IG_RULE_KIND_NOVELTY :
+		brk->baseline ? IG_RULE_KIND_BASELINE : IG_RULE_KIND_THRESHOLD;
 	fixed.roleid = brk->roleid;
 	fixed.key_relid = brk->key_relid;
 

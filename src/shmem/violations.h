@@ -26,6 +26,7 @@ typedef struct IgBreak
 	bool		stopped;		/* a block that stopped the statement (else
 								 * the statement had ended, see enforce.c) */
 	bool		baseline;		/* a baseline rule: max_rows is its limit then */
+	bool		novelty;		/* of those, a novelty rule */
 	bool		catalog_ok;		/* names may be looked up (else: as last
 								 * seen; the transaction is failing) */
 	Oid			key_relid;		/* the rule's table (InvalidOid: all tables) */
@@ -64,6 +65,7 @@ typedef struct IgViolationFacts
 #define IG_RULE_KIND_UNKNOWN	0
 #define IG_RULE_KIND_THRESHOLD	1
 #define IG_RULE_KIND_BASELINE	2
+#define IG_RULE_KIND_NOVELTY	3
 
 /* A record as read back, with its incident's repeats. */
 typedef struct IgViolation

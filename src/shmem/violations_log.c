@@ -64,8 +64,10 @@ log_text(const IgViolation *v, const IgBreak *brk, bool written)
 					ig_log_quote(v->role_name), ig_log_quote(v->current_role_name),
 					brk->stopped ? "was stopped reading" :
 					brk->block ? "read past the block limit on" :
+					brk->novelty ? "read past its novelty rule on" :
 					brk->baseline ? "read past its baseline on" : "read past its threshold on",
 					ig_log_quote(v->table_name),
+					brk->novelty ? "novelty rule" :
 					brk->baseline ? "baseline rule" : "threshold",
 					(long long) brk->threshold_id,
 					(long long) brk->max_rows, window_text(brk->per),
@@ -98,7 +100,8 @@ log_json(const IgViolation *v, const IgBreak *brk, bool written)
 		ig_event_int(&ev, "table_oid", v->facts.table_oid);
 	else
 		ig_event_null(&ev, "table_oid");
-	ig_event_keyword(&ev, "rule_kind", brk->baseline ? "baseline" : "threshold");
+	ig_event_keyword(&ev, "rule_kind", brk->novelty ? "novelty" :
+					 brk->baseline ? "baseline" : "threshold");
 	ig_event_int(&ev, "rule_id", brk->threshold_id);
 	ig_event_keyword(&ev, "action", brk->block ? "block" : "log");
 	ig_event_bool(&ev, "stopped", brk->stopped);

@@ -49,6 +49,7 @@ PG_FUNCTION_INFO_V1(ig_drop_threshold);
 PG_FUNCTION_INFO_V1(ig_exempt);
 PG_FUNCTION_INFO_V1(ig_unexempt);
 PG_FUNCTION_INFO_V1(ig_set_baseline_rule);
+PG_FUNCTION_INFO_V1(ig_set_novelty_rule);
 PG_FUNCTION_INFO_V1(ig_add_peer_group);
 PG_FUNCTION_INFO_V1(ig_drop_peer_group);
 PG_FUNCTION_INFO_V1(ig_record_history);
@@ -65,16 +66,36 @@ PG_FUNCTION_INFO_V1(ig_reset_history);
 	"              created_at = now(), created_by = session_user " \
 	"RETURNING t.threshold_id"
 
-/* one baseline rule per (role, table, window), NULLs equal: see the index */
-#define UPSERT_BASELINE_RULE \
+/*
+ * One baseline rule per (role, table, window), NULLs equal, and one
+ * novelty rule per role: see the index.  Before 0.4.0 the index has no
+ * kind (no novelty rules).
+ */
+#define UPSERT_BASELINE_RULE_HEAD \
 	"INSERT INTO insider_guard.baseline_rules AS b " \
 	"       (role_name, table_name, per, factor, min_rows, compare_to, action) " \
-	"VALUES ($1, $2, $3, $4, $5, $6, $7) " \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7) "
+#define BASELINE_RULE_KEY \
 	"ON CONFLICT ((COALESCE(role_name::oid, 0::oid)), " \
-	"             (COALESCE(table_name::oid, 0::oid)), per) " \
+	"             (COALESCE(table_name::oid, 0::oid)), per, " \
+	"             (compare_to = 'novelty')) "
+#define BASELINE_RULE_KEY_0_3 \
+	"ON CONFLICT ((COALESCE(role_name::oid, 0::oid)), " \
+	"             (COALESCE(table_name::oid, 0::oid)), per) "
+#define UPSERT_BASELINE_RULE_TAIL \
 	"DO UPDATE SET factor = EXCLUDED.factor, min_rows = EXCLUDED.min_rows, " \
 	"              compare_to = EXCLUDED.compare_to, action = EXCLUDED.action, " \
 	"              created_at = now(), created_by = session_user " \
+	"RETURNING b.rule_id"
+
+/* changed in place, a novelty rule keeps created_at: its learning week */
+#define UPSERT_NOVELTY_RULE \
+	"INSERT INTO insider_guard.baseline_rules AS b " \
+	"       (role_name, table_name, per, factor, min_rows, compare_to, action) " \
+	"VALUES ($1, NULL, '1 day', 1, $2, 'novelty', $3) " \
+	BASELINE_RULE_KEY \
+	"DO UPDATE SET min_rows = EXCLUDED.min_rows, action = EXCLUDED.action, " \
+	"              created_by = session_user " \
 	"RETURNING b.rule_id"
 
 /*
@@ -109,6 +130,25 @@ run(const char *sql, int nargs, Oid *types, Datum *values, const char *nulls,
 	return result;
 }
 
+/*
+ * Stores a rule with an upsert returning its id, logs the call of the
+ * function "action" that did it, and returns the id.
+ */
+static Datum
+store_rule(FunctionCallInfo fcinfo, const char *sql, int nargs, Oid *types,
+		   Datum *values, const char *nulls, const char *action,
+		   const char *const *argnames, const Oid *argtypes)
+{
+	bool		isnull;
+	Datum		id = run(sql, nargs, types, values, nulls, &isnull);
+
+	if (isnull)
+		elog(ERROR, "insider_guard: %s stored nothing", action);
+	ig_admin_log_call(fcinfo, action, argnames, argtypes, fcinfo->nargs,
+					  id, INT8OID);
+	return id;
+}
+
 /* The argument names of the admin functions, for their log lines. */
 static const char *const role_argname[1] = {"role_name"};
 static const char *const group_argname[1] = {"group_role"};
@@ -129,8 +169,6 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 	Oid			types[5] = {REGROLEOID, REGCLASSOID, INT8OID, INTERVALOID, TEXTOID};
 	Datum		values[5];
 	char		nulls[5];
-	Datum		id;
-	bool		isnull;
 
 	ig_require_preloaded();
 	if (!PG_ARGISNULL(0))
@@ -148,12 +186,8 @@ ig_set_threshold(PG_FUNCTION_ARGS)
 	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
 	nulls[1] = PG_ARGISNULL(4) ? 'n' : ' ';
 	nulls[2] = nulls[3] = nulls[4] = ' ';
-	id = run(UPSERT_THRESHOLD, 5, types, values, nulls, &isnull);
-	if (isnull)
-		elog(ERROR, "insider_guard: set_threshold stored nothing");
-	ig_admin_log_call(fcinfo, "set_threshold", argnames, argtypes, 5,
-					  id, INT8OID);
-	PG_RETURN_DATUM(id);
+	PG_RETURN_DATUM(store_rule(fcinfo, UPSERT_THRESHOLD, 5, types, values, nulls,
+							   "set_threshold", argnames, argtypes));
 }
 
 /*
@@ -343,7 +377,6 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	char		nulls[7];
 	Datum		id;
-	bool		isnull;
 	char	   *compare_to;
 
 	ig_require_preloaded();
@@ -354,7 +387,8 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 						   PG_ARGISNULL(3), PG_ARGISNULL(3) ? 0 : PG_GETARG_INT64(3),
 						   PG_ARGISNULL(4) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(4)),
 						   PG_ARGISNULL(5) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(5)),
-						   PG_ARGISNULL(6), PG_ARGISNULL(6) ? InvalidOid : PG_GETARG_OID(6));
+						   PG_ARGISNULL(6), PG_ARGISNULL(6) ? InvalidOid : PG_GETARG_OID(6),
+						   false);
 
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(6);
@@ -367,11 +401,11 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 	nulls[1] = PG_ARGISNULL(6) ? 'n' : ' ';
 	for (int i = 2; i < 7; i++)
 		nulls[i] = ' ';
-	id = run(UPSERT_BASELINE_RULE, 7, types, values, nulls, &isnull);
-	if (isnull)
-		elog(ERROR, "insider_guard: set_baseline_rule stored nothing");
-	ig_admin_log_call(fcinfo, "set_baseline_rule", argnames, argtypes, 7,
-					  id, INT8OID);
+	id = store_rule(fcinfo, ig_novelty_installed() ?
+					UPSERT_BASELINE_RULE_HEAD BASELINE_RULE_KEY UPSERT_BASELINE_RULE_TAIL :
+					UPSERT_BASELINE_RULE_HEAD BASELINE_RULE_KEY_0_3 UPSERT_BASELINE_RULE_TAIL,
+					7, types, values, nulls, "set_baseline_rule",
+					argnames, argtypes);
 	compare_to = text_to_cstring(PG_GETARG_TEXT_PP(4));
 	notice_if_limits_nobody(PG_ARGISNULL(0),
 							PG_ARGISNULL(0) ? InvalidOid : PG_GETARG_OID(0),
@@ -384,6 +418,34 @@ ig_set_baseline_rule(PG_FUNCTION_ARGS)
 								   "block") == 0,
 							PG_GETARG_INT64(3));
 	PG_RETURN_DATUM(id);
+}
+
+/*
+ * insider_guard.set_novelty_rule(role_name regrole, min_rows bigint
+ *     DEFAULT 1000, action text DEFAULT 'log') RETURNS bigint: a role
+ * reading, within a day, more than max(min_rows, its hourly p50) rows
+ * of a table that neither it nor a peer has read breaks it.
+ */
+Datum
+ig_set_novelty_rule(PG_FUNCTION_ARGS)
+{
+	static const char *const argnames[3] = {"role_name", "min_rows", "action"};
+	static const Oid argtypes[3] = {REGROLEOID, INT8OID, TEXTOID};
+	Oid			types[3] = {REGROLEOID, INT8OID, TEXTOID};
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', ' '};
+
+	ig_require_preloaded();
+	if (!PG_ARGISNULL(0))
+		ig_check_role_arg(PG_GETARG_OID(0), "role_name");
+	ig_check_min_rows_arg(PG_ARGISNULL(1), PG_ARGISNULL(1) ? 0 : PG_GETARG_INT64(1));
+	ig_check_action_arg(PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)));
+	values[0] = PG_GETARG_DATUM(0);
+	values[1] = PG_GETARG_DATUM(1);
+	values[2] = PG_GETARG_DATUM(2);
+	nulls[0] = PG_ARGISNULL(0) ? 'n' : ' ';
+	PG_RETURN_DATUM(store_rule(fcinfo, UPSERT_NOVELTY_RULE, 3, types, values,
+							   nulls, "set_novelty_rule", argnames, argtypes));
 }
 
 /* The group_role argument of add_peer_group/drop_peer_group (likewise). */

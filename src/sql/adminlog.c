@@ -408,11 +408,11 @@ ig_log_rule_change_trigger(PG_FUNCTION_ARGS)
 }
 
 /*
- * After a role membership was granted or revoked (GRANT, REVOKE, CREATE
- * ROLE, ALTER GROUP): a line if the group is a registered peer group --
- * changing its members changes their peer limits -- or a rule covers
- * the group or the member, before or after (coverage follows
- * memberships).
+ * A role membership granted or revoked, in any database (memberships.c):
+ * a line each.  In a database that registers the group as a peer group,
+ * it says so -- changing a group's members changes its members' peer
+ * limits -- and otherwise "role membership": a rule may cover either role
+ * here or in another database (coverage follows memberships).
  */
 void
 ig_admin_log_membership(Oid groupid, Oid member, bool granted)
@@ -420,8 +420,6 @@ ig_admin_log_membership(Oid groupid, Oid member, bool granted)
 	IgAdminLine line;
 	bool		peer_group = ig_rules_is_peer_group(groupid);
 
-	if (!peer_group && !ig_rules_cover(groupid) && !ig_rules_cover(member))
-		return;
 	ig_admin_line_start(&line, peer_group ?
 						(granted ? "GRANT peer group membership" :
 						 "REVOKE peer group membership") :

@@ -211,17 +211,65 @@ ig_baseline_per_arg(Interval *per)
 	return length == USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
 }
 
+/* 22023 unless min_rows is a number of rows */
+void
+ig_check_min_rows_arg(bool min_rows_null, int64 min_rows)
+{
+	if (min_rows_null)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_rows must not be null")));
+	if (min_rows < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_rows must not be negative")));
+}
+
+/* 22023 unless action is "log" or "block" */
+void
+ig_check_action_arg(const char *action)
+{
+	if (action == NULL ||
+		(strcmp(action, "log") != 0 && strcmp(action, "block") != 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("action must be \"log\" or \"block\"")));
+}
+
 /*
  * The checks of a baseline rule, whether it comes through
- * set_baseline_rule or direct DML: 22023 for factor, per, min_rows,
- * compare_to and action, 42809 for the table.
+ * set_baseline_rule, set_novelty_rule (a row of compare_to 'novelty',
+ * with novelty_allowed) or direct DML: 22023 for factor, per, min_rows,
+ * compare_to and action, 42809 for the table.  A novelty rule's row has
+ * per '1 day', factor 1 (unused) and no table: it applies to each table.
  */
 void
 ig_check_baseline_rule(bool factor_null, double factor, Interval *per,
 					   bool min_rows_null, int64 min_rows,
 					   const char *compare_to, const char *action,
-					   bool table_null, Oid relid)
+					   bool table_null, Oid relid, bool novelty_allowed)
 {
+	if (novelty_allowed && compare_to != NULL &&
+		strcmp(compare_to, "novelty") == 0)
+	{
+		if (factor_null || factor != 1.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a novelty rule's factor must be 1"),
+					 errdetail("Its limit is the role's hourly p50, at least min_rows.")));
+		if (per == NULL || ig_baseline_per_arg(per) != IG_HIST_DAY)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a novelty rule's per must be 1 day")));
+		if (!table_null)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a novelty rule's table_name must be null"),
+					 errdetail("It applies to each table the role reads.")));
+		ig_check_min_rows_arg(min_rows_null, min_rows);
+		ig_check_action_arg(action);
+		return;
+	}
 	if (factor_null)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -231,25 +279,14 @@ ig_check_baseline_rule(bool factor_null, double factor, Interval *per,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("factor must be a finite number greater than 1")));
 	(void) ig_baseline_per_arg(per);
-	if (min_rows_null)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("min_rows must not be null")));
-	if (min_rows < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("min_rows must not be negative")));
+	ig_check_min_rows_arg(min_rows_null, min_rows);
 	if (compare_to == NULL ||
 		(strcmp(compare_to, "self") != 0 && strcmp(compare_to, "peers") != 0 &&
 		 strcmp(compare_to, "both") != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("compare_to must be \"self\", \"peers\" or \"both\"")));
-	if (action == NULL ||
-		(strcmp(action, "log") != 0 && strcmp(action, "block") != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("action must be \"log\" or \"block\"")));
+	ig_check_action_arg(action);
 	if (!table_null)
 		ig_check_table_arg(relid, "on_table");
 }
@@ -265,6 +302,19 @@ ig_baselines_installed(void)
 
 	return OidIsValid(nspid) &&
 		OidIsValid(get_relname_relid("baseline_rules", nspid));
+}
+
+/*
+ * True if this database's extension has novelty rules (version 0.4.0 or
+ * later): the baseline rules' unique index tells rules apart by kind.
+ */
+bool
+ig_novelty_installed(void)
+{
+	Oid			nspid = get_namespace_oid("insider_guard", true);
+
+	return OidIsValid(nspid) &&
+		OidIsValid(get_relname_relid("baseline_rules_role_table_per_kind", nspid));
 }
 
 /* Raises 42501 unless the current user may SELECT from the view. */

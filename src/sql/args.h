@@ -30,11 +30,14 @@ extern void ig_check_threshold(bool max_rows_null, int64 max_rows,
 							   Interval *per, const char *action,
 							   bool table_null, Oid relid);
 extern bool ig_baselines_installed(void);
+extern bool ig_novelty_installed(void);
 extern int	ig_baseline_per_arg(Interval *per);
+extern void ig_check_min_rows_arg(bool min_rows_null, int64 min_rows);
+extern void ig_check_action_arg(const char *action);
 extern void ig_check_baseline_rule(bool factor_null, double factor,
 								   Interval *per, bool min_rows_null,
 								   int64 min_rows, const char *compare_to,
 								   const char *action, bool table_null,
-								   Oid relid);
+								   Oid relid, bool novelty_allowed);
 
 #endif							/* IG_ARGS_H */

@@ -261,6 +261,8 @@ ig_violations(PG_FUNCTION_ARGS)
 			values[19] = CStringGetTextDatum("threshold");
 		else if (v->facts.rule_kind == IG_RULE_KIND_BASELINE)
 			values[19] = CStringGetTextDatum("baseline");
+		else if (v->facts.rule_kind == IG_RULE_KIND_NOVELTY)
+			values[19] = CStringGetTextDatum("novelty");
 		else
 			nulls[19] = true;	/* written by 0.2.0: the view looks it up */
 		tuplestore_putvalues(store, desc, values, nulls);

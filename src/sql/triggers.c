@@ -136,7 +136,8 @@ ig_check_baseline_rule_trigger(PG_FUNCTION_ARGS)
 						   isnull[5], isnull[5] ? 0 : DatumGetInt64(values[5]),
 						   isnull[6] ? NULL : TextDatumGetCString(values[6]),
 						   isnull[7] ? NULL : TextDatumGetCString(values[7]),
-						   isnull[2], isnull[2] ? InvalidOid : DatumGetObjectId(values[2]));
+						   isnull[2], isnull[2] ? InvalidOid : DatumGetObjectId(values[2]),
+						   true);
 	ig_check_stored_role(isnull[1], values[1]);
 	if (!isnull[0])
 		check_rule_id_unique(DatumGetInt64(values[0]), "thresholds");

@@ -96,7 +96,10 @@ $old->safe_psql('postgres', qq{
 	CREATE ROLE bob LOGIN;
 	CREATE ROLE etl LOGIN;
 	CREATE ROLE support NOLOGIN;
+	-- the memberships 15 days old: a younger one raises no limit
+	SET insider_guard.test_clock_offset = '-15d';
 	@{[ map { "CREATE ROLE $_ LOGIN IN ROLE support;\n" } @members ]}
+	RESET insider_guard.test_clock_offset;
 	CREATE DATABASE shop;
 	CREATE DATABASE legacy;
 });

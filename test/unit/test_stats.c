@@ -295,7 +295,7 @@ test_capping(void)
 		CHECK(ig_hist_cap(&capped, IG_NO_LIMIT, -1, T0 + 21 * DAY) ==
 			  (int64) ig_hist_bin_value(ig_hist_bin(ig_rise_high(&capped, IG_RISE_OWN,
 																 ig_hist_quantile(&capped, IG_HIGH_QUANTILE),
-																 T0 + 21 * DAY)) + 1),
+																 T0 + 21 * DAY, true)) + 1),
 			  "no limit in force: still a bin above its p99");
 		CHECK(ig_hist_cap(&capped, 3, -1, T0 + 21 * DAY) == 3, "the limit, when lower");
 		CHECK(ig_limit_own(&capped, 5, 0, T0 + 21 * DAY) <= 5 * (int64) ig_hist_bin_value(ig_hist_bin(first)),
@@ -426,6 +426,16 @@ test_new_role_training(void)
  * Without the rise noted (ig_rise_reset before every window) the same
  * insider reaches 10,000 rows an hour within days.
  */
+/* the own limit at "now", its p99 noted in force, as the server does */
+static int64
+own_limit_taken(IgHistogram *h, double factor, int64 min_rows, int64 now)
+{
+	uint64		raw = ig_hist_usable(h) ? ig_hist_quantile(h, IG_HIGH_QUANTILE) : 0;
+	uint64		high = ig_rise_take(h, IG_RISE_OWN, raw, now, true);
+
+	return high > 0 ? ig_limit_of(high, factor, min_rows) : IG_NO_LIMIT;
+}
+
 static int64
 frog_limit_after(bool rise, int days, int64 *limits)
 {
@@ -438,7 +448,7 @@ frog_limit_after(bool rise, int days, int64 *limits)
 		for (int hr = 0; hr < 24; hr++)
 			ig_hist_add(&h, T0 + d * DAY + (hr + 1) * HOUR, 4 + (hr % 3));
 	ig_rise_reset(&h);			/* seeded: taken as given */
-	limit = ig_limit_own(&h, 5, 0, now);
+	limit = own_limit_taken(&h, 5, 0, now);
 	for (int hour = 0; hour < days * 24; hour++)
 	{
 		int64		end = now + HOUR;
@@ -447,7 +457,7 @@ frog_limit_after(bool rise, int days, int64 *limits)
 			ig_rise_reset(&h);
 		ig_hist_feed(&h, end, limit, ig_hist_cap(&h, limit, -1, now), false);
 		now = end;
-		limit = ig_limit_own(&h, 5, 0, now);
+		limit = own_limit_taken(&h, 5, 0, now);
 		if (limits != NULL)
 			limits[hour] = limit;
 	}
@@ -469,7 +479,7 @@ test_rise(void)
 			  (unsigned long long) ig_hist_bin_value(b + 1));
 
 	ig_hist_init(&h);
-	CHECK(ig_rise_high(&h, IG_RISE_OWN, 1000, T0) == 1000,
+	CHECK(ig_rise_high(&h, IG_RISE_OWN, 1000, T0, true) == 1000,
 		  "nothing noted: the p99 as it is");
 	start = frog_limit_after(true, 0, NULL);
 	CHECK(start == 5 * (int64) ig_hist_bin_value(ig_hist_bin(6)),
@@ -497,29 +507,53 @@ test_rise(void)
 
 	/* the peers' side: a p99 that jumps is held a bin above, per period */
 	ig_hist_init(&h);
-	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 100, T0) == 100, "first noted as it is");
-	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 100000, T0 + DAY) ==
+	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 100, T0, true) == 100, "first noted as it is");
+	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 100000, T0 + DAY, true) ==
 		  ig_hist_bin_value(ig_hist_bin(100) + 1),
 		  "a jump: one bin above (%llu)",
-		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + DAY));
-	CHECK(ig_rise_high(&h, IG_RISE_OWN, 100000, T0 + DAY) == 100000,
-		  "the own side noted nothing: not held");
-	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 8 * DAY) <=
+		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + DAY, true));
+	CHECK(ig_rise_high(&h, IG_RISE_OWN, 100000, T0 + DAY, true) ==
+		  ig_hist_bin_value(ig_hist_bin(100) + 1),
+		  "the own side noted nothing: held by the peers' notes");
+	CHECK(ig_rise_high(&h, IG_RISE_OWN, 100000, T0 + DAY, false) == 100000,
+		  "unless the limit did not come from there (a DBA's new rule)");
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 8 * DAY, true) <=
 		  ig_hist_bin_value(ig_hist_bin(100) + 2),
 		  "a period on, held by the lowest of both periods: %llu",
-		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 8 * DAY));
-	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 50, T0 + 2 * DAY) == 50,
+		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 8 * DAY, true));
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 50, T0 + 2 * DAY, true) == 50,
 		  "going down is never held");
-	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 - 30 * DAY) <=
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 - 30 * DAY, true) <=
 		  ig_hist_bin_value(ig_hist_bin(100) + 2),
 		  "a clock set back stays in the period noted last");
-	ig_rise_take(&h, IG_RISE_PEERS, 20, T0 + 2 * DAY);
-	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 3 * DAY) ==
+	ig_rise_take(&h, IG_RISE_PEERS, 20, T0 + 2 * DAY, true);
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 3 * DAY, true) ==
 		  ig_hist_bin_value(ig_hist_bin(20) + 1),
 		  "a lower p99 noted lowers the bound");
 	ig_rise_reset(&h);
-	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 3 * DAY) == 100000,
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 100000, T0 + 3 * DAY, true) == 100000,
 		  "reset (seeded history): as it is");
+
+	/*
+	 * A side that noted nothing is held by the other: a peer limit that
+	 * becomes usable (a heavy peer joins a group of four) starts a bin
+	 * above the own p99 in force, and an own one after a cold start a bin
+	 * above what the cold-start limit stands for.
+	 */
+	ig_hist_init(&h);
+	ig_rise_take(&h, IG_RISE_OWN, 112, T0, true);
+	CHECK(ig_rise_take(&h, IG_RISE_PEERS, 111500, T0 + HOUR, true) ==
+		  ig_hist_bin_value(ig_hist_bin(112) + 1),
+		  "a peer p99 first in force: a bin above the own (%llu)",
+		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 111500, T0 + HOUR, true));
+	ig_hist_init(&h);
+	ig_rise_floor(&h, 100 / 5, T0);
+	CHECK(ig_rise_take(&h, IG_RISE_OWN, 1000, T0 + 7 * DAY, true) ==
+		  ig_hist_bin_value(ig_hist_bin(20) + 1),
+		  "after a cold start of 100 rows at factor 5: a bin above 20");
+	CHECK(ig_rise_high(&h, IG_RISE_PEERS, 1000, T0 + 7 * DAY, true) <=
+		  ig_hist_bin_value(ig_hist_bin(20) + 1),
+		  "and the peers' likewise");
 }
 
 /* usable with 20 active windows on 7 distinct days */
