@@ -104,9 +104,9 @@ static const Deployment deployments[] = {
 	{"oracle: role's own clean max hour and day in evaluation (in-sample bound)", LOG2(H_ALL, D_ALL, SRC_ORACLE, 0, 0)},
 	/* what-ifs (not the extension) */
 	{"what-if: ig self hour and day x5, log, no rise cap (stats.c before 56e68cd)", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 1000), false, YF_NONE, RISE_NONE},
-	{"what-if: ig self hour and day x5, log, own p99 noted in force only once usable", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 1000), false, YF_NONE, RISE_USABLE},
-	{"what-if: ig recommended, noted once usable, young group while own unusable, block never above min_rows", REC_RULES, REC_RESET, YF_CAPPED, RISE_USABLE},
-	{"what-if: ig recommended, noted once usable, young group while own unusable, reset_history", REC_RULES, true, YF_PEERS, RISE_USABLE},
+	{"what-if: ig self hour and day x5, log, young group while own unusable", LOG2(H_ALL, D_ALL, SRC_SELF, 5, 1000), false, YF_PEERS},
+	{"what-if: ig recommended, young group while own unusable, block never above min_rows", REC_RULES, REC_RESET, YF_CAPPED},
+	{"what-if: ig recommended, young group while own unusable, reset_history", REC_RULES, true, YF_PEERS},
 	/* sweeps (seeds 1-3 only): log rules */
 	{"log self h+d x5, 7d x3", LOGW(5, 3)},
 	{"log self h+d x7, 7d x3", LOGW(7, 3)},
@@ -120,7 +120,7 @@ static const Deployment deployments[] = {
 	{"block x50/x20/x10 m=1e6", BLOCKS(SRC_SELF, 50, 20, 10, 1000000)},
 	{"block x50/x20/x10 m=1e7", BLOCKS(SRC_SELF, 50, 20, 10, 10000000)},
 	{"block x50/x20, no 7 days, m=1e6", BLOCKS2(SRC_SELF, 50, 20, 1000000)},
-	{"what-if: block x50/x20/x10 m=1e5, young group, noted once usable, reset_history", BLOCKS(SRC_SELF, 50, 20, 10, 100000), true, YF_PEERS, RISE_USABLE},
+	{"what-if: block x50/x20/x10 m=1e5, young group, reset_history", BLOCKS(SRC_SELF, 50, 20, 10, 100000), true, YF_PEERS},
 };
 
 #define N_DEP		((int) lengthof(deployments))

@@ -14,21 +14,21 @@
  * statement, in time order:
  *
  *	- the limit of each rule is the one computed at the window's first
- *	  statement.  For insider_guard rules it comes from src/base/stats.c:
- *	  ig_limit_own on the role's series (with its rise), and the peers'
- *	  p99 from a pool of the other members of its peer group (ig_pool_add,
- *	  now = that statement's time) -- unless the role's membership is
- *	  younger than 14 days, when the peer side is unusable -- capped by
- *	  its rise (ig_rise_take on the role's series), ig_limit_of, then
- *	  ig_limit_combine.  A block rule with neither side usable applies its
+ *	  statement.  For insider_guard rules it comes from src/base/stats.c as
+ *	  src/cache/baseline.c computes it: the own p99 and the peers' p99 (a
+ *	  pool of the other members of its peer group of 14 days or more,
+ *	  ig_pool_add, now = that statement's time; none if the role's own
+ *	  membership is younger than 14 days) as far as they may have risen
+ *	  (ig_rise_high), ig_limit_of, ig_limit_combine; what they came from is
+ *	  then noted in force (ig_rise_take, ig_rise_floor).  A block rule with neither side usable applies its
  *	  cold-start limit, min_rows, as src/cache/baseline.c does.  History
  *	  changes only when windows close, and a pool's weights all decay by
  *	  the same factor as "now" moves, so the limit at any later statement
  *	  of the window is the same; a sample of later statements recomputes
  *	  it to check (inst->verified).
  *	- the novelty rule's limit, per (role, table, day): none if the role's
- *	  own per-table series of that table has windows, or if a member of its
- *	  peer group with usable (hourly, all tables) history has; else
+ *	  own per-table series of that table has windows, or if a member (of 14
+ *	  days or more) of its peer group (joined 14 days ago or more) has; else
  *	  max(min_rows, the role's own hourly p50 of all tables).
  *	- block: the statement stops at the row that would exceed the limit
  *	  (it reads limit - rows already read), and every later statement of
@@ -48,11 +48,10 @@
  * ig_hist_feed(rows, cap = ig_hist_cap(the series, the lowest limit of the
  * baseline rules covering it, the peers' p99 in force), broke = one of
  * them broke in it).  The 7-day series of every role is fed at each day's
- * close with the 7-day total ending that day, if it is above 0.  A window
- * that broke a novelty rule feeds the per-table series under `log` (the
- * first read was reported; the table is known from then on) and not under
- * `block` (the read was stopped).  z-score and spike rules keep the exact
- * totals of every past window instead.
+ * close with the 7-day total ending that day, if it is above 0.  After a
+ * novelty break the table is known from the next day (see feed()).
+ * z-score and spike rules keep the exact totals of every past window
+ * instead.
  *
  * IDENTIFICATION
  *		test/bench/detect/engine.c
@@ -123,26 +122,13 @@ break_key(int role, int rule, int slot, int32 win)
 	return ((((uint64) role * MAX_RULES + rule) * MAX_SLOTS + slot) << 13 | (uint64) win) + 1;
 }
 
-/* ---- stats.c: the rise of limits ---- */
+/* ---- memberships ---- */
 
-static int64
-own_limit(const IgHistogram *h, double factor, int64 min_rows, int64 now)
+/* a member whose membership is younger than 14 days is nobody's peer */
+static bool
+young_member(int role, int day)
 {
-	return ig_limit_own(h, factor, min_rows, now);
-}
-
-/*
- * The peers' p99 in force: capped by its rise, noted in the role's own
- * series (as src/cache/baseline.c does); when only verifying, not noted.
- */
-static int64
-peers_in_force(const Deployment *dep, IgHistogram *own, uint64 high, int64 now,
-			   bool verify)
-{
-	if (dep->rise == RISE_NONE)
-		return (int64) high;
-	return (int64) (verify ? ig_rise_high(own, IG_RISE_PEERS, high, now) :
-					ig_rise_take(own, IG_RISE_PEERS, high, now));
+	return day - membership_since(world.org, role, day) < YOUNG_MEMBERSHIP_DAYS;
 }
 
 /* ---- exact histories ---- */
@@ -345,7 +331,7 @@ build_pool(Inst *in, Kind k, const Ctx *c, int slot, int64 now, IgHistPool *pool
 		int			m = world.members[c->group][i];
 		int			ms = 0;
 
-		if (m == c->role)
+		if (m == c->role || young_member(m, c->day))
 			continue;
 		if (table >= 0 && (ms = org->slot_of[m][table]) < 0)
 			continue;
@@ -377,19 +363,32 @@ peer_pool(Inst *in, Kind k, const Ctx *c, int slot, int64 now, IgHistPool *pool)
 		ig_pool_init(&gp->pool);
 		in->pools++;
 		for (int i = 0; i < world.nmembers[c->group]; i++)
-			ig_pool_add(&gp->pool, &in->hist[k][world.members[c->group][i]], now);
+		{
+			int			m = world.members[c->group][i];
+
+			if (!young_member(m, c->day))
+				ig_pool_add(&gp->pool, &in->hist[k][m], now);
+		}
 		gp->valid = true;
 		gp->gen = in->gen[k];
 		gp->at = now;
 	}
 	*pool = gp->pool;
-	ig_pool_remove(pool, &in->hist[k][c->role], gp->at);
+	/* the role itself is in it unless it is young */
+	if (!c->young)
+		ig_pool_remove(pool, &in->hist[k][c->role], gp->at);
 }
 
 /*
  * The limits of the rules of kind k for a series, at time t, and the
- * peers' p99 in force if it was needed (-1 if not, or unusable).
- * "verify": recomputing at a later statement, noting nothing.
+ * peers' p99 in force if it was needed (-1 if not, or unusable), as
+ * ig_baseline_compute (src/cache/baseline.c) computes them: each side as
+ * far as it may have risen (ig_rise_high; a "both" rule's peer side and
+ * any own side held by the other side's notes while theirs noted
+ * nothing), and then what the limits came from noted in force in the
+ * role's series (ig_rise_take), with a cold start's p99 (min_rows /
+ * factor, ig_rise_floor).  "verify": recomputing at a later statement,
+ * noting nothing.
  */
 static void
 compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
@@ -397,9 +396,19 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 {
 	const Deployment *dep = in->dep;
 	int			sidx = SERIES(k, c->role, slot);
+	IgHistogram *own_hist = in->ig[k] ? &in->hist[k][sidx] : NULL;
+	bool		rise = dep->rise != RISE_NONE;
 	IgHistPool	pool;
 	bool		have_pool = false;
+	uint64		own_raw = 0;
+	bool		own_used = false;
+	int64		peer_raw = -1;
+	bool		peers_used = false;
+	bool		peers_fallback = false;
+	uint64		floor_high = 0;
 
+	if (own_hist && ig_hist_usable(own_hist))
+		own_raw = ig_hist_quantile(own_hist, IG_HIGH_QUANTILE);
 	for (int j = 0; j < dep->nrules; j++)
 	{
 		const Rule *r = &dep->rule[j];
@@ -413,8 +422,13 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 			case SRC_SELF:
 			case SRC_PEERS:
 			case SRC_BOTH:
-				if (r->src != SRC_PEERS)
-					own = own_limit(&in->hist[k][sidx], r->factor, r->min_rows, t);
+				if (r->src != SRC_PEERS && own_raw > 0)
+				{
+					own = ig_limit_of(rise ? ig_rise_high(own_hist, IG_RISE_OWN, own_raw, t, true) :
+									  own_raw, r->factor, r->min_rows);
+					own_used = true;
+				}
+
 				/*
 				 * "self" needs the peers only without usable own history; a
 				 * membership younger than 14 days gives no peer limit (the
@@ -423,6 +437,8 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 				if ((r->src != SRC_SELF || own < 0) &&
 					(!c->young || (dep->young_fallback != YF_NONE && own < 0)))
 				{
+					bool		fallback = r->src == SRC_BOTH;
+
 					if (!have_pool)
 					{
 						/* a check builds the pool afresh, at its own "now" */
@@ -431,20 +447,33 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 						else
 							peer_pool(in, k, c, slot, t, &pool);
 						if (pool.members >= IG_PEERS_NEEDED)
-							*peer_high = peers_in_force(dep, &in->hist[k][sidx],
-														ig_pool_quantile(&pool, IG_HIGH_QUANTILE),
-														t, verify);
+							peer_raw = (int64) ig_pool_quantile(&pool, IG_HIGH_QUANTILE);
+						have_pool = true;
 					}
-					have_pool = true;
-					if (*peer_high >= 0)
-						peers = ig_limit_of((uint64) *peer_high, r->factor, r->min_rows);
+					if (peer_raw >= 0)
+					{
+						uint64		high = rise ?
+							ig_rise_high(own_hist, IG_RISE_PEERS, (uint64) peer_raw, t, fallback) :
+							(uint64) peer_raw;
+
+						peers = ig_limit_of(high, r->factor, r->min_rows);
+						peers_used = true;
+						peers_fallback |= fallback;
+						*peer_high = Max(*peer_high, (int64) high);
+					}
 				}
 				limit[j] = ig_limit_combine(r->src == SRC_SELF ? IG_COMPARE_SELF :
 											r->src == SRC_PEERS ? IG_COMPARE_PEERS :
 											IG_COMPARE_BOTH, own, peers);
-				/* a block rule's cold-start limit */
+				/* a block rule's cold-start limit, and the p99 it stands for */
 				if (limit[j] < 0 && r->block)
+				{
+					uint64		stands_for = (uint64) Max(floor(r->min_rows / r->factor), 1);
+
 					limit[j] = r->min_rows;
+					if (floor_high == 0 || stands_for < floor_high)
+						floor_high = stands_for;
+				}
 				/* the what-if: a young group's limit never above it */
 				else if (c->young && r->block && dep->young_fallback == YF_CAPPED &&
 						 own < 0)
@@ -452,9 +481,14 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 				break;
 			case SRC_NOVELTY:
 				{
+					/*
+					 * new to the role (no window in its series of the table)
+					 * and to every peer of a membership of 14 days or more
+					 * (members of 14 days or more)
+					 */
 					int			table = world.org->roles[c->role].slot_table[slot];
 					bool		known = in->hist[K_DAY_TABLE][sidx].windows > 0 ||
-						in->known[c->group][table];
+						(!c->young && in->known[c->group][table]);
 
 					limit[j] = known ? IG_NO_LIMIT :
 						Max(r->min_rows,
@@ -479,6 +513,14 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 				}
 				break;
 		}
+	}
+	/* what the limits came from, noted in force in the role's series */
+	if (own_hist && rise && !verify)
+	{
+		ig_rise_take(own_hist, IG_RISE_OWN, own_used ? own_raw : 0, t, true);
+		if (peers_used)
+			ig_rise_take(own_hist, IG_RISE_PEERS, (uint64) peer_raw, t, peers_fallback);
+		ig_rise_floor(own_hist, floor_high, t);
 	}
 }
 
@@ -734,7 +776,7 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
  * their own history afresh (as insider_guard.reset_history(role), called
  * by the DBA who moves the role to its new peer group, does), so that
  * "self" falls back to the new peers until it is usable again.  With a
- * novelty rule: the tables each group's members with usable history have
+ * novelty rule: the tables each group's members of 14 days or more have
  * read (per-table series only change at a day's close).
  */
 void
@@ -767,7 +809,7 @@ inst_day_start(Inst *in, int day)
 				int			m = world.members[g][i];
 				const Role *ro = &org->roles[m];
 
-				if (!ig_hist_usable(&in->hist[K_HOUR_ALL][m]))
+				if (young_member(m, day))
 					continue;
 				for (int s = 0; s < ro->nslots; s++)
 					if (in->hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, m, s)].windows > 0)
@@ -784,7 +826,15 @@ inst_role_hour(Inst *in, const Ctx *c, const Stmt *stmts, int n)
 		inst_stmt(in, c, &stmts[i]);
 }
 
-/* feeds a window's total to a series, as the extension does */
+/*
+ * Feeds a window's total to a series, as the extension does.  A novelty
+ * rule's break does not keep the table unknown: it breaks a daily rule,
+ * and the role's hourly series of the table, which no daily rule breaks,
+ * is fed when its hour closes (src/shmem/counter_rings.c feeds each kind
+ * with its own "broke"), so the table is known from then on; here, where
+ * only the daily per-table series is kept, from the next day.  Its limit
+ * caps the window, as any limit in force.
+ */
 static void
 feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
 	 bool quiet)
@@ -797,18 +847,12 @@ feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
 	{
 		const Rule *r = &dep->rule[j];
 
-		if (r->kind != k)
-			continue;
-		if (r->src == SRC_NOVELTY)
-		{
-			/* a stopped first read stays unknown; a logged one is known */
-			broke |= r->block && (w->flags[j] & F_BLOCKED);
-			continue;
-		}
-		if (!SRC_IG(r->src))
+		if (r->kind != k || !(SRC_IG(r->src) || r->src == SRC_NOVELTY))
 			continue;
 		if (w->limit[j] >= 0)
 			cap = cap < 0 ? w->limit[j] : Min(cap, w->limit[j]);
+		if (r->src == SRC_NOVELTY)
+			continue;
 		if (quiet)
 			broke |= in->incident[sidx][j] && (w->limit[j] < 0 || rows > w->limit[j]);
 		else
@@ -820,19 +864,6 @@ feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
 	 * most (the own, or before it is usable the peers')
 	 */
 	cap = ig_hist_cap(&in->hist[k][sidx], cap, w->peer_high, window_end);
-	if (dep->rise != RISE_AS_IS)
-	{
-		IgHistogram *h = &in->hist[k][sidx];
-		IgRise		before = h->rise;
-
-		ig_hist_feed(h, window_end, (uint64) rows, cap, broke);
-		/* the what-ifs: nothing noted, or nothing before it is usable */
-		if (dep->rise == RISE_NONE)
-			ig_rise_reset(h);
-		else if (!ig_hist_usable(h))
-			h->rise = before;
-		return;
-	}
 	ig_hist_feed(&in->hist[k][sidx], window_end, (uint64) rows, cap, broke);
 }
 

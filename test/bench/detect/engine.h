@@ -75,9 +75,7 @@ typedef struct Deployment
 
 /* how limits may rise (Deployment.rise) */
 #define RISE_AS_IS		0		/* stats.c: at most a bin a 7-day period */
-#define RISE_USABLE		1		/* what-if: the same, but feeding notes the
-								 * own p99 only once the history is usable */
-#define RISE_NONE		2		/* what-if: no cap (stats.c before 56e68cd) */
+#define RISE_NONE		1		/* what-if: no cap (stats.c before 56e68cd) */
 
 /* exact history of a series, for the z-score and spike rules */
 typedef struct Exact

@@ -324,17 +324,17 @@ run_scenarios(const Deployment *recommended, const Deployment *whatif)
 	sc[n++] = (Scenario) {"new hire from day 1: recommended deployment", PLOT_NEW_HIRE, false, rec};
 	sc[n++] = (Scenario) {"new hire, what-if: young group: hour, self, block x5", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, YF_PEERS}};
 	sc[n++] = (Scenario) {"new hire, what-if: young group capped at min_rows: hour, self, block x5", PLOT_NEW_HIRE, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), false, YF_CAPPED}};
-	sc[n++] = (Scenario) {"new hire, what-if: recommended, young group, noted once usable", PLOT_NEW_HIRE, false, wif};
+	sc[n++] = (Scenario) {"new hire, what-if: recommended, young group", PLOT_NEW_HIRE, false, wif};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, peers, block x5 (min_rows 100)", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, both, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: hour, self, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100)}};
 	sc[n++] = (Scenario) {"moved into analysts, no reset: recommended deployment", PLOT_MOVED, false, rec};
 	sc[n++] = (Scenario) {"moved, no reset, what-if: young group: hour, peers, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_PEERS, 5, 100), false, YF_PEERS}};
-	sc[n++] = (Scenario) {"moved, no reset, what-if: recommended, young group, noted once usable", PLOT_MOVED, false, wif_noreset};
+	sc[n++] = (Scenario) {"moved, no reset, what-if: recommended, young group", PLOT_MOVED, false, wif_noreset};
 	sc[n++] = (Scenario) {"moved, with reset_history: hour, self, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_SELF, 5, 100), true}};
 	sc[n++] = (Scenario) {"moved, with reset_history: hour, both, block x5", PLOT_MOVED, false, {"", ONE(K_HOUR_ALL, SRC_BOTH, 5, 100), true}};
 	sc[n++] = (Scenario) {"moved, with reset_history: recommended deployment", PLOT_MOVED, false, rec_reset};
-	sc[n++] = (Scenario) {"moved, with reset_history, what-if: recommended, young group, noted once usable", PLOT_MOVED, false, wif};
+	sc[n++] = (Scenario) {"moved, with reset_history, what-if: recommended, young group", PLOT_MOVED, false, wif};
 
 	printf("Each insider reads, in every window it is active in, exactly what the rules "
 		   "leave it (no break, so every window feeds its history); with no limit, "

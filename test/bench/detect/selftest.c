@@ -273,21 +273,29 @@ test_cold_start(void)
 		  "an old membership: the peers' limit");
 	inst_free(&in);
 
-	/* feeding notes the own p99 in force, unless (what-if) not yet usable */
+	/* a cold start notes the p99 it stands for (min_rows / factor) */
+	c.young = true;
+	inst_init(&in, &block, 1);
+	inst_role_hour(&in, &c, &s, 1);
+	CHECK(in.hist[K_HOUR_ALL][6].rise.last[IG_RISE_OWN] == ig_hist_bin(300 / 5) + 1 &&
+		  in.hist[K_HOUR_ALL][6].rise.last[IG_RISE_PEERS] == ig_hist_bin(300 / 5) + 1,
+		  "a cold start notes min_rows / factor on both sides");
+	inst_free(&in);
+
+	/* computing a limit notes its p99 in force; not without the rise */
 	{
 		Deployment	quiet = logr;
+		Ctx			c0 = ctx(0, -1);
 		Stmt		q = stmt(1, 10, -1);
 
 		for (int what_if = 0; what_if < 2; what_if++)
 		{
-			quiet.rise = what_if ? RISE_USABLE : RISE_AS_IS;
+			quiet.rise = what_if ? RISE_NONE : RISE_AS_IS;
 			inst_init(&in, &quiet, 1);
-			inst_role_hour(&in, &c, &q, 1);
-			inst_close(&in, true, HOUR_START(T_HOUR + 1), T_DAY);
-			CHECK(in.hist[K_HOUR_ALL][6].windows == 1, "a quiet window is fed");
-			CHECK((in.hist[K_HOUR_ALL][6].rise.last[IG_RISE_OWN] != 0) == !what_if,
-				  "the own p99 of a history of one window is %snoted in force",
-				  what_if ? "not " : "");
+			inst_role_hour(&in, &c0, &q, 1);
+			CHECK((in.hist[K_HOUR_ALL][0].rise.last[IG_RISE_OWN] ==
+				   ig_hist_bin(ig_hist_quantile(&tbase.hist[K_HOUR_ALL][0], IG_HIGH_QUANTILE)) + 1) == !what_if,
+				  "the own p99 in force is %snoted", what_if ? "not " : "");
 			inst_free(&in);
 		}
 	}
@@ -390,7 +398,7 @@ test_novelty(void)
 	torg->roles[0].nslots = 2;
 	torg->roles[0].slot_table[1] = 1;
 	torg->slot_of[0][1] = 1;
-	/* role 1 (usable) has read table 0; role 6 (not usable) table 2 */
+	/* role 1 (usable) has read table 0; role 6 (no usable history) table 2 */
 	ig_hist_feed(&tbase.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 1, 0)],
 				 HOUR_START(20 * 24), 500, IG_NO_LIMIT, false);
 	torg->roles[6].slot_table[0] = 2;
@@ -421,11 +429,22 @@ test_novelty(void)
 	s = day_stmt(30, 100000, 2);
 	s.t += 3 * USEC;
 	inst_role_hour(&in, &c, &s, 1);
-	CHECK(in.alerts[CLS_STEADY][0] == 2, "a peer without usable history does not vouch");
+	CHECK(in.alerts[CLS_STEADY][0] == 1,
+		  "any peer's series with a window vouches, usable or not");
 	inst_close(&in, false, HOUR_START(31 * 24), 30);
 	CHECK(in.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].windows == 1,
 		  "under log, the first read is history: the table is known");
 	inst_free(&in);
+
+	/* a member of less than 14 days is nobody's peer */
+	torg->roles[6].hire_day = 25;
+	inst_init(&in, &logr, 1);
+	inst_day_start(&in, 30);
+	s = day_stmt(30, 100000, 2);
+	inst_role_hour(&in, &c, &s, 1);
+	CHECK(in.alerts[CLS_STEADY][0] == 1, "a young member does not vouch");
+	inst_free(&in);
+	torg->roles[6].hire_day = 0;
 
 	inst_init(&in, &block, 1);
 	inst_day_start(&in, 30);
@@ -434,8 +453,8 @@ test_novelty(void)
 	CHECK(in.win[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].rows == p50,
 		  "a novelty block stops at its limit");
 	inst_close(&in, false, HOUR_START(31 * 24), 30);
-	CHECK(in.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].windows == 0,
-		  "under block, the stopped read is not history");
+	CHECK(in.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].windows == 1,
+		  "a stopped first read is history too (its hourly window broke nothing)");
 	inst_free(&in);
 
 	/* back as it was */
