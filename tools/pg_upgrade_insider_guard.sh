@@ -5,9 +5,10 @@
 # Run after pg_upgrade and before the new server's first start.  pg_upgrade
 # keeps insider_guard's rules (rows of extension tables) but makes a new
 # data directory without the files insider_guard keeps outside the catalog:
-# the violation records (pg_insider_guard/) and the counts and baselines'
+# the violation records (pg_insider_guard/), the counts and baselines'
 # history (pg_stat/insider_guard.counts and .history, and their previous
-# saves, .prev).  This copies them from OLD_PGDATA to NEW_PGDATA.  They key
+# saves, .prev), and when role memberships younger than 14 days were
+# granted (pg_stat/insider_guard.members).  This copies them from OLD_PGDATA to NEW_PGDATA.  They key
 # on database, role and relation OIDs, which pg_upgrade keeps; the new
 # server (the same insider_guard version, built for the new major) loads
 # files written under an earlier major.
@@ -80,7 +81,8 @@ if [ -d "$new/pg_insider_guard" ]; then
     fi
 fi
 
-stat_files="insider_guard.counts insider_guard.counts.prev insider_guard.history insider_guard.history.prev"
+stat_files="insider_guard.counts insider_guard.counts.prev insider_guard.history insider_guard.history.prev
+    insider_guard.members insider_guard.members.prev"
 have=""
 if [ -d "$old/pg_insider_guard" ]; then
     have=records

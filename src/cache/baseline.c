@@ -158,9 +158,14 @@ peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
 	return high;
 }
 
-/* whether a role's series of a relation, hourly or daily, holds a window */
+/*
+ * Whether a role has read a relation, as a novelty rule sees it: its own
+ * series of it (hourly or daily) holds windows on IG_NOVELTY_KNOWN_DAYS
+ * distinct days -- one small read does not make a table the user's -- or,
+ * for a peer ("peer"), is usable history (20 windows on 7 days).
+ */
 static bool
-has_read(Oid roleid, Oid relid, bool create)
+has_read(Oid roleid, Oid relid, bool peer)
 {
 	IgSeriesKey key;
 	IgHistogram hist;
@@ -171,9 +176,10 @@ has_read(Oid roleid, Oid relid, bool create)
 	for (int k = 0; k < IG_HIST_KINDS; k++)
 	{
 		key.kind = k;
-		/* the daily one made if missing: novelty rules feed it */
-		if (ig_history_get(&key, &hist, create && k == IG_HIST_DAY) &&
-			hist.windows > 0)
+		/* the user's daily one made if missing: novelty rules feed it */
+		if (!ig_history_get(&key, &hist, !peer && k == IG_HIST_DAY))
+			continue;
+		if (peer ? ig_hist_usable(&hist) : hist.days >= IG_NOVELTY_KNOWN_DAYS)
 			return true;
 	}
 	return false;
@@ -181,9 +187,8 @@ has_read(Oid roleid, Oid relid, bool create)
 
 /*
  * The limit of a list's novelty rules but min_rows, or IG_NO_LIMIT: the
- * user's own hourly p50 of all tables (at least 0) if the relation is new
- * to it and to its peers -- no series of theirs of it holds a window --
- * else none.  Peers of a group joined less than 14 days ago do not count.
+ * user's own hourly p50 of all tables (0 until that history is usable) if
+ * the relation is new to it and to its peers (has_read), else none.  Peers of a group joined less than 14 days ago do not count.
  */
 static int64
 novelty_limit(const IgRuleList *list, Oid userid, TimestampTz now)
@@ -191,7 +196,7 @@ novelty_limit(const IgRuleList *list, Oid userid, TimestampTz now)
 	IgSeriesKey key;
 	IgHistogram all_hours;
 
-	if (has_read(userid, list->relid, true))
+	if (has_read(userid, list->relid, false))
 		return IG_NO_LIMIT;
 	for (int g = 0; g < list->npeer_groups; g++)
 	{
@@ -200,14 +205,15 @@ novelty_limit(const IgRuleList *list, Oid userid, TimestampTz now)
 		if (group->counts_from > now)
 			continue;			/* a membership younger than 14 days */
 		for (int m = 0; m < group->nmembers; m++)
-			if (has_read(group->members[m], list->relid, false))
+			if (has_read(group->members[m], list->relid, true))
 				return IG_NO_LIMIT;
 	}
 	key.dbid = MyDatabaseId;
 	key.roleid = userid;
 	key.relid = InvalidOid;
 	key.kind = IG_HIST_HOUR;
-	if (!ig_history_get(&key, &all_hours, false))
+	/* a p50 from usable history only: a short one is trained in an hour */
+	if (!ig_history_get(&key, &all_hours, false) || !ig_hist_usable(&all_hours))
 		return 0;
 	return (int64) ig_hist_quantile(&all_hours, IG_TYPICAL_QUANTILE);
 }

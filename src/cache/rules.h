@@ -62,6 +62,8 @@ typedef struct IgRule
  * before a table can be new.
  */
 #define IG_NOVELTY_LEARNING_US	(7 * USECS_PER_DAY)
+/* a table is the user's own once read on this many distinct days */
+#define IG_NOVELTY_KNOWN_DAYS	3
 
 /* A peer group a user belongs to directly, and its other members. */
 typedef struct IgPeerGroup

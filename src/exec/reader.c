@@ -4,7 +4,9 @@
  *		Who reads: whether this process counts at all, the role its reads
  *		count for, and which relations a foreign-key query's reads count.
  *
- * A backend's reads count for its session user.  An autovacuum worker
+ * A backend's reads count for its session user, but while a maintenance
+ * command it runs (ANALYZE, CREATE INDEX, REFRESH MATERIALIZED VIEW...)
+ * runs user code as a table's owner, for that owner.  An autovacuum worker
  * runs user code too (index expressions and predicates of the tables it
  * analyzes, BRIN summaries): its reads count for the owner of the table,
  * decided before user code can change what identifies it.  Logical
@@ -173,13 +175,51 @@ ig_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
 }
 
 /*
- * The role reads are counted for: the session user, or in an autovacuum
+ * In a backend, the role user code counts for while a maintenance command
+ * runs it as a table's owner, in a security-restricted operation (ANALYZE,
+ * VACUUM, CREATE INDEX, REINDEX, CLUSTER evaluating index expressions;
+ * REFRESH MATERIALIZED VIEW running its query): the owner of the table
+ * the command reports progress on, else the current user -- the owner the
+ * command switched to.  Not the session user: a DBA's routine ANALYZE
+ * would carry an insider's index function past its rules.  User code can
+ * only retarget the progress to a table it owns (CREATE INDEX).
+ */
+static Oid
+restricted_reader(void)
+{
+	PgBackendStatus *status = MyBEEntry;
+
+	if (status != NULL &&
+		(status->st_progress_command == PROGRESS_COMMAND_ANALYZE ||
+		 status->st_progress_command == PROGRESS_COMMAND_VACUUM ||
+		 status->st_progress_command == PROGRESS_COMMAND_CREATE_INDEX ||
+		 status->st_progress_command == PROGRESS_COMMAND_CLUSTER) &&
+		OidIsValid(status->st_progress_command_target))
+	{
+		Oid			owner = relation_owner(status->st_progress_command_target);
+
+		if (OidIsValid(owner))
+			return owner;
+	}
+	return GetUserId();
+}
+
+/*
+ * The role reads are counted for: the session user; while a maintenance
+ * command runs user code as a table's owner, that owner; in an autovacuum
  * worker the owner of the table whose index functions run.
  */
 Oid
 ig_reader_id(void)
 {
-	return likely(!in_autovacuum) ? GetSessionUserId() : autovacuum_reader();
+	if (likely(!in_autovacuum))
+	{
+		if (unlikely(InSecurityRestrictedOperation()) &&
+			GetUserId() != GetSessionUserId())
+			return restricted_reader();
+		return GetSessionUserId();
+	}
+	return autovacuum_reader();
 }
 
 /* The owner of a relation, or InvalidOid. */

@@ -196,6 +196,12 @@ ig_history_membership_counts_from(Oid groupid, Oid member, TimestampTz now)
 	TimestampTz from = 0;
 	int			i;
 
+	/*
+	 * Mostly nothing is young: no lock then.  (A grant made meanwhile
+	 * invalidates the rules matched with this answer.)
+	 */
+	if (ig_history->nyoung == 0 && ig_history->overflow_until <= now)
+		return 0;
 	LWLockAcquire(ig_history->lock, LW_SHARED);
 	i = find_membership(groupid, member);
 	if (i >= 0)

@@ -32,6 +32,7 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "catalog/pg_auth_members.h"
+#include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "utils/snapmgr.h"
 
@@ -72,6 +73,12 @@ compare_pairs(const void *a, const void *b)
 bool
 ig_memberships_may_change(Node *parsetree)
 {
+	/*
+	 * pg_upgrade restoring the roles: they are not new (its tool carries
+	 * the old server's record of young memberships)
+	 */
+	if (IsBinaryUpgrade)
+		return false;
 	return IsA(parsetree, GrantRoleStmt) || IsA(parsetree, CreateRoleStmt) ||
 		IsA(parsetree, AlterRoleStmt) || IsA(parsetree, DropRoleStmt) ||
 		IsA(parsetree, DropOwnedStmt);

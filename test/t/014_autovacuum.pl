@@ -188,4 +188,43 @@ ok(reads($node, 'mallory', 'customers') > 0,
 	"a BRIN summary's reads through a SECURITY DEFINER function count for the table's owner");
 is(reads($node, 'bob', 'customers'), 0, 'not for the function owner');
 
+# a DBA's own ANALYZE (or CREATE INDEX, REFRESH MATERIALIZED VIEW) runs
+# mallory's index expression as her, in a security-restricted operation:
+# counted for her and stopped by her threshold, not carried past it by the
+# superuser's session
+$node->safe_psql('postgres', q{
+	CREATE TABLE mal.bait4 (x int) WITH (autovacuum_enabled = off);
+	ALTER TABLE mal.bait4 OWNER TO mallory;
+	INSERT INTO mal.bait4 SELECT generate_series(1, 3);
+	SELECT insider_guard.reset();
+	TRUNCATE mal.stash;
+});
+($ret, $out, $err) = $node->psql('postgres',
+	'CREATE INDEX ON mal.bait4 (mal.grab(x))');
+like($err, qr/insider_guard: role "mallory" may not read more rows from table "public.customers"/,
+	"a superuser's CREATE INDEX on mallory's table stops her expression");
+my $by_index = reads($node, 'mallory', 'customers');
+ok($by_index >= 101 && $by_index < 200, "counted for mallory ($by_index)");
+is(reads($node, 'postgres', 'customers'), 0, 'not for the superuser');
+is($node->safe_psql('postgres', 'SELECT count(*) FROM mal.stash'), 0,
+	'nothing copied out');
+
+# and a DBA's ANALYZE of her table with such an index
+$node->safe_psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	CREATE TABLE mal.bait5 (x int) WITH (autovacuum_enabled = off);
+	CREATE INDEX ON mal.bait5 (mal.grab(x));
+});
+$node->safe_psql('postgres', q{
+	INSERT INTO mal.bait5 SELECT generate_series(1, 3);
+	SELECT insider_guard.reset();
+	TRUNCATE mal.stash;
+});
+($ret, $out, $err) = $node->psql('postgres', 'ANALYZE mal.bait5');
+like($err, qr/insider_guard: role "mallory" may not read more rows from table "public.customers"/,
+	"a superuser's ANALYZE of mallory's table stops her expression");
+my $by_analyze = reads($node, 'mallory', 'customers');
+ok($by_analyze >= 101 && $by_analyze < 200, "counted for mallory ($by_analyze)");
+is(reads($node, 'postgres', 'customers'), 0, 'not for the superuser');
+
 done_testing();

@@ -100,6 +100,8 @@ $old->safe_psql('postgres', qq{
 	SET insider_guard.test_clock_offset = '-15d';
 	@{[ map { "CREATE ROLE $_ LOGIN IN ROLE support;\n" } @members ]}
 	RESET insider_guard.test_clock_offset;
+	-- and one joined now: young, across the upgrade too
+	CREATE ROLE newjoin LOGIN IN ROLE support;
 	CREATE DATABASE shop;
 	CREATE DATABASE legacy;
 });
@@ -139,6 +141,8 @@ $old->safe_psql('shop', qq{
 				date_trunc('day', now(), 'UTC') - make_interval(days => d), 40 + (d * k) % 30))
 	FROM unnest('{@{[ join ',', @members ]}}'::text[]) WITH ORDINALITY AS u(m, k),
 		 generate_series(1, 20) d;
+	SELECT insider_guard.record_history('newjoin', NULL, '1 hour',
+				date_trunc('hour', now(), 'UTC') - interval '1 hour', 5);
 });
 
 # legacy: version 0.1.0, updated only after pg_upgrade
@@ -271,8 +275,13 @@ is($old->safe_psql('legacy',
 is($old->safe_psql('shop', q{SELECT count(*) FROM insider_guard.thresholds}), '5',
 	'five thresholds');
 is($old->safe_psql('shop', q{
-	SELECT count(*), count(peer_high_rows), count(limit_now) FROM insider_guard.baselines}),
-	'12|12|12', 'twelve history series, each with a peer p99 and a limit');
+	SELECT count(*), count(peer_high_rows), count(limit_now) FROM insider_guard.baselines
+	WHERE role_name <> 'newjoin'}),
+	'12|12|12', 'twelve history series of the old members, each with a peer p99 and a limit');
+like($old->safe_psql('shop', q{
+		SELECT no_limit_reason FROM insider_guard.baselines WHERE role_name = 'newjoin'}),
+	qr/peer group membership younger than 14 days/,
+	'the member who joined now has none from its peers');
 is($old->safe_psql('shop', q{SELECT insider_guard.rows_read('bob', '1 hour', 'customers')}),
 	'150', 'bob read 150 customers');
 
@@ -410,6 +419,10 @@ ok(!$new->log_contains(qr/insider_guard: ignoring/, $offset), 'and ignores nothi
 
 same(capture($new, 'shop', \%shop_rules), $before{shop_rules}, 'shop rules');
 same(capture($new, 'shop', \%shop_state), $before{shop_state}, 'shop state');
+like($new->safe_psql('shop', q{
+		SELECT no_limit_reason FROM insider_guard.baselines WHERE role_name = 'newjoin'}),
+	qr/peer group membership younger than 14 days/,
+	'a membership young before the upgrade is young after it');
 same(capture($new, 'legacy', \%rules), $before{legacy_rules}, 'legacy rules');
 same(capture($new, 'legacy', \%legacy_state), $before{legacy_state}, 'legacy state');
 same(capture($new, 'postgres', \%cluster), $before{cluster}, 'OIDs');

@@ -51,12 +51,15 @@ $node->safe_psql('postgres', qq{
 	CREATE ROLE m3 IN ROLE team;
 	CREATE ROLE m4 IN ROLE team;
 	CREATE ROLE m5 IN ROLE team;
+	CREATE ROLE newcomer LOGIN IN ROLE team;
 	RESET insider_guard.test_clock_offset;
 	CREATE TABLE orders (id int PRIMARY KEY);
 	INSERT INTO orders SELECT generate_series(1, 20000);
 	CREATE TABLE payroll (id int PRIMARY KEY, salary int);
 	INSERT INTO payroll SELECT g, 1000 + g FROM generate_series(1, 20000) g;
-	GRANT SELECT ON orders, payroll, customers TO team;
+	CREATE TABLE bonus (id int PRIMARY KEY);
+	INSERT INTO bonus SELECT generate_series(1, 20000);
+	GRANT SELECT ON orders, payroll, customers, bonus TO team;
 	SELECT insider_guard.add_peer_group('team');
 });
 # mallory reads ~200 rows an hour; m1..m5 read orders every day
@@ -129,5 +132,35 @@ is(value_at(8 * $day + 180, q{SELECT insider_guard.rows_read('mallory', '1 day',
 ($out, $err) = at(8 * $day + 240, q{SET SESSION AUTHORIZATION mallory;
 	SELECT count(*) FROM orders});
 is($out, '20000', 'block: orders, read by the peers, is not stopped');
+
+# a table is not made known cheaply: one day's read of bonus by mallory
+# herself, and a peer's one day of it, leave it new (her own reads on 3
+# days, or a peer's usable history of it, would not)
+$node->safe_psql('postgres', qq{
+	SET insider_guard.test_clock_offset = @{[$base + 8 * $day - $real_now]};
+	SELECT insider_guard.record_history('mallory', 'bonus', '1 day',
+		date_trunc('day', to_timestamp($base)) + interval '7 days', 1);
+	SELECT insider_guard.record_history('m1', 'bonus', '1 day',
+		date_trunc('day', to_timestamp($base)) + interval '7 days', 1);
+	SELECT insider_guard.reset('mallory');
+});
+($out, $err) = at(8 * $day + 300, q{SET SESSION AUTHORIZATION mallory;
+	SELECT count(*) FROM bonus});
+like($err, qr/may not read more rows from table "public.bonus"/,
+	'one day of one row (hers, or a peer\'s) does not make a table known');
+
+# the novelty limit is not trained in an hour: newcomer, with no hourly
+# history of his own, reads all of orders (known to his peers), then a
+# new table an hour later: held to min_rows, not to that hour's volume
+($out, $err) = at(8 * $day + 3600, q{SET SESSION AUTHORIZATION newcomer;
+	SELECT count(*) FROM orders});
+is($out, '20000', 'newcomer reads all of orders (not new)');
+($out, $err) = at(8 * $day + 2 * 3600 + 60, q{SET SESSION AUTHORIZATION newcomer;
+	SELECT count(*) FROM payroll});
+like($err, qr/may not read more rows from table "public.payroll"/,
+	'an hour later, a new table: stopped');
+is(value_at(8 * $day + 2 * 3600 + 60,
+		q{SELECT insider_guard.rows_read('newcomer', '1 day', 'payroll')}),
+	'501', 'at min_rows + 1: his one hour of history gives no p50');
 
 done_testing();
