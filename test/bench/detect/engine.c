@@ -27,9 +27,10 @@
  *	  of the window is the same; a sample of later statements recomputes
  *	  it to check (inst->verified).
  *	- the novelty rule's limit, per (role, table, day): none if the role's
- *	  own per-table series of that table has windows, or if a member (of 14
- *	  days or more) of its peer group (joined 14 days ago or more) has; else
- *	  max(min_rows, the role's own hourly p50 of all tables).
+ *	  own series of that table hold windows on 3 days or more, or if a
+ *	  member (of 14 days or more) of its peer group (joined 14 days ago or
+ *	  more) has a usable series of it; else max(min_rows, the role's own
+ *	  hourly p50 of all tables, once that history is usable).
  *	- block: the statement stops at the row that would exceed the limit
  *	  (it reads limit - rows already read), and every later statement of
  *	  the role on that series in the window stops on its first row.  A
@@ -48,8 +49,7 @@
  * ig_hist_feed(rows, cap = ig_hist_cap(the series, the lowest limit of the
  * baseline rules covering it, the peers' p99 in force), broke = one of
  * them broke in it).  The 7-day series of every role is fed at each day's
- * close with the 7-day total ending that day, if it is above 0.  After a
- * novelty break the table is known from the next day (see feed()).
+ * close with the 7-day total ending that day, if it is above 0.
  * z-score and spike rules keep the exact totals of every past window
  * instead.
  *
@@ -61,6 +61,10 @@
 #include "engine.h"
 
 #include <math.h>
+
+/* a table the role's own series hold on this many days is not new
+ * (IG_NOVELTY_KNOWN_DAYS, src/cache/rules.h) */
+#define NOVELTY_KNOWN_DAYS	3
 
 #define F_ALERTED		1
 #define F_BLOCKED		2
@@ -224,8 +228,12 @@ inst_init(Inst *in, const Deployment *dep, int nevents)
 		{
 			Assert(r->kind == K_DAY_TABLE);
 			in->novelty = true;
-			/* its own hourly p50, and whether a table was read */
+			/*
+			 * its own hourly p50, and whether a table was read: the role's
+			 * hourly and daily series of each table
+			 */
 			in->uses[K_HOUR_ALL] = in->ig[K_HOUR_ALL] = true;
+			in->uses[K_HOUR_TABLE] = in->ig[K_HOUR_TABLE] = true;
 			in->ig[K_DAY_TABLE] = true;
 		}
 		if (r->src == SRC_Z || r->src == SRC_SPIKE)
@@ -482,18 +490,22 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 			case SRC_NOVELTY:
 				{
 					/*
-					 * new to the role (no window in its series of the table)
-					 * and to every peer of a membership of 14 days or more
-					 * (members of 14 days or more)
+					 * new to the role (its series of the table, hourly or
+					 * daily, hold windows on fewer than 3 days) and to every
+					 * peer of a membership of 14 days or more (members of 14
+					 * days or more, whose series of it is not usable); the
+					 * own hourly p50 counts once that history is usable
 					 */
 					int			table = world.org->roles[c->role].slot_table[slot];
-					bool		known = in->hist[K_DAY_TABLE][sidx].windows > 0 ||
+					const IgHistogram *hour_all = &in->hist[K_HOUR_ALL][c->role];
+					bool		known = in->hist[K_DAY_TABLE][sidx].days >= NOVELTY_KNOWN_DAYS ||
+						in->hist[K_HOUR_TABLE][sidx].days >= NOVELTY_KNOWN_DAYS ||
 						(!c->young && in->known[c->group][table]);
 
 					limit[j] = known ? IG_NO_LIMIT :
 						Max(r->min_rows,
-							(int64) ig_hist_quantile(&in->hist[K_HOUR_ALL][c->role],
-													 IG_TYPICAL_QUANTILE));
+							ig_hist_usable(hour_all) ?
+							(int64) ig_hist_quantile(hour_all, IG_TYPICAL_QUANTILE) : 0);
 				}
 				break;
 			case SRC_FIXED:
@@ -777,7 +789,7 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
  * by the DBA who moves the role to its new peer group, does), so that
  * "self" falls back to the new peers until it is usable again.  With a
  * novelty rule: the tables each group's members of 14 days or more have
- * read (per-table series only change at a day's close).
+ * read, as usable history (taken once a day).
  */
 void
 inst_day_start(Inst *in, int day)
@@ -812,7 +824,8 @@ inst_day_start(Inst *in, int day)
 				if (young_member(m, day))
 					continue;
 				for (int s = 0; s < ro->nslots; s++)
-					if (in->hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, m, s)].windows > 0)
+					if (ig_hist_usable(&in->hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, m, s)]) ||
+						ig_hist_usable(&in->hist[K_HOUR_TABLE][SERIES(K_HOUR_TABLE, m, s)]))
 						in->known[g][ro->slot_table[s]] = true;
 			}
 	}
@@ -827,13 +840,12 @@ inst_role_hour(Inst *in, const Ctx *c, const Stmt *stmts, int n)
 }
 
 /*
- * Feeds a window's total to a series, as the extension does.  A novelty
- * rule's break does not keep the table unknown: it breaks a daily rule,
- * and the role's hourly series of the table, which no daily rule breaks,
- * is fed when its hour closes (src/shmem/counter_rings.c feeds each kind
- * with its own "broke"), so the table is known from then on; here, where
- * only the daily per-table series is kept, from the next day.  Its limit
- * caps the window, as any limit in force.
+ * Feeds a window's total to a series, as the extension does: a window that
+ * broke a baseline or novelty rule adds nothing, and none adds more than
+ * the lowest limit in force, nor a bin above the p99 it came from.  (A
+ * novelty rule is a daily one: it leaves the role's hourly series of the
+ * table to be fed, src/shmem/counter_rings.c feeding each kind with its
+ * own "broke".)
  */
 static void
 feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
@@ -851,8 +863,6 @@ feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
 			continue;
 		if (w->limit[j] >= 0)
 			cap = cap < 0 ? w->limit[j] : Min(cap, w->limit[j]);
-		if (r->src == SRC_NOVELTY)
-			continue;
 		if (quiet)
 			broke |= in->incident[sidx][j] && (w->limit[j] < 0 || rows > w->limit[j]);
 		else

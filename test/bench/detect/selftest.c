@@ -393,22 +393,23 @@ test_novelty(void)
 	int64		p50 = (int64) ig_hist_quantile(&tbase.hist[K_HOUR_ALL][0], IG_TYPICAL_QUANTILE);
 	Ctx			c = day_ctx(0, 30);
 	Stmt		s;
+	IgHistogram *peer1 = &tbase.hist[K_HOUR_TABLE][SERIES(K_HOUR_TABLE, 1, 0)];
+	IgHistogram *peer6 = &tbase.hist[K_HOUR_TABLE][SERIES(K_HOUR_TABLE, 6, 0)];
 
-	/* role 0 reads table 1 (slot 1), which nobody has read */
-	torg->roles[0].nslots = 2;
+	/* role 0 reads table 1 (slot 1) and table 2 (slot 2), new to it */
+	torg->roles[0].nslots = 3;
 	torg->roles[0].slot_table[1] = 1;
 	torg->slot_of[0][1] = 1;
-	/* role 1 (usable) has read table 0; role 6 (no usable history) table 2 */
-	ig_hist_feed(&tbase.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 1, 0)],
-				 HOUR_START(20 * 24), 500, IG_NO_LIMIT, false);
+	torg->roles[0].slot_table[2] = 2;
+	torg->slot_of[0][2] = 2;
+	/* role 1 has a usable hourly series of table 0; role 6 one window of table 2 */
+	for (int h = 0; h < 10 * 24; h += 12)
+		ig_hist_feed(peer1, HOUR_START(h + 1), 500, IG_NO_LIMIT, false);
 	torg->roles[6].slot_table[0] = 2;
 	torg->slot_of[6][0] = -1;
 	torg->slot_of[6][2] = 0;
-	ig_hist_feed(&tbase.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 6, 0)],
-				 HOUR_START(20 * 24), 500, IG_NO_LIMIT, false);
-	torg->roles[0].nslots = 3;
-	torg->roles[0].slot_table[2] = 2;
-	torg->slot_of[0][2] = 2;
+	ig_hist_feed(peer6, HOUR_START(20 * 24), 500, IG_NO_LIMIT, false);
+	CHECK(ig_hist_usable(peer1) && !ig_hist_usable(peer6), "the peers' series");
 
 	inst_init(&in, &logr, 1);
 	inst_day_start(&in, 30);
@@ -425,26 +426,40 @@ test_novelty(void)
 	s.t += 2 * USEC;
 	inst_role_hour(&in, &c, &s, 1);
 	CHECK(in.win[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 0)].limit[0] == IG_NO_LIMIT &&
-		  in.alerts[CLS_STEADY][0] == 1, "a table a usable peer has read is not new");
+		  in.alerts[CLS_STEADY][0] == 1, "a table a peer's usable series holds is not new");
 	s = day_stmt(30, 100000, 2);
 	s.t += 3 * USEC;
 	inst_role_hour(&in, &c, &s, 1);
-	CHECK(in.alerts[CLS_STEADY][0] == 1,
-		  "any peer's series with a window vouches, usable or not");
+	CHECK(in.alerts[CLS_STEADY][0] == 2, "a peer's series that is not usable does not vouch");
+	inst_close(&in, true, HOUR_START(30 * 24 + 11), 30);
 	inst_close(&in, false, HOUR_START(31 * 24), 30);
-	CHECK(in.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].windows == 1,
-		  "under log, the first read is history: the table is known");
+	CHECK(in.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].windows == 0 &&
+		  in.hist[K_HOUR_TABLE][SERIES(K_HOUR_TABLE, 0, 1)].windows == 1,
+		  "a broken day feeds the daily series nothing, the hourly one its hour");
+	/* read on two more days (within the limit): known from then on */
+	for (int d = 31; d < 34; d++)
+	{
+		c = day_ctx(0, d);
+		s = day_stmt(d, 10, 1);
+		inst_day_start(&in, d);
+		inst_role_hour(&in, &c, &s, 1);
+		CHECK((in.win[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].limit[0] == IG_NO_LIMIT) == (d == 33),
+			  "a table is the role's once its series hold it on 3 days (day %d)", d);
+		inst_close(&in, true, HOUR_START(d * 24 + 11), d);
+		inst_close(&in, false, HOUR_START(d * 24 + 24), d);
+	}
 	inst_free(&in);
 
 	/* a member of less than 14 days is nobody's peer */
-	torg->roles[6].hire_day = 25;
+	torg->roles[1].hire_day = 25;
 	inst_init(&in, &logr, 1);
 	inst_day_start(&in, 30);
-	s = day_stmt(30, 100000, 2);
+	c = day_ctx(0, 30);
+	s = day_stmt(30, 100000, 0);
 	inst_role_hour(&in, &c, &s, 1);
 	CHECK(in.alerts[CLS_STEADY][0] == 1, "a young member does not vouch");
 	inst_free(&in);
-	torg->roles[6].hire_day = 0;
+	torg->roles[1].hire_day = 0;
 
 	inst_init(&in, &block, 1);
 	inst_day_start(&in, 30);
@@ -452,9 +467,6 @@ test_novelty(void)
 	inst_role_hour(&in, &c, &s, 1);
 	CHECK(in.win[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].rows == p50,
 		  "a novelty block stops at its limit");
-	inst_close(&in, false, HOUR_START(31 * 24), 30);
-	CHECK(in.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 0, 1)].windows == 1,
-		  "a stopped first read is history too (its hourly window broke nothing)");
 	inst_free(&in);
 
 	/* back as it was */
@@ -464,8 +476,8 @@ test_novelty(void)
 	torg->slot_of[6][2] = -1;
 	torg->slot_of[6][0] = 0;
 	torg->roles[6].slot_table[0] = 0;
-	ig_hist_init(&tbase.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 1, 0)]);
-	ig_hist_init(&tbase.hist[K_DAY_TABLE][SERIES(K_DAY_TABLE, 6, 0)]);
+	ig_hist_init(peer1);
+	ig_hist_init(peer6);
 }
 
 static void
