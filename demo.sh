@@ -4,7 +4,9 @@
 # normally looks up a handful of customers; today Terry pulls the whole
 # table.  insider_guard counts every row, stops him at a fixed threshold,
 # then -- with behavioural baselines -- at five times his own normal, and
-# a new hire at five times his peers' normal, and shows the violations.
+# a new hire who joined the team today at the rule's cold-start floor (a
+# membership younger than 14 days raises no limit), and shows the
+# violations.
 #
 # Installs what it needs (like test.sh), starts a private cluster in a
 # temporary directory as an unprivileged user, and removes it at the end.
@@ -37,7 +39,6 @@ cat >> "$dir/data/postgresql.conf" <<EOF
 port = $port
 listen_addresses = ''
 unix_socket_directories = '$dir'
-shared_preload_libraries = 'insider_guard'
 EOF
 as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
 
@@ -47,11 +48,24 @@ psql_as() {
     as_pg "$PG_BIN/psql" -X -q -h "$dir" -p "$port" -U "$user" -d postgres "$@"
 }
 
+# the support team has worked together for months: its roles predate
+# insider_guard on this server
+psql_as postgres -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+CREATE ROLE support;
+CREATE ROLE terry LOGIN IN ROLE support;
+CREATE ROLE ana LOGIN IN ROLE support;
+CREATE ROLE ben LOGIN IN ROLE support;
+CREATE ROLE cho LOGIN IN ROLE support;
+CREATE ROLE dev LOGIN IN ROLE support;
+CREATE ROLE eli LOGIN IN ROLE support;
+SQL
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+echo "shared_preload_libraries = 'insider_guard'" >> "$dir/data/postgresql.conf"
+as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w start >/dev/null
+
 psql_as postgres -v ON_ERROR_STOP=1 <<'SQL'
 \echo == the DBA installs insider_guard; Terry, in the support team, may read customers
 CREATE EXTENSION insider_guard;
-CREATE ROLE support;
-CREATE ROLE terry LOGIN IN ROLE support;
 CREATE TABLE customers (id int PRIMARY KEY, name text, email text, card text);
 INSERT INTO customers
     SELECT g, 'Customer ' || g, 'customer' || g || '@example.com',
@@ -95,11 +109,7 @@ psql_as postgres -v ON_ERROR_STOP=1 <<'SQL'
 \echo == about 5 an hour, his colleagues about 20: the DBA seeds 30 days of that history
 \echo == (from the old audit logs), makes the support team a peer group, and sets a
 \echo == baseline rule: at most 5 x the usual p99 of each agent an hour, never under 100
-CREATE ROLE ana LOGIN IN ROLE support;
-CREATE ROLE ben LOGIN IN ROLE support;
-CREATE ROLE cho LOGIN IN ROLE support;
-CREATE ROLE dev LOGIN IN ROLE support;
-CREATE ROLE eli LOGIN IN ROLE support;
+\echo == (newbie joins the team today)
 CREATE ROLE newbie LOGIN IN ROLE support;
 SELECT count(insider_guard.record_history(agent::regrole, NULL, '1 hour',
                  date_trunc('hour', now(), 'UTC') - make_interval(hours => h),
@@ -119,7 +129,8 @@ SQL
 
 echo "== Terry pulls 1,000 customers again: 5 x his usual hour is under the floor, so 100"
 psql_as terry -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s" || true
-echo "== newbie, hired today, has no history: his peers' normal applies"
+echo "== newbie, who joined today, has no history, and a membership younger than 14 days"
+echo "   raises no limit: the rule holds him to its cold-start floor, 100"
 psql_as newbie -c "SELECT count(*) AS rows_taken FROM (SELECT * FROM customers ORDER BY id LIMIT 1000) s" || true
 
 psql_as postgres <<'SQL'

@@ -429,7 +429,17 @@ ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now,
 		rise->period = rise_period(now);
 	else
 		rise_roll(rise, now);
-	if (rise->last[side] == 0)
+	if (rise->last[side] == 0 && fallback && rise->last[1 - side] != 0)
+	{
+		/*
+		 * A hand-over: the side was held by the other's notes, and starts
+		 * from them -- noting the bin above them as its own lowest would
+		 * let it rise a bin again at once.
+		 */
+		rise->lowest[side][0] = Min(noted, rise->lowest[1 - side][0]);
+		rise->lowest[side][1] = rise->lowest[1 - side][1];
+	}
+	else if (rise->last[side] == 0)
 	{
 		rise->lowest[side][0] = noted;
 		rise->lowest[side][1] = 0;

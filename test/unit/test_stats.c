@@ -546,6 +546,16 @@ test_rise(void)
 		  ig_hist_bin_value(ig_hist_bin(112) + 1),
 		  "a peer p99 first in force: a bin above the own (%llu)",
 		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 111500, T0 + HOUR, true));
+	/* and the hand-over takes the other side's notes: no second bin */
+	ig_hist_init(&h);
+	ig_rise_take(&h, IG_RISE_PEERS, ig_hist_bin_value(20), T0, true);
+	CHECK(ig_rise_take(&h, IG_RISE_OWN, ig_hist_bin_value(26), T0 + HOUR, true) ==
+		  ig_hist_bin_value(21), "a hand-over: a bin above the peers' notes");
+	CHECK(ig_rise_take(&h, IG_RISE_OWN, ig_hist_bin_value(26), T0 + HOUR + 60 * USEC, true) ==
+		  ig_hist_bin_value(21),
+		  "and still a bin above them a minute later, not two (%llu)",
+		  (unsigned long long) ig_rise_high(&h, IG_RISE_OWN, ig_hist_bin_value(26),
+											T0 + HOUR + 60 * USEC, true));
 	ig_hist_init(&h);
 	ig_rise_floor(&h, 100 / 5, T0);
 	CHECK(ig_rise_take(&h, IG_RISE_OWN, 1000, T0 + 7 * DAY, true) ==
