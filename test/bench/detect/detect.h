@@ -25,7 +25,9 @@
 /* ---- the organisation (generator parameters) ---- */
 
 #define N_ROLES			2000	/* roles at the start of warm-up */
-#define N_GROUPS		40		/* peer groups */
+#define N_GROUPS		40		/* peer groups of staff */
+#define SERVICE_GROUP	N_GROUPS	/* the service accounts' own peer group */
+#define N_PEER_GROUPS	(N_GROUPS + 1)
 #define GROUP_MIN		5		/* group sizes: Zipf (P(n) ~ 1/n) on 5..200 */
 #define GROUP_MAX		200
 #define N_TABLES		200
@@ -74,6 +76,35 @@
 /* staff turnover, per month of 30.44 days, of the initial headcount */
 #define HIRE_RATE		0.01
 #define CHANGE_RATE		0.005
+#define LEAVE_RATE		0.01	/* leavers: anyone employed 30 days or more */
+
+/* service accounts: steady, high-volume, around the clock, every day, in a
+ * peer group of their own (the DBA does not pool them with people) */
+#define N_SERVICES		30
+#define SERVICE_MEDIAN_MIN	10000.0	/* rows per active hour, log-uniform */
+#define SERVICE_MEDIAN_MAX	1000000.0
+#define SERVICE_SIGMA	0.3
+#define SERVICE_P_ACTIVE 0.97	/* every hour of every day */
+#define SERVICE_LAMBDA	20.0
+
+/* gradual drift: a role's volume moves by exp(drift * days employed),
+ * drift normal per role with this sd of its log over 180 days */
+#define DRIFT_SD_180	0.5
+
+/* organisation-wide spikes (an outage re-read): business days drawn in
+ * each half (warm-up, evaluation), everybody reads this many times more */
+#define ORG_SPIKES_HALF	2
+#define ORG_SPIKE_MIN	3.0		/* log-uniform */
+#define ORG_SPIKE_MAX	6.0
+
+/* legitimate first reads of a table at a base rate (besides those of a
+ * role change): per role-year, at most ADOPT_MAX per role; from that day
+ * the table takes a share of the role's statements; the table is drawn by
+ * the Zipf popularity among those the role does not read */
+#define ADOPT_RATE		1.0
+#define ADOPT_MAX		2
+#define ADOPT_SHARE_MIN	0.05
+#define ADOPT_SHARE_MAX	0.30
 
 /* tables */
 #define GROUP_TABLES_MIN 4		/* core tables of a group: 4..15, drawn by */
@@ -86,21 +117,29 @@
 
 /* ---- the injected exfiltrations ---- */
 
-#define N_EVENTS		300
+#define N_EVENTS		336		/* 7 of each (size, shape) */
 #define N_SIZES			6
-#define N_SHAPES		7
+#define N_SHAPES		8
 #define N_BATCHES		2		/* events of one batch are on distinct roles; */
 #define MAX_BATCHES		8		/*   more batches if the roles run out */
 #define NEW_HIRE_DAYS	14		/* "a new hire's first 14 days" */
 #define CHANGE_DAYS		14		/* "right after a role change" */
 #define BURST_STMTS		10		/* statements of a one-hour exfiltration */
+#define SLOW_DAYS_MIN	2
 #define SLOW_DAYS_MAX	5
+/* which volume an event is sized on */
+typedef enum Sizing
+{
+	SIZE_P99,					/* the role's own p99 of the window concerned */
+	SIZE_MEDIAN					/* its median daily volume (stress report) */
+} Sizing;
 
 typedef enum Shape
 {
 	SHAPE_STATEMENT,			/* one statement */
 	SHAPE_HOUR,					/* one hour */
-	SHAPE_SLOW,					/* spread over the working hours of 1-5 days */
+	SHAPE_DAY,					/* spread over the working hours of one day */
+	SHAPE_SLOW,					/* spread over the working hours of 2-5 days */
 	SHAPE_OFF_HOURS,			/* one hour when the role never works */
 	SHAPE_NEW_TABLE,			/* one hour, from a table never read before */
 	SHAPE_NEW_HIRE,				/* one hour in a new hire's first 14 days */
@@ -124,6 +163,7 @@ extern const char *const shape_name[N_SHAPES];
 #define MAX_JOB_TABLES	(ROLE_TABLES_MAX + 1)
 #define MAX_SLOTS		24		/* tables a role ever reads, its series */
 #define MAX_ROLES		(N_ROLES + 600)
+#define EVENTS_TOTAL	(2 * N_EVENTS)	/* p99-sized, then median-sized */
 
 typedef enum Shift
 {
@@ -131,7 +171,8 @@ typedef enum Shift
 	SHIFT_OFFICE_NIGHT,			/* 22-06, nights after business days */
 	SHIFT_OPS_DAY,				/* 06-14 */
 	SHIFT_OPS_EVENING,			/* 14-22 */
-	SHIFT_OPS_NIGHT				/* 22-06 */
+	SHIFT_OPS_NIGHT,			/* 22-06 */
+	SHIFT_SERVICE				/* every hour of every day */
 } Shift;
 
 typedef struct Group
@@ -160,6 +201,13 @@ typedef struct Role
 {
 	int			hire_day;		/* 0 for the initial staff */
 	int			change_day;		/* day job[1] starts; -1: never */
+	int			leave_day;		/* first day not employed; -1: never */
+	bool		service;		/* a service account */
+	double		drift;			/* log-volume change per day employed */
+	int			nadopt;			/* tables first read at the base rate */
+	int			adopt_day[ADOPT_MAX];
+	int8		adopt_slot[ADOPT_MAX];
+	double		adopt_share[ADOPT_MAX];
 	Job			job[2];
 	double		sigma;
 	double		alpha;			/* Pareto tail; 0: none */
@@ -167,18 +215,24 @@ typedef struct Role
 	int			nslots;
 	int16		slot_table[MAX_SLOTS];
 	double		median_daily[2];	/* of each job, clean, active days */
+	double		p99_hour[2];	/* of each job, clean: active hours, */
+	double		p99_day[2];		/*   active days, */
+	double		p99_week[2];	/*   7-day totals (> 0) ending each day */
 } Role;
 
 typedef struct Org
 {
 	uint64		seed;
 	int			nroles;
-	Group		groups[N_GROUPS];
+	Group		groups[N_PEER_GROUPS];
 	Role		roles[MAX_ROLES];
 	int8		slot_of[MAX_ROLES][N_TABLES];	/* -1: no series */
 	uint8		day_kind[SIM_DAYS];		/* DAY_* bits */
+	double		spike[SIM_DAYS];	/* organisation-wide volume factor */
 	int			hires_eval;		/* hired during evaluation */
 	int			changes_eval;
+	int			leaves_eval;
+	int			adopts_eval;
 } Org;
 
 #define DAY_BUSINESS	1
@@ -199,6 +253,8 @@ typedef struct Event
 	int			id;
 	int			role;
 	int			size;			/* index into size_factor */
+	Sizing		sizing;
+	double		basis;			/* the volume it is sized on */
 	Shape		shape;
 	int			batch;
 	int			job;			/* the role's job at the time */
@@ -221,6 +277,8 @@ extern bool role_employed(const Org *org, int role, int day);
 extern double activity_p(const Org *org, int role, int hour);
 extern bool in_shift(const Org *org, int role, int hour);
 extern int	gen_hour(const Org *org, int role, int hour, Stmt *out);
-extern int	make_events(Org *org, Event *events, int *nbatches);
+extern int	make_events(Org *org, Event *events, int first_id, Sizing sizing,
+						int *nbatches);
+extern int	membership_since(const Org *org, int role, int day);
 
 #endif							/* DETECT_H */

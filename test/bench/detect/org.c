@@ -43,7 +43,7 @@
 
 const double size_factor[N_SIZES] = {2, 5, 10, 30, 100, 1000};
 const char *const shape_name[N_SHAPES] = {
-	"statement", "hour", "slow", "off-hours", "new table", "new hire",
+	"statement", "hour", "day", "slow", "off-hours", "new table", "new hire",
 	"role change"
 };
 
@@ -56,7 +56,8 @@ static const int month_start[] = {0, 31, 60, 91, 121, 152, 182};
 /* stream tags */
 enum
 {
-	TAG_ORG = 1, TAG_HOUR, TAG_DAY, TAG_ROTA, TAG_EVENTS
+	TAG_ORG = 1, TAG_HOUR, TAG_DAY, TAG_ROTA, TAG_EVENTS, TAG_ADOPT,
+	TAG_STRESS
 };
 
 /* ---- random numbers ---- */
@@ -183,6 +184,24 @@ build_calendar(Org *org)
 	}
 }
 
+/* organisation-wide spikes: business days of each half, drawn */
+static void
+build_spikes(Org *org, Rng *r)
+{
+	for (int d = 0; d < SIM_DAYS; d++)
+		org->spike[d] = 1.0;
+	for (int half = 0; half < 2; half++)
+		for (int i = 0; i < ORG_SPIKES_HALF; i++)
+		{
+			int			d;
+
+			do
+				d = uniform_int(r, half * WARMUP_DAYS, half * WARMUP_DAYS + WARMUP_DAYS - 1);
+			while (!(org->day_kind[d] & DAY_BUSINESS) || org->spike[d] > 1.0);
+			org->spike[d] = log_uniform(r, ORG_SPIKE_MIN, ORG_SPIKE_MAX);
+		}
+}
+
 /* ---- the organisation ---- */
 
 /* 40 group sizes: quantiles of P(n) ~ 1/n on 5..200, scaled to N_ROLES */
@@ -238,7 +257,8 @@ build_groups(Org *org, Rng *r)
 	for (int t = 0; t < N_TABLES; t++)
 		pop[t] = 1.0 / (t + 1);
 	group_sizes(org);
-	for (int g = 0; g < N_GROUPS; g++)
+	org->groups[SERVICE_GROUP].size0 = N_SERVICES;
+	for (int g = 0; g < N_PEER_GROUPS; g++)
 	{
 		Group	   *grp = &org->groups[g];
 		bool		taken[N_TABLES] = {0};
@@ -321,12 +341,19 @@ draw_job(Org *org, Rng *r, int role, int group, Job *job)
 	int			n;
 
 	job->group = group;
-	if (grp->ops)
+	if (group == SERVICE_GROUP)
+		job->shift = SHIFT_SERVICE;
+	else if (grp->ops)
 		job->shift = SHIFT_OPS_DAY + uniform_int(r, 0, 2);
 	else
 		job->shift = unit(r) < OFFICE_NIGHT_SHARE ? SHIFT_OFFICE_NIGHT : SHIFT_OFFICE_DAY;
 	job->median = grp->median * exp(ROLE_MEDIAN_SIGMA * normal(r));
 	job->p_active = uniform(r, P_ACTIVE_MIN, P_ACTIVE_MAX);
+	if (group == SERVICE_GROUP)
+	{
+		job->median = log_uniform(r, SERVICE_MEDIAN_MIN, SERVICE_MEDIAN_MAX);
+		job->p_active = SERVICE_P_ACTIVE;
+	}
 
 	/* tables of the group, by its affinity, without replacement */
 	n = uniform_int(r, ROLE_TABLES_MIN, Min(ROLE_TABLES_MAX, grp->ncore));
@@ -395,11 +422,66 @@ new_role(Org *org, Rng *r, int group, int hire_day)
 	memset(ro, 0, sizeof(Role));
 	ro->hire_day = hire_day;
 	ro->change_day = -1;
+	ro->leave_day = -1;
 	ro->sigma = uniform(r, SIGMA_MIN, SIGMA_MAX);
 	ro->alpha = unit(r) < HEAVY_SHARE ? uniform(r, ALPHA_MIN, ALPHA_MAX) : 0;
 	ro->lambda = log_uniform(r, LAMBDA_MIN, LAMBDA_MAX);
+	ro->drift = normal(r) * DRIFT_SD_180 / 180.0;
+	if (group == SERVICE_GROUP)
+	{
+		ro->service = true;
+		ro->sigma = SERVICE_SIGMA;
+		ro->alpha = 0;
+		ro->lambda = SERVICE_LAMBDA;
+	}
 	draw_job(org, r, role, group, &ro->job[0]);
 	ro->job[1] = ro->job[0];
+}
+
+/*
+ * Legitimate first reads at the base rate: Poisson(ADOPT_RATE per year of
+ * employment) tables, at most ADOPT_MAX, each from a day drawn uniformly,
+ * drawn by popularity among the tables the role does not read (in either
+ * job).  Drawn after every job, from a stream of their own.
+ */
+static void
+draw_adoptions(Org *org, uint64 seed)
+{
+	for (int role = 0; role < org->nroles; role++)
+	{
+		Role	   *ro = &org->roles[role];
+		Rng			r = {hash4(seed, TAG_ADOPT, role, 0)};
+		int			end = ro->leave_day >= 0 ? ro->leave_day : SIM_DAYS;
+		int			n = poisson(&r, ADOPT_RATE * (end - ro->hire_day) / 365.0);
+
+		n = Min(n, ADOPT_MAX);
+		for (int i = 0; i < n; i++)
+		{
+			double		left = 0;
+			double		u;
+			int			t;
+
+			for (t = 0; t < N_TABLES; t++)
+				left += org->slot_of[role][t] >= 0 ? 0 : 1.0 / (t + 1);
+			u = unit(&r) * left;
+			for (t = 0; t < N_TABLES - 1; t++)
+			{
+				if (org->slot_of[role][t] >= 0)
+					continue;
+				if (u < 1.0 / (t + 1))
+					break;
+				u -= 1.0 / (t + 1);
+			}
+			while (org->slot_of[role][t] >= 0)
+				t--;
+			ro->adopt_day[i] = uniform_int(&r, ro->hire_day + 1, Max(end - 1, ro->hire_day + 1));
+			ro->adopt_share[i] = uniform(&r, ADOPT_SHARE_MIN, ADOPT_SHARE_MAX);
+			ro->adopt_slot[i] = (int8) role_slot(org, role, t);
+			ro->nadopt++;
+			if (ro->adopt_day[i] >= WARMUP_DAYS && ro->adopt_day[i] < end)
+				org->adopts_eval++;
+		}
+	}
 }
 
 /*
@@ -412,19 +494,22 @@ org_build(Org *org, uint64 seed)
 	Rng			r = {hash4(seed, TAG_ORG, 0, 0)};
 	double		hires_a_day = HIRE_RATE * N_ROLES / 30.44;
 	double		changes_a_day = CHANGE_RATE * N_ROLES / 30.44;
+	double		leaves_a_day = LEAVE_RATE * N_ROLES / 30.44;
 
 	memset(org, 0, sizeof(Org));
 	memset(org->slot_of, -1, sizeof(org->slot_of));
 	org->seed = seed;
 	build_calendar(org);
 	build_groups(org, &r);
-	for (int g = 0; g < N_GROUPS; g++)
+	build_spikes(org, &r);
+	for (int g = 0; g < N_PEER_GROUPS; g++)
 		for (int i = 0; i < org->groups[g].size0; i++)
 			new_role(org, &r, g, 0);
 	for (int d = 1; d < SIM_DAYS; d++)
 	{
 		int			hires = poisson(&r, hires_a_day);
 		int			changes = poisson(&r, changes_a_day);
+		int			leaves = poisson(&r, leaves_a_day);
 
 		for (int i = 0; i < hires; i++)
 		{
@@ -440,7 +525,8 @@ org_build(Org *org, uint64 seed)
 				int			role = (int) (unit(&r) * org->nroles);
 				Role	   *ro = &org->roles[role];
 
-				if (ro->hire_day > d - 30 || ro->change_day >= 0)
+				if (ro->hire_day > d - 30 || ro->change_day >= 0 ||
+					ro->leave_day >= 0 || ro->service)
 					continue;
 				ro->change_day = d;
 				draw_job(org, &r, role, draw_group(org, &r, ro->job[0].group),
@@ -450,13 +536,44 @@ org_build(Org *org, uint64 seed)
 				break;
 			}
 		}
+		for (int i = 0; i < leaves; i++)
+		{
+			/* anyone here 30 days or more, not changing job today */
+			for (int tries = 0; tries < 1000; tries++)
+			{
+				int			role = (int) (unit(&r) * org->nroles);
+				Role	   *ro = &org->roles[role];
+
+				if (ro->hire_day > d - 30 || ro->leave_day >= 0 ||
+					ro->service || ro->change_day == d)
+					continue;
+				ro->leave_day = d;
+				if (d >= WARMUP_DAYS)
+					org->leaves_eval++;
+				break;
+			}
+		}
 	}
+	draw_adoptions(org, seed);
+}
+
+/* the day a role's current peer-group membership began (long ago: -1000) */
+int
+membership_since(const Org *org, int role, int day)
+{
+	const Role *ro = &org->roles[role];
+
+	if (ro->change_day >= 0 && day >= ro->change_day)
+		return ro->change_day;
+	return ro->hire_day > 0 ? ro->hire_day : -1000;
 }
 
 bool
 role_employed(const Org *org, int role, int day)
 {
-	return day >= org->roles[role].hire_day;
+	const Role *ro = &org->roles[role];
+
+	return day >= ro->hire_day && (ro->leave_day < 0 || day < ro->leave_day);
 }
 
 /* the job a role has on a day */
@@ -492,6 +609,8 @@ shift_of(const Org *org, int role, int hour, bool *business)
 	bool		works;
 
 	*business = (org->day_kind[d] & DAY_BUSINESS) != 0;
+	if (job->shift == SHIFT_SERVICE)
+		return 1;
 	switch (job->shift)
 	{
 		case SHIFT_OFFICE_DAY:
@@ -550,6 +669,8 @@ activity_p(const Org *org, int role, int hour)
 		return 0;
 	job = role_job(org, role, d);
 	s = shift_of(org, role, hour, &business);
+	if (job->shift == SHIFT_SERVICE)
+		return job->p_active;
 	if (job->shift >= SHIFT_OPS_DAY)
 		return s == 1 ? job->p_active : P_OPS_OFF;
 	if (s == 1)
@@ -604,6 +725,7 @@ gen_hour(const Org *org, int role, int hour, Stmt *out)
 		exp(ro->sigma * sqrt(1 - DAY_VAR_SHARE) * normal(&r));
 	if (org->day_kind[d] & DAY_MONTH_END)
 		w *= org->groups[job->group].month_end;
+	w *= exp(ro->drift * (d - ro->hire_day)) * org->spike[d];
 	if (ro->alpha > 0)
 		w *= Min(pow(unit(&r), -1.0 / ro->alpha), PARETO_CAP);
 	total = Max((int64) llround(w), 1);
@@ -625,6 +747,23 @@ gen_hour(const Org *org, int role, int hour, Stmt *out)
 		left -= rows;
 		s->t = HOUR_START(hour) + (int64) (unit(&r) * HOUR_US);
 		s->slot = job->slot[draw_cum(&r, job->cum, job->ntables)];
+		/* a table first read at the base rate takes its share from then */
+		if (ro->nadopt > 0)
+		{
+			double		u = unit(&r);
+
+			for (int a = 0; a < ro->nadopt; a++)
+			{
+				if (d < ro->adopt_day[a])
+					continue;
+				if (u < ro->adopt_share[a])
+				{
+					s->slot = ro->adopt_slot[a];
+					break;
+				}
+				u -= ro->adopt_share[a];
+			}
+		}
 		s->rows = rows;
 		s->event = -1;
 		if (rows <= 0)
@@ -674,7 +813,10 @@ pick_hour(const Org *org, Rng *r, int role, int job, int lo, int hi,
 	exit(1);
 }
 
-/* a role for an event: eligible for the shape and not used in the batch */
+/*
+ * A role for an event: eligible for the shape and not used in the batch.
+ * Service accounts and leavers carry none.
+ */
 static int
 pick_role(const Org *org, Rng *r, Shape shape, const bool *used)
 {
@@ -686,7 +828,7 @@ pick_role(const Org *org, Rng *r, Shape shape, const bool *used)
 		const Role *ro = &org->roles[role];
 		bool		ok;
 
-		if (used[role])
+		if (used[role] || ro->service || ro->leave_day >= 0)
 			continue;
 		if (shape == SHAPE_NEW_HIRE)
 			ok = ro->hire_day >= WARMUP_DAYS &&
@@ -730,17 +872,19 @@ compare_stmt(const void *a, const void *b)
 }
 
 /*
- * Draws the 300 exfiltrations: event i has shape i mod 7 and size i mod 6
- * (so every pair comes 7 or 8 times), and alternates between two batches
- * by shape, a role carrying at most one event per batch (a further batch
- * takes the events of a shape whose eligible roles ran out).  Needs the
- * roles' median daily volumes.  Returns how many events were made, and
- * in *nbatches how many batches they need.
+ * Draws N_EVENTS exfiltrations, ids from first_id: event i has shape i mod
+ * 8 and size (i / 8) mod 6 (so every pair comes 7 times), and alternates
+ * between two batches by round of 48, a role carrying at most one event per
+ * batch (a further batch takes the events of a shape whose eligible roles
+ * ran out).  Sized on the role's own p99 of the window the shape fills
+ * (an hour, a day, 7 days) or, for the stress report, on its median daily
+ * volume.  Needs the roles' clean volumes.  Returns how many events were
+ * made, and in *nbatches how many batches they need.
  */
 int
-make_events(Org *org, Event *events, int *nbatches)
+make_events(Org *org, Event *events, int first_id, Sizing sizing, int *nbatches)
 {
-	Rng			r = {hash4(org->seed, TAG_EVENTS, 0, 0)};
+	Rng			r = {hash4(org->seed, sizing == SIZE_P99 ? TAG_EVENTS : TAG_STRESS, 0, 0)};
 	static bool used[MAX_BATCHES][MAX_ROLES];
 	int			made = 0;
 
@@ -750,7 +894,7 @@ make_events(Org *org, Event *events, int *nbatches)
 	{
 		Event	   *ev = &events[made];
 		Shape		shape = (Shape) (i % N_SHAPES);
-		int			batch = (i / N_SHAPES) % N_BATCHES;
+		int			batch = (i / (N_SHAPES * N_SIZES)) % N_BATCHES;
 		int			role = pick_role(org, &r, shape, used[batch]);
 		Role	   *ro;
 		const Job  *job;
@@ -772,11 +916,12 @@ make_events(Org *org, Event *events, int *nbatches)
 		used[batch][role] = true;
 		ro = &org->roles[role];
 		memset(ev, 0, sizeof(Event));
-		ev->id = made;
+		ev->id = first_id + made;
 		ev->role = role;
-		ev->size = i % N_SIZES;
+		ev->size = (i / N_SHAPES) % N_SIZES;
 		ev->shape = shape;
 		ev->batch = batch;
+		ev->sizing = sizing;
 		if (shape == SHAPE_NEW_HIRE)
 		{
 			lo = ro->hire_day;
@@ -790,7 +935,15 @@ make_events(Org *org, Event *events, int *nbatches)
 		ev->job = shape == SHAPE_ROLE_CHANGE ? 1 : 0;
 		job = &ro->job[ev->job];
 		ev->median_daily = ro->median_daily[ev->job];
-		ev->rows = Max((int64) llround(size_factor[ev->size] * ev->median_daily), 1);
+		if (sizing == SIZE_MEDIAN)
+			ev->basis = ev->median_daily;
+		else if (shape == SHAPE_DAY)
+			ev->basis = ro->p99_day[ev->job];
+		else if (shape == SHAPE_SLOW)
+			ev->basis = ro->p99_week[ev->job];
+		else
+			ev->basis = ro->p99_hour[ev->job];
+		ev->rows = Max((int64) llround(size_factor[ev->size] * ev->basis), 1);
 
 		/* the table: never read before, or one of the role's by its mix */
 		if (shape == SHAPE_NEW_TABLE)
@@ -805,9 +958,10 @@ make_events(Org *org, Event *events, int *nbatches)
 		else
 			ev->slot = job->slot[draw_cum(&r, job->cum, job->ntables)];
 
-		if (shape == SHAPE_SLOW)
+		if (shape == SHAPE_SLOW || shape == SHAPE_DAY)
 		{
-			int			days = uniform_int(&r, 1, SLOW_DAYS_MAX);
+			int			days = shape == SHAPE_DAY ? 1 :
+				uniform_int(&r, SLOW_DAYS_MIN, SLOW_DAYS_MAX);
 			int			start = pick_hour(org, &r, role, 0, lo, hi, false);
 			int			hours[SLOW_DAYS_MAX * 24 * 2];
 			int			nh = 0;
