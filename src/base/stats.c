@@ -45,8 +45,8 @@
  * Peer limit = max(min_rows, factor * p99 of the pooled windows of the
  * peers with usable history), usable with at least IG_PEERS_NEEDED of
  * them.  "self" uses the own limit, else the peers'; "peers" the peers';
- * "both" breaks only when both are exceeded: the higher of the two, and
- * nothing unless both are usable.
+ * "both" breaks only when both are exceeded: the higher of the two, or
+ * the one usable alone.
  *
  * Pure functions on caller-owned memory: no locks, no allocation, no
  * PostgreSQL state (the table of bin bounds is a constant computed once).
