@@ -385,11 +385,9 @@ rise_roll(IgRise *rise, int64 now)
  * the 7 days before: reading at the limit every window buys no more than
  * that.  Nothing noted: "high" as it is.
  */
-uint64
-ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now,
-			 bool fallback)
+static uint64
+rise_high(IgRise rise, int side, uint64 high, int64 now, bool fallback)
 {
-	IgRise		rise = hist->rise;
 	int			lowest = 0;
 	int			bound;
 
@@ -411,6 +409,13 @@ ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now,
 	return ig_hist_bin_value(bound);
 }
 
+uint64
+ig_rise_high(const IgHistogram *hist, int side, uint64 high, int64 now,
+			 bool fallback)
+{
+	return rise_high(hist->rise, side, high, now, fallback);
+}
+
 /*
  * ig_rise_high, and notes the p99 it returns as in force from now on.
  */
@@ -418,8 +423,22 @@ uint64
 ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now,
 			 bool fallback)
 {
+	return ig_rise_take_as_of(hist, &hist->rise, side, high, now, fallback);
+}
+
+/*
+ * ig_rise_take, the p99 in force as the rise stood at "as_of" (a copy):
+ * the notes of one computation of limits, made after them, record what
+ * they used -- the notes of one side do not hold the other in the same
+ * computation.
+ */
+uint64
+ig_rise_take_as_of(IgHistogram *hist, const IgRise *as_of, int side,
+				   uint64 high, int64 now, bool fallback)
+{
 	IgRise	   *rise = &hist->rise;
-	uint64		in_force = ig_rise_high(hist, side, high, now, fallback);
+	IgRise		before = *as_of;
+	uint64		in_force = rise_high(before, side, high, now, fallback);
 	uint8		noted;
 
 	if (in_force == 0)
@@ -429,15 +448,16 @@ ig_rise_take(IgHistogram *hist, int side, uint64 high, int64 now,
 		rise->period = rise_period(now);
 	else
 		rise_roll(rise, now);
-	if (rise->last[side] == 0 && fallback && rise->last[1 - side] != 0)
+	if (rise->last[side] == 0 && fallback && before.last[1 - side] != 0)
 	{
 		/*
 		 * A hand-over: the side was held by the other's notes, and starts
 		 * from them -- noting the bin above them as its own lowest would
 		 * let it rise a bin again at once.
 		 */
-		rise->lowest[side][0] = Min(noted, rise->lowest[1 - side][0]);
-		rise->lowest[side][1] = rise->lowest[1 - side][1];
+		rise_roll(&before, now);
+		rise->lowest[side][0] = Min(noted, before.lowest[1 - side][0]);
+		rise->lowest[side][1] = before.lowest[1 - side][1];
 	}
 	else if (rise->last[side] == 0)
 	{

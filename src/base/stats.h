@@ -119,6 +119,9 @@ extern uint64 ig_rise_high(const IgHistogram *hist, int side, uint64 high,
 						   int64 now, bool fallback);
 extern uint64 ig_rise_take(IgHistogram *hist, int side, uint64 high,
 						   int64 now, bool fallback);
+extern uint64 ig_rise_take_as_of(IgHistogram *hist, const IgRise *as_of,
+								 int side, uint64 high, int64 now,
+								 bool fallback);
 extern void ig_rise_floor(IgHistogram *hist, uint64 high, int64 now);
 extern void ig_rise_reset(IgHistogram *hist);
 

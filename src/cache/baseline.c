@@ -271,10 +271,11 @@ note_rise(IgKindState *ks, const IgRuleList *list, Oid userid, int kind,
 	int64		peer_high = ks->peers_used ? ks->peer_raw : -1;
 	IgSeriesKey key;
 
-	ig_rise_take(&ks->own, IG_RISE_OWN, own_high, now, true);
+	/* as the rise stood when the limits were computed: what they used */
+	ig_rise_take_as_of(&ks->own, &before, IG_RISE_OWN, own_high, now, true);
 	if (peer_high >= 0)
-		ig_rise_take(&ks->own, IG_RISE_PEERS, (uint64) peer_high, now,
-					 ks->peers_fallback);
+		ig_rise_take_as_of(&ks->own, &before, IG_RISE_PEERS, (uint64) peer_high,
+						   now, ks->peers_fallback);
 	ig_rise_floor(&ks->own, ks->floor, now);
 	if (memcmp(&before, &ks->own.rise, sizeof(IgRise)) == 0)
 		return;

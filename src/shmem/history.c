@@ -321,10 +321,13 @@ ig_history_note_rise(const IgSeriesKey *key, uint64 own_high, int64 peer_high,
 	entry = hash_search(ig_series_index, key, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
-		ig_rise_take(&entry->hist, IG_RISE_OWN, own_high, now, true);
+		IgRise		before = entry->hist.rise;
+
+		ig_rise_take_as_of(&entry->hist, &before, IG_RISE_OWN, own_high, now,
+						   true);
 		if (peer_high >= 0)
-			ig_rise_take(&entry->hist, IG_RISE_PEERS, (uint64) peer_high, now,
-						 peers_fallback);
+			ig_rise_take_as_of(&entry->hist, &before, IG_RISE_PEERS,
+							   (uint64) peer_high, now, peers_fallback);
 		ig_rise_floor(&entry->hist, floor_high, now);
 		ig_history_mark_dirty();
 	}

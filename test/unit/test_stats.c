@@ -546,6 +546,29 @@ test_rise(void)
 		  ig_hist_bin_value(ig_hist_bin(112) + 1),
 		  "a peer p99 first in force: a bin above the own (%llu)",
 		  (unsigned long long) ig_rise_high(&h, IG_RISE_PEERS, 111500, T0 + HOUR, true));
+	/*
+	 * A computation that found both sides unnoted used both as they
+	 * were: its notes record that, and the next computation finds the same
+	 * limits (the notes of one side do not hold the other at once).
+	 */
+	{
+		IgRise		before;
+		uint64		own1, peer1, own2, peer2;
+
+		ig_hist_init(&h);
+		before = h.rise;
+		own1 = ig_rise_high(&h, IG_RISE_OWN, ig_hist_bin_value(20), T0, true);
+		peer1 = ig_rise_high(&h, IG_RISE_PEERS, ig_hist_bin_value(30), T0, true);
+		ig_rise_take_as_of(&h, &before, IG_RISE_OWN, ig_hist_bin_value(20), T0, true);
+		ig_rise_take_as_of(&h, &before, IG_RISE_PEERS, ig_hist_bin_value(30), T0, true);
+		own2 = ig_rise_high(&h, IG_RISE_OWN, ig_hist_bin_value(20), T0 + 60 * USEC, true);
+		peer2 = ig_rise_high(&h, IG_RISE_PEERS, ig_hist_bin_value(30), T0 + 60 * USEC, true);
+		CHECK(own1 == own2 && peer1 == peer2 && peer1 == ig_hist_bin_value(30),
+			  "the same limits a minute later: own %llu then %llu, peers %llu then %llu",
+			  (unsigned long long) own1, (unsigned long long) own2,
+			  (unsigned long long) peer1, (unsigned long long) peer2);
+	}
+
 	/* and the hand-over takes the other side's notes: no second bin */
 	ig_hist_init(&h);
 	ig_rise_take(&h, IG_RISE_PEERS, ig_hist_bin_value(20), T0, true);
