@@ -20,7 +20,7 @@
  *	  ig_pool_add, now = that statement's time; none if the role's own
  *	  membership is younger than 14 days) as far as they may have risen
  *	  (ig_rise_high), ig_limit_of, ig_limit_combine; what they came from is
- *	  then noted in force (ig_rise_take, ig_rise_floor).  A block rule with neither side usable applies its
+ *	  then noted in force (ig_rise_take_as_of, ig_rise_floor).  A block rule with neither side usable applies its
  *	  cold-start limit, min_rows, as src/cache/baseline.c does.  History
  *	  changes only when windows close, and a pool's weights all decay by
  *	  the same factor as "now" moves, so the limit at any later statement
@@ -529,9 +529,14 @@ compute_limits(Inst *in, Kind k, const Ctx *c, int slot, int64 t, int64 *limit,
 	/* what the limits came from, noted in force in the role's series */
 	if (own_hist && rise && !verify)
 	{
-		ig_rise_take(own_hist, IG_RISE_OWN, own_used ? own_raw : 0, t, true);
+		/* as the rise stood when they were computed (as baseline.c does) */
+		IgRise		before = own_hist->rise;
+
+		ig_rise_take_as_of(own_hist, &before, IG_RISE_OWN,
+						   own_used ? own_raw : 0, t, true);
 		if (peers_used)
-			ig_rise_take(own_hist, IG_RISE_PEERS, (uint64) peer_raw, t, peers_fallback);
+			ig_rise_take_as_of(own_hist, &before, IG_RISE_PEERS,
+							   (uint64) peer_raw, t, peers_fallback);
 		ig_rise_floor(own_hist, floor_high, t);
 	}
 }
