@@ -14,11 +14,15 @@ SELECT set_config('insider_guard.test_clock_offset',
                   ((86400 - extract(epoch FROM clock_timestamp())::bigint % 86400 + 60) % 86400)::text,
                   false) IS NOT NULL AS clock_set;
 
+-- moves insider_guard's clock of this session by whole days
+CREATE FUNCTION shift_clock(days int) RETURNS bool LANGUAGE sql AS $$
+    SELECT set_config('insider_guard.test_clock_offset',
+                      (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
+                       + days * 86400)::text, false) IS NOT NULL $$;
+
 -- the peer groups' memberships were granted 15 days ago (one younger
 -- than 14 days raises no limit: see "a young membership" below)
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   - 15 * 86400)::text, false) IS NOT NULL AS clock_back;
+SELECT shift_clock(-15) AS clock_back;
 CREATE ROLE support NOLOGIN;
 CREATE ROLE tiny NOLOGIN;
 CREATE ROLE terry LOGIN IN ROLE support;
@@ -34,9 +38,7 @@ CREATE ROLE t1 LOGIN IN ROLE tiny;
 CREATE ROLE t2 LOGIN IN ROLE tiny;
 CREATE ROLE t3 LOGIN IN ROLE tiny;
 GRANT SELECT ON customers TO support, tiny;
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   + 15 * 86400)::text, false) IS NOT NULL AS clock_now;
+SELECT shift_clock(15) AS clock_now;
 
 -- rows a role read from customers in the last hour
 CREATE FUNCTION creads(who name) RETURNS bigint LANGUAGE sql
@@ -415,9 +417,7 @@ SELECT insider_guard.drop_threshold(:day_rule) AS dropped;
 -- without itself: o1..o5 read ~50 rows an hour, oheavy ~5,000.  The same
 -- backend matches them in turn, o1 first.
 -- ---------------------------------------------------------------------
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   - 15 * 86400)::text, false) IS NOT NULL AS clock_back;
+SELECT shift_clock(-15) AS clock_back;
 CREATE ROLE ops NOLOGIN;
 CREATE ROLE o1 LOGIN IN ROLE ops;
 CREATE ROLE o2 LOGIN IN ROLE ops;
@@ -425,9 +425,7 @@ CREATE ROLE o3 LOGIN IN ROLE ops;
 CREATE ROLE o4 LOGIN IN ROLE ops;
 CREATE ROLE o5 LOGIN IN ROLE ops;
 CREATE ROLE oheavy LOGIN IN ROLE ops;
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   + 15 * 86400)::text, false) IS NOT NULL AS clock_now;
+SELECT shift_clock(15) AS clock_now;
 GRANT SELECT ON customers TO ops;
 SELECT seed(o, 40, 21) AS ops_windows FROM unnest('{o1,o2,o3,o4,o5}'::name[]) o;
 SELECT seed('oheavy', 4000, 2001) AS heavy_windows;
@@ -467,17 +465,13 @@ RESET SESSION AUTHORIZATION;
 SELECT creads('fresh') AS fresh_stopped_at_101;
 SELECT role_name, peer_high_rows, limit_now, no_limit_reason
 FROM insider_guard.baselines WHERE role_name = 'fresh';
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   + 15 * 86400)::text, false) IS NOT NULL AS clock_15_days_on;
+SELECT shift_clock(15) AS clock_15_days_on;
 SELECT role_name, peer_high_rows, limit_now, no_limit_reason
 FROM insider_guard.baselines WHERE role_name = 'fresh';
 SET SESSION AUTHORIZATION fresh;
 SELECT count(*) AS fresh_reads_165 FROM (SELECT id FROM customers LIMIT 165) s;
 RESET SESSION AUTHORIZATION;
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   - 15 * 86400)::text, false) IS NOT NULL AS clock_back;
+SELECT shift_clock(-15) AS clock_back;
 SELECT insider_guard.drop_threshold(:fresh_rule) AS dropped;
 DROP ROLE fresh;
 
@@ -517,15 +511,11 @@ FROM insider_guard.baseline_rules WHERE role_name = 'p1'::regrole ORDER BY rule_
 SET SESSION AUTHORIZATION p1;
 SELECT count(*) AS learning_ledger FROM ledger;
 RESET SESSION AUTHORIZATION;
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   + 86400)::text, false) IS NOT NULL AS next_day;
+SELECT shift_clock(1) AS next_day;
 SET SESSION AUTHORIZATION p1;
 SELECT count(*) AS learning_ledger FROM ledger;
 RESET SESSION AUTHORIZATION;
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   + 86400)::text, false) IS NOT NULL AS next_day;
+SELECT shift_clock(1) AS next_day;
 SET SESSION AUTHORIZATION p1;
 SELECT count(*) AS learning_ledger FROM ledger;
 RESET SESSION AUTHORIZATION;
@@ -533,9 +523,7 @@ SELECT table_name, per, limit_now, no_limit_reason LIKE 'novelty rule learning u
 FROM insider_guard.baselines WHERE role_name = 'p1' AND table_name = 'public.ledger';
 -- 8 days on: p1 reads ~50 rows an hour, so up to max(10, 50) rows a day
 -- of secrets, which no member of support has read
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   + 6 * 86400)::text, false) IS NOT NULL AS clock_8_days_on;
+SELECT shift_clock(6) AS clock_8_days_on;
 SET SESSION AUTHORIZATION p1;
 SELECT count(*) FROM (SELECT id FROM secrets LIMIT 50) s;
 SELECT count(*) FROM (SELECT id FROM secrets LIMIT 60) s;
@@ -574,9 +562,7 @@ SELECT insider_guard.reset('p1');
 SET SESSION AUTHORIZATION p1;
 SELECT count(*) AS p1_reads_all_200 FROM secrets;
 RESET SESSION AUTHORIZATION;
-SELECT set_config('insider_guard.test_clock_offset',
-                  (extract(epoch FROM current_setting('insider_guard.test_clock_offset')::interval)::bigint
-                   - 8 * 86400)::text, false) IS NOT NULL AS clock_back;
+SELECT shift_clock(-8) AS clock_back;
 -- (a peer's one window of a table does not make it known: see 033_novelty)
 SELECT insider_guard.drop_threshold(:novelty_rule) AS dropped,
        insider_guard.drop_threshold(:p1_daily) AS dropped_daily;
