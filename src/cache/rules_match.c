@@ -377,6 +377,7 @@ match_rules(Oid userid)
 	int			nkeys;
 	IgRule	   *novelty = NULL;
 	int			nnovelty = 0;
+	int			nkept;
 	bool		need_all;
 
 	/* a backend that saw very many users starts over */
@@ -410,20 +411,20 @@ match_rules(Oid userid)
 	}
 
 	/* novelty rules apply to every table: set aside, copied into each list */
-	for (int i = 0, kept = 0; i < buf.nrules; i++)
+	nkept = 0;
+	for (int i = 0; i < buf.nrules; i++)
 	{
-		if (buf.rules[i].novelty)
+		if (!buf.rules[i].novelty)
+			buf.rules[nkept++] = buf.rules[i];
+		else
 		{
 			if (novelty == NULL)
 				novelty = MemoryContextAlloc(matches.cxt,
 											 sizeof(IgRule) * buf.nrules);
 			novelty[nnovelty++] = buf.rules[i];
 		}
-		else
-			buf.rules[kept++] = buf.rules[i];
-		if (i == buf.nrules - 1)
-			buf.nrules = kept;
 	}
+	buf.nrules = nkept;
 
 	/* one list per relation, by relid; in each, the rules by id */
 	qsort(buf.rules, buf.nrules, sizeof(IgRule), compare_rules);
@@ -635,17 +636,20 @@ history_list(IgUserMatch *match, Oid relid)
 	if (kinds != 0 || match->nnovelty > 0)
 	{
 		IgRuleList *list = MemoryContextAllocZero(matches.cxt, sizeof(IgRuleList));
-		int			n = Max(match->nnovelty, 1);
+		int			n = match->nnovelty;
 
 		list->relid = relid;
-		list->rules = MemoryContextAlloc(matches.cxt, sizeof(IgRule) * n);
-		list->rings = MemoryContextAlloc(matches.cxt, sizeof(int) * n);
-		list->lengths = MemoryContextAlloc(matches.cxt, sizeof(int64) * n);
-		list->maxes = MemoryContextAlloc(matches.cxt, sizeof(int64) * n);
-		list->blocks = MemoryContextAlloc(matches.cxt, sizeof(bool) * n);
 		/* the novelty rules, as if they named this relation */
-		for (int i = 0; i < match->nnovelty; i++)
-			list_add_rule(list, &match->novelty[i]);
+		if (n > 0)
+		{
+			list->rules = MemoryContextAlloc(matches.cxt, sizeof(IgRule) * n);
+			list->rings = MemoryContextAlloc(matches.cxt, sizeof(int) * n);
+			list->lengths = MemoryContextAlloc(matches.cxt, sizeof(int64) * n);
+			list->maxes = MemoryContextAlloc(matches.cxt, sizeof(int64) * n);
+			list->blocks = MemoryContextAlloc(matches.cxt, sizeof(bool) * n);
+			for (int i = 0; i < n; i++)
+				list_add_rule(list, &match->novelty[i]);
+		}
 		list->hist_wanted |= kinds;
 		list->history_known = true;
 		list_finish(list, match->ngroups, match->peer_groups);

@@ -179,11 +179,7 @@ ig_check_threshold(bool max_rows_null, int64 max_rows, Interval *per,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per must not be null")));
 	(void) ig_window_arg(per, "per");
-	if (action == NULL ||
-		(strcmp(action, "log") != 0 && strcmp(action, "block") != 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("action must be \"log\" or \"block\"")));
+	ig_check_action_arg(action);
 	if (!table_null)
 		ig_check_table_arg(relid, "on_table");
 }
