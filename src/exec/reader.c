@@ -26,6 +26,7 @@
 #include "postmaster/autovacuum.h"
 #include "storage/lock.h"
 #include "storage/proc.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/syscache.h"
 
@@ -181,8 +182,10 @@ ig_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *arg)
  * REFRESH MATERIALIZED VIEW running its query): the owner of the table
  * the command reports progress on, else the current user -- the owner the
  * command switched to.  Not the session user: a DBA's routine ANALYZE
- * would carry an insider's index function past its rules.  User code can
- * only retarget the progress to a table it owns (CREATE INDEX).
+ * would carry an insider's index function past its rules -- unless the
+ * session user is a member of that owner (ig_reader_id), when the reads
+ * stay its own.  User code can only retarget the progress to a table it
+ * owns (CREATE INDEX).
  */
 static Oid
 restricted_reader(void)
@@ -214,10 +217,22 @@ ig_reader_id(void)
 {
 	if (likely(!in_autovacuum))
 	{
+		Oid			session_user = GetSessionUserId();
+
 		if (unlikely(InSecurityRestrictedOperation()) &&
-			GetUserId() != GetSessionUserId())
-			return restricted_reader();
-		return GetSessionUserId();
+			GetUserId() != session_user)
+		{
+			Oid			owner = restricted_reader();
+
+			/*
+			 * Only an owner the session user cannot act as: a member of the
+			 * owning role could make any role it belongs to own the object,
+			 * and carry its own reads there.
+			 */
+			if (!is_member_of_role_nosuper(session_user, owner))
+				return owner;
+		}
+		return session_user;
 	}
 	return autovacuum_reader();
 }

@@ -227,4 +227,23 @@ my $by_analyze = reads($node, 'mallory', 'customers');
 ok($by_analyze >= 101 && $by_analyze < 200, "counted for mallory ($by_analyze)");
 is(reads($node, 'postgres', 'customers'), 0, 'not for the superuser');
 
+# but a role's own maintenance of an object it made a group role it is in
+# own keeps its reads: REFRESH MATERIALIZED VIEW runs as the group role,
+# which would otherwise carry mallory's reads past her threshold
+$node->safe_psql('postgres', q{
+	CREATE ROLE crew NOLOGIN;
+	GRANT crew TO mallory;
+	GRANT SELECT ON customers TO crew;
+	GRANT CREATE, USAGE ON SCHEMA mal TO crew;
+	SELECT insider_guard.reset();
+});
+($ret, $out, $err) = $node->psql('postgres', q{
+	SET SESSION AUTHORIZATION mallory;
+	CREATE MATERIALIZED VIEW mal.copy AS SELECT * FROM public.customers WITH NO DATA;
+	ALTER MATERIALIZED VIEW mal.copy OWNER TO crew;
+	REFRESH MATERIALIZED VIEW mal.copy});
+like($err, qr/insider_guard: role "mallory" may not read more rows from table "public.customers"/,
+	'a refresh mallory runs as a group role she is in is still hers');
+is(reads($node, 'crew', 'customers'), 0, 'nothing counted for the group role');
+
 done_testing();
