@@ -571,6 +571,78 @@ SELECT insider_guard.reset_history('p2') > 0 AS p2_history_forgotten,
        insider_guard.reset_history('terry') > 0 AS terry_history_forgotten;
 
 -- ---------------------------------------------------------------------
+-- 7-day rules: the rows of the last 7 days against factor x the p99 of
+-- the role's past 7-day totals, which are taken once a day
+-- ---------------------------------------------------------------------
+CREATE ROLE wendy LOGIN;
+GRANT SELECT ON customers TO wendy;
+SELECT insider_guard.set_baseline_rule('wendy', 2, '3 days');
+SELECT insider_guard.set_baseline_rule('wendy', 2, '8 days');
+SELECT insider_guard.set_baseline_rule('wendy', 2, '7 days 1 second');
+INSERT INTO insider_guard.baseline_rules (role_name, per, factor, min_rows, compare_to, action)
+VALUES ('wendy', '14 days', 2, 10, 'self', 'log');
+SELECT insider_guard.record_history('wendy', NULL, '6 days', now() - interval '2 days', 5);
+-- a 7-day total ends with a day: not with the one under way
+SELECT insider_guard.record_history('wendy', 'customers', '7 days', :'half_a_minute_ago', 5);
+-- 30 days of 7-day totals of 100 .. 140 rows, the last ending at midnight
+SELECT count(insider_guard.record_history('wendy', 'customers', '7 days',
+             current_setting('baselines.today')::timestamptz - make_interval(days => d),
+             100 + d % 5 * 10)) AS week_totals_seeded
+FROM generate_series(0, 29) d;
+-- '1 week' and '6 days 24 hours' are 7 days: the same rule
+SELECT insider_guard.set_baseline_rule('wendy', 2, '1 week', 50, 'self', 'block', 'customers') AS week_rule \gset
+SELECT insider_guard.set_baseline_rule('wendy', 2, '6 days 24 hours', 50, 'self', 'block', 'customers') = :week_rule
+       AS same_rule;
+SELECT per, factor, min_rows, compare_to, action FROM insider_guard.baseline_rules
+WHERE rule_id = :week_rule;
+SELECT role_name, table_name, per, active_windows, days_seen, typical_rows, high_rows, limit_now,
+       no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'wendy';
+-- the 7 days' rows are one budget: stopped at the limit, mid-statement
+SELECT insider_guard.reset('wendy');
+SET SESSION AUTHORIZATION wendy;
+SELECT count(*) AS first_100 FROM (SELECT id FROM customers LIMIT 100) s;
+SELECT count(*) FROM customers;
+RESET SESSION AUTHORIZATION;
+SELECT threshold_id = :week_rule AS rule, rule_kind, max_rows, per, rows_in_window, action
+FROM insider_guard.violations ORDER BY violation_id DESC LIMIT 1;
+SELECT insider_guard.rows_read('wendy', '7 days', 'customers') AS wendy_7_days;
+-- two days later the 7 days still hold those rows: still stopped
+SELECT shift_clock(2) AS two_days_on;
+SET SESSION AUTHORIZATION wendy;
+SELECT id FROM customers LIMIT 1;
+RESET SESSION AUTHORIZATION;
+-- and the day that broke the rule fed no 7-day total to the history
+SELECT per, active_windows FROM insider_guard.baselines WHERE role_name = 'wendy';
+-- a 7-day total is taken at the end of each day the role read: 9 days
+-- on, with the history forgotten (the block rule's cold start holds wendy
+-- to min_rows, 50, in 7 days), 20 rows one day and 25 the next are
+-- totals of 20 and 45, not 25: the newer, weighing more, is the p50, in
+-- the bin of 42 .. 62 rows (shown as 50; 25 would show as 22)
+SELECT shift_clock(7) AS nine_days_on;
+SELECT insider_guard.reset_history('wendy') AS wendy_series_forgotten;
+SET SESSION AUTHORIZATION wendy;
+SELECT count(*) AS read_20 FROM (SELECT id FROM customers LIMIT 20) s;
+RESET SESSION AUTHORIZATION;
+SELECT shift_clock(1) AS ten_days_on;
+SET SESSION AUTHORIZATION wendy;
+SELECT count(*) AS read_25 FROM (SELECT id FROM customers LIMIT 25) s;
+RESET SESSION AUTHORIZATION;
+SELECT shift_clock(1) AS eleven_days_on;
+SET SESSION AUTHORIZATION wendy;
+SELECT count(*) AS read_1 FROM (SELECT id FROM customers LIMIT 1) s;
+-- 20 + 25 + 1 + 5 > 50
+SELECT count(*) FROM (SELECT id FROM customers LIMIT 5) s;
+RESET SESSION AUTHORIZATION;
+SELECT per, active_windows, typical_rows, high_rows, limit_now, no_limit_reason
+FROM insider_guard.baselines WHERE role_name = 'wendy';
+SELECT shift_clock(-11) AS clock_back;
+SELECT insider_guard.drop_threshold(:week_rule) AS dropped,
+       insider_guard.reset_history('wendy') AS wendy_series_forgotten;
+REVOKE SELECT ON customers FROM wendy;
+DROP ROLE wendy;
+
+-- ---------------------------------------------------------------------
 -- privileges: a watched role sees and changes nothing
 -- ---------------------------------------------------------------------
 SET SESSION AUTHORIZATION terry;

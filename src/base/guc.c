@@ -73,7 +73,7 @@ int			ig_violations_max_size = 65536;
 
 /*
  * insider_guard.max_history: history series of behavioural baselines kept
- * in shared memory (one per role, table and hours or days).  Fixed at
+ * in shared memory (one per role, table and window kind).  Fixed at
  * server start.
  */
 int			ig_max_history = 10000;
@@ -198,7 +198,7 @@ ig_define_settings(bool preloaded)
 
 	DefineCustomIntVariable("insider_guard.max_history",
 							"Maximum number of history series of behavioural baselines kept in shared memory.",
-							"One per role, table and window kind (hours or days); the least recently used are evicted when full.",
+							"One per role, table and window kind (hours, days, 7-day totals); the least recently used are evicted when full.",
 							&ig_max_history,
 							10000,
 							10, 10000000,

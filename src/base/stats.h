@@ -5,7 +5,7 @@
  *		the limits derived from them, as pure functions.
  *
  * A history series is a compact histogram of the totals of a role's
- * completed windows (hours or days) in which it read anything.  Bins are
+ * completed windows (hours, days or 7-day totals) in which it read anything.  Bins are
  * log-scale, about 1.5 wide, from 1 row; a quantile is answered with one
  * value per bin that is within +-20% of every total the bin holds.  Weights decay with a half-life of 28 days of wall-clock
  * time: a window that closed 28 days ago weighs half as much as one that

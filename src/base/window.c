@@ -213,6 +213,24 @@ ig_ring_sum(IgRing *ring, int64 width, int64 length, int64 now)
 }
 
 /*
+ * Rows of the buckets numbered first .. last that the ring still holds
+ * (those older than its oldest are gone); the ring is not moved.
+ */
+uint64
+ig_ring_sum_buckets(const IgRing *ring, int64 first, int64 last)
+{
+	uint64		total = 0;
+
+	if (ring->sum == 0)
+		return 0;
+	first = Max(first, ring->head - (IG_RING_BUCKETS - 1));
+	last = Min(last, ring->head);
+	for (int64 b = first; b <= last; b++)
+		total += bucket_get(ring, bucket_index(b));
+	return total;
+}
+
+/*
  * Builds a ring for a window from a ring of a longer (or equal) window,
  * for when a window is defined after rows were read.  The source's buckets
  * are coarser, so each one's rows are placed at the latest instant they

@@ -77,6 +77,7 @@ extern void ig_ring_add(IgRing *ring, int64 width, int64 now, uint64 rows);
 extern void ig_ring_add_bucket(IgRing *ring, int64 bucket, uint64 rows);
 extern void ig_ring_add_past(IgRing *ring, int64 bucket, uint64 rows);
 extern uint64 ig_ring_sum(IgRing *ring, int64 width, int64 length, int64 now);
+extern uint64 ig_ring_sum_buckets(const IgRing *ring, int64 first, int64 last);
 extern void ig_ring_rebuild(IgRing *dst, int64 dst_width, uint32 dst_gen,
 							IgRing *src, int64 src_width, int64 now);
 

@@ -160,7 +160,7 @@ peer_high(const IgRuleList *list, int kind, const IgHistogram *own,
 
 /*
  * Whether a role has read a relation, as a novelty rule sees it: its own
- * series of it (hourly or daily) holds windows on IG_NOVELTY_KNOWN_DAYS
+ * series of it (of any kind) holds windows on IG_NOVELTY_KNOWN_DAYS
  * distinct days -- one small read does not make a table the user's -- or,
  * for a peer ("peer"), is usable history (20 windows on 7 days).
  */

@@ -43,7 +43,7 @@ typedef struct IgRule
 	bool		block;			/* else log */
 	int			window;			/* the counter ring that answers per */
 	bool		baseline;		/* a baseline rule, with: */
-	int			hist_kind;		/* IG_HIST_HOUR or IG_HIST_DAY */
+	int			hist_kind;		/* IG_HIST_HOUR, _DAY or _WEEK */
 	IgCompareTo compare_to;
 	double		factor;
 	int64		min_rows;

@@ -149,7 +149,7 @@ typedef struct IgAllRules
 typedef struct IgHistKey
 {
 	Oid			relid;
-	uint8		kinds;			/* bit k: IG_HIST_HOUR, IG_HIST_DAY */
+	uint8		kinds;			/* bit k: history kind k (IG_HIST_*) */
 } IgHistKey;
 
 /* The history keys of all baseline rules, once the whole tables are read. */

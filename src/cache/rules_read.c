@@ -217,6 +217,7 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	IgRule	   *rule;
 	Datum		compare_to;
 	Oid			role;
+	int64		per;
 
 	slot_getsomeattrs(slot, Natts_baseline_min);
 	for (int i = 0; i < Natts_baseline_min; i++)
@@ -232,9 +233,10 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->roleid = role;
 	rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
 		DatumGetObjectId(values[Anum_baseline_table - 1]);
-	rule->hist_kind = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1])) >= USECS_PER_DAY ?
-		IG_HIST_DAY : IG_HIST_HOUR;
-	rule->per = ig_hist_kind_length(rule->hist_kind);
+	per = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1]));
+	rule->hist_kind = per >= 7 * USECS_PER_DAY ? IG_HIST_WEEK :
+		per >= USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
+	rule->per = ig_hist_kind_span(rule->hist_kind);
 	rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
 	rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
 	compare_to = values[Anum_baseline_compare_to - 1];

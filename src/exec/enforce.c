@@ -18,7 +18,9 @@
  * it.  Additions to a counter are serialized by its spinlock and raise
  * every window by the rows added, so exactly one process sees each
  * crossing, and a rule whose window count has fallen back is crossed
- * again the next time it goes over: no state is kept for it.
+ * again the next time it goes over: no state is kept for it -- but for a
+ * 7-day baseline rule, whose crossings within 7 days of each other are
+ * one incident (record_crossing).
  *
  * IDENTIFICATION
  *		src/exec/enforce.c
@@ -263,13 +265,13 @@ record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
 	IgIncidentKind kind;
 
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								ig_now(), &id);
+								ig_now(), DT_NOEND, &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
 	{
 		/* room taken by closed incidents whose repeats are unwritten */
 		ig_violations_write_repeats(true);
 		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
-									rule->id, ig_now(), &id);
+									rule->id, ig_now(), DT_NOEND, &id);
 	}
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
@@ -307,6 +309,35 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
 		(void) ig_violation_claim(brk, &id);
 	}
 	return id;
+}
+
+/*
+ * Records a log rule crossed.  A 7-day baseline rule's window holds the
+ * rows of a crossing for 7 days, in which its limit may rise above them
+ * and be crossed again as the role reads on: such crossings, each within
+ * 7 days of the one before, are repeats of the first -- one record per
+ * incident.  Every other log rule records each crossing.
+ */
+static void
+record_crossing(IgTally *tally, const IgRule *rule, IgBreak *brk)
+{
+	TimestampTz now = ig_now();
+	IgIncidentKind kind;
+	int64		id;
+
+	if (!rule->baseline || rule->hist_kind != IG_HIST_WEEK)
+	{
+		(void) ig_violation_report(brk);
+		return;
+	}
+	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
+								now, now - rule->per, &id);
+	if (kind == IG_INCIDENT_REPEAT)
+		return;
+	id = ig_violation_report(brk);
+	if (kind == IG_INCIDENT_NEW)
+		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
+									  rule->id, id);
 }
 
 /*
@@ -356,7 +387,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 
 			make_break(&brk, rule, userid, read_relid, count, tally, false,
 					   catalog_ok, parallel_query);
-			ig_violation_report(&brk);
+			record_crossing(tally, rule, &brk);
 		}
 	}
 	update_limit(kr);

@@ -53,7 +53,8 @@ sync_rings(IgCounter *counter, TimestampTz now)
 
 /*
  * History windows.  Every counter sums its rows per aligned hour and day
- * (hist_open), in flush_pending, once a minute at most; when such a
+ * (hist_open; for 7-day totals, per day too), in flush_pending, once a
+ * minute at most; when such a
  * window ends and a baseline wants its history, it is closed into
  * hist_closed under the mutex, and added to its series (history.c) right
  * after the mutex is released -- by the backend that noticed, or by the
@@ -63,7 +64,30 @@ sync_rings(IgCounter *counter, TimestampTz now)
 IgCounter  *closed_counter = NULL;
 uint64		closed_incarnation = 0;
 
-/* Closes a locked counter's open window of a kind, if it is history. */
+/*
+ * The rows a locked counter read in the 7 days ending with day number
+ * "day": from its 30-day ring, whose 12-hour buckets fall on days.  Every
+ * row read before the end of the day is in the ring by the time the day
+ * is closed (flush_pending closes it before adding later rows).
+ */
+static uint64
+week_total(IgCounter *counter, int32 day)
+{
+	int64		width = local_windows[IG_WINDOW_MONTH].width;
+	int64		end = ((int64) day + 1) * USECS_PER_DAY;
+
+	StaticAssertStmt(USECS_PER_DAY % (IG_WINDOW_MAX_US / 60) == 0,
+					 "the 30-day ring's buckets fall on days");
+	return ig_ring_sum_buckets(&counter->rings[IG_WINDOW_MONTH],
+							   ig_floor_div(end - 7 * USECS_PER_DAY, width),
+							   ig_floor_div(end, width) - 1);
+}
+
+/*
+ * Closes a locked counter's open window of a kind, if it is history: for
+ * 7-day totals, a day in which the role read closes with the total of
+ * the 7 days it ends.
+ */
 static void
 hist_close(IgCounter *counter, int kind)
 {
@@ -75,6 +99,9 @@ hist_close(IgCounter *counter, int kind)
 			pg_atomic_fetch_add_u64(&counter_table->history_lost, 1);
 		counter->hist_closed[kind] = *open;
 		counter->hist_closed[kind].closed = true;
+		if (kind == IG_HIST_WEEK)
+			counter->hist_closed[kind].rows = Max(week_total(counter, open->number),
+												  open->rows);
 		closed_counter = counter;
 		closed_incarnation = counter->incarnation;
 	}

@@ -327,8 +327,9 @@ ig_counters_query(Oid dbid, Oid roleid, IgTally *tally, TimestampTz now)
 }
 
 /*
- * Notes that a tally's counter broke a baseline rule of a kind (hours or
- * days) in the window open now: that window will not feed the history.
+ * Notes that a tally's counter broke a baseline rule of a kind (hours,
+ * days, 7-day totals) in the window open now: that window will not feed
+ * the history (for 7-day totals: the total of the 7 days today ends).
  */
 void
 ig_counters_note_break(Oid dbid, Oid roleid, IgTally *tally, int kind,

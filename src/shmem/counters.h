@@ -149,13 +149,15 @@ typedef struct IgTally
  * An incident: a block rule of a counter's key that stopped the role, and
  * stays broken (no free row left under it) until a settle finds room
  * again.  Its first stop is a violation record; later stops while it is
- * open are repeats of it, written to the violations log lazily.
+ * open are repeats of it, written to the violations log lazily.  A 7-day
+ * log rule's crossings are one incident likewise while each comes within
+ * 7 days of the one before (ig_counters_incident's repeat_since).
  */
 typedef enum IgIncidentKind
 {
 	IG_INCIDENT_NEW,			/* no open incident: record one, then
 								 * ig_counters_incident_recorded */
-	IG_INCIDENT_REPEAT,			/* a repeat of the open one */
+	IG_INCIDENT_REPEAT,			/* a repeat of the open (or recent) one */
 	IG_INCIDENT_UNTRACKED		/* no room to track it: record it */
 } IgIncidentKind;
 
@@ -228,6 +230,7 @@ extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
 							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
 										   int64 rule_id, TimestampTz now,
+										   TimestampTz repeat_since,
 										   int64 *violation_id);
 extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 										  int64 rule_id, int64 violation_id);

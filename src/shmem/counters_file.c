@@ -52,16 +52,24 @@ typedef struct IgCounterRecord
 	TimestampTz pinned_until;
 	uint64		pending_rows;
 	TimestampTz pending_until;
-	IgHistWindow hist_open[IG_HIST_KINDS];
-	IgHistWindow hist_closed[IG_HIST_KINDS];
+	IgHistWindow hist_open[2];	/* hour and day */
+	IgHistWindow hist_closed[2];
 	IgIncident	incidents[IG_COUNTER_INCIDENTS];
+	IgHistWindow week_open;		/* the day of a 7-day total */
+	IgHistWindow week_closed;
 	/* IgRing rings[nwindows] follow */
 } IgCounterRecord;
 
 /* the records of version 0.1.0 end before the history windows */
 #define IG_COUNTER_RECORD_V1 offsetof(IgCounterRecord, hist_open)
-/* and those of earlier 0.2.0 builds before the incidents */
+/* those of earlier 0.2.0 builds before the incidents */
 #define IG_COUNTER_RECORD_V2 offsetof(IgCounterRecord, incidents)
+/* and those before 0.5.0 before the 7-day totals' windows */
+#define IG_COUNTER_RECORD_V3 offsetof(IgCounterRecord, week_open)
+
+StaticAssertDecl(IG_HIST_HOUR == 0 && IG_HIST_DAY == 1 &&
+				 IG_HIST_WEEK == 2 && IG_HIST_KINDS == 3,
+				 "the counts file keeps hours and days, then 7-day totals");
 
 /*
  * Writes every counter in use, each ring compactly (ig_ring_encode).
@@ -121,6 +129,8 @@ ig_counters_save(IgFileWriter *writer)
 		memcpy(record.hist_open, copy->hist_open, sizeof(record.hist_open));
 		memcpy(record.hist_closed, copy->hist_closed, sizeof(record.hist_closed));
 		memcpy(record.incidents, copy->incidents, sizeof(record.incidents));
+		record.week_open = copy->hist_open[IG_HIST_WEEK];
+		record.week_closed = copy->hist_closed[IG_HIST_WEEK];
 		{
 			Size		len = sizeof(record);
 
@@ -161,6 +171,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 	if (head.ring_buckets != IG_RING_BUCKETS ||
 		head.window_size != sizeof(IgWindowDef) ||
 		(head.record_size != sizeof(IgCounterRecord) &&
+		 head.record_size != IG_COUNTER_RECORD_V3 &&
 		 head.record_size != IG_COUNTER_RECORD_V2 &&
 		 head.record_size != IG_COUNTER_RECORD_V1) ||
 		head.ring_size != sizeof(IgRing) ||
@@ -259,6 +270,8 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter->pending_until = record.pending_until;
 		memcpy(counter->hist_open, record.hist_open, sizeof(record.hist_open));
 		memcpy(counter->hist_closed, record.hist_closed, sizeof(record.hist_closed));
+		counter->hist_open[IG_HIST_WEEK] = record.week_open;
+		counter->hist_closed[IG_HIST_WEEK] = record.week_closed;
 		for (int k = 0; k < IG_HIST_KINDS; k++)
 		{
 			/* nothing saved (an older file): the window of the last read */

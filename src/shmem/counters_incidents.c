@@ -3,7 +3,8 @@
  * counters_incidents.c
  *		Incidents of block rules, kept on the counter of the key that was
  *		stopped: one record per incident, its later stops counted as
- *		repeats and written to the violations log lazily.
+ *		repeats and written to the violations log lazily.  Crossings of
+ *		7-day log rules, likewise.
  *
  * IDENTIFICATION
  *		src/shmem/counters_incidents.c
@@ -30,12 +31,15 @@ compare_ids(const void *a, const void *b)
  * A block rule of a tally's key stops the role: a repeat of its open
  * incident (its record's id in *violation_id), or a new one, which the
  * caller records and then hands its id to ig_counters_incident_recorded.
- * An incident is taken from one that is free, or closed with every repeat
- * written.
+ * With repeat_since (else DT_NOEND), a log rule crossed: a repeat of its
+ * incident last seen since then, or a new one, never open.  An incident
+ * is taken from one that is free, or closed with every repeat written:
+ * the one seen longest ago, so that a log rule's stays while it can.
  */
 IgIncidentKind
 ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
-					 TimestampTz now, int64 *violation_id)
+					 TimestampTz now, TimestampTz repeat_since,
+					 int64 *violation_id)
 {
 	IgCounter  *counter;
 	IgIncident *free_incident = NULL;
@@ -52,7 +56,9 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 	{
 		IgIncident *incident = &counter->incidents[i];
 
-		if (incident->open && incident->rule_id == rule_id)
+		if (incident->rule_id == rule_id &&
+			(incident->open ||
+			 (incident->violation_id != 0 && incident->last_seen >= repeat_since)))
 		{
 			incident->repeats++;
 			incident->last_seen = Max(incident->last_seen, now);
@@ -60,9 +66,12 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 			kind = IG_INCIDENT_REPEAT;
 			break;
 		}
-		if (free_incident == NULL &&
-			(incident->rule_id == 0 ||
-			 (!incident->open && incident->written == incident->repeats)))
+		if ((incident->rule_id == 0 ||
+			 (!incident->open && incident->written == incident->repeats)) &&
+			(free_incident == NULL ||
+			 (free_incident->rule_id != 0 &&
+			  (incident->rule_id == 0 ||
+			   incident->last_seen < free_incident->last_seen))))
 			free_incident = incident;
 	}
 	if (kind != IG_INCIDENT_REPEAT && free_incident != NULL)
@@ -70,8 +79,8 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 		memset(free_incident, 0, sizeof(IgIncident));
 		free_incident->rule_id = rule_id;
 		free_incident->last_seen = now;
-		free_incident->open = true;
-		counter->has_open_incident = true;
+		free_incident->open = repeat_since == DT_NOEND;
+		counter->has_open_incident |= free_incident->open;
 		kind = IG_INCIDENT_NEW;
 	}
 	counter->last_used = now;
@@ -99,8 +108,7 @@ ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 	{
 		IgIncident *incident = &counter->incidents[i];
 
-		if (incident->rule_id == rule_id && incident->violation_id == 0 &&
-			incident->open)
+		if (incident->rule_id == rule_id && incident->violation_id == 0)
 		{
 			incident->violation_id = violation_id;
 			/* not written: the next stop records again */

@@ -48,8 +48,9 @@ typedef struct IgWindowDef
 } IgWindowDef;
 
 /*
- * A window of a baseline's history (an hour or a day, aligned): the one
- * being counted, or one closed and not yet added to its series.
+ * A window of a baseline's history (an hour or a day, aligned; for 7-day
+ * totals the day that ends one): the one being counted, or one closed and
+ * not yet added to its series.
  */
 typedef struct IgHistWindow
 {
@@ -93,7 +94,8 @@ typedef struct IgCounter
 	IgIncident	incidents[IG_COUNTER_INCIDENTS];
 	uint64		pending_rows;	/* rows read before pending_until ... */
 	TimestampTz pending_until;	/* ... not yet added to the rings */
-	IgHistWindow hist_open[IG_HIST_KINDS];	/* hour and day being counted */
+	IgHistWindow hist_open[IG_HIST_KINDS];	/* hour, day, 7-day total's day
+											 * being counted */
 	IgHistWindow hist_closed[IG_HIST_KINDS];	/* closed, to be added */
 	IgRing		rings[FLEXIBLE_ARRAY_MEMBER];	/* one per window */
 } IgCounter;
@@ -187,6 +189,16 @@ hist_window_reset(IgHistWindow *window, int32 number)
 	memset(window, 0, sizeof(IgHistWindow));
 	window->number = number;
 	window->cap = IG_NO_LIMIT;
+}
+
+/* Whether a locked counter holds a closed window not yet added. */
+static inline bool
+hist_any_closed(const IgCounter *counter)
+{
+	for (int k = 0; k < IG_HIST_KINDS; k++)
+		if (counter->hist_closed[k].closed)
+			return true;
+	return false;
 }
 
 /*

@@ -37,8 +37,7 @@ ig_counters_sweep(TimestampTz now)
 				ended |= (counter->hist_open[k].rows > 0 ||
 						  counter->pending_rows > 0) &&
 					hist_number(k, now) > counter->hist_open[k].number;
-			ended |= counter->hist_closed[0].closed ||
-				counter->hist_closed[1].closed;
+			ended |= hist_any_closed(counter);
 		}
 		if (ended && !flush_pending(counter, now))
 		{
@@ -48,7 +47,7 @@ ig_counters_sweep(TimestampTz now)
 			continue;
 		}
 		if (ended && closed_counter == NULL &&
-			(counter->hist_closed[0].closed || counter->hist_closed[1].closed))
+			hist_any_closed(counter))
 		{
 			/* closed earlier, not added yet (the backend failed meanwhile) */
 			closed_counter = counter;

@@ -2,7 +2,7 @@
  *
  * history.c
  *		History series of behavioural baselines in shared memory: one
- *		histogram (stats.c) per (database, role, table, hours or days),
+ *		histogram (stats.c) per (database, role, table, hours, days or 7-day totals),
  *		bounded by insider_guard.max_history (empty, then short, then
  *		usable series evicted, least recently used first).  Windows the
  *		server counted are fed here; seeded ones in history_seeds.c; the

@@ -17,10 +17,15 @@
 
 struct IgFileWriter;
 
-/* The window lengths baselines compare: hours and days. */
+/*
+ * The windows baselines compare: hours, days, and 7-day totals.  A 7-day
+ * total is taken once a day, when a day in which the role read ends: the
+ * rows of that day and the 6 before it.
+ */
 #define IG_HIST_HOUR		0
 #define IG_HIST_DAY			1
-#define IG_HIST_KINDS		2
+#define IG_HIST_WEEK		2
+#define IG_HIST_KINDS		3
 
 /* What a series is the history of; relid InvalidOid: all tables. */
 typedef struct IgSeriesKey
@@ -28,7 +33,7 @@ typedef struct IgSeriesKey
 	Oid			dbid;
 	Oid			roleid;
 	Oid			relid;
-	int32		kind;			/* IG_HIST_HOUR or IG_HIST_DAY */
+	int32		kind;			/* IG_HIST_HOUR, _DAY or _WEEK */
 } IgSeriesKey;
 
 /* One series, as the baselines view shows it. */
@@ -38,11 +43,21 @@ typedef struct IgSeriesCopy
 	IgHistogram hist;
 } IgSeriesCopy;
 
-/* length of a kind's windows, microseconds */
+/*
+ * How often a kind's windows are taken, microseconds: windows are
+ * numbered by it (an hour; a day for days and 7-day totals).
+ */
 static inline int64
 ig_hist_kind_length(int kind)
 {
-	return kind == IG_HIST_DAY ? USECS_PER_DAY : USECS_PER_HOUR;
+	return kind == IG_HIST_HOUR ? USECS_PER_HOUR : USECS_PER_DAY;
+}
+
+/* How long a kind's windows are, microseconds: what a rule's window is. */
+static inline int64
+ig_hist_kind_span(int kind)
+{
+	return kind == IG_HIST_WEEK ? 7 * USECS_PER_DAY : ig_hist_kind_length(kind);
 }
 
 extern Size ig_history_shmem_size(void);

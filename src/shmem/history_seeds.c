@@ -20,7 +20,7 @@
  * it was made are not its own.
  *
  * A window is the UTC hour or day holding the instant just before
- * window_end.  Seeding it:
+ * window_end (a 7-day total: the 7 days ending with that day).  Seeding it:
  *	- is refused if it does not end before the oldest window the server
  *	  counted itself into the series (live_from): the server's windows
  *	  are never replaced nor doubled by seeded ones;

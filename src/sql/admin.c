@@ -510,7 +510,8 @@ seed_refused(const IgSeriesKey *key, IgSeedResult result,
 			 TimestampTz window_end, TimestampTz live_from)
 {
 	char	   *role = ig_role_name(key->roleid, true);
-	const char *per = key->kind == IG_HIST_DAY ? "daily" : "hourly";
+	const char *per = key->kind == IG_HIST_WEEK ? "7-day" :
+		key->kind == IG_HIST_DAY ? "daily" : "hourly";
 	char	   *of;
 
 	if (OidIsValid(key->relid))
@@ -538,7 +539,8 @@ seed_refused(const IgSeriesKey *key, IgSeedResult result,
  * insider_guard.record_history(role_name regrole, on_table regclass,
  *     per interval, window_end timestamptz, rows bigint) RETURNS void:
  * seeds the history with a past window (on_table NULL: all tables) -- the
- * UTC hour or day that holds the instant just before window_end -- that
+ * UTC hour or day that holds the instant just before window_end (for
+ * per '7 days', the 7 UTC days that end with that day) -- that
  * read "rows" rows.  The same window seeded again is replaced: the last
  * call's rows count, and 0 rows removes it (a window that read nothing is
  * not history).  Windows from the oldest the server counted itself into
@@ -585,7 +587,7 @@ ig_record_history(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("window_end must not be later than the start of the current window"),
-				 errhint("Windows are UTC hours and days: seed those ending at date_trunc('%s', now(), 'UTC') or before.",
+				 errhint("Windows are UTC hours and days (7-day totals end with a day): seed those ending at date_trunc('%s', now(), 'UTC') or before.",
 						 key.kind == IG_HIST_HOUR ? "hour" : "day")));
 	if (PG_ARGISNULL(4))
 		ereport(ERROR,

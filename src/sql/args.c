@@ -185,8 +185,9 @@ ig_check_threshold(bool max_rows_null, int64 max_rows, Interval *per,
 }
 
 /*
- * The kind of history a baseline window is: '1 hour' or '1 day' (also
- * written '60 minutes', '24 hours'), nothing else.  22023 if not.
+ * The kind of history a baseline window is: '1 hour', '1 day' or '7 days'
+ * (also written '60 minutes', '24 hours', '1 week'), nothing else.
+ * 22023 if not.
  */
 int
 ig_baseline_per_arg(Interval *per)
@@ -198,13 +199,14 @@ ig_baseline_per_arg(Interval *per)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per must not be null")));
 	length = per->time + (int64) per->day * USECS_PER_DAY;
-	if (per->month != 0 ||
-		(length != USECS_PER_HOUR && length != USECS_PER_DAY))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("per must be '1 hour' or '1 day'"),
-				 errdetail("Baselines compare hourly or daily windows.")));
-	return length == USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
+	for (int kind = 0; kind < IG_HIST_KINDS; kind++)
+		if (per->month == 0 && length == ig_hist_kind_span(kind))
+			return kind;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("per must be '1 hour', '1 day' or '7 days'"),
+			 errdetail("Baselines compare hourly, daily or 7-day windows.")));
+	pg_unreachable();
 }
 
 /* 22023 unless min_rows is a number of rows */

@@ -352,7 +352,7 @@ ig_baselines(PG_FUNCTION_ARGS)
 			values[1] = CStringGetTextDatum(table);
 		else
 			nulls[1] = true;
-		values[2] = IntervalPGetDatum(ig_length_interval(ig_hist_kind_length(s->key.kind)));
+		values[2] = IntervalPGetDatum(ig_length_interval(ig_hist_kind_span(s->key.kind)));
 		values[3] = Int64GetDatum((int64) s->hist.windows);
 		values[4] = Int32GetDatum((int32) s->hist.days);
 		values[5] = Int64GetDatum((int64) view.typical);

@@ -311,6 +311,53 @@ test_encode(void)
 	}
 }
 
+/*
+ * The rows of whole days from a 30-day ring (a 7-day total as a counter
+ * takes it when a day closes): exact, as its 12-hour buckets fall on
+ * days, for days the ring still holds, whatever was read after them.
+ */
+static void
+test_sum_buckets(void)
+{
+	int64		length = 30 * DAY;
+	int64		width = ig_window_width(length);
+
+	CHECK(DAY % width == 0, "the 30-day ring's buckets fall on days");
+	for (int round = 0; round < 300; round++)
+	{
+		IgRing		ring;
+		Read		reads[400];
+		int			nreads = (int) rng_range(0, 400);
+		int64		now = rng_range(100 * DAY, 900 * DAY);
+		int64		day_end;
+		int64		later;
+		uint64		expected = 0;
+
+		ig_ring_reset(&ring, 1);
+		for (int i = 0; i < nreads; i++)
+		{
+			now += rng_range(0, 3 * HOUR);
+			reads[i].at = now;
+			reads[i].rows = rng() % 1000;
+			ig_ring_add(&ring, width, now, reads[i].rows);
+		}
+		/* a day that ended at most 20 days before the last read */
+		day_end = (now / DAY - rng_range(0, 20)) * DAY;
+		for (int i = 0; i < nreads; i++)
+			if (reads[i].at >= day_end - 7 * DAY && reads[i].at < day_end)
+				expected += reads[i].rows;
+		CHECK(ig_ring_sum_buckets(&ring, (day_end - 7 * DAY) / width,
+								  day_end / width - 1) == expected,
+			  "a 7-day total from the ring");
+		/* a day the ring no longer holds at all reads as nothing */
+		later = now + 40 * DAY;
+		ig_ring_add(&ring, width, later, 1);
+		CHECK(ig_ring_sum_buckets(&ring, (day_end - 7 * DAY) / width,
+								  day_end / width - 1) == 0,
+			  "days gone from the ring read as nothing");
+	}
+}
+
 int
 main(void)
 {
@@ -321,6 +368,7 @@ main(void)
 	test_add_past();
 	test_rebuild();
 	test_encode();
+	test_sum_buckets();
 
 	return unit_finish("test_window");
 }

@@ -1,0 +1,183 @@
+# 7-day baseline rules (issue 16), through the server, with the test clock
+# moving days forward:
+#
+# - slow exfiltration: terry, whose 7-day totals were 2,000 .. 2,400 rows
+#   for 30 days and whose days were 300 .. 400, reads 1,500 rows a day --
+#   under his daily limit -- on five days in a row.  His 7-day block rule
+#   stops him mid-statement exactly at its limit in force, before the
+#   fifth day; his daily rule never breaks;
+# - a 7-day log rule alerts once per incident, not once a day, while the
+#   7 days' rows stay above its limit;
+# - a 7-day total is taken when a day the role read ends, and is the sum
+#   of the 7 days; the day under way survives a restart (counts file).
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use InsiderGuardTest;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = new_node('seven_days', 'insider_guard.save_interval = 1');
+setup_reader($node, 100000);
+
+my $hour = 3600;
+my $day = 24 * $hour;
+# midnight (UTC) today, real clock: history is seeded up to it, and the
+# test clock runs from it
+my $base = $node->safe_psql('postgres',
+	q{SELECT extract(epoch FROM date_trunc('day', now(), 'UTC'))::bigint});
+
+# runs SQL with insider_guard's clock at $base + $at seconds
+sub at
+{
+	my ($at, $sql) = @_;
+	my $real_now = $node->safe_psql('postgres',
+		q{SELECT extract(epoch FROM now())::bigint});
+	my $offset = $base + $at - $real_now;
+	my ($out, $err) = ('', '');
+	$node->psql('postgres', "SET insider_guard.test_clock_offset = $offset; $sql",
+		stdout => \$out, stderr => \$err, on_error_stop => 0);
+	return wantarray ? ($out, $err) : $out;
+}
+
+# a role's baselines row of customers, per $per, at $at
+sub baseline
+{
+	my ($at, $role, $per, $cols) = @_;
+	return scalar at($at, qq{
+		SELECT $cols FROM insider_guard.baselines
+		WHERE role_name = '$role' AND table_name = 'public.customers'
+		  AND per = '$per'});
+}
+
+# reads $rows rows of customers as $role at $at: (rows read, error)
+sub read_as
+{
+	my ($at, $role, $rows) = @_;
+	my ($out, $err) = at($at, qq{
+		SET SESSION AUTHORIZATION $role;
+		SELECT count(*) FROM (SELECT id FROM customers LIMIT $rows) s});
+	return ($out, $err);
+}
+
+# seeds 30 days of 7-day totals (2,000 .. 2,400) and days (300 .. 400)
+sub seed
+{
+	my ($role) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE ROLE $role LOGIN;
+		GRANT SELECT ON customers TO $role;
+		SELECT count(insider_guard.record_history('$role', 'customers', '7 days',
+					to_timestamp($base) - make_interval(days => d), 2000 + d % 5 * 100)),
+			   count(insider_guard.record_history('$role', 'customers', '1 day',
+					to_timestamp($base) - make_interval(days => d), 300 + d % 3 * 50))
+		FROM generate_series(0, 29) d;
+	});
+}
+
+# ---------------------------------------------------------------------
+# slow exfiltration, stopped by a 7-day block rule
+# ---------------------------------------------------------------------
+seed('terry');
+my ($week_rule, $day_rule) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT insider_guard.set_baseline_rule('terry', 2, '7 days', 100, 'self', 'block', 'customers'),
+		   insider_guard.set_baseline_rule('terry', 5, '1 day', 100, 'self', 'block', 'customers')});
+
+my $daily_read = 1500;
+my $start_week = baseline(10 * $hour, 'terry', '7 days', 'limit_now');
+ok($start_week > 2 * 2000 * 0.8 && $start_week < 3 * $daily_read,
+	"7-day limit $start_week: 2 x the p99 of 7-day totals, under three days' reads");
+my ($read, $stopped_on, $limit_then, $before_then) = (0, -1, 0, 0);
+# a day and an hour apart: never two reads in one rolling day
+sub read_time
+{
+	my ($d) = @_;
+	return $d * ($day + $hour) + 10 * $hour;
+}
+for my $d (0 .. 4)
+{
+	my $at = read_time($d);
+	my $day_limit = baseline($at, 'terry', '1 day', 'limit_now');
+	my $week_limit = baseline($at, 'terry', '7 days', 'limit_now');
+	ok($day_limit > $daily_read,
+		"day $d: the daily limit ($day_limit) allows $daily_read rows");
+	my ($out, $err) = read_as($at, 'terry', $daily_read);
+	if ($err =~ /may not read more rows/)
+	{
+		($stopped_on, $limit_then, $before_then) = ($d, $week_limit, $read);
+		ok($read + $daily_read > $week_limit,
+			"day $d: stopped, as $read + $daily_read rows exceed $week_limit");
+		last;
+	}
+	is($err, '', "day $d: $daily_read rows read");
+	$read += $daily_read;
+	ok($read <= $week_limit, "day $d: $read rows in 7 days, within $week_limit");
+}
+ok($stopped_on >= 1 && $stopped_on <= 3,
+	"stopped on day $stopped_on of five, having read $before_then before it");
+my ($vrule, $vmax, $vrows, $vper) = split /\|/, $node->safe_psql('postgres', q{
+	SELECT threshold_id, max_rows, rows_in_window, per FROM insider_guard.violations
+	WHERE role_name = 'terry' ORDER BY violation_id DESC LIMIT 1});
+is($vrule, $week_rule, 'the 7-day rule broke');
+is($vper, '7 days', 'its window: 7 days');
+is($vmax, $limit_then, 'at the limit then in force');
+is($vrows, $limit_then + 1, 'stopped at the row that crossed it');
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM insider_guard.violations WHERE threshold_id = $day_rule}),
+	0, 'the daily rule never broke');
+is(at(read_time($stopped_on) + 60,
+		q{SELECT insider_guard.rows_read('terry', '7 days', 'customers')}),
+	$limit_then + 1, 'read in 7 days: the limit, and the row that crossed it');
+# the day it broke fed no 7-day total: the next day's first statement
+# closes it
+my $windows = baseline(read_time($stopped_on) + 60, 'terry', '7 days', 'active_windows');
+read_as(read_time($stopped_on + 1), 'terry', 1);
+is(baseline(read_time($stopped_on + 1) + 60, 'terry', '7 days', 'active_windows'),
+	$windows, 'the day that broke the rule fed no 7-day total');
+
+# ---------------------------------------------------------------------
+# a log rule: one alert per incident
+# ---------------------------------------------------------------------
+seed('lou');
+my $log_rule = $node->safe_psql('postgres', q{
+	SELECT insider_guard.set_baseline_rule('lou', 2, '7 days', 100, 'self', 'log', 'customers')});
+my $over_days = 0;
+for my $d (0 .. 5)
+{
+	my $at = read_time($d);
+	my ($out, $err) = read_as($at, 'lou', $daily_read);
+	is($err, '', "lou, day $d: a log rule stops nothing");
+	my $in_week = at($at + 60,
+		q{SELECT insider_guard.rows_read('lou', '7 days', 'customers')});
+	$over_days++
+	  if $in_week > baseline($at + 60, 'lou', '7 days', 'limit_now');
+}
+ok($over_days >= 2, "lou was over his 7-day limit on $over_days days");
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) FROM insider_guard.violations WHERE threshold_id = $log_rule}),
+	1, 'one record for the incident, not one a day');
+
+# ---------------------------------------------------------------------
+# 7-day totals are sums of 7 days, taken as days end; across a restart
+# ---------------------------------------------------------------------
+$node->safe_psql('postgres', q{
+	CREATE ROLE rita LOGIN;
+	GRANT SELECT ON customers TO rita;
+	SELECT insider_guard.set_baseline_rule('rita', 2, '7 days', 100, 'self', 'log', 'customers');
+});
+read_as(10 * $hour, 'rita', 20);
+$node->restart;
+read_as($day + 10 * $hour, 'rita', 25);
+read_as(2 * $day + 10 * $hour, 'rita', 1);
+my ($windows_r, $typical, $high) = split /\|/,
+  baseline(2 * $day + 11 * $hour, 'rita', '7 days',
+	'active_windows, typical_rows, high_rows');
+is($windows_r, 2, 'two days read, two 7-day totals: the day before the restart too');
+# bins: 20 rows show as 22, 25 as 22, 45 as 50
+is($high, 50, 'the second total is the sum of both days (45), not that day\'s 25');
+is($typical, 50, 'and, newer, weighs more: the p50');
+
+done_testing();
