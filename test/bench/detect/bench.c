@@ -300,7 +300,8 @@ prepass(void)
 				base.week_ring[r][d % 7] = day_all[r];
 				for (int i = 0; i < 7; i++)
 					week += base.week_ring[r][i];
-				if (week > 0)
+				/* a 7-day total is taken at the end of a day the role read */
+				if (day_all[r] > 0)
 					ig_hist_feed(&base.hist[K_WEEK_ALL][r], end, week, IG_NO_LIMIT, false);
 			}
 			if (day_all[r] == 0)

@@ -37,8 +37,10 @@
  *	  7-day block stays in force, without a new record, while the rolling
  *	  sum at the start of a day is still above that day's limit.
  *	- log: one alert when the count goes from <= limit to > limit; per 7
- *	  days, once per incident (an incident lasts while the rolling sum at
- *	  the start of each day stays above the limit).
+ *	  days, once per incident: a crossing within 7 days of the one before
+ *	  is a repeat (src/exec/enforce.c, record_crossing), and while the
+ *	  rolling sum at the start of a day stays above the limit there is no
+ *	  crossing.
  *	- a break whose window holds rows of the role's exfiltration (or that
  *	  the exfiltration's own statement hits) detects it -- unless the
  *	  clean run, without the exfiltration, broke the same rule in the same
@@ -267,6 +269,7 @@ inst_init(Inst *in, const Deployment *dep, int nevents)
 		memcpy(in->week_rows, base->week_ring, MAX_ROLES * sizeof(*in->week_rows));
 		in->week_exfil = palloc0(MAX_ROLES * sizeof(*in->week_exfil));
 		in->incident = palloc0(MAX_ROLES * sizeof(*in->incident));
+		in->last_cross = palloc0(MAX_ROLES * sizeof(*in->last_cross));
 	}
 	if (in->novelty)
 		in->known = palloc0(N_PEER_GROUPS * sizeof(*in->known));
@@ -305,6 +308,7 @@ inst_free(Inst *in)
 		pfree(in->week_rows);
 		pfree(in->week_exfil);
 		pfree(in->incident);
+		pfree(in->last_cross);
 	}
 	if (in->known)
 		pfree(in->known);
@@ -782,7 +786,18 @@ inst_stmt(Inst *in, const Ctx *c, const Stmt *s)
 		{
 			rw->flags[j] |= F_ALERTED;
 			if (r->kind == K_WEEK_ALL)
+			{
+				int64		last = in->last_cross[c->role][j];
+
+				/*
+				 * as the server: a crossing within 7 days of the one
+				 * before is a repeat of its incident, no new record
+				 */
 				in->incident[c->role][j] = 1;
+				in->last_cross[c->role][j] = s->t;
+				if (last != 0 && s->t - last <= 7 * 24 * HOUR_US)
+					continue;
+			}
 			record_break(in, c, j, s, rw, false, limit, true);
 		}
 	}
@@ -853,8 +868,7 @@ inst_role_hour(Inst *in, const Ctx *c, const Stmt *stmts, int n)
  * own "broke".)
  */
 static void
-feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
-	 bool quiet)
+feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end)
 {
 	const Deployment *dep = in->dep;
 	int64		cap = IG_NO_LIMIT;
@@ -868,10 +882,7 @@ feed(Inst *in, Kind k, int sidx, const Win *w, int64 rows, int64 window_end,
 			continue;
 		if (w->limit[j] >= 0)
 			cap = cap < 0 ? w->limit[j] : Min(cap, w->limit[j]);
-		if (quiet)
-			broke |= in->incident[sidx][j] && (w->limit[j] < 0 || rows > w->limit[j]);
-		else
-			broke |= w->flags[j] != 0;
+		broke |= w->flags[j] != 0;
 	}
 
 	/*
@@ -909,17 +920,17 @@ inst_close(Inst *in, bool hourly, int64 window_end, int day)
 			if (w->rows <= 0)
 				continue;
 			if (in->ig[k])
-				feed(in, k, sidx, w, w->rows, window_end, false);
+				feed(in, k, sidx, w, w->rows, window_end);
 			if (in->exact && k < 2)
 				exact_add(&in->ex[k][sidx], w->rows, day);
 		}
 		in->ntouched[k] = 0;
 
 		/*
-		 * 7 days: every role that read nothing today still closes a 7-day
-		 * window, fed if its total is above 0, capped by the limits of the
-		 * last day it read; a rolling sum still above the limit of an open
-		 * incident is a broken window, else the incident ends
+		 * 7 days: a role that read nothing today closes no 7-day window
+		 * (as the server: a total is taken at the end of a day the role
+		 * read); a rolling sum at or below the limit of an open incident
+		 * ends it
 		 */
 		if (k == K_WEEK_ALL)
 			for (int r = 0; r < world.org->nroles; r++)
@@ -933,8 +944,6 @@ inst_close(Inst *in, bool hourly, int64 window_end, int day)
 				in->week_exfil[r][day % 7] = 0;
 				for (int d = 0; d < 7; d++)
 					total += in->week_rows[r][d];
-				if (total > 0 && in->ig[k])
-					feed(in, k, r, w, total, window_end, true);
 				for (int j = 0; j < dep->nrules; j++)
 					if (in->incident[r][j] && w->limit[j] >= 0 && total <= w->limit[j])
 						in->incident[r][j] = 0;

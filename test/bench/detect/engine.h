@@ -168,6 +168,8 @@ typedef struct Inst
 	int64		(*week_rows)[7];
 	int64		(*week_exfil)[7];
 	uint8		(*incident)[MAX_RULES];	/* per 7 days: an incident is open */
+	int64		(*last_cross)[MAX_RULES];	/* per 7 days, log: the time of the
+											 * last crossing, or 0 */
 	bool		novelty;		/* has a novelty rule */
 	/* pools of whole peer groups (all-tables kinds), while history holds */
 	uint32		gen[N_KINDS];	/* moves when a series of the kind is fed */

@@ -159,7 +159,7 @@ sc_setup(Plot plot)
 			week[r][d % 7] = day[r];
 			for (int i = 0; i < 7; i++)
 				total += week[r][i];
-			if (total > 0)
+			if (day[r] > 0)
 				ig_hist_feed(&sbase.hist[K_WEEK_ALL][r], HOUR_START(d * 24 + 24), total,
 							 IG_NO_LIMIT, false);
 			if (day[r] == 0)

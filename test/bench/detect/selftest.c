@@ -361,22 +361,37 @@ test_week(void)
 		  (long long) in.alerts[CLS_STEADY][0]);
 	inst_close(&in, false, HOUR_START(32 * 24), 31);
 
+	/*
+	 * a crossing within 7 days of the one before, the sum having fallen
+	 * under the limit meanwhile (as a risen limit would), is a repeat of
+	 * the incident
+	 */
+	for (int d = 32; d < 36; d++)
+		inst_close(&in, false, HOUR_START(d * 24 + 24), d);
+	in.week_rows[0][30 % 7] = 0;
+	in.incident[0][0] = 0;
+	c = day_ctx(0, 36);
+	s = day_stmt(36, 100 * limit, 0);
+	inst_role_hour(&in, &c, &s, 1);
+	CHECK(in.alerts[CLS_STEADY][0] == 1, "a crossing within 7 days of the last: a repeat");
+	inst_close(&in, false, HOUR_START(37 * 24), 36);
+
 	/* quiet days: the sum drops out; then a new crossing is a new incident */
-	for (int d = 32; d < 38; d++)
+	windows = in.hist[K_WEEK_ALL][0].windows;
+	for (int d = 37; d < 44; d++)
 		inst_close(&in, false, HOUR_START(d * 24 + 24), d);
 	CHECK(in.incident[0][0] == 0, "the incident ends once the sum is below the limit");
-	CHECK(in.hist[K_WEEK_ALL][0].windows > windows,
-		  "quiet days feed their 7-day totals once below the limit");
-	windows = in.hist[K_WEEK_ALL][0].windows;
-	c = day_ctx(0, 38);
-	s = day_stmt(38, 5, 0);
+	CHECK(in.hist[K_WEEK_ALL][0].windows == windows,
+		  "days the role did not read take no 7-day total");
+	c = day_ctx(0, 44);
+	s = day_stmt(44, 5, 0);
 	inst_role_hour(&in, &c, &s, 1);
 	s.t += USEC;
 	inst_role_hour(&in, &c, &s, 1);
-	inst_close(&in, false, HOUR_START(39 * 24), 38);
+	inst_close(&in, false, HOUR_START(45 * 24), 44);
 	CHECK(in.hist[K_WEEK_ALL][0].windows == windows + 1, "one window a day");
-	c = day_ctx(0, 39);
-	s = day_stmt(39, 100 * limit, 0);
+	c = day_ctx(0, 45);
+	s = day_stmt(45, 100 * limit, 0);
 	inst_role_hour(&in, &c, &s, 1);
 	CHECK(in.alerts[CLS_STEADY][0] == 2, "a new incident alerts again");
 	inst_free(&in);
