@@ -64,7 +64,7 @@ typedef struct IgCounterRecord
 #define IG_COUNTER_RECORD_V1 offsetof(IgCounterRecord, hist_open)
 /* those of earlier 0.2.0 builds before the incidents */
 #define IG_COUNTER_RECORD_V2 offsetof(IgCounterRecord, incidents)
-/* and those before 0.5.0 before the 7-day totals' windows */
+/* and those of earlier 0.4.0 builds before the 7-day totals' windows */
 #define IG_COUNTER_RECORD_V3 offsetof(IgCounterRecord, week_open)
 
 StaticAssertDecl(IG_HIST_HOUR == 0 && IG_HIST_DAY == 1 &&
