@@ -67,6 +67,8 @@ typedef struct IgCounterRecord
 /* and those of earlier 0.4.0 builds before the 7-day totals' windows */
 #define IG_COUNTER_RECORD_V3 offsetof(IgCounterRecord, week_open)
 
+StaticAssertDecl(sizeof(IgIncident) == 48,
+				 "the counts file keeps incidents as they are in memory");
 StaticAssertDecl(IG_HIST_HOUR == 0 && IG_HIST_DAY == 1 &&
 				 IG_HIST_WEEK == 2 && IG_HIST_KINDS == 3,
 				 "the counts file keeps hours and days, then 7-day totals");

@@ -56,9 +56,18 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 	{
 		IgIncident *incident = &counter->incidents[i];
 
-		if (incident->rule_id == rule_id &&
-			(incident->open ||
-			 (incident->violation_id != 0 && incident->last_seen >= repeat_since)))
+		bool		same = incident->rule_id == rule_id;
+
+		/*
+		 * a block incident the rule left open when it became a log rule
+		 * ends: its crossings are an incident of their own
+		 */
+		if (same && repeat_since != DT_NOEND)
+			incident->open = false;
+		if (same &&
+			(repeat_since == DT_NOEND ? incident->open :
+			 incident->crossings && incident->violation_id != 0 &&
+			 incident->last_seen >= repeat_since))
 		{
 			incident->repeats++;
 			incident->last_seen = Max(incident->last_seen, now);
@@ -80,6 +89,7 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 		free_incident->rule_id = rule_id;
 		free_incident->last_seen = now;
 		free_incident->open = repeat_since == DT_NOEND;
+		free_incident->crossings = !free_incident->open;
 		counter->has_open_incident |= free_incident->open;
 		kind = IG_INCIDENT_NEW;
 	}

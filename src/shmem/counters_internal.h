@@ -71,6 +71,8 @@ typedef struct IgIncident
 	int64		written;		/* repeats written to the violations log */
 	TimestampTz last_seen;		/* the latest stop */
 	bool		open;			/* else closed, kept until written */
+	bool		crossings;		/* of a log rule's crossings, never open
+								 * (0 in files of earlier builds: padding) */
 } IgIncident;
 
 /* incidents a counter tracks at once; more are recorded each time */

@@ -138,6 +138,23 @@ read_as(read_time($stopped_on + 1), 'terry', 1);
 is(baseline(read_time($stopped_on + 1) + 60, 'terry', '7 days', 'active_windows'),
 	$windows, 'the day that broke the rule fed no 7-day total');
 
+# a rule switched to log while its block incident is open (bea was just
+# stopped) records her next crossing, 12 days on, as a new incident: the
+# block incident does not absorb it
+seed('bea');
+my $bea_rule = $node->safe_psql('postgres', q{
+	SELECT insider_guard.set_baseline_rule('bea', 2, '7 days', 100, 'self', 'block', 'customers')});
+(undef, my $bea_err) = read_as(read_time(0), 'bea', 5000);
+like($bea_err, qr/may not read more rows/, 'bea: stopped by the block rule');
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_baseline_rule('bea', 2, '7 days', 100, 'self', 'log', 'customers')});
+(undef, $bea_err) = read_as(read_time(12), 'bea', 20000);
+is($bea_err, '', 'bea: as a log rule it stops nothing');
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(action || ' ' || repeats, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE threshold_id = $bea_rule}),
+	'block 0, log 0', 'a new record for the new incident, as a log rule');
+
 # ---------------------------------------------------------------------
 # a log rule: one alert per incident
 # ---------------------------------------------------------------------
