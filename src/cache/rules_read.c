@@ -39,6 +39,7 @@
 #include "catalog/pg_extension.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -69,7 +70,8 @@ static const IgRuleColumn threshold_columns[] = {
 	{Anum_threshold_table, REGCLASSOID},
 	{Anum_threshold_max_rows, INT8OID},
 	{Anum_threshold_per, INTERVALOID},
-	{Anum_threshold_action, TEXTOID}
+	{Anum_threshold_action, TEXTOID},
+	{Anum_threshold_created_at, TIMESTAMPTZOID}
 };
 
 static const IgRuleColumn exemption_columns[] = {
@@ -144,6 +146,46 @@ window_ring(int64 per, TimestampTz now)
 	return ig_counters_window_ring(per, now);
 }
 
+/*
+ * The stamp of a rule as read (IgRule.stamp): its id, created_at and
+ * settings, hashed.  A rule changed in place, or made anew with an id
+ * that came back, is another version: its incidents start afresh.
+ */
+static uint32
+rule_stamp(const IgRule *rule, TimestampTz created_at)
+{
+	struct
+	{
+		int64		id;
+		TimestampTz created_at;
+		int64		max_rows;	/* a threshold's; a baseline rule's moves */
+		int64		per;
+		double		factor;
+		int64		min_rows;
+		Oid			roleid;
+		Oid			relid;
+		int32		compare_to;
+		bool		block;
+		bool		novelty;
+	}			key;
+	uint32		stamp;
+
+	memset(&key, 0, sizeof(key));
+	key.id = rule->id;
+	key.created_at = created_at;
+	key.max_rows = rule->baseline ? 0 : rule->max_rows;
+	key.per = rule->per;
+	key.factor = rule->factor;
+	key.min_rows = rule->min_rows;
+	key.roleid = rule->roleid;
+	key.relid = rule->relid;
+	key.compare_to = (int32) rule->compare_to;
+	key.block = rule->block;
+	key.novelty = rule->novelty;
+	stamp = hash_bytes((const unsigned char *) &key, sizeof(key));
+	return stamp != 0 ? stamp : 1;
+}
+
 /* Room for one more rule in buf. */
 static IgRule *
 buf_new_rule(IgRuleBuf *buf)
@@ -202,6 +244,8 @@ add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
 	rule->block = text_is(values[Anum_threshold_action - 1], "block");
 	rule->window = window_ring(rule->per, buf->now);
+	rule->stamp = rule_stamp(rule, nulls[Anum_threshold_created_at - 1] ? 0 :
+							 DatumGetTimestampTz(values[Anum_threshold_created_at - 1]));
 }
 
 /*
@@ -256,6 +300,7 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->max_rows = IG_RULE_INERT;
 	rule->cold_start = false;
 	rule->window = window_ring(rule->per, buf->now);
+	rule->stamp = rule_stamp(rule, DatumGetTimestampTz(values[Anum_baseline_created_at - 1]));
 	return rule;
 }
 

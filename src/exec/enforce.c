@@ -265,13 +265,14 @@ record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
 	IgIncidentKind kind;
 
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								ig_now(), DT_NOEND, &id);
+								rule->stamp, ig_now(), DT_NOEND, &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
 	{
 		/* room taken by closed incidents whose repeats are unwritten */
 		ig_violations_write_repeats(true);
 		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
-									rule->id, ig_now(), DT_NOEND, &id);
+									rule->id, rule->stamp, ig_now(), DT_NOEND,
+									&id);
 	}
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
@@ -279,7 +280,7 @@ record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
 	/* a record that could not be written leaves no incident behind */
 	if (kind == IG_INCIDENT_NEW)
 		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
-									  rule->id, id);
+									  rule->id, rule->stamp, id);
 	return id;
 }
 
@@ -331,13 +332,13 @@ record_crossing(IgTally *tally, const IgRule *rule, IgBreak *brk)
 		return;
 	}
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								now, now - rule->per, &id);
+								rule->stamp, now, now - rule->per, &id);
 	if (kind == IG_INCIDENT_REPEAT)
 		return;
 	id = ig_violation_report(brk);
 	if (kind == IG_INCIDENT_NEW)
 		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
-									  rule->id, id);
+									  rule->id, rule->stamp, id);
 }
 
 /*

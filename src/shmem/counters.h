@@ -229,11 +229,13 @@ extern void ig_counters_info(IgCountersInfo *info);
 extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
 							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
-										   int64 rule_id, TimestampTz now,
+										   int64 rule_id, uint32 stamp,
+										   TimestampTz now,
 										   TimestampTz repeat_since,
 										   int64 *violation_id);
 extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
-										  int64 rule_id, int64 violation_id);
+										  int64 rule_id, uint32 stamp,
+										  int64 violation_id);
 extern IgIncidentChange *ig_counters_incident_changes(int *count);
 extern void ig_counters_incidents_written(const IgIncidentChange *changes,
 										  int count);

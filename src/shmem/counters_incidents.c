@@ -38,7 +38,7 @@ compare_ids(const void *a, const void *b)
  */
 IgIncidentKind
 ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
-					 TimestampTz now, TimestampTz repeat_since,
+					 uint32 stamp, TimestampTz now, TimestampTz repeat_since,
 					 int64 *violation_id)
 {
 	IgCounter  *counter;
@@ -56,13 +56,17 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 	{
 		IgIncident *incident = &counter->incidents[i];
 
-		bool		same = incident->rule_id == rule_id;
+		bool		same = incident->rule_id == rule_id &&
+			incident->stamp == stamp;
 
 		/*
-		 * a block incident the rule left open when it became a log rule
-		 * ends: its crossings are an incident of their own
+		 * an incident of an earlier version of the rule ends (the rule
+		 * changed, or was made anew with the same id); so does a block
+		 * incident the rule left open when it became a log rule: its
+		 * crossings are an incident of their own
 		 */
-		if (same && repeat_since != DT_NOEND)
+		if (incident->rule_id == rule_id &&
+			(!same || repeat_since != DT_NOEND))
 			incident->open = false;
 		if (same &&
 			(repeat_since == DT_NOEND ? incident->open :
@@ -87,6 +91,7 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 	{
 		memset(free_incident, 0, sizeof(IgIncident));
 		free_incident->rule_id = rule_id;
+		free_incident->stamp = stamp;
 		free_incident->last_seen = now;
 		free_incident->open = repeat_since == DT_NOEND;
 		free_incident->crossings = !free_incident->open;
@@ -103,7 +108,7 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 /* The record of a new incident (ig_counters_incident) has been written. */
 void
 ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
-							  int64 rule_id, int64 violation_id)
+							  int64 rule_id, uint32 stamp, int64 violation_id)
 {
 	TimestampTz now = ig_now();
 	IgCounter  *counter;
@@ -118,7 +123,8 @@ ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 	{
 		IgIncident *incident = &counter->incidents[i];
 
-		if (incident->rule_id == rule_id && incident->violation_id == 0)
+		if (incident->rule_id == rule_id && incident->stamp == stamp &&
+			incident->violation_id == 0)
 		{
 			incident->violation_id = violation_id;
 			/* not written: the next stop records again */

@@ -73,6 +73,8 @@ typedef struct IgIncident
 	bool		open;			/* else closed, kept until written */
 	bool		crossings;		/* of a log rule's crossings, never open
 								 * (0 in files of earlier builds: padding) */
+	uint32		stamp;			/* the rule's version (IgRule.stamp; 0 in
+								 * files of earlier builds: none matches) */
 } IgIncident;
 
 /* incidents a counter tracks at once; more are recorded each time */

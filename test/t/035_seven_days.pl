@@ -197,4 +197,47 @@ is($windows_r, 2, 'two days read, two 7-day totals: the day before the restart t
 is($high, 50, 'the second total is the sum of both days (45), not that day\'s 25');
 is($typical, 50, 'and, newer, weighs more: the p50');
 
+# ---------------------------------------------------------------------
+# incidents belong to a version of a rule: a rule made again with an id
+# that came back (the extension dropped and created again) or changed in
+# place does not add its stops to an old record
+# ---------------------------------------------------------------------
+$node->safe_psql('postgres', 'CREATE DATABASE incid');
+$node->safe_psql('incid', q{
+	CREATE EXTENSION insider_guard;
+	CREATE TABLE customers AS SELECT g AS id FROM generate_series(1, 1000) g;
+	CREATE ROLE rex LOGIN;
+	GRANT SELECT ON customers TO rex;
+	SELECT insider_guard.set_threshold('rex', 100, '1 hour', 'block', 'customers');
+});
+sub rex_reads
+{
+	my ($out, $err) = ('', '');
+	$node->psql('incid', q{SET SESSION AUTHORIZATION rex; SELECT count(*) FROM customers},
+		stdout => \$out, stderr => \$err);
+	return $err;
+}
+like(rex_reads(), qr/may not read more rows/, 'rex: stopped by threshold 1');
+$node->safe_psql('incid', q{
+	DROP EXTENSION insider_guard;
+	CREATE EXTENSION insider_guard;
+	GRANT SELECT ON customers TO rex;
+});
+is($node->safe_psql('incid', q{
+	SELECT insider_guard.set_threshold('rex', 50, '1 hour', 'block', 'customers')}),
+	1, 'the extension made again: the id comes back');
+like(rex_reads(), qr/may not read more rows/, 'rex: stopped by the new threshold 1');
+$node->safe_psql('incid', q{
+	SELECT insider_guard.set_threshold('rex', 40, '1 hour', 'block', 'customers')});
+like(rex_reads(), qr/may not read more rows/, 'rex: stopped by it, changed');
+is($node->safe_psql('incid', q{
+	SELECT string_agg(max_rows || ' ' || repeats, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE role_name = 'rex'}),
+	'100 0, 50 0, 40 0', 'each version of the rule has its own record');
+like(rex_reads(), qr/may not read more rows/, 'rex: stopped again');
+is($node->safe_psql('incid', q{
+	SELECT string_agg(max_rows || ' ' || repeats, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE role_name = 'rex'}),
+	'100 0, 50 0, 40 1', 'a repeat of the same version adds to its record');
+
 done_testing();
