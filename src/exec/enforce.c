@@ -18,9 +18,11 @@
  * it.  Additions to a counter are serialized by its spinlock and raise
  * every window by the rows added, so exactly one process sees each
  * crossing, and a rule whose window count has fallen back is crossed
- * again the next time it goes over: no state is kept for it -- but for a
- * 7-day baseline rule, whose crossings within 7 days of each other are
- * one incident (record_crossing).
+ * again the next time it goes over.  Each crossing is a record (for a
+ * 7-day baseline rule, crossings within 7 days of each other are one),
+ * and leaves an incident on the counter, so that a statement that reads
+ * over a log limit it did not cross -- lowered, or switched from block,
+ * while the count was above it -- is a record too, once (record_log).
  *
  * IDENTIFICATION
  *		src/exec/enforce.c
@@ -265,14 +267,15 @@ record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
 	IgIncidentKind kind;
 
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								rule->stamp, ig_now(), DT_NOEND, &id);
+								rule->stamp, IG_OF_BLOCK, ig_now(), DT_NOEND,
+								&id);
 	if (kind == IG_INCIDENT_UNTRACKED)
 	{
 		/* room taken by closed incidents whose repeats are unwritten */
 		ig_violations_write_repeats(true);
 		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
-									rule->id, rule->stamp, ig_now(), DT_NOEND,
-									&id);
+									rule->id, rule->stamp, IG_OF_BLOCK,
+									ig_now(), DT_NOEND, &id);
 	}
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
@@ -313,27 +316,31 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
 }
 
 /*
- * Records a log rule crossed.  A 7-day baseline rule's window holds the
- * rows of a crossing for 7 days, in which its limit may rise above them
- * and be crossed again as the role reads on: such crossings, each within
- * 7 days of the one before, are repeats of the first -- one record per
- * incident.  Every other log rule records each crossing.
+ * Records a log rule a statement read over: crossed (the count went from
+ * max_rows or below to above it), or already over, when the limit went
+ * down or the rule became a log rule meanwhile.  A crossing is a record
+ * -- but for a 7-day baseline rule, whose window holds a crossing's rows
+ * for 7 days while its limit may rise above them and be crossed again:
+ * such crossings, each within 7 days of the one before, are repeats of
+ * the first (one record per incident).  A read over without crossing is
+ * a record only if this version of the rule has no incident of the key
+ * seen within its window (a crossing, or an earlier such read): one
+ * record per episode, not one a statement.
  */
 static void
-record_crossing(IgTally *tally, const IgRule *rule, IgBreak *brk)
+record_log(IgTally *tally, const IgRule *rule, IgBreak *brk, bool crossed)
 {
 	TimestampTz now = ig_now();
+	bool		week = rule->baseline && rule->hist_kind == IG_HIST_WEEK;
 	IgIncidentKind kind;
 	int64		id;
 
-	if (!rule->baseline || rule->hist_kind != IG_HIST_WEEK)
-	{
-		(void) ig_violation_report(brk);
-		return;
-	}
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								rule->stamp, now, now - rule->per, &id);
-	if (kind == IG_INCIDENT_REPEAT)
+								rule->stamp,
+								crossed ? IG_OF_CROSSING : IG_OF_OVER, now,
+								crossed && !week ? DT_NOEND : now - rule->per,
+								&id);
+	if (kind == IG_INCIDENT_REPEAT || (kind == IG_INCIDENT_UNTRACKED && !crossed))
 		return;
 	id = ig_violation_report(brk);
 	if (kind == IG_INCIDENT_NEW)
@@ -381,14 +388,13 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			if (count > rule->max_rows && broken < 0)
 				broken = i;
 		}
-		else if (added > 0 && before <= rule->max_rows &&
-				 count > rule->max_rows)
+		else if (added > 0 && count > rule->max_rows)
 		{
 			IgBreak		brk;
 
 			make_break(&brk, rule, userid, read_relid, count, tally, false,
 					   catalog_ok, parallel_query);
-			record_crossing(tally, rule, &brk);
+			record_log(tally, rule, &brk, before <= rule->max_rows);
 		}
 	}
 	update_limit(kr);

@@ -161,6 +161,18 @@ typedef enum IgIncidentKind
 	IG_INCIDENT_UNTRACKED		/* no room to track it: record it */
 } IgIncidentKind;
 
+/* What an incident is asked for (ig_counters_incident). */
+typedef enum IgIncidentOf
+{
+	IG_OF_BLOCK,				/* a block rule stopped the role: a repeat
+								 * while its incident is open */
+	IG_OF_CROSSING,				/* a log rule crossed: a repeat if its
+								 * incident was seen since "since" */
+	IG_OF_OVER					/* a log rule read over without crossing:
+								 * seen again if its incident was seen
+								 * since "since"; new only in a free slot */
+} IgIncidentOf;
+
 /* A repeat count to write to the violations log. */
 typedef struct IgIncidentChange
 {
@@ -230,8 +242,8 @@ extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
 							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
 										   int64 rule_id, uint32 stamp,
-										   TimestampTz now,
-										   TimestampTz repeat_since,
+										   IgIncidentOf of, TimestampTz now,
+										   TimestampTz since,
 										   int64 *violation_id);
 extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 										  int64 rule_id, uint32 stamp,

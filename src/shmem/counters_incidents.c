@@ -28,18 +28,26 @@ compare_ids(const void *a, const void *b)
 
 
 /*
- * A block rule of a tally's key stops the role: a repeat of its open
+ * A rule of a tally's key broke (IgIncidentOf says how): a repeat of its
  * incident (its record's id in *violation_id), or a new one, which the
  * caller records and then hands its id to ig_counters_incident_recorded.
- * With repeat_since (else DT_NOEND), a log rule crossed: a repeat of its
- * incident last seen since then, or a new one, never open.  An incident
- * is taken from one that is free, or closed with every repeat written:
- * the one seen longest ago, so that a log rule's stays while it can.
+ *
+ * A block rule's incident is open until a statement finds room under a
+ * block rule again; a log rule's is never open, and counts while it was
+ * seen since "since": a crossing then repeats it (7-day rules; others
+ * pass DT_NOEND, and record every crossing), and a statement that reads
+ * over the limit without crossing it (the limit went down, or the rule
+ * became a log rule while over) is the same episode, seen again -- only
+ * a role over a log limit with no incident of it makes a record so.  An
+ * incident is taken from one that is free, or closed with every repeat
+ * written: the one seen longest ago; a statement over without crossing
+ * takes only a free one (no record without room: a flood of records, each
+ * pushing another out, would be worse).
  */
 IgIncidentKind
 ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
-					 uint32 stamp, TimestampTz now, TimestampTz repeat_since,
-					 int64 *violation_id)
+					 uint32 stamp, IgIncidentOf of, TimestampTz now,
+					 TimestampTz since, int64 *violation_id)
 {
 	IgCounter  *counter;
 	IgIncident *free_incident = NULL;
@@ -55,7 +63,6 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 	for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
 	{
 		IgIncident *incident = &counter->incidents[i];
-
 		bool		same = incident->rule_id == rule_id &&
 			incident->stamp == stamp;
 
@@ -65,20 +72,21 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 		 * incident the rule left open when it became a log rule: its
 		 * crossings are an incident of their own
 		 */
-		if (incident->rule_id == rule_id &&
-			(!same || repeat_since != DT_NOEND))
+		if (incident->rule_id == rule_id && (!same || of != IG_OF_BLOCK))
 			incident->open = false;
 		if (same &&
-			(repeat_since == DT_NOEND ? incident->open :
-			 incident->crossings && incident->violation_id != 0 &&
-			 incident->last_seen >= repeat_since))
+			(of == IG_OF_BLOCK ? incident->open :
+			 incident->crossings && incident->last_seen >= since))
 		{
-			incident->repeats++;
+			if (of != IG_OF_OVER)
+				incident->repeats++;
 			incident->last_seen = Max(incident->last_seen, now);
 			*violation_id = incident->violation_id;
 			kind = IG_INCIDENT_REPEAT;
 			break;
 		}
+		if (of == IG_OF_OVER && incident->rule_id != 0)
+			continue;			/* takes a free slot only */
 		if ((incident->rule_id == 0 ||
 			 (!incident->open && incident->written == incident->repeats)) &&
 			(free_incident == NULL ||
@@ -93,8 +101,8 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 		free_incident->rule_id = rule_id;
 		free_incident->stamp = stamp;
 		free_incident->last_seen = now;
-		free_incident->open = repeat_since == DT_NOEND;
-		free_incident->crossings = !free_incident->open;
+		free_incident->open = of == IG_OF_BLOCK;
+		free_incident->crossings = of != IG_OF_BLOCK;
 		counter->has_open_incident |= free_incident->open;
 		kind = IG_INCIDENT_NEW;
 	}

@@ -155,6 +155,42 @@ is($node->safe_psql('postgres', qq{
 	FROM insider_guard.violations WHERE threshold_id = $bea_rule}),
 	'block 0, log 0', 'a new record for the new incident, as a log rule');
 
+# switched to log while over its limit (a block stop leaves the 7 days at
+# limit + 1), the rule records the next read over it, once: no crossing
+# is needed -- else 100,000 rows would go unrecorded for a week
+seed('fay');
+my $fay_rule = $node->safe_psql('postgres', q{
+	SELECT insider_guard.set_baseline_rule('fay', 2, '7 days', 100, 'self', 'block', 'customers')});
+(undef, my $fay_err) = read_as(read_time(0), 'fay', 5000);
+like($fay_err, qr/may not read more rows/, 'fay: stopped by the block rule');
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_baseline_rule('fay', 2, '7 days', 100, 'self', 'log', 'customers')});
+read_as(read_time(1), 'fay', 50000);
+read_as(read_time(3), 'fay', 50000);
+like($node->safe_psql('postgres', qq{
+	SELECT string_agg(action || ' ' || rows_in_window, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE threshold_id = $fay_rule}),
+	qr/^block 3867, log (\d+)$/,
+	'over a log limit it never crossed: one record, at the first read over it');
+
+# a log threshold lowered under the role's count: the next read over it
+# is a record, once
+$node->safe_psql('postgres', q{
+	CREATE ROLE lee LOGIN;
+	GRANT SELECT ON customers TO lee;
+	SELECT insider_guard.set_threshold('lee', 10000, '1 day', 'log', 'customers');
+});
+read_as(read_time(0), 'lee', 5000);
+my $lee_rule = $node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('lee', 1000, '1 day', 'log', 'customers')});
+read_as(read_time(0) + 60, 'lee', 5000);
+read_as(read_time(0) + 120, 'lee', 5000);
+like($node->safe_psql('postgres', qq{
+	SELECT string_agg(max_rows || ' ' || rows_in_window, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE threshold_id = $lee_rule}),
+	qr/^1000 (5\d\d\d|6000)$/,
+	'a lowered log threshold: one record, at the first read over it');
+
 # ---------------------------------------------------------------------
 # a log rule: one alert per incident
 # ---------------------------------------------------------------------
