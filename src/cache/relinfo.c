@@ -165,15 +165,18 @@ add_parents(Relation inherits, Oid relid, Oid *ancestors, int *nancestors)
 	systable_endscan(scan);
 }
 
-/* Appends the Citus table a relation is a shard of, if any, to the list. */
+/*
+ * Appends the Citus table a relation is a shard of, if any, to the list;
+ * sets *unresolved if it is named like a shard none is listed for.
+ */
 static void
-add_shard_table(Oid relid, Oid *ancestors, int *nancestors)
+add_shard_table(Oid relid, Oid *ancestors, int *nancestors, bool *unresolved)
 {
-	bool		unresolved;
-	Oid			table = ig_citus_shard_table(relid, &unresolved);
+	bool		named_like_one;
+	Oid			table = ig_citus_shard_table(relid, &named_like_one);
 
-	if (unresolved)
-		relinfo_unresolved_shard = true;
+	if (named_like_one)
+		*unresolved = true;
 	if (!OidIsValid(table))
 		return;
 	for (int i = 0; i < *nancestors; i++)
@@ -202,9 +205,12 @@ ig_relinfo_extension_table(Oid relid, Oid nspid)
 		getExtensionOfObject(RelationRelationId, relid) == extoid;
 }
 
-/* Builds an entry's contents from the catalogs. */
+/*
+ * Builds an entry's contents from the catalogs; sets *unresolved if it
+ * or an ancestor is named like a Citus shard that is not listed.
+ */
 static void
-describe_relation(Oid relid, IgRelInfo *info)
+describe_relation(Oid relid, IgRelInfo *info, bool *unresolved)
 {
 	HeapTuple	tuple;
 	Form_pg_class form;
@@ -251,14 +257,14 @@ describe_relation(Oid relid, IgRelInfo *info)
 	has_inherits = RelationGetNumberOfBlocks(inherits) > 0;
 	if (has_inherits)
 		add_parents(inherits, relid, info->ancestors, &info->nancestors);
-	add_shard_table(relid, info->ancestors, &info->nancestors);
+	add_shard_table(relid, info->ancestors, &info->nancestors, unresolved);
 	for (int i = 0; i < info->nancestors; i++)
 	{
 		if (has_inherits)
 			add_parents(inherits, info->ancestors[i], info->ancestors,
 						&info->nancestors);
 		add_shard_table(info->ancestors[i], info->ancestors,
-						&info->nancestors);
+						&info->nancestors, unresolved);
 	}
 	table_close(inherits, AccessShareLock);
 }
@@ -273,6 +279,7 @@ ig_relinfo_get_slow(Oid relid)
 	IgRelInfo  *info;
 	IgRelInfo	built;
 	bool		found;
+	bool		unresolved = false;
 
 	if (relinfo_cache != NULL)
 	{
@@ -282,7 +289,7 @@ ig_relinfo_get_slow(Oid relid)
 	}
 
 	/* catalog access first: it may process invalidations */
-	describe_relation(relid, &built);
+	describe_relation(relid, &built, &unresolved);
 
 	if (relinfo_cache == NULL)
 	{
@@ -296,6 +303,9 @@ ig_relinfo_get_slow(Oid relid)
 	}
 	info = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
 	*info = built;
+	/* now that it is cached: an earlier invalidation would have reset it */
+	if (unresolved)
+		relinfo_unresolved_shard = true;
 	return ig_relinfo_last = info;
 }
 
