@@ -22,8 +22,14 @@
  * T's, "_" and the shard id (Citus shortens longer names with a hash).  A
  * table of another schema or another name does not pass as a shard.
  *
+ * Also: whether a relation is a Citus table itself (pg_dist_partition
+ * lists it), whose rows are only ever read from its shards -- on the
+ * workers, or on this node through Citus' own connections -- so that a
+ * COPY of it is not counted here as well (copy.c).
+ *
  * Nothing is cached here: relinfo.c asks once per relation and keeps the
- * answer until an invalidation concerns it.
+ * answers until an invalidation concerns it (Citus invalidates a table
+ * when its rows in pg_dist_partition or pg_dist_shard change).
  *
  * IDENTIFICATION
  *		src/cache/citus.c
@@ -46,9 +52,6 @@
 #include "utils/syscache.h"
 
 #include "cache/citus.h"
-
-#define IG_CITUS_SHARD_TABLE	"pg_dist_shard"
-#define IG_CITUS_SHARD_INDEX	"pg_dist_shard_shardid_index"
 
 /*
  * The shard id a relation's name ends with ("customers_102008"), or 0 if
@@ -91,22 +94,45 @@ column_of(TupleDesc desc, const char *name, Oid type1, Oid type2)
 }
 
 /*
- * The table (logicalrelid) pg_dist_shard lists for the shard id, or
- * InvalidOid if none.  Sets *present if the database has a pg_dist_shard
- * shaped as this file expects (and its index).
+ * A Citus catalog table of pg_catalog, as this file reads it: looked up
+ * by one key column through a unique B-tree index on it, for the
+ * logicalrelid column of the row found.
+ */
+typedef struct IgCitusCatalog
+{
+	const char *table;
+	const char *index;
+	const char *key_column;
+	Oid			key_type;		/* the column's, and the index opclass's */
+	RegProcedure key_eq;
+} IgCitusCatalog;
+
+static const IgCitusCatalog dist_shard = {
+	"pg_dist_shard", "pg_dist_shard_shardid_index", "shardid",
+	INT8OID, F_INT8EQ
+};
+
+static const IgCitusCatalog dist_partition = {
+	"pg_dist_partition", "pg_dist_partition_logical_relid_index",
+	"logicalrelid", OIDOID, F_OIDEQ
+};
+
+/*
+ * The logicalrelid of the row of the catalog whose key is key, or
+ * InvalidOid if none.  Sets *present if the database has that catalog
+ * table shaped as described (and its index): Citus is there.
  */
 static Oid
-shard_logical_relid(int64 shardid, bool *present)
+catalog_logical_relid(const IgCitusCatalog *catalog, Datum key, bool *present)
 {
-	Oid			tableoid = get_relname_relid(IG_CITUS_SHARD_TABLE,
-											 PG_CATALOG_NAMESPACE);
+	Oid			tableoid = get_relname_relid(catalog->table, PG_CATALOG_NAMESPACE);
 	Oid			indexoid;
 	Relation	table;
 	Relation	index;
 	AttrNumber	logical_att;
-	AttrNumber	shardid_att;
+	AttrNumber	key_att;
 	bool		usable;
-	ScanKeyData key;
+	ScanKeyData scankey;
 	SysScanDesc scan;
 	HeapTuple	tuple;
 	Oid			logical = InvalidOid;
@@ -114,7 +140,7 @@ shard_logical_relid(int64 shardid, bool *present)
 	*present = false;
 	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
 		return InvalidOid;		/* no Citus in this database */
-	indexoid = get_relname_relid(IG_CITUS_SHARD_INDEX, PG_CATALOG_NAMESPACE);
+	indexoid = get_relname_relid(catalog->index, PG_CATALOG_NAMESPACE);
 	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
 		return InvalidOid;
 
@@ -122,21 +148,23 @@ shard_logical_relid(int64 shardid, bool *present)
 	index = index_open(indexoid, AccessShareLock);
 	logical_att = column_of(RelationGetDescr(table), "logicalrelid",
 							REGCLASSOID, OIDOID);
-	shardid_att = column_of(RelationGetDescr(table), "shardid",
-							INT8OID, INT8OID);
-	usable = logical_att != 0 && shardid_att != 0 &&
+	/* a regclass key is indexed with oid_ops */
+	key_att = column_of(RelationGetDescr(table), catalog->key_column,
+						catalog->key_type,
+						catalog->key_type == OIDOID ? REGCLASSOID : catalog->key_type);
+	usable = logical_att != 0 && key_att != 0 &&
 		index->rd_index->indrelid == tableoid &&
 		index->rd_rel->relam == BTREE_AM_OID &&
 		index->rd_index->indnkeyatts >= 1 &&
-		index->rd_index->indkey.values[0] == shardid_att &&
-		index->rd_opcintype[0] == INT8OID;
+		index->rd_index->indkey.values[0] == key_att &&
+		index->rd_opcintype[0] == catalog->key_type;
 	if (usable)
 	{
 		*present = true;
 		/* in the table's numbering: systable_beginscan maps it to the index */
-		ScanKeyInit(&key, shardid_att, BTEqualStrategyNumber, F_INT8EQ,
-					Int64GetDatum(shardid));
-		scan = systable_beginscan(table, indexoid, true, NULL, 1, &key);
+		ScanKeyInit(&scankey, key_att, BTEqualStrategyNumber, catalog->key_eq,
+					key);
+		scan = systable_beginscan(table, indexoid, true, NULL, 1, &scankey);
 		while ((tuple = systable_getnext(scan)) != NULL)
 		{
 			bool		isnull;
@@ -151,6 +179,21 @@ shard_logical_relid(int64 shardid, bool *present)
 	index_close(index, AccessShareLock);
 	table_close(table, AccessShareLock);
 	return logical;
+}
+
+/*
+ * True if the relation is a Citus table -- distributed, reference or
+ * Citus local: pg_dist_partition lists it.  Its rows are read from its
+ * shards, where they are counted, never from it.  Catalog access.
+ */
+bool
+ig_citus_is_table(Oid relid)
+{
+	bool		present;
+
+	return OidIsValid(catalog_logical_relid(&dist_partition,
+											ObjectIdGetDatum(relid),
+											&present));
 }
 
 /*
@@ -184,7 +227,8 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 
 	if ((shardid = shard_id_of_name(relname)) == 0)
 		return InvalidOid;
-	logical = shard_logical_relid(shardid, &present);
+	logical = catalog_logical_relid(&dist_shard, Int64GetDatum(shardid),
+									&present);
 	if (!OidIsValid(logical))
 	{
 		*unresolved = present;

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * citus.h
- *		Which Citus table a shard belongs to (see citus.c).
+ *		Which Citus table a shard belongs to, and whether a relation is a
+ *		Citus table (see citus.c).
  *
  * src/cache/citus.h
  *
@@ -11,5 +12,6 @@
 #define IG_CITUS_H
 
 extern Oid	ig_citus_shard_table(Oid relid, bool *unresolved);
+extern bool ig_citus_is_table(Oid relid);
 
 #endif							/* IG_CITUS_H */

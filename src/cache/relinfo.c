@@ -220,6 +220,7 @@ describe_relation(Oid relid, IgRelInfo *info, bool *unresolved)
 
 	info->relid = relid;
 	info->countable = false;
+	info->citus_table = false;
 	info->nancestors = 0;
 
 	if (relid < FirstNormalObjectId)
@@ -244,6 +245,7 @@ describe_relation(Oid relid, IgRelInfo *info, bool *unresolved)
 
 	if (!info->countable)
 		return;
+	info->citus_table = ig_citus_is_table(relid);
 
 	/*
 	 * Parents, grandparents, ...: a breadth-first walk up pg_inherits and,

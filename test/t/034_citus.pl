@@ -91,6 +91,8 @@ $coord->safe_psql('postgres', qq{
 	SELECT create_reference_table('countries');
 	INSERT INTO countries SELECT 'c' || g, 'country ' || g FROM generate_series(1, 2000) g;
 	GRANT SELECT ON customers, countries TO terry;
+	CREATE ROLE auditor LOGIN;
+	GRANT SELECT ON customers, countries TO auditor;
 	GRANT SELECT, INSERT ON customers_copy TO terry;
 	ANALYZE customers;
 });
@@ -218,6 +220,28 @@ is($c->{worker2}{total}, 0, 'direct shard read: worker2 read nothing');
 ($err, $c) = as_terry('reference table', $coord, 'SELECT count(*) FROM countries');
 like($err, qr/may not read more rows from table "?public\.countries"?/,
 	'reference table: blocked, naming countries');
+
+# COPY of a Citus table, by a role no rule covers (so no node turns it
+# into a query): counted once, where the shards are read -- not also by
+# the coordinator's COPY hook for the rows it passes on
+sub rows_read_by
+{
+	my ($n, $role, $table) = @_;
+	return $n->safe_psql('postgres',
+		"SELECT insider_guard.rows_read('$role', '1 hour', '$table')");
+}
+for my $t ([ 'customers', $rows ], [ 'countries', 2000 ])
+{
+	my ($table, $n_rows) = @$t;
+	$_->safe_psql('postgres', q{SELECT insider_guard.reset('auditor')}) for @all;
+	my $out = $coord->safe_psql('postgres', "COPY $table TO STDOUT",
+		extra_params => [ '-U', 'auditor' ]);
+	is(scalar(split /\n/, $out), $n_rows, "COPY $table as auditor: every row sent");
+	my @c = map { rows_read_by($_, 'auditor', $table) } @all;
+	diag(sprintf('COPY %s TO STDOUT as auditor: counted for %s: %s', $table, $table,
+		join(' | ', map { $all[$_]->name . ' ' . $c[$_] } 0 .. $#all)));
+	is($c[0] + $c[1] + $c[2], $n_rows, "COPY $table: each row counted once, on all nodes together");
+}
 
 # Tables only named like shards do not count for customers: one of a
 # shard's name in another schema, one of a shard's id but another name.
