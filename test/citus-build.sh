@@ -78,7 +78,7 @@ build() {
     mkdir "$work/src" "$work/stage" "$work/out"
     tar -xzf "$vendor/$tarball" -C "$work/src"
     (cd "$work/src" && patch -s -p0 < "$vendor/$patch_file")
-    echo "building Citus $citus_version against PostgreSQL $pg_version (about 90 s on 2 cores)" >&2
+    echo "building Citus $citus_version against PostgreSQL $pg_version (about a minute on 2 cores)" >&2
     (
         cd "$work/src"
         ./configure PG_CONFIG="$pg_config" >"$work/configure.log" 2>&1 ||
