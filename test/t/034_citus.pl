@@ -221,6 +221,58 @@ is($c->{worker2}{total}, 0, 'direct shard read: worker2 read nothing');
 like($err, qr/may not read more rows from table "?public\.countries"?/,
 	'reference table: blocked, naming countries');
 
+# A distributed partitioned table: a worker reads the shards of the
+# partitions, each a partition of the parent's shard; they count for the
+# partition's table and for the parent, whose rule stops them.
+$coord->safe_psql('postgres', q{
+	SET citus.shard_count = 4;
+	CREATE TABLE events (id int, day date, payload text) PARTITION BY RANGE (day);
+	CREATE TABLE events_jan PARTITION OF events
+		FOR VALUES FROM ('2026-01-01') TO ('2026-02-01');
+	CREATE TABLE events_feb PARTITION OF events
+		FOR VALUES FROM ('2026-02-01') TO ('2026-03-01');
+	SELECT create_distributed_table('events', 'id');
+	INSERT INTO events
+		SELECT g, date '2026-01-01' + (g % 59), 'x' FROM generate_series(1, 6000) g;
+	GRANT SELECT ON events TO terry;
+	CREATE TABLE notes (id int PRIMARY KEY, body text);
+	SELECT citus_add_local_table_to_metadata('notes');
+	INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 3000) g;
+	GRANT SELECT ON notes TO terry;
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'notes');
+});
+for my $n (@all)
+{
+	$n->safe_psql('postgres', q{
+		SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'events');
+	});
+}
+($err, $c) = as_terry('partitioned distributed table', $coord,
+	'SELECT count(*) FROM events');
+like($err, qr/may not read more rows from table "?public\.events"?/,
+	'partitioned: blocked by the rule on the parent');
+{
+	my ($jan, $feb, $parent) = (0, 0, 0);
+	for my $w (@workers)
+	{
+		my ($j, $f, $p) = split /\|/, $w->safe_psql('postgres', q{
+			SELECT insider_guard.rows_read('terry', '1 hour', 'events_jan'),
+			       insider_guard.rows_read('terry', '1 hour', 'events_feb'),
+			       insider_guard.rows_read('terry', '1 hour', 'events')});
+		($jan, $feb, $parent) = ($jan + $j, $feb + $f, $parent + $p);
+	}
+	diag("partitioned: the workers counted events_jan $jan, events_feb $feb, events $parent");
+	ok($parent >= 1000, "partitioned: $parent rows counted for the parent");
+	is($jan + $feb, $parent, 'partitioned: each for its partition too');
+}
+
+# a Citus local table: its one shard is on the coordinator, read there
+($err, $c) = as_terry('Citus local table', $coord, 'SELECT count(*) FROM notes');
+like($err, qr/may not read more rows from table "?public\.notes"?/,
+	'Citus local table: blocked by its rule');
+is($coord->safe_psql('postgres', q{SELECT insider_guard.rows_read('terry', '1 hour', 'notes')}),
+	1001, 'Citus local table: counted on the coordinator');
+
 # COPY of a Citus table, by a role no rule covers (so no node turns it
 # into a query): counted once, where the shards are read -- not also by
 # the coordinator's COPY hook for the rows it passes on
