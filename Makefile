@@ -30,6 +30,7 @@ OBJS = \
 	src/shmem/violations_store.o \
 	src/shmem/violations_log.o \
 	src/shmem/violations.o \
+	src/cache/citus.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
 	src/cache/rules_load.o \

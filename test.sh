@@ -91,9 +91,27 @@ case " $suites " in
         # installed: TAP test 029 fails, rather than skips, without them
         export IG_MONITORING_REQUIRED=1 ;;
 esac
+# TAP test 034 runs a Citus cluster: on 15, Citus 13.2.2 is built once
+# from ../shared/vendor (test/citus-build.sh, cached in
+# /var/cache/insider_guard) and installed beside insider_guard.  Without
+# the vendored source, on other majors, or with IG_CITUS=0, 034 is skipped.
+citus_vendor=${IG_CITUS_VENDOR:-$here/../shared/vendor}
+citus_note=""
+prepare_citus() {
+    case " $suites " in *" tap "*) ;; *) return 0 ;; esac
+    if [ "${IG_CITUS:-1}" = 0 ]; then
+        citus_note="IG_CITUS=0: Citus not installed, TAP test 034 skipped"
+    elif [ "$("$PG_CONFIG" --version | awk '{print $2}' | cut -d. -f1)" != 15 ]; then
+        citus_note="Citus 13.2.2 is tested on PostgreSQL 15 only: TAP test 034 skipped"
+    elif [ ! -f "$citus_vendor/citus-13.2.2.tar.gz" ]; then
+        citus_note="no $citus_vendor/citus-13.2.2.tar.gz: TAP test 034 skipped"
+    else
+        IG_CITUS_VENDOR=$citus_vendor "$here/test/citus-build.sh" "$PG_CONFIG"
+    fi
+}
 if ! { prepare_packages &&
     { [ -z "${IG_MONITORING_REQUIRED:-}" ] || prepare_monitoring_packages; } &&
-    prepare_build; } >"$setup_log" 2>&1; then
+    prepare_build && prepare_citus; } >"$setup_log" 2>&1; then
     cat "$setup_log"
     rm -f "$setup_log"
     say "FAILED: packages or build"
@@ -101,6 +119,7 @@ if ! { prepare_packages &&
 fi
 rm -f "$setup_log"
 say "$("$PG_CONFIG" --version): built and installed into $("$PG_CONFIG" --pkglibdir)"
+[ -z "$citus_note" ] || echo "  $citus_note"
 
 # 3. servers refuse to run as root: work in a copy owned by the test user
 work=$(mktemp -d /tmp/insider_guard_test.XXXXXX)

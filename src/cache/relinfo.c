@@ -10,11 +10,17 @@
  * or pg_toast, and not insider_guard's own -- members of the extension
  * insider_guard of this database (a look-alike table in a schema of that
  * name is counted like any other).  Rows read from a partition or an
- * inheritance child also count for each ancestor at every level.
+ * inheritance child also count for each ancestor at every level.  With
+ * Citus, a shard counts like a partition of its distributed, reference or
+ * Citus local table (citus.c finds which): rules name that table, on
+ * every node.
  *
  * Entries are built from the catalogs on first use and dropped on any
  * relcache invalidation that concerns them (ALTER TABLE ... ATTACH
- * PARTITION, INHERIT, DROP, ...).
+ * PARTITION, INHERIT, DROP, ...).  Citus invalidates a table when its
+ * shards change in pg_dist_shard; a table that is not (yet) a known shard
+ * but is named like one cannot be told apart from one whose metadata has
+ * not arrived, so while one is cached, any invalidation drops the cache.
  *
  * Beside it, a small direct-mapped memo of where the counter of each
  * (session user, relation) lives in shared memory: a memo is checked by
@@ -50,12 +56,16 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "cache/citus.h"
 #include "cache/relinfo.h"
 
 /* the name of the extension, and of the schema it makes */
 #define IG_SCHEMA_NAME "insider_guard"
 
 static HTAB *relinfo_cache = NULL;
+
+/* an entry is named like a Citus shard but none is listed: see the header */
+static bool relinfo_unresolved_shard = false;
 
 /* the entry found last: most statements read the table the last one did */
 IgRelInfo  *ig_relinfo_last = NULL;
@@ -77,6 +87,7 @@ static void
 flush_cache(void)
 {
 	ig_relinfo_last = NULL;
+	relinfo_unresolved_shard = false;
 	if (relinfo_cache != NULL)
 	{
 		hash_destroy(relinfo_cache);
@@ -94,7 +105,7 @@ relinfo_invalidate(Datum arg, Oid relid)
 
 	if (relinfo_cache == NULL)
 		return;
-	if (!OidIsValid(relid))
+	if (!OidIsValid(relid) || relinfo_unresolved_shard)
 	{
 		flush_cache();
 		return;
@@ -155,6 +166,27 @@ add_parents(Relation inherits, Oid relid, Oid *ancestors, int *nancestors)
 }
 
 /*
+ * Appends the Citus table a relation is a shard of, if any, to the list;
+ * sets *unresolved if it is named like a shard none is listed for.
+ */
+static void
+add_shard_table(Oid relid, Oid *ancestors, int *nancestors, bool *unresolved)
+{
+	bool		named_like_one;
+	Oid			table = ig_citus_shard_table(relid, &named_like_one);
+
+	if (named_like_one)
+		*unresolved = true;
+	if (!OidIsValid(table))
+		return;
+	for (int i = 0; i < *nancestors; i++)
+		if (ancestors[i] == table)
+			return;
+	if (*nancestors < IG_MAX_ANCESTORS)
+		ancestors[(*nancestors)++] = table;
+}
+
+/*
  * Is the relation, in schema nspid, one of insider_guard's own: a member
  * of the extension insider_guard of this database?  Only a schema named
  * insider_guard can hold them (asked first: no other relation costs a
@@ -173,17 +205,22 @@ ig_relinfo_extension_table(Oid relid, Oid nspid)
 		getExtensionOfObject(RelationRelationId, relid) == extoid;
 }
 
-/* Builds an entry's contents from the catalogs. */
+/*
+ * Builds an entry's contents from the catalogs; sets *unresolved if it
+ * or an ancestor is named like a Citus shard that is not listed.
+ */
 static void
-describe_relation(Oid relid, IgRelInfo *info)
+describe_relation(Oid relid, IgRelInfo *info, bool *unresolved)
 {
 	HeapTuple	tuple;
 	Form_pg_class form;
 	Oid			nspid;
 	Relation	inherits;
+	bool		has_inherits;
 
 	info->relid = relid;
 	info->countable = false;
+	info->citus_table = false;
 	info->nancestors = 0;
 
 	if (relid < FirstNormalObjectId)
@@ -208,19 +245,28 @@ describe_relation(Oid relid, IgRelInfo *info)
 
 	if (!info->countable)
 		return;
+	info->citus_table = ig_citus_is_table(relid);
 
 	/*
-	 * Parents, grandparents, ...: a breadth-first walk up pg_inherits.  A
+	 * Parents, grandparents, ...: a breadth-first walk up pg_inherits and,
+	 * with Citus, from shards to their tables (a shard of a partition is a
+	 * partition of the parent's shard; the tables are partitions too).  A
 	 * database without partitions or inheritance has never written a page
-	 * of it: then there is nothing to look up (and no index to open).
+	 * of pg_inherits: then there is nothing to look up (and no index to
+	 * open).
 	 */
 	inherits = table_open(InheritsRelationId, AccessShareLock);
-	if (RelationGetNumberOfBlocks(inherits) > 0)
-	{
+	has_inherits = RelationGetNumberOfBlocks(inherits) > 0;
+	if (has_inherits)
 		add_parents(inherits, relid, info->ancestors, &info->nancestors);
-		for (int i = 0; i < info->nancestors; i++)
+	add_shard_table(relid, info->ancestors, &info->nancestors, unresolved);
+	for (int i = 0; i < info->nancestors; i++)
+	{
+		if (has_inherits)
 			add_parents(inherits, info->ancestors[i], info->ancestors,
 						&info->nancestors);
+		add_shard_table(info->ancestors[i], info->ancestors,
+						&info->nancestors, unresolved);
 	}
 	table_close(inherits, AccessShareLock);
 }
@@ -235,6 +281,7 @@ ig_relinfo_get_slow(Oid relid)
 	IgRelInfo  *info;
 	IgRelInfo	built;
 	bool		found;
+	bool		unresolved = false;
 
 	if (relinfo_cache != NULL)
 	{
@@ -244,7 +291,7 @@ ig_relinfo_get_slow(Oid relid)
 	}
 
 	/* catalog access first: it may process invalidations */
-	describe_relation(relid, &built);
+	describe_relation(relid, &built, &unresolved);
 
 	if (relinfo_cache == NULL)
 	{
@@ -258,6 +305,9 @@ ig_relinfo_get_slow(Oid relid)
 	}
 	info = hash_search(relinfo_cache, &relid, HASH_ENTER, &found);
 	*info = built;
+	/* now that it is cached: an earlier invalidation would have reset it */
+	if (unresolved)
+		relinfo_unresolved_shard = true;
 	return ig_relinfo_last = info;
 }
 

@@ -19,6 +19,7 @@ typedef struct IgRelInfo
 {
 	Oid			relid;			/* hash key */
 	bool		countable;		/* reads of it are counted */
+	bool		citus_table;	/* a Citus table: read only through shards */
 	int			nancestors;
 	Oid			ancestors[IG_MAX_ANCESTORS];	/* parents at every level */
 } IgRelInfo;

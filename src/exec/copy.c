@@ -13,6 +13,9 @@
  *	  is counted (no search_path race);
  *	- leaves tables with row-level security alone: core runs those as
  *	  COPY (SELECT ...) TO, which the executor hooks count;
+ *	- leaves Citus tables to Citus: it reads them from their shards, on
+ *	  the workers or through connections of its own, whose COPY or query
+ *	  is counted where it runs (for the table: relinfo.c);
  *	- otherwise counts, when the COPY ends, the rows it sent: from the
  *	  completion tag on success, from the progress counter on error, and
  *	  from a before_shmem_exit callback when the backend dies mid-COPY
@@ -97,7 +100,8 @@ copy_progress_rows(Oid relid)
 /*
  * Prepares to count rows read outside the executor (COPY t TO): looks up,
  * while catalog access is still safe, the keys the relation's rows count
- * towards and their rules.  Returns false if its reads are not counted.
+ * towards and their rules.  Returns false if its reads are not counted
+ * here (a Citus table's are counted where its shards are read).
  */
 static bool
 direct_prepare(Oid relid, IgDirectCount *direct)
@@ -106,7 +110,7 @@ direct_prepare(Oid relid, IgDirectCount *direct)
 	Oid			relids[IG_MAX_ANCESTORS + 2];
 	bool		covered;
 
-	if (!info->countable)
+	if (!info->countable || info->citus_table)
 		return false;
 	direct->userid = ig_reader_id();
 	direct->ntallies = 0;

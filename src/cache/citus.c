@@ -1,0 +1,256 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.c
+ *		Which Citus table a shard belongs to, so that reading a shard
+ *		counts for the table the DBA knows and names in rules.
+ *
+ * Citus keeps a distributed table's rows in shards: ordinary tables named
+ * <table>_<shard id>, in the table's schema, on the workers (and, for
+ * reference tables and Citus local tables, on the coordinator too).  Its
+ * catalog table pg_catalog.pg_dist_shard maps each shard id to its table
+ * (logicalrelid, this node's OID of it); Citus keeps it on the coordinator
+ * and, with the metadata synced to the workers (the default since Citus
+ * 11), on every worker, where the table itself exists as an empty shell.
+ *
+ * Citus is found at run time, by that catalog table: insider_guard has no
+ * build or load dependency on it.  A relation is a shard of table T when
+ * the database has pg_catalog.pg_dist_shard with the columns logicalrelid
+ * (regclass) and shardid (bigint) and a B-tree index on shardid; the
+ * relation's name ends in "_<digits>", the digits a shard id listed there
+ * for T; T is another relation, in the same schema; and, when T's name is
+ * short enough for Citus to keep it whole, the relation's name is exactly
+ * T's, "_" and the shard id (Citus shortens longer names with a hash).  A
+ * table of another schema or another name does not pass as a shard.
+ *
+ * Also: whether a relation is a Citus table itself (pg_dist_partition
+ * lists it), whose rows are only ever read from its shards -- on the
+ * workers, or on this node through Citus' own connections -- so that a
+ * COPY of it is not counted here as well (copy.c).
+ *
+ * Nothing is cached here: relinfo.c asks once per relation and keeps the
+ * answers until an invalidation concerns it (Citus invalidates a table
+ * when its rows in pg_dist_partition or pg_dist_shard change).
+ *
+ * IDENTIFICATION
+ *		src/cache/citus.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type_d.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "cache/citus.h"
+
+/*
+ * The shard id a relation's name ends with ("customers_102008"), or 0 if
+ * it does not end in "_<digits>".
+ */
+static int64
+shard_id_of_name(const char *relname)
+{
+	const char *digits = strrchr(relname, '_');
+	char	   *end;
+	int64		shardid;
+
+	if (digits == NULL || digits == relname)
+		return 0;
+	digits++;
+	/* at most 18 digits: no overflow, and no sign or space strtoi64 takes */
+	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
+		strlen(digits) > 18)
+		return 0;
+	errno = 0;
+	shardid = strtoi64(digits, &end, 10);
+	if (errno != 0 || *end != '\0' || shardid <= 0)
+		return 0;
+	return shardid;
+}
+
+/* The number of the column of that name and type, or 0. */
+static AttrNumber
+column_of(TupleDesc desc, const char *name, Oid type1, Oid type2)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return (att->atttypid == type1 || att->atttypid == type2) ?
+				att->attnum : 0;
+	}
+	return 0;
+}
+
+/*
+ * A Citus catalog table of pg_catalog, as this file reads it: looked up
+ * by one key column through a unique B-tree index on it, for the
+ * logicalrelid column of the row found.
+ */
+typedef struct IgCitusCatalog
+{
+	const char *table;
+	const char *index;
+	const char *key_column;
+	Oid			key_type;		/* the column's, and the index opclass's */
+	RegProcedure key_eq;
+} IgCitusCatalog;
+
+static const IgCitusCatalog dist_shard = {
+	"pg_dist_shard", "pg_dist_shard_shardid_index", "shardid",
+	INT8OID, F_INT8EQ
+};
+
+static const IgCitusCatalog dist_partition = {
+	"pg_dist_partition", "pg_dist_partition_logical_relid_index",
+	"logicalrelid", OIDOID, F_OIDEQ
+};
+
+/*
+ * The logicalrelid of the row of the catalog whose key is key, or
+ * InvalidOid if none.  Sets *present if the database has that catalog
+ * table shaped as described (and its index): Citus is there.
+ */
+static Oid
+catalog_logical_relid(const IgCitusCatalog *catalog, Datum key, bool *present)
+{
+	Oid			tableoid = get_relname_relid(catalog->table, PG_CATALOG_NAMESPACE);
+	Oid			indexoid;
+	Relation	table;
+	Relation	index;
+	AttrNumber	logical_att;
+	AttrNumber	key_att;
+	bool		usable;
+	ScanKeyData scankey;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			logical = InvalidOid;
+
+	*present = false;
+	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
+		return InvalidOid;		/* no Citus in this database */
+	indexoid = get_relname_relid(catalog->index, PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(indexoid) || get_rel_relkind(indexoid) != RELKIND_INDEX)
+		return InvalidOid;
+
+	table = table_open(tableoid, AccessShareLock);
+	index = index_open(indexoid, AccessShareLock);
+	logical_att = column_of(RelationGetDescr(table), "logicalrelid",
+							REGCLASSOID, OIDOID);
+	/* a regclass key is indexed with oid_ops */
+	key_att = column_of(RelationGetDescr(table), catalog->key_column,
+						catalog->key_type,
+						catalog->key_type == OIDOID ? REGCLASSOID : catalog->key_type);
+	usable = logical_att != 0 && key_att != 0 &&
+		index->rd_index->indrelid == tableoid &&
+		index->rd_rel->relam == BTREE_AM_OID &&
+		index->rd_index->indnkeyatts >= 1 &&
+		index->rd_index->indkey.values[0] == key_att &&
+		index->rd_opcintype[0] == catalog->key_type;
+	if (usable)
+	{
+		*present = true;
+		/* in the table's numbering: systable_beginscan maps it to the index */
+		ScanKeyInit(&scankey, key_att, BTEqualStrategyNumber, catalog->key_eq,
+					key);
+		scan = systable_beginscan(table, indexoid, true, NULL, 1, &scankey);
+		while ((tuple = systable_getnext(scan)) != NULL)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tuple, logical_att,
+										 RelationGetDescr(table), &isnull);
+
+			if (!isnull)
+				logical = DatumGetObjectId(d);
+		}
+		systable_endscan(scan);
+	}
+	index_close(index, AccessShareLock);
+	table_close(table, AccessShareLock);
+	return logical;
+}
+
+/*
+ * True if the relation is a Citus table -- distributed, reference or
+ * Citus local: pg_dist_partition lists it.  Its rows are read from its
+ * shards, where they are counted, never from it.  Catalog access.
+ */
+bool
+ig_citus_is_table(Oid relid)
+{
+	bool		present;
+
+	return OidIsValid(catalog_logical_relid(&dist_partition,
+											ObjectIdGetDatum(relid),
+											&present));
+}
+
+/*
+ * The table of which the relation is a Citus shard -- a distributed,
+ * reference or Citus local table -- or InvalidOid.  Sets *unresolved if
+ * the relation could become one without an invalidation of its own: its
+ * name ends in "_<digits>" in a database with Citus, and no shard of that
+ * id is listed (yet).  Catalog access.
+ */
+Oid
+ig_citus_shard_table(Oid relid, bool *unresolved)
+{
+	HeapTuple	tuple;
+	char		relname[NAMEDATALEN];
+	Oid			nspid;
+	int64		shardid;
+	bool		present;
+	Oid			logical;
+	char	   *logical_name;
+	char		suffix[32];
+	bool		matches;
+
+	*unresolved = false;
+	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tuple))
+		return InvalidOid;
+	strlcpy(relname, NameStr(((Form_pg_class) GETSTRUCT(tuple))->relname),
+			NAMEDATALEN);
+	nspid = ((Form_pg_class) GETSTRUCT(tuple))->relnamespace;
+	ReleaseSysCache(tuple);
+
+	if ((shardid = shard_id_of_name(relname)) == 0)
+		return InvalidOid;
+	logical = catalog_logical_relid(&dist_shard, Int64GetDatum(shardid),
+									&present);
+	if (!OidIsValid(logical))
+	{
+		*unresolved = present;
+		return InvalidOid;
+	}
+
+	if (logical == relid || get_rel_namespace(logical) != nspid ||
+		(logical_name = get_rel_name(logical)) == NULL)
+		return InvalidOid;
+	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shardid);
+	if (strlen(logical_name) + strlen(suffix) < NAMEDATALEN)
+	{
+		/* Citus kept the name whole: it must be exactly this */
+		matches = strncmp(relname, logical_name, strlen(logical_name)) == 0 &&
+			strcmp(relname + strlen(logical_name), suffix) == 0;
+	}
+	else
+	{
+		/* shortened: the suffix, written as Citus writes it (no zeros) */
+		matches = strlen(relname) > strlen(suffix) &&
+			strcmp(relname + strlen(relname) - strlen(suffix), suffix) == 0;
+	}
+	pfree(logical_name);
+	return matches ? logical : InvalidOid;
+}

@@ -1,0 +1,17 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus.h
+ *		Which Citus table a shard belongs to, and whether a relation is a
+ *		Citus table (see citus.c).
+ *
+ * src/cache/citus.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_CITUS_H
+#define IG_CITUS_H
+
+extern Oid	ig_citus_shard_table(Oid relid, bool *unresolved);
+extern bool ig_citus_is_table(Oid relid);
+
+#endif							/* IG_CITUS_H */
