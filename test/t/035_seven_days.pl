@@ -138,17 +138,26 @@ read_as(read_time($stopped_on + 1), 'terry', 1);
 is(baseline(read_time($stopped_on + 1) + 60, 'terry', '7 days', 'active_windows'),
 	$windows, 'the day that broke the rule fed no 7-day total');
 
+# seeds a role, stops it at read_time(0) with a 7-day x2 block rule, then
+# makes the rule a log rule (the same id, returned)
+sub stopped_then_log
+{
+	my ($role) = @_;
+	seed($role);
+	my $rule = $node->safe_psql('postgres', qq{
+		SELECT insider_guard.set_baseline_rule('$role', 2, '7 days', 100, 'self', 'block', 'customers')});
+	my (undef, $err) = read_as(read_time(0), $role, 5000);
+	like($err, qr/may not read more rows/, "$role: stopped by the block rule");
+	$node->safe_psql('postgres', qq{
+		SELECT insider_guard.set_baseline_rule('$role', 2, '7 days', 100, 'self', 'log', 'customers')});
+	return $rule;
+}
+
 # a rule switched to log while its block incident is open (bea was just
 # stopped) records her next crossing, 12 days on, as a new incident: the
 # block incident does not absorb it
-seed('bea');
-my $bea_rule = $node->safe_psql('postgres', q{
-	SELECT insider_guard.set_baseline_rule('bea', 2, '7 days', 100, 'self', 'block', 'customers')});
-(undef, my $bea_err) = read_as(read_time(0), 'bea', 5000);
-like($bea_err, qr/may not read more rows/, 'bea: stopped by the block rule');
-$node->safe_psql('postgres', q{
-	SELECT insider_guard.set_baseline_rule('bea', 2, '7 days', 100, 'self', 'log', 'customers')});
-(undef, $bea_err) = read_as(read_time(12), 'bea', 20000);
+my $bea_rule = stopped_then_log('bea');
+(undef, my $bea_err) = read_as(read_time(12), 'bea', 20000);
 is($bea_err, '', 'bea: as a log rule it stops nothing');
 is($node->safe_psql('postgres', qq{
 	SELECT string_agg(action || ' ' || repeats, ', ' ORDER BY violation_id)
@@ -158,13 +167,7 @@ is($node->safe_psql('postgres', qq{
 # switched to log while over its limit (a block stop leaves the 7 days at
 # limit + 1), the rule records the next read over it, once: no crossing
 # is needed -- else 100,000 rows would go unrecorded for a week
-seed('fay');
-my $fay_rule = $node->safe_psql('postgres', q{
-	SELECT insider_guard.set_baseline_rule('fay', 2, '7 days', 100, 'self', 'block', 'customers')});
-(undef, my $fay_err) = read_as(read_time(0), 'fay', 5000);
-like($fay_err, qr/may not read more rows/, 'fay: stopped by the block rule');
-$node->safe_psql('postgres', q{
-	SELECT insider_guard.set_baseline_rule('fay', 2, '7 days', 100, 'self', 'log', 'customers')});
+my $fay_rule = stopped_then_log('fay');
 read_as(read_time(1), 'fay', 50000);
 read_as(read_time(3), 'fay', 50000);
 like($node->safe_psql('postgres', qq{
