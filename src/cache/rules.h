@@ -55,9 +55,9 @@ typedef struct IgRule
 	TimestampTz since;			/* a novelty rule's created_at: it learns
 								 * for IG_NOVELTY_LEARNING_US first */
 	uint32		stamp;			/* this version of the rule: a hash of its
-								 * id, created_at and settings, never 0 --
-								 * its incidents are its own (an id comes
-								 * back when the extension is made again) */
+								 * id and settings, never 0 -- its
+								 * incidents are its own (an id comes back
+								 * when the extension is made again) */
 } IgRule;
 
 /*

@@ -70,8 +70,7 @@ static const IgRuleColumn threshold_columns[] = {
 	{Anum_threshold_table, REGCLASSOID},
 	{Anum_threshold_max_rows, INT8OID},
 	{Anum_threshold_per, INTERVALOID},
-	{Anum_threshold_action, TEXTOID},
-	{Anum_threshold_created_at, TIMESTAMPTZOID}
+	{Anum_threshold_action, TEXTOID}
 };
 
 static const IgRuleColumn exemption_columns[] = {
@@ -147,17 +146,18 @@ window_ring(int64 per, TimestampTz now)
 }
 
 /*
- * The stamp of a rule as read (IgRule.stamp): its id, created_at and
- * settings, hashed.  A rule changed in place, or made anew with an id
- * that came back, is another version: its incidents start afresh.
+ * The stamp of a rule as read (IgRule.stamp): its id and settings,
+ * hashed.  A rule changed in place, or made anew with other settings and
+ * an id that came back, is another version: its incidents start afresh.
+ * Not created_at, which set_threshold moves even when it changes nothing
+ * (a rule applied again on a schedule would start a record each time).
  */
 static uint32
-rule_stamp(const IgRule *rule, TimestampTz created_at)
+rule_stamp(const IgRule *rule)
 {
 	struct
 	{
 		int64		id;
-		TimestampTz created_at;
 		int64		max_rows;	/* a threshold's; a baseline rule's moves */
 		int64		per;
 		double		factor;
@@ -172,7 +172,6 @@ rule_stamp(const IgRule *rule, TimestampTz created_at)
 
 	memset(&key, 0, sizeof(key));
 	key.id = rule->id;
-	key.created_at = created_at;
 	key.max_rows = rule->baseline ? 0 : rule->max_rows;
 	key.per = rule->per;
 	key.factor = rule->factor;
@@ -244,8 +243,7 @@ add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
 	rule->block = text_is(values[Anum_threshold_action - 1], "block");
 	rule->window = window_ring(rule->per, buf->now);
-	rule->stamp = rule_stamp(rule, nulls[Anum_threshold_created_at - 1] ? 0 :
-							 DatumGetTimestampTz(values[Anum_threshold_created_at - 1]));
+	rule->stamp = rule_stamp(rule);
 }
 
 /*
@@ -300,7 +298,7 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->max_rows = IG_RULE_INERT;
 	rule->cold_start = false;
 	rule->window = window_ring(rule->per, buf->now);
-	rule->stamp = rule_stamp(rule, DatumGetTimestampTz(values[Anum_baseline_created_at - 1]));
+	rule->stamp = rule_stamp(rule);
 	return rule;
 }
 

@@ -55,8 +55,7 @@ typedef enum IgRuleTable
 #define Anum_threshold_max_rows 4
 #define Anum_threshold_per		5
 #define Anum_threshold_action	6
-#define Anum_threshold_created_at 7
-#define Natts_threshold_min		7
+#define Natts_threshold_min		6
 
 /*
  * The indexes whose first column is COALESCE(role_name::oid, 0): of the

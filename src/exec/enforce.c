@@ -325,7 +325,8 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
  * the first (one record per incident).  A read over without crossing is
  * a record only if this version of the rule has no incident of the key
  * seen within its window (a crossing, or an earlier such read): one
- * record per episode, not one a statement.
+ * record per episode, not one a statement (and at most one a minute for
+ * the key: see ig_counters_incident).
  */
 static void
 record_log(IgTally *tally, const IgRule *rule, IgBreak *brk, bool crossed)
@@ -340,7 +341,7 @@ record_log(IgTally *tally, const IgRule *rule, IgBreak *brk, bool crossed)
 								crossed ? IG_OF_CROSSING : IG_OF_OVER, now,
 								crossed && !week ? DT_NOEND : now - rule->per,
 								&id);
-	if (kind == IG_INCIDENT_REPEAT || (kind == IG_INCIDENT_UNTRACKED && !crossed))
+	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)
 		return;
 	id = ig_violation_report(brk);
 	if (kind == IG_INCIDENT_NEW)
@@ -400,6 +401,28 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 	update_limit(kr);
 
 	/*
+	 * Every other block rule the same rows broke gets its record too (a
+	 * repeat of its incident if it is open), once a statement: the
+	 * statement is stopped, or recorded, by the first.
+	 */
+	if (broken >= 0 && added > 0 && kr->block_violation == 0)
+	{
+		for (int j = broken + 1; j < kr->list->nrules; j++)
+		{
+			const IgRule *other = &kr->list->rules[j];
+			IgBreak		brk;
+
+			if (!other->block || (int64) kr->query.sum[j] <= other->max_rows)
+				continue;
+			make_break(&brk, other, userid, read_relid,
+					   (int64) kr->query.sum[j], tally, true, catalog_ok,
+					   parallel_query);
+			brk.stopped = may_raise && catalog_ok;
+			(void) record_block(tally, other, &brk);
+		}
+	}
+
+	/*
 	 * Rows added to a broken block rule by a settle that cannot stop the
 	 * statement: its rows were within what it was granted at its start (or
 	 * last check), but other sessions of the user read meanwhile.  The
@@ -439,6 +462,26 @@ ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid, Oid read_relid,
 			   parallel_query);
 	kr->stop_rule = -1;
 	stop_statement(kr, tally, rule, &brk, 0, true);
+}
+
+/*
+ * Records, without stopping the statement, the block rule ig_enforce_check
+ * found broken on a key other than the one the statement is stopped for:
+ * every rule the rows broke gets its record.
+ */
+void
+ig_enforce_record_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
+					   Oid read_relid, uint64 parallel_query)
+{
+	const IgRule *rule = &kr->list->rules[kr->stop_rule];
+	IgBreak		brk;
+
+	make_break(&brk, rule, userid, read_relid,
+			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
+			   parallel_query);
+	kr->stop_rule = -1;
+	if (kr->block_violation == 0)
+		kr->block_violation = record_block(tally, rule, &brk);
 }
 
 /*

@@ -44,6 +44,8 @@ extern void ig_enforce_reserve(IgKeyRules *kr, IgTally *tally, Oid userid,
 							   TimestampTz now);
 extern void ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
 							Oid read_relid, uint64 parallel_query);
+extern void ig_enforce_record_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
+								   Oid read_relid, uint64 parallel_query);
 extern void ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
 							   Oid read_relid, uint64 parallel_query);
 extern void ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid,

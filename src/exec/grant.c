@@ -326,10 +326,20 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 			stop_key = i;
 	}
 
-	/* every key's crossings are recorded: now a block may stop it */
+	/*
+	 * every key's crossings are recorded, and the block rules the rows
+	 * broke on other keys: now a block may stop it
+	 */
 	if (stop_key >= 0)
+	{
+		for (int i = stop_key + 1; i < stmt->nkeys; i++)
+			if (stmt->key_rules[i] != NULL && stmt->key_rules[i]->stop_rule >= 0)
+				ig_enforce_record_stop(stmt->key_rules[i], &stmt->keys[i],
+									   stmt->userid, read_relid,
+									   stmt->parallel_query);
 		ig_enforce_stop(stmt->key_rules[stop_key], &stmt->keys[stop_key],
 						stmt->userid, read_relid, stmt->parallel_query);
+	}
 }
 
 /*

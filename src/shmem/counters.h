@@ -158,7 +158,9 @@ typedef enum IgIncidentKind
 	IG_INCIDENT_NEW,			/* no open incident: record one, then
 								 * ig_counters_incident_recorded */
 	IG_INCIDENT_REPEAT,			/* a repeat of the open (or recent) one */
-	IG_INCIDENT_UNTRACKED		/* no room to track it: record it */
+	IG_INCIDENT_UNTRACKED,		/* no room to track it: record it */
+	IG_INCIDENT_LATER			/* IG_OF_OVER: the key recorded one a
+								 * minute ago: not now */
 } IgIncidentKind;
 
 /* What an incident is asked for (ig_counters_incident). */

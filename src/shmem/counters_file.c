@@ -54,9 +54,10 @@ typedef struct IgCounterRecord
 	TimestampTz pending_until;
 	IgHistWindow hist_open[2];	/* hour and day */
 	IgHistWindow hist_closed[2];
-	IgIncident	incidents[IG_COUNTER_INCIDENTS];
+	IgIncident	incidents[2];
 	IgHistWindow week_open;		/* the day of a 7-day total */
 	IgHistWindow week_closed;
+	IgIncident	more_incidents[2];
 	/* IgRing rings[nwindows] follow */
 } IgCounterRecord;
 
@@ -64,8 +65,13 @@ typedef struct IgCounterRecord
 #define IG_COUNTER_RECORD_V1 offsetof(IgCounterRecord, hist_open)
 /* those of earlier 0.2.0 builds before the incidents */
 #define IG_COUNTER_RECORD_V2 offsetof(IgCounterRecord, incidents)
-/* and those of earlier 0.4.0 builds before the 7-day totals' windows */
+/* those of earlier 0.4.0 builds before the 7-day totals' windows */
 #define IG_COUNTER_RECORD_V3 offsetof(IgCounterRecord, week_open)
+/* and before the third and fourth incidents */
+#define IG_COUNTER_RECORD_V4 offsetof(IgCounterRecord, more_incidents)
+
+StaticAssertDecl(IG_COUNTER_INCIDENTS == 4,
+				 "the counts file keeps two incidents, then two more");
 
 StaticAssertDecl(sizeof(IgIncident) == 48,
 				 "the counts file keeps incidents as they are in memory");
@@ -131,6 +137,8 @@ ig_counters_save(IgFileWriter *writer)
 		memcpy(record.hist_open, copy->hist_open, sizeof(record.hist_open));
 		memcpy(record.hist_closed, copy->hist_closed, sizeof(record.hist_closed));
 		memcpy(record.incidents, copy->incidents, sizeof(record.incidents));
+		memcpy(record.more_incidents, copy->incidents + 2,
+			   sizeof(record.more_incidents));
 		record.week_open = copy->hist_open[IG_HIST_WEEK];
 		record.week_closed = copy->hist_closed[IG_HIST_WEEK];
 		{
@@ -173,6 +181,7 @@ ig_counters_load(const char *data, Size len, const char *path)
 	if (head.ring_buckets != IG_RING_BUCKETS ||
 		head.window_size != sizeof(IgWindowDef) ||
 		(head.record_size != sizeof(IgCounterRecord) &&
+		 head.record_size != IG_COUNTER_RECORD_V4 &&
 		 head.record_size != IG_COUNTER_RECORD_V3 &&
 		 head.record_size != IG_COUNTER_RECORD_V2 &&
 		 head.record_size != IG_COUNTER_RECORD_V1) ||
@@ -257,6 +266,8 @@ ig_counters_load(const char *data, Size len, const char *path)
 		counter->pinned_until = record.pinned_until;
 		counter->reserved = 0;
 		memcpy(counter->incidents, record.incidents, sizeof(record.incidents));
+		memcpy(counter->incidents + 2, record.more_incidents,
+			   sizeof(record.more_incidents));
 		counter->has_open_incident = false;
 		for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
 		{

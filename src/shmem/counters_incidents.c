@@ -38,11 +38,12 @@ compare_ids(const void *a, const void *b)
  * pass DT_NOEND, and record every crossing), and a statement that reads
  * over the limit without crossing it (the limit went down, or the rule
  * became a log rule while over) is the same episode, seen again -- only
- * a role over a log limit with no incident of it makes a record so.  An
- * incident is taken from one that is free, or closed with every repeat
- * written: the one seen longest ago; a statement over without crossing
- * takes only a free one (no record without room: a flood of records, each
- * pushing another out, would be worse).
+ * a role over a log limit with no incident of it makes a record so, and
+ * at most one a minute for a counter (rules over at once, more than the
+ * slots, would otherwise push each other out and record every
+ * statement: LATER meanwhile).  An incident is taken
+ * from one that is free, or closed with every repeat written: the one
+ * seen longest ago.
  */
 IgIncidentKind
 ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
@@ -85,8 +86,6 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 			kind = IG_INCIDENT_REPEAT;
 			break;
 		}
-		if (of == IG_OF_OVER && incident->rule_id != 0)
-			continue;			/* takes a free slot only */
 		if ((incident->rule_id == 0 ||
 			 (!incident->open && incident->written == incident->repeats)) &&
 			(free_incident == NULL ||
@@ -94,6 +93,17 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 			  (incident->rule_id == 0 ||
 			   incident->last_seen < free_incident->last_seen))))
 			free_incident = incident;
+	}
+	if (kind != IG_INCIDENT_REPEAT && of == IG_OF_OVER)
+	{
+		if (counter->over_recorded > now - USECS_PER_MINUTE &&
+			counter->over_recorded <= now)
+		{
+			kind = IG_INCIDENT_LATER;	/* recorded one a minute ago */
+			free_incident = NULL;
+		}
+		else
+			counter->over_recorded = now;
 	}
 	if (kind != IG_INCIDENT_REPEAT && free_incident != NULL)
 	{
@@ -108,7 +118,7 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 	}
 	counter->last_used = now;
 	release_counter(counter);
-	if (kind != IG_INCIDENT_UNTRACKED)
+	if (kind == IG_INCIDENT_NEW || kind == IG_INCIDENT_REPEAT)
 		mark_dirty();
 	return kind;
 }

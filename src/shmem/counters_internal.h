@@ -78,7 +78,7 @@ typedef struct IgIncident
 } IgIncident;
 
 /* incidents a counter tracks at once; more are recorded each time */
-#define IG_COUNTER_INCIDENTS 2
+#define IG_COUNTER_INCIDENTS 4
 
 typedef struct IgCounter
 {
@@ -101,6 +101,9 @@ typedef struct IgCounter
 	IgHistWindow hist_open[IG_HIST_KINDS];	/* hour, day, 7-day total's day
 											 * being counted */
 	IgHistWindow hist_closed[IG_HIST_KINDS];	/* closed, to be added */
+	TimestampTz over_recorded;	/* the last record of a log rule read over
+								 * without a crossing (IG_OF_OVER): at most
+								 * one a minute */
 	IgRing		rings[FLEXIBLE_ARRAY_MEMBER];	/* one per window */
 } IgCounter;
 

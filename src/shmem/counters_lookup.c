@@ -225,6 +225,7 @@ lock_counter(const IgCounterKey *key, IgCounterRef *ref, bool create,
 			memset(counter->incidents, 0, sizeof(counter->incidents));
 			counter->pending_rows = 0;
 			counter->pending_until = 0;
+			counter->over_recorded = 0;
 			counter->windows_gen = local_windows_gen;
 			for (int k = 0; k < IG_HIST_KINDS; k++)
 			{

@@ -9,7 +9,12 @@
 # - a 7-day log rule alerts once per incident, not once a day, while the
 #   7 days' rows stay above its limit;
 # - a 7-day total is taken when a day the role read ends, and is the sum
-#   of the 7 days; the day under way survives a restart (counts file).
+#   of the 7 days; the day under way survives a restart (counts file);
+# - records of incidents (found by attackers of the above): a rule that
+#   becomes a log rule, or is lowered, while the role is over it records
+#   the next read over it, once, and at most one a minute for a role and
+#   table; a rule made again with a reused id, or changed, starts its own
+#   record; the same settings applied again do not.
 use strict;
 use warnings;
 
@@ -193,6 +198,88 @@ like($node->safe_psql('postgres', qq{
 	FROM insider_guard.violations WHERE threshold_id = $lee_rule}),
 	qr/^1000 (5\d\d\d|6000)$/,
 	'a lowered log threshold: one record, at the first read over it');
+
+# warned at 50 a day, stopped at 100 an hour: when the block rule becomes
+# a log rule, the read over it is recorded -- the incident slots held by
+# the warning and the stop do not keep the record out
+$node->safe_psql('postgres', q{
+	CREATE ROLE wes LOGIN;
+	GRANT SELECT ON customers TO wes;
+	SELECT insider_guard.set_threshold('wes', 50, '1 day', 'log', 'customers');
+});
+my $wes_block = $node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('wes', 100, '1 hour', 'block', 'customers')});
+my $wes_at = read_time(30);
+read_as($wes_at, 'wes', 80);
+(undef, my $wes_err) = read_as($wes_at + 1, 'wes', 80);
+like($wes_err, qr/may not read more rows/, 'wes: stopped at 100 an hour');
+# the same settings applied again change nothing: a repeat, not a record
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('wes', 100, '1 hour', 'block', 'customers')});
+(undef, $wes_err) = read_as($wes_at + 2, 'wes', 80);
+like($wes_err, qr/may not read more rows/, 'wes: stopped again');
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('wes', 100, '1 hour', 'log', 'customers')});
+read_as($wes_at + 3, 'wes', 20000);
+read_as($wes_at + 4, 'wes', 20000);
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(action || ' ' || repeats, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE threshold_id = $wes_block}),
+	'block 1, log 0', 'a rule applied again: a repeat; switched to log: one record of the read over it');
+
+# three log rules lowered under the count at once: records of reads over
+# them without a crossing come at most one a minute for the role and
+# table, however the rules push each other out of the incident slots
+$node->safe_psql('postgres', q{
+	CREATE ROLE ola LOGIN;
+	GRANT SELECT ON customers TO ola;
+	SELECT insider_guard.set_threshold('ola', 1000, per, 'log', 'customers')
+	FROM unnest(ARRAY['1 hour', '2 hours', '3 hours']::interval[]) per;
+});
+my $ola_at = read_time(40);
+read_as($ola_at, 'ola', 500);
+$node->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('ola', 100, per, 'log', 'customers')
+	FROM unnest(ARRAY['1 hour', '2 hours', '3 hours']::interval[]) per;
+});
+my $ola_records = sub {
+	return $node->safe_psql('postgres',
+		q{SELECT count(*) FROM insider_guard.violations WHERE role_name = 'ola'});
+};
+read_as($ola_at + 10, 'ola', 10);
+is($ola_records->(), 1, 'ola: three rules over, one record');
+read_as($ola_at + 20, 'ola', 10);
+read_as($ola_at + 30, 'ola', 10);
+is($ola_records->(), 1, 'none more within the minute');
+read_as($ola_at + 80, 'ola', 10);
+is($ola_records->(), 2, 'a minute on, the next rule\'s');
+read_as($ola_at + 140, 'ola', 10);
+read_as($ola_at + 200, 'ola', 10);
+is($ola_records->(), 3, 'and then the third: each rule recorded, none twice');
+read_as($ola_at + 260, 'ola', 10);
+is($ola_records->(), 3, 'the episodes are recorded: no more');
+
+# every block rule the same row breaks gets its record -- of the table
+# (a minute and an hour) and of all tables -- and each its repeats after
+$node->safe_psql('postgres', q{
+	CREATE ROLE tia LOGIN;
+	GRANT SELECT ON customers TO tia;
+	SELECT insider_guard.set_threshold('tia', 100, per, 'block', tbl)
+	FROM (VALUES ('1 minute'::interval, 'customers'::regclass), ('1 hour', 'customers'),
+				 ('1 hour', NULL)) v(per, tbl);
+});
+my $tia_at = read_time(50);
+(undef, my $tia_err) = read_as($tia_at, 'tia', 1000);
+like($tia_err, qr/may not read more rows/, 'tia: stopped at row 101');
+(undef, $tia_err) = read_as($tia_at + 1, 'tia', 1000);
+like($tia_err, qr/may not read more rows/, 'tia: stopped again');
+is($node->safe_psql('postgres', q{
+	SELECT string_agg(t.per || ' ' || coalesce(t.table_name::text, 'all') || ' ' ||
+					  v.rows_in_window || ' ' || v.repeats, ', ' ORDER BY t.threshold_id)
+	FROM insider_guard.violations v JOIN insider_guard.thresholds t USING (threshold_id)
+	WHERE v.role_name = 'tia'}),
+	'00:01:00 customers 101 1, 01:00:00 customers 101 1, 01:00:00 all 101 1',
+	'three rules broken by one row: three records, each with its repeat');
 
 # ---------------------------------------------------------------------
 # a log rule: one alert per incident
