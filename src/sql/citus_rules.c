@@ -89,7 +89,7 @@ static bool callback_registered = false;
  */
 static const char *const rule_set_sql =
 "SELECT pg_catalog.jsonb_build_object("
-"  'thresholds', (SELECT pg_catalog.coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"  'thresholds', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'id', t.threshold_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
 "      'max_rows', t.max_rows, 'per', t.per, 'action', t.action,"
 "      'created_at', t.created_at, 'created_by', t.created_by,"
@@ -100,7 +100,7 @@ static const char *const rule_set_sql =
 "    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) t.role_name::pg_catalog.oid"
 "    LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.table_name::pg_catalog.oid"
 "    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
-"  'baseline_rules', (SELECT pg_catalog.coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"  'baseline_rules', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'id', b.rule_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
 "      'per', b.per, 'factor', b.factor, 'min_rows', b.min_rows,"
 "      'compare_to', b.compare_to, 'action', b.action,"
@@ -112,13 +112,13 @@ static const char *const rule_set_sql =
 "    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) b.role_name::pg_catalog.oid"
 "    LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) b.table_name::pg_catalog.oid"
 "    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
-"  'exemptions', (SELECT pg_catalog.coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"  'exemptions', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'role', r.rolname, 'created_at', e.created_at, 'created_by', e.created_by,"
 "      'unresolved', r.oid IS NULL)"
 "      ORDER BY e.role_name::pg_catalog.oid), '[]')"
 "    FROM insider_guard.exemptions e"
 "    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.role_name::pg_catalog.oid),"
-"  'peer_group_roles', (SELECT pg_catalog.coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"  'peer_group_roles', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'role', r.rolname, 'created_at', p.created_at, 'created_by', p.created_by,"
 "      'unresolved', r.oid IS NULL)"
 "      ORDER BY p.group_role::pg_catalog.oid), '[]')"
@@ -147,15 +147,15 @@ static const char *const push_sql =
 	" ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
 	" WHERE n.nspname OPERATOR(pg_catalog.=) s.schema AND c.relname OPERATOR(pg_catalog.=) s.\"table\")"
 #define OK_EXPR(role, table) \
-	"(NOT pg_catalog.coalesce(s.unresolved, false)" \
+	"(NOT COALESCE(s.unresolved, false)" \
 	" AND (s.role IS NULL OR " role " IS NOT NULL)" \
 	" AND (s.\"table\" IS NULL OR " table " IS NOT NULL))"
 
 static const char *const thresholds_src =
 "SELECT " OK_EXPR("x.roid", "x.toid") " AS ok,"
 "       pg_catalog.format('threshold %s (role %s, table %s)', s.id,"
-"                         pg_catalog.coalesce(pg_catalog.quote_ident(s.role), 'all'),"
-"                         pg_catalog.coalesce(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')) AS what,"
+"                         COALESCE(pg_catalog.quote_ident(s.role), 'all'),"
+"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')) AS what,"
 "       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
 "       s.max_rows, s.per, s.action, s.created_at, s.created_by"
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'thresholds')"
@@ -166,8 +166,8 @@ static const char *const thresholds_src =
 static const char *const baseline_rules_src =
 "SELECT " OK_EXPR("x.roid", "x.toid") " AS ok,"
 "       pg_catalog.format('baseline rule %s (role %s, table %s)', s.id,"
-"                         pg_catalog.coalesce(pg_catalog.quote_ident(s.role), 'all'),"
-"                         pg_catalog.coalesce(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')) AS what,"
+"                         COALESCE(pg_catalog.quote_ident(s.role), 'all'),"
+"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')) AS what,"
 "       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
 "       s.per, s.factor, s.min_rows, s.compare_to, s.action, s.created_at, s.created_by"
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'baseline_rules')"
@@ -177,8 +177,8 @@ static const char *const baseline_rules_src =
 "       LATERAL (SELECT " RESOLVE_ROLE("role") " AS roid, " RESOLVE_TABLE " AS toid) x";
 
 #define ROLE_ROWS_SRC(key, kind) \
-"SELECT (NOT pg_catalog.coalesce(s.unresolved, false) AND x.roid IS NOT NULL) AS ok," \
-"       pg_catalog.format('" kind " %s', pg_catalog.coalesce(pg_catalog.quote_ident(s.role), '(a dropped role)')) AS what," \
+"SELECT (NOT COALESCE(s.unresolved, false) AND x.roid IS NOT NULL) AS ok," \
+"       pg_catalog.format('" kind " %s', COALESCE(pg_catalog.quote_ident(s.role), '(a dropped role)')) AS what," \
 "       x.roid::pg_catalog.regrole AS role_name, s.created_at, s.created_by" \
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) '" key "')" \
 "       AS s(role name, created_at timestamptz, created_by name, unresolved bool)," \
@@ -352,6 +352,8 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 
+	/* just before a commit, no statement has set one */
+	PushActiveSnapshot(GetTransactionSnapshot());
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
@@ -414,6 +416,7 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 	}
 
 	SPI_finish();
+	PopActiveSnapshot();
 	AtEOXact_GUC(true, nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
