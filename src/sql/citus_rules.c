@@ -62,6 +62,7 @@
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
+#include "sql/adminlog.h"
 #include "sql/args.h"
 #include "sql/citus_rules.h"
 
@@ -622,7 +623,8 @@ ig_apply_rules(PG_FUNCTION_ARGS)
  * success bool, skipped bigint, result text)
  *
  * On the coordinator: sends the rule set to every active primary worker
- * now, for a worker that was down or is new; one row per worker.
+ * now, for a worker that was down or is new; one row per worker, and an
+ * admin log line.
  */
 Datum
 ig_sync_rules(PG_FUNCTION_ARGS)
@@ -641,5 +643,7 @@ ig_sync_rules(PG_FUNCTION_ARGS)
 				 errmsg("insider_guard: rules are sent from a Citus coordinator only")));
 	desc = ig_materialize_result(fcinfo, &store);
 	push_rules(store, desc);
+	ig_admin_log_call(fcinfo, "sync_rules", NULL, NULL, 0, (Datum) 0,
+					  InvalidOid);
 	return (Datum) 0;
 }
