@@ -72,7 +72,7 @@ PGFILEDESC = "insider_guard - stop insiders reading a database out"
 REGRESS = setup counting_basic counting_indexonly fast_scans log_format counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
-	violations info baselines evasion upgrade
+	violations info baselines evasion citus_rules upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

@@ -452,11 +452,17 @@ ig_citus_rules_changed(void)
 {
 	IgCitusNode node;
 
-	if (applying || creating_extension)
+	/* extension scripts, and pg_upgrade restoring a worker's own rows */
+	if (applying || creating_extension || IsBinaryUpgrade)
 		return;
 	node = citus_node();
 	if (node == IG_CITUS_NONE || !propagation_installed())
 		return;
+
+	/*
+	 * A worker refuses even a superuser: rules set there would be gone at
+	 * the next push, and a worker's rules are the coordinator's to set.
+	 */
 	if (node == IG_CITUS_WORKER)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
