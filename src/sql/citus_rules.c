@@ -138,7 +138,8 @@ static const char *const push_sql =
 /*
  * On a worker, each rules table's rows from the set ($1), resolved to
  * this node's OIDs: "ok" if everything it names exists here, "what" to
- * say which rule was skipped if not.  Columns after "ok" and "what" are
+ * say which rule was skipped if not (no control characters: it goes to
+ * the server log).  Columns after "ok" and "what" are
  * the table's, in its order.
  */
 #define RESOLVE_ROLE(col) \
@@ -154,9 +155,9 @@ static const char *const push_sql =
 
 static const char *const thresholds_src =
 "SELECT " OK_EXPR("x.roid", "x.toid") " AS ok,"
-"       pg_catalog.format('threshold %s (role %s, table %s)', s.id,"
+"       pg_catalog.regexp_replace(pg_catalog.format('threshold %s (role %s, table %s)', s.id,"
 "                         COALESCE(pg_catalog.quote_ident(s.role), 'all'),"
-"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')) AS what,"
+"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')), '[[:cntrl:]]', '?', 'g') AS what,"
 "       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
 "       s.max_rows, s.per, s.action, s.created_at, s.created_by"
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'thresholds')"
@@ -166,9 +167,9 @@ static const char *const thresholds_src =
 
 static const char *const baseline_rules_src =
 "SELECT " OK_EXPR("x.roid", "x.toid") " AS ok,"
-"       pg_catalog.format('baseline rule %s (role %s, table %s)', s.id,"
+"       pg_catalog.regexp_replace(pg_catalog.format('baseline rule %s (role %s, table %s)', s.id,"
 "                         COALESCE(pg_catalog.quote_ident(s.role), 'all'),"
-"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')) AS what,"
+"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')), '[[:cntrl:]]', '?', 'g') AS what,"
 "       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
 "       s.per, s.factor, s.min_rows, s.compare_to, s.action, s.created_at, s.created_by"
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'baseline_rules')"
@@ -179,7 +180,7 @@ static const char *const baseline_rules_src =
 
 #define ROLE_ROWS_SRC(key, kind) \
 "SELECT (NOT COALESCE(s.unresolved, false) AND x.roid IS NOT NULL) AS ok," \
-"       pg_catalog.format('" kind " %s', COALESCE(pg_catalog.quote_ident(s.role), '(a dropped role)')) AS what," \
+"       pg_catalog.regexp_replace(pg_catalog.format('" kind " %s', COALESCE(pg_catalog.quote_ident(s.role), '(a dropped role)')), '[[:cntrl:]]', '?', 'g') AS what," \
 "       x.roid::pg_catalog.regrole AS role_name, s.created_at, s.created_by" \
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) '" key "')" \
 "       AS s(role name, created_at timestamptz, created_by name, unresolved bool)," \

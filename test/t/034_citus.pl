@@ -70,6 +70,12 @@ my $coord = $node{coordinator};
 my @workers = ($node{worker1}, $node{worker2});
 my @all = ($coord, @workers);
 
+# a Citus node with no worker yet changes its rules as any server does
+is( $coord->safe_psql('postgres', q{
+		SELECT insider_guard.drop_threshold(
+			insider_guard.set_threshold(NULL, 1000000, '1 day', 'log'))}),
+	't', 'a Citus node without workers sets and drops a rule');
+
 $coord->safe_psql('postgres', sprintf(q{
 	SELECT citus_set_coordinator_host('%s', %d);
 	SELECT citus_add_node('%s', %d);
