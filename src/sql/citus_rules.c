@@ -479,8 +479,8 @@ ig_citus_rules_changed(void)
 }
 
 /*
- * Runs sql on $1 in SPI, returning SPI_processed; 'what' names it in an
- * error.
+ * Runs sql, with the rule set as $1, in SPI; returns SPI_processed.  Any
+ * result but expect is an error.
  */
 static uint64
 run_with_set(const char *sql, Datum set, int expect)
