@@ -51,6 +51,7 @@ OBJS = \
 	src/exec/executor.o \
 	src/exec/copy.o \
 	src/sql/args.o \
+	src/sql/citus_rules.o \
 	src/sql/triggers.o \
 	src/sql/monitor.o \
 	src/sql/info.o \
@@ -63,14 +64,15 @@ OBJS = \
 
 EXTENSION = insider_guard
 DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
-	insider_guard--0.2.0--0.3.0.sql insider_guard--0.3.0--0.4.0.sql
+	insider_guard--0.2.0--0.3.0.sql insider_guard--0.3.0--0.4.0.sql \
+	insider_guard--0.4.0--0.5.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
 REGRESS = setup counting_basic counting_indexonly fast_scans log_format counting_functions counting_cursors \
 	counting_copy counting_dml counting_filters counting_partitions \
 	counting_exclusions surface privileges thresholds enforcement \
-	violations info baselines evasion upgrade
+	violations info baselines evasion citus_rules upgrade
 REGRESS_OPTS = --temp-config=$(srcdir)/test/insider_guard.conf \
 	--temp-instance=./tmp_regress --load-extension=plpgsql
 

@@ -30,6 +30,7 @@
 
 #include "base/compat.h"
 #include "sql/args.h"
+#include "sql/citus_rules.h"
 
 PG_FUNCTION_INFO_V1(ig_check_threshold_trigger);
 PG_FUNCTION_INFO_V1(ig_check_baseline_rule_trigger);
@@ -147,7 +148,8 @@ ig_check_baseline_rule_trigger(PG_FUNCTION_ARGS)
 /*
  * AFTER ... FOR EACH STATEMENT trigger on the rules tables: every backend
  * drops its cached rules when this transaction commits (on standbys, when
- * the commit is replayed).
+ * the commit is replayed).  On a Citus cluster the change is refused on a
+ * worker, and sent to the workers from the coordinator (citus_rules.c).
  */
 Datum
 ig_rules_changed_trigger(PG_FUNCTION_ARGS)
@@ -160,6 +162,7 @@ ig_rules_changed_trigger(PG_FUNCTION_ARGS)
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		elog(ERROR, "not called as a trigger");
 	rel = trigdata->tg_relation;
+	ig_citus_rules_changed();
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(rel));
 
 	/*

@@ -7,9 +7,11 @@
 # any node, counts for its distributed table, so a rule named on
 # customers stops SELECT *, count(*), COPY TO, a pushed-down INSERT ...
 # SELECT and a direct read of a shard on a worker, and leaves a router
-# query by id alone.  The rule is set on every node by this test: rules
-# set on the coordinator do not reach the workers yet, and each node
-# keeps its own budget (the cluster-wide budget is still to come).
+# query by id alone.  The rules are set on the coordinator only: they
+# reach the workers (by name, with the coordinator's ids), where nobody
+# but the coordinator can change them; a worker that was down or is added
+# later gets them from sync_rules().  Each node keeps its own budget
+# (the cluster-wide budget is still to come).
 #
 # Each statement runs after the role's windows are reset on every node;
 # the rows each node counted for it are printed (diag), for the record.
@@ -68,6 +70,12 @@ my $coord = $node{coordinator};
 my @workers = ($node{worker1}, $node{worker2});
 my @all = ($coord, @workers);
 
+# a Citus node with no worker yet changes its rules as any server does
+is( $coord->safe_psql('postgres', q{
+		SELECT insider_guard.drop_threshold(
+			insider_guard.set_threshold(NULL, 1000000, '1 day', 'log'))}),
+	't', 'a Citus node without workers sets and drops a rule');
+
 $coord->safe_psql('postgres', sprintf(q{
 	SELECT citus_set_coordinator_host('%s', %d);
 	SELECT citus_add_node('%s', %d);
@@ -117,13 +125,50 @@ for my $w (@workers)
 	is(scalar @{ $shards{ $w->name } }, 16, $w->name . ' holds 16 shards');
 }
 
-# the rule, on every node for now
-for my $n (@all)
+# The rules of a node, as names and the coordinator's ids: what must be
+# the same on every node.  (Not those on late and notes, tables only
+# some nodes have: a node without one skips its rule, as shown below.)
+sub rules_of
 {
-	$n->safe_psql('postgres', qq{
-		SELECT insider_guard.set_threshold('terry', $limit, '1 hour', 'block', 'customers');
-		SELECT insider_guard.set_threshold('terry', $limit, '1 hour', 'block', 'countries');
-	});
+	my ($n) = @_;
+	return $n->safe_psql('postgres', q{
+		SELECT coalesce(string_agg(format('%s %s %s %s %s %s %s', threshold_id,
+		           coalesce(role_name::text, 'all'), coalesce(table_name::text, 'all'),
+		           max_rows, per, action, extract(epoch FROM created_at)),
+		         '; ' ORDER BY threshold_id), 'none')
+		FROM insider_guard.thresholds
+		WHERE coalesce(table_name::text, '') NOT IN ('late', 'notes')
+		UNION ALL
+		SELECT coalesce(string_agg(role_name::text, ' ' ORDER BY role_name::text), 'none')
+		FROM insider_guard.exemptions
+		UNION ALL
+		SELECT coalesce(string_agg(format('%s %s %s %s %s', rule_id, role_name,
+		           coalesce(table_name::text, 'all'), factor, compare_to),
+		         '; ' ORDER BY rule_id), 'none')
+		FROM insider_guard.baseline_rules
+		UNION ALL
+		SELECT coalesce(string_agg(group_role::text, ' ' ORDER BY group_role::text), 'none')
+		FROM insider_guard.peer_group_roles});
+}
+
+# the rules, set on the coordinator only (an exemption, a peer group and
+# a baseline rule too, to show every rules table travels)
+$coord->safe_psql('postgres', qq{
+	CREATE ROLE support NOLOGIN;
+	CREATE ROLE nightly_etl NOLOGIN;
+	SELECT insider_guard.set_threshold('terry', $limit, '1 hour', 'block', 'customers');
+	SELECT insider_guard.set_threshold('terry', $limit, '1 hour', 'block', 'countries');
+	SELECT insider_guard.exempt('nightly_etl');
+	SELECT insider_guard.add_peer_group('support');
+	SELECT insider_guard.set_baseline_rule('support', 5, '1 hour', 100000, 'self', 'log', 'customers');
+});
+my $coord_rules = rules_of($coord);
+like($coord_rules, qr/terry customers 1000 01:00:00 block/,
+	'the coordinator has the rule on customers');
+for my $w (@workers)
+{
+	is(rules_of($w), $coord_rules,
+		$w->name . ': the coordinator\'s rules, by name, with its ids and times');
 }
 
 # The rows terry read in the last hour on a node: from customers (as
@@ -240,13 +285,8 @@ $coord->safe_psql('postgres', q{
 	INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 3000) g;
 	GRANT SELECT ON notes TO terry;
 	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'notes');
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'events');
 });
-for my $n (@all)
-{
-	$n->safe_psql('postgres', q{
-		SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'events');
-	});
-}
 ($err, $c) = as_terry('partitioned distributed table', $coord,
 	'SELECT count(*) FROM events');
 like($err, qr/may not read more rows from table "?public\.events"?/,
@@ -320,13 +360,40 @@ for my $t ("other.$shard", "public.orders_$shard_id")
 # invalidation of its own: a session that read it before counts it for
 # its table after.  (Written into pg_dist_shard by hand, as Citus' own
 # metadata sync would.)
+# The rule on late is set on the coordinator, where late is a local
+# table: worker1 has a table of that name, worker2 none -- so worker2
+# skips that rule (a WARNING there, counted by the push and by
+# sync_rules()) and takes the others.
 $node{worker1}->safe_psql('postgres', q{
 	SET citus.enable_ddl_propagation = off;
 	CREATE TABLE public.late (id int);
 	CREATE TABLE public.late_9000001 AS SELECT g AS id FROM generate_series(1, 3000) g;
 	GRANT SELECT ON public.late, public.late_9000001 TO terry;
-	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'late');
 });
+{
+	my ($out, $err);
+	$coord->psql('postgres', q{
+		SET citus.enable_ddl_propagation = off;
+		CREATE TABLE public.late (id int);
+		SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'late');
+	}, stdout => \$out, stderr => \$err, on_error_die => 1);
+	like($err, qr/WARNING:  insider_guard: 1 rules were not applied on Citus worker [^\n]*:${\ $node{worker2}->port}/,
+		'a rule naming a table worker2 lacks: the coordinator warns, naming worker2');
+	unlike($err, qr/worker [^\n]*:${\ $node{worker1}->port}/, '... and not worker1');
+	like($node{worker1}->safe_psql('postgres', 'SELECT string_agg(table_name::text, \' \') FROM insider_guard.thresholds'),
+		qr/\blate\b/, 'worker1 has the rule on late');
+	unlike($node{worker2}->safe_psql('postgres', 'SELECT string_agg(table_name::text, \' \') FROM insider_guard.thresholds'),
+		qr/\blate\b/, 'worker2 skipped it');
+	like(slurp_file($node{worker2}->logfile),
+		qr/WARNING:  insider_guard: threshold \d+ \(role terry, table public\.late\) of the coordinator's rules is not applied here/,
+		'worker2 says which rule it skipped');
+	is($coord->safe_psql('postgres', q{
+			SELECT string_agg(format('%s %s %s', node_port, success, skipped), ', ' ORDER BY node_port)
+			FROM insider_guard.sync_rules()}),
+		join(', ', map { sprintf('%d t %d', $_->port, $_ == $node{worker2} ? 1 : 0) }
+			sort { $a->port <=> $b->port } @workers),
+		'sync_rules(): both workers took the set; worker2 skipped one rule');
+}
 my $session = $node{worker1}->background_psql('postgres',
 	on_error_stop => 0, extra_params => [ '-U', 'terry' ]);
 $session->query('SELECT count(*) FROM late_9000001');
@@ -344,6 +411,159 @@ $session->quit;
 $node{worker1}->safe_psql('postgres', q{
 	DELETE FROM pg_dist_shard WHERE shardid = 9000001;
 });
+
+# Nobody changes the rules on a worker: not a superuser there (the
+# coordinator's rules come back with the next push anyway), nor a rules
+# administrator with every grant, nor an ordinary role.
+$coord->safe_psql('postgres', q{
+	CREATE ROLE ruleadmin LOGIN;
+});
+$_->safe_psql('postgres', q{
+	GRANT EXECUTE ON FUNCTION insider_guard.drop_threshold(bigint),
+		insider_guard.set_threshold(regrole, bigint, interval, text, regclass),
+		insider_guard._apply_rules(jsonb) TO ruleadmin;
+	GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON insider_guard.thresholds TO ruleadmin;
+}) for @workers;
+my $rules_before = rules_of($node{worker1});
+my ($customers_rule) = $coord->safe_psql('postgres', q{
+	SELECT threshold_id FROM insider_guard.thresholds WHERE table_name = 'customers'::regclass});
+my $empty_set = q{'{"thresholds": [], "baseline_rules": [], "exemptions": [], "peer_group_roles": []}'};
+for my $try (
+	[ 'superuser', 'drop_threshold', "SELECT insider_guard.drop_threshold($customers_rule)",
+		qr/ERROR:  insider_guard: rules cannot be changed on a Citus worker.*HINT:  Set rules on the coordinator/s ],
+	[ 'superuser', 'DELETE', 'DELETE FROM insider_guard.thresholds',
+		qr/rules cannot be changed on a Citus worker/ ],
+	[ 'superuser', 'TRUNCATE', 'TRUNCATE insider_guard.thresholds',
+		qr/rules cannot be changed on a Citus worker/ ],
+	[ 'superuser', 'set_threshold', "SELECT insider_guard.set_threshold('terry', 1000000, '1 hour', 'block', 'customers')",
+		qr/rules cannot be changed on a Citus worker/ ],
+	[ 'ruleadmin', 'drop_threshold', "SELECT insider_guard.drop_threshold($customers_rule)",
+		qr/rules cannot be changed on a Citus worker/ ],
+	[ 'ruleadmin', 'UPDATE', 'UPDATE insider_guard.thresholds SET max_rows = 1000000',
+		qr/rules cannot be changed on a Citus worker/ ],
+	[ 'ruleadmin', 'DELETE', 'DELETE FROM insider_guard.thresholds',
+		qr/rules cannot be changed on a Citus worker/ ],
+	[ 'ruleadmin', '_apply_rules', "SELECT insider_guard._apply_rules($empty_set)",
+		qr/only a superuser may apply a rule set/ ],
+	[ 'terry', '_apply_rules', "SELECT insider_guard._apply_rules($empty_set)",
+		qr/permission denied for function _apply_rules/ ],
+	[ 'terry', 'drop_threshold', "SELECT insider_guard.drop_threshold($customers_rule)",
+		qr/permission denied for function drop_threshold/ ],
+	[ 'terry', 'DELETE', 'DELETE FROM insider_guard.thresholds',
+		qr/permission denied for table thresholds/ ])
+{
+	my ($who, $what, $sql, $expect) = @$try;
+	my ($out, $err) = ('', '');
+	my $ret = $node{worker1}->psql('postgres', $sql,
+		extra_params => $who eq 'superuser' ? [] : [ '-U', $who ],
+		stdout => \$out, stderr => \$err);
+	isnt($ret, 0, "worker1: $what as $who fails");
+	like($err, $expect, "worker1: $what as $who: refused, saying why");
+}
+is(rules_of($node{worker1}), $rules_before, 'worker1: its rules are unchanged');
+is(rules_of($node{worker1}), rules_of($coord), 'worker1: still the coordinator\'s rules');
+
+# a superuser may apply a set by hand (it is what the coordinator does);
+# the next push puts the coordinator's back
+$node{worker2}->safe_psql('postgres', "SELECT insider_guard._apply_rules($empty_set)");
+is($node{worker2}->safe_psql('postgres', 'SELECT count(*) FROM insider_guard.thresholds'), 0,
+	'worker2: a superuser\'s _apply_rules replaced its rules');
+$coord->safe_psql('postgres', 'SELECT * FROM insider_guard.sync_rules()');
+isnt($node{worker2}->safe_psql('postgres', 'SELECT count(*) FROM insider_guard.thresholds'), 0,
+	'worker2: sync_rules() put the coordinator\'s back');
+
+# a drop on the coordinator reaches the workers
+my ($countries_rule) = $coord->safe_psql('postgres', q{
+	SELECT threshold_id FROM insider_guard.thresholds WHERE table_name = 'countries'::regclass});
+$coord->safe_psql('postgres', "SELECT insider_guard.drop_threshold($countries_rule)");
+for my $w (@workers)
+{
+	is($w->safe_psql('postgres',
+			"SELECT count(*) FROM insider_guard.thresholds WHERE threshold_id = $countries_rule"),
+		0, $w->name . ': the rule dropped on the coordinator is gone');
+}
+($err, $c) = as_terry('reference table, its rule dropped', $coord,
+	'SELECT count(*) FROM countries');
+is($err, '', 'reference table: no longer blocked once its rule is dropped');
+
+# a change rolled back on the coordinator reaches nobody
+$coord->safe_psql('postgres', q{
+	BEGIN;
+	SELECT insider_guard.set_threshold('terry', 5, '1 hour', 'block');
+	ROLLBACK;
+});
+is($node{worker1}->safe_psql('postgres',
+		q{SELECT count(*) FROM insider_guard.thresholds WHERE max_rows = 5}),
+	0, 'a rule rolled back on the coordinator does not reach the workers');
+
+# direct DML on the coordinator travels like the functions
+$coord->safe_psql('postgres', q{
+	UPDATE insider_guard.thresholds SET max_rows = 1500
+	WHERE table_name = 'customers'::regclass;
+});
+for my $w (@workers)
+{
+	is($w->safe_psql('postgres',
+			q{SELECT max_rows FROM insider_guard.thresholds WHERE table_name = 'customers'::regclass}),
+		1500, $w->name . ': an UPDATE of the rules table on the coordinator reached it');
+}
+$coord->safe_psql('postgres', qq{
+	UPDATE insider_guard.thresholds SET max_rows = $limit
+	WHERE table_name = 'customers'::regclass;
+});
+
+# A worker that is down keeps its rules: the change commits on the
+# coordinator with a WARNING; sync_rules() brings the worker in line.
+$node{worker2}->stop;
+{
+	my ($out, $err);
+	$coord->psql('postgres', q{
+		SELECT insider_guard.set_threshold('terry', 4000, '1 day', 'block', 'customers');
+	}, stdout => \$out, stderr => \$err, on_error_die => 1);
+	like($err, qr/WARNING:  insider_guard: the rules were not sent to Citus worker [^\n]*:${\ $node{worker2}->port}.*HINT:  .*sync_rules/s,
+		'a worker down: the change commits, with a WARNING naming it');
+}
+$node{worker2}->start;
+my $coord_now = rules_of($coord);
+isnt(rules_of($node{worker2}), $coord_now, 'worker2, back: its rules are behind');
+is(rules_of($node{worker1}), $coord_now, 'worker1 has the change');
+$coord->safe_psql('postgres', 'SELECT * FROM insider_guard.sync_rules()');
+is(rules_of($node{worker2}), $coord_now, 'worker2, after sync_rules(): the coordinator\'s rules');
+
+# A worker added after the rules gets them from sync_rules().
+my $worker3 = PostgreSQL::Test::Cluster->new('worker3');
+$worker3->init;
+$worker3->append_conf('postgresql.conf', join("\n", @conf) . "\n");
+$worker3->start;
+$worker3->safe_psql('postgres', 'CREATE EXTENSION citus; CREATE EXTENSION insider_guard;');
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)},
+	$worker3->host, $worker3->port));
+is($worker3->safe_psql('postgres', 'SELECT count(*) FROM insider_guard.thresholds'), 0,
+	'worker3, just added: no rules yet');
+is($coord->safe_psql('postgres', q{
+		SELECT string_agg(format('%s %s', node_port, success), ', ' ORDER BY node_port)
+		FROM insider_guard.sync_rules()}),
+	join(', ', map { $_->port . ' t' } sort { $a->port <=> $b->port } (@workers, $worker3)),
+	'sync_rules(): three workers took the set');
+is(rules_of($worker3), $coord_now, 'worker3: the coordinator\'s rules, by name');
+my ($w3_out, $w3_err) = ('', '');
+$worker3->psql('postgres', "SELECT insider_guard.drop_threshold($customers_rule)",
+	stdout => \$w3_out, stderr => \$w3_err);
+like($w3_err, qr/rules cannot be changed on a Citus worker/, 'worker3: tamper-proof too');
+# a shard of customers moved to worker3 is stopped there by the rule it got
+# (reference tables first: Citus copies them from the coordinator, which
+# it reaches as citus.local_hostname)
+$coord->safe_psql('postgres', sprintf(q{ALTER SYSTEM SET citus.local_hostname = '%s'}, $coord->host));
+$coord->reload;
+$coord->safe_psql('postgres', sprintf(q{
+	SELECT replicate_reference_tables('block_writes');
+	SELECT citus_move_shard_placement(%d, '%s', %d, '%s', %d, shard_transfer_mode => 'block_writes');},
+	($shard =~ /_(\d+)$/)[0], $node{worker1}->host, $node{worker1}->port,
+	$worker3->host, $worker3->port));
+($err, $c) = as_terry('direct shard read on worker3', $worker3, "SELECT count(*) FROM $shard");
+like($err, qr/may not read more rows from table "?public\.customers"?/,
+	'worker3: a direct read of a shard moved there is stopped by the rule it got');
+$worker3->stop;
 
 # what the workers were asked, as whom, from which application: one line
 # of each form

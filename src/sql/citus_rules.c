@@ -1,0 +1,656 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus_rules.c
+ *		Rules on a Citus cluster: the coordinator's rule set, by name,
+ *		pushed to every worker whenever it changes; a worker takes its
+ *		rules from the coordinator only.
+ *
+ * Which node this is comes from Citus' catalog at run time, without its
+ * headers: pg_catalog.pg_dist_local_group holds the node's group, 0 on the
+ * coordinator (and on a node not yet in a cluster), another on a worker
+ * whose metadata Citus has synced.
+ *
+ * On the coordinator, a change of a rules table (the admin functions and
+ * direct DML alike go through the tables' statement triggers, triggers.c)
+ * marks the transaction; just before it commits, the whole rule set of the
+ * database -- thresholds, exemptions, baseline rules, peer groups; roles
+ * and tables by name, rule ids and created_at kept -- is sent to every
+ * active primary worker as one call of insider_guard._apply_rules(jsonb),
+ * through Citus' run_command_on_workers, as the extension's owner.  Each
+ * worker applies it in a transaction of its own, so a worker that cannot
+ * be reached keeps its old rules: the change commits on the coordinator
+ * all the same, with a WARNING naming the worker, and
+ * insider_guard.sync_rules() sends the set again (to nodes added later
+ * too).  Pushes are serialised by a lock on the extension and read the
+ * rules with a fresh snapshot, so the last one to commit sends what was
+ * committed last.
+ *
+ * On a worker, the rules tables refuse every change (42501) except those
+ * _apply_rules makes, which a superuser alone may call; it replaces the
+ * worker's rules with the set it is given, changing only the rows that
+ * differ, and skips (WARNING, counted in its result) those whose role or
+ * table does not exist on the worker.
+ *
+ * IDENTIFICATION
+ *		src/sql/citus_rules.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "access/xact.h"
+#include "catalog/indexing.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "parser/parse_func.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "sql/adminlog.h"
+#include "sql/args.h"
+#include "sql/citus_rules.h"
+
+PG_FUNCTION_INFO_V1(ig_apply_rules);
+PG_FUNCTION_INFO_V1(ig_sync_rules);
+
+typedef enum IgCitusNode
+{
+	IG_CITUS_NONE,				/* no Citus in this database */
+	IG_CITUS_COORDINATOR,		/* group 0 */
+	IG_CITUS_WORKER				/* any other group */
+} IgCitusNode;
+
+/* _apply_rules is changing the rules tables */
+static bool applying = false;
+
+/* this transaction changed the rules on a coordinator */
+static bool push_pending = false;
+static bool callback_registered = false;
+
+/*
+ * The rule set of this database as one jsonb value, roles and tables by
+ * name.  A rule whose role or table was dropped (inert here, shown by OID)
+ * is sent as unresolved: an OID means another role or table on a worker.
+ */
+static const char *const rule_set_sql =
+"SELECT pg_catalog.jsonb_build_object("
+"  'thresholds', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"      'id', t.threshold_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
+"      'max_rows', t.max_rows, 'per', t.per, 'action', t.action,"
+"      'created_at', t.created_at, 'created_by', t.created_by,"
+"      'unresolved', (t.role_name IS NOT NULL AND r.oid IS NULL)"
+"                    OR (t.table_name IS NOT NULL AND c.oid IS NULL))"
+"      ORDER BY t.threshold_id), '[]')"
+"    FROM insider_guard.thresholds t"
+"    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) t.role_name::pg_catalog.oid"
+"    LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.table_name::pg_catalog.oid"
+"    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
+"  'baseline_rules', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"      'id', b.rule_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
+"      'per', b.per, 'factor', b.factor, 'min_rows', b.min_rows,"
+"      'compare_to', b.compare_to, 'action', b.action,"
+"      'created_at', b.created_at, 'created_by', b.created_by,"
+"      'unresolved', (b.role_name IS NOT NULL AND r.oid IS NULL)"
+"                    OR (b.table_name IS NOT NULL AND c.oid IS NULL))"
+"      ORDER BY b.rule_id), '[]')"
+"    FROM insider_guard.baseline_rules b"
+"    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) b.role_name::pg_catalog.oid"
+"    LEFT JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) b.table_name::pg_catalog.oid"
+"    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
+"  'exemptions', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"      'role', r.rolname, 'created_at', e.created_at, 'created_by', e.created_by,"
+"      'unresolved', r.oid IS NULL)"
+"      ORDER BY e.role_name::pg_catalog.oid), '[]')"
+"    FROM insider_guard.exemptions e"
+"    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) e.role_name::pg_catalog.oid),"
+"  'peer_group_roles', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
+"      'role', r.rolname, 'created_at', p.created_at, 'created_by', p.created_by,"
+"      'unresolved', r.oid IS NULL)"
+"      ORDER BY p.group_role::pg_catalog.oid), '[]')"
+"    FROM insider_guard.peer_group_roles p"
+"    LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) p.group_role::pg_catalog.oid))::pg_catalog.text";
+
+/* The set sent to every active primary worker (Citus' own list). */
+static const char *const push_sql =
+"SELECT w.nodename, w.nodeport, w.success, w.result,"
+"       CASE WHEN w.success THEN (w.result::pg_catalog.jsonb OPERATOR(pg_catalog.->>) 'skipped')::pg_catalog.int8 END"
+"  FROM pg_catalog.run_command_on_workers("
+"    'SELECT insider_guard._apply_rules(' OPERATOR(pg_catalog.||)"
+"    pg_catalog.quote_literal($1) OPERATOR(pg_catalog.||) '::pg_catalog.jsonb)') w"
+" ORDER BY w.nodename, w.nodeport";
+
+/*
+ * On a worker, each rules table's rows from the set ($1), resolved to
+ * this node's OIDs: "ok" if everything it names exists here, "what" to
+ * say which rule was skipped if not (no control characters: it goes to
+ * the server log).  Columns after "ok" and "what" are
+ * the table's, in its order.
+ */
+#define RESOLVE_ROLE(col) \
+	"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) s." col ")"
+#define RESOLVE_TABLE \
+	"(SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n" \
+	" ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
+	" WHERE n.nspname OPERATOR(pg_catalog.=) s.schema AND c.relname OPERATOR(pg_catalog.=) s.\"table\")"
+#define OK_EXPR(role, table) \
+	"(NOT COALESCE(s.unresolved, false)" \
+	" AND (s.role IS NULL OR " role " IS NOT NULL)" \
+	" AND (s.\"table\" IS NULL OR " table " IS NOT NULL))"
+
+static const char *const thresholds_src =
+"SELECT " OK_EXPR("x.roid", "x.toid") " AS ok,"
+"       pg_catalog.regexp_replace(pg_catalog.format('threshold %s (role %s, table %s)', s.id,"
+"                         COALESCE(pg_catalog.quote_ident(s.role), 'all'),"
+"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')), '[[:cntrl:]]', '?', 'g') AS what,"
+"       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
+"       s.max_rows, s.per, s.action, s.created_at, s.created_by"
+"  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'thresholds')"
+"       AS s(id int8, role name, schema name, \"table\" name, max_rows int8, per interval,"
+"            action text, created_at timestamptz, created_by name, unresolved bool),"
+"       LATERAL (SELECT " RESOLVE_ROLE("role") " AS roid, " RESOLVE_TABLE " AS toid) x";
+
+static const char *const baseline_rules_src =
+"SELECT " OK_EXPR("x.roid", "x.toid") " AS ok,"
+"       pg_catalog.regexp_replace(pg_catalog.format('baseline rule %s (role %s, table %s)', s.id,"
+"                         COALESCE(pg_catalog.quote_ident(s.role), 'all'),"
+"                         COALESCE(pg_catalog.quote_ident(s.schema) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(s.\"table\"), 'all')), '[[:cntrl:]]', '?', 'g') AS what,"
+"       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
+"       s.per, s.factor, s.min_rows, s.compare_to, s.action, s.created_at, s.created_by"
+"  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'baseline_rules')"
+"       AS s(id int8, role name, schema name, \"table\" name, per interval, factor float8,"
+"            min_rows int8, compare_to text, action text, created_at timestamptz,"
+"            created_by name, unresolved bool),"
+"       LATERAL (SELECT " RESOLVE_ROLE("role") " AS roid, " RESOLVE_TABLE " AS toid) x";
+
+#define ROLE_ROWS_SRC(key, kind) \
+"SELECT (NOT COALESCE(s.unresolved, false) AND x.roid IS NOT NULL) AS ok," \
+"       pg_catalog.regexp_replace(pg_catalog.format('" kind " %s', COALESCE(pg_catalog.quote_ident(s.role), '(a dropped role)')), '[[:cntrl:]]', '?', 'g') AS what," \
+"       x.roid::pg_catalog.regrole AS role_name, s.created_at, s.created_by" \
+"  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) '" key "')" \
+"       AS s(role name, created_at timestamptz, created_by name, unresolved bool)," \
+"       LATERAL (SELECT " RESOLVE_ROLE("role") " AS roid) x"
+
+static const char *const exemptions_src = ROLE_ROWS_SRC("exemptions", "exemption of");
+static const char *const peer_group_roles_src = ROLE_ROWS_SRC("peer_group_roles", "peer group");
+
+/*
+ * One rules table on a worker: its name, its columns (a row of it, to
+ * compare with the set's), and its rows' source above.
+ */
+typedef struct IgRulesTable
+{
+	const char *name;
+	const char *columns;
+	const char *src;
+} IgRulesTable;
+
+static const IgRulesTable rules_tables[] = {
+	{"thresholds",
+		"threshold_id, role_name, table_name, max_rows, per, action, created_at, created_by",
+	thresholds_src},
+	{"baseline_rules",
+		"rule_id, role_name, table_name, per, factor, min_rows, compare_to, action, created_at, created_by",
+	baseline_rules_src},
+	{"exemptions", "role_name, created_at, created_by", exemptions_src},
+	{"peer_group_roles", "group_role, created_at, created_by", peer_group_roles_src},
+};
+
+#define NUM_RULES_TABLES lengthof(rules_tables)
+
+/*
+ * A rules table's columns, each qualified by alias: of the table itself,
+ * or (set) of its rows in the set's source, which names the first "id"
+ * and a peer group's role "role_name".
+ */
+static char *
+column_list(const IgRulesTable *t, const char *alias, bool set)
+{
+	StringInfoData buf;
+	char	   *cols = pstrdup(t->columns);
+	char	   *tok;
+	char	   *save;
+	bool		first = true;
+
+	initStringInfo(&buf);
+	for (tok = strtok_r(cols, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save))
+	{
+		const char *name = tok;
+
+		if (set && (strcmp(tok, "threshold_id") == 0 || strcmp(tok, "rule_id") == 0))
+			name = "id";
+		else if (set && strcmp(tok, "group_role") == 0)
+			name = "role_name";
+		appendStringInfo(&buf, "%s%s.%s", first ? "" : ", ", alias, name);
+		first = false;
+	}
+	return buf.data;
+}
+
+/*
+ * Which node of a Citus cluster this is, from pg_dist_local_group (read
+ * directly: no Citus function is called).  A table of that name that is
+ * not laid out as Citus' is taken for no Citus.
+ */
+static IgCitusNode
+citus_node(void)
+{
+	Oid			relid;
+	Relation	rel;
+	TupleDesc	desc;
+	IgCitusNode node = IG_CITUS_NONE;
+
+	if (!OidIsValid(get_extension_oid("citus", true)))
+		return IG_CITUS_NONE;
+	relid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
+	if (!OidIsValid(relid))
+		return IG_CITUS_NONE;
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	if (rel->rd_rel->relkind == RELKIND_RELATION && desc->natts >= 1 &&
+		!TupleDescAttr(desc, 0)->attisdropped &&
+		TupleDescAttr(desc, 0)->atttypid == INT4OID)
+	{
+		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL,
+											  0, NULL);
+		HeapTuple	tuple = systable_getnext(scan);
+
+		if (HeapTupleIsValid(tuple))
+		{
+			bool		isnull;
+			Datum		group = heap_getattr(tuple, 1, desc, &isnull);
+
+			if (!isnull)
+				node = DatumGetInt32(group) == 0 ?
+					IG_CITUS_COORDINATOR : IG_CITUS_WORKER;
+		}
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
+	return node;
+}
+
+/*
+ * Whether this database's insider_guard has _apply_rules (0.5.0 on): with
+ * an earlier version a worker has no way to receive rules, and keeps
+ * taking its own.
+ */
+static bool
+propagation_installed(void)
+{
+	Oid			argtypes[1] = {JSONBOID};
+
+	return OidIsValid(LookupFuncName(list_make2(makeString("insider_guard"),
+												makeString("_apply_rules")),
+									 1, argtypes, true));
+}
+
+/* The owner of this database's insider_guard extension (a superuser). */
+static Oid
+extension_owner(void)
+{
+	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyData key;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	Oid			owner = InvalidOid;
+
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber,
+				F_NAMEEQ, CStringGetDatum("insider_guard"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tuple = systable_getnext(scan);
+	if (HeapTupleIsValid(tuple))
+		owner = ((Form_pg_extension) GETSTRUCT(tuple))->extowner;
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(owner))
+		elog(ERROR, "insider_guard is not installed in this database");
+	return owner;
+}
+
+/*
+ * Sends the rule set to every active primary worker.  With a tuplestore,
+ * one row per worker goes into it; without, a worker that did not take
+ * the set, or skipped rules of it, gets a WARNING.
+ */
+static void
+push_rules(Tuplestorestate *store, TupleDesc desc)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel;
+	SPIPlanPtr	plan;
+	Datum		set;
+	bool		isnull;
+	Oid			argtypes[1] = {TEXTOID};
+	int			ret;
+
+	/* one push at a time: the last to commit sends the last rules */
+	LockDatabaseObject(ExtensionRelationId,
+					   get_extension_oid("insider_guard", false), 0,
+					   ExclusiveLock);
+
+	/* as the extension's owner, whoever changed the rules here */
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(extension_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
+	/* just before a commit, no statement has set one */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* what is committed now, and this transaction's changes */
+	plan = SPI_prepare(rule_set_sql, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
+							   InvalidSnapshot, false, false, 1);
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read the rule set: %s", SPI_result_code_string(ret));
+	set = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+	ret = SPI_execute_with_args(push_sql, 1, argtypes, &set, NULL, false, 0);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "could not send the rules to the workers: %s",
+			 SPI_result_code_string(ret));
+
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	row = SPI_tuptable->vals[i];
+		TupleDesc	rowdesc = SPI_tuptable->tupdesc;
+		char	   *node = SPI_getvalue(row, rowdesc, 1);
+		char	   *port = SPI_getvalue(row, rowdesc, 2);
+		bool		ok_null;
+		bool		ok = DatumGetBool(SPI_getbinval(row, rowdesc, 3, &ok_null));
+		char	   *result = SPI_getvalue(row, rowdesc, 4);
+		bool		skipped_null;
+		int64		skipped = DatumGetInt64(SPI_getbinval(row, rowdesc, 5,
+														  &skipped_null));
+
+		if (ok_null)
+			ok = false;
+		if (store != NULL)
+		{
+			Datum		values[5];
+			bool		nulls[5] = {false, false, false, false, false};
+
+			values[0] = CStringGetTextDatum(node ? node : "");
+			values[1] = Int32GetDatum(port ? pg_strtoint32(port) : 0);
+			values[2] = BoolGetDatum(ok);
+			nulls[3] = skipped_null;
+			values[3] = skipped_null ? (Datum) 0 : Int64GetDatum(skipped);
+			nulls[4] = result == NULL;
+			values[4] = result ? CStringGetTextDatum(result) : (Datum) 0;
+			tuplestore_putvalues(store, desc, values, nulls);
+		}
+		else if (!ok)
+			ereport(WARNING,
+					(errmsg("insider_guard: the rules were not sent to Citus worker %s:%s",
+							node ? node : "?", port ? port : "?"),
+					 errdetail("%s", result ? result : "no result"),
+					 errhint("That worker keeps its earlier rules: once it is back, run SELECT insider_guard.sync_rules() on the coordinator.")));
+		else if (!skipped_null && skipped > 0)
+			ereport(WARNING,
+					(errmsg("insider_guard: %lld rules were not applied on Citus worker %s:%s",
+							(long long) skipped, node ? node : "?", port ? port : "?"),
+					 errdetail("The roles or tables they name do not exist there."),
+					 errhint("Once they do, run SELECT insider_guard.sync_rules() on the coordinator.")));
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	AtEOXact_GUC(true, nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/* Sends the rules just before a transaction that changed them commits. */
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			if (push_pending)
+			{
+				push_pending = false;
+				push_rules(NULL, NULL);
+			}
+			break;
+		default:
+			push_pending = false;
+			break;
+	}
+}
+
+/*
+ * Called by the rules tables' statement triggers after each change: on a
+ * Citus worker, refuses it unless _apply_rules makes it; on a coordinator,
+ * has the rules sent to the workers when the transaction commits.
+ */
+void
+ig_citus_rules_changed(void)
+{
+	IgCitusNode node;
+
+	/* extension scripts, and pg_upgrade restoring a worker's own rows */
+	if (applying || creating_extension || IsBinaryUpgrade)
+		return;
+	node = citus_node();
+	if (node == IG_CITUS_NONE || !propagation_installed())
+		return;
+
+	/*
+	 * A worker refuses even a superuser: rules set there would be gone at
+	 * the next push, and a worker's rules are the coordinator's to set.
+	 */
+	if (node == IG_CITUS_WORKER)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: rules cannot be changed on a Citus worker"),
+				 errdetail("A worker takes its rules from the coordinator."),
+				 errhint("Set rules on the coordinator; they reach every worker.")));
+	if (!callback_registered)
+	{
+		RegisterXactCallback(xact_callback, NULL);
+		callback_registered = true;
+	}
+	push_pending = true;
+}
+
+/*
+ * Runs sql, with the rule set as $1, in SPI; returns SPI_processed.  Any
+ * result but expect is an error.
+ */
+static uint64
+run_with_set(const char *sql, Datum set, int expect)
+{
+	Oid			argtypes[1] = {JSONBOID};
+	int			ret = SPI_execute_with_args(sql, 1, argtypes, &set, NULL,
+											false, 0);
+
+	if (ret != expect)
+		elog(ERROR, "insider_guard: applying the rules failed: %s",
+			 SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+/*
+ * insider_guard._apply_rules(rule_set jsonb) RETURNS jsonb
+ *
+ * On a Citus worker, by a superuser (the coordinator's push): makes this
+ * node's rules those of the set.  Returns how many rows each table holds
+ * from it and how many were skipped.
+ */
+Datum
+ig_apply_rules(PG_FUNCTION_ARGS)
+{
+	Datum		set;
+	int64		skipped = 0;
+	int64		kept[NUM_RULES_TABLES];
+	StringInfoData sql;
+	StringInfoData result;
+	int			nestlevel;
+
+	ig_require_preloaded();
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: only a superuser may apply a rule set"),
+				 errhint("Set rules on the coordinator; they reach every worker.")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("insider_guard: the rule set must not be null")));
+	if (citus_node() != IG_CITUS_WORKER)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("insider_guard: a rule set is applied on a Citus worker only"),
+				 errhint("Here, set rules with the admin functions.")));
+	set = PG_GETARG_DATUM(0);
+
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	/* every table's list, an array: a missing one would empty its table */
+	if (run_with_set("SELECT 1 WHERE pg_catalog.jsonb_typeof($1) = 'object'"
+					 " AND pg_catalog.jsonb_typeof($1 -> 'thresholds') = 'array'"
+					 " AND pg_catalog.jsonb_typeof($1 -> 'baseline_rules') = 'array'"
+					 " AND pg_catalog.jsonb_typeof($1 -> 'exemptions') = 'array'"
+					 " AND pg_catalog.jsonb_typeof($1 -> 'peer_group_roles') = 'array'",
+					 set, SPI_OK_SELECT) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("insider_guard: not a rule set"),
+				 errdetail("A rule set is an object with the arrays thresholds, baseline_rules, exemptions and peer_group_roles.")));
+
+	/* one apply at a time; readers of the rules wait for none */
+	run_with_set("LOCK TABLE insider_guard.thresholds, insider_guard.baseline_rules,"
+				 " insider_guard.exemptions, insider_guard.peer_group_roles"
+				 " IN SHARE ROW EXCLUSIVE MODE", set, SPI_OK_UTILITY);
+
+	initStringInfo(&sql);
+	applying = true;
+	PG_TRY();
+	{
+		/* what cannot be resolved here is skipped, and said */
+		for (int i = 0; i < NUM_RULES_TABLES; i++)
+		{
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "SELECT what FROM (%s) s WHERE NOT ok",
+							 rules_tables[i].src);
+			run_with_set(sql.data, set, SPI_OK_SELECT);
+			for (uint64 j = 0; j < SPI_processed; j++)
+				ereport(WARNING,
+						(errmsg("insider_guard: %s of the coordinator's rules is not applied here",
+								SPI_getvalue(SPI_tuptable->vals[j],
+											 SPI_tuptable->tupdesc, 1)),
+						 errdetail("The role or table it names does not exist on this node.")));
+			skipped += SPI_processed;
+		}
+
+		/* rows not in the set, or changed, go; then the set's new ones come */
+		for (int i = 0; i < NUM_RULES_TABLES; i++)
+		{
+			const IgRulesTable *t = &rules_tables[i];
+
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "DELETE FROM insider_guard.%s t WHERE NOT EXISTS"
+							 " (SELECT 1 FROM (%s) s WHERE s.ok AND"
+							 " ROW(%s) IS NOT DISTINCT FROM ROW(%s))",
+							 t->name, t->src, column_list(t, "s", true),
+							 column_list(t, "t", false));
+			run_with_set(sql.data, set, SPI_OK_DELETE);
+		}
+		for (int i = 0; i < NUM_RULES_TABLES; i++)
+		{
+			const IgRulesTable *t = &rules_tables[i];
+			char	   *cols = column_list(t, "s", true);
+
+			resetStringInfo(&sql);
+			appendStringInfo(&sql,
+							 "INSERT INTO insider_guard.%s (%s)"
+							 " SELECT %s FROM (%s) s WHERE s.ok AND NOT EXISTS"
+							 " (SELECT 1 FROM insider_guard.%s t"
+							 "  WHERE ROW(%s) IS NOT DISTINCT FROM ROW(%s))",
+							 t->name, t->columns, cols, t->src, t->name,
+							 cols, column_list(t, "t", false));
+			run_with_set(sql.data, set, SPI_OK_INSERT);
+			resetStringInfo(&sql);
+			appendStringInfo(&sql, "SELECT FROM insider_guard.%s",
+							 rules_tables[i].name);
+			kept[i] = (int64) run_with_set(sql.data, set, SPI_OK_SELECT);
+		}
+	}
+	PG_FINALLY();
+	{
+		applying = false;
+	}
+	PG_END_TRY();
+
+	SPI_finish();
+	AtEOXact_GUC(true, nestlevel);
+
+	initStringInfo(&result);
+	appendStringInfoChar(&result, '{');
+	for (int i = 0; i < NUM_RULES_TABLES; i++)
+		appendStringInfo(&result, "\"%s\": %lld, ", rules_tables[i].name,
+						 (long long) kept[i]);
+	appendStringInfo(&result, "\"skipped\": %lld}", (long long) skipped);
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(result.data)));
+}
+
+/*
+ * insider_guard.sync_rules() RETURNS TABLE (node_name text, node_port int,
+ * success bool, skipped bigint, result text)
+ *
+ * On the coordinator: sends the rule set to every active primary worker
+ * now, for a worker that was down or is new; one row per worker, and an
+ * admin log line.
+ */
+Datum
+ig_sync_rules(PG_FUNCTION_ARGS)
+{
+	Tuplestorestate *store;
+	TupleDesc	desc;
+
+	ig_require_preloaded();
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: only a superuser may send the rules to the workers")));
+	if (citus_node() != IG_CITUS_COORDINATOR)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("insider_guard: rules are sent from a Citus coordinator only")));
+	desc = ig_materialize_result(fcinfo, &store);
+	push_rules(store, desc);
+	ig_admin_log_call(fcinfo, "sync_rules", NULL, NULL, 0, (Datum) 0,
+					  InvalidOid);
+	return (Datum) 0;
+}
