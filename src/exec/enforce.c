@@ -259,24 +259,52 @@ static void stop_statement(IgKeyRules *kr, IgTally *tally,
 						   const IgRule *rule, IgBreak *brk, int64 reserved,
 						   bool record);
 
+/*
+ * What to ask of the incidents of a rule of a list: the list's block
+ * rules now, palloc'd, are the only ones whose incidents stay open.
+ */
+static void
+incident_ask(IgIncidentAsk *ask, const IgRuleList *list, const IgRule *rule,
+			 IgIncidentOf of, TimestampTz since)
+{
+	IgLiveRule *live = palloc(sizeof(IgLiveRule) * Max(list->nrules, 1));
+	int			nlive = 0;
+
+	for (int i = 0; i < list->nrules; i++)
+		if (list->rules[i].block)
+		{
+			live[nlive].rule_id = list->rules[i].id;
+			live[nlive].stamp = list->rules[i].stamp;
+			nlive++;
+		}
+	ask->rule_id = rule->id;
+	ask->stamp = rule->stamp;
+	ask->of = of;
+	ask->since = since;
+	ask->live = live;
+	ask->nlive = nlive;
+}
+
 /* record_block for one statement: a repeat, or a new record */
 static int64
-record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
+record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
+				  IgBreak *brk)
 {
 	int64		id;
 	IgIncidentKind kind;
+	IgIncidentAsk ask;
 
-	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								rule->stamp, IG_OF_BLOCK, ig_now(), DT_NOEND,
-								&id);
+	incident_ask(&ask, list, rule, IG_OF_BLOCK, DT_NOEND);
+	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask,
+								ig_now(), &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
 	{
 		/* room taken by closed incidents whose repeats are unwritten */
 		ig_violations_write_repeats(true);
-		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally,
-									rule->id, rule->stamp, IG_OF_BLOCK,
-									ig_now(), DT_NOEND, &id);
+		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask,
+									ig_now(), &id);
 	}
+	pfree(unconstify(IgLiveRule *, ask.live));
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
 	id = ig_violation_report(brk);
@@ -294,15 +322,16 @@ record_block_once(IgTally *tally, const IgRule *rule, IgBreak *brk)
  * its id.
  */
 static int64
-record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
+record_block(IgTally *tally, const IgRuleList *list, const IgRule *rule,
+			 IgBreak *brk)
 {
 	int64		id;
 
 	if (brk->parallel_query == 0)
-		return record_block_once(tally, rule, brk);
+		return record_block_once(tally, list, rule, brk);
 	if (ig_violation_claim(brk, &id))
 	{
-		id = record_block_once(tally, rule, brk);
+		id = record_block_once(tally, list, rule, brk);
 		ig_violation_claim_done(brk, id);
 		return id;
 	}
@@ -329,18 +358,20 @@ record_block(IgTally *tally, const IgRule *rule, IgBreak *brk)
  * the key: see ig_counters_incident).
  */
 static void
-record_log(IgTally *tally, const IgRule *rule, IgBreak *brk, bool crossed)
+record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
+		   IgBreak *brk, bool crossed)
 {
 	TimestampTz now = ig_now();
 	bool		week = rule->baseline && rule->hist_kind == IG_HIST_WEEK;
 	IgIncidentKind kind;
+	IgIncidentAsk ask;
 	int64		id;
 
-	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, rule->id,
-								rule->stamp,
-								crossed ? IG_OF_CROSSING : IG_OF_OVER, now,
-								crossed && !week ? DT_NOEND : now - rule->per,
+	incident_ask(&ask, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
+				 crossed && !week ? DT_NOEND : now - rule->per);
+	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask, now,
 								&id);
+	pfree(unconstify(IgLiveRule *, ask.live));
 	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)
 		return;
 	id = ig_violation_report(brk);
@@ -395,7 +426,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 
 			make_break(&brk, rule, userid, read_relid, count, tally, false,
 					   catalog_ok, parallel_query);
-			record_log(tally, rule, &brk, before <= rule->max_rows);
+			record_log(tally, kr->list, rule, &brk, before <= rule->max_rows);
 		}
 	}
 	update_limit(kr);
@@ -418,7 +449,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 					   (int64) kr->query.sum[j], tally, true, catalog_ok,
 					   parallel_query);
 			brk.stopped = may_raise && catalog_ok;
-			(void) record_block(tally, other, &brk);
+			(void) record_block(tally, kr->list, other, &brk);
 		}
 	}
 
@@ -439,7 +470,7 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 				   (int64) kr->query.sum[broken], tally, true, catalog_ok,
 				   parallel_query);
 		brk.stopped = false;
-		kr->block_violation = record_block(tally, rule, &brk);
+		kr->block_violation = record_block(tally, kr->list, rule, &brk);
 	}
 
 	/* the caller stops the statement, once every key has been checked */
@@ -481,7 +512,7 @@ ig_enforce_record_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
 			   parallel_query);
 	kr->stop_rule = -1;
 	if (kr->block_violation == 0)
-		kr->block_violation = record_block(tally, rule, &brk);
+		kr->block_violation = record_block(tally, kr->list, rule, &brk);
 }
 
 /*
@@ -502,7 +533,7 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 	if (kr->block_violation != 0)
 		id = kr->block_violation;
 	else if (record)
-		id = kr->block_violation = record_block(tally, rule, brk);
+		id = kr->block_violation = record_block(tally, kr->list, rule, brk);
 
 	/* the query is in the record's log line: not again as STATEMENT */
 	table = OidIsValid(brk->table_oid) ? ig_table_name(brk->table_oid, true) : NULL;
@@ -512,6 +543,7 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 			 errmsg("insider_guard: role %s may not read more rows from table %s",
 					ig_log_quote(role), ig_log_quote(table ? table : "?")),
 			 record ?
+			 id != 0 ?
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
 						   rule->novelty ? "Novelty rule" :
 						   rule->baseline ? "Baseline rule" : "Threshold",
@@ -520,6 +552,14 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 						   (long long) brk->rows_in_window,
 						   (long long) brk->statement_rows,
 						   (long long) reserved, (long long) id) :
+			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; no violation id yet: another session of the role is writing the record of this incident, or it could not be written (logged).",
+						   rule->novelty ? "Novelty rule" :
+						   rule->baseline ? "Baseline rule" : "Threshold",
+						   (long long) rule->id, (long long) rule->max_rows,
+						   (long long) (rule->per / USECS_PER_SEC),
+						   (long long) brk->rows_in_window,
+						   (long long) brk->statement_rows,
+						   (long long) reserved) :
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, and the %lld left are reserved by other running statements of the role: not a violation, not recorded.",
 						   rule->novelty ? "Novelty rule" :
 						   rule->baseline ? "Baseline rule" : "Threshold",

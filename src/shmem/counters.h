@@ -172,8 +172,28 @@ typedef enum IgIncidentOf
 								 * incident was seen since "since" */
 	IG_OF_OVER					/* a log rule read over without crossing:
 								 * seen again if its incident was seen
-								 * since "since"; new only in a free slot */
+								 * since "since"; new at most once a
+								 * minute for a counter */
 } IgIncidentOf;
+
+/* A block rule of a key now, which may keep an incident open. */
+typedef struct IgLiveRule
+{
+	int64		rule_id;
+	uint32		stamp;
+} IgLiveRule;
+
+/* What an incident is asked for, of which rule (ig_counters_incident). */
+typedef struct IgIncidentAsk
+{
+	int64		rule_id;
+	uint32		stamp;			/* its version (IgRule.stamp) */
+	IgIncidentOf of;
+	TimestampTz since;			/* a log rule's: see IgIncidentOf */
+	const IgLiveRule *live;		/* the key's block rules now: an open
+								 * incident of any other rule ends */
+	int			nlive;
+} IgIncidentAsk;
 
 /* A repeat count to write to the violations log. */
 typedef struct IgIncidentChange
@@ -243,9 +263,8 @@ extern void ig_counters_info(IgCountersInfo *info);
 extern void ig_counters_floor(Oid dbid, Oid roleid, Oid relid, int64 per,
 							  uint64 min_rows, TimestampTz at, TimestampTz now);
 extern IgIncidentKind ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
-										   int64 rule_id, uint32 stamp,
-										   IgIncidentOf of, TimestampTz now,
-										   TimestampTz since,
+										   const IgIncidentAsk *ask,
+										   TimestampTz now,
 										   int64 *violation_id);
 extern void ig_counters_incident_recorded(Oid dbid, Oid roleid, IgTally *tally,
 										  int64 rule_id, uint32 stamp,

@@ -27,6 +27,17 @@ compare_ids(const void *a, const void *b)
 }
 
 
+/* Whether an incident's rule is one of the key's block rules now. */
+static bool
+incident_live(const IgIncident *incident, const IgIncidentAsk *ask)
+{
+	for (int r = 0; r < ask->nlive; r++)
+		if (ask->live[r].rule_id == incident->rule_id &&
+			ask->live[r].stamp == incident->stamp)
+			return true;
+	return false;
+}
+
 /*
  * A rule of a tally's key broke (IgIncidentOf says how): a repeat of its
  * incident (its record's id in *violation_id), or a new one, which the
@@ -46,13 +57,17 @@ compare_ids(const void *a, const void *b)
  * seen longest ago.
  */
 IgIncidentKind
-ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
-					 uint32 stamp, IgIncidentOf of, TimestampTz now,
-					 TimestampTz since, int64 *violation_id)
+ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
+					 const IgIncidentAsk *ask, TimestampTz now,
+					 int64 *violation_id)
 {
 	IgCounter  *counter;
 	IgIncident *free_incident = NULL;
 	IgIncidentKind kind = IG_INCIDENT_UNTRACKED;
+	int64		rule_id = ask->rule_id;
+	uint32		stamp = ask->stamp;
+	IgIncidentOf of = ask->of;
+	TimestampTz since = ask->since;
 
 	*violation_id = 0;
 	refresh_windows();
@@ -71,9 +86,12 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally, int64 rule_id,
 		 * an incident of an earlier version of the rule ends (the rule
 		 * changed, or was made anew with the same id); so does a block
 		 * incident the rule left open when it became a log rule: its
-		 * crossings are an incident of their own
+		 * crossings are an incident of their own; and one of a rule that
+		 * is no block rule of the key any more (dropped, switched to log)
 		 */
 		if (incident->rule_id == rule_id && (!same || of != IG_OF_BLOCK))
+			incident->open = false;
+		if (incident->open && !incident_live(incident, ask))
 			incident->open = false;
 		if (same &&
 			(of == IG_OF_BLOCK ? incident->open :

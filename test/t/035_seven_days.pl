@@ -281,6 +281,30 @@ is($node->safe_psql('postgres', q{
 	'00:01:00 customers 101 1, 01:00:00 customers 101 1, 01:00:00 all 101 1',
 	'three rules broken by one row: three records, each with its repeat');
 
+# incidents of rules that are no block rules of the key any more (four
+# dropped) give way: a new block rule's stops are one record and repeats,
+# not a record each
+$node->safe_psql('postgres', q{
+	CREATE ROLE uma LOGIN;
+	GRANT SELECT ON customers TO uma;
+	SELECT insider_guard.set_threshold('uma', 10, p::interval, 'block', 'customers')
+	FROM unnest(ARRAY['1 hour', '2 hours', '3 hours', '4 hours']) p;
+});
+my $uma_at = read_time(60);
+(undef, my $uma_err) = read_as($uma_at, 'uma', 1000);
+like($uma_err, qr/may not read more rows/, 'uma: stopped by four rules');
+my $uma_rule = $node->safe_psql('postgres', q{
+	SELECT count(insider_guard.drop_threshold(threshold_id)) FROM insider_guard.thresholds
+	WHERE role_name = 'uma'::regrole;
+	SELECT insider_guard.set_threshold('uma', 5, '5 hours', 'block', 'customers');
+});
+$uma_rule =~ s/.*\n//s;
+read_as($uma_at + $_, 'uma', 10) for 1 .. 5;
+is($node->safe_psql('postgres', qq{
+	SELECT count(*) || ' ' || sum(repeats)
+	FROM insider_guard.violations WHERE threshold_id = $uma_rule}),
+	'1 4', 'a new rule after four dropped: one record, four repeats');
+
 # ---------------------------------------------------------------------
 # a log rule: one alert per incident
 # ---------------------------------------------------------------------
