@@ -198,17 +198,18 @@ typedef struct IgRulesTable
 	const char *name;
 	const char *columns;
 	const char *src;
+	const char *id_column;		/* the rule id, or NULL */
 } IgRulesTable;
 
 static const IgRulesTable rules_tables[] = {
 	{"thresholds",
 		"threshold_id, role_name, table_name, max_rows, per, action, created_at, created_by",
-	thresholds_src},
+	thresholds_src, "threshold_id"},
 	{"baseline_rules",
 		"rule_id, role_name, table_name, per, factor, min_rows, compare_to, action, created_at, created_by",
-	baseline_rules_src},
-	{"exemptions", "role_name, created_at, created_by", exemptions_src},
-	{"peer_group_roles", "group_role, created_at, created_by", peer_group_roles_src},
+	baseline_rules_src, "rule_id"},
+	{"exemptions", "role_name, created_at, created_by", exemptions_src, NULL},
+	{"peer_group_roles", "group_role, created_at, created_by", peer_group_roles_src, NULL},
 };
 
 #define NUM_RULES_TABLES lengthof(rules_tables)
@@ -569,11 +570,16 @@ ig_apply_rules(PG_FUNCTION_ARGS)
 						(errmsg("insider_guard: %s of the coordinator's rules is not applied here",
 								SPI_getvalue(SPI_tuptable->vals[j],
 											 SPI_tuptable->tupdesc, 1)),
-						 errdetail("The role or table it names does not exist on this node.")));
+						 errdetail("The role or table it names does not exist on this node: a rule of that id this node has is kept as it is.")));
 			skipped += SPI_processed;
 		}
 
-		/* rows not in the set, or changed, go; then the set's new ones come */
+		/*
+		 * rows not in the set, or changed, go; then the set's new ones
+		 * come.  A rule of the set skipped here keeps the row of its id this
+		 * node has: a name renamed on the coordinator only, for the time of
+		 * a push, must not delete the rule here.
+		 */
 		for (int i = 0; i < NUM_RULES_TABLES; i++)
 		{
 			const IgRulesTable *t = &rules_tables[i];
@@ -585,6 +591,11 @@ ig_apply_rules(PG_FUNCTION_ARGS)
 							 " ROW(%s) IS NOT DISTINCT FROM ROW(%s))",
 							 t->name, t->src, column_list(t, "s", true),
 							 column_list(t, "t", false));
+			if (t->id_column != NULL)
+				appendStringInfo(&sql,
+								 " AND NOT EXISTS (SELECT 1 FROM (%s) s"
+								 " WHERE NOT s.ok AND s.id OPERATOR(pg_catalog.=) t.%s)",
+								 t->src, t->id_column);
 			run_with_set(sql.data, set, SPI_OK_DELETE);
 		}
 		for (int i = 0; i < NUM_RULES_TABLES; i++)

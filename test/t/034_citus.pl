@@ -394,6 +394,20 @@ $node{worker1}->safe_psql('postgres', q{
 			sort { $a->port <=> $b->port } @workers),
 		'sync_rules(): both workers took the set; worker2 skipped one rule');
 }
+# a table renamed on the coordinator only while a push goes out (an
+# owner hiding it from the workers' rules): worker1 cannot name it, and
+# keeps its rule on late rather than deleting it
+$coord->psql('postgres', q{
+	SET citus.enable_ddl_propagation = off;
+	ALTER TABLE public.late RENAME TO late_renamed;
+}, on_error_die => 1);
+$coord->psql('postgres', 'SELECT * FROM insider_guard.sync_rules()', on_error_die => 1);
+$coord->psql('postgres', q{
+	SET citus.enable_ddl_propagation = off;
+	ALTER TABLE public.late_renamed RENAME TO late;
+}, on_error_die => 1);
+like($node{worker1}->safe_psql('postgres', 'SELECT string_agg(table_name::text, \' \') FROM insider_guard.thresholds'),
+	qr/\blate\b/, 'worker1 keeps its rule on late through a push that could not name the table');
 my $session = $node{worker1}->background_psql('postgres',
 	on_error_stop => 0, extra_params => [ '-U', 'terry' ]);
 $session->query('SELECT count(*) FROM late_9000001');
