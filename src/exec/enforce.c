@@ -478,6 +478,23 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 }
 
 /*
+ * The break of the block rule ig_enforce_check found broken
+ * (kr->stop_rule), which is cleared.
+ */
+static const IgRule *
+take_stop(IgKeyRules *kr, IgTally *tally, Oid userid, Oid read_relid,
+		  uint64 parallel_query, IgBreak *brk)
+{
+	const IgRule *rule = &kr->list->rules[kr->stop_rule];
+
+	make_break(brk, rule, userid, read_relid,
+			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
+			   parallel_query);
+	kr->stop_rule = -1;
+	return rule;
+}
+
+/*
  * Stops the statement for the block rule ig_enforce_check found broken
  * (kr->stop_rule).
  */
@@ -485,13 +502,10 @@ void
 ig_enforce_stop(IgKeyRules *kr, IgTally *tally, Oid userid, Oid read_relid,
 				uint64 parallel_query)
 {
-	const IgRule *rule = &kr->list->rules[kr->stop_rule];
 	IgBreak		brk;
+	const IgRule *rule = take_stop(kr, tally, userid, read_relid,
+								   parallel_query, &brk);
 
-	make_break(&brk, rule, userid, read_relid,
-			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
-			   parallel_query);
-	kr->stop_rule = -1;
 	stop_statement(kr, tally, rule, &brk, 0, true);
 }
 
@@ -504,13 +518,10 @@ void
 ig_enforce_record_stop(IgKeyRules *kr, IgTally *tally, Oid userid,
 					   Oid read_relid, uint64 parallel_query)
 {
-	const IgRule *rule = &kr->list->rules[kr->stop_rule];
 	IgBreak		brk;
+	const IgRule *rule = take_stop(kr, tally, userid, read_relid,
+								   parallel_query, &brk);
 
-	make_break(&brk, rule, userid, read_relid,
-			   (int64) kr->query.sum[kr->stop_rule], tally, true, true,
-			   parallel_query);
-	kr->stop_rule = -1;
 	if (kr->block_violation == 0)
 		kr->block_violation = record_block(tally, kr->list, rule, &brk);
 }
@@ -543,23 +554,16 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 			 errmsg("insider_guard: role %s may not read more rows from table %s",
 					ig_log_quote(role), ig_log_quote(table ? table : "?")),
 			 record ?
-			 id != 0 ?
-			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; violation %lld.",
+			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; %s.",
 						   rule->novelty ? "Novelty rule" :
 						   rule->baseline ? "Baseline rule" : "Threshold",
 						   (long long) rule->id, (long long) rule->max_rows,
 						   (long long) (rule->per / USECS_PER_SEC),
 						   (long long) brk->rows_in_window,
 						   (long long) brk->statement_rows,
-						   (long long) reserved, (long long) id) :
-			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, %lld reserved by other running statements of the role; no violation id yet: another session of the role is writing the record of this incident, or it could not be written (logged).",
-						   rule->novelty ? "Novelty rule" :
-						   rule->baseline ? "Baseline rule" : "Threshold",
-						   (long long) rule->id, (long long) rule->max_rows,
-						   (long long) (rule->per / USECS_PER_SEC),
-						   (long long) brk->rows_in_window,
-						   (long long) brk->statement_rows,
-						   (long long) reserved) :
+						   (long long) reserved,
+						   id != 0 ? psprintf("violation %lld", (long long) id) :
+						   "no violation id yet: another session of the role is writing the record of this incident, or it could not be written (logged)") :
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, and the %lld left are reserved by other running statements of the role: not a violation, not recorded.",
 						   rule->novelty ? "Novelty rule" :
 						   rule->baseline ? "Baseline rule" : "Threshold",
