@@ -374,7 +374,15 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	pfree(unconstify(IgLiveRule *, ask.live));
 	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)
 		return;
+	/*
+	 * a parallel query's processes each see the count over: one records
+	 * (a worker may see it over before the leader's crossing is noted)
+	 */
+	if (brk->parallel_query != 0 && !ig_violation_claim(brk, &id))
+		return;
 	id = ig_violation_report(brk);
+	if (brk->parallel_query != 0)
+		ig_violation_claim_done(brk, id);
 	if (kind == IG_INCIDENT_NEW)
 		ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
 									  rule->id, rule->stamp, id);

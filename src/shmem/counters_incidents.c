@@ -93,6 +93,9 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
 			incident->open = false;
 		if (incident->open && !incident_live(incident, ask))
 			incident->open = false;
+		/* (the other slots are still looked at: the closings above) */
+		if (kind == IG_INCIDENT_REPEAT)
+			continue;
 		if (same &&
 			(of == IG_OF_BLOCK ? incident->open :
 			 incident->crossings && incident->last_seen >= since))
@@ -102,7 +105,7 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
 			incident->last_seen = Max(incident->last_seen, now);
 			*violation_id = incident->violation_id;
 			kind = IG_INCIDENT_REPEAT;
-			break;
+			continue;
 		}
 		if ((incident->rule_id == 0 ||
 			 (!incident->open && incident->written == incident->repeats)) &&

@@ -305,6 +305,27 @@ is($node->safe_psql('postgres', qq{
 	FROM insider_guard.violations WHERE threshold_id = $uma_rule}),
 	'1 4', 'a new rule after four dropped: one record, four repeats');
 
+# a rule switched block -> log -> block -> log -> block: each block phase
+# is an incident of its own (its record and repeats), however the slots
+# lie; the log phases are one episode
+$node->safe_psql('postgres', q{
+	CREATE ROLE gia LOGIN;
+	GRANT SELECT ON customers TO gia;
+});
+my $gia_at = read_time(70);
+my $gia_rule;
+for my $phase (0 .. 4)
+{
+	my $action = $phase % 2 ? 'log' : 'block';
+	$gia_rule = $node->safe_psql('postgres', qq{
+		SELECT insider_guard.set_threshold('gia', 5, '1 hour', '$action', 'customers')});
+	read_as($gia_at + $phase * 10 + $_, 'gia', 1000) for 1 .. 3;
+}
+is($node->safe_psql('postgres', qq{
+	SELECT string_agg(action || ' ' || repeats, ', ' ORDER BY violation_id)
+	FROM insider_guard.violations WHERE threshold_id = $gia_rule}),
+	'block 2, log 0, block 2, block 2', 'each block phase its record, the log phases one');
+
 # ---------------------------------------------------------------------
 # a log rule: one alert per incident
 # ---------------------------------------------------------------------
