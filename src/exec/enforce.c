@@ -259,15 +259,20 @@ static void stop_statement(IgKeyRules *kr, IgTally *tally,
 						   const IgRule *rule, IgBreak *brk, int64 reserved,
 						   bool record);
 
+/* room for the block rules of most lists, without palloc */
+#define IG_LIVE_RULES_INLINE 16
+
 /*
  * What to ask of the incidents of a rule of a list: the list's block
- * rules now, palloc'd, are the only ones whose incidents stay open.
+ * rules now, in "room" if they fit (else palloc'd: free_ask), are the
+ * only ones whose incidents stay open.
  */
 static void
 incident_ask(IgIncidentAsk *ask, const IgRuleList *list, const IgRule *rule,
-			 IgIncidentOf of, TimestampTz since)
+			 IgIncidentOf of, TimestampTz since, IgLiveRule *room)
 {
-	IgLiveRule *live = palloc(sizeof(IgLiveRule) * Max(list->nrules, 1));
+	IgLiveRule *live = list->nrules <= IG_LIVE_RULES_INLINE ? room :
+		palloc(sizeof(IgLiveRule) * list->nrules);
 	int			nlive = 0;
 
 	for (int i = 0; i < list->nrules; i++)
@@ -285,6 +290,13 @@ incident_ask(IgIncidentAsk *ask, const IgRuleList *list, const IgRule *rule,
 	ask->nlive = nlive;
 }
 
+static void
+free_ask(IgIncidentAsk *ask, IgLiveRule *room)
+{
+	if (ask->live != room)
+		pfree(unconstify(IgLiveRule *, ask->live));
+}
+
 /* record_block for one statement: a repeat, or a new record */
 static int64
 record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
@@ -293,8 +305,9 @@ record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	int64		id;
 	IgIncidentKind kind;
 	IgIncidentAsk ask;
+	IgLiveRule	room[IG_LIVE_RULES_INLINE];
 
-	incident_ask(&ask, list, rule, IG_OF_BLOCK, DT_NOEND);
+	incident_ask(&ask, list, rule, IG_OF_BLOCK, DT_NOEND, room);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask,
 								ig_now(), &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
@@ -304,7 +317,7 @@ record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask,
 									ig_now(), &id);
 	}
-	pfree(unconstify(IgLiveRule *, ask.live));
+	free_ask(&ask, room);
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
 	id = ig_violation_report(brk);
@@ -365,13 +378,14 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	bool		week = rule->baseline && rule->hist_kind == IG_HIST_WEEK;
 	IgIncidentKind kind;
 	IgIncidentAsk ask;
+	IgLiveRule	room[IG_LIVE_RULES_INLINE];
 	int64		id;
 
 	incident_ask(&ask, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
-				 crossed && !week ? DT_NOEND : now - rule->per);
+				 crossed && !week ? DT_NOEND : now - rule->per, room);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask, now,
 								&id);
-	pfree(unconstify(IgLiveRule *, ask.live));
+	free_ask(&ask, room);
 	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)
 		return;
 	/*
@@ -430,11 +444,17 @@ ig_enforce_check_slow(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		}
 		else if (added > 0 && count > rule->max_rows)
 		{
+			bool		crossed = before <= rule->max_rows;
+			uint64		bit = i < 64 ? UINT64CONST(1) << i : 0;
 			IgBreak		brk;
 
+			/* over, not crossed: the statement's first settle says it all */
+			if (!crossed && (kr->log_noted & bit) != 0)
+				continue;
+			kr->log_noted |= bit;
 			make_break(&brk, rule, userid, read_relid, count, tally, false,
 					   catalog_ok, parallel_query);
-			record_log(tally, kr->list, rule, &brk, before <= rule->max_rows);
+			record_log(tally, kr->list, rule, &brk, crossed);
 		}
 	}
 	update_limit(kr);

@@ -30,6 +30,8 @@ typedef struct IgKeyRules
 								 * for (ig_enforce_stop), or -1 */
 	int64		block_violation;	/* the block record made for the
 									 * statement, or 0: one per statement */
+	uint64		log_noted;		/* bit i: log rule i read over was noted
+								 * for the statement (record_log): once */
 	/* with a block rule: rows reserved in shared memory (counters.h) */
 	IgReservation res;
 	int64		pool;			/* reserved, not yet granted to a node */
@@ -78,6 +80,7 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->blocked = false;
 	kr->stop_rule = -1;
 	kr->block_violation = 0;
+	kr->log_noted = 0;
 	memset(&kr->res, 0, sizeof(kr->res));
 	kr->pool = 0;
 	kr->res_size = 0;

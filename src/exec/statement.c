@@ -225,6 +225,7 @@ simple_begin_rules(IgStmt *stmt, IgCountedNode *node)
 		kr->query.valid = false;
 		kr->query.over = false;
 		kr->block_violation = 0;
+		kr->log_noted = 0;
 		kr->stop_rule = -1;
 		ig_enforce_begin(kr, &stmt->inline_keys[k], stmt->userid);
 		if (kr->query.res != NULL)
