@@ -11,6 +11,7 @@
 #define IG_GUC_H
 
 #include "datatype/timestamp.h"
+#include "access/xact.h"
 #include "utils/timestamp.h"
 
 /* the most windows insider_guard.custom_windows may ask for */
@@ -49,12 +50,27 @@ ig_now(void)
 	return GetCurrentTimestamp() +
 		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
 }
+
+/* The start of the top-level statement, on the same clock. */
+static inline TimestampTz
+ig_statement_start(void)
+{
+	return GetCurrentStatementStartTimestamp() +
+		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
+}
 #else
 /* Wall-clock time as insider_guard sees it. */
 static inline TimestampTz
 ig_now(void)
 {
 	return GetCurrentTimestamp();
+}
+
+/* The start of the top-level statement, on the same clock. */
+static inline TimestampTz
+ig_statement_start(void)
+{
+	return GetCurrentStatementStartTimestamp();
 }
 #endif
 
