@@ -33,6 +33,15 @@ extern int	ig_save_interval;
 extern int	ig_violations_max_size;
 extern int	ig_max_history;
 extern int	ig_log_format;
+extern int	ig_citus_budget;
+
+/* insider_guard.citus_budget: how a Citus cluster shares a block limit */
+typedef enum IgCitusBudget
+{
+	IG_CITUS_BUDGET_NODE,		/* each node enforces the whole limit */
+	IG_CITUS_BUDGET_SHARE,		/* each node a static share of it */
+	IG_CITUS_BUDGET_LEASE		/* leased from the coordinator */
+} IgCitusBudget;
 
 extern void ig_define_settings(bool preloaded);
 

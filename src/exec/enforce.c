@@ -44,6 +44,7 @@
 #include "base/names.h"
 #include "cache/citus_session.h"
 #include "cache/rules.h"
+#include "exec/lease.h"
 #include "shmem/violations.h"
 
 /*
@@ -230,6 +231,7 @@ ig_enforce_reserve(IgKeyRules *kr, IgTally *tally, Oid userid, TimestampTz now)
 	}
 	update_limit(kr);
 	kr->pool = kr->res.fresh;
+	ig_lease_pool(kr, tally, userid, 0, true);
 }
 
 /* The table a break is about: the rule's, or for all-tables rules the one read. */
@@ -275,7 +277,7 @@ note_client(IgBreak *brk)
 	char	   *application;
 	char	   *query;
 
-	if (unlikely(ig_citus_connection()) &&
+	if (unlikely(ig_citus_override_set || ig_citus_connection()) &&
 		ig_citus_client(brk->catalog_ok, &application, &query))
 	{
 		brk->client_application = application;
