@@ -106,9 +106,10 @@ REVOKE ALL ON FUNCTION insider_guard.cluster_violations() FROM PUBLIC;
 -- One block limit for the cluster (insider_guard.citus_budget = lease):
 -- a worker reading for a session leases the rows it may read from the
 -- session's node, which counts them for the session user and holds them
--- out of what the block rules leave (src/sql/citus_leases.c).  Callable
--- by every role Citus connects as; answers only for a session acting as
--- the caller.
+-- out of what the block rules leave (src/sql/citus_leases.c); a client
+-- connected to a worker leases from the coordinator for its own login
+-- (gpid 0).  Callable by every role Citus connects as; answers only for a
+-- session acting as the caller, or for the caller's own login.
 -- ---------------------------------------------------------------------
 
 CREATE FUNCTION insider_guard._citus_lease(
@@ -117,9 +118,11 @@ CREATE FUNCTION insider_guard._citus_lease(
     table_name text,
     read bigint,
     keep bigint,
-    want bigint)
+    want bigint,
+    client_application text DEFAULT NULL,
+    client_query text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'ig_citus_lease_rows'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-GRANT EXECUTE ON FUNCTION insider_guard._citus_lease(bigint, text, text, bigint, bigint, bigint) TO PUBLIC;
+GRANT EXECUTE ON FUNCTION insider_guard._citus_lease(bigint, text, text, bigint, bigint, bigint, text, text) TO PUBLIC;

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "miscadmin.h"
 #include "tcop/utility.h"
 
 #include "base/compat.h"
@@ -24,6 +25,7 @@
 #include "exec/copy.h"
 #include "exec/reader.h"
 #include "exec/statement.h"
+#include "shmem/acting.h"
 #include "sql/memberships.h"
 #include "utility.h"
 
@@ -43,6 +45,8 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	IgMemberships *memberships = NULL;
+	/* whom it acts as, for Citus workers asking (Citus' COPY reads there) */
+	Oid			acting_before = ig_acting_publish(GetUserId());
 
 	/* (in autovacuum: whom user code counts for, before this runs) */
 	ig_reader_note();
@@ -53,6 +57,7 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 		ig_copy_to_table(call_next, pstmt, IG_PROCESS_UTILITY_REST);
 	else
 		call_next(pstmt, IG_PROCESS_UTILITY_REST);
+	ig_acting_restore(acting_before);
 	if (memberships != NULL)
 		ig_memberships_changed(memberships);
 

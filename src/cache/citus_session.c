@@ -57,6 +57,7 @@
 #include "commands/extension.h"
 #include "libpq-fe.h"
 #include "miscadmin.h"
+#include "tcop/tcopprot.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -112,8 +113,6 @@ bool		ig_citus_override_set = false;
 static char *override_application = NULL;
 static char *override_query = NULL;
 
-/* the connection to that node, kept while leases need it (lease.c) */
-static PGconn *node_conn = NULL;
 
 /* The gpid of this backend's application_name, or 0 if malformed. */
 static int64
@@ -269,16 +268,7 @@ ask(int64 gpid, Oid login)
 		return;
 	}
 	ask_on(conn, gpid, host, port);
-	if (ig_citus_budget == IG_CITUS_BUDGET_LEASE &&
-		known.answer == IG_ANSWER_SESSION)
-	{
-		/* kept for the leases of this session's block limits */
-		if (node_conn != NULL)
-			PQfinish(node_conn);
-		node_conn = conn;
-	}
-	else
-		PQfinish(conn);
+	PQfinish(conn);
 }
 
 /*
@@ -426,6 +416,9 @@ ig_citus_reader(Oid login)
 							"no node of Citus knows the session of" : "no session of",
 							gpid, GetUserNameFromId(login, true))));
 	}
+	/* leases go to the coordinator, whoever the session is */
+	if (ig_citus_budget == IG_CITUS_BUDGET_LEASE)
+		ig_citus_prepare_direct(login);
 	switch (known.answer)
 	{
 		case IG_ANSWER_SESSION:
@@ -485,53 +478,200 @@ ig_citus_client(bool refresh, char **application, char **query)
 }
 
 /*
- * True if this backend's reads count for a session another node answered
- * for: its leases go to that node (lease.c).
+ * On a worker, with insider_guard.citus_budget = lease: where the
+ * backend's own reads lease their rows when it is not a Citus connection
+ * (a client connected to the worker): the coordinator, as its login role.
  */
-bool
-ig_citus_attributed(void)
+static struct
 {
-	return known.answer == IG_ANSWER_SESSION && ig_citus_connection() &&
-		known.gpid == gpid_of_application();
+	bool		resolved;		/* looked at, for "login" */
+	bool		worker;			/* this node is a worker of a cluster */
+	int32		coordinator;	/* the coordinator's node id */
+	Oid			login;
+	char	   *host;
+	int			port;
+	char	   *role_name;
+	char	   *dbname;
+}			direct;
+
+static PGconn *direct_conn = NULL;
+
+/* This node's Citus group (pg_dist_local_group), or -1 without Citus. */
+static int32
+local_group(void)
+{
+	Oid			tableoid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
+	Relation	table;
+	AttrNumber	group_att;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int32		group = -1;
+
+	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
+		return -1;
+	table = table_open(tableoid, AccessShareLock);
+	group_att = column_of(RelationGetDescr(table), "groupid", INT4OID);
+	if (group_att != 0)
+	{
+		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
+		if ((tuple = systable_getnext(scan)) != NULL)
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tuple, group_att,
+										 RelationGetDescr(table), &isnull);
+
+			if (!isnull)
+				group = DatumGetInt32(d);
+		}
+		systable_endscan(scan);
+	}
+	table_close(table, AccessShareLock);
+	return group;
 }
 
 /*
- * Asks the node of this backend's session (ig_citus_attributed) for a
- * lease: reports "read" rows read since the last lease of the key (the
- * table by schema and name; NULL: all tables), "keep" rows still granted,
- * and wants up to "want" fresh ones.  Returns the fresh rows leased
- * (>= 0); a negative number when the cluster's limit is broken (minus the
- * id of the node's violation record, or -1); IG_LEASE_FAILED, with *why,
- * when the node cannot be asked.  No catalog access, no error of its own.
+ * The host and port of the coordinator (group 0's primary) in
+ * pg_dist_node; false if none.  Catalog access.
+ */
+static bool
+coordinator_address(char **host, int *port, int32 *nodeid)
+{
+	Oid			tableoid = get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE);
+	Relation	table;
+	TupleDesc	desc;
+	AttrNumber	group_att,
+				id_att,
+				name_att,
+				port_att;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
+		return false;
+	table = table_open(tableoid, AccessShareLock);
+	desc = RelationGetDescr(table);
+	id_att = column_of(desc, "nodeid", INT4OID);
+	group_att = column_of(desc, "groupid", INT4OID);
+	name_att = column_of(desc, "nodename", TEXTOID);
+	port_att = column_of(desc, "nodeport", INT4OID);
+	if (id_att != 0 && group_att != 0 && name_att != 0 && port_att != 0)
+	{
+		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
+		while (!found && (tuple = systable_getnext(scan)) != NULL)
+		{
+			bool		null_id,
+						null_group,
+						null_name,
+						null_port;
+			Datum		id = heap_getattr(tuple, id_att, desc, &null_id);
+			Datum		g = heap_getattr(tuple, group_att, desc, &null_group);
+			Datum		name = heap_getattr(tuple, name_att, desc, &null_name);
+			Datum		p = heap_getattr(tuple, port_att, desc, &null_port);
+
+			if (null_id || null_group || null_name || null_port ||
+				DatumGetInt32(g) != 0)
+				continue;
+			*host = TextDatumGetCString(name);
+			*port = DatumGetInt32(p);
+			*nodeid = DatumGetInt32(id);
+			found = true;
+		}
+		systable_endscan(scan);
+	}
+	table_close(table, AccessShareLock);
+	return found;
+}
+
+/*
+ * At a statement's start on a node with citus_budget = lease: finds, once,
+ * whether this node is a worker and where its coordinator is, so that
+ * block-ruled reads lease their rows there (ig_citus_lease_ready).
+ * Catalog access.
+ */
+void
+ig_citus_prepare_direct(Oid login)
+{
+	char	   *host;
+	int			port;
+	char	   *role_name;
+
+	if (direct.resolved && direct.login == login)
+		return;
+	direct.resolved = true;
+	direct.login = login;
+	direct.worker = false;
+	if (!OidIsValid(get_extension_oid("insider_guard", true)) ||
+		local_group() <= 0 ||
+		!coordinator_address(&host, &port, &direct.coordinator) ||
+		(role_name = GetUserNameFromId(login, true)) == NULL)
+		return;
+	keep_string(&direct.host, host);
+	direct.port = port;
+	keep_string(&direct.role_name, role_name);
+	keep_string(&direct.dbname, get_database_name(MyDatabaseId));
+	direct.worker = true;
+}
+
+/*
+ * Whether this backend's block-ruled reads lease their rows -- on a
+ * worker, from the coordinator, the one node that holds the cluster's
+ * budget -- and for whom: with *session, for the coordinator's session a
+ * Citus connection works for (its session user, which the coordinator
+ * checks); else for the login role (a client's own connection to the
+ * worker; a Citus connection for a session of another node, or one whose
+ * session did not answer).
+ */
+bool
+ig_citus_lease_ready(bool *session)
+{
+	*session = ig_citus_connection() && known.answer == IG_ANSWER_SESSION &&
+		known.gpid == gpid_of_application() &&
+		known.gpid / IG_GPID_NODE_FACTOR == direct.coordinator;
+	return direct.resolved && direct.worker;
+}
+
+/*
+ * Asks for a lease (see ig_citus_lease_ready): reports "read" rows read
+ * since the last lease of the key (the table by schema and name; NULL:
+ * all tables), "keep" rows still granted, and wants up to "want" fresh
+ * ones; a direct client's application and query go along, for the
+ * node's record.  Returns the fresh rows leased (>= 0); a negative number
+ * when the cluster's limit is broken (minus the id of the node's
+ * violation record, or -1); IG_LEASE_FAILED, with *why, when the node
+ * cannot be asked.  No catalog access, no error of its own.
  */
 int64
-ig_citus_lease(const char *schema, const char *table, int64 read, int64 keep,
-			   int64 want, char **why)
+ig_citus_lease(bool session, const char *schema, const char *table,
+			   int64 read, int64 keep, int64 want, char **why)
 {
 	char		gpid_text[24];
 	char		read_text[24];
 	char		keep_text[24];
 	char		want_text[24];
-	const char *params[6];
+	const char *params[8];
 	PGresult   *result;
 	int64		leased = IG_LEASE_FAILED;
+	PGconn	  **conn = &direct_conn;
+	const char *host = direct.host;
+	int			port = direct.port;
 
 	*why = NULL;
-	if (known.answer != IG_ANSWER_SESSION || known.host == NULL)
+	if (!direct.resolved || !direct.worker)
 	{
-		*why = pstrdup("the session this connection works for is not known");
+		*why = pstrdup("no coordinator to lease from is known");
 		return IG_LEASE_FAILED;
 	}
-	if (node_conn == NULL || PQstatus(node_conn) != CONNECTION_OK)
+	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK)
 	{
-		if (node_conn != NULL)
-			PQfinish(node_conn);
-		node_conn = connect_to(known.host, known.port, known.role_name,
-							   known.dbname, why);
-		if (node_conn == NULL)
+		if (*conn != NULL)
+			PQfinish(*conn);
+		*conn = connect_to(direct.host, direct.port, direct.role_name,
+						   direct.dbname, why);
+		if (*conn == NULL)
 			return IG_LEASE_FAILED;
 	}
-	snprintf(gpid_text, sizeof(gpid_text), INT64_FORMAT, known.gpid);
+	snprintf(gpid_text, sizeof(gpid_text), INT64_FORMAT, session ? known.gpid : 0);
 	snprintf(read_text, sizeof(read_text), INT64_FORMAT, read);
 	snprintf(keep_text, sizeof(keep_text), INT64_FORMAT, keep);
 	snprintf(want_text, sizeof(want_text), INT64_FORMAT, want);
@@ -541,15 +681,18 @@ ig_citus_lease(const char *schema, const char *table, int64 read, int64 keep,
 	params[3] = read_text;
 	params[4] = keep_text;
 	params[5] = want_text;
-	result = PQexecParams(node_conn,
+	params[6] = session ? NULL : (application_name ? application_name : "");
+	params[7] = session ? NULL :
+		(debug_query_string ? debug_query_string : "");
+	result = PQexecParams(*conn,
 						  "SELECT insider_guard._citus_lease($1::pg_catalog.int8, $2, $3, "
-						  "$4::pg_catalog.int8, $5::pg_catalog.int8, $6::pg_catalog.int8)",
-						  6, NULL, params, NULL, NULL, 0);
+						  "$4::pg_catalog.int8, $5::pg_catalog.int8, $6::pg_catalog.int8, $7, $8)",
+						  8, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
 		PQnfields(result) == 1 && !PQgetisnull(result, 0, 0))
 		leased = strtoi64(PQgetvalue(result, 0, 0), NULL, 10);
 	else
-		*why = psprintf("node %s:%d did not lease: %s", known.host, known.port,
+		*why = psprintf("node %s:%d did not lease: %s", host, port,
 						PQresultErrorMessage(result));
 	PQclear(result);
 	return leased;

@@ -16,8 +16,9 @@
  * (the session's node counts them for the session user) and, when what is
  * leased would not cover the local pool, more is asked for; the pool is
  * cut to what is leased.  Leases are given back, with the rows read,
- * when the transaction ends; rows settled after that (a failed
- * statement's last) go with the next lease, or when the backend exits.
+ * when the transaction commits; after an abort, when the failed
+ * statement's last rows have settled (then the count is whole), else with
+ * the next lease or when the backend exits.
  *
  * When the node says the cluster's limit is broken, the statement stops
  * with insider_guard's 42501 naming the table (the node keeps the
@@ -33,7 +34,10 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "miscadmin.h"
+#include "pgstat.h"
 #include "storage/ipc.h"
+#include "storage/latch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -47,14 +51,22 @@
 /* keys a backend leases for at once: tables read in one transaction */
 #define IG_MAX_LEASES 32
 
+/* how long a scan waits for rows other holders give back, then stops */
+#define IG_LEASE_WAITS		50
+#define IG_LEASE_WAIT_MS	2
+
 typedef struct IgLease
 {
 	Oid			relid;			/* InvalidOid: all tables */
 	Oid			userid;
+	bool		session;		/* for a Citus connection's session (else
+								 * for a client's own reads on a worker) */
 	char	   *schema;			/* names the node knows the table by */
 	char	   *table;
 	int64		leased;			/* rows the node holds for this backend */
 	int64		read;			/* rows read since the last lease */
+	bool		closing;		/* its transaction aborted: give it back
+								 * once its statement's last rows settle */
 } IgLease;
 
 static IgLease leases[IG_MAX_LEASES];
@@ -63,16 +75,19 @@ static bool callback_registered = false;
 
 static void lease_xact_callback(XactEvent event, void *arg);
 static void give_back_all(void);
+static void give_back(IgLease *lease);
+static void give_back_closing(void);
 static void lease_exit(int code, Datum arg);
 
 /* This backend's lease of the key, made if need be; NULL if none fits. */
 static IgLease *
-lease_of(Oid userid, Oid relid, bool make)
+lease_of(Oid userid, Oid relid, bool session, bool make)
 {
 	IgLease    *lease;
 
 	for (int i = 0; i < nleases; i++)
-		if (leases[i].relid == relid && leases[i].userid == userid)
+		if (leases[i].relid == relid && leases[i].userid == userid &&
+			leases[i].session == session)
 			return &leases[i];
 	if (!make || nleases >= IG_MAX_LEASES)
 		return NULL;
@@ -86,6 +101,7 @@ lease_of(Oid userid, Oid relid, bool make)
 	memset(lease, 0, sizeof(*lease));
 	lease->relid = relid;
 	lease->userid = userid;
+	lease->session = session;
 	if (OidIsValid(relid))
 	{
 		char	   *schema = get_namespace_name(get_rel_namespace(relid));
@@ -101,14 +117,17 @@ lease_of(Oid userid, Oid relid, bool make)
 }
 
 /*
- * True if the key's block rules lease their rows: with citus_budget =
- * lease, in a Citus connection whose session's node answered for it.
+ * True if the key's block rules lease their rows (citus_budget = lease):
+ * in a Citus connection whose session's node answered for it, or in a
+ * client's own connection to a worker.
  */
 bool
 ig_lease_applies(void)
 {
+	bool		session;
+
 	return ig_citus_budget == IG_CITUS_BUDGET_LEASE &&
-		ig_citus_connection() && ig_citus_attributed();
+		ig_citus_lease_ready(&session);
 }
 
 /* Stops the statement: the cluster's limit, or no node to ask. */
@@ -147,11 +166,14 @@ void
 ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			 bool may_raise)
 {
-	IgLease    *lease = lease_of(userid, tally->relid, may_raise);
+	bool		session;
+	IgLease    *lease;
 	int64		left;
 	int64		answer;
 	char	   *why;
 
+	(void) ig_citus_lease_ready(&session);
+	lease = lease_of(userid, tally->relid, session, may_raise);
 	if (lease == NULL)
 	{
 		/* no lease can be kept (too many tables, a name gone): nothing */
@@ -162,13 +184,42 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		return;
 	}
 	lease->read += added;
+	if (lease->closing && kr->pool == 0 && kr->res.keep == 0)
+	{
+		/* an aborted statement's last settle: now the count is whole */
+		give_back(lease);
+		return;
+	}
+	if (may_raise)
+		give_back_closing();
 	left = lease->leased - lease->read - kr->res.keep;
 	if (kr->pool <= left)
 		return;
 	if (kr->pool > 0 && may_raise)
 	{
-		answer = ig_citus_lease(lease->schema, lease->table, lease->read,
-								kr->res.keep, kr->pool, &why);
+		answer = ig_citus_lease(session, lease->schema, lease->table,
+								lease->read, kr->res.keep, kr->pool, &why);
+
+		/*
+		 * Nothing leased because other workers (or the coordinator's
+		 * statements) hold what is left.  As for the
+		 * role's processes on one server (grant.c, wait_for_room): wait a
+		 * little for some to be given back, then stop -- never read on
+		 * without a lease, a row at a time.
+		 */
+		for (int wait = 0; answer == IG_LEASE_CROWDED && wait < IG_LEASE_WAITS; wait++)
+		{
+			lease->leased = kr->res.keep;
+			lease->read = 0;
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 IG_LEASE_WAIT_MS, PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			answer = ig_citus_lease(session, lease->schema, lease->table, 0,
+									kr->res.keep, kr->pool, &why);
+		}
+		if (answer == IG_LEASE_CROWDED)
+			answer = -1;
 		if (answer < 0)
 		{
 			lease->leased = kr->res.keep;
@@ -190,33 +241,73 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 static void
 lease_xact_callback(XactEvent event, void *arg)
 {
-	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
-		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
-		event != XACT_EVENT_PARALLEL_ABORT)
-		return;
-	give_back_all();
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/* its statements have settled: the counts are whole */
+			give_back_all();
+			break;
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+
+			/*
+			 * A failed statement settles after this (its executor's memory
+			 * is freed later): its last rows, and those of a scan Citus
+			 * cancelled, would be left out of the node's count, and their
+			 * lease freed for others to read.  Given back then.
+			 */
+			for (int i = 0; i < nleases; i++)
+				if (leases[i].leased != 0 || leases[i].read != 0)
+					leases[i].closing = true;
+			break;
+		default:
+			break;
+	}
+}
+
+/* Gives a lease back with the rows read on it.  No error, no catalog. */
+static void
+give_back(IgLease *lease)
+{
+	char	   *why;
+
+	if (lease->leased != 0 || lease->read != 0)
+	{
+		if (ig_citus_lease(lease->session, lease->schema, lease->table,
+						   lease->read, 0, 0, &why) != IG_LEASE_FAILED)
+			lease->leased = lease->read = 0;
+		else
+			ereport(LOG,
+					(errmsg("insider_guard: the lease of %lld rows (%lld read) of table %s could not be given back: %s",
+							(long long) lease->leased, (long long) lease->read,
+							lease->table ? lease->table : "all tables",
+							why ? why : "unknown"),
+					 errhidestmt(true)));
+	}
+	lease->closing = false;
+}
+
+/* Gives back the leases of an aborted transaction not given back yet. */
+static void
+give_back_closing(void)
+{
+	for (int i = 0; i < nleases; i++)
+		if (leases[i].closing)
+			give_back(&leases[i]);
 }
 
 /*
- * Gives every lease back, reporting the rows read since it was taken: at
- * the end of a transaction and when the backend exits.  The rows a
- * statement that failed settles after its transaction ended (the row that
- * found its grant used up) are reported with the next lease of the key,
- * or at exit.  No error, no catalog access.
+ * Gives every lease back, reporting the rows read since it was taken: when
+ * a transaction commits and when the backend exits.  No error, no catalog
+ * access.
  */
 static void
 give_back_all(void)
 {
 	for (int i = 0; i < nleases; i++)
-	{
-		IgLease    *lease = &leases[i];
-		char	   *why;
-
-		if ((lease->leased != 0 || lease->read != 0) &&
-			ig_citus_lease(lease->schema, lease->table, lease->read,
-						   0, 0, &why) != IG_LEASE_FAILED)
-			lease->leased = lease->read = 0;
-	}
+		give_back(&leases[i]);
 }
 
 static void

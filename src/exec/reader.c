@@ -236,6 +236,9 @@ ig_reader_id(void)
 		/* Citus' connections: the session they work for (citus_session.c) */
 		if (unlikely(ig_citus_connection()))
 			return ig_citus_reader(session_user);
+		/* a client's own reads on a worker lease from the coordinator */
+		if (unlikely(ig_citus_budget == IG_CITUS_BUDGET_LEASE))
+			ig_citus_prepare_direct(session_user);
 		return session_user;
 	}
 	return autovacuum_reader();

@@ -22,7 +22,9 @@
  * incident, with the client's application and query -- and the call
  * answers minus the record's id: the worker stops the statement.
  *
- * The session must act as the caller, as for _citus_session.  A lease is
+ * The session must act as the caller, as for _citus_session.  A client
+ * connected to a worker itself leases for its own login (gpid 0): the
+ * worker connects here as that login.  A lease is
  * given back when the worker's transaction ends (keep and want 0), and
  * when this backend exits: a worker that vanishes holds nothing.
  *
@@ -54,6 +56,15 @@ PG_FUNCTION_INFO_V1(ig_citus_lease_rows);
 /* keys one worker backend leases at once */
 #define IG_MAX_HELD 32
 
+/* the answer when others hold every row the block rules leave */
+#define IG_LEASE_CROWDED (PG_INT64_MIN + 1)
+
+/* rows a worker may report beyond its lease: one a scan node, at most */
+#define IG_LEASE_SLACK 64
+
+/* Citus' global pid: node id * 10^10 + pid */
+#define IG_GPID_NODE_FACTOR INT64CONST(10000000000)
+
 /* a lease held here for the worker on the other end of this session */
 typedef struct IgHeld
 {
@@ -64,6 +75,16 @@ typedef struct IgHeld
 } IgHeld;
 
 static IgHeld held[IG_MAX_HELD];
+
+/*
+ * The session this backend leased for last, checked once (it acted as the
+ * caller then): a worker gives its lease back, and reports the rows read
+ * on it, when its transaction ends -- maybe after the session's statement
+ * ended, or the session itself.  What it may report is bounded by what
+ * it was leased.
+ */
+static int64 verified_gpid = 0;
+static Oid	verified_userid = InvalidOid;
 static int	nheld = 0;
 static bool exit_registered = false;
 
@@ -124,11 +145,17 @@ held_of(Oid userid, Oid relid)
 
 /*
  * insider_guard._citus_lease(gpid bigint, table_schema text, table_name
- * text, read bigint, keep bigint, want bigint) RETURNS bigint: counts
- * "read" rows for the session's user on the table (NULLs: all tables),
+ * text, read bigint, keep bigint, want bigint, client_application text,
+ * client_query text) RETURNS bigint: counts "read" rows for the session's
+ * user (gpid 0: for the caller's login, a client's own reads on a worker,
+ * whose application and query the last two give) on the table (NULLs: all
+ * tables),
  * exchanges the caller's lease (see the file's header) and returns the
  * fresh rows leased; a large number if no block rule of the user limits
- * the table here; minus a violation id (or -1) if one is broken.
+ * the table here; minus a violation id (or -1) if one is broken;
+ * PG_INT64_MIN + 1 if other holders hold every row left (the worker waits
+ * for some, then stops).  0 when the limit is reached: the worker's next
+ * row breaks it, and its report makes the record.
  */
 Datum
 ig_citus_lease_rows(PG_FUNCTION_ARGS)
@@ -149,6 +176,10 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("insider_guard: _citus_lease takes a gpid, a table (or NULLs: all tables) and three counts")));
+	if (PG_GETARG_INT64(0) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("insider_guard: _citus_lease's gpid must not be negative")));
 	gpid = PG_GETARG_INT64(0);
 	read = PG_GETARG_INT64(3);
 	keep = PG_GETARG_INT64(4);
@@ -158,7 +189,28 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("insider_guard: _citus_lease's counts must not be negative")));
 
-	userid = ig_citus_session_user(gpid);
+	/*
+	 * gpid 0: a client's own reads on a worker, for the login it uses here.
+	 * Never from within the session itself (a function or view it runs):
+	 * the worker asks from a backend of its own.
+	 */
+	if (gpid % IG_GPID_NODE_FACTOR == MyProcPid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: a session cannot lease rows for itself")));
+	if (gpid == 0)
+		userid = GetSessionUserId();
+	else if (gpid == verified_gpid)
+		userid = verified_userid;	/* its lease outlives the statement */
+	else
+	{
+		userid = ig_citus_session_user(gpid);
+		if (OidIsValid(userid))
+		{
+			verified_gpid = gpid;
+			verified_userid = userid;
+		}
+	}
 	if (!OidIsValid(userid))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
@@ -176,6 +228,13 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	}
 
 	h = held_of(userid, relid);
+
+	/*
+	 * A worker reads only what it was leased, and each of its scans the one
+	 * row that finds its grant used up: nobody can report more, so as to
+	 * make another role's session seem to have read it.
+	 */
+	read = Min(read, h->res.held + IG_LEASE_SLACK);
 	if (ig_rules_cover(userid))
 		kr = ig_enforce_copy(userid, relid, CurrentMemoryContext);
 	now = ig_now();
@@ -205,7 +264,16 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 		char	   *application = "";
 		char	   *query = "";
 
-		(void) ig_citus_session_activity(gpid, &application, &query);
+		if (gpid != 0)
+			(void) ig_citus_session_activity(gpid, &application, &query);
+		else
+		{
+			/* the worker's client: as the worker says (it reads as that login) */
+			if (PG_NARGS() > 6 && !PG_ARGISNULL(6))
+				application = text_to_cstring(PG_GETARG_TEXT_PP(6));
+			if (PG_NARGS() > 7 && !PG_ARGISNULL(7))
+				query = text_to_cstring(PG_GETARG_TEXT_PP(7));
+		}
 		ig_citus_override_begin(application, query);
 		PG_TRY();
 		{
@@ -229,6 +297,8 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 		give_back(h);
 		answer = kr->block_violation > 0 ? -kr->block_violation : -1;
 	}
+	else if (h->res.fresh == 0 && want > 0 && h->res.others > 0)
+		answer = IG_LEASE_CROWDED;	/* others hold what is left */
 	else
 		answer = h->res.fresh;
 	PG_RETURN_INT64(answer);

@@ -89,7 +89,8 @@ ig_citus_session_user(int64 gpid)
 	PGPROC	   *proc;
 	Oid			session_user = InvalidOid;
 
-	if (gpid <= 0 || pid <= 0 || pid > PG_INT32_MAX)
+	/* never the caller's own session: a function or view it runs */
+	if (gpid <= 0 || pid <= 0 || pid > PG_INT32_MAX || pid == MyProcPid)
 		return InvalidOid;
 	/* held so that the PGPROC is not given to another backend meanwhile */
 	LWLockAcquire(ProcArrayLock, LW_SHARED);
