@@ -17,10 +17,14 @@
  * the database has pg_catalog.pg_dist_shard with the columns logicalrelid
  * (regclass) and shardid (bigint) and a B-tree index on shardid; the
  * relation's name ends in "_<digits>", the digits a shard id listed there
- * for T; T is another relation, in the same schema; and, when T's name is
- * short enough for Citus to keep it whole, the relation's name is exactly
- * T's, "_" and the shard id (Citus shortens longer names with a hash).  A
- * table of another schema or another name does not pass as a shard.
+ * for T (written as Citus writes it: no leading zeros); and T is another
+ * relation, in the same schema.  What comes before the suffix is not
+ * checked: Citus names a shard after T's name on the coordinator, and the
+ * owner of T can rename T's shell on a worker alone (with DDL propagation
+ * off), after which no shard there would carry T's name.  A table of
+ * another schema does not pass as a shard; one of T's schema that only
+ * borrows a shard id counts for T as well as for itself (its reads count
+ * more, never less).
  *
  * Also: whether a relation is a Citus table itself (pg_dist_partition
  * lists it), whose rows are only ever read from its shards -- on the
@@ -212,9 +216,7 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 	int64		shardid;
 	bool		present;
 	Oid			logical;
-	char	   *logical_name;
 	char		suffix[32];
-	bool		matches;
 
 	*unresolved = false;
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -235,22 +237,17 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 		return InvalidOid;
 	}
 
-	if (logical == relid || get_rel_namespace(logical) != nspid ||
-		(logical_name = get_rel_name(logical)) == NULL)
+	if (logical == relid || get_rel_namespace(logical) != nspid)
 		return InvalidOid;
+
+	/*
+	 * The suffix as Citus writes it (no leading zeros), whatever comes
+	 * before it: T's shell may carry another name here than on the
+	 * coordinator, after which Citus names the shards.
+	 */
 	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shardid);
-	if (strlen(logical_name) + strlen(suffix) < NAMEDATALEN)
-	{
-		/* Citus kept the name whole: it must be exactly this */
-		matches = strncmp(relname, logical_name, strlen(logical_name)) == 0 &&
-			strcmp(relname + strlen(logical_name), suffix) == 0;
-	}
-	else
-	{
-		/* shortened: the suffix, written as Citus writes it (no zeros) */
-		matches = strlen(relname) > strlen(suffix) &&
-			strcmp(relname + strlen(relname) - strlen(suffix), suffix) == 0;
-	}
-	pfree(logical_name);
-	return matches ? logical : InvalidOid;
+	if (strlen(relname) <= strlen(suffix) ||
+		strcmp(relname + strlen(relname) - strlen(suffix), suffix) != 0)
+		return InvalidOid;
+	return logical;
 }
