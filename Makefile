@@ -65,7 +65,7 @@ OBJS = \
 EXTENSION = insider_guard
 DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
 	insider_guard--0.2.0--0.3.0.sql insider_guard--0.3.0--0.4.0.sql \
-	insider_guard--0.4.0--0.5.0.sql
+	insider_guard--0.4.0--0.5.0.sql insider_guard--0.5.0--0.6.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance

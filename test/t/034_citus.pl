@@ -335,8 +335,11 @@ for my $t ([ 'customers', $rows ], [ 'countries', 2000 ])
 	is($c[0] + $c[1] + $c[2], $n_rows, "COPY $table: each row counted once, on all nodes together");
 }
 
-# Tables only named like shards do not count for customers: one of a
-# shard's name in another schema, one of a shard's id but another name.
+# Tables only named like shards: one of a shard's name in another schema
+# counts for itself only; one of customers' schema that borrows a shard
+# id counts for customers too (its reads count more, never less: shards
+# are matched on their id, not on the table's name, which its owner can
+# change on a worker alone -- shown further down).
 my ($shard_id) = $shard =~ /_(\d+)$/;
 # (local DDL on a worker: Citus would propagate it from the coordinator only)
 $node{worker1}->safe_psql('postgres', qq{
@@ -347,14 +350,15 @@ $node{worker1}->safe_psql('postgres', qq{
 	CREATE TABLE public.orders_$shard_id AS SELECT g AS id FROM generate_series(1, 2000) g;
 	GRANT SELECT ON other.$shard, public.orders_$shard_id TO terry;
 });
-for my $t ("other.$shard", "public.orders_$shard_id")
-{
-	($err, $c) = as_terry("look-alike $t", $node{worker1},
-		"SELECT count(*) FROM $t");
-	is($err, '', "$t: not blocked");
-	is($c->{worker1}{table}, 0, "$t: nothing counted for customers");
-	is($c->{worker1}{total}, 2000, "$t: its rows counted");
-}
+($err, $c) = as_terry("look-alike other.$shard", $node{worker1},
+	"SELECT count(*) FROM other.$shard");
+is($err, '', "other.$shard: not blocked");
+is($c->{worker1}{table}, 0, "other.$shard: nothing counted for customers");
+is($c->{worker1}{total}, 2000, "other.$shard: its rows counted");
+($err, $c) = as_terry("borrowed id public.orders_$shard_id", $node{worker1},
+	"SELECT count(*) FROM public.orders_$shard_id");
+like($err, qr/may not read more rows from table "?public\.customers"?/,
+	"public.orders_$shard_id: a shard id of customers in its schema counts for customers");
 
 # A table named like a shard whose metadata arrives later, without an
 # invalidation of its own: a session that read it before counts it for
@@ -525,6 +529,104 @@ $coord->safe_psql('postgres', qq{
 	UPDATE insider_guard.thresholds SET max_rows = $limit
 	WHERE table_name = 'customers'::regclass;
 });
+
+# The owner of a distributed table, not a rules administrator, tries to
+# shed terry's rule on it (an attacker's findings 1 and 3).
+$coord->safe_psql('postgres', q{
+	CREATE ROLE tabowner LOGIN;
+	CREATE SCHEMA vault AUTHORIZATION tabowner;
+	GRANT USAGE ON SCHEMA vault TO terry;
+	SET citus.shard_count = 4;
+	CREATE TABLE vault.secrets (id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('vault.secrets', 'id', colocate_with => 'none');
+	INSERT INTO vault.secrets SELECT g, 'secret ' || g FROM generate_series(1, 6000) g;
+	ALTER TABLE vault.secrets OWNER TO tabowner;
+	GRANT SELECT ON vault.secrets TO terry;
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'vault.secrets');
+});
+sub secrets_rules
+{
+	my ($n) = @_;
+	return $n->safe_psql('postgres', q{
+		SELECT count(*) FROM insider_guard.thresholds
+		WHERE table_name = to_regclass('vault.secrets')});
+}
+is(secrets_rules($_), 1, $_->name . ': the rule on vault.secrets') for @all;
+my ($secrets_shard) = $coord->safe_psql('postgres', sprintf(q{
+	SELECT 'vault.secrets_' || s.shardid FROM pg_dist_shard s
+	JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'vault.secrets'::regclass AND n.nodeport = %d
+	ORDER BY s.shardid LIMIT 1}, $node{worker1}->port));
+
+# 1. It renames the table's shell on the workers only: the shards keep
+# the names Citus gave them, which no longer start with the shell's.
+sub as_owner_on_workers
+{
+	my ($sql) = @_;
+	return $coord->safe_psql('postgres', qq{
+		SELECT string_agg(success::text, ' ' ORDER BY nodeport)
+		FROM run_command_on_workers(\$cmd\$SET citus.enable_ddl_propagation = off; $sql\$cmd\$)},
+		extra_params => [ '-U', 'tabowner' ]);
+}
+is(as_owner_on_workers('ALTER TABLE vault.secrets RENAME TO hidden'), 'true true',
+	'the owner renamed the shell of vault.secrets on both workers');
+is($node{worker1}->safe_psql('postgres', q{SELECT to_regclass('vault.hidden') IS NOT NULL}),
+	't', 'worker1: the shell is vault.hidden now');
+($err, $c) = as_terry('vault.secrets, its shells renamed', $coord,
+	'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.(secrets|hidden)"?/,
+	'shell renamed on the workers: terry\'s read through the coordinator is still blocked');
+($err, $c) = as_terry("direct read of $secrets_shard", $node{worker1},
+	"SELECT count(*) FROM $secrets_shard");
+like($err, qr/may not read more rows from table "?vault\.hidden"?/,
+	'shell renamed on the workers: a direct read of a shard on worker1 is still blocked');
+is(as_owner_on_workers('ALTER TABLE vault.hidden RENAME TO secrets'), 'true true',
+	'the owner renamed the shells back');
+
+# 3. It rebuilds the table (a new OID, the same name): the rule follows
+# the name, on every node, and still stops terry.
+$coord->safe_psql('postgres',
+	q{SELECT alter_distributed_table('vault.secrets', shard_count => 6)},
+	extra_params => [ '-U', 'tabowner' ]);
+is(secrets_rules($_), 1, $_->name . ': alter_distributed_table kept the rule on vault.secrets')
+  for @all;
+($err, $c) = as_terry('vault.secrets, rebuilt', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'alter_distributed_table: terry is still blocked');
+$coord->safe_psql('postgres', q{SELECT undistribute_table('vault.secrets')},
+	extra_params => [ '-U', 'tabowner' ]);
+is(secrets_rules($coord), 1, 'undistribute_table kept the rule on vault.secrets');
+($err, $c) = as_terry('vault.secrets, undistributed', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'undistribute_table: terry is still blocked on the coordinator');
+# a table dropped for good takes its rule with it, everywhere
+$coord->safe_psql('postgres', 'DROP TABLE vault.secrets', extra_params => [ '-U', 'tabowner' ]);
+for my $n (@all)
+{
+	is($n->safe_psql('postgres', q{
+			SELECT count(*) FROM insider_guard.thresholds t
+			LEFT JOIN pg_class c ON c.oid = t.table_name
+			WHERE t.table_name IS NOT NULL AND c.oid IS NULL}),
+		0, $n->name . ': DROP TABLE deleted the rule on vault.secrets');
+}
+
+# 4. A rule change in a prepared transaction would reach the workers at
+# PREPARE and stay there after ROLLBACK PREPARED: it is refused.
+{
+	my ($out, $err) = ('', '');
+	my $ret = $coord->psql('postgres', qq{
+		BEGIN;
+		SELECT insider_guard.drop_threshold($customers_rule);
+		PREPARE TRANSACTION 'ig_rules';
+	}, stdout => \$out, stderr => \$err);
+	like($err, qr/ERROR:  insider_guard: cannot PREPARE a transaction that changed the rules on a Citus coordinator/,
+		'PREPARE TRANSACTION of a rule change on the coordinator: refused');
+	$coord->psql('postgres', q{ROLLBACK PREPARED 'ig_rules'});
+	is($coord->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), 0,
+		'... nothing is left prepared');
+	is(rules_of($_), rules_of($coord), $_->name . ': still the coordinator\'s rules')
+	  for @workers;
+}
 
 # A worker that is down keeps its rules: the change commits on the
 # coordinator with a WARNING; sync_rules() brings the worker in line.
