@@ -18,13 +18,14 @@
  * (regclass) and shardid (bigint) and a B-tree index on shardid; the
  * relation's name ends in "_<digits>", the digits a shard id listed there
  * for T (written as Citus writes it: no leading zeros); and T is another
- * relation, in the same schema.  What comes before the suffix is not
- * checked: Citus names a shard after T's name on the coordinator, and the
- * owner of T can rename T's shell on a worker alone (with DDL propagation
- * off), after which no shard there would carry T's name.  A table of
- * another schema does not pass as a shard; one of T's schema that only
- * borrows a shard id counts for T as well as for itself (its reads count
- * more, never less).
+ * relation.  Neither what comes before the suffix nor the schema is
+ * checked: the owner of T can rename T's shell, or move it to another
+ * schema, on a worker alone (DDL propagation off), after which Citus --
+ * which names shards after T's name and schema on the coordinator -- still
+ * reads shards no name or schema check would tie to the shell.  A table
+ * that only borrows a shard id counts for T as well as for itself: its
+ * reads count more, never less.  (What stays open: a shard renamed so
+ * that its name loses the suffix; Citus' own queries of it then fail.)
  *
  * Also: whether a relation is a Citus table itself (pg_dist_partition
  * lists it), whose rows are only ever read from its shards -- on the
@@ -212,7 +213,6 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 {
 	HeapTuple	tuple;
 	char		relname[NAMEDATALEN];
-	Oid			nspid;
 	int64		shardid;
 	bool		present;
 	Oid			logical;
@@ -224,7 +224,6 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 		return InvalidOid;
 	strlcpy(relname, NameStr(((Form_pg_class) GETSTRUCT(tuple))->relname),
 			NAMEDATALEN);
-	nspid = ((Form_pg_class) GETSTRUCT(tuple))->relnamespace;
 	ReleaseSysCache(tuple);
 
 	if ((shardid = shard_id_of_name(relname)) == 0)
@@ -237,13 +236,14 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 		return InvalidOid;
 	}
 
-	if (logical == relid || get_rel_namespace(logical) != nspid)
+	if (logical == relid)
 		return InvalidOid;
 
 	/*
 	 * The suffix as Citus writes it (no leading zeros), whatever comes
-	 * before it: T's shell may carry another name here than on the
-	 * coordinator, after which Citus names the shards.
+	 * before it, in any schema: T's shell may carry another name, or be in
+	 * another schema, here than on the coordinator, after which Citus
+	 * names the shards.
 	 */
 	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shardid);
 	if (strlen(relname) <= strlen(suffix) ||

@@ -335,11 +335,11 @@ for my $t ([ 'customers', $rows ], [ 'countries', 2000 ])
 	is($c[0] + $c[1] + $c[2], $n_rows, "COPY $table: each row counted once, on all nodes together");
 }
 
-# Tables only named like shards: one of a shard's name in another schema
-# counts for itself only; one of customers' schema that borrows a shard
-# id counts for customers too (its reads count more, never less: shards
-# are matched on their id, not on the table's name, which its owner can
-# change on a worker alone -- shown further down).
+# Tables only named like shards count for customers too: one of a
+# shard's name in another schema, one of customers' schema that borrows a
+# shard id.  Their reads count more, never less: shards are matched on
+# their id alone, since the owner of a table can change its shell's name
+# and schema on a worker alone (shown further down).
 my ($shard_id) = $shard =~ /_(\d+)$/;
 # (local DDL on a worker: Citus would propagate it from the coordinator only)
 $node{worker1}->safe_psql('postgres', qq{
@@ -350,15 +350,12 @@ $node{worker1}->safe_psql('postgres', qq{
 	CREATE TABLE public.orders_$shard_id AS SELECT g AS id FROM generate_series(1, 2000) g;
 	GRANT SELECT ON other.$shard, public.orders_$shard_id TO terry;
 });
-($err, $c) = as_terry("look-alike other.$shard", $node{worker1},
-	"SELECT count(*) FROM other.$shard");
-is($err, '', "other.$shard: not blocked");
-is($c->{worker1}{table}, 0, "other.$shard: nothing counted for customers");
-is($c->{worker1}{total}, 2000, "other.$shard: its rows counted");
-($err, $c) = as_terry("borrowed id public.orders_$shard_id", $node{worker1},
-	"SELECT count(*) FROM public.orders_$shard_id");
-like($err, qr/may not read more rows from table "?public\.customers"?/,
-	"public.orders_$shard_id: a shard id of customers in its schema counts for customers");
+for my $t ("other.$shard", "public.orders_$shard_id")
+{
+	($err, $c) = as_terry("borrowed id $t", $node{worker1}, "SELECT count(*) FROM $t");
+	like($err, qr/may not read more rows from table "?public\.customers"?/,
+		"$t: a shard id of customers counts for customers");
+}
 
 # A table named like a shard whose metadata arrives later, without an
 # invalidation of its own: a session that read it before counts it for
@@ -534,6 +531,7 @@ $coord->safe_psql('postgres', qq{
 # shed terry's rule on it (an attacker's findings 1 and 3).
 $coord->safe_psql('postgres', q{
 	CREATE ROLE tabowner LOGIN;
+	GRANT CREATE ON DATABASE postgres TO tabowner;
 	CREATE SCHEMA vault AUTHORIZATION tabowner;
 	GRANT USAGE ON SCHEMA vault TO terry;
 	SET citus.shard_count = 4;
@@ -582,6 +580,32 @@ like($err, qr/may not read more rows from table "?vault\.hidden"?/,
 	'shell renamed on the workers: a direct read of a shard on worker1 is still blocked');
 is(as_owner_on_workers('ALTER TABLE vault.hidden RENAME TO secrets'), 'true true',
 	'the owner renamed the shells back');
+# ... or moves the shell to a schema of its own on the workers only
+is(as_owner_on_workers('CREATE SCHEMA stash; GRANT USAGE ON SCHEMA stash TO terry; ALTER TABLE vault.secrets SET SCHEMA stash'),
+	'true true', 'the owner moved the shell of vault.secrets to stash on both workers');
+($err, $c) = as_terry('vault.secrets, its shells moved', $coord,
+	'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?stash\.secrets"?/,
+	'shell moved on the workers: terry\'s read through the coordinator is still blocked');
+is(as_owner_on_workers('ALTER TABLE stash.secrets SET SCHEMA vault'), 'true true',
+	'the owner moved the shells back');
+# ... or moves a shard itself, or renames it: Citus' own reads of it fail
+# then (a direct read of a shard renamed without its id on a worker is not
+# counted for the table: that stays open)
+is(as_owner_on_workers("ALTER TABLE IF EXISTS $secrets_shard SET SCHEMA stash"), 'true true',
+	'the owner moved a shard to stash on worker1');
+($err, $c) = as_terry("stash shard, direct", $node{worker1},
+	'SELECT count(*) FROM stash.' . ($secrets_shard =~ s/^vault\.//r));
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'a shard moved to another schema: a direct read on worker1 is still blocked');
+is(as_owner_on_workers('ALTER TABLE IF EXISTS stash.' . ($secrets_shard =~ s/^vault\.//r)
+		. ' RENAME TO loot'), 'true true', 'the owner renamed that shard loot');
+($err, $c) = as_terry('vault.secrets, a shard renamed', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/relation "vault\.secrets_\d+" does not exist/,
+	'a shard renamed: terry\'s read through the coordinator fails, reading nothing');
+is(as_owner_on_workers("ALTER TABLE IF EXISTS stash.loot RENAME TO " . ($secrets_shard =~ s/^vault\.//r)
+		. "; ALTER TABLE IF EXISTS stash." . ($secrets_shard =~ s/^vault\.//r) . " SET SCHEMA vault;"
+		. ' DROP SCHEMA stash'), 'true true', 'the owner put the shard back');
 
 # 3. It rebuilds the table (a new OID, the same name): the rule follows
 # the name, on every node, and still stops terry.
