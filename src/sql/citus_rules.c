@@ -23,7 +23,12 @@
  * insider_guard.sync_rules() sends the set again (to nodes added later
  * too).  Pushes are serialised by a lock on the extension and read the
  * rules with a fresh snapshot, so the last one to commit sends what was
- * committed last.
+ * committed last.  A transaction that aborts after its push (Citus
+ * commits its own remote work after this pre-commit step, and can fail)
+ * has a background worker send the committed rules again; one that would
+ * be prepared is refused.  The rules of a table dropped on a Citus node
+ * wait for the commit, where they follow a table of the same name (Citus
+ * rebuilds tables under their name).
  *
  * On a worker, the rules tables refuse every change (42501) except those
  * _apply_rules makes, which a superuser alone may call; it replaces the
@@ -56,6 +61,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -74,6 +81,8 @@ PG_FUNCTION_INFO_V1(ig_apply_rules);
 PG_FUNCTION_INFO_V1(ig_sync_rules);
 PG_FUNCTION_INFO_V1(ig_defer_dropped_table_rules);
 
+PGDLLEXPORT void ig_rules_resync_main(Datum arg);
+
 typedef enum IgCitusNode
 {
 	IG_CITUS_NONE,				/* no Citus in this database */
@@ -87,6 +96,14 @@ static bool applying = false;
 /* this transaction changed the rules on a coordinator */
 static bool push_pending = false;
 static bool callback_registered = false;
+
+/*
+ * This transaction sent the rules to the workers (as the extension's
+ * owner, pushed_by): if it aborts after all, they have rules the
+ * coordinator never committed.
+ */
+static bool pushed = false;
+static Oid	pushed_by = InvalidOid;
 
 /*
  * A table with rules dropped in this transaction, on a Citus node: its
@@ -572,6 +589,62 @@ resolve_dropped_tables(void)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
+/*
+ * From the abort of a transaction that sent the rules: a background
+ * worker sends them again, as they are committed, once this transaction's
+ * lock on the extension is gone.  No catalog access here (aborting); a
+ * worker that cannot be started is said, with the way out.
+ */
+static void
+launch_resync(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "ig_rules_resync_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "insider_guard rules resync", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "insider_guard rules resync", BGW_MAXLEN);
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	memcpy(worker.bgw_extra, &pushed_by, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	if (RegisterDynamicBackgroundWorker(&worker, NULL))
+		ereport(LOG,
+				(errmsg("insider_guard: a transaction that sent the rules to the Citus workers failed; they are sent again as committed")));
+	else
+		ereport(WARNING,
+				(errmsg("insider_guard: a transaction that sent the rules to the Citus workers failed, and they could not be sent again"),
+				 errdetail("No background worker slot is free."),
+				 errhint("Run SELECT insider_guard.sync_rules() on the coordinator.")));
+}
+
+/*
+ * The background worker launch_resync starts: connected to the database
+ * as the extension's owner, sends the committed rules to every worker, if
+ * this is still a Citus coordinator with insider_guard.  Its WARNINGs go
+ * to the server log.
+ */
+void
+ig_rules_resync_main(Datum arg)
+{
+	Oid			owner;
+
+	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), owner, 0);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (OidIsValid(get_extension_oid("insider_guard", true)) &&
+		citus_node() == IG_CITUS_COORDINATOR && propagation_installed())
+		push_rules(NULL, NULL);
+	CommitTransactionCommand();
+	proc_exit(0);
+}
+
 /* Whether this transaction dropped a table with rules on a coordinator. */
 static bool
 dropped_on_coordinator(void)
@@ -600,6 +673,8 @@ xact_callback(XactEvent event, void *arg)
 			if (push_pending)
 			{
 				push_pending = false;
+				pushed_by = extension_owner();
+				pushed = true;
 				push_rules(NULL, NULL);
 			}
 			break;
@@ -613,8 +688,14 @@ xact_callback(XactEvent event, void *arg)
 						 errhint("Change the rules, or drop tables that have rules, in a transaction that is not prepared.")));
 			resolve_dropped_tables();
 			break;
+		case XACT_EVENT_ABORT:
+			/* Citus' commit of its own remote work can fail after the push */
+			if (pushed)
+				launch_resync();
+			/* FALLTHROUGH */
 		default:
 			push_pending = false;
+			pushed = false;
 			dropped_tables = NIL;
 			break;
 	}

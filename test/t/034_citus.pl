@@ -652,6 +652,47 @@ for my $n (@all)
 	  for @workers;
 }
 
+# A commit that fails after the push (here Citus' commit of a write on a
+# worker, refused there by a deferred trigger): the workers had the
+# change; a background worker sends them the committed rules again.
+$coord->safe_psql('postgres', q{
+	SET citus.shard_count = 1;
+	CREATE TABLE refused_at_commit (id int);
+	SELECT create_distributed_table('refused_at_commit', 'id', colocate_with => 'none');
+});
+my ($refused_shard, $refused_port) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT shard_name, nodeport FROM citus_shards
+	WHERE table_name = 'refused_at_commit'::regclass});
+my ($refusing) = grep { $_->port == $refused_port } @workers;
+$refusing->safe_psql('postgres', qq{
+	SET citus.enable_ddl_propagation = off;
+	CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql
+		AS \$\$BEGIN RAISE EXCEPTION 'refused at commit'; END\$\$;
+	CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON public.$refused_shard
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse();
+});
+{
+	my ($out, $err) = ('', '');
+	$coord->psql('postgres', q{
+		BEGIN;
+		SELECT insider_guard.set_threshold('terry', 3, '1 hour', 'block');
+		INSERT INTO refused_at_commit VALUES (1);
+		COMMIT;
+	}, stdout => \$out, stderr => \$err);
+	like($err, qr/refused at commit.*could not commit transaction/s, 'a commit failing after the push: it fails');
+	is($coord->safe_psql('postgres',
+			'SELECT count(*) FROM insider_guard.thresholds WHERE max_rows = 3'),
+		0, '... the coordinator has no such rule');
+	for my $w (@workers)
+	{
+		ok($w->poll_query_until('postgres',
+				'SELECT count(*) = 0 FROM insider_guard.thresholds WHERE max_rows = 3'),
+			$w->name . ': the rule of the failed commit is taken back');
+		is(rules_of($w), rules_of($coord), $w->name . ': the coordinator\'s rules');
+	}
+}
+$coord->safe_psql('postgres', 'DROP TABLE refused_at_commit');
+
 # A worker that is down keeps its rules: the change commits on the
 # coordinator with a WARNING; sync_rules() brings the worker in line.
 $node{worker2}->stop;
