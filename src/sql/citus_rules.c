@@ -561,17 +561,36 @@ resolve_dropped_tables(void)
 				char	   *sql;
 				int			ret;
 
+				/*
+				 * Those the table of the name has no rule of the same key
+				 * for (its unique index's: role, window and, for baseline
+				 * rules, kind) go to it; the rest are deleted.
+				 */
 				if (OidIsValid(now))
-					sql = psprintf("UPDATE insider_guard.%s SET table_name = $2::pg_catalog.regclass"
-								   " WHERE table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-								   table);
-				else
-					sql = psprintf("DELETE FROM insider_guard.%s"
-								   " WHERE table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
-								   table);
+				{
+					sql = psprintf("UPDATE insider_guard.%s o SET table_name = $2::pg_catalog.regclass"
+								   " WHERE o.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+								   " AND NOT EXISTS (SELECT 1 FROM insider_guard.%s n"
+								   "  WHERE n.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $2"
+								   "  AND n.role_name IS NOT DISTINCT FROM o.role_name"
+								   "  AND n.per OPERATOR(pg_catalog.=) o.per%s)",
+								   table, table,
+								   i == 0 ? "" :
+								   " AND (n.compare_to OPERATOR(pg_catalog.=) 'novelty')"
+								   " IS NOT DISTINCT FROM (o.compare_to OPERATOR(pg_catalog.=) 'novelty')");
+					ret = SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0);
+					if (ret != SPI_OK_UPDATE)
+						elog(ERROR, "insider_guard: the rules of a dropped table could not be moved: %s",
+							 SPI_result_code_string(ret));
+				}
+				if (t->on_worker)
+					continue;	/* a worker's rules are the coordinator's */
+				sql = psprintf("DELETE FROM insider_guard.%s"
+							   " WHERE table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+							   table);
 				ret = SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0);
-				if (ret != (OidIsValid(now) ? SPI_OK_UPDATE : SPI_OK_DELETE))
-					elog(ERROR, "insider_guard: the rules of a dropped table could not be resolved: %s",
+				if (ret != SPI_OK_DELETE)
+					elog(ERROR, "insider_guard: the rules of a dropped table could not be deleted: %s",
 						 SPI_result_code_string(ret));
 			}
 			applying = false;
