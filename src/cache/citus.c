@@ -24,8 +24,9 @@
  * which names shards after T's name and schema on the coordinator -- still
  * reads shards no name or schema check would tie to the shell.  A table
  * that only borrows a shard id counts for T as well as for itself: its
- * reads count more, never less.  (What stays open: a shard renamed so
- * that its name loses the suffix; Citus' own queries of it then fail.)
+ * reads count more, never less.  A shard may not be renamed so that its
+ * name loses the suffix (utility.c asks ig_citus_rename_keeps_shard);
+ * Citus' own renames of shards keep it.
  *
  * Also: whether a relation is a Citus table itself (pg_dist_partition
  * lists it), whose rows are only ever read from its shards -- on the
@@ -250,4 +251,27 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 		strcmp(relname + strlen(relname) - strlen(suffix), suffix) != 0)
 		return InvalidOid;
 	return logical;
+}
+
+/*
+ * Whether the relation may be renamed to newname: not if it is a Citus
+ * shard now and newname does not end in its "_<shardid>" -- the one thing
+ * by which a shard is tied to its table here.  Catalog access.
+ */
+bool
+ig_citus_rename_keeps_shard(Oid relid, const char *newname)
+{
+	bool		unresolved;
+	char	   *relname;
+	int64		shardid;
+	char		suffix[32];
+
+	if (!OidIsValid(ig_citus_shard_table(relid, &unresolved)) ||
+		(relname = get_rel_name(relid)) == NULL)
+		return true;
+	shardid = shard_id_of_name(relname);
+	pfree(relname);
+	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shardid);
+	return strlen(newname) > strlen(suffix) &&
+		strcmp(newname + strlen(newname) - strlen(suffix), suffix) == 0;
 }

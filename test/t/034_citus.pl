@@ -589,9 +589,7 @@ like($err, qr/may not read more rows from table "?stash\.secrets"?/,
 	'shell moved on the workers: terry\'s read through the coordinator is still blocked');
 is(as_owner_on_workers('ALTER TABLE stash.secrets SET SCHEMA vault'), 'true true',
 	'the owner moved the shells back');
-# ... or moves a shard itself, or renames it: Citus' own reads of it fail
-# then (a direct read of a shard renamed without its id on a worker is not
-# counted for the table: that stays open)
+# ... or moves a shard itself to another schema: still a shard of it
 is(as_owner_on_workers("ALTER TABLE IF EXISTS $secrets_shard SET SCHEMA stash"), 'true true',
 	'the owner moved a shard to stash on worker1');
 ($err, $c) = as_terry("stash shard, direct", $node{worker1},
@@ -599,18 +597,46 @@ is(as_owner_on_workers("ALTER TABLE IF EXISTS $secrets_shard SET SCHEMA stash"),
 like($err, qr/may not read more rows from table "?vault\.secrets"?/,
 	'a shard moved to another schema: a direct read on worker1 is still blocked');
 is(as_owner_on_workers('ALTER TABLE IF EXISTS stash.' . ($secrets_shard =~ s/^vault\.//r)
-		. ' RENAME TO loot'), 'true true', 'the owner renamed that shard loot');
-my ($in_renamed) = $coord->safe_psql('postgres', sprintf(q{
-	SELECT min(g) FROM generate_series(1, 6000) g
-	WHERE get_shard_id_for_distribution_column('vault.secrets', g) = %d},
-	($secrets_shard =~ /_(\d+)$/)[0]));
-($err, $c) = as_terry('vault.secrets, a shard renamed', $coord,
-	"SELECT * FROM vault.secrets WHERE id = $in_renamed");
-like($err, qr/relation "vault\.secrets_\d+" does not exist/,
-	'a shard renamed: terry\'s read of it through the coordinator fails, reading nothing');
-is(as_owner_on_workers("ALTER TABLE IF EXISTS stash.loot RENAME TO " . ($secrets_shard =~ s/^vault\.//r)
-		. "; ALTER TABLE IF EXISTS stash." . ($secrets_shard =~ s/^vault\.//r) . " SET SCHEMA vault;"
-		. ' DROP SCHEMA stash'), 'true true', 'the owner put the shard back');
+		. ' SET SCHEMA vault; DROP SCHEMA stash'), 'true true', 'the owner put the shard back');
+# ... or renames a shard so that it loses its id: refused
+{
+	my ($out, $err) = ('', '');
+	$node{worker1}->psql('postgres', qq{
+		SET citus.enable_ddl_propagation = off;
+		ALTER TABLE $secrets_shard RENAME TO loot;
+	}, extra_params => [ '-U', 'tabowner' ], stdout => \$out, stderr => \$err);
+	like($err, qr/ERROR:  insider_guard: Citus shard "secrets_\d+" must keep its shard id at the end of its name/,
+		'renaming a shard without its id on worker1: refused');
+	is($node{worker1}->safe_psql('postgres',
+			"SELECT to_regclass('vault.loot') IS NULL AND to_regclass('$secrets_shard') IS NOT NULL"),
+		't', '... the shard keeps its name');
+	$node{worker1}->psql('postgres', qq{
+		SET citus.enable_ddl_propagation = off;
+		ALTER TABLE $secrets_shard RENAME TO ${\ ($secrets_shard =~ s/^vault\.(\w+)_(\d+)$/other_name_$2/r) };
+		ALTER TABLE vault.${\ ($secrets_shard =~ s/^vault\.(\w+)_(\d+)$/other_name_$2/r) } RENAME TO ${\ ($secrets_shard =~ s/^vault\.//r) };
+	}, extra_params => [ '-U', 'tabowner' ], stdout => \$out, stderr => \$err, on_error_die => 1);
+}
+# Citus' own renames keep the id: renaming the table on the coordinator
+# renames its shards, and undistributing a Citus local table works
+$coord->safe_psql('postgres', q{
+	ALTER TABLE vault.secrets RENAME TO secrets_renamed;
+	ALTER TABLE vault.secrets_renamed RENAME TO secrets;
+}, extra_params => [ '-U', 'tabowner' ]);
+($err, $c) = as_terry('vault.secrets, renamed and back', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'a distributed table renamed on the coordinator, and back: its rule still applies');
+$coord->safe_psql('postgres', q{
+	CREATE TABLE vault.memo (id int PRIMARY KEY);
+	SELECT citus_add_local_table_to_metadata('vault.memo');
+	INSERT INTO vault.memo SELECT generate_series(1, 2000);
+	GRANT SELECT ON vault.memo TO terry;
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'vault.memo');
+	SELECT undistribute_table('vault.memo');
+});
+($err, $c) = as_terry('vault.memo, undistributed', $coord, 'SELECT count(*) FROM vault.memo');
+like($err, qr/may not read more rows from table "?vault\.memo"?/,
+	'a Citus local table undistributed: its rule still applies');
+$coord->safe_psql('postgres', 'DROP TABLE vault.memo');
 
 # 3. It rebuilds the table (a new OID, the same name): the rule follows
 # the name, on every node, and still stops terry.
