@@ -688,6 +688,13 @@ xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
+			/* the extension dropped after the change: nothing to send */
+			if ((push_pending || dropped_tables != NIL) &&
+				!OidIsValid(get_extension_oid("insider_guard", true)))
+			{
+				push_pending = false;
+				dropped_tables = NIL;
+			}
 			resolve_dropped_tables();
 			if (push_pending)
 			{

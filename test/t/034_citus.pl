@@ -798,6 +798,24 @@ like($err, qr/may not read more rows from table "?public\.customers"?/,
 	'worker3: a direct read of a shard moved there is stopped by the rule it got');
 $worker3->stop;
 
+# A rule change, or a drop of a table with rules, then the extension
+# dropped, in one transaction on a Citus node: the commit has nothing to
+# send, and succeeds.
+$coord->safe_psql('postgres', 'CREATE DATABASE scratch');
+$coord->safe_psql('scratch', q{
+	CREATE EXTENSION citus;
+	CREATE EXTENSION insider_guard;
+	CREATE TABLE t (id int);
+	SELECT insider_guard.set_threshold('terry', 10, '1 hour', 'block', 't');
+});
+is($coord->psql('scratch', q{
+	BEGIN;
+	DROP TABLE t;
+	SELECT insider_guard.set_threshold('terry', 20, '1 hour', 'block');
+	DROP EXTENSION insider_guard;
+	COMMIT;
+}), 0, 'a rule change and the extension dropped in one transaction: it commits');
+
 # what the workers were asked, as whom, from which application: one line
 # of each form
 for my $w (@workers)
