@@ -30,7 +30,9 @@ OBJS = \
 	src/shmem/violations_store.o \
 	src/shmem/violations_log.o \
 	src/shmem/violations.o \
+	src/shmem/acting.o \
 	src/cache/citus.o \
+	src/cache/citus_session.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
 	src/cache/rules_load.o \
@@ -44,6 +46,7 @@ OBJS = \
 	src/exec/tramp.o \
 	src/exec/epq.o \
 	src/exec/reader.o \
+	src/exec/lease.o \
 	src/exec/enforce.o \
 	src/exec/statement_keys.o \
 	src/exec/grant.o \
@@ -52,6 +55,8 @@ OBJS = \
 	src/exec/copy.o \
 	src/sql/args.o \
 	src/sql/citus_rules.o \
+	src/sql/citus_sessions.o \
+	src/sql/citus_leases.o \
 	src/sql/triggers.o \
 	src/sql/monitor.o \
 	src/sql/info.o \
@@ -85,8 +90,10 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation \
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
 
-# the sources include each other's headers by layer: "shmem/counters.h"
-PG_CPPFLAGS = -I$(srcdir)/src
+# the sources include each other's headers by layer: "shmem/counters.h";
+# libpq asks other Citus nodes whose session a connection serves
+PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL = $(libpq)
 
 # make IG_TESTING=1 builds the test build (test.sh does): it adds the
 # superuser setting insider_guard.test_clock_offset, which moves the

@@ -88,6 +88,22 @@ int			ig_max_history = 10000;
  */
 int			ig_log_format = IG_LOG_FORMAT_TEXT;
 
+/*
+ * insider_guard.citus_budget: on a Citus worker, how the block limits of a
+ * Citus connection's session are shared by the nodes (docs/citus-notes.md,
+ * "Cluster budget"): node (each node the whole limit), share (a static
+ * share by shard placements), lease (rows leased from the coordinator).
+ * Read per statement; reloaded with the configuration.
+ */
+int			ig_citus_budget = IG_CITUS_BUDGET_NODE;
+
+static const struct config_enum_entry citus_budget_options[] = {
+	{"node", IG_CITUS_BUDGET_NODE, false},
+	{"share", IG_CITUS_BUDGET_SHARE, false},
+	{"lease", IG_CITUS_BUDGET_LEASE, false},
+	{NULL, 0, false}
+};
+
 static const struct config_enum_entry log_format_options[] = {
 	{"text", IG_LOG_FORMAT_TEXT, false},
 	{"json", IG_LOG_FORMAT_JSON, false},
@@ -165,6 +181,16 @@ ig_define_settings(bool preloaded)
 							 IG_LOG_FORMAT_TEXT,
 							 log_format_options,
 							 PGC_SUSET,
+							 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("insider_guard.citus_budget",
+							 "How the nodes of a Citus cluster share a block limit: node, share or lease.",
+							 "node: each node enforces the whole limit; share: each worker a share by its shard placements; lease: workers lease rows from the coordinator.",
+							 &ig_citus_budget,
+							 IG_CITUS_BUDGET_NODE,
+							 citus_budget_options,
+							 PGC_SIGHUP,
 							 0,
 							 NULL, NULL, NULL);
 

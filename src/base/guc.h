@@ -11,6 +11,7 @@
 #define IG_GUC_H
 
 #include "datatype/timestamp.h"
+#include "access/xact.h"
 #include "utils/timestamp.h"
 
 /* the most windows insider_guard.custom_windows may ask for */
@@ -32,6 +33,15 @@ extern int	ig_save_interval;
 extern int	ig_violations_max_size;
 extern int	ig_max_history;
 extern int	ig_log_format;
+extern int	ig_citus_budget;
+
+/* insider_guard.citus_budget: how a Citus cluster shares a block limit */
+typedef enum IgCitusBudget
+{
+	IG_CITUS_BUDGET_NODE,		/* each node enforces the whole limit */
+	IG_CITUS_BUDGET_SHARE,		/* each node a static share of it */
+	IG_CITUS_BUDGET_LEASE		/* leased from the coordinator */
+} IgCitusBudget;
 
 extern void ig_define_settings(bool preloaded);
 
@@ -49,12 +59,27 @@ ig_now(void)
 	return GetCurrentTimestamp() +
 		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
 }
+
+/* The start of the top-level statement, on the same clock. */
+static inline TimestampTz
+ig_statement_start(void)
+{
+	return GetCurrentStatementStartTimestamp() +
+		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
+}
 #else
 /* Wall-clock time as insider_guard sees it. */
 static inline TimestampTz
 ig_now(void)
 {
 	return GetCurrentTimestamp();
+}
+
+/* The start of the top-level statement, on the same clock. */
+static inline TimestampTz
+ig_statement_start(void)
+{
+	return GetCurrentStatementStartTimestamp();
 }
 #endif
 
