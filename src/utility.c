@@ -3,7 +3,8 @@
  * utility.c
  *		The ProcessUtility hook: COPY table TO is counted (copy.c),
  *		role memberships a statement changed are noted and logged
- *		(memberships.c), and rule matches dropped meanwhile are freed.
+ *		(memberships.c), rule matches dropped meanwhile are freed, and a
+ *		Citus shard keeps its shard id at the end of its name (citus.c).
  *
  * In an autovacuum worker, a utility statement that user code runs (an
  * index expression's function doing CREATE INDEX) is also where whom its
@@ -17,10 +18,13 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
+#include "commands/extension.h"
 #include "miscadmin.h"
 #include "tcop/utility.h"
 
 #include "base/compat.h"
+#include "cache/citus.h"
 #include "cache/rules.h"
 #include "exec/copy.h"
 #include "exec/reader.h"
@@ -40,6 +44,37 @@ call_next(IG_PROCESS_UTILITY_ARGS)
 		standard_ProcessUtility(pstmt, IG_PROCESS_UTILITY_REST);
 }
 
+/*
+ * A Citus shard is tied to its table by the "_<shardid>" its name ends
+ * in, nothing else: renaming one so that it loses it (its owner can, on a
+ * worker) would make its reads count for no table.  Refused (42501) where
+ * insider_guard is installed; Citus' own renames of shards keep the id.
+ */
+static void
+check_shard_rename(Node *parsetree)
+{
+	RenameStmt *stmt;
+	Oid			relid;
+
+	if (!IsA(parsetree, RenameStmt))
+		return;
+	stmt = (RenameStmt *) parsetree;
+	if ((stmt->renameType != OBJECT_TABLE &&
+		 stmt->renameType != OBJECT_FOREIGN_TABLE &&
+		 stmt->renameType != OBJECT_MATVIEW) ||
+		stmt->relation == NULL || stmt->newname == NULL ||
+		!OidIsValid(get_extension_oid("insider_guard", true)))
+		return;
+	relid = RangeVarGetRelid(stmt->relation, NoLock, true);
+	if (OidIsValid(relid) && !ig_citus_rename_keeps_shard(relid, stmt->newname))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: Citus shard \"%s\" must keep its shard id at the end of its name",
+						stmt->relation->relname),
+				 errdetail("Reads of a shard count for its table by that id."),
+				 errhint("Rename the distributed table on the coordinator: Citus renames its shards.")));
+}
+
 static void
 ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 {
@@ -50,6 +85,7 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 
 	/* (in autovacuum: whom user code counts for, before this runs) */
 	ig_reader_note();
+	check_shard_rename(parsetree);
 	/* role memberships, to see what the statement changed */
 	if (ig_memberships_may_change(parsetree))
 		memberships = ig_memberships_read(false);

@@ -17,10 +17,16 @@
  * the database has pg_catalog.pg_dist_shard with the columns logicalrelid
  * (regclass) and shardid (bigint) and a B-tree index on shardid; the
  * relation's name ends in "_<digits>", the digits a shard id listed there
- * for T; T is another relation, in the same schema; and, when T's name is
- * short enough for Citus to keep it whole, the relation's name is exactly
- * T's, "_" and the shard id (Citus shortens longer names with a hash).  A
- * table of another schema or another name does not pass as a shard.
+ * for T (written as Citus writes it: no leading zeros); and T is another
+ * relation.  Neither what comes before the suffix nor the schema is
+ * checked: the owner of T can rename T's shell, or move it to another
+ * schema, on a worker alone (DDL propagation off), after which Citus --
+ * which names shards after T's name and schema on the coordinator -- still
+ * reads shards no name or schema check would tie to the shell.  A table
+ * that only borrows a shard id counts for T as well as for itself: its
+ * reads count more, never less.  A shard may not be renamed so that its
+ * name loses the suffix (utility.c asks ig_citus_rename_keeps_shard);
+ * Citus' own renames of shards keep it.
  *
  * Also: whether a relation is a Citus table itself (pg_dist_partition
  * lists it), whose rows are only ever read from its shards -- on the
@@ -208,13 +214,10 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 {
 	HeapTuple	tuple;
 	char		relname[NAMEDATALEN];
-	Oid			nspid;
 	int64		shardid;
 	bool		present;
 	Oid			logical;
-	char	   *logical_name;
 	char		suffix[32];
-	bool		matches;
 
 	*unresolved = false;
 	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
@@ -222,7 +225,6 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 		return InvalidOid;
 	strlcpy(relname, NameStr(((Form_pg_class) GETSTRUCT(tuple))->relname),
 			NAMEDATALEN);
-	nspid = ((Form_pg_class) GETSTRUCT(tuple))->relnamespace;
 	ReleaseSysCache(tuple);
 
 	if ((shardid = shard_id_of_name(relname)) == 0)
@@ -235,22 +237,41 @@ ig_citus_shard_table(Oid relid, bool *unresolved)
 		return InvalidOid;
 	}
 
-	if (logical == relid || get_rel_namespace(logical) != nspid ||
-		(logical_name = get_rel_name(logical)) == NULL)
+	if (logical == relid)
 		return InvalidOid;
+
+	/*
+	 * The suffix as Citus writes it (no leading zeros), whatever comes
+	 * before it, in any schema: T's shell may carry another name, or be in
+	 * another schema, here than on the coordinator, after which Citus
+	 * names the shards.
+	 */
 	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shardid);
-	if (strlen(logical_name) + strlen(suffix) < NAMEDATALEN)
-	{
-		/* Citus kept the name whole: it must be exactly this */
-		matches = strncmp(relname, logical_name, strlen(logical_name)) == 0 &&
-			strcmp(relname + strlen(logical_name), suffix) == 0;
-	}
-	else
-	{
-		/* shortened: the suffix, written as Citus writes it (no zeros) */
-		matches = strlen(relname) > strlen(suffix) &&
-			strcmp(relname + strlen(relname) - strlen(suffix), suffix) == 0;
-	}
-	pfree(logical_name);
-	return matches ? logical : InvalidOid;
+	if (strlen(relname) <= strlen(suffix) ||
+		strcmp(relname + strlen(relname) - strlen(suffix), suffix) != 0)
+		return InvalidOid;
+	return logical;
+}
+
+/*
+ * Whether the relation may be renamed to newname: not if it is a Citus
+ * shard now and newname does not end in its "_<shardid>" -- the one thing
+ * by which a shard is tied to its table here.  Catalog access.
+ */
+bool
+ig_citus_rename_keeps_shard(Oid relid, const char *newname)
+{
+	bool		unresolved;
+	char	   *relname;
+	int64		shardid;
+	char		suffix[32];
+
+	if (!OidIsValid(ig_citus_shard_table(relid, &unresolved)) ||
+		(relname = get_rel_name(relid)) == NULL)
+		return true;
+	shardid = shard_id_of_name(relname);
+	pfree(relname);
+	snprintf(suffix, sizeof(suffix), "_" INT64_FORMAT, shardid);
+	return strlen(newname) > strlen(suffix) &&
+		strcmp(newname + strlen(newname) - strlen(suffix), suffix) == 0;
 }

@@ -13,5 +13,6 @@
 
 extern Oid	ig_citus_shard_table(Oid relid, bool *unresolved);
 extern bool ig_citus_is_table(Oid relid);
+extern bool ig_citus_rename_keeps_shard(Oid relid, const char *newname);
 
 #endif							/* IG_CITUS_H */

@@ -23,7 +23,12 @@
  * insider_guard.sync_rules() sends the set again (to nodes added later
  * too).  Pushes are serialised by a lock on the extension and read the
  * rules with a fresh snapshot, so the last one to commit sends what was
- * committed last.
+ * committed last.  A transaction that aborts after its push (Citus
+ * commits its own remote work after this pre-commit step, and can fail)
+ * has a background worker send the committed rules again; one that would
+ * be prepared is refused.  The rules of a table dropped on a Citus node
+ * wait for the commit, where they follow a table of the same name (Citus
+ * rebuilds tables under their name).
  *
  * On a worker, the rules tables refuse every change (42501) except those
  * _apply_rules makes, which a superuser alone may call; it replaces the
@@ -42,9 +47,11 @@
 #include "access/htup_details.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/catalog.h"
 #include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_extension.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/extension.h"
@@ -54,6 +61,8 @@
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_func.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -61,13 +70,18 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 
+#include "cache/relinfo.h"
 #include "sql/adminlog.h"
 #include "sql/args.h"
 #include "sql/citus_rules.h"
 
 PG_FUNCTION_INFO_V1(ig_apply_rules);
 PG_FUNCTION_INFO_V1(ig_sync_rules);
+PG_FUNCTION_INFO_V1(ig_defer_dropped_table_rules);
+
+PGDLLEXPORT void ig_rules_resync_main(Datum arg);
 
 typedef enum IgCitusNode
 {
@@ -82,6 +96,36 @@ static bool applying = false;
 /* this transaction changed the rules on a coordinator */
 static bool push_pending = false;
 static bool callback_registered = false;
+
+/*
+ * This transaction sent the rules to the workers (as the extension's
+ * owner, pushed_by): if it aborts after all, they have rules the
+ * coordinator never committed.
+ */
+static bool pushed = false;
+static Oid	pushed_by = InvalidOid;
+
+/*
+ * A table with rules dropped in this transaction, on a Citus node: its
+ * rules go to the table of that schema and name at commit, if there is
+ * one then; else, on a coordinator, they are deleted (a worker leaves
+ * them to the coordinator's next push).  Citus' alter_distributed_table,
+ * undistribute_table and alter_table_set_access_method rebuild a table
+ * under a new OID and the same name, on the coordinator and, in the same
+ * distributed transaction, its shell on every worker: the coordinator
+ * pushes its rules before the workers' part commits, so a worker moves
+ * its own rules to the new shell when its part commits (or is
+ * prepared).  In TopTransactionContext.
+ */
+typedef struct IgDroppedTable
+{
+	Oid			relid;
+	char	   *schema;
+	char	   *name;
+	bool		on_worker;		/* rebuilt here by the coordinator's Citus */
+} IgDroppedTable;
+
+static List *dropped_tables = NIL;
 
 /*
  * The rule set of this database as one jsonb value, roles and tables by
@@ -424,23 +468,273 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 	SetUserIdAndSecContext(save_userid, save_sec_context);
 }
 
-/* Sends the rules just before a transaction that changed them commits. */
+/*
+ * Whether a relation may carry rules (as ig_check_table_arg says, without
+ * its errors): a table, partitioned table, materialized view or foreign
+ * table, not temporary, not initdb's, not insider_guard's own.
+ */
+static bool
+rules_may_name(Oid relid)
+{
+	HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Form_pg_class form;
+	bool		ok;
+	Oid			nspid;
+
+	if (!HeapTupleIsValid(tuple))
+		return false;
+	form = (Form_pg_class) GETSTRUCT(tuple);
+	ok = (form->relkind == RELKIND_RELATION ||
+		  form->relkind == RELKIND_PARTITIONED_TABLE ||
+		  form->relkind == RELKIND_MATVIEW ||
+		  form->relkind == RELKIND_FOREIGN_TABLE) &&
+		form->relpersistence != RELPERSISTENCE_TEMP &&
+		relid >= FirstNormalObjectId &&
+		!IsCatalogNamespace(form->relnamespace) &&
+		!IsToastNamespace(form->relnamespace);
+	nspid = form->relnamespace;
+	ReleaseSysCache(tuple);
+	return ok && !ig_relinfo_extension_table(relid, nspid);
+}
+
+/*
+ * At commit, the rules of each table dropped in this transaction go to
+ * the table now of its schema and name, or (on a coordinator) are
+ * deleted.  As the extension's owner: the sql_drop trigger that noted
+ * them is its.  A table not dropped after all (a rolled back savepoint)
+ * keeps its rules.  On a coordinator, changing the rules marks the
+ * transaction for a push; on a worker, it is let through like
+ * _apply_rules' changes.
+ */
+static void
+resolve_dropped_tables(void)
+{
+	List	   *tables = dropped_tables;
+	ListCell   *lc;
+	Oid			save_userid;
+	int			save_sec_context;
+	int			nestlevel;
+	bool		baselines;
+
+	dropped_tables = NIL;
+	if (tables == NIL)
+		return;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(extension_owner(),
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
+	nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	baselines = OidIsValid(get_relname_relid("baseline_rules",
+											 get_namespace_oid("insider_guard", false)));
+
+	PG_TRY();
+	{
+		foreach(lc, tables)
+		{
+			IgDroppedTable *t = (IgDroppedTable *) lfirst(lc);
+			Oid			nspid;
+			Oid			now = InvalidOid;
+			Oid			argtypes[2] = {OIDOID, OIDOID};
+			Datum		args[2];
+
+			if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(t->relid)))
+				continue;
+			nspid = get_namespace_oid(t->schema, true);
+			if (OidIsValid(nspid))
+				now = get_relname_relid(t->name, nspid);
+			if (OidIsValid(now) && !rules_may_name(now))
+				now = InvalidOid;
+			if (!OidIsValid(now) && t->on_worker)
+				continue;
+			args[0] = ObjectIdGetDatum(t->relid);
+			args[1] = ObjectIdGetDatum(now);
+			applying = t->on_worker;
+			for (int i = 0; i < (baselines ? 2 : 1); i++)
+			{
+				const char *table = i == 0 ? "thresholds" : "baseline_rules";
+				char	   *sql;
+				int			ret;
+
+				/*
+				 * Those the table of the name has no rule of the same key
+				 * for (its unique index's: role, window and, for baseline
+				 * rules, kind) go to it; the rest are deleted.
+				 */
+				if (OidIsValid(now))
+				{
+					sql = psprintf("UPDATE insider_guard.%s o SET table_name = $2::pg_catalog.regclass"
+								   " WHERE o.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1"
+								   " AND NOT EXISTS (SELECT 1 FROM insider_guard.%s n"
+								   "  WHERE n.table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $2"
+								   "  AND n.role_name IS NOT DISTINCT FROM o.role_name"
+								   "  AND n.per OPERATOR(pg_catalog.=) o.per%s)",
+								   table, table,
+								   i == 0 ? "" :
+								   " AND (n.compare_to OPERATOR(pg_catalog.=) 'novelty')"
+								   " IS NOT DISTINCT FROM (o.compare_to OPERATOR(pg_catalog.=) 'novelty')");
+					ret = SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0);
+					if (ret != SPI_OK_UPDATE)
+						elog(ERROR, "insider_guard: the rules of a dropped table could not be moved: %s",
+							 SPI_result_code_string(ret));
+				}
+				if (t->on_worker)
+					continue;	/* a worker's rules are the coordinator's */
+				sql = psprintf("DELETE FROM insider_guard.%s"
+							   " WHERE table_name::pg_catalog.oid OPERATOR(pg_catalog.=) $1",
+							   table);
+				ret = SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 0);
+				if (ret != SPI_OK_DELETE)
+					elog(ERROR, "insider_guard: the rules of a dropped table could not be deleted: %s",
+						 SPI_result_code_string(ret));
+			}
+			applying = false;
+		}
+	}
+	PG_FINALLY();
+	{
+		applying = false;
+	}
+	PG_END_TRY();
+
+	SPI_finish();
+	PopActiveSnapshot();
+	AtEOXact_GUC(true, nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+}
+
+/*
+ * From the abort of a transaction that sent the rules: a background
+ * worker sends them again, as they are committed, once this transaction's
+ * lock on the extension is gone.  No catalog access here (aborting); a
+ * worker that cannot be started is said, with the way out.
+ */
+static void
+launch_resync(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "ig_rules_resync_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "insider_guard rules resync", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "insider_guard rules resync", BGW_MAXLEN);
+	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	memcpy(worker.bgw_extra, &pushed_by, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+	if (RegisterDynamicBackgroundWorker(&worker, NULL))
+		ereport(LOG,
+				(errmsg("insider_guard: a transaction that sent the rules to the Citus workers failed; they are sent again as committed")));
+	else
+		ereport(WARNING,
+				(errmsg("insider_guard: a transaction that sent the rules to the Citus workers failed, and they could not be sent again"),
+				 errdetail("No background worker slot is free."),
+				 errhint("Run SELECT insider_guard.sync_rules() on the coordinator.")));
+}
+
+/*
+ * The background worker launch_resync starts: connected to the database
+ * as the extension's owner, sends the committed rules to every worker, if
+ * this is still a Citus coordinator with insider_guard.  Its WARNINGs go
+ * to the server log.
+ */
+void
+ig_rules_resync_main(Datum arg)
+{
+	Oid			owner;
+
+	memcpy(&owner, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg), owner, 0);
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (OidIsValid(get_extension_oid("insider_guard", true)) &&
+		citus_node() == IG_CITUS_COORDINATOR && propagation_installed())
+		push_rules(NULL, NULL);
+	CommitTransactionCommand();
+	proc_exit(0);
+}
+
+/* Whether this transaction dropped a table with rules on a coordinator. */
+static bool
+dropped_on_coordinator(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, dropped_tables)
+		if (!((IgDroppedTable *) lfirst(lc))->on_worker)
+			return true;
+	return false;
+}
+
+/*
+ * Just before a transaction that changed the rules commits: the rules of
+ * the tables it dropped find their table, then the rules are sent.  A
+ * transaction that would be prepared is refused: the workers would have
+ * the change at PREPARE, and keep it after a ROLLBACK PREPARED.
+ */
 static void
 xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-		case XACT_EVENT_PRE_PREPARE:
+			/* the extension dropped after the change: nothing to send */
+			if ((push_pending || dropped_tables != NIL) &&
+				!OidIsValid(get_extension_oid("insider_guard", true)))
+			{
+				push_pending = false;
+				dropped_tables = NIL;
+			}
+			resolve_dropped_tables();
 			if (push_pending)
 			{
 				push_pending = false;
+				pushed_by = extension_owner();
+				pushed = true;
 				push_rules(NULL, NULL);
 			}
 			break;
+		case XACT_EVENT_PRE_PREPARE:
+			/* a worker's part of Citus' two-phase commit: see above */
+			if (push_pending || dropped_on_coordinator())
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("insider_guard: cannot PREPARE a transaction that changed the rules on a Citus coordinator"),
+						 errdetail("The rules reach the workers before the transaction is prepared; a ROLLBACK PREPARED would leave them there."),
+						 errhint("Change the rules, or drop tables that have rules, in a transaction that is not prepared.")));
+			resolve_dropped_tables();
+			break;
+		case XACT_EVENT_ABORT:
+			/* Citus' commit of its own remote work can fail after the push */
+			if (pushed)
+				launch_resync();
+			/* FALLTHROUGH */
 		default:
 			push_pending = false;
+			pushed = false;
+			dropped_tables = NIL;
 			break;
+	}
+}
+
+/* Has xact_callback called at the end of this backend's transactions. */
+static void
+register_callback(void)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(xact_callback, NULL);
+		callback_registered = true;
 	}
 }
 
@@ -471,12 +765,52 @@ ig_citus_rules_changed(void)
 				 errmsg("insider_guard: rules cannot be changed on a Citus worker"),
 				 errdetail("A worker takes its rules from the coordinator."),
 				 errhint("Set rules on the coordinator; they reach every worker.")));
-	if (!callback_registered)
-	{
-		RegisterXactCallback(xact_callback, NULL);
-		callback_registered = true;
-	}
+	register_callback();
 	push_pending = true;
+}
+
+/*
+ * insider_guard._defer_dropped_table_rules(table_oid oid, schema_name
+ * text, table_name text) RETURNS boolean
+ *
+ * Called by the sql_drop event trigger for a dropped table that has
+ * rules.  On a Citus node, the rules wait for the commit, where they go
+ * to the table then of that schema and name -- Citus rebuilt it under a
+ * new OID -- or, on a coordinator, are deleted (true); without Citus
+ * nothing is done (false: the trigger deletes them now).  Superuser only
+ * (the trigger runs as the extension's owner).
+ */
+Datum
+ig_defer_dropped_table_rules(PG_FUNCTION_ARGS)
+{
+	IgDroppedTable *t;
+	MemoryContext old;
+	IgCitusNode node;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: only a superuser may defer the rules of a dropped table")));
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("insider_guard: table_oid, schema_name and table_name must not be null")));
+	if (creating_extension || IsBinaryUpgrade)
+		PG_RETURN_BOOL(false);
+	node = citus_node();
+	if (node == IG_CITUS_NONE || !propagation_installed())
+		PG_RETURN_BOOL(false);
+
+	register_callback();
+	old = MemoryContextSwitchTo(TopTransactionContext);
+	t = palloc(sizeof(IgDroppedTable));
+	t->relid = PG_GETARG_OID(0);
+	t->schema = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	t->name = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	t->on_worker = node == IG_CITUS_WORKER;
+	dropped_tables = lappend(dropped_tables, t);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_BOOL(true);
 }
 
 /*

@@ -335,8 +335,11 @@ for my $t ([ 'customers', $rows ], [ 'countries', 2000 ])
 	is($c[0] + $c[1] + $c[2], $n_rows, "COPY $table: each row counted once, on all nodes together");
 }
 
-# Tables only named like shards do not count for customers: one of a
-# shard's name in another schema, one of a shard's id but another name.
+# Tables only named like shards count for customers too: one of a
+# shard's name in another schema, one of customers' schema that borrows a
+# shard id.  Their reads count more, never less: shards are matched on
+# their id alone, since the owner of a table can change its shell's name
+# and schema on a worker alone (shown further down).
 my ($shard_id) = $shard =~ /_(\d+)$/;
 # (local DDL on a worker: Citus would propagate it from the coordinator only)
 $node{worker1}->safe_psql('postgres', qq{
@@ -349,11 +352,9 @@ $node{worker1}->safe_psql('postgres', qq{
 });
 for my $t ("other.$shard", "public.orders_$shard_id")
 {
-	($err, $c) = as_terry("look-alike $t", $node{worker1},
-		"SELECT count(*) FROM $t");
-	is($err, '', "$t: not blocked");
-	is($c->{worker1}{table}, 0, "$t: nothing counted for customers");
-	is($c->{worker1}{total}, 2000, "$t: its rows counted");
+	($err, $c) = as_terry("borrowed id $t", $node{worker1}, "SELECT count(*) FROM $t");
+	like($err, qr/may not read more rows from table "?public\.customers"?/,
+		"$t: a shard id of customers counts for customers");
 }
 
 # A table named like a shard whose metadata arrives later, without an
@@ -526,6 +527,224 @@ $coord->safe_psql('postgres', qq{
 	WHERE table_name = 'customers'::regclass;
 });
 
+# The owner of a distributed table, not a rules administrator, tries to
+# shed terry's rule on it (an attacker's findings 1 and 3).
+$coord->safe_psql('postgres', q{
+	CREATE ROLE tabowner LOGIN;
+	GRANT CREATE ON DATABASE postgres TO tabowner;
+	CREATE SCHEMA vault AUTHORIZATION tabowner;
+	GRANT USAGE ON SCHEMA vault TO terry;
+	SET citus.shard_count = 4;
+	CREATE TABLE vault.secrets (id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('vault.secrets', 'id', colocate_with => 'none');
+	INSERT INTO vault.secrets SELECT g, 'secret ' || g FROM generate_series(1, 6000) g;
+	ALTER TABLE vault.secrets OWNER TO tabowner;
+	GRANT SELECT ON vault.secrets TO terry;
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'vault.secrets');
+});
+sub secrets_rules
+{
+	my ($n) = @_;
+	return $n->safe_psql('postgres', q{
+		SELECT count(*) FROM insider_guard.thresholds
+		WHERE table_name = to_regclass('vault.secrets')});
+}
+is(secrets_rules($_), 1, $_->name . ': the rule on vault.secrets') for @all;
+my ($secrets_shard) = $coord->safe_psql('postgres', sprintf(q{
+	SELECT 'vault.secrets_' || s.shardid FROM pg_dist_shard s
+	JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+	WHERE s.logicalrelid = 'vault.secrets'::regclass AND n.nodeport = %d
+	ORDER BY s.shardid LIMIT 1}, $node{worker1}->port));
+
+# 1. It renames the table's shell on the workers only: the shards keep
+# the names Citus gave them, which no longer start with the shell's.
+sub as_owner_on_workers
+{
+	my ($sql) = @_;
+	return $coord->safe_psql('postgres', qq{
+		SELECT string_agg(success::text, ' ' ORDER BY nodeport)
+		FROM run_command_on_workers(\$cmd\$SET citus.enable_ddl_propagation = off; $sql\$cmd\$)},
+		extra_params => [ '-U', 'tabowner' ]);
+}
+is(as_owner_on_workers('ALTER TABLE vault.secrets RENAME TO hidden'), 'true true',
+	'the owner renamed the shell of vault.secrets on both workers');
+is($node{worker1}->safe_psql('postgres', q{SELECT to_regclass('vault.hidden') IS NOT NULL}),
+	't', 'worker1: the shell is vault.hidden now');
+($err, $c) = as_terry('vault.secrets, its shells renamed', $coord,
+	'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.(secrets|hidden)"?/,
+	'shell renamed on the workers: terry\'s read through the coordinator is still blocked');
+($err, $c) = as_terry("direct read of $secrets_shard", $node{worker1},
+	"SELECT count(*) FROM $secrets_shard");
+like($err, qr/may not read more rows from table "?vault\.hidden"?/,
+	'shell renamed on the workers: a direct read of a shard on worker1 is still blocked');
+is(as_owner_on_workers('ALTER TABLE vault.hidden RENAME TO secrets'), 'true true',
+	'the owner renamed the shells back');
+# ... or moves the shell to a schema of its own on the workers only
+is(as_owner_on_workers('CREATE SCHEMA stash; GRANT USAGE ON SCHEMA stash TO terry; ALTER TABLE vault.secrets SET SCHEMA stash'),
+	'true true', 'the owner moved the shell of vault.secrets to stash on both workers');
+($err, $c) = as_terry('vault.secrets, its shells moved', $coord,
+	'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?stash\.secrets"?/,
+	'shell moved on the workers: terry\'s read through the coordinator is still blocked');
+is(as_owner_on_workers('ALTER TABLE stash.secrets SET SCHEMA vault'), 'true true',
+	'the owner moved the shells back');
+# ... or moves a shard itself to another schema: still a shard of it
+is(as_owner_on_workers("ALTER TABLE IF EXISTS $secrets_shard SET SCHEMA stash"), 'true true',
+	'the owner moved a shard to stash on worker1');
+($err, $c) = as_terry("stash shard, direct", $node{worker1},
+	'SELECT count(*) FROM stash.' . ($secrets_shard =~ s/^vault\.//r));
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'a shard moved to another schema: a direct read on worker1 is still blocked');
+is(as_owner_on_workers('ALTER TABLE IF EXISTS stash.' . ($secrets_shard =~ s/^vault\.//r)
+		. ' SET SCHEMA vault; DROP SCHEMA stash'), 'true true', 'the owner put the shard back');
+# ... or renames a shard so that it loses its id: refused
+{
+	my ($out, $err) = ('', '');
+	$node{worker1}->psql('postgres', qq{
+		SET citus.enable_ddl_propagation = off;
+		ALTER TABLE $secrets_shard RENAME TO loot;
+	}, extra_params => [ '-U', 'tabowner' ], stdout => \$out, stderr => \$err);
+	like($err, qr/ERROR:  insider_guard: Citus shard "secrets_\d+" must keep its shard id at the end of its name/,
+		'renaming a shard without its id on worker1: refused');
+	is($node{worker1}->safe_psql('postgres',
+			"SELECT to_regclass('vault.loot') IS NULL AND to_regclass('$secrets_shard') IS NOT NULL"),
+		't', '... the shard keeps its name');
+	$node{worker1}->psql('postgres', qq{
+		SET citus.enable_ddl_propagation = off;
+		ALTER TABLE $secrets_shard RENAME TO ${\ ($secrets_shard =~ s/^vault\.(\w+)_(\d+)$/other_name_$2/r) };
+		ALTER TABLE vault.${\ ($secrets_shard =~ s/^vault\.(\w+)_(\d+)$/other_name_$2/r) } RENAME TO ${\ ($secrets_shard =~ s/^vault\.//r) };
+	}, extra_params => [ '-U', 'tabowner' ], stdout => \$out, stderr => \$err, on_error_die => 1);
+}
+# Citus' own renames keep the id: renaming the table on the coordinator
+# renames its shards, and undistributing a Citus local table works
+$coord->safe_psql('postgres', q{
+	ALTER TABLE vault.secrets RENAME TO secrets_renamed;
+	ALTER TABLE vault.secrets_renamed RENAME TO secrets;
+}, extra_params => [ '-U', 'tabowner' ]);
+($err, $c) = as_terry('vault.secrets, renamed and back', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'a distributed table renamed on the coordinator, and back: its rule still applies');
+$coord->safe_psql('postgres', q{
+	CREATE TABLE vault.memo (id int PRIMARY KEY);
+	SELECT citus_add_local_table_to_metadata('vault.memo');
+	INSERT INTO vault.memo SELECT generate_series(1, 2000);
+	GRANT SELECT ON vault.memo TO terry;
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'vault.memo');
+	SELECT undistribute_table('vault.memo');
+});
+($err, $c) = as_terry('vault.memo, undistributed', $coord, 'SELECT count(*) FROM vault.memo');
+like($err, qr/may not read more rows from table "?vault\.memo"?/,
+	'a Citus local table undistributed: its rule still applies');
+$coord->safe_psql('postgres', 'DROP TABLE vault.memo');
+
+# 3. It rebuilds the table (a new OID, the same name): the rule follows
+# the name, on every node, and still stops terry.
+$coord->safe_psql('postgres',
+	q{SELECT alter_distributed_table('vault.secrets', shard_count => 6)},
+	extra_params => [ '-U', 'tabowner' ]);
+is(secrets_rules($_), 1, $_->name . ': alter_distributed_table kept the rule on vault.secrets')
+  for @all;
+($err, $c) = as_terry('vault.secrets, rebuilt', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'alter_distributed_table: terry is still blocked');
+$coord->safe_psql('postgres', q{SELECT undistribute_table('vault.secrets')},
+	extra_params => [ '-U', 'tabowner' ]);
+is(secrets_rules($coord), 1, 'undistribute_table kept the rule on vault.secrets');
+($err, $c) = as_terry('vault.secrets, undistributed', $coord, 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets"?/,
+	'undistribute_table: terry is still blocked on the coordinator');
+# a table dropped for good takes its rule with it, everywhere
+$coord->safe_psql('postgres', 'DROP TABLE vault.secrets', extra_params => [ '-U', 'tabowner' ]);
+for my $n (@all)
+{
+	is($n->safe_psql('postgres', q{
+			SELECT count(*) FROM insider_guard.thresholds t
+			LEFT JOIN pg_class c ON c.oid = t.table_name
+			WHERE t.table_name IS NOT NULL AND c.oid IS NULL}),
+		0, $n->name . ': DROP TABLE deleted the rule on vault.secrets');
+}
+
+# A table dropped and made again in one transaction on the coordinator
+# (what Citus' rebuilds do): its rules go to the new one, but for those
+# the new one already has a rule of the same role and window for.
+$coord->safe_psql('postgres', q{
+	SET citus.enable_ddl_propagation = off;
+	CREATE TABLE public.swap (id int);
+	SELECT insider_guard.set_threshold('terry', 100, '1 hour', 'block', 'swap');
+	SELECT insider_guard.set_threshold('terry', 200, '1 day', 'block', 'swap');
+	BEGIN;
+	DROP TABLE public.swap;
+	CREATE TABLE public.swap (id int);
+	SELECT insider_guard.set_threshold('terry', 300, '1 hour', 'block', 'swap');
+	COMMIT;
+});
+is($coord->safe_psql('postgres', q{
+	SELECT string_agg(format('%s %s', max_rows, per), ', ' ORDER BY max_rows)
+	FROM insider_guard.thresholds WHERE table_name = 'public.swap'::regclass;
+}), "200 1 day, 300 01:00:00",
+	'dropped and made again: its rule of another window follows, the new one of the same window stays');
+$coord->safe_psql('postgres', 'DROP TABLE public.swap');
+
+# 4. A rule change in a prepared transaction would reach the workers at
+# PREPARE and stay there after ROLLBACK PREPARED: it is refused.
+{
+	my ($out, $err) = ('', '');
+	my $ret = $coord->psql('postgres', qq{
+		BEGIN;
+		SELECT insider_guard.drop_threshold($customers_rule);
+		PREPARE TRANSACTION 'ig_rules';
+	}, stdout => \$out, stderr => \$err);
+	like($err, qr/ERROR:  insider_guard: cannot PREPARE a transaction that changed the rules on a Citus coordinator/,
+		'PREPARE TRANSACTION of a rule change on the coordinator: refused');
+	$coord->psql('postgres', q{ROLLBACK PREPARED 'ig_rules'});
+	is($coord->safe_psql('postgres', 'SELECT count(*) FROM pg_prepared_xacts'), 0,
+		'... nothing is left prepared');
+	is(rules_of($_), rules_of($coord), $_->name . ': still the coordinator\'s rules')
+	  for @workers;
+}
+
+# A commit that fails after the push (here Citus' commit of a write on a
+# worker, refused there by a deferred trigger): the workers had the
+# change; a background worker sends them the committed rules again.
+$coord->safe_psql('postgres', q{
+	SET citus.shard_count = 1;
+	CREATE TABLE refused_at_commit (id int);
+	SELECT create_distributed_table('refused_at_commit', 'id', colocate_with => 'none');
+});
+my ($refused_shard, $refused_port) = split /\|/, $coord->safe_psql('postgres', q{
+	SELECT shard_name, nodeport FROM citus_shards
+	WHERE table_name = 'refused_at_commit'::regclass});
+my ($refusing) = grep { $_->port == $refused_port } @workers;
+$refusing->safe_psql('postgres', qq{
+	SET citus.enable_ddl_propagation = off;
+	CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql
+		AS \$\$BEGIN RAISE EXCEPTION 'refused at commit'; END\$\$;
+	CREATE CONSTRAINT TRIGGER refuse AFTER INSERT ON public.$refused_shard
+		DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION public.refuse();
+});
+{
+	my ($out, $err) = ('', '');
+	$coord->psql('postgres', q{
+		BEGIN;
+		SELECT insider_guard.set_threshold('terry', 3, '1 hour', 'block');
+		INSERT INTO refused_at_commit VALUES (1);
+		COMMIT;
+	}, stdout => \$out, stderr => \$err);
+	like($err, qr/refused at commit.*could not commit transaction/s, 'a commit failing after the push: it fails');
+	is($coord->safe_psql('postgres',
+			'SELECT count(*) FROM insider_guard.thresholds WHERE max_rows = 3'),
+		0, '... the coordinator has no such rule');
+	for my $w (@workers)
+	{
+		ok($w->poll_query_until('postgres',
+				'SELECT count(*) = 0 FROM insider_guard.thresholds WHERE max_rows = 3'),
+			$w->name . ': the rule of the failed commit is taken back');
+		is(rules_of($w), rules_of($coord), $w->name . ': the coordinator\'s rules');
+	}
+}
+$coord->safe_psql('postgres', 'DROP TABLE refused_at_commit');
+
 # A worker that is down keeps its rules: the change commits on the
 # coordinator with a WARNING; sync_rules() brings the worker in line.
 $node{worker2}->stop;
@@ -578,6 +797,24 @@ $coord->safe_psql('postgres', sprintf(q{
 like($err, qr/may not read more rows from table "?public\.customers"?/,
 	'worker3: a direct read of a shard moved there is stopped by the rule it got');
 $worker3->stop;
+
+# A rule change, or a drop of a table with rules, then the extension
+# dropped, in one transaction on a Citus node: the commit has nothing to
+# send, and succeeds.
+$coord->safe_psql('postgres', 'CREATE DATABASE scratch');
+$coord->safe_psql('scratch', q{
+	CREATE EXTENSION citus;
+	CREATE EXTENSION insider_guard;
+	CREATE TABLE t (id int);
+	SELECT insider_guard.set_threshold('terry', 10, '1 hour', 'block', 't');
+});
+is($coord->psql('scratch', q{
+	BEGIN;
+	DROP TABLE t;
+	SELECT insider_guard.set_threshold('terry', 20, '1 hour', 'block');
+	DROP EXTENSION insider_guard;
+	COMMIT;
+}), 0, 'a rule change and the extension dropped in one transaction: it commits');
 
 # what the workers were asked, as whom, from which application: one line
 # of each form
