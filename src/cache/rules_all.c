@@ -16,9 +16,9 @@
  * A user that belongs to a peer group also keeps its history of every
  * relation any baseline rule names, so that its peers can be compared
  * with it: from the history keys read with the whole tables, once read,
- * or else looked up in the index on the rules' table
- * (baseline_rules_table) the first time the backend reads each relation
- * (ig_rules_history_kinds).
+ * or else from one scan of every baseline rule that notes only the
+ * relation and window kind of each, the first time the backend reads a
+ * relation (ig_rules_history_kinds).
  *
  * All of it lives in the rule tables' memory context, and is forgotten
  * (ig_rules_all_forget) before the tables are found again.
@@ -30,19 +30,16 @@
  */
 #include "postgres.h"
 
-#include "access/genam.h"
 #include "access/relscan.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "common/hashfn.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
-#include "utils/fmgroids.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
 
-#include "base/compat.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "cache/rules_internal.h"
@@ -54,11 +51,30 @@ IgAllRules	ig_rules_all;
 IgHistKeys	ig_rules_hist_keys;
 
 /*
- * Before the whole tables are read: the history kinds of the relations
- * looked up so far through the baseline rules' table index, by relid
- * (IgHistKey entries, in IgRuleTables.cxt; NULL until the first).
+ * Before the whole tables are read: the history kinds of every relation
+ * baseline rules name, read at once the first time a relation's are asked
+ * for (scan_history_kinds), by relid.
  */
-static HTAB *hist_keys_looked_up = NULL;
+typedef struct IgHistKindsEntry
+{
+	Oid			relid;			/* hash key */
+	uint8		kinds;			/* bit k: history kind k (IG_HIST_*) */
+	char		status;			/* for simplehash */
+} IgHistKindsEntry;
+
+#define SH_PREFIX histkinds
+#define SH_ELEMENT_TYPE IgHistKindsEntry
+#define SH_KEY_TYPE Oid
+#define SH_KEY relid
+#define SH_HASH_KEY(tb, key) murmurhash32(key)
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* in IgRuleTables.cxt; NULL until read */
+static histkinds_hash *hist_kinds_scanned = NULL;
 
 /*
  * Forgets the whole tables and the history keys: the rule tables are
@@ -77,7 +93,7 @@ ig_rules_all_forget(void)
 	ig_rules_hist_keys.keys = NULL;
 	ig_rules_hist_keys.count = 0;
 	ig_rules_hist_keys.allocated = 0;
-	hist_keys_looked_up = NULL;
+	hist_kinds_scanned = NULL;
 }
 
 /*
@@ -234,10 +250,72 @@ ig_rules_all_load(void)
 }
 
 /*
+ * Reads every baseline rule, once, for the history kinds they keep of each
+ * relation (ig_rules_baseline_row_kind): into a table by relid, in the
+ * rule tables' memory context, set only once complete.  False, reading
+ * nothing, if the rules table cannot be read now (see below).
+ */
+static bool
+scan_history_kinds(void)
+{
+	const IgRuleTables *tables = &ig_rules_tables;
+	Relation	heap;
+	Snapshot	snapshot;
+	TupleTableSlot *slot;
+	TableScanDesc scan;
+	histkinds_hash *kinds;
+
+	if (!ConditionalLockRelationOid(tables->baseline_rules, AccessShareLock))
+		return false;
+	/* the lock accepted invalidations: is the OID still that loaded? */
+	if (!ig_rules_fresh.loaded)
+	{
+		UnlockRelationOid(tables->baseline_rules, AccessShareLock);
+		return false;
+	}
+	heap = table_open(tables->baseline_rules, NoLock);
+	if (ig_rules_table_problem(heap, IG_TABLE_BASELINE_RULES) != NULL)
+	{
+		/* changed since it was checked: the rules are read again */
+		table_close(heap, NoLock);
+		UnlockRelationOid(tables->baseline_rules, AccessShareLock);
+		return false;
+	}
+	kinds = histkinds_create(tables->cxt, 64, NULL);
+	snapshot = RegisterSnapshot(GetCatalogSnapshot(tables->baseline_rules));
+	slot = table_slot_create(heap, NULL);
+	scan = table_beginscan_strat(heap, snapshot, 0, NULL, true, false);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		Oid			relid;
+		int			kind;
+		IgHistKindsEntry *entry;
+		bool		found;
+
+		if (!ig_rules_baseline_row_kind(slot, &relid, &kind))
+			continue;
+		entry = histkinds_insert(kinds, relid, &found);
+		if (!found)
+			entry->kinds = 0;
+		entry->kinds |= (1 << kind);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	UnregisterSnapshot(snapshot);
+	table_close(heap, NoLock);
+	UnlockRelationOid(tables->baseline_rules, AccessShareLock);
+	hist_kinds_scanned = kinds;
+	return true;
+}
+
+/*
  * The history kinds (bits) baseline rules keep of a relation, InvalidOid
  * for all tables: those naming it, of any role, since a user's peers are
- * compared with its history.  Catalog access, once per relation until the
- * rules change (unless all are read).
+ * compared with its history.  Catalog access, once until the rules change:
+ * the first call reads every baseline rule (scan_history_kinds) -- unless
+ * all are read, whose history keys say.  (Looking a relation's rules up in
+ * the index on their table would read every rule naming it, to know
+ * whether one keeps 7-day history; and again for each relation.)
  *
  * Runs while a statement's state is being made, so it neither waits for
  * a lock nor reads tables the rules were not loaded from: while
@@ -250,92 +328,26 @@ uint8
 ig_rules_history_kinds(Oid relid, bool *known)
 {
 	const IgRuleTables *tables = &ig_rules_tables;
-	IgHistKey  *found;
-	bool		present;
-	Relation	heap;
-	Relation	index;
-	Snapshot	snapshot;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-	IndexScanDesc scan;
-	IgRuleBuf	buf;
-	uint8		kinds = 0;
+	IgHistKindsEntry *entry;
 
 	*known = true;
 	if (!tables->baselines_present)
 		return 0;
-	if (ig_rules_all.loaded || !OidIsValid(tables->baseline_table_index))
+	if (ig_rules_all.loaded)
 	{
 		IgHistKey	wanted = {relid, 0};
+		IgHistKey  *found;
 
 		found = bsearch(&wanted, ig_rules_hist_keys.keys,
 						ig_rules_hist_keys.count, sizeof(IgHistKey),
 						compare_hist_keys);
 		return found != NULL ? found->kinds : 0;
 	}
-	if (hist_keys_looked_up == NULL)
-		hist_keys_looked_up = ig_rules_oid_hash("insider_guard history keys",
-												sizeof(IgHistKey), 64,
-												tables->cxt);
-	found = hash_search(hist_keys_looked_up, &relid, HASH_FIND, NULL);
-	if (found != NULL)
-		return found->kinds;
-
-	*known = false;
-	if (!ConditionalLockRelationOid(tables->baseline_rules, AccessShareLock))
-		return 0;
-	if (!ConditionalLockRelationOid(tables->baseline_table_index, AccessShareLock))
+	if (hist_kinds_scanned == NULL && !scan_history_kinds())
 	{
-		UnlockRelationOid(tables->baseline_rules, AccessShareLock);
+		*known = false;
 		return 0;
 	}
-	/* the locks accepted invalidations: are the OIDs still those loaded? */
-	if (!ig_rules_fresh.loaded)
-	{
-		UnlockRelationOid(tables->baseline_table_index, AccessShareLock);
-		UnlockRelationOid(tables->baseline_rules, AccessShareLock);
-		return 0;
-	}
-	heap = table_open(tables->baseline_rules, NoLock);
-	if (ig_rules_table_problem(heap, IG_TABLE_BASELINE_RULES) != NULL)
-	{
-		/* changed since it was checked: the rules are read again */
-		table_close(heap, NoLock);
-		UnlockRelationOid(tables->baseline_table_index, AccessShareLock);
-		UnlockRelationOid(tables->baseline_rules, AccessShareLock);
-		return 0;
-	}
-	index = index_open(tables->baseline_table_index, NoLock);
-	snapshot = RegisterSnapshot(GetCatalogSnapshot(tables->baseline_rules));
-	slot = table_slot_create(heap, NULL);
-	buf.allocated = 1;
-	buf.nrules = 0;
-	buf.rules = palloc(sizeof(IgRule));
-	buf.now = ig_now();
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_OIDEQ,
-				ObjectIdGetDatum(relid));
-	scan = ig_index_beginscan(heap, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	/* (until both kinds are found: many rules may name a table) */
-	while (kinds != (1 << IG_HIST_KINDS) - 1 &&
-		   index_getnext_slot(scan, ForwardScanDirection, slot))
-	{
-		buf.nrules = 0;
-		if (ig_rules_baseline_row(slot, IG_ANY_ROLE, &buf) != NULL &&
-			buf.rules[0].relid == relid)
-			kinds |= (1 << buf.rules[0].hist_kind);
-	}
-	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	UnregisterSnapshot(snapshot);
-	index_close(index, NoLock);
-	table_close(heap, NoLock);
-	UnlockRelationOid(tables->baseline_table_index, AccessShareLock);
-	UnlockRelationOid(tables->baseline_rules, AccessShareLock);
-	pfree(buf.rules);
-
-	found = hash_search(hist_keys_looked_up, &relid, HASH_ENTER, &present);
-	found->kinds = kinds;
-	*known = true;
-	return kinds;
+	entry = histkinds_lookup(hist_kinds_scanned, relid);
+	return entry != NULL ? entry->kinds : 0;
 }

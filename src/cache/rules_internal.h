@@ -62,8 +62,6 @@ typedef struct IgRuleTables
 	Oid			baseline_role_index;	/* baseline_rules_role_table_per_kind
 										 * (before 0.4.0 without _kind), or
 										 * InvalidOid */
-	Oid			baseline_table_index;	/* baseline_rules_table, or
-										 * InvalidOid */
 	Oid			peer_group_roles;
 	bool		baselines_present;	/* baseline_rules has ever had a row (and
 									 * peer_group_roles exists) */

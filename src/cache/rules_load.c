@@ -305,7 +305,6 @@ ig_rules_load(void)
 	ig_rules_peer_list.count = 0;
 	tables->thresholds_present = false;
 	tables->baseline_role_index = InvalidOid;
-	tables->baseline_table_index = InvalidOid;
 	ig_rules_windows_reset();
 	ig_rules_fresh.matched = false;
 	ig_rules_gen++;
@@ -365,13 +364,8 @@ ig_rules_load(void)
 						ig_rules_find_index(rel, source.nspid,
 											IG_BASELINE_ROLE_INDEX_NAME_0_3,
 											Anum_baseline_role);
-				tables->baseline_table_index =
-					ig_rules_find_index(rel, source.nspid,
-										IG_BASELINE_TABLE_INDEX_NAME,
-										Anum_baseline_table);
 			}
 			watch(tables->baseline_role_index);
-			watch(tables->baseline_table_index);
 			table_close(rel, AccessShareLock);
 			tables->rules_present |= tables->baselines_present;
 		}

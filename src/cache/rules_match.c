@@ -417,9 +417,7 @@ match_rules(Oid userid)
 	/* the first few users through the indexes; then the whole tables, once */
 	if (!ig_rules_all.loaded && matches.index_matches < IG_INDEX_MATCHES &&
 		(!tables->thresholds_present || OidIsValid(tables->thresholds_role_index)) &&
-		(!tables->baselines_present ||
-		 (OidIsValid(tables->baseline_role_index) &&
-		  OidIsValid(tables->baseline_table_index))))
+		(!tables->baselines_present || OidIsValid(tables->baseline_role_index)))
 	{
 		user_rules_from_index(userid, unwatched, &buf);
 		matches.index_matches++;

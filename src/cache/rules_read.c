@@ -126,6 +126,14 @@ interval_length(Interval *per)
 		(int64) per->month * 30 * USECS_PER_DAY;
 }
 
+/* The history kind a baseline rule's window length keeps (IG_HIST_*). */
+static inline int
+hist_kind_of(int64 per)
+{
+	return per >= 7 * USECS_PER_DAY ? IG_HIST_WEEK :
+		per >= USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
+}
+
 /*
  * The counter ring answering a window length; the few distinct lengths
  * are asked of the counters once each (until the rules are read again).
@@ -276,8 +284,7 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->relid = nulls[Anum_baseline_table - 1] ? InvalidOid :
 		DatumGetObjectId(values[Anum_baseline_table - 1]);
 	per = interval_length(DatumGetIntervalP(values[Anum_baseline_per - 1]));
-	rule->hist_kind = per >= 7 * USECS_PER_DAY ? IG_HIST_WEEK :
-		per >= USECS_PER_DAY ? IG_HIST_DAY : IG_HIST_HOUR;
+	rule->hist_kind = hist_kind_of(per);
 	rule->per = ig_hist_kind_span(rule->hist_kind);
 	rule->factor = DatumGetFloat8(values[Anum_baseline_factor - 1]);
 	rule->min_rows = DatumGetInt64(values[Anum_baseline_min_rows - 1]);
@@ -300,6 +307,66 @@ ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->window = window_ring(rule->per, buf->now);
 	rule->stamp = rule_stamp(rule);
 	return rule;
+}
+
+/*
+ * The relation and history kind a row of the baseline rules keeps history
+ * of, as ig_rules_baseline_row reads it and a relation's rules are then
+ * told from its relid: false for a row it skips, and for a novelty rule
+ * naming a table (its relid is read as all tables'); a novelty rule of all
+ * tables keeps daily history.  Decodes no more than that: for the scan of
+ * every rule that finds the history kinds of each relation.
+ */
+bool
+ig_rules_baseline_row_kind(TupleTableSlot *slot, Oid *relid, int *kind)
+{
+	Datum		table;
+	Datum		per;
+	Datum		compare_to;
+	bool		no_table;
+	bool		novelty;
+	bool		should_free;
+	HeapTuple	tuple = ExecFetchSlotHeapTuple(slot, false, &should_free);
+
+	if (!HeapTupleHasNulls(tuple) &&
+		HeapTupleHeaderGetNatts(tuple->t_data) >= Natts_baseline_min)
+	{
+		/* nothing missing: three columns at their cached offsets */
+		TupleDesc	desc = slot->tts_tupleDescriptor;
+		bool		isnull;
+
+		table = fastgetattr(tuple, Anum_baseline_table, desc, &isnull);
+		no_table = false;
+		per = fastgetattr(tuple, Anum_baseline_per, desc, &isnull);
+		compare_to = fastgetattr(tuple, Anum_baseline_compare_to, desc, &isnull);
+	}
+	else
+	{
+		Datum	   *values = slot->tts_values;
+		bool	   *nulls = slot->tts_isnull;
+
+		/* as ig_rules_baseline_row reads it */
+		slot_getsomeattrs(slot, Natts_baseline_min);
+		for (int i = 0; i < Natts_baseline_min; i++)
+			if (nulls[i] && i + 1 != Anum_baseline_role && i + 1 != Anum_baseline_table)
+			{
+				if (should_free)
+					heap_freetuple(tuple);
+				return false;
+			}
+		table = values[Anum_baseline_table - 1];
+		no_table = nulls[Anum_baseline_table - 1];
+		per = values[Anum_baseline_per - 1];
+		compare_to = values[Anum_baseline_compare_to - 1];
+	}
+	*relid = no_table ? InvalidOid : DatumGetObjectId(table);
+	novelty = text_is(compare_to, "novelty");
+	*kind = novelty ? IG_HIST_DAY :
+		hist_kind_of(interval_length(DatumGetIntervalP(per)));
+	if (should_free)
+		heap_freetuple(tuple);
+	/* a novelty rule's relid is read as all tables' */
+	return !novelty || no_table;
 }
 
 /* Adds a row of the thresholds or (baseline) of the baseline rules. */

@@ -59,14 +59,14 @@ typedef enum IgRuleTable
 
 /*
  * The indexes whose first column is COALESCE(role_name::oid, 0): of the
- * thresholds, of the baseline rules; and the baseline rules' index whose
- * first column is COALESCE(table_name::oid, 0).
+ * thresholds, of the baseline rules.  (The install script's index on the
+ * baseline rules' table, baseline_rules_table, is not read: the history
+ * kinds of each relation come from one scan of every rule.)
  */
 #define IG_ROLE_INDEX_NAME "thresholds_role_table_per"
 #define IG_BASELINE_ROLE_INDEX_NAME "baseline_rules_role_table_per_kind"
 /* its name before 0.4.0, which told novelty rules apart */
 #define IG_BASELINE_ROLE_INDEX_NAME_0_3 "baseline_rules_role_table_per"
-#define IG_BASELINE_TABLE_INDEX_NAME "baseline_rules_table"
 
 
 /* Rules read for a user, growing as needed. */
@@ -84,6 +84,8 @@ typedef struct IgRuleBuf
 extern void ig_rules_windows_reset(void);
 extern IgRule *ig_rules_baseline_row(TupleTableSlot *slot, Oid roleid,
 									 IgRuleBuf *buf);
+extern bool ig_rules_baseline_row_kind(TupleTableSlot *slot, Oid *relid,
+									   int *kind);
 extern void ig_rules_read_role(Relation heap, Relation index,
 							   Snapshot snapshot, Oid roleid, bool baseline,
 							   IgRuleBuf *buf);

@@ -178,4 +178,57 @@ for my $case ([ 'crew', 'self' ], [ 'gang', 'both' ])
 		"$compare: fed a bin above its peers' p99 of 50 ($high), not 240");
 }
 
+# an open session keeps the history that rules changed meanwhile want:
+# p1, matched through the indexes, keeps daily history of memo for p2's
+# daily rule; once p2 also has a 7-day rule on memo, the same backend
+# keeps p1's 7-day history of it too; and once p2's rule on jot is
+# dropped, none of jot, which p1 had not read before (the rules read
+# again, the kinds of each relation with them)
+my ($jot_rule) = reverse split /\n/, $node->safe_psql('postgres', q{
+	CREATE ROLE pack;
+	CREATE ROLE p1 LOGIN IN ROLE pack;
+	CREATE ROLE p2 LOGIN IN ROLE pack;
+	CREATE TABLE memo AS SELECT g AS id FROM generate_series(1, 10) g;
+	CREATE TABLE jot AS SELECT g AS id FROM generate_series(1, 10) g;
+	GRANT SELECT ON memo, jot TO pack;
+	SELECT insider_guard.add_peer_group('pack');
+	SELECT insider_guard.set_baseline_rule('p2', 5, '1 day', 100, 'peers', 'log', 'memo');
+	SELECT insider_guard.set_baseline_rule('p2', 5, '1 day', 100, 'peers', 'log', 'jot');
+});
+my $p1 = $node->background_psql('postgres', on_error_stop => 0);
+my $p1_reads = sub {
+	my ($hours, $table) = @_;
+	my $offset = $start + 3600 * $hours;
+	my ($out, $err) = session_query($p1, qq{
+		RESET SESSION AUTHORIZATION;
+		SET insider_guard.test_clock_offset = $offset;
+		SET SESSION AUTHORIZATION p1;
+		SELECT count(*) FROM $table});
+	return $out . $err;
+};
+my $p1_series = sub {
+	my ($table) = @_;
+	return $node->safe_psql('postgres', qq{
+		SELECT (extract(epoch FROM per) / 3600)::int || 'h ' || active_windows
+		FROM insider_guard.baselines
+		WHERE role_name = 'p1' AND table_name = 'public.$table'
+		ORDER BY per DESC});
+};
+is($p1_reads->(100, 'memo'), '10', 'p1 reads memo on day 4');
+$p1_reads->(124, 'memo');    # closes day 4
+is($p1_series->('memo'), '24h 1',
+	"p1 keeps daily history of memo (p2's daily rule), not 7-day");
+$node->safe_psql('postgres', qq{
+	SELECT insider_guard.set_baseline_rule('p2', 2, '7 days', 100, 'peers', 'log', 'memo');
+	SELECT insider_guard.drop_threshold($jot_rule);});
+is($p1_reads->(125, 'memo'), '10',
+	"the same session reads memo after p2's 7-day rule is set");
+$p1_reads->(148, 'memo');    # closes day 5
+is($p1_series->('memo'), "168h 1\n24h 2",
+	"and keeps p1's 7-day history of memo from then on");
+is($p1_reads->(149, 'jot'), '10', 'it reads jot after p2\'s rule on it is dropped');
+$p1_reads->(172, 'jot');     # closes day 6
+is($p1_series->('jot'), '', 'and keeps no history of jot');
+$p1->quit;
+
 done_testing();
