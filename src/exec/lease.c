@@ -15,10 +15,13 @@
  * the local reservation, the rows read since the last lease are reported
  * (the session's node counts them for the session user) and, when what is
  * leased would not cover the local pool, more is asked for; the pool is
- * cut to what is leased.  Leases are given back, with the rows read,
- * when the transaction commits; after an abort, when the failed
- * statement's last rows have settled (then the count is whole), else with
- * the next lease or when the backend exits.
+ * cut to what is leased.  A lease outlives the statement and the
+ * transaction: the next statement of the connection (Citus keeps it for
+ * the session's next statements) reads on it without asking, and its rows
+ * are reported with the next lease.  It is given back, with the rows read,
+ * when the backend exits, and after an abort once the failed statement's
+ * last rows have settled.  So an idle connection holds at most its last
+ * lease (a few rows for a router query's; reserve_size in grant.c).
  *
  * When the node says the cluster's limit is broken, the statement stops
  * with insider_guard's 42501 naming the table (the node keeps the
@@ -243,20 +246,14 @@ lease_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
-		case XACT_EVENT_COMMIT:
-		case XACT_EVENT_PARALLEL_COMMIT:
-		case XACT_EVENT_PREPARE:
-			/* its statements have settled: the counts are whole */
-			give_back_all();
-			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 
 			/*
 			 * A failed statement settles after this (its executor's memory
 			 * is freed later): its last rows, and those of a scan Citus
-			 * cancelled, would be left out of the node's count, and their
-			 * lease freed for others to read.  Given back then.
+			 * cancelled, are reported then, with the lease given back --
+			 * the Citus connection may stay idle for long.
 			 */
 			for (int i = 0; i < nleases; i++)
 				if (leases[i].leased != 0 || leases[i].read != 0)
@@ -300,8 +297,7 @@ give_back_closing(void)
 
 /*
  * Gives every lease back, reporting the rows read since it was taken: when
- * a transaction commits and when the backend exits.  No error, no catalog
- * access.
+ * the backend exits.  No error, no catalog access.
  */
 static void
 give_back_all(void)
