@@ -31,6 +31,8 @@ OBJS = \
 	src/shmem/violations_log.o \
 	src/shmem/violations.o \
 	src/cache/citus.o \
+	src/cache/citus_share.o \
+	src/cache/budget.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
 	src/cache/rules_load.o \

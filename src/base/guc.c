@@ -94,6 +94,39 @@ static const struct config_enum_entry log_format_options[] = {
 	{NULL, 0, false}
 };
 
+/*
+ * insider_guard.citus_budget: how a Citus node applies a threshold's
+ * limit on a distributed table -- node: whole, as on a single server (a
+ * cluster of n nodes lets up to n x limit rows through); share: this
+ * node's share of it, in proportion to the table's shard placements it
+ * holds (cache/budget.c).  Read when a statement sets up its rules: a
+ * reload applies it from the next statement.  Server-wide (PGC_SIGHUP):
+ * a watched role cannot move it, and every node of a cluster should have
+ * the same.
+ */
+int			ig_citus_budget = IG_CITUS_BUDGET_NODE;
+
+/*
+ * Changes whenever the limits scaled for it may have to be scaled again:
+ * the setting changed, or the relations cache (where the shares are kept)
+ * was dropped.  Never 0 (a rule list's "never scaled").
+ */
+uint32		ig_citus_budget_gen = 1;
+
+static const struct config_enum_entry citus_budget_options[] = {
+	{"node", IG_CITUS_BUDGET_NODE, false},
+	{"share", IG_CITUS_BUDGET_SHARE, false},
+	{NULL, 0, false}
+};
+
+/* A new value of insider_guard.citus_budget: limits are scaled again. */
+static void
+citus_budget_assign(int newval, void *extra)
+{
+	if (newval != ig_citus_budget && ++ig_citus_budget_gen == 0)
+		ig_citus_budget_gen = 1;
+}
+
 #ifdef IG_TESTING
 /*
  * insider_guard.test_clock_offset: seconds added to the clock insider_guard
@@ -167,6 +200,16 @@ ig_define_settings(bool preloaded)
 							 PGC_SUSET,
 							 0,
 							 NULL, NULL, NULL);
+
+	DefineCustomEnumVariable("insider_guard.citus_budget",
+							 "How a Citus node applies a threshold's limit on a distributed table: node or share.",
+							 "node: each node the whole limit; share: each node its part, in proportion to the shard placements of the table it holds (at least 1 row).  Reference tables, the all-tables limit and baseline rules are not shared.",
+							 &ig_citus_budget,
+							 IG_CITUS_BUDGET_NODE,
+							 citus_budget_options,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, citus_budget_assign, NULL);
 
 #ifdef IG_TESTING
 	DefineCustomIntVariable("insider_guard.test_clock_offset",

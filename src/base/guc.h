@@ -23,6 +23,13 @@ typedef enum IgLogFormat
 	IG_LOG_FORMAT_JSON
 } IgLogFormat;
 
+/* insider_guard.citus_budget */
+typedef enum IgCitusBudget
+{
+	IG_CITUS_BUDGET_NODE,		/* every node enforces the whole limit */
+	IG_CITUS_BUDGET_SHARE		/* a node its placements' share of it */
+} IgCitusBudget;
+
 extern bool ig_enabled;
 extern bool ig_fast_scans;
 extern int	ig_max_tracked;
@@ -32,6 +39,8 @@ extern int	ig_save_interval;
 extern int	ig_violations_max_size;
 extern int	ig_max_history;
 extern int	ig_log_format;
+extern int	ig_citus_budget;
+extern uint32 ig_citus_budget_gen;
 
 extern void ig_define_settings(bool preloaded);
 
