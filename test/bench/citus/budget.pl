@@ -223,9 +223,9 @@ for my $s ('router, ids on worker1 only', 'router, ids spread (1..)')
 	}
 }
 diag("\n" . join("\n", @lines) . "\n");
-if ($ENV{BUDGET_TABLE})
+if ($ENV{BENCH_TABLE})
 {
-	open(my $fh, '>', $ENV{BUDGET_TABLE}) or die "$ENV{BUDGET_TABLE}: $!";
+	open(my $fh, '>', $ENV{BENCH_TABLE}) or die "$ENV{BENCH_TABLE}: $!";
 	print $fh join("\n", @lines), "\n";
 	close $fh;
 }
