@@ -94,15 +94,19 @@ ig_budget_apply_slow(IgRuleList *list)
 	for (int i = 0; i < list->nrules; i++)
 	{
 		IgRule	   *rule = &list->rules[i];
+		int64		max_rows;
 
 		if (rule->baseline)
 			continue;
-		rule->max_rows = shared ?
+		max_rows = shared ?
 			ig_budget_share_of(rule->set_rows, local, total) : rule->set_rows;
-		list->maxes[i] = rule->max_rows;
+		if (max_rows != rule->max_rows)
+		{
+			rule->max_rows = list->maxes[i] = max_rows;
+			/* the memo's room before the nearest limit was of the old ones */
+			list->memo.valid = false;
+		}
 	}
-	/* the memo's room before the nearest limit was of the old limits */
-	list->memo.valid = false;
 
 	/*
 	 * The generation read first: if the lookup dropped the relations

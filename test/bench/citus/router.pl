@@ -16,7 +16,8 @@
 # turn for ROUTER_SECONDS (default 30) after a 3-second warm-up: the
 # configurations are interleaved, so that the machine's drift hits them
 # alike.  Prints each run's tps and a table: the median tps of each
-# configuration, its ratio to citus's median, and the spread (min-max).
+# configuration, its ratio to citus's median, the median of its ratios
+# to citus in the same round, and the spread (min-max).
 #
 # Run by test/bench/citus/router.sh (through harness.sh, as postgres).
 use strict;
@@ -148,15 +149,16 @@ sub median
 
 my $base = median(@{ $tps{citus} });
 my @lines = (
-	"| configuration | tps, each round | median | ratio to citus (median) | spread (min-max)/median |",
-	'|---|---|---|---|---|');
+	"| configuration | tps, each round | median | ratio of medians to citus | ratio to citus in the same round: median (min-max) | spread of tps (min-max)/median |",
+	'|---|---|---|---|---|---|');
 for my $config (@configs)
 {
 	my @t = @{ $tps{$config} };
 	my $m = median(@t);
-	push @lines, sprintf('| %s | %s | %.0f | %.3f | %.1f%% |', $config,
+	my @r = map { $t[$_] / $tps{citus}[$_] } 0 .. $#t;
+	push @lines, sprintf('| %s | %s | %.0f | %.3f | %.3f (%.2f-%.2f) | %.0f%% |', $config,
 		join(', ', map { sprintf('%.0f', $_) } @t), $m, $m / $base,
-		100 * (max(@t) - min(@t)) / $m);
+		median(@r), min(@r), max(@r), 100 * (max(@t) - min(@t)) / $m);
 }
 diag("\n" . join("\n", @lines) . "\n");
 if ($ENV{BENCH_TABLE})
