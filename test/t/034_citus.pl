@@ -35,10 +35,10 @@ citus_skip_unless_available();
 my $limit = 1000;
 my $rows = 100000;
 
-my %node = citus_nodes({},
-	# what each worker is asked, by whom, from which application
-	"log_statement = 'all'",
-	"log_line_prefix = '%m [%p] user=%u app=%a '");
+# what each worker is asked, by whom, from which application
+my @log_conf = ("log_statement = 'all'", "log_line_prefix = '%m [%p] user=%u app=%a '");
+my @conf = (citus_conf(), @log_conf);    # for a node added later
+my %node = citus_nodes({}, @log_conf);
 my $coord = $node{coordinator};
 my @workers = ($node{worker1}, $node{worker2});
 my @all = ($coord, @workers);
