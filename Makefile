@@ -30,9 +30,11 @@ OBJS = \
 	src/shmem/violations_store.o \
 	src/shmem/violations_log.o \
 	src/shmem/violations.o \
+	src/shmem/acting.o \
 	src/cache/citus.o \
 	src/cache/citus_share.o \
 	src/cache/budget.o \
+	src/cache/citus_session.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \
 	src/cache/rules_load.o \
@@ -54,6 +56,7 @@ OBJS = \
 	src/exec/copy.o \
 	src/sql/args.o \
 	src/sql/citus_rules.o \
+	src/sql/citus_sessions.o \
 	src/sql/triggers.o \
 	src/sql/monitor.o \
 	src/sql/info.o \
@@ -67,7 +70,7 @@ OBJS = \
 EXTENSION = insider_guard
 DATA = insider_guard--0.1.0.sql insider_guard--0.1.0--0.2.0.sql \
 	insider_guard--0.2.0--0.3.0.sql insider_guard--0.3.0--0.4.0.sql \
-	insider_guard--0.4.0--0.5.0.sql
+	insider_guard--0.4.0--0.5.0.sql insider_guard--0.5.0--0.6.0.sql
 PGFILEDESC = "insider_guard - stop insiders reading a database out"
 
 # pg_regress: one file per topic, against a temporary preloaded instance
@@ -87,8 +90,10 @@ ISOLATION_OPTS = --inputdir=$(srcdir)/test/isolation \
 TAP_TESTS = 1
 PROVE_TESTS ?= test/t/*.pl
 
-# the sources include each other's headers by layer: "shmem/counters.h"
-PG_CPPFLAGS = -I$(srcdir)/src
+# the sources include each other's headers by layer: "shmem/counters.h";
+# libpq asks other Citus nodes whose session a connection serves
+PG_CPPFLAGS = -I$(srcdir)/src -I$(libpq_srcdir)
+SHLIB_LINK_INTERNAL = $(libpq)
 
 # make IG_TESTING=1 builds the test build (test.sh does): it adds the
 # superuser setting insider_guard.test_clock_offset, which moves the

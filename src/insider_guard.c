@@ -29,6 +29,7 @@
 #include "storage/shmem.h"
 
 #include "base/compat.h"
+#include "shmem/acting.h"
 #include "shmem/counters.h"
 #include "exec/executor.h"
 #include "base/guc.h"
@@ -55,9 +56,10 @@ ig_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(add_size(add_size(ig_counters_shmem_size(),
-											 ig_violations_shmem_size()),
-									ig_history_shmem_size()));
+	RequestAddinShmemSpace(add_size(add_size(add_size(ig_counters_shmem_size(),
+													  ig_violations_shmem_size()),
+											 ig_history_shmem_size()),
+									ig_acting_shmem_size()));
 	RequestNamedLWLockTranche(IG_LWLOCK_TRANCHE, IG_LWLOCKS);
 }
 
@@ -119,6 +121,7 @@ ig_shmem_startup(void)
 	created = ig_counters_shmem_init();
 	ig_violations_shmem_init(created && !IsUnderPostmaster);
 	ig_history_shmem_init(created);
+	ig_acting_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 
 	if (!IsUnderPostmaster)

@@ -141,7 +141,8 @@ sharedir=$("$SYS_BIN/pg_config" --sharedir)
 for f in "$pkglibdir/insider_guard.so" "$sharedir/extension/insider_guard.control" \
     "$sharedir/extension/insider_guard--0.1.0.sql" "$sharedir/extension/insider_guard--0.1.0--0.2.0.sql" \
     "$sharedir/extension/insider_guard--0.2.0--0.3.0.sql" "$sharedir/extension/insider_guard--0.3.0--0.4.0.sql" \
-    "$sharedir/extension/insider_guard--0.4.0--0.5.0.sql"; do
+    "$sharedir/extension/insider_guard--0.4.0--0.5.0.sql" \
+    "$sharedir/extension/insider_guard--0.5.0--0.6.0.sql"; do
     owner=$(dpkg -S "$f" 2>/dev/null) || fail "$f: installed by no package (dpkg -S)"
     [ "${owner%%:*}" = "$PKG" ] || fail "$f belongs to ${owner%%:*}, not $PKG"
     echo "$owner"

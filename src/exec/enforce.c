@@ -43,6 +43,7 @@
 #include "shmem/history.h"
 #include "base/logtext.h"
 #include "base/names.h"
+#include "cache/citus_session.h"
 #include "cache/rules.h"
 #include "shmem/violations.h"
 
@@ -255,6 +256,28 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->catalog_ok = catalog_ok;
 	brk->parallel_query = parallel_query;
 	brk->key_relid = rule->relid;
+	brk->client_application = NULL;
+	brk->client_query = NULL;
+}
+
+/*
+ * A Citus connection's record shows the client's application and query
+ * (of the session it works for, asked again when the catalog may be read:
+ * the connection serves the session's statements one after the other),
+ * not Citus' shard query: citus_session.c.
+ */
+static void
+note_client(IgBreak *brk)
+{
+	char	   *application;
+	char	   *query;
+
+	if (unlikely(ig_citus_connection()) &&
+		ig_citus_client(brk->catalog_ok, &application, &query))
+	{
+		brk->client_application = application;
+		brk->client_query = query;
+	}
 }
 
 static void stop_statement(IgKeyRules *kr, IgTally *tally,
@@ -322,6 +345,7 @@ record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	free_ask(&ask, room);
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
+	note_client(brk);
 	id = ig_violation_report(brk);
 	/* a record that could not be written leaves no incident behind */
 	if (kind == IG_INCIDENT_NEW)
@@ -396,6 +420,7 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	 */
 	if (brk->parallel_query != 0 && !ig_violation_claim(brk, &id))
 		return;
+	note_client(brk);
 	id = ig_violation_report(brk);
 	if (brk->parallel_query != 0)
 		ig_violation_claim_done(brk, id);

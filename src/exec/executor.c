@@ -70,6 +70,7 @@
 #include "shmem/counters.h"
 #include "exec/epq.h"
 #include "exec/executor.h"
+#include "shmem/acting.h"
 #include "base/guc.h"
 #include "base/names.h"
 #include "exec/reader.h"
@@ -446,6 +447,12 @@ start_executor(QueryDesc *queryDesc, int eflags)
 static void
 ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	/*
+	 * Whom the statement acts as, while it starts (and runs, below), for
+	 * Citus workers asking (acting.c); then whom its caller acts as again.
+	 */
+	Oid			acting_before = ig_acting_publish(GetUserId());
+
 	if (unlikely(InNoForceRLSOperation()))
 	{
 		/* what starting a foreign-key query starts is beneath it */
@@ -462,6 +469,7 @@ ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	else
 		start_executor(queryDesc, eflags);
+	ig_acting_restore(acting_before);
 
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && ig_counting_active())
 		stmt_begin(queryDesc);
@@ -480,6 +488,7 @@ static void
 ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 {
 	IgStmt	   *stmt = NULL;
+	Oid			acting_before;
 
 	/*
 	 * A FETCH (or a portal run again) is a statement of its own: rules
@@ -497,6 +506,7 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 		ig_stmt_refresh_run(queryDesc->estate, stmt);
 	}
 	fresh_estate = NULL;
+	acting_before = ig_acting_publish(GetUserId());
 
 	if (unlikely(InNoForceRLSOperation()))
 	{
@@ -514,6 +524,8 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 	}
 	else
 		run_executor(IG_EXECUTOR_RUN_PASS);
+	/* a statement nested in a function ends: its caller acts again */
+	ig_acting_restore(acting_before);
 
 	/*
 	 * Each FETCH and MOVE counts when it runs.  A run to completion (a

@@ -35,6 +35,7 @@
 #include "shmem/counters.h"
 #include "base/guc.h"
 #include "exec/reader.h"
+#include "cache/citus_session.h"
 #include "cache/relinfo.h"
 
 /* this process is an autovacuum worker: see ig_reader_id */
@@ -232,6 +233,9 @@ ig_reader_id(void)
 			if (!is_member_of_role_nosuper(session_user, owner))
 				return owner;
 		}
+		/* Citus' connections: the session they work for (citus_session.c) */
+		if (unlikely(ig_citus_connection()))
+			return ig_citus_reader(session_user);
 		return session_user;
 	}
 	return autovacuum_reader();

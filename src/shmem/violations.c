@@ -279,6 +279,13 @@ ig_violation_report(const IgBreak *brk)
 	if (table == NULL)
 		table = OidIsValid(brk->table_oid) ? psprintf("%u", brk->table_oid) : pstrdup("");
 	ig_statement_context(&query, &client_addr, &application, &pid);
+	/* a Citus connection's: its client's (bounded as above) */
+	if (brk->client_query != NULL)
+		query = pnstrdup(brk->client_query,
+						 pg_mbcliplen(brk->client_query, strlen(brk->client_query),
+									  pgstat_track_activity_query_size - 1));
+	if (brk->client_application != NULL)
+		application = pstrdup(brk->client_application);
 
 	memset(&fixed, 0, sizeof(fixed));
 	fixed.occurred_at = ig_now();

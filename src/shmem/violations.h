@@ -31,6 +31,8 @@ typedef struct IgBreak
 								 * seen; the transaction is failing) */
 	Oid			key_relid;		/* the rule's table (InvalidOid: all tables) */
 	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
+	const char *client_application; /* or NULL: this backend's (a Citus */
+	const char *client_query;	/* connection: the client's, see enforce.c) */
 } IgBreak;
 
 /* The fixed part of a record, as stored. */

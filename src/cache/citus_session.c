@@ -1,0 +1,417 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus_session.c
+ *		On a Citus node, whose session a connection from another node
+ *		works for, so that its reads count for that session's session
+ *		user, and its violation records show the client's application and
+ *		query.
+ *
+ * Citus runs a distributed statement's shard queries over connections of
+ * its own, logged in as the role the session acts as -- after SET ROLE,
+ * or in a SECURITY DEFINER function, another role than the session's --
+ * and names the session in the connection's application_name:
+ * "citus_internal gpid=N", N the node id times 10^10 plus the session's
+ * pid on that node.  Counting those reads for the connection's login role
+ * would let SET ROLE carry a role's reads past its rules, so the first
+ * statement a backend runs for a gpid asks the node it names, over libpq,
+ * insider_guard._citus_session(N) (citus_sessions.c): that node answers
+ * with the session's session user only if the session acts as the role
+ * this backend is logged in as.  The answer is kept for the backend's
+ * life (a Citus connection serves one session; a new gpid asks again).
+ *
+ * Outcomes, for the reads of this backend:
+ *	- answered: they count for the session user (by name: OIDs differ
+ *	  between nodes; Citus creates roles on every node);
+ *	- no session of that gpid acts as this login (a client that named
+ *	  another session in its application_name, or a session whose statement
+ *	  changed roles meanwhile): they count for the login role, as a direct
+ *	  connection's do, and the server log says so once;
+ *	- the gpid names no node Citus knows (Citus' own connections while
+ *	  nodes are added name node 99999999): likewise;
+ *	- the node cannot be asked (down, refuses the connection, has no
+ *	  insider_guard): whose reads they are cannot be known, and every
+ *	  statement is refused (42501) until it can be -- failing closed, as
+ *	  a block rule must -- asking again at most every few seconds.
+ * Nothing of this happens in a database without Citus (pg_dist_node) or
+ * without insider_guard.
+ *
+ * The connection uses citus.node_conninfo, like Citus' own, with the
+ * login role's name; it must be accepted as Citus' are (trust, a password
+ * file, certificates).  It blocks for at most IG_ASK_TIMEOUT_S seconds.
+ *
+ * IDENTIFICATION
+ *		src/cache/citus_session.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type_d.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "libpq-fe.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "cache/citus_session.h"
+
+/* Citus' global pid: node id * 10^10 + pid */
+#define IG_GPID_NODE_FACTOR INT64CONST(10000000000)
+
+/* the most the question may block, connecting and answering */
+#define IG_ASK_TIMEOUT_S 5
+
+/* how long a failure to ask stands before asking again */
+#define IG_ASK_RETRY (5 * USECS_PER_SEC)
+
+typedef enum IgAnswer
+{
+	IG_ANSWER_NONE,				/* not asked yet */
+	IG_ANSWER_SESSION,			/* the session user is known */
+	IG_ANSWER_NOT_ACTING,		/* no session of the gpid acts as the login */
+	IG_ANSWER_NO_NODE,			/* Citus has no node of the gpid's id */
+	IG_ANSWER_FAILED			/* the node could not be asked */
+} IgAnswer;
+
+/* The answer for this backend's gpid and login, in TopMemoryContext. */
+static struct
+{
+	int64		gpid;
+	Oid			login;
+	IgAnswer	answer;
+	Oid			session_user;	/* IG_ANSWER_SESSION */
+	char	   *application;	/* the client's, IG_ANSWER_SESSION */
+	char	   *query;			/* the client's, when last asked */
+	char	   *why;			/* IG_ANSWER_FAILED: the error */
+	TimestampTz asked_at;
+}			known;
+
+/* The gpid of this backend's application_name, or 0 if malformed. */
+static int64
+gpid_of_application(void)
+{
+	const char *digits = application_name + sizeof(IG_CITUS_GPID_PREFIX) - 1;
+	char	   *end;
+	int64		gpid;
+
+	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
+		strlen(digits) > 18)
+		return 0;
+	errno = 0;
+	gpid = strtoi64(digits, &end, 10);
+	if (errno != 0 || *end != '\0' || gpid <= 0)
+		return 0;
+	return gpid;
+}
+
+/* The number of the column of that name and type, or 0. */
+static AttrNumber
+column_of(TupleDesc desc, const char *name, Oid type)
+{
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->atttypid == type ? att->attnum : 0;
+	}
+	return 0;
+}
+
+/*
+ * The host and port of Citus' node of that id (pg_dist_node), palloc'd;
+ * false if the database has no such table or node.  Catalog access.
+ */
+static bool
+node_address(int32 nodeid, char **host, int *port, bool *citus)
+{
+	Oid			tableoid = get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE);
+	Relation	table;
+	TupleDesc	desc;
+	AttrNumber	id_att,
+				name_att,
+				port_att;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	bool		found = false;
+
+	*citus = false;
+	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
+		return false;
+	table = table_open(tableoid, AccessShareLock);
+	desc = RelationGetDescr(table);
+	id_att = column_of(desc, "nodeid", INT4OID);
+	name_att = column_of(desc, "nodename", TEXTOID);
+	port_att = column_of(desc, "nodeport", INT4OID);
+	if (id_att != 0 && name_att != 0 && port_att != 0)
+	{
+		*citus = true;
+		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
+		while (!found && (tuple = systable_getnext(scan)) != NULL)
+		{
+			bool		null_id,
+						null_name,
+						null_port;
+			Datum		id = heap_getattr(tuple, id_att, desc, &null_id);
+			Datum		name = heap_getattr(tuple, name_att, desc, &null_name);
+			Datum		p = heap_getattr(tuple, port_att, desc, &null_port);
+
+			if (null_id || null_name || null_port || DatumGetInt32(id) != nodeid)
+				continue;
+			*host = TextDatumGetCString(name);
+			*port = DatumGetInt32(p);
+			found = true;
+		}
+		systable_endscan(scan);
+	}
+	table_close(table, AccessShareLock);
+	return found;
+}
+
+/* Sets the failure, in TopMemoryContext. */
+static void
+failed(const char *why)
+{
+	known.answer = IG_ANSWER_FAILED;
+	known.why = MemoryContextStrdup(TopMemoryContext, why);
+}
+
+/* Replaces a kept string with a copy of another, in TopMemoryContext. */
+static void
+keep_string(char **kept, const char *value)
+{
+	if (*kept != NULL)
+		pfree(*kept);
+	*kept = MemoryContextStrdup(TopMemoryContext, value);
+}
+
+/*
+ * Asks the node the gpid names whose session it is, as the login role,
+ * and fills "known".  Catalog access; blocks for at most
+ * IG_ASK_TIMEOUT_S seconds; raises no error of its own.
+ */
+static void
+ask(int64 gpid, Oid login)
+{
+	char	   *host;
+	int			port;
+	bool		citus;
+	const char *keywords[32];
+	const char *values[32];
+	int			n = 0;
+	char		port_text[16];
+	char		gpid_text[24];
+	char		timeout_text[16];
+	const char *node_conninfo;
+	PQconninfoOption *options = NULL;
+	PGconn	   *conn;
+	PGresult   *result;
+	const char *params[1];
+	char	   *role_name;
+
+	known.gpid = gpid;
+	known.login = login;
+	known.asked_at = GetCurrentTimestamp();
+	known.answer = IG_ANSWER_NONE;
+
+	if (!node_address((int32) (gpid / IG_GPID_NODE_FACTOR), &host, &port,
+					  &citus))
+	{
+		/*
+		 * No Citus, or no such node: Citus names a node not yet in its
+		 * metadata 99999999 (its own connections while nodes are added).
+		 * Nobody to ask: the reads are the login role's, as a direct
+		 * connection's are.
+		 */
+		if (citus)
+			known.answer = IG_ANSWER_NO_NODE;
+		return;
+	}
+	role_name = GetUserNameFromId(login, true);
+	if (role_name == NULL)
+	{
+		failed("the login role is gone");
+		return;
+	}
+
+	/* Citus' settings for connections between nodes first, ours over them */
+	node_conninfo = GetConfigOption("citus.node_conninfo", true, false);
+	if (node_conninfo != NULL && node_conninfo[0] != '\0' &&
+		(options = PQconninfoParse(node_conninfo, NULL)) != NULL)
+	{
+		for (PQconninfoOption *o = options; o->keyword != NULL && n < 20; o++)
+			if (o->val != NULL && o->val[0] != '\0' &&
+				strcmp(o->keyword, "host") != 0 &&
+				strcmp(o->keyword, "hostaddr") != 0 &&
+				strcmp(o->keyword, "port") != 0 &&
+				strcmp(o->keyword, "dbname") != 0 &&
+				strcmp(o->keyword, "user") != 0 &&
+				strcmp(o->keyword, "application_name") != 0 &&
+				strcmp(o->keyword, "options") != 0)
+			{
+				keywords[n] = o->keyword;
+				values[n++] = o->val;
+			}
+	}
+	snprintf(port_text, sizeof(port_text), "%d", port);
+	snprintf(timeout_text, sizeof(timeout_text), "%d", IG_ASK_TIMEOUT_S);
+	keywords[n] = "host";
+	values[n++] = host;
+	keywords[n] = "port";
+	values[n++] = port_text;
+	keywords[n] = "dbname";
+	values[n++] = get_database_name(MyDatabaseId);
+	keywords[n] = "user";
+	values[n++] = role_name;
+	keywords[n] = "application_name";
+	values[n++] = "insider_guard citus_session";
+	keywords[n] = "connect_timeout";
+	values[n++] = timeout_text;
+	keywords[n] = "options";
+	values[n++] = "-c statement_timeout=5000";
+	keywords[n] = NULL;
+	values[n] = NULL;
+
+	conn = PQconnectdbParams(keywords, values, false);
+	if (options != NULL)
+		PQconninfoFree(options);
+	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
+	{
+		failed(psprintf("cannot connect to node %s:%d as %s: %s", host, port,
+						role_name, conn ? PQerrorMessage(conn) : "out of memory"));
+		if (conn != NULL)
+			PQfinish(conn);
+		return;
+	}
+	snprintf(gpid_text, sizeof(gpid_text), INT64_FORMAT, gpid);
+	params[0] = gpid_text;
+	result = PQexecParams(conn,
+						  "SELECT session_user_name, application_name, query "
+						  "FROM insider_guard._citus_session($1::pg_catalog.int8)",
+						  1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1 ||
+		PQnfields(result) != 3)
+		failed(psprintf("node %s:%d did not answer: %s", host, port,
+						PQresultErrorMessage(result)));
+	else if (PQgetisnull(result, 0, 0))
+		known.answer = IG_ANSWER_NOT_ACTING;
+	else
+	{
+		Oid			here = get_role_oid(PQgetvalue(result, 0, 0), true);
+
+		if (!OidIsValid(here))
+			failed(psprintf("role \"%s\" of node %s:%d does not exist here",
+							PQgetvalue(result, 0, 0), host, port));
+		else
+		{
+			known.answer = IG_ANSWER_SESSION;
+			known.session_user = here;
+			keep_string(&known.application, PQgetvalue(result, 0, 1));
+			keep_string(&known.query, PQgetvalue(result, 0, 2));
+		}
+	}
+	PQclear(result);
+	PQfinish(conn);
+}
+
+/*
+ * The role the reads of this backend, a Citus connection logged in as
+ * "login", count for: the session user of the session it works for, or
+ * the login role (see the file's header).  Raises 42501 if that cannot be
+ * known in a database protected by insider_guard.  Catalog access.
+ */
+Oid
+ig_citus_reader(Oid login)
+{
+	static bool asking = false;
+	int64		gpid = gpid_of_application();
+
+	if (gpid == 0 || asking)
+		return login;
+	if (known.gpid != gpid || known.login != login ||
+		(known.answer == IG_ANSWER_FAILED &&
+		 GetCurrentTimestamp() - known.asked_at >= IG_ASK_RETRY))
+	{
+		if (!OidIsValid(get_extension_oid("insider_guard", true)))
+			return login;
+		asking = true;
+		PG_TRY();
+		{
+			ask(gpid, login);
+		}
+		PG_FINALLY();
+		{
+			asking = false;
+		}
+		PG_END_TRY();
+		if (known.answer == IG_ANSWER_NOT_ACTING ||
+			known.answer == IG_ANSWER_NO_NODE)
+			ereport(LOG,
+					(errmsg("insider_guard: %s Citus gpid " INT64_FORMAT " acts as role \"%s\": its reads count for that role",
+							known.answer == IG_ANSWER_NO_NODE ?
+							"no node of Citus knows the session of" : "no session of",
+							gpid, GetUserNameFromId(login, true))));
+	}
+	switch (known.answer)
+	{
+		case IG_ANSWER_SESSION:
+			return known.session_user;
+		case IG_ANSWER_FAILED:
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("insider_guard: cannot tell whose session Citus connection gpid=" INT64_FORMAT " works for",
+							gpid),
+					 errdetail("%s", known.why ? known.why : "unknown"),
+					 errhint("Each node must accept connections from the others as the roles Citus connects as (citus.node_conninfo), and have insider_guard in this database.")));
+			break;
+		case IG_ANSWER_NONE:
+		case IG_ANSWER_NOT_ACTING:
+		case IG_ANSWER_NO_NODE:
+			break;
+	}
+	return login;
+}
+
+/*
+ * The client's application name and query for a violation record of this
+ * backend, if it works for a known session: asked again first with
+ * "refresh" (catalog access; the connection may serve many statements of
+ * the session); else the application as last asked, and *query NULL.
+ * False, with nothing set, otherwise.
+ */
+bool
+ig_citus_client(bool refresh, char **application, char **query)
+{
+	if (!ig_citus_connection() || known.answer != IG_ANSWER_SESSION ||
+		known.gpid != gpid_of_application())
+		return false;
+	if (refresh)
+	{
+		Oid			session_user = known.session_user;
+
+		ask(known.gpid, known.login);
+		if (known.answer != IG_ANSWER_SESSION ||
+			known.session_user != session_user)
+		{
+			/* asked again later, by the next statement */
+			known.gpid = 0;
+			return false;
+		}
+	}
+	*application = pstrdup(known.application ? known.application : "");
+	/* an earlier statement's query would mislead: then Citus' own */
+	*query = refresh ? pstrdup(known.query ? known.query : "") : NULL;
+	return true;
+}

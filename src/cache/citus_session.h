@@ -1,0 +1,34 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus_session.h
+ *		Whose session a Citus connection works for (see citus_session.c).
+ *
+ * src/cache/citus_session.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_CITUS_SESSION_H
+#define IG_CITUS_SESSION_H
+
+#include "utils/guc.h"
+
+/* how Citus names its connections to other nodes */
+#define IG_CITUS_GPID_PREFIX "citus_internal gpid="
+
+/*
+ * True if this backend serves a Citus connection from another node (or
+ * claims to: anyone can set application_name).  One compare for every
+ * other backend.
+ */
+static inline bool
+ig_citus_connection(void)
+{
+	return application_name != NULL && application_name[0] == 'c' &&
+		strncmp(application_name, IG_CITUS_GPID_PREFIX,
+				sizeof(IG_CITUS_GPID_PREFIX) - 1) == 0;
+}
+
+extern Oid	ig_citus_reader(Oid login);
+extern bool ig_citus_client(bool refresh, char **application, char **query);
+
+#endif							/* IG_CITUS_SESSION_H */
