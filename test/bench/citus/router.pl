@@ -19,6 +19,10 @@
 # configuration, its ratio to citus's median, the median of its ratios
 # to citus in the same round, and the spread (min-max).
 #
+# Then (unless ROUTER_INSTR=0, or without valgrind) the instructions a
+# router query costs on a worker, per configuration (callgrind on a
+# single-user backend of worker1; ROUTER_ROUNDS=0 skips the throughput).
+#
 # Run by test/bench/citus/router.sh (through harness.sh, as postgres).
 use strict;
 use warnings;
@@ -136,10 +140,79 @@ for my $round (1 .. $rounds)
 
 # the bench role's reads were counted (and nothing stopped them)
 preload('citus,insider_guard');
-my $counted = 0;
-$counted += $_->safe_psql('postgres',
-	q{SELECT insider_guard.rows_read('bench', '1 hour', 'customers')}) for @workers;
-ok($counted > 0, "bench's router queries were counted on the workers ($counted rows)");
+if ($rounds > 0)
+{
+	my $counted = 0;
+	$counted += $_->safe_psql('postgres',
+		q{SELECT insider_guard.rows_read('bench', '1 hour', 'customers')}) for @workers;
+	ok($counted > 0, "bench's router queries were counted on the workers ($counted rows)");
+}
+
+# Instructions per router query on a worker (callgrind on a single-user
+# backend of worker1, stopped, as bench): the shard query Citus sends,
+# 4,000 minus 2,000 of them, / 2,000 -- without one-time costs.  Repeatable
+# where throughput is not.
+my %instr;
+my $valgrind = `which valgrind 2>/dev/null`;
+chomp $valgrind;
+if (($ENV{ROUTER_INSTR} // '1') ne '0' && $valgrind ne '')
+{
+	my $w = $workers[0];
+	my $w1port = $w->port;
+	my ($shard_name, $shardid) = split /\|/, $coord->safe_psql('postgres', qq{
+		SELECT shard_name, shardid FROM citus_shards
+		WHERE table_name = 'customers'::regclass AND nodeport = $w1port
+		ORDER BY shardid LIMIT 1});
+	my @ids = split /\n/, $coord->safe_psql('postgres', qq{
+		SELECT id FROM customers
+		WHERE get_shard_id_for_distribution_column('customers', id) = $shardid
+		ORDER BY id LIMIT 500});
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	for my $n (2000, 4000)
+	{
+		PostgreSQL::Test::Utils::append_to_file("$dir/in$n.sql",
+			"SET SESSION AUTHORIZATION bench;\n" . join('', map {
+				"SELECT id, email FROM public.$shard_name customers "
+				  . "WHERE (id OPERATOR(pg_catalog.=) $ids[$_ % @ids]);\n"
+			} 0 .. $n - 1));
+	}
+	my $instructions = sub {
+		my ($n, @opts) = @_;
+		my $out = "$dir/cg.out";
+		unlink $out;
+		system("$valgrind --tool=callgrind --callgrind-out-file=$out "
+			  . "postgres --single -D " . $w->data_dir
+			  . " -c jit=off " . join(' ', map { "-c $_" } @opts)
+			  . " postgres < $dir/in$n.sql > /dev/null 2>&1");
+		my $total = `callgrind_annotate $out 2>/dev/null | grep 'PROGRAM TOTALS'`;
+		$total =~ s/,//g;
+		$total =~ /([0-9]+)/ or die "no callgrind total";
+		return $1;
+	};
+	my $per_query = sub {
+		my (@opts) = @_;
+		return ($instructions->(4000, @opts) - $instructions->(2000, @opts)) / 2000;
+	};
+	my @instr_configs = (
+		[ 'ig_covered', undef, "shared_preload_libraries=citus,insider_guard",
+			"insider_guard.citus_budget=node" ],
+		[ 'ig_share', undef, "shared_preload_libraries=citus,insider_guard",
+			"insider_guard.citus_budget=share" ],
+		[ 'citus', undef, "shared_preload_libraries=citus" ],
+		[ 'ig', 'ig', "shared_preload_libraries=citus,insider_guard" ],
+		[ 'ig_other', 'ig_other', "shared_preload_libraries=citus,insider_guard" ]);
+	rules('ig_covered');
+	for my $c (@instr_configs)
+	{
+		my ($config, $rules, @opts) = @$c;
+		rules($rules) if defined $rules;
+		$w->stop;
+		$instr{$config} = $per_query->(@opts);
+		$w->start;
+		diag(sprintf('run instructions %-10s %.0f per router query on worker1',
+			$config, $instr{$config}));
+	}
+}
 
 sub median
 {
@@ -147,8 +220,11 @@ sub median
 	return @s % 2 ? $s[$#s / 2] : ($s[@s / 2 - 1] + $s[@s / 2]) / 2;
 }
 
+my @lines;
+if ($rounds > 0)
+{
 my $base = median(@{ $tps{citus} });
-my @lines = (
+@lines = (
 	"| configuration | tps, each round | median | ratio of medians to citus | ratio to citus in the same round: median (min-max) | spread of tps (min-max)/median |",
 	'|---|---|---|---|---|---|');
 for my $config (@configs)
@@ -159,6 +235,18 @@ for my $config (@configs)
 	push @lines, sprintf('| %s | %s | %.0f | %.3f | %.3f (%.2f-%.2f) | %.0f%% |', $config,
 		join(', ', map { sprintf('%.0f', $_) } @t), $m, $m / $base,
 		median(@r), min(@r), max(@r), 100 * (max(@t) - min(@t)) / $m);
+}
+}
+if (%instr)
+{
+	push @lines, '' if @lines;
+	push @lines,
+	  '| configuration | instructions per router query on worker1 (callgrind, single-user) | more than citus |',
+	  '|---|---|---|';
+	push @lines, sprintf('| %s | %.0f | %+.0f (%+.1f%%) |', $_, $instr{$_},
+		$instr{$_} - $instr{citus}, 100 * ($instr{$_} - $instr{citus}) / $instr{citus})
+	  for grep { exists $instr{$_} } @configs;
+	ok($instr{ig_covered} > $instr{citus}, 'insider_guard counts on the worker');
 }
 diag("\n" . join("\n", @lines) . "\n");
 if ($ENV{BENCH_TABLE})
