@@ -48,6 +48,7 @@ OBJS = \
 	src/exec/tramp.o \
 	src/exec/epq.o \
 	src/exec/reader.o \
+	src/exec/lease.o \
 	src/exec/enforce.o \
 	src/exec/statement_keys.o \
 	src/exec/grant.o \
@@ -57,6 +58,7 @@ OBJS = \
 	src/sql/args.o \
 	src/sql/citus_rules.o \
 	src/sql/citus_sessions.o \
+	src/sql/citus_leases.o \
 	src/sql/triggers.o \
 	src/sql/monitor.o \
 	src/sql/info.o \

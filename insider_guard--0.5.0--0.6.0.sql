@@ -101,3 +101,25 @@ COMMENT ON FUNCTION insider_guard.cluster_violations() IS
 -- like the rest: granted by the DBA (it reads violations on every node as
 -- the caller, who needs SELECT on them there too)
 REVOKE ALL ON FUNCTION insider_guard.cluster_violations() FROM PUBLIC;
+
+-- ---------------------------------------------------------------------
+-- One block limit for the cluster (insider_guard.citus_budget = lease):
+-- a worker reading for a session leases the rows it may read from the
+-- session's node, which counts them for the session user and holds them
+-- out of what the block rules leave (src/sql/citus_leases.c).  Callable
+-- by every role Citus connects as; answers only for a session acting as
+-- the caller.
+-- ---------------------------------------------------------------------
+
+CREATE FUNCTION insider_guard._citus_lease(
+    gpid bigint,
+    table_schema text,
+    table_name text,
+    read bigint,
+    keep bigint,
+    want bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'ig_citus_lease_rows'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+GRANT EXECUTE ON FUNCTION insider_guard._citus_lease(bigint, text, text, bigint, bigint, bigint) TO PUBLIC;

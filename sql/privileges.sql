@@ -6,7 +6,8 @@ SELECT insider_guard.reset();
 
 -- no object of the extension grants anything to PUBLIC but the schema,
 -- the functions behind the views (which check the view's privilege) and
--- _citus_session (which answers a caller only about a session acting as it)
+-- _citus_session and _citus_lease (which answer a caller only about a
+-- session acting as it)
 SELECT p.proname, p.proacl IS NOT NULL AS has_acl,
        has_function_privilege('alice', p.oid, 'EXECUTE') AS alice_may_execute
 FROM pg_proc p WHERE p.pronamespace = 'insider_guard'::regnamespace

@@ -88,6 +88,22 @@ int			ig_max_history = 10000;
  */
 int			ig_log_format = IG_LOG_FORMAT_TEXT;
 
+/*
+ * insider_guard.citus_budget: on a Citus worker, how the block limits of a
+ * Citus connection's session are shared by the nodes (docs/citus-notes.md,
+ * "Cluster budget"): node (each node the whole limit), share (a static
+ * share by shard placements: cache/budget.c), lease (rows leased from
+ * the coordinator).  Read per statement; reloaded with the configuration.
+ */
+int			ig_citus_budget = IG_CITUS_BUDGET_NODE;
+
+static const struct config_enum_entry citus_budget_options[] = {
+	{"node", IG_CITUS_BUDGET_NODE, false},
+	{"share", IG_CITUS_BUDGET_SHARE, false},
+	{"lease", IG_CITUS_BUDGET_LEASE, false},
+	{NULL, 0, false}
+};
+
 static const struct config_enum_entry log_format_options[] = {
 	{"text", IG_LOG_FORMAT_TEXT, false},
 	{"json", IG_LOG_FORMAT_JSON, false},
@@ -95,29 +111,11 @@ static const struct config_enum_entry log_format_options[] = {
 };
 
 /*
- * insider_guard.citus_budget: how a Citus node applies a threshold's
- * limit on a distributed table -- node: whole, as on a single server (a
- * cluster of n nodes lets up to n x limit rows through); share: this
- * node's share of it, in proportion to the table's shard placements it
- * holds (cache/budget.c).  Read when a statement sets up its rules: a
- * reload applies it from the next statement.  Server-wide (PGC_SIGHUP):
- * a watched role cannot move it, and every node of a cluster should have
- * the same.
- */
-int			ig_citus_budget = IG_CITUS_BUDGET_NODE;
-
-/*
  * Changes whenever the limits scaled for it may have to be scaled again:
  * the setting changed, or the relations cache (where the shares are kept)
  * was dropped.  Never 0 (a rule list's "never scaled").
  */
 uint32		ig_citus_budget_gen = 1;
-
-static const struct config_enum_entry citus_budget_options[] = {
-	{"node", IG_CITUS_BUDGET_NODE, false},
-	{"share", IG_CITUS_BUDGET_SHARE, false},
-	{NULL, 0, false}
-};
 
 /* A new value of insider_guard.citus_budget: limits are scaled again. */
 static void
@@ -202,8 +200,8 @@ ig_define_settings(bool preloaded)
 							 NULL, NULL, NULL);
 
 	DefineCustomEnumVariable("insider_guard.citus_budget",
-							 "How a Citus node applies a threshold's limit on a distributed table: node or share.",
-							 "node: each node the whole limit; share: each node its part, in proportion to the shard placements of the table it holds (at least 1 row).  Reference tables, the all-tables limit and baseline rules are not shared.",
+							 "How the nodes of a Citus cluster share a block limit: node, share or lease.",
+							 "node: each node enforces the whole limit; share: each node a share of a distributed table's limits by its shard placements; lease: workers lease rows from the coordinator.",
 							 &ig_citus_budget,
 							 IG_CITUS_BUDGET_NODE,
 							 citus_budget_options,

@@ -11,6 +11,7 @@
 #define IG_GUC_H
 
 #include "datatype/timestamp.h"
+#include "access/xact.h"
 #include "utils/timestamp.h"
 
 /* the most windows insider_guard.custom_windows may ask for */
@@ -23,13 +24,6 @@ typedef enum IgLogFormat
 	IG_LOG_FORMAT_JSON
 } IgLogFormat;
 
-/* insider_guard.citus_budget */
-typedef enum IgCitusBudget
-{
-	IG_CITUS_BUDGET_NODE,		/* every node enforces the whole limit */
-	IG_CITUS_BUDGET_SHARE		/* a node its placements' share of it */
-} IgCitusBudget;
-
 extern bool ig_enabled;
 extern bool ig_fast_scans;
 extern int	ig_max_tracked;
@@ -41,6 +35,14 @@ extern int	ig_max_history;
 extern int	ig_log_format;
 extern int	ig_citus_budget;
 extern uint32 ig_citus_budget_gen;
+
+/* insider_guard.citus_budget: how a Citus cluster shares a block limit */
+typedef enum IgCitusBudget
+{
+	IG_CITUS_BUDGET_NODE,		/* each node enforces the whole limit */
+	IG_CITUS_BUDGET_SHARE,		/* each node a static share of it */
+	IG_CITUS_BUDGET_LEASE		/* leased from the coordinator */
+} IgCitusBudget;
 
 extern void ig_define_settings(bool preloaded);
 
@@ -58,12 +60,27 @@ ig_now(void)
 	return GetCurrentTimestamp() +
 		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
 }
+
+/* The start of the top-level statement, on the same clock. */
+static inline TimestampTz
+ig_statement_start(void)
+{
+	return GetCurrentStatementStartTimestamp() +
+		(TimestampTz) ig_test_clock_offset * USECS_PER_SEC;
+}
 #else
 /* Wall-clock time as insider_guard sees it. */
 static inline TimestampTz
 ig_now(void)
 {
 	return GetCurrentTimestamp();
+}
+
+/* The start of the top-level statement, on the same clock. */
+static inline TimestampTz
+ig_statement_start(void)
+{
+	return GetCurrentStatementStartTimestamp();
 }
 #endif
 

@@ -65,6 +65,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "base/guc.h"
 #include "cache/citus_session.h"
 
 /* Citus' global pid: node id * 10^10 + pid */
@@ -96,7 +97,23 @@ static struct
 	char	   *query;			/* the client's, when last asked */
 	char	   *why;			/* IG_ANSWER_FAILED: the error */
 	TimestampTz asked_at;
+	char	   *host;			/* the node asked, as whom, where: for leases */
+	int			port;
+	char	   *role_name;
+	char	   *dbname;
 }			known;
+
+/*
+ * On the node of a session, while it leases rows to a worker
+ * (citus_leases.c): the session's application and query, for the records
+ * made meanwhile.
+ */
+bool		ig_citus_override_set = false;
+static char *override_application = NULL;
+static char *override_query = NULL;
+
+/* the connection to that node, kept while leases need it (lease.c) */
+static PGconn *node_conn = NULL;
 
 /* The gpid of this backend's application_name, or 0 if malformed. */
 static int64
@@ -202,24 +219,19 @@ keep_string(char **kept, const char *value)
  * and fills "known".  Catalog access; blocks for at most
  * IG_ASK_TIMEOUT_S seconds; raises no error of its own.
  */
+static PGconn *connect_to(const char *host, int port, const char *role_name,
+						  const char *dbname, char **error);
+static void ask_on(PGconn *conn, int64 gpid, const char *host, int port);
+
 static void
 ask(int64 gpid, Oid login)
 {
 	char	   *host;
 	int			port;
 	bool		citus;
-	const char *keywords[32];
-	const char *values[32];
-	int			n = 0;
-	char		port_text[16];
-	char		gpid_text[24];
-	char		timeout_text[16];
-	const char *node_conninfo;
-	PQconninfoOption *options = NULL;
 	PGconn	   *conn;
-	PGresult   *result;
-	const char *params[1];
 	char	   *role_name;
+	char	   *error;
 
 	known.gpid = gpid;
 	known.login = login;
@@ -245,6 +257,46 @@ ask(int64 gpid, Oid login)
 		failed("the login role is gone");
 		return;
 	}
+
+	keep_string(&known.dbname, get_database_name(MyDatabaseId));
+	keep_string(&known.role_name, role_name);
+	keep_string(&known.host, host);
+	known.port = port;
+	conn = connect_to(host, port, role_name, known.dbname, &error);
+	if (conn == NULL)
+	{
+		failed(error);
+		return;
+	}
+	ask_on(conn, gpid, host, port);
+	if (ig_citus_budget == IG_CITUS_BUDGET_LEASE &&
+		known.answer == IG_ANSWER_SESSION)
+	{
+		/* kept for the leases of this session's block limits */
+		if (node_conn != NULL)
+			PQfinish(node_conn);
+		node_conn = conn;
+	}
+	else
+		PQfinish(conn);
+}
+
+/*
+ * A connection to the node, as the role, with citus.node_conninfo's
+ * settings; NULL, with *error set, if it cannot be made.
+ */
+static PGconn *
+connect_to(const char *host, int port, const char *role_name,
+		   const char *dbname, char **error)
+{
+	const char *keywords[32];
+	const char *values[32];
+	int			n = 0;
+	char		port_text[16];
+	char		timeout_text[16];
+	const char *node_conninfo;
+	PQconninfoOption *options = NULL;
+	PGconn	   *conn;
 
 	/* Citus' settings for connections between nodes first, ours over them */
 	node_conninfo = GetConfigOption("citus.node_conninfo", true, false);
@@ -272,7 +324,7 @@ ask(int64 gpid, Oid login)
 	keywords[n] = "port";
 	values[n++] = port_text;
 	keywords[n] = "dbname";
-	values[n++] = get_database_name(MyDatabaseId);
+	values[n++] = dbname;
 	keywords[n] = "user";
 	values[n++] = role_name;
 	keywords[n] = "application_name";
@@ -289,12 +341,23 @@ ask(int64 gpid, Oid login)
 		PQconninfoFree(options);
 	if (conn == NULL || PQstatus(conn) != CONNECTION_OK)
 	{
-		failed(psprintf("cannot connect to node %s:%d as %s: %s", host, port,
-						role_name, conn ? PQerrorMessage(conn) : "out of memory"));
+		*error = psprintf("cannot connect to node %s:%d as %s: %s", host, port,
+						  role_name, conn ? PQerrorMessage(conn) : "out of memory");
 		if (conn != NULL)
 			PQfinish(conn);
-		return;
+		return NULL;
 	}
+	return conn;
+}
+
+/* Asks, on the connection, whose session the gpid is: fills "known". */
+static void
+ask_on(PGconn *conn, int64 gpid, const char *host, int port)
+{
+	char		gpid_text[24];
+	const char *params[1];
+	PGresult   *result;
+
 	snprintf(gpid_text, sizeof(gpid_text), INT64_FORMAT, gpid);
 	params[0] = gpid_text;
 	result = PQexecParams(conn,
@@ -323,7 +386,6 @@ ask(int64 gpid, Oid login)
 		}
 	}
 	PQclear(result);
-	PQfinish(conn);
 }
 
 /*
@@ -394,6 +456,12 @@ ig_citus_reader(Oid login)
 bool
 ig_citus_client(bool refresh, char **application, char **query)
 {
+	if (ig_citus_override_set)
+	{
+		*application = pstrdup(override_application);
+		*query = pstrdup(override_query);
+		return true;
+	}
 	if (!ig_citus_connection() || known.answer != IG_ANSWER_SESSION ||
 		known.gpid != gpid_of_application())
 		return false;
@@ -414,4 +482,94 @@ ig_citus_client(bool refresh, char **application, char **query)
 	/* an earlier statement's query would mislead: then Citus' own */
 	*query = refresh ? pstrdup(known.query ? known.query : "") : NULL;
 	return true;
+}
+
+/*
+ * True if this backend's reads count for a session another node answered
+ * for: its leases go to that node (lease.c).
+ */
+bool
+ig_citus_attributed(void)
+{
+	return known.answer == IG_ANSWER_SESSION && ig_citus_connection() &&
+		known.gpid == gpid_of_application();
+}
+
+/*
+ * Asks the node of this backend's session (ig_citus_attributed) for a
+ * lease: reports "read" rows read since the last lease of the key (the
+ * table by schema and name; NULL: all tables), "keep" rows still granted,
+ * and wants up to "want" fresh ones.  Returns the fresh rows leased
+ * (>= 0); a negative number when the cluster's limit is broken (minus the
+ * id of the node's violation record, or -1); IG_LEASE_FAILED, with *why,
+ * when the node cannot be asked.  No catalog access, no error of its own.
+ */
+int64
+ig_citus_lease(const char *schema, const char *table, int64 read, int64 keep,
+			   int64 want, char **why)
+{
+	char		gpid_text[24];
+	char		read_text[24];
+	char		keep_text[24];
+	char		want_text[24];
+	const char *params[6];
+	PGresult   *result;
+	int64		leased = IG_LEASE_FAILED;
+
+	*why = NULL;
+	if (known.answer != IG_ANSWER_SESSION || known.host == NULL)
+	{
+		*why = pstrdup("the session this connection works for is not known");
+		return IG_LEASE_FAILED;
+	}
+	if (node_conn == NULL || PQstatus(node_conn) != CONNECTION_OK)
+	{
+		if (node_conn != NULL)
+			PQfinish(node_conn);
+		node_conn = connect_to(known.host, known.port, known.role_name,
+							   known.dbname, why);
+		if (node_conn == NULL)
+			return IG_LEASE_FAILED;
+	}
+	snprintf(gpid_text, sizeof(gpid_text), INT64_FORMAT, known.gpid);
+	snprintf(read_text, sizeof(read_text), INT64_FORMAT, read);
+	snprintf(keep_text, sizeof(keep_text), INT64_FORMAT, keep);
+	snprintf(want_text, sizeof(want_text), INT64_FORMAT, want);
+	params[0] = gpid_text;
+	params[1] = schema;
+	params[2] = table;
+	params[3] = read_text;
+	params[4] = keep_text;
+	params[5] = want_text;
+	result = PQexecParams(node_conn,
+						  "SELECT insider_guard._citus_lease($1::pg_catalog.int8, $2, $3, "
+						  "$4::pg_catalog.int8, $5::pg_catalog.int8, $6::pg_catalog.int8)",
+						  6, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
+		PQnfields(result) == 1 && !PQgetisnull(result, 0, 0))
+		leased = strtoi64(PQgetvalue(result, 0, 0), NULL, 10);
+	else
+		*why = psprintf("node %s:%d did not lease: %s", known.host, known.port,
+						PQresultErrorMessage(result));
+	PQclear(result);
+	return leased;
+}
+
+/*
+ * Until ig_citus_override_end, records made by this backend show that
+ * application and query: those of the session a worker's lease is for.
+ */
+void
+ig_citus_override_begin(char *application, char *query)
+{
+	override_application = application;
+	override_query = query;
+	ig_citus_override_set = true;
+}
+
+void
+ig_citus_override_end(void)
+{
+	ig_citus_override_set = false;
+	override_application = override_query = NULL;
 }

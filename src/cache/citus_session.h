@@ -28,7 +28,17 @@ ig_citus_connection(void)
 				sizeof(IG_CITUS_GPID_PREFIX) - 1) == 0;
 }
 
+/* ig_citus_lease's answer when the node cannot be asked */
+#define IG_LEASE_FAILED PG_INT64_MIN
+
+extern bool ig_citus_override_set;
+
 extern Oid	ig_citus_reader(Oid login);
+extern void ig_citus_override_begin(char *application, char *query);
+extern void ig_citus_override_end(void);
+extern bool ig_citus_attributed(void);
+extern int64 ig_citus_lease(const char *schema, const char *table, int64 read,
+							int64 keep, int64 want, char **why);
 extern bool ig_citus_client(bool refresh, char **application, char **query);
 
 #endif							/* IG_CITUS_SESSION_H */

@@ -101,6 +101,10 @@ typedef struct IgRuleList
 	int64	   *lengths;		/* rules[i].per, likewise */
 	int64	   *maxes;			/* rules[i].max_rows, likewise */
 	bool	   *blocks;			/* rules[i].block, likewise */
+	IgLiveRule *live;			/* the block rules' ids and stamps, ordered
+								 * (ig_live_rule_cmp): whose incidents its
+								 * statements may close */
+	int			nlive;
 	IgQueryMemo memo;			/* the sums last read for them */
 	/* behavioural baselines */
 	int			nbaseline;		/* baseline rules among the rules */

@@ -328,10 +328,35 @@ list_add_rule(IgRuleList *list, const IgRule *rule)
 	}
 }
 
+/* Orders a list's block rules as ig_live_rule_known looks them up. */
+static int
+compare_live(const void *a, const void *b)
+{
+	const IgLiveRule *ra = (const IgLiveRule *) a;
+	const IgLiveRule *rb = (const IgLiveRule *) b;
+
+	return ig_live_rule_cmp(ra->rule_id, ra->stamp, rb);
+}
+
 /* The rest of a list made for a user in these peer groups. */
 static void
 list_finish(IgRuleList *list, int ngroups, IgPeerGroup *groups)
 {
+	list->nlive = 0;
+	list->live = NULL;
+	if (list->any_block)
+	{
+		list->live = MemoryContextAlloc(matches.cxt,
+										sizeof(IgLiveRule) * list->nrules);
+		for (int i = 0; i < list->nrules; i++)
+			if (list->rules[i].block)
+			{
+				list->live[list->nlive].rule_id = list->rules[i].id;
+				list->live[list->nlive].stamp = list->rules[i].stamp;
+				list->nlive++;
+			}
+		qsort(list->live, list->nlive, sizeof(IgLiveRule), compare_live);
+	}
 	list->pin_span = list->longest +
 		Max(list->longest / 60, USECS_PER_SEC) + USECS_PER_SEC;
 	list->memo.valid = false;

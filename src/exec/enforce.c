@@ -45,6 +45,7 @@
 #include "base/names.h"
 #include "cache/citus_session.h"
 #include "cache/rules.h"
+#include "exec/lease.h"
 #include "shmem/violations.h"
 
 /*
@@ -78,6 +79,11 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	memcpy(copy->maxes, list->maxes, sizeof(int64) * n);
 	copy->blocks = MemoryContextAlloc(cxt, sizeof(bool) * n);
 	memcpy(copy->blocks, list->blocks, sizeof(bool) * n);
+	if (list->nlive > 0)
+	{
+		copy->live = MemoryContextAlloc(cxt, sizeof(IgLiveRule) * list->nlive);
+		memcpy(copy->live, list->live, sizeof(IgLiveRule) * list->nlive);
+	}
 	kr = MemoryContextAlloc(cxt, sizeof(IgKeyRules));
 	/* with a memo of its own: the cache's may be dropped while COPY runs */
 	ig_enforce_init(kr, copy, MemoryContextAllocZero(cxt, sizeof(uint64) * n));
@@ -227,6 +233,7 @@ ig_enforce_reserve(IgKeyRules *kr, IgTally *tally, Oid userid, TimestampTz now)
 	}
 	update_limit(kr);
 	kr->pool = kr->res.fresh;
+	ig_lease_pool(kr, tally, userid, 0, true);
 }
 
 /* The table a break is about: the rule's, or for all-tables rules the one read. */
@@ -272,7 +279,7 @@ note_client(IgBreak *brk)
 	char	   *application;
 	char	   *query;
 
-	if (unlikely(ig_citus_connection()) &&
+	if (unlikely(ig_citus_override_set || ig_citus_connection()) &&
 		ig_citus_client(brk->catalog_ok, &application, &query))
 	{
 		brk->client_application = application;
@@ -284,42 +291,23 @@ static void stop_statement(IgKeyRules *kr, IgTally *tally,
 						   const IgRule *rule, IgBreak *brk, int64 reserved,
 						   bool record);
 
-/* room for the block rules of most lists, without palloc */
-#define IG_LIVE_RULES_INLINE 16
-
 /*
- * What to ask of the incidents of a rule of a list: the list's block
- * rules now, in "room" if they fit (else palloc'd: free_ask), are the
- * only ones whose incidents stay open.
+ * What to ask of the incidents of a rule of a tally's list: the list's
+ * block rules are the only ones whose incidents stay open, of those last
+ * seen before the statement took them.
  */
 static void
-incident_ask(IgIncidentAsk *ask, const IgRuleList *list, const IgRule *rule,
-			 IgIncidentOf of, TimestampTz since, IgLiveRule *room)
+incident_ask(IgIncidentAsk *ask, const IgTally *tally, const IgRuleList *list,
+			 const IgRule *rule, IgIncidentOf of, TimestampTz since)
 {
-	IgLiveRule *live = list->nrules <= IG_LIVE_RULES_INLINE ? room :
-		palloc(sizeof(IgLiveRule) * list->nrules);
-	int			nlive = 0;
-
-	for (int i = 0; i < list->nrules; i++)
-		if (list->rules[i].block)
-		{
-			live[nlive].rule_id = list->rules[i].id;
-			live[nlive].stamp = list->rules[i].stamp;
-			nlive++;
-		}
 	ask->rule_id = rule->id;
 	ask->stamp = rule->stamp;
 	ask->of = of;
 	ask->since = since;
-	ask->live = live;
-	ask->nlive = nlive;
-}
-
-static void
-free_ask(IgIncidentAsk *ask, IgLiveRule *room)
-{
-	if (ask->live != room)
-		pfree(unconstify(IgLiveRule *, ask->live));
+	ask->live = list->live;
+	ask->nlive = list->nlive;
+	/* none known: the asker ends no incident of another rule */
+	ask->rules_at = tally->query != NULL ? tally->query->rules_at : 0;
 }
 
 /* record_block for one statement: a repeat, or a new record */
@@ -330,9 +318,8 @@ record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	int64		id;
 	IgIncidentKind kind;
 	IgIncidentAsk ask;
-	IgLiveRule	room[IG_LIVE_RULES_INLINE];
 
-	incident_ask(&ask, list, rule, IG_OF_BLOCK, DT_NOEND, room);
+	incident_ask(&ask, tally, list, rule, IG_OF_BLOCK, DT_NOEND);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask,
 								ig_now(), &id);
 	if (kind == IG_INCIDENT_UNTRACKED)
@@ -342,7 +329,6 @@ record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 		kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask,
 									ig_now(), &id);
 	}
-	free_ask(&ask, room);
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
 	note_client(brk);
@@ -404,14 +390,12 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	bool		week = rule->baseline && rule->hist_kind == IG_HIST_WEEK;
 	IgIncidentKind kind;
 	IgIncidentAsk ask;
-	IgLiveRule	room[IG_LIVE_RULES_INLINE];
 	int64		id;
 
-	incident_ask(&ask, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
-				 crossed && !week ? DT_NOEND : now - rule->per, room);
+	incident_ask(&ask, tally, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
+				 crossed && !week ? DT_NOEND : now - rule->per);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask, now,
 								&id);
-	free_ask(&ask, room);
 	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)
 		return;
 	/*

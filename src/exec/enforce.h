@@ -69,6 +69,9 @@ ig_enforce_init(IgKeyRules *kr, IgRuleList *list, uint64 *sums)
 	kr->query.length = list->lengths;
 	kr->query.max = list->maxes;
 	kr->query.block = list->blocks;
+	kr->query.live = list->live;
+	kr->query.nlive = list->nlive;
+	kr->query.rules_at = ig_statement_start();
 	kr->query.memo = &list->memo;
 	kr->query.res = list->any_block ? &kr->res : NULL;
 	kr->query.sum = sums;
@@ -112,6 +115,8 @@ static inline void
 ig_enforce_begin(IgKeyRules *kr, IgTally *tally, Oid userid)
 {
 	tally->query = &kr->query;
+	/* the rules are those in force now (a FETCH's: matched again if not) */
+	kr->query.rules_at = ig_statement_start();
 	if (kr->query.res != NULL)
 	{
 		kr->limiting = true;

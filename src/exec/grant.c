@@ -50,6 +50,7 @@
 #include "pgstat.h"
 #include "storage/latch.h"
 
+#include "exec/lease.h"
 #include "exec/statement_internal.h"
 
 IgStmt	   *ig_running_stmts = NULL;
@@ -309,7 +310,11 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 		if (kr == NULL)
 			continue;
 		if (kr->query.res != NULL)
+		{
 			kr->pool = kr->res.fresh;
+			ig_lease_pool(kr, &stmt->keys[i], stmt->userid,
+						  stmt->keys[i].added, may_raise);
+		}
 		if (likely(kr->query.valid && !kr->query.over))
 		{
 			/* nothing crossed or broken; at the end, nothing more to do */
@@ -581,6 +586,7 @@ node_first_reserve(IgStmt *stmt, IgCountedNode *node)
 		ig_counters_settle(MyDatabaseId, stmt->userid, tally, 1,
 						   stmt->counts_statements, false, now);
 		kr->pool = kr->res.fresh;
+		ig_lease_pool(kr, tally, stmt->userid, tally->added, true);
 		ig_enforce_check(kr, tally, stmt->userid, tally->added, node->relid,
 						 stmt->parallel_query, IsTransactionState(), true);
 		if (kr->stop_rule >= 0)

@@ -99,13 +99,34 @@ reservation_return(IgCounter *counter, IgReservation *res)
 	res->held = 0;
 }
 
-/* Closes a locked counter's open incidents: their rules have room again. */
+/*
+ * Closes the open incidents of a locked counter whose rules a reservation
+ * found room under -- the block rules of the query (their versions) --
+ * and those of rules gone before the statement took its rules: last seen
+ * before then, and of a rule it does not know (dropped, or changed: a
+ * rule set back to an earlier version starts a new incident).  An
+ * incident seen since, of a rule the statement does not know -- one
+ * added, or changed, after it started -- stays open: a statement running
+ * under the old rules would otherwise close it at each reservation, and
+ * every stop of the role's other sessions would be a record of its own.
+ */
 static pg_noinline void
-close_incidents(IgCounter *counter)
+close_incidents(IgCounter *counter, const IgWindowQuery *query)
 {
+	bool		still_open = false;
+
 	for (int i = 0; i < IG_COUNTER_INCIDENTS; i++)
-		counter->incidents[i].open = false;
-	counter->has_open_incident = false;
+	{
+		IgIncident *incident = &counter->incidents[i];
+
+		if (incident->open &&
+			(incident->last_seen < query->rules_at ||
+			 ig_live_rule_known(query->live, query->nlive,
+								incident->rule_id, incident->stamp)))
+			incident->open = false;
+		still_open |= incident->open;
+	}
+	counter->has_open_incident = still_open;
 }
 
 /*
@@ -122,20 +143,21 @@ reservation_void(IgReservation *res)
 
 /*
  * Takes a key's reservation again on a locked counter whose block rules
- * leave block_headroom rows: what its nodes still hold, and fresh rows up
- * to "want" -- at most half of what is left beyond every holder's, so
- * that others still find some.
+ * (the query's) leave block_headroom rows: what its nodes still hold, and
+ * fresh rows up to "want" -- at most half of what is left beyond every
+ * holder's, so that others still find some.
  */
 static pg_noinline void
-reservation_take(IgCounter *counter, IgReservation *res, int64 block_headroom)
+reservation_take(IgCounter *counter, const IgWindowQuery *query,
+				 IgReservation *res, int64 block_headroom)
 {
 	int64		room;
 	int64		fresh = 0;
 
-	/* a block rule with rows free again ends the role's incidents */
+	/* block rules with rows free again end their incidents */
 	if (unlikely(counter->has_open_incident) &&
 		block_headroom - counter->reserved > 0)
-		close_incidents(counter);
+		close_incidents(counter, query);
 	room = block_headroom - counter->reserved - res->keep;
 
 	if (room > 0 && res->want > 0)
@@ -171,7 +193,7 @@ answer_query(IgCounter *counter, int32 pos, IgWindowQuery *query,
 	else
 		answer_query_exact(counter, pos, query, now);
 	if (unlikely(query->res != NULL))
-		reservation_take(counter, query->res, query->block_headroom);
+		reservation_take(counter, query, query->res, query->block_headroom);
 	counter->pinned_until = Max(counter->pinned_until, now + query->pin_span);
 	query->valid = true;
 }

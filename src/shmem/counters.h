@@ -96,6 +96,48 @@ typedef struct IgReservation
 } IgReservation;
 
 /*
+ * A block rule of a key as a statement knows it (its id and version),
+ * which may keep an incident open.  A rule list keeps its block rules so,
+ * ordered by stamp, then id (ig_live_rule_cmp), for ig_live_rule_known.
+ */
+typedef struct IgLiveRule
+{
+	int64		rule_id;
+	uint32		stamp;
+} IgLiveRule;
+
+static inline int
+ig_live_rule_cmp(int64 rule_id, uint32 stamp, const IgLiveRule *rule)
+{
+	if (stamp != rule->stamp)
+		return stamp < rule->stamp ? -1 : 1;
+	return (rule_id > rule->rule_id) - (rule_id < rule->rule_id);
+}
+
+/* Is a rule's version among "live" (nlive, ordered)?  A binary search. */
+static inline bool
+ig_live_rule_known(const IgLiveRule *live, int nlive, int64 rule_id,
+				   uint32 stamp)
+{
+	int			lo = 0;
+	int			hi = nlive - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int			c = ig_live_rule_cmp(rule_id, stamp, &live[mid]);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+/*
  * Window sums that a threshold check needs from a counter: the rows read
  * within each window, filled under the counter's spinlock (after the
  * tally's rows were added, when settling).  When no sum may exceed its
@@ -113,6 +155,13 @@ typedef struct IgWindowQuery
 	const int64 *length;		/* window length, microseconds */
 	const int64 *max;			/* sums above this must be exact */
 	const bool *block;			/* window i is a block rule's */
+	const IgLiveRule *live;		/* the block rules, ordered: a reservation
+								 * that finds room under them closes their
+								 * incidents ... */
+	int			nlive;
+	TimestampTz rules_at;		/* ... and those last seen before its rules
+								 * were taken (its statement's start): of
+								 * rules gone since, if it knows them not */
 	IgQueryMemo *memo;			/* or NULL */
 	IgReservation *res;			/* or NULL: nothing reserved */
 	uint64	   *sum;			/* out: rows read within it (when over) */
@@ -176,13 +225,6 @@ typedef enum IgIncidentOf
 								 * minute for a counter */
 } IgIncidentOf;
 
-/* A block rule of a key now, which may keep an incident open. */
-typedef struct IgLiveRule
-{
-	int64		rule_id;
-	uint32		stamp;
-} IgLiveRule;
-
 /* What an incident is asked for, of which rule (ig_counters_incident). */
 typedef struct IgIncidentAsk
 {
@@ -190,9 +232,12 @@ typedef struct IgIncidentAsk
 	uint32		stamp;			/* its version (IgRule.stamp) */
 	IgIncidentOf of;
 	TimestampTz since;			/* a log rule's: see IgIncidentOf */
-	const IgLiveRule *live;		/* the key's block rules now: an open
-								 * incident of any other rule ends */
+	const IgLiveRule *live;		/* the key's block rules now, ordered: an
+								 * open incident of any other rule ends ... */
 	int			nlive;
+	TimestampTz rules_at;		/* ... if last seen before the asker's rules
+								 * were taken: one seen since may be of a
+								 * rule newer than they are */
 } IgIncidentAsk;
 
 /* A repeat count to write to the violations log. */

@@ -31,11 +31,8 @@ compare_ids(const void *a, const void *b)
 static bool
 incident_live(const IgIncident *incident, const IgIncidentAsk *ask)
 {
-	for (int r = 0; r < ask->nlive; r++)
-		if (ask->live[r].rule_id == incident->rule_id &&
-			ask->live[r].stamp == incident->stamp)
-			return true;
-	return false;
+	return ig_live_rule_known(ask->live, ask->nlive, incident->rule_id,
+							  incident->stamp);
 }
 
 /*
@@ -55,6 +52,13 @@ incident_live(const IgIncident *incident, const IgIncidentAsk *ask)
  * statement: LATER meanwhile).  An incident is taken
  * from one that is free, or closed with every repeat written: the one
  * seen longest ago.
+ *
+ * The asker's rules are the key's rules as they were when it took them:
+ * an open incident of a rule it does not know ends if it was last seen
+ * before then (its rule was dropped, changed, or switched to log since
+ * -- or it is this rule's earlier version); one seen since may be of a
+ * rule added or changed after the asker took its rules, and stays open
+ * (a statement under the old rules does not end it).
  */
 IgIncidentKind
 ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
@@ -88,10 +92,11 @@ ig_counters_incident(Oid dbid, Oid roleid, IgTally *tally,
 		 * incident the rule left open when it became a log rule: its
 		 * crossings are an incident of their own; and one of a rule that
 		 * is no block rule of the key any more (dropped, switched to log)
+		 * -- all of them rules the asker does not know as block rules, and
+		 * only if last seen before it took its rules (see above)
 		 */
-		if (incident->rule_id == rule_id && (!same || of != IG_OF_BLOCK))
-			incident->open = false;
-		if (incident->open && !incident_live(incident, ask))
+		if (incident->open && incident->last_seen < ask->rules_at &&
+			!incident_live(incident, ask))
 			incident->open = false;
 		/* (the other slots are still looked at: the closings above) */
 		if (kind == IG_INCIDENT_REPEAT)

@@ -44,6 +44,7 @@
 #include "base/compat.h"
 #include IG_BACKEND_STATUS_HEADER
 #include "shmem/acting.h"
+#include "sql/citus_sessions.h"
 
 PG_FUNCTION_INFO_V1(ig_citus_session);
 
@@ -78,6 +79,40 @@ backend_activity(int pid, char **application, char **query)
 }
 
 /*
+ * The session user of this node's session that Citus names by gpid, if it
+ * is of this database and acts as the caller; else InvalidOid.
+ */
+Oid
+ig_citus_session_user(int64 gpid)
+{
+	int64		pid = gpid % IG_GPID_NODE_FACTOR;
+	PGPROC	   *proc;
+	Oid			session_user = InvalidOid;
+
+	if (gpid <= 0 || pid <= 0 || pid > PG_INT32_MAX)
+		return InvalidOid;
+	/* held so that the PGPROC is not given to another backend meanwhile */
+	LWLockAcquire(ProcArrayLock, LW_SHARED);
+	proc = BackendPidGetProcWithLock((int) pid);
+	if (proc != NULL && proc->databaseId == MyDatabaseId &&
+		OidIsValid(proc->roleId) && ig_acting_of(proc) == GetUserId())
+		session_user = proc->roleId;
+	LWLockRelease(ProcArrayLock);
+	return session_user;
+}
+
+/*
+ * The client's application name and query of this node's session Citus
+ * names by gpid, clipped like pg_stat_activity's; false if it has none.
+ */
+bool
+ig_citus_session_activity(int64 gpid, char **application, char **query)
+{
+	return backend_activity((int) (gpid % IG_GPID_NODE_FACTOR), application,
+							query);
+}
+
+/*
  * insider_guard._citus_session(gpid bigint) -> (session_user_name name,
  * application_name text, query text): the session this node's Citus
  * names by gpid, if it is of this database and acts as the caller; a row
@@ -91,8 +126,7 @@ ig_citus_session(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	Datum		values[3];
 	bool		nulls[3] = {true, true, true};
-	PGPROC	   *proc;
-	Oid			session_user = InvalidOid;
+	Oid			session_user;
 	char	   *application;
 	char	   *query;
 
@@ -100,16 +134,7 @@ ig_citus_session(PG_FUNCTION_ARGS)
 		elog(ERROR, "return type must be a row type");
 	desc = BlessTupleDesc(desc);
 
-	if (gpid > 0 && pid > 0 && pid <= PG_INT32_MAX)
-	{
-		/* held so that the PGPROC is not given to another backend meanwhile */
-		LWLockAcquire(ProcArrayLock, LW_SHARED);
-		proc = BackendPidGetProcWithLock((int) pid);
-		if (proc != NULL && proc->databaseId == MyDatabaseId &&
-			OidIsValid(proc->roleId) && ig_acting_of(proc) == GetUserId())
-			session_user = proc->roleId;
-		LWLockRelease(ProcArrayLock);
-	}
+	session_user = ig_citus_session_user(gpid);
 
 	if (OidIsValid(session_user) &&
 		backend_activity((int) pid, &application, &query))

@@ -81,6 +81,77 @@ for (1 .. 30)
 }
 is($alice_records->(), '2 ' . ($repeats_after + 30), 'thirty more repeats');
 
+# a statement running under the old rules does not close the incidents
+# of rules it does not know (found by an attacker: it closed them at each
+# reservation, a few times a second, so each stop of the role's other
+# sessions was a record of its own).  The role's scan starts under a high
+# block limit; a block rule is then added (ivy), or the limit lowered in
+# place (ian); the scan reads 40 rows (reserving rows again twice at
+# least) between each two stops of the role's other sessions: at its
+# rows 1, 41, 81, ... it waits for advisory lock 9100, 9101, 9102, ...,
+# which the test lets go one at a time.  ivy's scan also crosses a log
+# rule (200 rows in 3 hours) midway: its record does not end the
+# incident either.
+$node->safe_psql('postgres', q{
+	CREATE SEQUENCE scan_ticks;
+	CREATE FUNCTION scan_tick(i int) RETURNS boolean LANGUAGE plpgsql AS $$
+	DECLARE n bigint := nextval('scan_ticks');
+	BEGIN
+		IF n % 40 = 1 THEN
+			PERFORM pg_advisory_lock_shared(9100 + n / 40);
+			PERFORM pg_advisory_unlock_shared(9100 + n / 40);
+		END IF;
+		RETURN true;
+	END $$;
+});
+my $stops_of = sub {
+	my ($role, $change, $rules) = @_;
+	$node->safe_psql('postgres', qq{
+		CREATE ROLE $role LOGIN;
+		GRANT SELECT ON customers TO $role;
+		GRANT USAGE ON SEQUENCE scan_ticks TO $role;
+		SELECT insider_guard.set_threshold('$role', 1000000, '1 hour', 'block', 'customers');
+		$rules;
+		SELECT setval('scan_ticks', 1, false);
+	});
+	my $dba = $node->background_psql('postgres');
+	$dba->query_safe('SELECT pg_advisory_lock(9100 + g) FROM generate_series(0, 10) g');
+	my $scan = start_as($node, $role,
+		'SELECT count(*) FROM customers WHERE scan_tick(id)');
+	wait_for_lock_waiters($node, 9100, 1, "$role\'s scan");
+	$dba->query_safe($change);
+	my $stopped = 0;
+	for my $round (1 .. 10)
+	{
+		$dba->query_safe('SELECT pg_advisory_unlock(' . (9099 + $round) . ')');
+		wait_for_lock_waiters($node, 9100 + $round, 1, "$role\'s scan");
+		my ($out, $err) = ('', '');
+		$node->psql('postgres', 'SELECT count(*) FROM customers',
+			extra_params => [ '-U', $role ], stdout => \$out, stderr => \$err);
+		$stopped++ if $err =~ /may not read more rows/;
+	}
+	$dba->query_safe('SELECT pg_advisory_unlock(9110)');
+	$dba->quit;
+	$scan->{handle}->finish;
+	is($scan->{out}, "1000\n", "$role: the scan under the old rules read on");
+	is($stopped, 10, "$role: the other sessions are stopped ten times");
+	return $node->safe_psql('postgres', qq{
+		SELECT string_agg(action || ' ' || n || ' ' || r, ', ' ORDER BY action)
+		FROM (SELECT action, count(*) n, sum(repeats) r FROM insider_guard.violations
+			  WHERE role_name = '$role' GROUP BY action) a});
+};
+is( $stops_of->(
+		'ivy',
+		"SELECT insider_guard.set_threshold('ivy', 5, '2 hours', 'block', 'customers')",
+		"SELECT insider_guard.set_threshold('ivy', 200, '3 hours', 'log', 'customers')"),
+	'block 1 9, log 1 0',
+	'a rule added while a scan runs: one record of ten stops; the scan crossed a log rule');
+is( $stops_of->(
+		'ian',
+		"SELECT insider_guard.set_threshold('ian', 5, '1 hour', 'block', 'customers')",
+		'SELECT 1'),
+	'block 1 9', 'a rule lowered while a scan runs: one record of ten stops');
+
 # the flood: bob breaks once; then mallory breaks 300 rules, one record
 # each (of some 8 kB: the query is long), far more than the 1 MB store
 # holds

@@ -231,6 +231,67 @@ $err = run_as($workers[0], 'terry', 'citus_internal gpid=abc',
 	"SELECT count(*) FROM $shard WHERE id < 0");
 is($err, '', 'a malformed gpid: the statement runs');
 
+# 7. one budget for the cluster: with citus_budget = lease, the workers
+# lease terry's rows from the coordinator, which holds his counter
+for my $w (@workers)
+{
+	$w->safe_psql('postgres',
+		q{ALTER SYSTEM SET insider_guard.citus_budget = 'lease'; SELECT pg_reload_conf()});
+}
+sub coordinator_rows
+{
+	return $coord->safe_psql('postgres',
+		"SELECT insider_guard.rows_read('terry', '1 hour', 'customers')");
+}
+for my $case (
+	[ 'count(*)', 'SELECT count(*) FROM customers /* lease count */' ],
+	[ 'SELECT *', 'SELECT * FROM customers /* lease select */' ],
+	[ 'SET ROLE analyst; count(*)', 'SET ROLE analyst; SELECT count(*) FROM customers /* lease role */' ])
+{
+	my ($what, $sql) = @$case;
+	reset_all();
+	$err = run_as($coord, 'terry', 'lease-test', $sql);
+	like($err, $blocked, "lease, $what: stopped");
+	my $sum = worker_rows('terry');
+	# as on one server, each process that reads counts the row that finds
+	# its grant used up: at most one a shard (8) past the limit
+	ok($sum >= $limit && $sum <= $limit + 8,
+		"lease, $what: $sum rows read on the workers together, within the limit and one row a shard");
+	is(coordinator_rows(), $sum,
+		"lease, $what: the coordinator counted them all for terry");
+}
+diag($coord->safe_psql('postgres', q{SELECT string_agg(violation_id || ' ' || threshold_id || ' ' || rows_in_window || ' ' || statement_rows || ' ' || repeats || ' ' || query, E'\n') FROM insider_guard.violations}));
+# the coordinator's record: one per incident, with the client's query
+is( $coord->safe_psql('postgres', q{
+		SELECT count(*) || ' ' || min(application_name) || ' ' || bool_and(query LIKE '%lease %')
+		FROM insider_guard.violations
+		WHERE role_name = 'terry' AND query LIKE '%lease %'}),
+	'3 lease-test true',
+	'lease: the coordinator recorded each stop, with the client\'s application and query');
+
+# skew: router queries that all land on worker1 get the whole limit, not a
+# share of it
+reset_all();
+my $shards1 = join ',', split /\n/, $coord->safe_psql('postgres', sprintf(q{
+	SELECT shardid FROM citus_shards
+	WHERE table_name = 'customers'::regclass AND nodeport = %d}, $workers[0]->port));
+my @ids = split /\n/, $coord->safe_psql('postgres', qq{
+	SELECT g FROM generate_series(1, $rows) g
+	WHERE get_shard_id_for_distribution_column('customers', g) IN ($shards1)
+	ORDER BY g LIMIT 900});
+is(scalar @ids, 900, '900 ids on worker1');
+$err = run_as($coord, 'terry', 'psql',
+	join('', map { "SELECT email FROM customers WHERE id = $_;\n" } @ids));
+is($err, '', 'lease: 900 router queries landing on one worker, all served');
+is(worker_rows('terry'), 900, 'lease: 900 rows counted on the workers');
+is(coordinator_rows(), 900, 'lease: and on the coordinator');
+
+for my $w (@workers)
+{
+	$w->safe_psql('postgres',
+		q{ALTER SYSTEM RESET insider_guard.citus_budget; SELECT pg_reload_conf()});
+}
+
 # 6. the coordinator down: whose session a connection naming it works for
 # cannot be known, and the worker refuses the statement (fails closed)
 my $coord_node_id = $coord->safe_psql('postgres',

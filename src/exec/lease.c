@@ -1,0 +1,226 @@
+/*-------------------------------------------------------------------------
+ *
+ * lease.c
+ *		On a Citus worker with insider_guard.citus_budget = lease: the rows
+ *		a Citus connection's block-ruled keys may read, leased from the
+ *		node that runs the session, so that one limit holds for the reads
+ *		of all nodes together.
+ *
+ * A key with a block rule reserves rows in shared memory before its scan
+ * nodes may read them (grant.c, IgReservation); here those rows are also
+ * leased from the session's node, which reserves them out of the session
+ * user's count there the same way, for every worker asking
+ * (citus_leases.c): the rows all workers may read never exceed what the
+ * tightest block rule leaves on the session's node.  At each exchange of
+ * the local reservation, the rows read since the last lease are reported
+ * (the session's node counts them for the session user) and, when what is
+ * leased would not cover the local pool, more is asked for; the pool is
+ * cut to what is leased.  Leases are given back, with the rows read,
+ * when the transaction ends; rows settled after that (a failed
+ * statement's last) go with the next lease, or when the backend exits.
+ *
+ * When the node says the cluster's limit is broken, the statement stops
+ * with insider_guard's 42501 naming the table (the node keeps the
+ * record); when it cannot be asked, the statement stops too: fail closed.
+ *
+ * Only block rules lease; log rules count per node.
+ *
+ * IDENTIFICATION
+ *		src/exec/lease.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "storage/ipc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "base/guc.h"
+#include "base/logtext.h"
+#include "base/names.h"
+#include "cache/citus_session.h"
+#include "exec/enforce.h"
+#include "exec/lease.h"
+
+/* keys a backend leases for at once: tables read in one transaction */
+#define IG_MAX_LEASES 32
+
+typedef struct IgLease
+{
+	Oid			relid;			/* InvalidOid: all tables */
+	Oid			userid;
+	char	   *schema;			/* names the node knows the table by */
+	char	   *table;
+	int64		leased;			/* rows the node holds for this backend */
+	int64		read;			/* rows read since the last lease */
+} IgLease;
+
+static IgLease leases[IG_MAX_LEASES];
+static int	nleases = 0;
+static bool callback_registered = false;
+
+static void lease_xact_callback(XactEvent event, void *arg);
+static void give_back_all(void);
+static void lease_exit(int code, Datum arg);
+
+/* This backend's lease of the key, made if need be; NULL if none fits. */
+static IgLease *
+lease_of(Oid userid, Oid relid, bool make)
+{
+	IgLease    *lease;
+
+	for (int i = 0; i < nleases; i++)
+		if (leases[i].relid == relid && leases[i].userid == userid)
+			return &leases[i];
+	if (!make || nleases >= IG_MAX_LEASES)
+		return NULL;
+	if (!callback_registered)
+	{
+		RegisterXactCallback(lease_xact_callback, NULL);
+		before_shmem_exit(lease_exit, (Datum) 0);
+		callback_registered = true;
+	}
+	lease = &leases[nleases];
+	memset(lease, 0, sizeof(*lease));
+	lease->relid = relid;
+	lease->userid = userid;
+	if (OidIsValid(relid))
+	{
+		char	   *schema = get_namespace_name(get_rel_namespace(relid));
+		char	   *table = get_rel_name(relid);
+
+		if (schema == NULL || table == NULL)
+			return NULL;
+		lease->schema = MemoryContextStrdup(TopMemoryContext, schema);
+		lease->table = MemoryContextStrdup(TopMemoryContext, table);
+	}
+	nleases++;
+	return lease;
+}
+
+/*
+ * True if the key's block rules lease their rows: with citus_budget =
+ * lease, in a Citus connection whose session's node answered for it.
+ */
+bool
+ig_lease_applies(void)
+{
+	return ig_citus_budget == IG_CITUS_BUDGET_LEASE &&
+		ig_citus_connection() && ig_citus_attributed();
+}
+
+/* Stops the statement: the cluster's limit, or no node to ask. */
+static void
+lease_stop(Oid userid, Oid relid, int64 answer, const char *why)
+{
+	char	   *role = ig_role_name(userid, true);
+	char	   *table = OidIsValid(relid) ? ig_table_name(relid, true) : NULL;
+
+	if (answer == IG_LEASE_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: role %s may not read more rows from table %s",
+						ig_log_quote(role), ig_log_quote(table ? table : "all tables")),
+				 errdetail("The limit is the cluster's, and the node of the session cannot be asked for rows: %s",
+						   why ? why : "unknown")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("insider_guard: role %s may not read more rows from table %s",
+					ig_log_quote(role), ig_log_quote(table ? table : "all tables")),
+			 answer < -1 ?
+			 errdetail_log("The limit is the cluster's: the node of the session recorded violation %lld.",
+						   (long long) -answer) :
+			 errdetail_log("The limit is the cluster's: the node of the session has no rows left for it.")));
+}
+
+/*
+ * After the key's reservation was exchanged (kr->pool is what it may
+ * grant) and "added" rows it read were settled: counts them towards its
+ * lease and, if the
+ * lease does not cover the pool, reports them and asks for more; cuts the
+ * pool to the lease.  With may_raise, a refusal stops the statement;
+ * without, the pool is left empty (the next exchange asks again).
+ */
+void
+ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
+			 bool may_raise)
+{
+	IgLease    *lease = lease_of(userid, tally->relid, may_raise);
+	int64		left;
+	int64		answer;
+	char	   *why;
+
+	if (lease == NULL)
+	{
+		/* no lease can be kept (too many tables, a name gone): nothing */
+		if (may_raise)
+			lease_stop(userid, tally->relid, IG_LEASE_FAILED,
+					   "too many tables leased at once");
+		kr->pool = 0;
+		return;
+	}
+	lease->read += added;
+	left = lease->leased - lease->read - kr->res.keep;
+	if (kr->pool <= left)
+		return;
+	if (kr->pool > 0 && may_raise)
+	{
+		answer = ig_citus_lease(lease->schema, lease->table, lease->read,
+								kr->res.keep, kr->pool, &why);
+		if (answer < 0)
+		{
+			lease->leased = kr->res.keep;
+			lease->read = 0;
+			kr->pool = 0;
+			lease_stop(userid, tally->relid, answer, why);
+		}
+		lease->leased = kr->res.keep + answer;
+		lease->read = 0;
+		left = answer;
+	}
+	kr->pool = Max(Min(kr->pool, left), 0);
+}
+
+/*
+ * At the end of a transaction: gives every lease back to the node, with
+ * the rows read since it was taken.  No error, no catalog access.
+ */
+static void
+lease_xact_callback(XactEvent event, void *arg)
+{
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE && event != XACT_EVENT_PARALLEL_COMMIT &&
+		event != XACT_EVENT_PARALLEL_ABORT)
+		return;
+	give_back_all();
+}
+
+/*
+ * Gives every lease back, reporting the rows read since it was taken: at
+ * the end of a transaction and when the backend exits.  The rows a
+ * statement that failed settles after its transaction ended (the row that
+ * found its grant used up) are reported with the next lease of the key,
+ * or at exit.  No error, no catalog access.
+ */
+static void
+give_back_all(void)
+{
+	for (int i = 0; i < nleases; i++)
+	{
+		IgLease    *lease = &leases[i];
+		char	   *why;
+
+		if ((lease->leased != 0 || lease->read != 0) &&
+			ig_citus_lease(lease->schema, lease->table, lease->read,
+						   0, 0, &why) != IG_LEASE_FAILED)
+			lease->leased = lease->read = 0;
+	}
+}
+
+static void
+lease_exit(int code, Datum arg)
+{
+	give_back_all();
+}

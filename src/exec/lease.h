@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * lease.h
+ *		Rows of a Citus connection's block-ruled keys leased from the node
+ *		of its session (see lease.c).
+ *
+ * src/exec/lease.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef IG_LEASE_H
+#define IG_LEASE_H
+
+#include "base/guc.h"
+#include "exec/enforce.h"
+
+extern bool ig_lease_applies(void);
+extern void ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid,
+						 uint64 added, bool may_raise);
+
+/*
+ * After a key's reservation was exchanged: with citus_budget = lease, in
+ * a Citus connection, cuts its pool to what the session's node leases.
+ * One compare otherwise.
+ */
+static inline void
+ig_lease_pool(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
+			  bool may_raise)
+{
+	if (unlikely(ig_citus_budget == IG_CITUS_BUDGET_LEASE) &&
+		ig_lease_applies())
+		ig_lease_cap(kr, tally, userid, added, may_raise);
+}
+
+#endif							/* IG_LEASE_H */

@@ -1,0 +1,235 @@
+/*-------------------------------------------------------------------------
+ *
+ * citus_leases.c
+ *		On the node that runs a Citus session (the coordinator): leases
+ *		the rows a block rule leaves the session's user to the workers
+ *		that read for it, so that one limit holds for the whole cluster
+ *		(insider_guard.citus_budget = lease; docs/citus-notes.md).
+ *
+ * A worker reading for a session under a block rule calls
+ * insider_guard._citus_lease(gpid, schema, table, read, keep, want) on a
+ * connection of its own (lease.c), as the role Citus connected as.  This
+ * backend -- one per such worker backend -- then stands for the worker:
+ * the rows it read since its last call are counted for the session user
+ * here, and its reservation on the session user's counter of the table
+ * (IgReservation, as a statement's key holds one) is exchanged: "keep"
+ * rows it still holds and up to "want" fresh ones, of which it gets at
+ * most half of what is left beyond every other holder's (counters.c).
+ * So the rows leased to all workers, and reserved by this node's own
+ * statements, never exceed what the tightest block rule leaves.  The
+ * rules are checked on the fresh count as for a statement: a crossed log
+ * rule is recorded here, and a broken block rule too -- one record per
+ * incident, with the client's application and query -- and the call
+ * answers minus the record's id: the worker stops the statement.
+ *
+ * The session must act as the caller, as for _citus_session.  A lease is
+ * given back when the worker's transaction ends (keep and want 0), and
+ * when this backend exits: a worker that vanishes holds nothing.
+ *
+ * IDENTIFICATION
+ *		src/sql/citus_leases.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "base/guc.h"
+#include "cache/citus_session.h"
+#include "cache/rules.h"
+#include "exec/enforce.h"
+#include "exec/tally.h"
+#include "shmem/counters.h"
+#include "sql/citus_sessions.h"
+
+PG_FUNCTION_INFO_V1(ig_citus_lease_rows);
+
+/* keys one worker backend leases at once */
+#define IG_MAX_HELD 32
+
+/* a lease held here for the worker on the other end of this session */
+typedef struct IgHeld
+{
+	Oid			userid;
+	Oid			relid;			/* InvalidOid: all tables */
+	IgTally		tally;
+	IgReservation res;
+} IgHeld;
+
+static IgHeld held[IG_MAX_HELD];
+static int	nheld = 0;
+static bool exit_registered = false;
+
+/* Gives a lease's rows back (with none read): no error, no catalog. */
+static void
+give_back(IgHeld *h)
+{
+	IgWindowQuery query;
+
+	if (h->res.held == 0)
+		return;
+	memset(&query, 0, sizeof(query));
+	query.res = &h->res;
+	h->res.keep = 0;
+	h->res.want = 0;
+	h->tally.pending = 0;
+	h->tally.query = &query;
+	ig_counters_settle(MyDatabaseId, h->userid, &h->tally, 1, false, false,
+					   ig_now());
+	h->tally.query = NULL;
+}
+
+/* This backend exits: the worker it stood for holds nothing any more. */
+static void
+give_back_all(int code, Datum arg)
+{
+	for (int i = 0; i < nheld; i++)
+		give_back(&held[i]);
+	nheld = 0;
+}
+
+static IgHeld *
+held_of(Oid userid, Oid relid)
+{
+	IgHeld	   *h;
+
+	for (int i = 0; i < nheld; i++)
+		if (held[i].userid == userid && held[i].relid == relid)
+			return &held[i];
+	if (nheld >= IG_MAX_HELD)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("insider_guard: a worker may lease rows of at most %d tables at once",
+						IG_MAX_HELD)));
+	if (!exit_registered)
+	{
+		before_shmem_exit(give_back_all, (Datum) 0);
+		exit_registered = true;
+	}
+	h = &held[nheld++];
+	memset(h, 0, sizeof(*h));
+	h->userid = userid;
+	h->relid = relid;
+	ig_tally_init(&h->tally, userid, relid);
+	ig_tally_reset(&h->tally);
+	return h;
+}
+
+/*
+ * insider_guard._citus_lease(gpid bigint, table_schema text, table_name
+ * text, read bigint, keep bigint, want bigint) RETURNS bigint: counts
+ * "read" rows for the session's user on the table (NULLs: all tables),
+ * exchanges the caller's lease (see the file's header) and returns the
+ * fresh rows leased; a large number if no block rule of the user limits
+ * the table here; minus a violation id (or -1) if one is broken.
+ */
+Datum
+ig_citus_lease_rows(PG_FUNCTION_ARGS)
+{
+	int64		gpid;
+	int64		read;
+	int64		keep;
+	int64		want;
+	Oid			userid;
+	Oid			relid = InvalidOid;
+	IgHeld	   *h;
+	IgKeyRules *kr = NULL;
+	TimestampTz now;
+	int64		answer;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(3) || PG_ARGISNULL(4) ||
+		PG_ARGISNULL(5) || PG_ARGISNULL(1) != PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("insider_guard: _citus_lease takes a gpid, a table (or NULLs: all tables) and three counts")));
+	gpid = PG_GETARG_INT64(0);
+	read = PG_GETARG_INT64(3);
+	keep = PG_GETARG_INT64(4);
+	want = PG_GETARG_INT64(5);
+	if (read < 0 || keep < 0 || want < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("insider_guard: _citus_lease's counts must not be negative")));
+
+	userid = ig_citus_session_user(gpid);
+	if (!OidIsValid(userid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: no session of gpid " INT64_FORMAT " acts as the caller",
+						gpid)));
+	if (!PG_ARGISNULL(1))
+	{
+		Oid			nspid = get_namespace_oid(text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
+
+		if (OidIsValid(nspid))
+			relid = get_relname_relid(text_to_cstring(PG_GETARG_TEXT_PP(2)), nspid);
+		/* a table this node lacks has no rule here: nothing to lease */
+		if (!OidIsValid(relid))
+			PG_RETURN_INT64(PG_INT64_MAX / 4);
+	}
+
+	h = held_of(userid, relid);
+	if (ig_rules_cover(userid))
+		kr = ig_enforce_copy(userid, relid, CurrentMemoryContext);
+	now = ig_now();
+	h->tally.pending = (uint64) read;
+	h->tally.query = NULL;
+	if (kr == NULL || !kr->list->any_block)
+	{
+		/* no block rule: the reads are counted, nothing is held */
+		give_back(h);
+		if (read > 0)
+			ig_counters_settle(MyDatabaseId, userid, &h->tally, 1, false,
+							   false, now);
+		ig_tally_remember(&h->tally, userid);
+		PG_RETURN_INT64(PG_INT64_MAX / 4);
+	}
+	if (kr->list->hist_wanted != 0)
+		ig_tally_history(&h->tally, kr->list);
+	kr->query.res = &h->res;
+	h->res.keep = keep;
+	h->res.want = want;
+	h->tally.query = &kr->query;
+	ig_counters_settle(MyDatabaseId, userid, &h->tally, 1, false, false, now);
+	h->tally.query = NULL;
+
+	/* records made now show the client's application and query */
+	{
+		char	   *application = "";
+		char	   *query = "";
+
+		(void) ig_citus_session_activity(gpid, &application, &query);
+		ig_citus_override_begin(application, query);
+		PG_TRY();
+		{
+			/* may_raise: it leaves the rule to stop for in stop_rule */
+			ig_enforce_check(kr, &h->tally, userid, h->tally.added, relid, 0,
+							 true, true);
+			if (kr->stop_rule >= 0)
+				ig_enforce_record_stop(kr, &h->tally, userid, relid, 0);
+		}
+		PG_FINALLY();
+		{
+			ig_citus_override_end();
+		}
+		PG_END_TRY();
+	}
+	ig_tally_remember(&h->tally, userid);
+
+	if (kr->blocked)
+	{
+		/* nothing more for this worker: what it holds goes back */
+		give_back(h);
+		answer = kr->block_violation > 0 ? -kr->block_violation : -1;
+	}
+	else
+		answer = h->res.fresh;
+	PG_RETURN_INT64(answer);
+}
