@@ -1,6 +1,7 @@
 # test/bench/citus/budget.pl: the cluster-wide budget of a block rule on a
 # real 3-node Citus cluster (a coordinator and two workers on this
-# machine), for each value of insider_guard.citus_budget (issue 14).
+# machine), for each value of insider_guard.citus_budget the build has
+# (node, share, lease; issue 14).
 #
 # terry has a block threshold of 1,000 rows an hour on customers (100,000
 # rows in 32 shards, 16 on each worker), set on the coordinator.  For each
@@ -168,7 +169,15 @@ sub router_run
 }
 
 my %result;
-for my $budget (qw(node share))
+# the settings this build has (lease since 0.6.0)
+my @budgets = grep {
+	my $b = $_;
+	$coord->safe_psql('postgres', qq{
+		SELECT count(*) FROM pg_settings
+		WHERE name = 'insider_guard.citus_budget' AND '$b' = ANY (enumvals)}) == 1
+} qw(node share lease);
+
+for my $budget (@budgets)
 {
 	set_budget($budget);
 	for my $s (@statements)
@@ -202,7 +211,7 @@ my @lines = (
 	'|---|---|---|---|---|---|');
 for my $s ((map { $_->[0] } @statements))
 {
-	for my $budget (qw(node share))
+	for my $budget (@budgets)
 	{
 		my @r = @{ $result{$budget}{$s} };
 		my @sums = map { sum(@{ $_->{c} }) } @r;
@@ -215,7 +224,7 @@ for my $s ((map { $_->[0] } @statements))
 push @lines, '', '| skew: router queries, one id each | budget | rows got before the stop (entitled: 1,000) | counted coordinator / worker1 / worker2 |', '|---|---|---|---|';
 for my $s ('router, ids on worker1 only', 'router, ids spread (1..)')
 {
-	for my $budget (qw(node share))
+	for my $budget (@budgets)
 	{
 		my $r = $result{$budget}{$s}[0];
 		push @lines, sprintf('| %s | %s | %d%s | %s |', $s, $budget, $r->{got},

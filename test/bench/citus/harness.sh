@@ -35,7 +35,7 @@ runuser -u postgres -- env PATH="$bindir:$PATH" PERL5LIB="$pgxs_test/perl" \
     perl "test/bench/citus/$name.pl" || status=$?
 # the run's log (each run's figures), then the table
 log=$work/tmp_check/log/regress_log_$name
-grep -E '^# (run|node|share) ' "$log" | sed 's/^# //' || true
+grep -E '^# (run|node|share|lease) ' "$log" | sed 's/^# //' || true
 if [ "$status" != 0 ] || [ ! -s "$work/table.md" ]; then
     tail -40 "$log"
     echo "$name.pl failed ($status)" >&2

@@ -12,6 +12,8 @@
 #   ig_covered  and a log and a block rule on customers covering bench
 #               (10^12 rows an hour: never reached)
 #   ig_share    the same with insider_guard.citus_budget = share
+#   ig_lease    the same with insider_guard.citus_budget = lease (if the
+#               build has it)
 # ROUTER_ROUNDS rounds (default 3), each running every configuration in
 # turn for ROUTER_SECONDS (default 30) after a 3-second warm-up: the
 # configurations are interleaved, so that the machine's drift hits them
@@ -103,9 +105,9 @@ sub rules
 	  if $config ne 'ig';
 	$sql .= qq{SELECT insider_guard.set_threshold('bench', $big, '1 hour', 'log', 'customers');
 		SELECT insider_guard.set_threshold('bench', $big, '1 hour', 'block', 'customers');}
-	  if $config eq 'ig_covered' || $config eq 'ig_share';
+	  if $config eq 'ig_covered' || $config eq 'ig_share' || $config eq 'ig_lease';
 	$coord->safe_psql('postgres', $sql);
-	set_budget($config eq 'ig_share' ? 'share' : 'node');
+	set_budget($config eq 'ig_share' ? 'share' : $config eq 'ig_lease' ? 'lease' : 'node');
 	return;
 }
 
@@ -124,6 +126,10 @@ sub pgbench
 }
 
 my @configs = qw(citus ig ig_other ig_covered ig_share);
+push @configs, 'ig_lease'
+  if $coord->safe_psql('postgres', q{
+	SELECT count(*) FROM pg_settings
+	WHERE name = 'insider_guard.citus_budget' AND 'lease' = ANY (enumvals)}) == 1;
 my %tps;
 for my $round (1 .. $rounds)
 {
