@@ -32,6 +32,8 @@ OBJS = \
 	src/shmem/violations.o \
 	src/shmem/acting.o \
 	src/cache/citus.o \
+	src/cache/citus_share.o \
+	src/cache/budget.o \
 	src/cache/citus_session.o \
 	src/cache/relinfo.o \
 	src/cache/rules_read.o \

@@ -91,12 +91,12 @@ case " $suites " in
         # installed: TAP test 029 fails, rather than skips, without them
         export IG_MONITORING_REQUIRED=1 ;;
 esac
-# TAP test 034 runs a Citus cluster: on 15, Citus 13.2.2 is built once
+# TAP tests 034 and 037 run a Citus cluster: on 15, Citus 13.2.2 is built once
 # from the vendored source (IG_CITUS_VENDOR, else ../shared/vendor beside
 # the clone, else /work/shared/vendor; test/citus-build.sh, cached in
 # /var/cache/insider_guard) and installed beside insider_guard.  With
 # neither the vendored source nor a cached build, on other majors, or
-# with IG_CITUS=0, 034 is skipped.
+# with IG_CITUS=0, 034 and 037 are skipped.
 citus_vendor=${IG_CITUS_VENDOR:-}
 if [ -z "$citus_vendor" ]; then
     for d in "$here/../shared/vendor" /work/shared/vendor; do
@@ -109,12 +109,12 @@ prepare_citus() {
     case " $suites " in *" tap "*) ;; *) return 0 ;; esac
     pg_version=$("$PG_CONFIG" --version | awk '{print $2}')
     if [ "${IG_CITUS:-1}" = 0 ]; then
-        citus_note="IG_CITUS=0: Citus not installed, TAP test 034 skipped"
+        citus_note="IG_CITUS=0: Citus not installed, Citus TAP tests (034, 037) skipped"
     elif [ "${pg_version%%.*}" != 15 ]; then
-        citus_note="Citus 13.2.2 is tested on PostgreSQL 15 only: TAP test 034 skipped"
+        citus_note="Citus 13.2.2 is tested on PostgreSQL 15 only: Citus TAP tests (034, 037) skipped"
     elif [ -z "$citus_vendor" ] &&
         [ ! -f "${IG_PG_CACHE:-/var/cache/insider_guard}/citus-13.2.2-$pg_version/complete" ]; then
-        citus_note="no vendored Citus source nor a cached build: TAP test 034 skipped"
+        citus_note="no vendored Citus source nor a cached build: Citus TAP tests (034, 037) skipped"
     else
         IG_CITUS_VENDOR=$citus_vendor "$here/test/citus-build.sh" "$PG_CONFIG"
     fi

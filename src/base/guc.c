@@ -92,8 +92,8 @@ int			ig_log_format = IG_LOG_FORMAT_TEXT;
  * insider_guard.citus_budget: on a Citus worker, how the block limits of a
  * Citus connection's session are shared by the nodes (docs/citus-notes.md,
  * "Cluster budget"): node (each node the whole limit), share (a static
- * share by shard placements), lease (rows leased from the coordinator).
- * Read per statement; reloaded with the configuration.
+ * share by shard placements: cache/budget.c), lease (rows leased from
+ * the coordinator).  Read per statement; reloaded with the configuration.
  */
 int			ig_citus_budget = IG_CITUS_BUDGET_NODE;
 
@@ -109,6 +109,21 @@ static const struct config_enum_entry log_format_options[] = {
 	{"json", IG_LOG_FORMAT_JSON, false},
 	{NULL, 0, false}
 };
+
+/*
+ * Changes whenever the limits scaled for it may have to be scaled again:
+ * the setting changed, or the relations cache (where the shares are kept)
+ * was dropped.  Never 0 (a rule list's "never scaled").
+ */
+uint32		ig_citus_budget_gen = 1;
+
+/* A new value of insider_guard.citus_budget: limits are scaled again. */
+static void
+citus_budget_assign(int newval, void *extra)
+{
+	if (newval != ig_citus_budget && ++ig_citus_budget_gen == 0)
+		ig_citus_budget_gen = 1;
+}
 
 #ifdef IG_TESTING
 /*
@@ -186,13 +201,13 @@ ig_define_settings(bool preloaded)
 
 	DefineCustomEnumVariable("insider_guard.citus_budget",
 							 "How the nodes of a Citus cluster share a block limit: node, share or lease.",
-							 "node: each node enforces the whole limit; share: each worker a share by its shard placements; lease: workers lease rows from the coordinator.",
+							 "node: each node enforces the whole limit; share: each node a share of a distributed table's limits by its shard placements; lease: workers lease rows from the coordinator.",
 							 &ig_citus_budget,
 							 IG_CITUS_BUDGET_NODE,
 							 citus_budget_options,
 							 PGC_SIGHUP,
 							 0,
-							 NULL, NULL, NULL);
+							 NULL, citus_budget_assign, NULL);
 
 #ifdef IG_TESTING
 	DefineCustomIntVariable("insider_guard.test_clock_offset",

@@ -34,6 +34,7 @@ extern int	ig_violations_max_size;
 extern int	ig_max_history;
 extern int	ig_log_format;
 extern int	ig_citus_budget;
+extern uint32 ig_citus_budget_gen;
 
 /* insider_guard.citus_budget: how a Citus cluster shares a block limit */
 typedef enum IgCitusBudget

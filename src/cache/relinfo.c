@@ -15,6 +15,12 @@
  * Citus local table (citus.c finds which): rules name that table, on
  * every node.
  *
+ * Also kept for a Citus table, once asked (ig_relinfo_share): the share
+ * of its shard placements this node holds, by which a rule's limit on it
+ * is shared across the cluster (budget.c).  Whenever entries are dropped,
+ * ig_citus_budget_gen moves on, so that the limits scaled by a share are
+ * scaled again.
+ *
  * Entries are built from the catalogs on first use and dropped on any
  * relcache invalidation that concerns them (ALTER TABLE ... ATTACH
  * PARTITION, INHERIT, DROP, ...).  Citus invalidates a table when its
@@ -56,7 +62,9 @@
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
+#include "base/guc.h"
 #include "cache/citus.h"
+#include "cache/citus_share.h"
 #include "cache/relinfo.h"
 
 /* the name of the extension, and of the schema it makes */
@@ -92,6 +100,9 @@ flush_cache(void)
 	{
 		hash_destroy(relinfo_cache);
 		relinfo_cache = NULL;
+		/* the shares go with the entries: limits are scaled again */
+		if (++ig_citus_budget_gen == 0)
+			ig_citus_budget_gen = 1;
 	}
 }
 
@@ -221,6 +232,8 @@ describe_relation(Oid relid, IgRelInfo *info, bool *unresolved)
 	info->relid = relid;
 	info->countable = false;
 	info->citus_table = false;
+	info->share_state = IG_SHARE_UNKNOWN;
+	info->share_local = info->share_total = 0;
 	info->nancestors = 0;
 
 	if (relid < FirstNormalObjectId)
@@ -309,6 +322,43 @@ ig_relinfo_get_slow(Oid relid)
 	if (unresolved)
 		relinfo_unresolved_shard = true;
 	return ig_relinfo_last = info;
+}
+
+/*
+ * The share of a Citus table's shard placements this node holds (see
+ * citus_share.c): true with *local of *total, or false if the relation
+ * has none (not a Citus table whose rows are split among shards, or not
+ * counted).  Asked of the catalogs once per entry.  Catalog access.
+ */
+bool
+ig_relinfo_share(Oid relid, int32 *local, int32 *total)
+{
+	const IgRelInfo *info = ig_relinfo_get(relid);
+	IgRelInfo  *entry;
+	int32		l = 0;
+	int32		t = 0;
+	bool		known;
+
+	while (info->share_state == IG_SHARE_UNKNOWN)
+	{
+		uint32		gen = ig_citus_budget_gen;
+
+		known = info->countable && info->citus_table &&
+			ig_citus_placement_share(relid, &l, &t);
+		/* the lookup may have dropped the entry: find it again */
+		entry = (IgRelInfo *) ig_relinfo_get(relid);
+		if (gen == ig_citus_budget_gen)
+		{
+			entry->share_state = known ? IG_SHARE_KNOWN : IG_SHARE_NONE;
+			entry->share_local = l;
+			entry->share_total = t;
+		}
+		/* else the placements may have changed meanwhile: ask again */
+		info = entry;
+	}
+	*local = info->share_local;
+	*total = info->share_total;
+	return info->share_state == IG_SHARE_KNOWN;
 }
 
 static inline IgRefCacheEntry *

@@ -38,7 +38,10 @@ typedef struct IgRule
 	int64		id;
 	Oid			roleid;			/* InvalidOid: every role but superusers */
 	Oid			relid;			/* InvalidOid: all tables */
-	int64		max_rows;
+	int64		max_rows;		/* the limit this node applies: a threshold's
+								 * set_rows, or its share of them
+								 * (budget.c); a baseline rule's moves */
+	int64		set_rows;		/* a threshold's max_rows as set */
 	int64		per;			/* window length, microseconds */
 	bool		block;			/* else log */
 	int			window;			/* the counter ring that answers per */
@@ -118,6 +121,8 @@ typedef struct IgRuleList
 								 * they are computed again then */
 	uint32		names_gen;		/* ig_names_gen when its names were looked
 								 * up (0: never) */
+	uint32		budget_gen;		/* ig_citus_budget_gen when its thresholds'
+								 * limits were scaled (0: never; budget.c) */
 } IgRuleList;
 
 /* What ig_rules_cover answered last, valid while no rule or role changes */

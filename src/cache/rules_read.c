@@ -248,6 +248,7 @@ add_rule_row(TupleTableSlot *slot, Oid roleid, IgRuleBuf *buf)
 	rule->relid = nulls[Anum_threshold_table - 1] ? InvalidOid :
 		DatumGetObjectId(values[Anum_threshold_table - 1]);
 	rule->max_rows = DatumGetInt64(values[Anum_threshold_max_rows - 1]);
+	rule->set_rows = rule->max_rows;
 	rule->per = interval_length(DatumGetIntervalP(values[Anum_threshold_per - 1]));
 	rule->block = text_is(values[Anum_threshold_action - 1], "block");
 	rule->window = window_ring(rule->per, buf->now);

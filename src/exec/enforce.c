@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 
 #include "cache/baseline.h"
+#include "cache/budget.h"
 #include "shmem/counters.h"
 #include "exec/enforce.h"
 #include "base/event.h"
@@ -63,6 +64,7 @@ ig_enforce_copy(Oid userid, Oid relid, MemoryContext cxt)
 	if (list == NULL || list->nrules == 0)
 		return NULL;
 	ig_names_remember(userid, list->relid);
+	ig_budget_apply(list);
 	ig_baseline_refresh(list, userid);
 	n = list->nrules;
 	copy = MemoryContextAlloc(cxt, sizeof(IgRuleList));

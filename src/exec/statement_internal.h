@@ -30,6 +30,7 @@
 #include "base/names.h"
 #include "shmem/history.h"
 #include "cache/baseline.h"
+#include "cache/budget.h"
 #include "cache/relinfo.h"
 #include "cache/rules.h"
 #include "exec/enforce.h"
@@ -63,9 +64,9 @@ batch_grant(void)
 }
 
 /*
- * Brings a key's rule list up to date for a statement: baseline limits
- * (fixed at statement start, from the history as it is then) and the
- * history its counter keeps.  Returns true if the list has rules to
+ * Brings a key's rule list up to date for a statement: the thresholds'
+ * share on a Citus node, baseline limits (fixed at statement start, from
+ * the history as it is then) and the history its counter keeps.  Returns true if the list has rules to
  * enforce (a peer's list may only keep history).
  */
 static inline bool
@@ -77,6 +78,8 @@ key_list_setup(IgStmt *stmt, IgTally *tally, IgRuleList *list)
 		ig_names_remember(stmt->userid, list->relid);
 		list->names_gen = ig_names_gen;
 	}
+	/* on Citus, the part of the limits this node applies (budget.c) */
+	ig_budget_apply(list);
 	if (unlikely(list->nbaseline > 0 || list->hist_wanted != 0))
 	{
 		if (list->nbaseline > 0)

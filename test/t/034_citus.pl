@@ -28,44 +28,17 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CitusCluster;
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-if (($ENV{IG_CITUS} // '1') eq '0')
-{
-	plan skip_all => 'IG_CITUS=0';
-}
-elsif (!-f "$pkglibdir/citus.so")
-{
-	plan skip_all =>
-	  "Citus is not installed in $pkglibdir (test/citus-build.sh PG_CONFIG installs it)";
-}
+citus_skip_unless_available();
 
 my $limit = 1000;
 my $rows = 100000;
 
-my @conf = (
-	"shared_preload_libraries = 'citus,insider_guard'",
-	"max_connections = 100",
-	# no telemetry: the build has libcurl, this machine no network
-	"citus.enable_statistics_collection = off",
-	# unix sockets, trust: the workers are reached as terry himself
-	"citus.node_conninfo = 'sslmode=prefer'",
-	# what each worker is asked, by whom, from which application
-	"log_statement = 'all'",
-	"log_line_prefix = '%m [%p] user=%u app=%a '");
-
-my %node;
-for my $name (qw(coordinator worker1 worker2))
-{
-	my $n = PostgreSQL::Test::Cluster->new($name);
-	$n->init;
-	$n->append_conf('postgresql.conf', join("\n", @conf) . "\n");
-	$n->start;
-	$n->safe_psql('postgres',
-		'CREATE EXTENSION citus; CREATE EXTENSION insider_guard;');
-	$node{$name} = $n;
-}
+# what each worker is asked, by whom, from which application
+my @log_conf = ("log_statement = 'all'", "log_line_prefix = '%m [%p] user=%u app=%a '");
+my @conf = (citus_conf(), @log_conf);    # for a node added later
+my %node = citus_nodes({}, @log_conf);
 my $coord = $node{coordinator};
 my @workers = ($node{worker1}, $node{worker2});
 my @all = ($coord, @workers);
