@@ -95,7 +95,7 @@ int			ig_log_format = IG_LOG_FORMAT_TEXT;
  * share by shard placements: cache/budget.c), lease (rows leased from
  * the coordinator).  Read per statement; reloaded with the configuration.
  */
-int			ig_citus_budget = IG_CITUS_BUDGET_NODE;
+int			ig_citus_budget = IG_CITUS_BUDGET_LEASE;
 
 static const struct config_enum_entry citus_budget_options[] = {
 	{"node", IG_CITUS_BUDGET_NODE, false},
@@ -203,7 +203,7 @@ ig_define_settings(bool preloaded)
 							 "How the nodes of a Citus cluster share a block limit: node, share or lease.",
 							 "node: each node enforces the whole limit; share: each node a share of a distributed table's limits by its shard placements; lease: workers lease rows from the coordinator.",
 							 &ig_citus_budget,
-							 IG_CITUS_BUDGET_NODE,
+							 IG_CITUS_BUDGET_LEASE,
 							 citus_budget_options,
 							 PGC_SIGHUP,
 							 0,
