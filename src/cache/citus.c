@@ -84,9 +84,13 @@ shard_id_of_name(const char *relname)
 	return shardid;
 }
 
-/* The number of the column of that name and type, or 0. */
-static AttrNumber
-column_of(TupleDesc desc, const char *name, Oid type1, Oid type2)
+/*
+ * The number of a Citus catalog table's column of that name and one of
+ * those types, or 0: Citus' catalogs are read without its headers, so
+ * their layout is checked before use.
+ */
+AttrNumber
+ig_citus_column(TupleDesc desc, const char *name, Oid type1, Oid type2)
 {
 	for (int i = 0; i < desc->natts; i++)
 	{
@@ -152,10 +156,10 @@ catalog_logical_relid(const IgCitusCatalog *catalog, Datum key, bool *present)
 
 	table = table_open(tableoid, AccessShareLock);
 	index = index_open(indexoid, AccessShareLock);
-	logical_att = column_of(RelationGetDescr(table), "logicalrelid",
+	logical_att = ig_citus_column(RelationGetDescr(table), "logicalrelid",
 							REGCLASSOID, OIDOID);
 	/* a regclass key is indexed with oid_ops */
-	key_att = column_of(RelationGetDescr(table), catalog->key_column,
+	key_att = ig_citus_column(RelationGetDescr(table), catalog->key_column,
 						catalog->key_type,
 						catalog->key_type == OIDOID ? REGCLASSOID : catalog->key_type);
 	usable = logical_att != 0 && key_att != 0 &&

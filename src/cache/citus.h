@@ -11,6 +11,10 @@
 #ifndef IG_CITUS_H
 #define IG_CITUS_H
 
+#include "access/tupdesc.h"
+
+extern AttrNumber ig_citus_column(TupleDesc desc, const char *name, Oid type1,
+								  Oid type2);
 extern Oid	ig_citus_shard_table(Oid relid, bool *unresolved);
 extern bool ig_citus_is_table(Oid relid);
 extern bool ig_citus_rename_keeps_shard(Oid relid, const char *newname);

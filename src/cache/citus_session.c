@@ -67,6 +67,7 @@
 #include "utils/timestamp.h"
 
 #include "base/guc.h"
+#include "cache/citus.h"
 #include "cache/citus_session.h"
 
 /* Citus' global pid: node id * 10^10 + pid */
@@ -132,31 +133,20 @@ gpid_of_application(void)
 	return gpid;
 }
 
-/* The number of the column of that name and type, or 0. */
-static AttrNumber
-column_of(TupleDesc desc, const char *name, Oid type)
-{
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->atttypid == type ? att->attnum : 0;
-	}
-	return 0;
-}
-
 /*
- * The host and port of Citus' node of that id (pg_dist_node), palloc'd;
- * false if the database has no such table or node.  Catalog access.
+ * A node of Citus' pg_dist_node: the one of that node id, or with nodeid
+ * < 0 the coordinator (group 0).  Its host and port (palloc'd) and id;
+ * false if the database has no such table (*citus false) or node.
+ * Catalog access.
  */
 static bool
-node_address(int32 nodeid, char **host, int *port, bool *citus)
+find_node(int32 nodeid, char **host, int *port, int32 *found_id, bool *citus)
 {
 	Oid			tableoid = get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE);
 	Relation	table;
 	TupleDesc	desc;
 	AttrNumber	id_att,
+				group_att,
 				name_att,
 				port_att;
 	SysScanDesc scan;
@@ -168,26 +158,29 @@ node_address(int32 nodeid, char **host, int *port, bool *citus)
 		return false;
 	table = table_open(tableoid, AccessShareLock);
 	desc = RelationGetDescr(table);
-	id_att = column_of(desc, "nodeid", INT4OID);
-	name_att = column_of(desc, "nodename", TEXTOID);
-	port_att = column_of(desc, "nodeport", INT4OID);
-	if (id_att != 0 && name_att != 0 && port_att != 0)
+	id_att = ig_citus_column(desc, "nodeid", INT4OID, INT4OID);
+	group_att = ig_citus_column(desc, "groupid", INT4OID, INT4OID);
+	name_att = ig_citus_column(desc, "nodename", TEXTOID, TEXTOID);
+	port_att = ig_citus_column(desc, "nodeport", INT4OID, INT4OID);
+	if (id_att != 0 && group_att != 0 && name_att != 0 && port_att != 0)
 	{
 		*citus = true;
 		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
 		while (!found && (tuple = systable_getnext(scan)) != NULL)
 		{
-			bool		null_id,
-						null_name,
-						null_port;
-			Datum		id = heap_getattr(tuple, id_att, desc, &null_id);
-			Datum		name = heap_getattr(tuple, name_att, desc, &null_name);
-			Datum		p = heap_getattr(tuple, port_att, desc, &null_port);
+			bool		nulls[4];
+			Datum		id = heap_getattr(tuple, id_att, desc, &nulls[0]);
+			Datum		group = heap_getattr(tuple, group_att, desc, &nulls[1]);
+			Datum		name = heap_getattr(tuple, name_att, desc, &nulls[2]);
+			Datum		p = heap_getattr(tuple, port_att, desc, &nulls[3]);
 
-			if (null_id || null_name || null_port || DatumGetInt32(id) != nodeid)
+			if (nulls[0] || nulls[1] || nulls[2] || nulls[3] ||
+				(nodeid >= 0 ? DatumGetInt32(id) != nodeid :
+				 DatumGetInt32(group) != 0))
 				continue;
 			*host = TextDatumGetCString(name);
 			*port = DatumGetInt32(p);
+			*found_id = DatumGetInt32(id);
 			found = true;
 		}
 		systable_endscan(scan);
@@ -227,6 +220,7 @@ ask(int64 gpid, Oid login)
 {
 	char	   *host;
 	int			port;
+	int32		found_id;
 	bool		citus;
 	PGconn	   *conn;
 	char	   *role_name;
@@ -237,8 +231,8 @@ ask(int64 gpid, Oid login)
 	known.asked_at = GetCurrentTimestamp();
 	known.answer = IG_ANSWER_NONE;
 
-	if (!node_address((int32) (gpid / IG_GPID_NODE_FACTOR), &host, &port,
-					  &citus))
+	if (!find_node((int32) (gpid / IG_GPID_NODE_FACTOR), &host, &port,
+				   &found_id, &citus))
 	{
 		/*
 		 * No Citus, or no such node: Citus names a node not yet in its
@@ -510,7 +504,8 @@ local_group(void)
 	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
 		return -1;
 	table = table_open(tableoid, AccessShareLock);
-	group_att = column_of(RelationGetDescr(table), "groupid", INT4OID);
+	group_att = ig_citus_column(RelationGetDescr(table), "groupid", INT4OID,
+								INT4OID);
 	if (group_att != 0)
 	{
 		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
@@ -530,60 +525,6 @@ local_group(void)
 }
 
 /*
- * The host and port of the coordinator (group 0's primary) in
- * pg_dist_node; false if none.  Catalog access.
- */
-static bool
-coordinator_address(char **host, int *port, int32 *nodeid)
-{
-	Oid			tableoid = get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE);
-	Relation	table;
-	TupleDesc	desc;
-	AttrNumber	group_att,
-				id_att,
-				name_att,
-				port_att;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	bool		found = false;
-
-	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
-		return false;
-	table = table_open(tableoid, AccessShareLock);
-	desc = RelationGetDescr(table);
-	id_att = column_of(desc, "nodeid", INT4OID);
-	group_att = column_of(desc, "groupid", INT4OID);
-	name_att = column_of(desc, "nodename", TEXTOID);
-	port_att = column_of(desc, "nodeport", INT4OID);
-	if (id_att != 0 && group_att != 0 && name_att != 0 && port_att != 0)
-	{
-		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
-		while (!found && (tuple = systable_getnext(scan)) != NULL)
-		{
-			bool		null_id,
-						null_group,
-						null_name,
-						null_port;
-			Datum		id = heap_getattr(tuple, id_att, desc, &null_id);
-			Datum		g = heap_getattr(tuple, group_att, desc, &null_group);
-			Datum		name = heap_getattr(tuple, name_att, desc, &null_name);
-			Datum		p = heap_getattr(tuple, port_att, desc, &null_port);
-
-			if (null_id || null_group || null_name || null_port ||
-				DatumGetInt32(g) != 0)
-				continue;
-			*host = TextDatumGetCString(name);
-			*port = DatumGetInt32(p);
-			*nodeid = DatumGetInt32(id);
-			found = true;
-		}
-		systable_endscan(scan);
-	}
-	table_close(table, AccessShareLock);
-	return found;
-}
-
-/*
  * At a statement's start on a node with citus_budget = lease: finds, once,
  * whether this node is a worker and where its coordinator is, so that
  * block-ruled reads lease their rows there (ig_citus_lease_ready).
@@ -595,6 +536,7 @@ ig_citus_prepare_direct(Oid login)
 	char	   *host;
 	int			port;
 	char	   *role_name;
+	bool		citus;
 
 	if (direct.resolved && direct.login == login)
 		return;
@@ -603,7 +545,7 @@ ig_citus_prepare_direct(Oid login)
 	direct.worker = false;
 	if (!OidIsValid(get_extension_oid("insider_guard", true)) ||
 		local_group() <= 0 ||
-		!coordinator_address(&host, &port, &direct.coordinator) ||
+		!find_node(-1, &host, &port, &direct.coordinator, &citus) ||
 		(role_name = GetUserNameFromId(login, true)) == NULL)
 		return;
 	keep_string(&direct.host, host);

@@ -46,22 +46,8 @@
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 
+#include "cache/citus.h"
 #include "cache/citus_share.h"
-
-/* The number of the column of that name and one of those types, or 0. */
-static AttrNumber
-column_number(TupleDesc desc, const char *name, Oid type1, Oid type2)
-{
-	for (int i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return (att->atttypid == type1 || att->atttypid == type2) ?
-				att->attnum : 0;
-	}
-	return 0;
-}
 
 /*
  * A Citus catalog table of pg_catalog opened with a B-tree index whose
@@ -84,7 +70,7 @@ open_catalog(const char *tablename, const char *indexname,
 		return false;
 	*table = table_open(tableoid, AccessShareLock);
 	*index = index_open(indexoid, AccessShareLock);
-	*key_att = column_number(RelationGetDescr(*table), key_column, key_type,
+	*key_att = ig_citus_column(RelationGetDescr(*table), key_column, key_type,
 							 key_type2);
 	if (*key_att != 0 &&
 		(*index)->rd_index->indrelid == tableoid &&
@@ -125,7 +111,7 @@ rows_are_split(Oid relid)
 					  "pg_dist_partition_logical_relid_index", "logicalrelid",
 					  OIDOID, REGCLASSOID, &table, &index, &key_att))
 		return false;
-	method_att = column_number(RelationGetDescr(table), "partmethod",
+	method_att = ig_citus_column(RelationGetDescr(table), "partmethod",
 							   CHAROID, CHAROID);
 	if (method_att != 0)
 	{
@@ -205,7 +191,7 @@ table_shards(Oid relid, int64 **shardids)
 					  "logicalrelid", OIDOID, REGCLASSOID,
 					  &table, &index, &key_att))
 		return -1;
-	shard_att = column_number(RelationGetDescr(table), "shardid",
+	shard_att = ig_citus_column(RelationGetDescr(table), "shardid",
 							  INT8OID, INT8OID);
 	if (shard_att == 0)
 	{
@@ -254,7 +240,7 @@ count_placements(const int64 *shardids, int nshards, int32 group,
 	if (!open_catalog("pg_dist_placement", "pg_dist_placement_shardid_index",
 					  "shardid", INT8OID, INT8OID, &table, &index, &key_att))
 		return false;
-	group_att = column_number(RelationGetDescr(table), "groupid",
+	group_att = ig_citus_column(RelationGetDescr(table), "groupid",
 							  INT4OID, INT4OID);
 	for (int i = 0; i < nshards && group_att != 0; i++)
 	{

@@ -14,6 +14,13 @@
 # records show the client's application and query; cluster_violations()
 # on the coordinator lists every node's records, with the node.
 #
+# And one block limit for the cluster (insider_guard.citus_budget =
+# lease, the default): the workers lease terry's rows from the
+# coordinator, so count(*), SELECT *, COPY, a pushed-down INSERT ...
+# SELECT, a repartition join, reads on the workers themselves and a query
+# planned on a worker all stop near 1,000 rows summed over the nodes; a
+# tenant's router queries on one worker get the whole limit.
+#
 # Needs Citus installed into the PostgreSQL under test (test.sh does it on
 # 15); skipped without it, or with IG_CITUS=0.
 use strict;
@@ -25,50 +32,18 @@ use lib "$FindBin::RealBin/../perl";
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use CitusCluster;
 
-my $pkglibdir = `pg_config --pkglibdir`;
-chomp $pkglibdir;
-if (($ENV{IG_CITUS} // '1') eq '0')
-{
-	plan skip_all => 'IG_CITUS=0';
-}
-elsif (!-f "$pkglibdir/citus.so")
-{
-	plan skip_all =>
-	  "Citus is not installed in $pkglibdir (test/citus-build.sh PG_CONFIG installs it)";
-}
+citus_skip_unless_available();
 
 my $limit = 1000;
 my $rows = 20000;
 
-my @conf = (
-	"shared_preload_libraries = 'citus,insider_guard'",
-	"max_connections = 100",
-	"citus.enable_statistics_collection = off",
-	# unix sockets, trust: nodes reach each other as any role
-	"citus.node_conninfo = 'sslmode=prefer'",
-	"log_line_prefix = '%m [%p] user=%u app=%a '");
-
-my %node;
-for my $name (qw(coordinator worker1 worker2))
-{
-	my $n = PostgreSQL::Test::Cluster->new($name);
-	$n->init;
-	$n->append_conf('postgresql.conf', join("\n", @conf) . "\n");
-	$n->start;
-	$n->safe_psql('postgres',
-		'CREATE EXTENSION citus; CREATE EXTENSION insider_guard;');
-	$node{$name} = $n;
-}
+my %node = citus_nodes({}, "log_line_prefix = '%m [%p] user=%u app=%a '");
 my $coord = $node{coordinator};
 my @workers = ($node{worker1}, $node{worker2});
 my @all = ($coord, @workers);
-
-$coord->safe_psql('postgres', sprintf(q{
-	SELECT citus_set_coordinator_host('%s', %d);
-	SELECT citus_add_node('%s', %d);
-	SELECT citus_add_node('%s', %d);
-}, $coord->host, $coord->port, map { ($_->host, $_->port) } @workers));
+citus_join($coord, @workers);
 
 # terry may act as analyst, whom no rule covers; definer owns a SECURITY
 # DEFINER function that counts customers; boss is exempt.  Citus needs
@@ -162,6 +137,23 @@ sub run_as
 }
 
 my $blocked = qr/insider_guard: role "?terry"? may not read more rows from table "?public\.customers"?/;
+
+# Sections 1 to 6 are about whose reads the workers count, and their own
+# records: each node applies the whole limit (citus_budget = node), so the
+# workers stop the statements; section 7 takes the default, lease.
+sub set_budget
+{
+	my ($budget) = @_;
+	for my $w (@workers)
+	{
+		$w->safe_psql('postgres',
+			"ALTER SYSTEM SET insider_guard.citus_budget = '$budget'; SELECT pg_reload_conf()");
+		$w->poll_query_until('postgres',
+			"SELECT current_setting('insider_guard.citus_budget') = '$budget'")
+		  or die $w->name . " did not take citus_budget = $budget";
+	}
+}
+set_budget('node');
 
 # 1. SET ROLE: the workers count terry's reads for terry, whom his rule stops
 reset_all();
@@ -262,11 +254,7 @@ is($err, '', 'a malformed gpid: the statement runs');
 
 # 7. one budget for the cluster: with citus_budget = lease, the workers
 # lease terry's rows from the coordinator, which holds his counter
-for my $w (@workers)
-{
-	$w->safe_psql('postgres',
-		q{ALTER SYSTEM SET insider_guard.citus_budget = 'lease'; SELECT pg_reload_conf()});
-}
+set_budget('lease');
 sub coordinator_rows
 {
 	return $coord->safe_psql('postgres',
