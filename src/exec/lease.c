@@ -15,13 +15,12 @@
  * the local reservation, the rows read since the last lease are reported
  * (the session's node counts them for the session user) and, when what is
  * leased would not cover the local pool, more is asked for; the pool is
- * cut to what is leased.  A lease outlives the statement and the
- * transaction: the next statement of the connection (Citus keeps it for
- * the session's next statements) reads on it without asking, and its rows
- * are reported with the next lease.  It is given back, with the rows read,
- * when the backend exits, and after an abort once the failed statement's
- * last rows have settled.  So an idle connection holds at most its last
- * lease (a few rows for a router query's; reserve_size in grant.c).
+ * cut to what is leased.  Leases are given back, with the rows read,
+ * when the transaction commits; after an abort, once the failed
+ * statement's last rows have settled; at the latest when the backend
+ * exits.  (Kept across transactions, the leases of a role's many idle
+ * pooled connections could hold its whole limit while its active
+ * sessions were stopped.)
  *
  * When the node says the cluster's limit is broken, the statement stops
  * with insider_guard's 42501 naming the table (the node keeps the
@@ -221,8 +220,20 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			answer = ig_citus_lease(session, lease->schema, lease->table, 0,
 									kr->res.keep, kr->pool, &why);
 		}
+		/*
+		 * Still nothing: the role's rows are all read or held -- often by
+		 * the other tasks of this very statement, which the stop cancels
+		 * before they break the limit.  The coordinator records the stop
+		 * (want -1), so that every stop by the cluster's limit is on
+		 * record.
+		 */
 		if (answer == IG_LEASE_CROWDED)
-			answer = -1;
+		{
+			answer = ig_citus_lease(session, lease->schema, lease->table, 0,
+									0, -1, &why);
+			if (answer >= 0 || answer == IG_LEASE_CROWDED)
+				answer = -1;
+		}
 		if (answer < 0)
 		{
 			lease->leased = kr->res.keep;
@@ -246,6 +257,12 @@ lease_xact_callback(XactEvent event, void *arg)
 {
 	switch (event)
 	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PREPARE:
+			/* its statements have settled: the counts are whole */
+			give_back_all();
+			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 
@@ -297,7 +314,8 @@ give_back_closing(void)
 
 /*
  * Gives every lease back, reporting the rows read since it was taken: when
- * the backend exits.  No error, no catalog access.
+ * a transaction commits and when the backend exits.  No error, no catalog
+ * access.
  */
 static void
 give_back_all(void)

@@ -144,6 +144,33 @@ held_of(Oid userid, Oid relid)
 }
 
 /*
+ * The block rule of the list with the fewest rows left, by the exact
+ * counts just read, or -1 if none.
+ */
+static int
+tightest_block_rule(const IgKeyRules *kr)
+{
+	int			tightest = -1;
+	int64		least = PG_INT64_MAX;
+
+	for (int i = 0; i < kr->list->nrules; i++)
+	{
+		const IgRule *rule = &kr->list->rules[i];
+		int64		left;
+
+		if (!rule->block)
+			continue;
+		left = rule->max_rows - (int64) kr->query.sum[i];
+		if (left < least)
+		{
+			least = left;
+			tightest = i;
+		}
+	}
+	return tightest;
+}
+
+/*
  * insider_guard._citus_lease(gpid bigint, table_schema text, table_name
  * text, read bigint, keep bigint, want bigint, client_application text,
  * client_query text) RETURNS bigint: counts "read" rows for the session's
@@ -154,7 +181,7 @@ held_of(Oid userid, Oid relid)
  * fresh rows leased; a large number if no block rule of the user limits
  * the table here; minus a violation id (or -1) if one is broken;
  * PG_INT64_MIN + 1 if other holders hold every row left (the worker waits
- * for some, then stops).  0 when the limit is reached: the worker's next
+ * for some, then stops, calling with want -1: the stop is recorded).  0 when the limit is reached: the worker's next
  * row breaks it, and its report makes the record.
  */
 Datum
@@ -184,7 +211,7 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	read = PG_GETARG_INT64(3);
 	keep = PG_GETARG_INT64(4);
 	want = PG_GETARG_INT64(5);
-	if (read < 0 || keep < 0 || want < 0)
+	if (read < 0 || keep < 0 || want < -1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("insider_guard: _citus_lease's counts must not be negative")));
@@ -253,8 +280,10 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	if (kr->list->hist_wanted != 0)
 		ig_tally_history(&h->tally, kr->list);
 	kr->query.res = &h->res;
+	if (want < 0)
+		kr->query.memo = NULL;	/* the sums, exact, for the record */
 	h->res.keep = keep;
-	h->res.want = want;
+	h->res.want = Max(want, 0);
 	h->tally.query = &kr->query;
 	ig_counters_settle(MyDatabaseId, userid, &h->tally, 1, false, false, now);
 	h->tally.query = NULL;
@@ -280,6 +309,13 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 			/* may_raise: it leaves the rule to stop for in stop_rule */
 			ig_enforce_check(kr, &h->tally, userid, h->tally.added, relid, 0,
 							 true, true);
+			/*
+			 * want -1: a worker stops because every row left is held (by
+			 * the statement's other tasks, mostly): a stop at the limit,
+			 * recorded under the tightest block rule
+			 */
+			if (want < 0 && kr->stop_rule < 0)
+				kr->stop_rule = tightest_block_rule(kr);
 			if (kr->stop_rule >= 0)
 				ig_enforce_record_stop(kr, &h->tally, userid, relid, 0);
 		}
@@ -291,7 +327,7 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	}
 	ig_tally_remember(&h->tally, userid);
 
-	if (kr->blocked)
+	if (kr->blocked || want < 0)
 	{
 		/* nothing more for this worker: what it holds goes back */
 		give_back(h);
