@@ -21,6 +21,7 @@
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
+#include "nodes/parsenodes.h"
 #include "tcop/utility.h"
 
 #include "base/compat.h"
@@ -80,8 +81,9 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	IgMemberships *memberships = NULL;
-	/* whom it acts as, for Citus workers asking (Citus' COPY reads there) */
-	Oid			acting_before = ig_acting_publish(GetUserId());
+	/* whom a COPY acts as, for Citus workers asking (Citus' COPY reads there) */
+	bool		acting = IsA(parsetree, CopyStmt);
+	Oid			acting_before = acting ? ig_acting_publish(GetUserId()) : InvalidOid;
 
 	/* (in autovacuum: whom user code counts for, before this runs) */
 	ig_reader_note();
@@ -93,7 +95,8 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 		ig_copy_to_table(call_next, pstmt, IG_PROCESS_UTILITY_REST);
 	else
 		call_next(pstmt, IG_PROCESS_UTILITY_REST);
-	ig_acting_restore(acting_before);
+	if (acting)
+		ig_acting_restore(acting_before);
 	if (memberships != NULL)
 		ig_memberships_changed(memberships);
 

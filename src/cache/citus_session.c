@@ -384,6 +384,9 @@ ig_citus_reader(Oid login)
 	static bool asking = false;
 	int64		gpid = gpid_of_application();
 
+	/* leases go to the coordinator, whoever the session is (or is not) */
+	if (ig_citus_budget == IG_CITUS_BUDGET_LEASE && !asking)
+		ig_citus_prepare_direct(login);
 	if (gpid == 0 || asking)
 		return login;
 	if (known.gpid != gpid || known.login != login ||
@@ -410,9 +413,6 @@ ig_citus_reader(Oid login)
 							"no node of Citus knows the session of" : "no session of",
 							gpid, GetUserNameFromId(login, true))));
 	}
-	/* leases go to the coordinator, whoever the session is */
-	if (ig_citus_budget == IG_CITUS_BUDGET_LEASE)
-		ig_citus_prepare_direct(login);
 	switch (known.answer)
 	{
 		case IG_ANSWER_SESSION:

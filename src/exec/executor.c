@@ -59,10 +59,13 @@
 #include "access/xact.h"
 #include "executor/executor.h"
 #include "miscadmin.h"
+#include "nodes/extensible.h"
 #include "nodes/nodeFuncs.h"
+#include "nodes/plannodes.h"
 #include "optimizer/clauses.h"
 #include "optimizer/planner.h"
 #include "tcop/pquery.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
 
@@ -444,14 +447,80 @@ start_executor(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/*
+ * True if a plan runs Citus' distributed execution: one of Citus' custom
+ * scans in it (it sends the shard queries, maybe while it starts: the
+ * subplans of recursive planning).  Looked for only when Citus is loaded.
+ */
+static bool
+plan_is_distributed(Plan *plan, int depth)
+{
+	ListCell   *lc;
+
+	if (plan == NULL || depth > 32)
+		return false;
+	if (IsA(plan, CustomScan))
+	{
+		const char *name = ((CustomScan *) plan)->methods->CustomName;
+
+		if (name != NULL && strncmp(name, "Citus", 5) == 0)
+			return true;
+		foreach(lc, ((CustomScan *) plan)->custom_plans)
+			if (plan_is_distributed(lfirst(lc), depth + 1))
+				return true;
+	}
+	if (IsA(plan, Append))
+		foreach(lc, ((Append *) plan)->appendplans)
+			if (plan_is_distributed(lfirst(lc), depth + 1))
+				return true;
+	if (IsA(plan, MergeAppend))
+		foreach(lc, ((MergeAppend *) plan)->mergeplans)
+			if (plan_is_distributed(lfirst(lc), depth + 1))
+				return true;
+	if (IsA(plan, SubqueryScan) &&
+		plan_is_distributed(((SubqueryScan *) plan)->subplan, depth + 1))
+		return true;
+	return plan_is_distributed(plan->lefttree, depth + 1) ||
+		plan_is_distributed(plan->righttree, depth + 1);
+}
+
+/*
+ * Whom the statement acts as, published while it starts and runs if it
+ * is a Citus distributed statement (acting.c): the workers it reads on ask
+ * whose session it is.  Returns what was published before, to put back.
+ */
+static Oid
+acting_begin(QueryDesc *queryDesc, bool *published)
+{
+	static int	citus_loaded = -1;
+	PlannedStmt *pstmt = queryDesc->plannedstmt;
+
+	*published = false;
+	if (likely(citus_loaded == 0))
+		return InvalidOid;
+	if (citus_loaded < 0)
+		citus_loaded = GetConfigOption("citus.node_conninfo", true, false) != NULL;
+	if (!citus_loaded || pstmt == NULL)
+		return InvalidOid;
+	if (!plan_is_distributed(pstmt->planTree, 0))
+	{
+		ListCell   *lc;
+		bool		found = false;
+
+		foreach(lc, pstmt->subplans)
+			found |= plan_is_distributed(lfirst(lc), 0);
+		if (!found)
+			return InvalidOid;
+	}
+	*published = true;
+	return ig_acting_publish(GetUserId());
+}
+
 static void
 ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
-	/*
-	 * Whom the statement acts as, while it starts (and runs, below), for
-	 * Citus workers asking (acting.c); then whom its caller acts as again.
-	 */
-	Oid			acting_before = ig_acting_publish(GetUserId());
+	bool		acting;
+	Oid			acting_before = acting_begin(queryDesc, &acting);
 
 	if (unlikely(InNoForceRLSOperation()))
 	{
@@ -469,7 +538,8 @@ ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	else
 		start_executor(queryDesc, eflags);
-	ig_acting_restore(acting_before);
+	if (unlikely(acting))
+		ig_acting_restore(acting_before);
 
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && ig_counting_active())
 		stmt_begin(queryDesc);
@@ -489,6 +559,7 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 {
 	IgStmt	   *stmt = NULL;
 	Oid			acting_before;
+	bool		acting;
 
 	/*
 	 * A FETCH (or a portal run again) is a statement of its own: rules
@@ -506,7 +577,7 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 		ig_stmt_refresh_run(queryDesc->estate, stmt);
 	}
 	fresh_estate = NULL;
-	acting_before = ig_acting_publish(GetUserId());
+	acting_before = acting_begin(queryDesc, &acting);
 
 	if (unlikely(InNoForceRLSOperation()))
 	{
@@ -525,7 +596,8 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 	else
 		run_executor(IG_EXECUTOR_RUN_PASS);
 	/* a statement nested in a function ends: its caller acts again */
-	ig_acting_restore(acting_before);
+	if (unlikely(acting))
+		ig_acting_restore(acting_before);
 
 	/*
 	 * Each FETCH and MOVE counts when it runs.  A run to completion (a

@@ -15,11 +15,13 @@
  * One Oid per PGPROC slot, written by its backend without a lock (an
  * aligned 4-byte store is atomic) and read by others without one: a
  * reader sees the value before or after a statement started, never a torn
- * one.  A nested statement (in a function) puts back its caller's role
- * when it ends; the outermost statement's stays published until the next
- * one starts -- Citus' tasks may still run on the workers after the
- * statement ended or failed, and must be told whose they are.  A backend
- * that has not run a statement yet, and a slot no backend holds, publish
+ * one.  Only statements that run Citus' distributed execution (a plan
+ * with one of Citus' custom scans) and utility statements Citus turns
+ * into one (COPY) publish: while they start and run, not before nor
+ * after -- so a session merely running a function another role wrote
+ * (SECURITY DEFINER) does not stand for that role meanwhile.  A nested
+ * statement puts back its caller's role when it ends.  A backend that is
+ * not running such a statement, and a slot no backend holds, publish
  * InvalidOid, which no caller matches: a backend clears its slot when it
  * exits.
  *
@@ -115,12 +117,10 @@ ig_acting_of(PGPROC *proc)
 
 /*
  * Puts back what ig_acting_publish returned when a statement started:
- * the role of the statement it is nested in, if any; after an outermost
- * statement (nothing published before it), its own role stays.
+ * the role of the statement it is nested in, or nobody.
  */
 void
 ig_acting_restore(Oid before)
 {
-	if (OidIsValid(before))
-		(void) ig_acting_publish(before);
+	(void) ig_acting_publish(before);
 }

@@ -216,9 +216,32 @@ is( $coord->safe_psql('postgres',
 		extra_params => [ '-U', 'terry' ]),
 	't', '_citus_session tells terry nothing of boss\'s session');
 is( $coord->safe_psql('postgres',
-		"SELECT session_user_name FROM insider_guard._citus_session($boss_gpid)",
+		"SELECT session_user_name IS NULL FROM insider_guard._citus_session($boss_gpid)",
 		extra_params => [ '-U', 'boss' ]),
-	'boss', '_citus_session answers boss about his session (idle: as its last statement acted)');
+	't', '_citus_session tells nothing of a session not running a distributed statement, even to its role');
+
+# a session running a function another role wrote (SECURITY DEFINER)
+# does not stand for that role while it runs something else (a nap)
+$coord->safe_psql('postgres', q{
+	CREATE FUNCTION nap() RETURNS void LANGUAGE sql SECURITY DEFINER
+		AS 'SELECT pg_sleep(3)';
+	ALTER FUNCTION nap() OWNER TO terry;
+	GRANT EXECUTE ON FUNCTION nap() TO boss;});
+my $napping = $coord->background_psql('postgres', extra_params => [ '-U', 'boss' ]);
+my $nap_gpid = $napping->query_safe('SELECT citus_backend_gpid()');
+$napping->query_until(qr/^$/, "SELECT nap();\n");
+$coord->poll_query_until('postgres', q{
+	SELECT count(*) = 1 FROM pg_stat_activity WHERE query = 'SELECT nap();' AND state = 'active'})
+  or die 'boss does not nap';
+is( $coord->safe_psql('postgres',
+		"SELECT session_user_name IS NULL FROM insider_guard._citus_session($nap_gpid)",
+		extra_params => [ '-U', 'terry' ]),
+	't', '_citus_session tells terry nothing of boss running terry\'s function');
+like( scalar $coord->psql('postgres',
+		"SELECT insider_guard._citus_lease($nap_gpid, 'public', 'customers', 0, 0, 500)",
+		extra_params => [ '-U', 'terry' ]) ? 'refused' : 'answered',
+	qr/refused/, 'nor leases him rows of boss\'s');
+$napping->quit;
 # a session that acts as the caller while it asks: terry, as analyst
 # never about the caller's own session: a view or a function another role
 # wrote, run by the session, acts as that role there
@@ -322,6 +345,18 @@ like($coord->safe_psql('postgres', q{
 		SELECT string_agg(query, ' | ') FROM insider_guard.violations
 		WHERE query LIKE '%direct %'}),
 	qr/direct 1/, 'lease: the coordinator recorded the direct read with its query');
+
+# a client on the workers claiming a malformed gpid leases like any other
+reset_all();
+$err = run_as($coord, 'terry', 'psql', 'SELECT count(*) FROM customers WHERE id <= 600');
+is($err, '', 'lease: 600 rows through the coordinator, once more');
+$err = run_as($workers[0], 'terry', 'citus_internal gpid=0', "SELECT count(*) FROM $shard");
+like($err, $blocked, 'lease: a shard read on worker1 naming gpid=0 is stopped');
+$err = run_as($workers[1], 'terry', 'citus_internal gpid=x', "SELECT count(*) FROM $shard2");
+like($err, $blocked, 'lease: and one on worker2 naming gpid=x');
+$direct = worker_rows('terry');
+ok($direct >= $limit && $direct <= $limit + 3,
+	"lease: malformed gpids: $direct rows read on the workers in all, within the limit");
 
 # a query planned on a worker (Citus runs distributed queries from any
 # node with metadata) leases from the coordinator too
