@@ -31,7 +31,8 @@ status=0
 runuser -u postgres -- env PATH="$bindir:$PATH" PERL5LIB="$pgxs_test/perl" \
     PG_REGRESS="$pgxs_test/regress/pg_regress" \
     BUDGET_RUNS="${BUDGET_RUNS:-3}" ROUTER_ROUNDS="${ROUTER_ROUNDS:-3}" \
-    ROUTER_SECONDS="${ROUTER_SECONDS:-30}" BENCH_TABLE="$work/table.md" \
+    ROUTER_SECONDS="${ROUTER_SECONDS:-30}" \
+    ROUTER_LEASE_SECONDS="${ROUTER_LEASE_SECONDS:-10}" BENCH_TABLE="$work/table.md" \
     perl "test/bench/citus/$name.pl" || status=$?
 # the run's log (each run's figures), then the table
 log=$work/tmp_check/log/regress_log_$name

@@ -154,6 +154,35 @@ if ($rounds > 0)
 	ok($counted > 0, "bench's router queries were counted on the workers ($counted rows)");
 }
 
+# The cost of one lease round trip, as a worker pays it per batch: on the
+# coordinator, as bench (covered by the ig_lease rules), over its unix
+# socket, pgbench with 1 client calling _citus_lease(0, 'public',
+# 'customers', 0, 0, 1) for ROUTER_LEASE_SECONDS (default 10; 0 skips),
+# and SELECT 1 the same way for the bare round trip: mean latencies.
+my %lease_ms;
+my $lease_secs = $ENV{ROUTER_LEASE_SECONDS} // 10;
+if ($lease_secs > 0 && grep { $_ eq 'ig_lease' } @configs)
+{
+	rules('ig_lease');
+	my $dir = PostgreSQL::Test::Utils::tempdir();
+	for my $c ([ 'lease', "SELECT insider_guard._citus_lease(0, 'public', 'customers', 0, 0, 1);\n" ],
+		[ 'select1', "SELECT 1;\n" ])
+	{
+		my ($what, $sql) = @$c;
+		PostgreSQL::Test::Utils::append_to_file("$dir/$what.sql", $sql);
+		my ($out, $err) = ('', '');
+		IPC::Run::run(
+			[ 'pgbench', '-n', '-c', '1', '-T', $lease_secs, '-f', "$dir/$what.sql",
+				'-U', 'bench', '-h', $coord->host, '-p', $coord->port, 'postgres' ],
+			'>', \$out, '2>', \$err) or die "pgbench failed: $err";
+		$out =~ /latency average = ([0-9.]+) ms/ or die "no latency in: $out";
+		$lease_ms{$what} = $1;
+		my ($n) = $out =~ /number of transactions actually processed: (\d+)/;
+		diag(sprintf('run round trip %-8s %.4f ms mean (%d calls, 1 client, unix socket %s)',
+			$what, $lease_ms{$what}, $n // 0, $coord->host));
+	}
+}
+
 # Instructions per router query on a worker (callgrind on a single-user
 # backend of worker1, stopped, as bench): the shard query Citus sends,
 # 4,000 minus 2,000 of them, / 2,000 -- without one-time costs.  Repeatable
@@ -253,6 +282,13 @@ if (%instr)
 		$instr{$_} - $instr{citus}, 100 * ($instr{$_} - $instr{citus}) / $instr{citus})
 	  for grep { exists $instr{$_} } @configs;
 	ok($instr{ig_covered} > $instr{citus}, 'insider_guard counts on the worker');
+}
+if (%lease_ms)
+{
+	push @lines, '' if @lines;
+	push @lines, '| one call as bench on the coordinator (pgbench, 1 client, unix socket) | mean latency |', '|---|---|';
+	push @lines, sprintf('| %s | %.4f ms |', $_ eq 'lease' ? "_citus_lease(0, 'public', 'customers', 0, 0, 1)" : 'SELECT 1', $lease_ms{$_})
+	  for grep { exists $lease_ms{$_} } qw(lease select1);
 }
 diag("\n" . join("\n", @lines) . "\n");
 if ($ENV{BENCH_TABLE})
