@@ -109,12 +109,12 @@ prepare_citus() {
     case " $suites " in *" tap "*) ;; *) return 0 ;; esac
     pg_version=$("$PG_CONFIG" --version | awk '{print $2}')
     if [ "${IG_CITUS:-1}" = 0 ]; then
-        citus_note="IG_CITUS=0: Citus not installed, Citus TAP tests (034, 037) skipped"
+        citus_note="IG_CITUS=0: Citus not installed, Citus TAP tests (034, 036, 037) skipped"
     elif [ "${pg_version%%.*}" != 15 ]; then
-        citus_note="Citus 13.2.2 is tested on PostgreSQL 15 only: Citus TAP tests (034, 037) skipped"
+        citus_note="Citus 13.2.2 is tested on PostgreSQL 15 only: Citus TAP tests (034, 036, 037) skipped"
     elif [ -z "$citus_vendor" ] &&
         [ ! -f "${IG_PG_CACHE:-/var/cache/insider_guard}/citus-13.2.2-$pg_version/complete" ]; then
-        citus_note="no vendored Citus source nor a cached build: Citus TAP tests (034, 037) skipped"
+        citus_note="no vendored Citus source nor a cached build: Citus TAP tests (034, 036, 037) skipped"
     else
         IG_CITUS_VENDOR=$citus_vendor "$here/test/citus-build.sh" "$PG_CONFIG"
     fi
