@@ -279,3 +279,44 @@ ig_citus_rename_keeps_shard(Oid relid, const char *newname)
 	return strlen(newname) > strlen(suffix) &&
 		strcmp(newname + strlen(newname) - strlen(suffix), suffix) == 0;
 }
+
+/*
+ * This node's Citus group, from pg_dist_local_group (read directly, no
+ * Citus function called): 0 on the coordinator (and on a node not in a
+ * cluster yet), another on a worker whose metadata Citus synced; -1 if
+ * the database has no such table laid out as Citus' (no Citus).  Catalog
+ * access.
+ */
+int32
+ig_citus_local_group(void)
+{
+	Oid			relid = get_relname_relid("pg_dist_local_group",
+										  PG_CATALOG_NAMESPACE);
+	Relation	rel;
+	TupleDesc	desc;
+	int32		group = -1;
+
+	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
+		return -1;
+	rel = table_open(relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	if (desc->natts >= 1 && !TupleDescAttr(desc, 0)->attisdropped &&
+		TupleDescAttr(desc, 0)->atttypid == INT4OID)
+	{
+		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL,
+											  0, NULL);
+		HeapTuple	tuple = systable_getnext(scan);
+
+		if (HeapTupleIsValid(tuple))
+		{
+			bool		isnull;
+			Datum		d = heap_getattr(tuple, 1, desc, &isnull);
+
+			if (!isnull && DatumGetInt32(d) >= 0)
+				group = DatumGetInt32(d);
+		}
+		systable_endscan(scan);
+	}
+	table_close(rel, AccessShareLock);
+	return group;
+}

@@ -17,6 +17,7 @@ extern AttrNumber ig_citus_column(TupleDesc desc, const char *name, Oid type1,
 								  Oid type2);
 extern Oid	ig_citus_shard_table(Oid relid, bool *unresolved);
 extern bool ig_citus_is_table(Oid relid);
+extern int32 ig_citus_local_group(void);
 extern bool ig_citus_rename_keeps_shard(Oid relid, const char *newname);
 
 #endif							/* IG_CITUS_H */

@@ -490,40 +490,6 @@ static struct
 
 static PGconn *direct_conn = NULL;
 
-/* This node's Citus group (pg_dist_local_group), or -1 without Citus. */
-static int32
-local_group(void)
-{
-	Oid			tableoid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
-	Relation	table;
-	AttrNumber	group_att;
-	SysScanDesc scan;
-	HeapTuple	tuple;
-	int32		group = -1;
-
-	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
-		return -1;
-	table = table_open(tableoid, AccessShareLock);
-	group_att = ig_citus_column(RelationGetDescr(table), "groupid", INT4OID,
-								INT4OID);
-	if (group_att != 0)
-	{
-		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
-		if ((tuple = systable_getnext(scan)) != NULL)
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tuple, group_att,
-										 RelationGetDescr(table), &isnull);
-
-			if (!isnull)
-				group = DatumGetInt32(d);
-		}
-		systable_endscan(scan);
-	}
-	table_close(table, AccessShareLock);
-	return group;
-}
-
 /*
  * At a statement's start on a node with citus_budget = lease: finds, once,
  * whether this node is a worker and where its coordinator is, so that
@@ -544,7 +510,7 @@ ig_citus_prepare_direct(Oid login)
 	direct.login = login;
 	direct.worker = false;
 	if (!OidIsValid(get_extension_oid("insider_guard", true)) ||
-		local_group() <= 0 ||
+		ig_citus_local_group() <= 0 ||
 		!find_node(-1, &host, &port, &direct.coordinator, &citus) ||
 		(role_name = GetUserNameFromId(login, true)) == NULL)
 		return;

@@ -138,41 +138,6 @@ rows_are_split(Oid relid)
 	return split;
 }
 
-/* This node's group (pg_dist_local_group), or -1 if not known. */
-static int32
-local_group(void)
-{
-	Oid			relid = get_relname_relid("pg_dist_local_group",
-										  PG_CATALOG_NAMESPACE);
-	Relation	rel;
-	TupleDesc	desc;
-	int32		group = -1;
-
-	if (!OidIsValid(relid) || get_rel_relkind(relid) != RELKIND_RELATION)
-		return -1;
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	if (desc->natts >= 1 && !TupleDescAttr(desc, 0)->attisdropped &&
-		TupleDescAttr(desc, 0)->atttypid == INT4OID)
-	{
-		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL,
-											  0, NULL);
-		HeapTuple	tuple = systable_getnext(scan);
-
-		if (HeapTupleIsValid(tuple))
-		{
-			bool		isnull;
-			Datum		d = heap_getattr(tuple, 1, desc, &isnull);
-
-			if (!isnull && DatumGetInt32(d) >= 0)
-				group = DatumGetInt32(d);
-		}
-		systable_endscan(scan);
-	}
-	table_close(rel, AccessShareLock);
-	return group;
-}
-
 /* The table's shard ids (palloc'd), from pg_dist_shard; -1 if unreadable. */
 static int
 table_shards(Oid relid, int64 **shardids)
@@ -285,7 +250,7 @@ ig_citus_placement_share(Oid relid, int32 *local, int32 *total)
 	bool		known;
 
 	*local = *total = 0;
-	if (!rows_are_split(relid) || (group = local_group()) < 0)
+	if (!rows_are_split(relid) || (group = ig_citus_local_group()) < 0)
 		return false;
 	nshards = table_shards(relid, &shardids);
 	if (nshards <= 0)

@@ -75,6 +75,7 @@
 #include "cache/relinfo.h"
 #include "sql/adminlog.h"
 #include "sql/args.h"
+#include "cache/citus.h"
 #include "sql/citus_rules.h"
 
 PG_FUNCTION_INFO_V1(ig_apply_rules);
@@ -295,39 +296,14 @@ column_list(const IgRulesTable *t, const char *alias, bool set)
 static IgCitusNode
 citus_node(void)
 {
-	Oid			relid;
-	Relation	rel;
-	TupleDesc	desc;
-	IgCitusNode node = IG_CITUS_NONE;
+	int32		group;
 
 	if (!OidIsValid(get_extension_oid("citus", true)))
 		return IG_CITUS_NONE;
-	relid = get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE);
-	if (!OidIsValid(relid))
+	group = ig_citus_local_group();
+	if (group < 0)
 		return IG_CITUS_NONE;
-	rel = table_open(relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
-	if (rel->rd_rel->relkind == RELKIND_RELATION && desc->natts >= 1 &&
-		!TupleDescAttr(desc, 0)->attisdropped &&
-		TupleDescAttr(desc, 0)->atttypid == INT4OID)
-	{
-		SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL,
-											  0, NULL);
-		HeapTuple	tuple = systable_getnext(scan);
-
-		if (HeapTupleIsValid(tuple))
-		{
-			bool		isnull;
-			Datum		group = heap_getattr(tuple, 1, desc, &isnull);
-
-			if (!isnull)
-				node = DatumGetInt32(group) == 0 ?
-					IG_CITUS_COORDINATOR : IG_CITUS_WORKER;
-		}
-		systable_endscan(scan);
-	}
-	table_close(rel, AccessShareLock);
-	return node;
+	return group == 0 ? IG_CITUS_COORDINATOR : IG_CITUS_WORKER;
 }
 
 /*
