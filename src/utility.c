@@ -18,11 +18,14 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/extension.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "tcop/utility.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
 
 #include "base/compat.h"
 #include "cache/citus.h"
@@ -81,9 +84,25 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 {
 	Node	   *parsetree = pstmt->utilityStmt;
 	IgMemberships *memberships = NULL;
-	/* whom a COPY acts as, for Citus workers asking (Citus' COPY reads there) */
-	bool		acting = IsA(parsetree, CopyStmt);
-	Oid			acting_before = acting ? ig_acting_publish(GetUserId()) : InvalidOid;
+	/*
+	 * Whom it acts as, for Citus workers asking (Citus' COPY and DDL reach
+	 * them from here): as executor.c's acting_begin, a role the session
+	 * user is not a member of only for a COPY, and only while it runs.
+	 */
+	static int	citus_loaded = -1;
+	Oid			user = GetUserId();
+	bool		member;
+	bool		acting;
+	Oid			acting_before;
+
+	if (citus_loaded < 0)
+		citus_loaded = GetConfigOption("citus.node_conninfo", true, false) != NULL;
+	/* (an aborted transaction's ROLLBACK may not read the catalogs) */
+	member = user == GetSessionUserId() ||
+		(IsTransactionState() &&
+		 is_member_of_role_nosuper(GetSessionUserId(), user));
+	acting = citus_loaded && (member || IsA(parsetree, CopyStmt));
+	acting_before = acting ? ig_acting_publish(user) : InvalidOid;
 
 	/* (in autovacuum: whom user code counts for, before this runs) */
 	ig_reader_note();
@@ -91,12 +110,20 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 	/* role memberships, to see what the statement changed */
 	if (ig_memberships_may_change(parsetree))
 		memberships = ig_memberships_read(false);
-	if (ig_copy_counts(parsetree))
-		ig_copy_to_table(call_next, pstmt, IG_PROCESS_UTILITY_REST);
-	else
-		call_next(pstmt, IG_PROCESS_UTILITY_REST);
-	if (acting)
-		ig_acting_restore(acting_before);
+	PG_TRY();
+	{
+		if (ig_copy_counts(parsetree))
+			ig_copy_to_table(call_next, pstmt, IG_PROCESS_UTILITY_REST);
+		else
+			call_next(pstmt, IG_PROCESS_UTILITY_REST);
+	}
+	PG_FINALLY();
+	{
+		/* nested, or another role's COPY: put back, on error too */
+		if (acting && (!member || OidIsValid(acting_before)))
+			ig_acting_restore(acting_before);
+	}
+	PG_END_TRY();
 	if (memberships != NULL)
 		ig_memberships_changed(memberships);
 

@@ -65,6 +65,7 @@
 #include "optimizer/clauses.h"
 #include "optimizer/planner.h"
 #include "tcop/pquery.h"
+#include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/rel.h"
@@ -485,43 +486,64 @@ plan_is_distributed(Plan *plan, int depth)
 }
 
 /*
- * Whom the statement acts as, published while it starts and runs if it
- * is a Citus distributed statement (acting.c): the workers it reads on ask
- * whose session it is.  Returns what was published before, to put back.
+ * Whom the statement acts as, published for the Citus workers it reads on,
+ * which ask whose session it is (acting.c).  The session user, or a role
+ * it is a member of (SET ROLE): published for every statement, and kept
+ * after the outermost one -- Citus' tasks may reach the workers after the
+ * statement ended or failed.  A role it is not a member of (a SECURITY
+ * DEFINER function another role wrote): only while a Citus distributed
+ * statement starts and runs, put back when it ends, on error too
+ * (*scoped) -- else that role could pose as the session meanwhile, and
+ * after.  Returns what was published before, to put back.
  */
 static Oid
-acting_begin(QueryDesc *queryDesc, bool *published)
+acting_begin(QueryDesc *queryDesc, bool *published, bool *scoped)
 {
 	static int	citus_loaded = -1;
 	PlannedStmt *pstmt = queryDesc->plannedstmt;
+	Oid			user;
+	Oid			session_user;
 
-	*published = false;
+	*published = *scoped = false;
 	if (likely(citus_loaded == 0))
 		return InvalidOid;
 	if (citus_loaded < 0)
 		citus_loaded = GetConfigOption("citus.node_conninfo", true, false) != NULL;
-	if (!citus_loaded || pstmt == NULL)
+	if (!citus_loaded)
 		return InvalidOid;
-	if (!plan_is_distributed(pstmt->planTree, 0))
+	user = GetUserId();
+	session_user = GetSessionUserId();
+	if (user == session_user || is_member_of_role_nosuper(session_user, user))
+	{
+		*published = true;
+		return ig_acting_publish(user);
+	}
+	if (pstmt == NULL || !plan_is_distributed(pstmt->planTree, 0))
 	{
 		ListCell   *lc;
 		bool		found = false;
 
-		foreach(lc, pstmt->subplans)
-			found |= plan_is_distributed(lfirst(lc), 0);
+		if (pstmt != NULL)
+			foreach(lc, pstmt->subplans)
+				found |= plan_is_distributed(lfirst(lc), 0);
 		if (!found)
 			return InvalidOid;
 	}
-	*published = true;
-	return ig_acting_publish(GetUserId());
+	*published = *scoped = true;
+	return ig_acting_publish(user);
+}
+
+/* What acting_begin published gives way again (see there). */
+static inline void
+acting_end(Oid before, bool scoped)
+{
+	if (scoped || OidIsValid(before))
+		ig_acting_restore(before);
 }
 
 static void
-ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
+start_statement(QueryDesc *queryDesc, int eflags)
 {
-	bool		acting;
-	Oid			acting_before = acting_begin(queryDesc, &acting);
-
 	if (unlikely(InNoForceRLSOperation()))
 	{
 		/* what starting a foreign-key query starts is beneath it */
@@ -538,8 +560,34 @@ ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
 	}
 	else
 		start_executor(queryDesc, eflags);
-	if (unlikely(acting))
-		ig_acting_restore(acting_before);
+}
+
+static void
+ig_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	bool		acting;
+	bool		scoped;
+	Oid			acting_before = acting_begin(queryDesc, &acting, &scoped);
+
+	if (unlikely(scoped))
+	{
+		/* put back on error too */
+		PG_TRY();
+		{
+			start_statement(queryDesc, eflags);
+		}
+		PG_FINALLY();
+		{
+			acting_end(acting_before, true);
+		}
+		PG_END_TRY();
+	}
+	else
+	{
+		start_statement(queryDesc, eflags);
+		if (unlikely(acting))
+			acting_end(acting_before, false);
+	}
 
 	if ((eflags & EXEC_FLAG_EXPLAIN_ONLY) == 0 && ig_counting_active())
 		stmt_begin(queryDesc);
@@ -555,11 +603,33 @@ run_executor(IG_EXECUTOR_RUN_ARGS)
 }
 
 static void
+run_statement(IG_EXECUTOR_RUN_ARGS)
+{
+	if (unlikely(InNoForceRLSOperation()))
+	{
+		/* what this executor starts is beneath a foreign-key query */
+		noforce_depth++;
+		PG_TRY();
+		{
+			run_executor(IG_EXECUTOR_RUN_PASS);
+		}
+		PG_FINALLY();
+		{
+			noforce_depth--;
+		}
+		PG_END_TRY();
+	}
+	else
+		run_executor(IG_EXECUTOR_RUN_PASS);
+}
+
+static void
 ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 {
 	IgStmt	   *stmt = NULL;
 	Oid			acting_before;
 	bool		acting;
+	bool		scoped;
 
 	/*
 	 * A FETCH (or a portal run again) is a statement of its own: rules
@@ -577,27 +647,28 @@ ig_ExecutorRun(IG_EXECUTOR_RUN_ARGS)
 		ig_stmt_refresh_run(queryDesc->estate, stmt);
 	}
 	fresh_estate = NULL;
-	acting_before = acting_begin(queryDesc, &acting);
+	acting_before = acting_begin(queryDesc, &acting, &scoped);
 
-	if (unlikely(InNoForceRLSOperation()))
+	if (unlikely(scoped))
 	{
-		/* what this executor starts is beneath a foreign-key query */
-		noforce_depth++;
+		/* then its caller's role (or nobody), on error too */
 		PG_TRY();
 		{
-			run_executor(IG_EXECUTOR_RUN_PASS);
+			run_statement(IG_EXECUTOR_RUN_PASS);
 		}
 		PG_FINALLY();
 		{
-			noforce_depth--;
+			acting_end(acting_before, true);
 		}
 		PG_END_TRY();
 	}
 	else
-		run_executor(IG_EXECUTOR_RUN_PASS);
-	/* a statement nested in a function ends: its caller acts again */
-	if (unlikely(acting))
-		ig_acting_restore(acting_before);
+	{
+		run_statement(IG_EXECUTOR_RUN_PASS);
+		/* a statement nested in a function ends: its caller acts again */
+		if (unlikely(acting))
+			acting_end(acting_before, false);
+	}
 
 	/*
 	 * Each FETCH and MOVE counts when it runs.  A run to completion (a

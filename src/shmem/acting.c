@@ -15,15 +15,16 @@
  * One Oid per PGPROC slot, written by its backend without a lock (an
  * aligned 4-byte store is atomic) and read by others without one: a
  * reader sees the value before or after a statement started, never a torn
- * one.  Only statements that run Citus' distributed execution (a plan
- * with one of Citus' custom scans) and utility statements Citus turns
- * into one (COPY) publish: while they start and run, not before nor
- * after -- so a session merely running a function another role wrote
- * (SECURITY DEFINER) does not stand for that role meanwhile.  A nested
- * statement puts back its caller's role when it ends.  A backend that is
- * not running such a statement, and a slot no backend holds, publish
- * InvalidOid, which no caller matches: a backend clears its slot when it
- * exits.
+ * one.  What is published, and for how long (executor.c, acting_begin):
+ * the session user, or a role it is a member of (SET ROLE), for every
+ * statement, kept after the outermost one ends (Citus' tasks may reach the
+ * workers after it); a role it is not a member of (a SECURITY DEFINER
+ * function another role wrote) only while a Citus distributed statement
+ * starts and runs, put back when it ends, on error too -- so that role
+ * cannot pose as the session while it naps in the function, nor after.
+ * A backend that has published nothing, and a slot no backend holds,
+ * publish InvalidOid, which no caller matches; a backend clears its slot
+ * when it exits.  Only on Citus nodes.
  *
  * IDENTIFICATION
  *		src/shmem/acting.c
