@@ -98,9 +98,10 @@ ig_ProcessUtility(IG_PROCESS_UTILITY_ARGS)
 	if (citus_loaded < 0)
 		citus_loaded = GetConfigOption("citus.node_conninfo", true, false) != NULL;
 	/* (an aborted transaction's ROLLBACK may not read the catalogs) */
-	member = user == GetSessionUserId() ||
-		(IsTransactionState() &&
-		 is_member_of_role_nosuper(GetSessionUserId(), user));
+	member = citus_loaded &&
+		(user == GetSessionUserId() ||
+		 (IsTransactionState() &&
+		  is_member_of_role_nosuper(GetSessionUserId(), user)));
 	acting = citus_loaded && (member || IsA(parsetree, CopyStmt));
 	acting_before = acting ? ig_acting_publish(user) : InvalidOid;
 

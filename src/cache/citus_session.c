@@ -491,24 +491,33 @@ static struct
 static PGconn *direct_conn = NULL;
 
 /*
- * At a statement's start on a node with citus_budget = lease: finds, once,
+ * The login ig_citus_prepare_direct was last asked for (InvalidOid: not
+ * yet), and whether this backend is on a Citus worker, where block-ruled
+ * reads lease their rows: what the inline checks of citus_session.h and
+ * lease.h read, so that a server without Citus pays a compare.
+ */
+Oid			ig_citus_direct_login = InvalidOid;
+bool		ig_citus_on_worker = false;
+
+/*
+ * ig_citus_prepare_direct for a login not looked at yet: finds, once,
  * whether this node is a worker and where its coordinator is, so that
  * block-ruled reads lease their rows there (ig_citus_lease_ready).
  * Catalog access.
  */
 void
-ig_citus_prepare_direct(Oid login)
+ig_citus_prepare_direct_slow(Oid login)
 {
 	char	   *host;
 	int			port;
 	char	   *role_name;
 	bool		citus;
 
-	if (direct.resolved && direct.login == login)
-		return;
 	direct.resolved = true;
 	direct.login = login;
 	direct.worker = false;
+	ig_citus_direct_login = login;
+	ig_citus_on_worker = false;
 	if (!OidIsValid(get_extension_oid("insider_guard", true)) ||
 		ig_citus_local_group() <= 0 ||
 		!find_node(-1, &host, &port, &direct.coordinator, &citus) ||
@@ -519,6 +528,7 @@ ig_citus_prepare_direct(Oid login)
 	keep_string(&direct.role_name, role_name);
 	keep_string(&direct.dbname, get_database_name(MyDatabaseId));
 	direct.worker = true;
+	ig_citus_on_worker = true;
 }
 
 /*

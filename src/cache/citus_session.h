@@ -39,11 +39,27 @@ extern bool ig_citus_override_set;
 extern Oid	ig_citus_reader(Oid login);
 extern void ig_citus_override_begin(char *application, char *query);
 extern void ig_citus_override_end(void);
-extern void ig_citus_prepare_direct(Oid login);
+extern Oid	ig_citus_direct_login;
+extern bool ig_citus_on_worker;
+
+extern void ig_citus_prepare_direct_slow(Oid login);
 extern bool ig_citus_lease_ready(bool *session);
 extern int64 ig_citus_lease(bool session, const char *schema,
 							const char *table, int64 read, int64 keep,
 							int64 want, char **why);
 extern bool ig_citus_client(bool refresh, char **application, char **query);
+
+/*
+ * With citus_budget = lease, at a statement's start: finds, once a login,
+ * whether this node is a Citus worker and where its coordinator is
+ * (ig_citus_on_worker).  A compare after the first statement.
+ */
+static inline void
+ig_citus_prepare_direct(Oid login)
+{
+	if (likely(ig_citus_direct_login == login))
+		return;
+	ig_citus_prepare_direct_slow(login);
+}
 
 #endif							/* IG_CITUS_SESSION_H */

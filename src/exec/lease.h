@@ -12,6 +12,7 @@
 #define IG_LEASE_H
 
 #include "base/guc.h"
+#include "cache/citus_session.h"
 #include "exec/enforce.h"
 
 extern bool ig_lease_applies(void);
@@ -19,16 +20,16 @@ extern void ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid,
 						 uint64 added, bool may_raise);
 
 /*
- * After a key's reservation was exchanged: with citus_budget = lease, in
- * a Citus connection, cuts its pool to what the session's node leases.
- * One compare otherwise.
+ * After a key's reservation was exchanged: with citus_budget = lease, on
+ * a Citus worker, cuts its pool to what the coordinator leases.  One
+ * compare on any other node (the default is lease: every server).
  */
 static inline void
 ig_lease_pool(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			  bool may_raise)
 {
-	if (unlikely(ig_citus_budget == IG_CITUS_BUDGET_LEASE) &&
-		ig_lease_applies())
+	if (unlikely(ig_citus_on_worker) &&
+		ig_citus_budget == IG_CITUS_BUDGET_LEASE && ig_lease_applies())
 		ig_lease_cap(kr, tally, userid, added, may_raise);
 }
 
