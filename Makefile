@@ -31,6 +31,7 @@ OBJS = \
 	src/shmem/violations_log.o \
 	src/shmem/violations.o \
 	src/shmem/acting.o \
+	src/shmem/rules_sync.o \
 	src/cache/citus.o \
 	src/cache/citus_share.o \
 	src/cache/budget.o \
@@ -57,6 +58,7 @@ OBJS = \
 	src/exec/copy.o \
 	src/sql/args.o \
 	src/sql/citus_rules.o \
+	src/sql/citus_sync.o \
 	src/sql/citus_sessions.o \
 	src/sql/citus_leases.o \
 	src/sql/triggers.o \

@@ -30,11 +30,13 @@
 
 #include "base/compat.h"
 #include "shmem/acting.h"
+#include "shmem/rules_sync.h"
 #include "shmem/counters.h"
 #include "exec/executor.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "shmem/locks.h"
+#include "sql/citus_sync.h"
 #include "utility.h"
 #include "shmem/violations.h"
 #include "worker.h"
@@ -52,14 +54,18 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static void
 ig_shmem_request(void)
 {
+	Size		size;
+
 #ifdef IG_HAVE_SHMEM_REQUEST_HOOK
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(add_size(add_size(add_size(ig_counters_shmem_size(),
-													  ig_violations_shmem_size()),
-											 ig_history_shmem_size()),
-									ig_acting_shmem_size()));
+	size = ig_counters_shmem_size();
+	size = add_size(size, ig_violations_shmem_size());
+	size = add_size(size, ig_history_shmem_size());
+	size = add_size(size, ig_acting_shmem_size());
+	size = add_size(size, ig_rules_sync_shmem_size());
+	RequestAddinShmemSpace(size);
 	RequestNamedLWLockTranche(IG_LWLOCK_TRANCHE, IG_LWLOCKS);
 }
 
@@ -122,6 +128,7 @@ ig_shmem_startup(void)
 	ig_violations_shmem_init(created && !IsUnderPostmaster);
 	ig_history_shmem_init(created);
 	ig_acting_shmem_init();
+	ig_rules_sync_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 
 	if (!IsUnderPostmaster)
@@ -155,4 +162,5 @@ _PG_init(void)
 	ig_executor_init();
 	ig_utility_init();
 	ig_worker_register();
+	ig_citus_sync_register_launcher();
 }

@@ -111,6 +111,13 @@ static const struct config_enum_entry log_format_options[] = {
 };
 
 /*
+ * insider_guard.citus_sync_interval: seconds between background checks
+ * that every Citus worker holds the coordinator's rules (sql/citus_sync.c);
+ * 0 turns them off.
+ */
+int			ig_citus_sync_interval = 10;
+
+/*
  * Changes whenever the limits scaled for it may have to be scaled again:
  * the setting changed, or the relations cache (where the shares are kept)
  * was dropped.  Never 0 (a rule list's "never scaled").
@@ -208,6 +215,16 @@ ig_define_settings(bool preloaded)
 							 PGC_SIGHUP,
 							 0,
 							 NULL, citus_budget_assign, NULL);
+
+	DefineCustomIntVariable("insider_guard.citus_sync_interval",
+							"Seconds between background checks that every Citus worker holds the coordinator's rules (0: none).",
+							"A worker added after the rules, or down while they changed, gets them within this time.",
+							&ig_citus_sync_interval,
+							10,
+							0, 86400,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 
 #ifdef IG_TESTING
 	DefineCustomIntVariable("insider_guard.test_clock_offset",

@@ -35,6 +35,7 @@ extern int	ig_max_history;
 extern int	ig_log_format;
 extern int	ig_citus_budget;
 extern uint32 ig_citus_budget_gen;
+extern int	ig_citus_sync_interval;
 
 /* insider_guard.citus_budget: how a Citus cluster shares a block limit */
 typedef enum IgCitusBudget

@@ -57,7 +57,9 @@
 
 #include "base/event.h"
 #include "base/logtext.h"
+#include "cache/citus.h"
 #include "cache/rules_internal.h"
+#include "shmem/rules_sync.h"
 
 /* The rule tables found in this database (zeroes: none found yet). */
 IgRuleTables ig_rules_tables;
@@ -370,6 +372,11 @@ ig_rules_load(void)
 			tables->rules_present |= tables->baselines_present;
 		}
 	}
+
+	/* a Citus coordinator's workers have their rules checked (citus_sync.c) */
+	if (ig_citus_local_group() == 0 &&
+		OidIsValid(get_extension_oid("citus", true)))
+		ig_rules_sync_register(MyDatabaseId);
 }
 
 /* Reads the role OIDs of insider_guard.exemptions. */

@@ -19,9 +19,10 @@
  * through Citus' run_command_on_workers, as the extension's owner.  Each
  * worker applies it in a transaction of its own, so a worker that cannot
  * be reached keeps its old rules: the change commits on the coordinator
- * all the same, with a WARNING naming the worker, and
- * insider_guard.sync_rules() sends the set again (to nodes added later
- * too).  Pushes are serialised by a lock on the extension and read the
+ * all the same, with a WARNING naming the worker; the background check of
+ * citus_sync.c sends the set to a worker that is behind or new within
+ * insider_guard.citus_sync_interval, and insider_guard.sync_rules() at
+ * once.  Pushes are serialised by a lock on the extension and read the
  * rules with a fresh snapshot, so the last one to commit sends what was
  * committed last.  A transaction that aborts after its push (Citus
  * commits its own remote work after this pre-commit step, and can fail)
@@ -84,13 +85,6 @@ PG_FUNCTION_INFO_V1(ig_defer_dropped_table_rules);
 
 PGDLLEXPORT void ig_rules_resync_main(Datum arg);
 
-typedef enum IgCitusNode
-{
-	IG_CITUS_NONE,				/* no Citus in this database */
-	IG_CITUS_COORDINATOR,		/* group 0 */
-	IG_CITUS_WORKER				/* any other group */
-} IgCitusNode;
-
 /* _apply_rules is changing the rules tables */
 static bool applying = false;
 
@@ -133,7 +127,7 @@ static List *dropped_tables = NIL;
  * name.  A rule whose role or table was dropped (inert here, shown by OID)
  * is sent as unresolved: an OID means another role or table on a worker.
  */
-static const char *const rule_set_sql =
+const char *const ig_citus_rule_set_sql =
 "SELECT pg_catalog.jsonb_build_object("
 "  'thresholds', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'id', t.threshold_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
@@ -293,8 +287,8 @@ column_list(const IgRulesTable *t, const char *alias, bool set)
  * directly: no Citus function is called).  A table of that name that is
  * not laid out as Citus' is taken for no Citus.
  */
-static IgCitusNode
-citus_node(void)
+IgCitusNode
+ig_citus_node(void)
 {
 	int32		group;
 
@@ -311,8 +305,8 @@ citus_node(void)
  * an earlier version a worker has no way to receive rules, and keeps
  * taking its own.
  */
-static bool
-propagation_installed(void)
+bool
+ig_citus_rules_installed(void)
 {
 	Oid			argtypes[1] = {JSONBOID};
 
@@ -322,8 +316,8 @@ propagation_installed(void)
 }
 
 /* The owner of this database's insider_guard extension (a superuser). */
-static Oid
-extension_owner(void)
+Oid
+ig_citus_extension_owner(void)
 {
 	Relation	rel = table_open(ExtensionRelationId, AccessShareLock);
 	ScanKeyData key;
@@ -345,13 +339,13 @@ extension_owner(void)
 }
 
 /*
- * Sends the rule set to every active primary worker.  With a tuplestore,
- * one row per worker goes into it; without, a worker that did not take
- * the set, or skipped rules of it, gets a WARNING.
+ * Sends the rule set to every active primary worker; returns a list of
+ * IgPushResult, one per worker, in the caller's memory context.
  */
-static void
-push_rules(Tuplestorestate *store, TupleDesc desc)
+List *
+ig_citus_push_rules(void)
 {
+	MemoryContext caller_cxt = CurrentMemoryContext;
 	Oid			save_userid;
 	int			save_sec_context;
 	int			nestlevel;
@@ -360,6 +354,7 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 	bool		isnull;
 	Oid			argtypes[1] = {TEXTOID};
 	int			ret;
+	List	   *results = NIL;
 
 	/* one push at a time: the last to commit sends the last rules */
 	LockDatabaseObject(ExtensionRelationId,
@@ -368,7 +363,7 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 
 	/* as the extension's owner, whoever changed the rules here */
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(extension_owner(),
+	SetUserIdAndSecContext(ig_citus_extension_owner(),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
@@ -381,7 +376,7 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 		elog(ERROR, "SPI_connect failed");
 
 	/* what is committed now, and this transaction's changes */
-	plan = SPI_prepare(rule_set_sql, 0, NULL);
+	plan = SPI_prepare(ig_citus_rule_set_sql, 0, NULL);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 	ret = SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(),
@@ -401,47 +396,58 @@ push_rules(Tuplestorestate *store, TupleDesc desc)
 		TupleDesc	rowdesc = SPI_tuptable->tupdesc;
 		char	   *node = SPI_getvalue(row, rowdesc, 1);
 		char	   *port = SPI_getvalue(row, rowdesc, 2);
-		bool		ok_null;
-		bool		ok = DatumGetBool(SPI_getbinval(row, rowdesc, 3, &ok_null));
 		char	   *result = SPI_getvalue(row, rowdesc, 4);
+		bool		ok_null;
 		bool		skipped_null;
-		int64		skipped = DatumGetInt64(SPI_getbinval(row, rowdesc, 5,
-														  &skipped_null));
+		MemoryContext spi_cxt = MemoryContextSwitchTo(caller_cxt);
+		IgPushResult *r = palloc0(sizeof(IgPushResult));
 
+		r->node = pstrdup(node ? node : "");
+		r->port = port ? pg_strtoint32(port) : 0;
+		r->ok = DatumGetBool(SPI_getbinval(row, rowdesc, 3, &ok_null));
 		if (ok_null)
-			ok = false;
-		if (store != NULL)
-		{
-			Datum		values[5];
-			bool		nulls[5] = {false, false, false, false, false};
-
-			values[0] = CStringGetTextDatum(node ? node : "");
-			values[1] = Int32GetDatum(port ? pg_strtoint32(port) : 0);
-			values[2] = BoolGetDatum(ok);
-			nulls[3] = skipped_null;
-			values[3] = skipped_null ? (Datum) 0 : Int64GetDatum(skipped);
-			nulls[4] = result == NULL;
-			values[4] = result ? CStringGetTextDatum(result) : (Datum) 0;
-			tuplestore_putvalues(store, desc, values, nulls);
-		}
-		else if (!ok)
-			ereport(WARNING,
-					(errmsg("insider_guard: the rules were not sent to Citus worker %s:%s",
-							node ? node : "?", port ? port : "?"),
-					 errdetail("%s", result ? result : "no result"),
-					 errhint("That worker keeps its earlier rules: once it is back, run SELECT insider_guard.sync_rules() on the coordinator.")));
-		else if (!skipped_null && skipped > 0)
-			ereport(WARNING,
-					(errmsg("insider_guard: %lld rules were not applied on Citus worker %s:%s",
-							(long long) skipped, node ? node : "?", port ? port : "?"),
-					 errdetail("The roles or tables they name do not exist there."),
-					 errhint("Once they do, run SELECT insider_guard.sync_rules() on the coordinator.")));
+			r->ok = false;
+		r->result = result ? pstrdup(result) : NULL;
+		r->skipped = DatumGetInt64(SPI_getbinval(row, rowdesc, 5,
+												 &skipped_null));
+		r->skipped_known = !skipped_null;
+		results = lappend(results, r);
+		MemoryContextSwitchTo(spi_cxt);
 	}
 
 	SPI_finish();
 	PopActiveSnapshot();
 	AtEOXact_GUC(true, nestlevel);
 	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return results;
+}
+
+/*
+ * Says, for each worker of a push, that it did not take the set or
+ * skipped rules of it (WARNING).
+ */
+void
+ig_citus_warn_push(List *results)
+{
+	ListCell   *lc;
+
+	foreach(lc, results)
+	{
+		IgPushResult *r = lfirst(lc);
+
+		if (!r->ok)
+			ereport(WARNING,
+					(errmsg("insider_guard: the rules were not sent to Citus worker %s:%d",
+							r->node, r->port),
+					 errdetail("%s", r->result ? r->result : "no result"),
+					 errhint("That worker keeps its earlier rules until it is back: insider_guard sends them within insider_guard.citus_sync_interval, or run SELECT insider_guard.sync_rules() on the coordinator.")));
+		else if (r->skipped_known && r->skipped > 0)
+			ereport(WARNING,
+					(errmsg("insider_guard: %lld rules were not applied on Citus worker %s:%d",
+							(long long) r->skipped, r->node, r->port),
+					 errdetail("The roles or tables they name do not exist there."),
+					 errhint("Once they do, run SELECT insider_guard.sync_rules() on the coordinator.")));
+	}
 }
 
 /*
@@ -497,7 +503,7 @@ resolve_dropped_tables(void)
 		return;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(extension_owner(),
+	SetUserIdAndSecContext(ig_citus_extension_owner(),
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE);
 	nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
@@ -634,8 +640,8 @@ ig_rules_resync_main(Datum arg)
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
 	if (OidIsValid(get_extension_oid("insider_guard", true)) &&
-		citus_node() == IG_CITUS_COORDINATOR && propagation_installed())
-		push_rules(NULL, NULL);
+		ig_citus_node() == IG_CITUS_COORDINATOR && ig_citus_rules_installed())
+		ig_citus_warn_push(ig_citus_push_rules());
 	CommitTransactionCommand();
 	proc_exit(0);
 }
@@ -675,9 +681,9 @@ xact_callback(XactEvent event, void *arg)
 			if (push_pending)
 			{
 				push_pending = false;
-				pushed_by = extension_owner();
+				pushed_by = ig_citus_extension_owner();
 				pushed = true;
-				push_rules(NULL, NULL);
+				ig_citus_warn_push(ig_citus_push_rules());
 			}
 			break;
 		case XACT_EVENT_PRE_PREPARE:
@@ -727,8 +733,8 @@ ig_citus_rules_changed(void)
 	/* extension scripts, and pg_upgrade restoring a worker's own rows */
 	if (applying || creating_extension || IsBinaryUpgrade)
 		return;
-	node = citus_node();
-	if (node == IG_CITUS_NONE || !propagation_installed())
+	node = ig_citus_node();
+	if (node == IG_CITUS_NONE || !ig_citus_rules_installed())
 		return;
 
 	/*
@@ -773,8 +779,8 @@ ig_defer_dropped_table_rules(PG_FUNCTION_ARGS)
 				 errmsg("insider_guard: table_oid, schema_name and table_name must not be null")));
 	if (creating_extension || IsBinaryUpgrade)
 		PG_RETURN_BOOL(false);
-	node = citus_node();
-	if (node == IG_CITUS_NONE || !propagation_installed())
+	node = ig_citus_node();
+	if (node == IG_CITUS_NONE || !ig_citus_rules_installed())
 		PG_RETURN_BOOL(false);
 
 	register_callback();
@@ -833,7 +839,7 @@ ig_apply_rules(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("insider_guard: the rule set must not be null")));
-	if (citus_node() != IG_CITUS_WORKER)
+	if (ig_citus_node() != IG_CITUS_WORKER)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("insider_guard: a rule set is applied on a Citus worker only"),
@@ -959,18 +965,32 @@ ig_sync_rules(PG_FUNCTION_ARGS)
 {
 	Tuplestorestate *store;
 	TupleDesc	desc;
+	ListCell   *lc;
 
 	ig_require_preloaded();
 	if (!superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("insider_guard: only a superuser may send the rules to the workers")));
-	if (citus_node() != IG_CITUS_COORDINATOR)
+	if (ig_citus_node() != IG_CITUS_COORDINATOR)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("insider_guard: rules are sent from a Citus coordinator only")));
 	desc = ig_materialize_result(fcinfo, &store);
-	push_rules(store, desc);
+	foreach(lc, ig_citus_push_rules())
+	{
+		IgPushResult *r = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, !r->skipped_known,
+		r->result == NULL};
+
+		values[0] = CStringGetTextDatum(r->node);
+		values[1] = Int32GetDatum(r->port);
+		values[2] = BoolGetDatum(r->ok);
+		values[3] = r->skipped_known ? Int64GetDatum(r->skipped) : (Datum) 0;
+		values[4] = r->result ? CStringGetTextDatum(r->result) : (Datum) 0;
+		tuplestore_putvalues(store, desc, values, nulls);
+	}
 	ig_admin_log_call(fcinfo, "sync_rules", NULL, NULL, 0, (Datum) 0,
 					  InvalidOid);
 	return (Datum) 0;

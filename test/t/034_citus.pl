@@ -10,7 +10,8 @@
 # query by id alone.  The rules are set on the coordinator only: they
 # reach the workers (by name, with the coordinator's ids), where nobody
 # but the coordinator can change them; a worker that was down or is added
-# later gets them from sync_rules().  Each node keeps its own budget
+# later gets them from sync_rules(), or from the background check
+# (insider_guard.citus_sync_interval) within its interval.  Each node keeps its own budget
 # (the cluster-wide budget is still to come).
 #
 # Each statement runs after the role's windows are reset on every node;
@@ -35,8 +36,11 @@ citus_skip_unless_available();
 my $limit = 1000;
 my $rows = 100000;
 
-# what each worker is asked, by whom, from which application
-my @log_conf = ("log_statement = 'all'", "log_line_prefix = '%m [%p] user=%u app=%a '");
+# what each worker is asked, by whom, from which application; no
+# background check of the workers' rules until the last steps, which
+# turn it on: the steps before show a worker behind
+my @log_conf = ("log_statement = 'all'", "log_line_prefix = '%m [%p] user=%u app=%a '",
+	'insider_guard.citus_sync_interval = 0');
 my @conf = (citus_conf(), @log_conf);    # for a node added later
 my %node = citus_nodes({}, @log_conf);
 my $coord = $node{coordinator};
@@ -769,6 +773,88 @@ $coord->safe_psql('postgres', sprintf(q{
 ($err, $c) = as_terry('direct shard read on worker3', $worker3, "SELECT count(*) FROM $shard");
 like($err, qr/may not read more rows from table "?public\.customers"?/,
 	'worker3: a direct read of a shard moved there is stopped by the rule it got');
+
+# The background check (insider_guard.citus_sync_interval, 1 second here):
+# it brings a worker whose rules were replaced, one that was down during
+# a change and one added later in line without sync_rules(), and sends
+# nothing while nothing changes -- not even to worker2, which never holds
+# the rule on late (a table it lacks).
+my $sent_re = qr/LOG:  insider_guard: sent the rules to the Citus workers; new or behind: ([^\n]*)/;
+sub sent_lines
+{
+	my ($from) = @_;
+	return [ substr(slurp_file($coord->logfile), $from) =~ /$sent_re/g ];
+}
+# waits for a condition, up to the tests' timeout
+sub poll_until
+{
+	my ($cond) = @_;
+	for (1 .. 10 * $PostgreSQL::Test::Utils::timeout_default)
+	{
+		return 1 if $cond->();
+		select(undef, undef, undef, 0.1);
+	}
+	return 0;
+}
+# the digest queries a worker was asked (log_statement = all)
+sub checks_seen
+{
+	my ($w) = @_;
+	my @checks = slurp_file($w->logfile) =~ /statement: SELECT pg_catalog\.md5\(\(SELECT/g;
+	return scalar @checks;
+}
+my $log_from = -s $coord->logfile;
+$coord->append_conf('postgresql.conf', 'insider_guard.citus_sync_interval = 1');
+$coord->reload;
+$coord->wait_for_log($sent_re, $log_from);
+like(join(' ', @{ sent_lines($log_from) }), qr/:$_\b/,
+	"background check on: its first round sends the rules to every worker (port $_), none sent yet")
+  for map { $_->port } (@workers, $worker3);
+
+$node{worker2}->safe_psql('postgres', "SELECT insider_guard._apply_rules($empty_set)");
+ok($node{worker2}->poll_query_until('postgres',
+		'SELECT count(*) > 0 FROM insider_guard.thresholds'),
+	'worker2, its rules replaced by hand: the background check puts them back');
+$coord_now = rules_of($coord);
+is(rules_of($node{worker2}), $coord_now, 'worker2: the coordinator\'s rules again');
+
+$node{worker2}->stop;
+$coord->psql('postgres', q{
+	SELECT insider_guard.set_threshold('terry', 5000, '1 day', 'block', 'customers');
+}, on_error_die => 1);
+$coord_now = rules_of($coord);
+$log_from = -s $coord->logfile;
+$node{worker2}->start;
+my $rules_sql = q{
+	SELECT count(*) FROM insider_guard.thresholds WHERE max_rows = 5000};
+ok($node{worker2}->poll_query_until('postgres', $rules_sql, '1'),
+	'worker2, down during a change: the background check sends it once it is back');
+is(rules_of($node{worker2}), $coord_now, 'worker2: the coordinator\'s rules');
+# that round ends when it has seen what worker2 holds, and says so
+$coord->wait_for_log(qr/new or behind: [^\n]*:${\ $node{worker2}->port}\b/, $log_from);
+
+# nothing changes: three more rounds ask worker2, none sends
+$log_from = -s $coord->logfile;
+my $applied_before = () = slurp_file($node{worker2}->logfile) =~ /_apply_rules/g;
+my $checks_before = checks_seen($node{worker2});
+ok(poll_until(sub { checks_seen($node{worker2}) >= $checks_before + 3 }),
+	'the background check keeps asking worker2 for its rules');
+is_deeply(sent_lines($log_from), [], '... and, nothing having changed, sends no worker anything');
+my $applied_after = () = slurp_file($node{worker2}->logfile) =~ /_apply_rules/g;
+is($applied_after, $applied_before, '... not even worker2, which skips a rule of the set');
+
+# a worker added after the rules: the check sends them, no sync_rules()
+my $worker4 = PostgreSQL::Test::Cluster->new('worker4');
+$worker4->init;
+$worker4->append_conf('postgresql.conf', join("\n", @conf) . "\n");
+$worker4->start;
+$worker4->safe_psql('postgres', 'CREATE EXTENSION citus; CREATE EXTENSION insider_guard;');
+$coord->safe_psql('postgres', sprintf(q{SELECT citus_add_node('%s', %d)},
+	$worker4->host, $worker4->port));
+ok($worker4->poll_query_until('postgres', $rules_sql, '1'),
+	'worker4, added after the rules: the background check sends them');
+is(rules_of($worker4), $coord_now, 'worker4: the coordinator\'s rules, by name');
+$worker4->stop;
 $worker3->stop;
 
 # A rule change, or a drop of a table with rules, then the extension
