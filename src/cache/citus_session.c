@@ -10,8 +10,9 @@
  * its own, logged in as the role the session acts as -- after SET ROLE,
  * or in a SECURITY DEFINER function, another role than the session's --
  * and names the session in the connection's application_name:
- * "citus_internal gpid=N", N the node id times 10^10 plus the session's
- * pid on that node.  Counting those reads for the connection's login role
+ * "citus_internal gpid=N" (run_command_on_* uses "citus_run_command
+ * gpid=N", the rebalancer "citus_rebalancer gpid=N"), N the node id times
+ * 10^10 plus the session's pid on that node.  Counting those reads for the connection's login role
  * would let SET ROLE carry a role's reads past its rules, so the first
  * statement a backend runs for a gpid asks the node it names, over libpq,
  * insider_guard._citus_session(N) (citus_sessions.c): that node answers
@@ -88,8 +89,8 @@ typedef enum IgAnswer
 	IG_ANSWER_FAILED			/* the node could not be asked */
 } IgAnswer;
 
-/* The answer for this backend's gpid and login, in TopMemoryContext. */
-static struct
+/* An answer for a gpid and login, in TopMemoryContext. */
+typedef struct IgSessionAnswer
 {
 	int64		gpid;
 	Oid			login;
@@ -103,7 +104,17 @@ static struct
 	int			port;
 	char	   *role_name;
 	char	   *dbname;
-}			known;
+} IgSessionAnswer;
+
+/* the answer for this backend's gpid and login */
+static IgSessionAnswer known;
+
+/*
+ * On the coordinator, in a backend a worker leases through: the answer
+ * for a session of another worker the lease is for (a query planned on a
+ * worker), kept apart from "known".
+ */
+static IgSessionAnswer remote;
 
 /*
  * On the node of a session, while it leases rows to a worker
@@ -115,16 +126,43 @@ static char *override_application = NULL;
 static char *override_query = NULL;
 
 
+/* the application names of Citus' connections, up to the gpid */
+static const char *const citus_prefixes[] = {
+	"citus_internal gpid=",
+	"citus_run_command gpid=",
+	"citus_rebalancer gpid=",
+};
+
+/*
+ * Where the gpid starts in an application name of a Citus connection, or
+ * NULL if it is not one.
+ */
+const char *
+ig_citus_gpid_text(const char *application)
+{
+	if (strncmp(application, IG_CITUS_PREFIX, sizeof(IG_CITUS_PREFIX) - 1) != 0)
+		return NULL;
+	for (int i = 0; i < lengthof(citus_prefixes); i++)
+	{
+		size_t		len = strlen(citus_prefixes[i]);
+
+		if (strncmp(application, citus_prefixes[i], len) == 0)
+			return application + len;
+	}
+	return NULL;
+}
+
 /* The gpid of this backend's application_name, or 0 if malformed. */
 static int64
 gpid_of_application(void)
 {
-	const char *digits = application_name + sizeof(IG_CITUS_GPID_PREFIX) - 1;
+	const char *digits = application_name ?
+		ig_citus_gpid_text(application_name) : NULL;
 	char	   *end;
 	int64		gpid;
 
-	if (*digits == '\0' || strspn(digits, "0123456789") != strlen(digits) ||
-		strlen(digits) > 18)
+	if (digits == NULL || *digits == '\0' ||
+		strspn(digits, "0123456789") != strlen(digits) || strlen(digits) > 18)
 		return 0;
 	errno = 0;
 	gpid = strtoi64(digits, &end, 10);
@@ -135,12 +173,14 @@ gpid_of_application(void)
 
 /*
  * A node of Citus' pg_dist_node: the one of that node id, or with nodeid
- * < 0 the coordinator (group 0).  Its host and port (palloc'd) and id;
+ * < 0 the coordinator (group 0).  Its host and port (palloc'd), id and
+ * group;
  * false if the database has no such table (*citus false) or node.
  * Catalog access.
  */
 static bool
-find_node(int32 nodeid, char **host, int *port, int32 *found_id, bool *citus)
+find_node(int32 nodeid, char **host, int *port, int32 *found_id,
+		  int32 *found_group, bool *citus)
 {
 	Oid			tableoid = get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE);
 	Relation	table;
@@ -181,6 +221,7 @@ find_node(int32 nodeid, char **host, int *port, int32 *found_id, bool *citus)
 			*host = TextDatumGetCString(name);
 			*port = DatumGetInt32(p);
 			*found_id = DatumGetInt32(id);
+			*found_group = DatumGetInt32(group);
 			found = true;
 		}
 		systable_endscan(scan);
@@ -191,10 +232,10 @@ find_node(int32 nodeid, char **host, int *port, int32 *found_id, bool *citus)
 
 /* Sets the failure, in TopMemoryContext. */
 static void
-failed(const char *why)
+failed(IgSessionAnswer *k, const char *why)
 {
-	known.answer = IG_ANSWER_FAILED;
-	known.why = MemoryContextStrdup(TopMemoryContext, why);
+	k->answer = IG_ANSWER_FAILED;
+	k->why = MemoryContextStrdup(TopMemoryContext, why);
 }
 
 /* Replaces a kept string with a copy of another, in TopMemoryContext. */
@@ -208,31 +249,33 @@ keep_string(char **kept, const char *value)
 
 /*
  * Asks the node the gpid names whose session it is, as the login role,
- * and fills "known".  Catalog access; blocks for at most
+ * and fills *k.  Catalog access; blocks for at most
  * IG_ASK_TIMEOUT_S seconds; raises no error of its own.
  */
 static PGconn *connect_to(const char *host, int port, const char *role_name,
 						  const char *dbname, char **error);
-static void ask_on(PGconn *conn, int64 gpid, const char *host, int port);
+static void ask_on(IgSessionAnswer *k, PGconn *conn, int64 gpid,
+				   const char *host, int port);
 
 static void
-ask(int64 gpid, Oid login)
+ask(IgSessionAnswer *k, int64 gpid, Oid login)
 {
 	char	   *host;
 	int			port;
 	int32		found_id;
+	int32		found_group;
 	bool		citus;
 	PGconn	   *conn;
 	char	   *role_name;
 	char	   *error;
 
-	known.gpid = gpid;
-	known.login = login;
-	known.asked_at = GetCurrentTimestamp();
-	known.answer = IG_ANSWER_NONE;
+	k->gpid = gpid;
+	k->login = login;
+	k->asked_at = GetCurrentTimestamp();
+	k->answer = IG_ANSWER_NONE;
 
 	if (!find_node((int32) (gpid / IG_GPID_NODE_FACTOR), &host, &port,
-				   &found_id, &citus))
+				   &found_id, &found_group, &citus))
 	{
 		/*
 		 * No Citus, or no such node: Citus names a node not yet in its
@@ -241,27 +284,27 @@ ask(int64 gpid, Oid login)
 		 * connection's are.
 		 */
 		if (citus)
-			known.answer = IG_ANSWER_NO_NODE;
+			k->answer = IG_ANSWER_NO_NODE;
 		return;
 	}
 	role_name = GetUserNameFromId(login, true);
 	if (role_name == NULL)
 	{
-		failed("the login role is gone");
+		failed(k, "the login role is gone");
 		return;
 	}
 
-	keep_string(&known.dbname, get_database_name(MyDatabaseId));
-	keep_string(&known.role_name, role_name);
-	keep_string(&known.host, host);
-	known.port = port;
-	conn = connect_to(host, port, role_name, known.dbname, &error);
+	keep_string(&k->dbname, get_database_name(MyDatabaseId));
+	keep_string(&k->role_name, role_name);
+	keep_string(&k->host, host);
+	k->port = port;
+	conn = connect_to(host, port, role_name, k->dbname, &error);
 	if (conn == NULL)
 	{
-		failed(error);
+		failed(k, error);
 		return;
 	}
-	ask_on(conn, gpid, host, port);
+	ask_on(k, conn, gpid, host, port);
 	PQfinish(conn);
 }
 
@@ -334,9 +377,10 @@ connect_to(const char *host, int port, const char *role_name,
 	return conn;
 }
 
-/* Asks, on the connection, whose session the gpid is: fills "known". */
+/* Asks, on the connection, whose session the gpid is: fills *k. */
 static void
-ask_on(PGconn *conn, int64 gpid, const char *host, int port)
+ask_on(IgSessionAnswer *k, PGconn *conn, int64 gpid, const char *host,
+	   int port)
 {
 	char		gpid_text[24];
 	const char *params[1];
@@ -350,23 +394,23 @@ ask_on(PGconn *conn, int64 gpid, const char *host, int port)
 						  1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1 ||
 		PQnfields(result) != 3)
-		failed(psprintf("node %s:%d did not answer: %s", host, port,
+		failed(k, psprintf("node %s:%d did not answer: %s", host, port,
 						PQresultErrorMessage(result)));
 	else if (PQgetisnull(result, 0, 0))
-		known.answer = IG_ANSWER_NOT_ACTING;
+		k->answer = IG_ANSWER_NOT_ACTING;
 	else
 	{
 		Oid			here = get_role_oid(PQgetvalue(result, 0, 0), true);
 
 		if (!OidIsValid(here))
-			failed(psprintf("role \"%s\" of node %s:%d does not exist here",
+			failed(k, psprintf("role \"%s\" of node %s:%d does not exist here",
 							PQgetvalue(result, 0, 0), host, port));
 		else
 		{
-			known.answer = IG_ANSWER_SESSION;
-			known.session_user = here;
-			keep_string(&known.application, PQgetvalue(result, 0, 1));
-			keep_string(&known.query, PQgetvalue(result, 0, 2));
+			k->answer = IG_ANSWER_SESSION;
+			k->session_user = here;
+			keep_string(&k->application, PQgetvalue(result, 0, 1));
+			keep_string(&k->query, PQgetvalue(result, 0, 2));
 		}
 	}
 	PQclear(result);
@@ -398,7 +442,7 @@ ig_citus_reader(Oid login)
 		asking = true;
 		PG_TRY();
 		{
-			ask(gpid, login);
+			ask(&known, gpid, login);
 		}
 		PG_FINALLY();
 		{
@@ -437,8 +481,9 @@ ig_citus_reader(Oid login)
  * The client's application name and query for a violation record of this
  * backend, if it works for a known session: asked again first with
  * "refresh" (catalog access; the connection may serve many statements of
- * the session); else the application as last asked, and *query NULL.
- * False, with nothing set, otherwise.
+ * the session) -- if the session no longer answers, the application as
+ * last asked and an empty query; without "refresh", the application as
+ * last asked, and *query NULL.  False, with nothing set, otherwise.
  */
 bool
 ig_citus_client(bool refresh, char **application, char **query)
@@ -455,19 +500,68 @@ ig_citus_client(bool refresh, char **application, char **query)
 	if (refresh)
 	{
 		Oid			session_user = known.session_user;
+		char	   *last_application = pstrdup(known.application ?
+											   known.application : "");
 
-		ask(known.gpid, known.login);
+		ask(&known, known.gpid, known.login);
 		if (known.answer != IG_ANSWER_SESSION ||
 			known.session_user != session_user)
 		{
-			/* asked again later, by the next statement */
+			/*
+			 * Asked again later, by the next statement.  The session ended
+			 * meanwhile (its statement failed on another node first), or
+			 * acts as another role: its application, not a query of its
+			 * that may not be this one's.
+			 */
 			known.gpid = 0;
-			return false;
+			*application = last_application;
+			*query = pstrdup("");
+			return true;
 		}
 	}
 	*application = pstrdup(known.application ? known.application : "");
 	/* an earlier statement's query would mislead: then Citus' own */
 	*query = refresh ? pstrdup(known.query ? known.query : "") : NULL;
+	return true;
+}
+
+/*
+ * On the coordinator, for a lease (citus_leases.c): whether the gpid
+ * names a session of a worker -- a query planned there, whose shard
+ * queries other workers run -- rather than one of this node.  If so, that
+ * worker is asked whose session it is, as a Citus connection's backend
+ * asks (ask(), as "login"): *session_user is its session user if it acts
+ * as the login, else InvalidOid; *application and *query are its client's.
+ * Raises 42501 if the worker cannot be asked: the lease is refused, and
+ * the reading worker stops (fail closed).  Catalog access.
+ */
+bool
+ig_citus_worker_session(int64 gpid, Oid login, Oid *session_user,
+						char **application, char **query)
+{
+	char	   *host;
+	int			port;
+	int32		id;
+	int32		group;
+	bool		citus;
+
+	*session_user = InvalidOid;
+	if (!find_node((int32) (gpid / IG_GPID_NODE_FACTOR), &host, &port, &id,
+				   &group, &citus) || group == 0)
+		return false;
+	ask(&remote, gpid, login);
+	if (remote.answer == IG_ANSWER_FAILED)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("insider_guard: cannot tell whose session Citus gpid " INT64_FORMAT " is",
+						gpid),
+				 errdetail("%s", remote.why ? remote.why : "unknown")));
+	if (remote.answer == IG_ANSWER_SESSION)
+	{
+		*session_user = remote.session_user;
+		*application = pstrdup(remote.application ? remote.application : "");
+		*query = pstrdup(remote.query ? remote.query : "");
+	}
 	return true;
 }
 
@@ -511,6 +605,7 @@ ig_citus_prepare_direct_slow(Oid login)
 	char	   *host;
 	int			port;
 	char	   *role_name;
+	int32		group;
 	bool		citus;
 
 	direct.resolved = true;
@@ -520,7 +615,7 @@ ig_citus_prepare_direct_slow(Oid login)
 	ig_citus_on_worker = false;
 	if (!OidIsValid(get_extension_oid("insider_guard", true)) ||
 		ig_citus_local_group() <= 0 ||
-		!find_node(-1, &host, &port, &direct.coordinator, &citus) ||
+		!find_node(-1, &host, &port, &direct.coordinator, &group, &citus) ||
 		(role_name = GetUserNameFromId(login, true)) == NULL)
 		return;
 	keep_string(&direct.host, host);
@@ -534,18 +629,18 @@ ig_citus_prepare_direct_slow(Oid login)
 /*
  * Whether this backend's block-ruled reads lease their rows -- on a
  * worker, from the coordinator, the one node that holds the cluster's
- * budget -- and for whom: with *session, for the coordinator's session a
- * Citus connection works for (its session user, which the coordinator
- * checks); else for the login role (a client's own connection to the
- * worker; a Citus connection for a session of another node, or one whose
- * session did not answer).
+ * budget -- and for whom: with *session, for the session a Citus
+ * connection works for, on the coordinator or on a worker where the query
+ * was planned (its session user, which the coordinator checks, asking
+ * that worker if need be); else for the login role (a client's own
+ * connection to the worker; a Citus connection whose session did not
+ * answer).
  */
 bool
 ig_citus_lease_ready(bool *session)
 {
 	*session = ig_citus_connection() && known.answer == IG_ANSWER_SESSION &&
-		known.gpid == gpid_of_application() &&
-		known.gpid / IG_GPID_NODE_FACTOR == direct.coordinator;
+		known.gpid == gpid_of_application();
 	return direct.resolved && direct.worker;
 }
 

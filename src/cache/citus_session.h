@@ -12,20 +12,26 @@
 
 #include "utils/guc.h"
 
-/* how Citus names its connections to other nodes */
-#define IG_CITUS_GPID_PREFIX "citus_internal gpid="
+/*
+ * How Citus names its connections to other nodes: "<prefix>gpid=N", the
+ * prefix one of these (Citus' connection_management.h): its executor's,
+ * run_command_on_*'s, and the rebalancer's.  Each works for the session
+ * of gpid N, as the role that session acts as.
+ */
+#define IG_CITUS_PREFIX "citus_"
+
+extern const char *ig_citus_gpid_text(const char *application);
 
 /*
  * True if this backend serves a Citus connection from another node (or
- * claims to: anyone can set application_name).  One compare for every
- * other backend.
+ * claims to: anyone can set application_name).  One compare for almost
+ * every other backend.
  */
 static inline bool
 ig_citus_connection(void)
 {
 	return application_name != NULL && application_name[0] == 'c' &&
-		strncmp(application_name, IG_CITUS_GPID_PREFIX,
-				sizeof(IG_CITUS_GPID_PREFIX) - 1) == 0;
+		ig_citus_gpid_text(application_name) != NULL;
 }
 
 /* ig_citus_lease's answer when the node cannot be asked */
@@ -33,6 +39,16 @@ ig_citus_connection(void)
 
 /* its answer when other holders hold every row left (citus_leases.c) */
 #define IG_LEASE_CROWDED (PG_INT64_MIN + 1)
+
+/*
+ * its answer when the limit is broken and no record id can be given (else
+ * minus the id: -1 is record 1)
+ */
+#define IG_LEASE_UNRECORDED (PG_INT64_MIN + 2)
+
+/* a record id in a lease's answer, or 0 */
+#define IG_LEASE_RECORD_ID(answer) \
+	((answer) < 0 && (answer) > IG_LEASE_UNRECORDED ? -(answer) : 0)
 
 extern bool ig_citus_override_set;
 
@@ -48,6 +64,8 @@ extern int64 ig_citus_lease(bool session, const char *schema,
 							const char *table, int64 read, int64 keep,
 							int64 want, char **why);
 extern bool ig_citus_client(bool refresh, char **application, char **query);
+extern bool ig_citus_worker_session(int64 gpid, Oid login, Oid *session_user,
+									char **application, char **query);
 
 /*
  * With citus_budget = lease, at a statement's start: finds, once a login,

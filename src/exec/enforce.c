@@ -265,6 +265,7 @@ make_break(IgBreak *brk, const IgRule *rule, Oid userid, Oid read_relid,
 	brk->key_relid = rule->relid;
 	brk->client_application = NULL;
 	brk->client_query = NULL;
+	brk->remote_record = false;
 }
 
 /*
@@ -331,6 +332,22 @@ record_block_once(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	}
 	if (kind == IG_INCIDENT_REPEAT)
 		return id;
+
+	/*
+	 * On a Citus worker whose reads lease their rows, the node holding the
+	 * cluster's budget records it: one record in the cluster (lease.c).
+	 * Its incidents are that node's: none stays open here, and the next
+	 * stop asks that node again (a repeat there).
+	 */
+	if (ig_lease_worker() &&
+		(id = ig_lease_record(brk->roleid, tally->relid)) > 0)
+	{
+		brk->remote_record = true;
+		if (kind == IG_INCIDENT_NEW)
+			ig_counters_incident_recorded(MyDatabaseId, brk->roleid, tally,
+										  rule->id, rule->stamp, 0);
+		return id;
+	}
 	note_client(brk);
 	id = ig_violation_report(brk);
 	/* a record that could not be written leaves no incident behind */
@@ -601,7 +618,9 @@ stop_statement(IgKeyRules *kr, IgTally *tally, const IgRule *rule,
 						   (long long) brk->rows_in_window,
 						   (long long) brk->statement_rows,
 						   (long long) reserved,
-						   id != 0 ? psprintf("violation %lld", (long long) id) :
+						   id != 0 ? psprintf(brk->remote_record ?
+											  "violation %lld of the node of the session (the cluster's budget)" :
+											  "violation %lld", (long long) id) :
 						   "no violation id yet: another session of the role is writing the record of this incident, or it could not be written (logged)") :
 			 errdetail_log("%s %lld allows %lld rows per window of %lld seconds; %lld rows read in the window, %lld by this statement, and the %lld left are reserved by other running statements of the role: not a violation, not recorded.",
 						   rule->novelty ? "Novelty rule" :
@@ -661,7 +680,14 @@ ig_enforce_crowded(IgKeyRules *kr, IgTally *tally, Oid userid,
 	make_break(&brk, &kr->list->rules[tightest], userid, read_relid,
 			   (int64) kr->query.sum[tightest], tally, true, true,
 			   parallel_query);
-	/* over by now (the others read what they held): a block like any */
+	/*
+	 * Over by now (the others read what they held): a block like any.  On
+	 * a Citus worker that leases, the holders are mostly the statement's
+	 * own other tasks, and the node of the cluster's budget records the
+	 * stop (record_block_once), as when it has no rows left to lease
+	 * (lease.c): every stop by the cluster's limit is on record.
+	 */
 	stop_statement(kr, tally, &kr->list->rules[tightest], &brk,
-				   Max(reserved, kr->res.others), room < 0);
+				   Max(reserved, kr->res.others),
+				   room < 0 || ig_lease_worker());
 }

@@ -26,6 +26,10 @@
  * with insider_guard's 42501 naming the table (the node keeps the
  * record); when it cannot be asked, the statement stops too: fail closed.
  *
+ * A block rule that breaks on the worker itself (its own count over the
+ * limit: reads of one worker alone) is recorded by the session's node,
+ * not here (ig_lease_record): one record an incident in the cluster.
+ *
  * Only block rules lease; log rules count per node.
  *
  * IDENTIFICATION
@@ -150,9 +154,9 @@ lease_stop(Oid userid, Oid relid, int64 answer, const char *why)
 			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 			 errmsg("insider_guard: role %s may not read more rows from table %s",
 					ig_log_quote(role), ig_log_quote(table ? table : "all tables")),
-			 answer < -1 ?
+			 IG_LEASE_RECORD_ID(answer) > 0 ?
 			 errdetail_log("The limit is the cluster's: the node of the session recorded violation %lld.",
-						   (long long) -answer) :
+						   (long long) IG_LEASE_RECORD_ID(answer)) :
 			 errdetail_log("The limit is the cluster's: the node of the session has no rows left for it.")));
 }
 
@@ -232,7 +236,7 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 			answer = ig_citus_lease(session, lease->schema, lease->table, 0,
 									0, -1, &why);
 			if (answer >= 0 || answer == IG_LEASE_CROWDED)
-				answer = -1;
+				answer = IG_LEASE_UNRECORDED;
 		}
 		if (answer < 0)
 		{
@@ -246,6 +250,39 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		left = answer;
 	}
 	kr->pool = Max(Min(kr->pool, left), 0);
+}
+
+/*
+ * A block rule of a leasing key broke here: has the node that holds the
+ * cluster's budget record the stop instead (reporting the rows read, and
+ * giving the lease back), so that an incident has one record in the
+ * cluster -- that node makes one when its own count breaks the limit
+ * too.  Returns the node's record id; 0 if the key has no lease or the
+ * node could not record it (the caller records here).  No catalog access,
+ * no error of its own.
+ */
+int64
+ig_lease_record(Oid userid, Oid relid)
+{
+	bool		session;
+	IgLease    *lease;
+	int64		answer;
+	char	   *why;
+
+	if (!ig_lease_applies())
+		return 0;
+	(void) ig_citus_lease_ready(&session);
+	lease = lease_of(userid, relid, session, false);
+	if (lease == NULL)
+		return 0;
+	answer = ig_citus_lease(session, lease->schema, lease->table, lease->read,
+							0, -1, &why);
+	if (answer == IG_LEASE_FAILED)
+		return 0;
+	/* a stop gives back what the node held for this backend */
+	lease->leased = 0;
+	lease->read = 0;
+	return IG_LEASE_RECORD_ID(answer);
 }
 
 /*

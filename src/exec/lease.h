@@ -16,8 +16,20 @@
 #include "exec/enforce.h"
 
 extern bool ig_lease_applies(void);
+extern int64 ig_lease_record(Oid userid, Oid relid);
 extern void ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid,
 						 uint64 added, bool may_raise);
+
+/*
+ * True on a Citus worker whose block-ruled reads lease their rows (a
+ * compare on any other node).
+ */
+static inline bool
+ig_lease_worker(void)
+{
+	return unlikely(ig_citus_on_worker) &&
+		ig_citus_budget == IG_CITUS_BUDGET_LEASE && ig_lease_applies();
+}
 
 /*
  * After a key's reservation was exchanged: with citus_budget = lease, on

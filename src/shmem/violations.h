@@ -33,6 +33,8 @@ typedef struct IgBreak
 	uint64		parallel_query; /* ig_parallel_query_key() of the statement */
 	const char *client_application; /* or NULL: this backend's (a Citus */
 	const char *client_query;	/* connection: the client's, see enforce.c) */
+	bool		remote_record;	/* recorded by the node holding a Citus
+								 * cluster's budget (exec/lease.c) */
 } IgBreak;
 
 /* The fixed part of a record, as stored. */

@@ -56,8 +56,6 @@ PG_FUNCTION_INFO_V1(ig_citus_lease_rows);
 /* keys one worker backend leases at once */
 #define IG_MAX_HELD 32
 
-/* the answer when others hold every row the block rules leave */
-#define IG_LEASE_CROWDED (PG_INT64_MIN + 1)
 
 /* rows a worker may report beyond its lease: one a scan node, at most */
 #define IG_LEASE_SLACK 64
@@ -85,6 +83,15 @@ static IgHeld held[IG_MAX_HELD];
  */
 static int64 verified_gpid = 0;
 static Oid	verified_userid = InvalidOid;
+
+/*
+ * The session's client's application and query, in TopMemoryContext: as
+ * the worker told them when the session is a worker's (a query planned
+ * there), else as last seen here while the session ran.
+ */
+static bool verified_remote = false;
+static char *verified_application = NULL;
+static char *verified_query = NULL;
 static int	nheld = 0;
 static bool exit_registered = false;
 
@@ -114,6 +121,15 @@ give_back_all(int code, Datum arg)
 	for (int i = 0; i < nheld; i++)
 		give_back(&held[i]);
 	nheld = 0;
+}
+
+/* Replaces a kept text with a copy of another, in TopMemoryContext. */
+static void
+keep_text(char **kept, const char *value)
+{
+	if (*kept != NULL)
+		pfree(*kept);
+	*kept = MemoryContextStrdup(TopMemoryContext, value ? value : "");
 }
 
 static IgHeld *
@@ -179,7 +195,7 @@ tightest_block_rule(const IgKeyRules *kr)
  * tables),
  * exchanges the caller's lease (see the file's header) and returns the
  * fresh rows leased; a large number if no block rule of the user limits
- * the table here; minus a violation id (or -1) if one is broken;
+ * the table here; minus a violation id (PG_INT64_MIN + 2 without one) if one is broken;
  * PG_INT64_MIN + 1 if other holders hold every row left (the worker waits
  * for some, then stops, calling with want -1: the stop is recorded).  0 when the limit is reached: the worker's next
  * row breaks it, and its report makes the record.
@@ -219,19 +235,45 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	/*
 	 * gpid 0: a client's own reads on a worker, for the login it uses here.
 	 * Never from within the session itself (a function or view it runs):
-	 * the worker asks from a backend of its own.
+	 * the worker asks from a backend of its own, never over a Citus
+	 * connection (a session's own, to this node).
 	 */
-	if (gpid % IG_GPID_NODE_FACTOR == MyProcPid)
+	if (ig_citus_connection())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("insider_guard: a session cannot lease rows for itself")));
+				 errmsg("insider_guard: a Citus connection cannot lease rows")));
 	if (gpid == 0)
 		userid = GetSessionUserId();
 	else if (gpid == verified_gpid)
 		userid = verified_userid;	/* its lease outlives the statement */
 	else
 	{
-		userid = ig_citus_session_user(gpid);
+		char	   *application = NULL;
+		char	   *query = NULL;
+
+		/* a session of a worker (a query planned there), asked there */
+		if (ig_citus_worker_session(gpid, GetSessionUserId(), &userid,
+									&application, &query))
+		{
+			keep_text(&verified_application, application);
+			keep_text(&verified_query, query);
+			verified_remote = true;
+		}
+		else
+		{
+			if (gpid % IG_GPID_NODE_FACTOR == MyProcPid)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("insider_guard: a session cannot lease rows for itself")));
+			userid = ig_citus_session_user(gpid);
+			verified_remote = false;
+			/* another session's: as seen at its own calls */
+			if (verified_application != NULL)
+				pfree(verified_application);
+			if (verified_query != NULL)
+				pfree(verified_query);
+			verified_application = verified_query = NULL;
+		}
 		if (OidIsValid(userid))
 		{
 			verified_gpid = gpid;
@@ -293,8 +335,30 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 		char	   *application = "";
 		char	   *query = "";
 
-		if (gpid != 0)
-			(void) ig_citus_session_activity(gpid, &application, &query);
+		if (gpid != 0 && verified_remote)
+		{
+			/* a worker's session: as that worker said when asked */
+			application = verified_application;
+			query = verified_query;
+		}
+		else if (gpid != 0)
+		{
+			/*
+			 * The session's, now; once it has ended (a task of its failed
+			 * statement reporting late), as seen at this backend's last
+			 * call, during its statement.
+			 */
+			if (ig_citus_session_activity(gpid, &application, &query))
+			{
+				keep_text(&verified_application, application);
+				keep_text(&verified_query, query);
+			}
+			else if (verified_application != NULL)
+			{
+				application = verified_application;
+				query = verified_query;
+			}
+		}
 		else
 		{
 			/* the worker's client: as the worker says (it reads as that login) */
@@ -331,7 +395,8 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	{
 		/* nothing more for this worker: what it holds goes back */
 		give_back(h);
-		answer = kr->block_violation > 0 ? -kr->block_violation : -1;
+		answer = kr->block_violation > 0 ? -kr->block_violation :
+			IG_LEASE_UNRECORDED;
 	}
 	else if (h->res.fresh == 0 && want > 0 && h->res.others > 0)
 		answer = IG_LEASE_CROWDED;	/* others hold what is left */

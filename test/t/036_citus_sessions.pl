@@ -104,7 +104,8 @@ sub wait_idle
 	{
 		$w->poll_query_until('postgres', q{
 			SELECT count(*) = 0 FROM pg_stat_activity
-			WHERE application_name LIKE 'citus_internal gpid=%'
+			WHERE (application_name LIKE 'citus_internal gpid=%'
+			       OR application_name LIKE 'citus_run_command gpid=%')
 			  AND usename IN ('terry', 'analyst', 'definer', 'boss')})
 		  or die 'the workers kept their Citus connections';
 	}
@@ -335,10 +336,10 @@ for my $case (
 	ok($c <= $sum && $c >= $sum - 8,
 		"lease, $what: the coordinator counted $c of them for terry");
 }
-# every stop is on record, readable from the coordinator, with the client's
-# application and query: the coordinator's own (a stop by the cluster's
-# budget, once per statement), or a worker's (a lone reader, as COPY,
-# meets its worker's limit on the same row)
+# every stop is on record once in the cluster, on the coordinator, with
+# the client's application and query: a stop by the cluster's budget, or a
+# worker's own limit broken (a lone reader, as COPY, meets it on the same
+# row), which the worker has the coordinator record
 for my $marker ('lease count', 'lease select', 'lease role', 'lease copy',
 	'lease insert', 'lease join')
 {
@@ -347,8 +348,8 @@ for my $marker ('lease count', 'lease select', 'lease role', 'lease copy',
 		       count(*), string_agg(DISTINCT application_name, ',')
 		FROM insider_guard.cluster_violations()
 		WHERE role_name = 'terry' AND query LIKE '%/* $marker */%'});
-	ok($anywhere >= 1 && $here <= 1 && $apps eq 'lease-test',
-		"lease, /* $marker */: on record ($here on the coordinator, $anywhere in all), application $apps");
+	ok($anywhere == 1 && $here == 1 && $apps eq 'lease-test',
+		"lease, /* $marker */: one record ($here on the coordinator, $anywhere in all), application $apps");
 }
 is($coord->safe_psql('postgres', 'SELECT count(*) FROM customers_copy'), 0,
 	'lease: the stopped INSERT ... SELECT inserted nothing');
@@ -396,6 +397,58 @@ like($err, $blocked, 'lease: a distributed query planned on worker2 is stopped')
 $direct = worker_rows('terry');
 ok($direct >= $limit && $direct <= $limit + 8,
 	"lease: $direct rows read on the workers in all, within the limit");
+
+# the ids whose shards are on worker $w, the first $n
+sub ids_on
+{
+	my ($w, $n) = @_;
+	my $shard_ids = join ',', split /\n/, $coord->safe_psql('postgres', sprintf(q{
+		SELECT shardid FROM citus_shards
+		WHERE table_name = 'customers'::regclass AND nodeport = %d}, $w->port));
+	return split /\n/, $coord->safe_psql('postgres', qq{
+		SELECT g FROM generate_series(1, $rows) g
+		WHERE get_shard_id_for_distribution_column('customers', g) IN ($shard_ids)
+		ORDER BY g LIMIT $n});
+}
+# router queries of 50 ids each
+sub router_queries
+{
+	my @ids = @_;
+	my $sql = '';
+	while (my @some = splice(@ids, 0, 50))
+	{
+		$sql .= 'SELECT email FROM customers WHERE id IN (' . join(',', @some) . ");\n";
+	}
+	return $sql;
+}
+
+# a query planned on worker1 under SET ROLE analyst reads on worker2 over
+# a Citus connection logged in as analyst: worker2 counts the reads for
+# terry, and leases them for terry too (the coordinator asks worker1 whose
+# session it is), not for analyst -- whose lease would be unlimited
+reset_all();
+$err = run_as($workers[0], 'terry', 'planned-on-worker1',
+	"SET ROLE analyst;\n" . router_queries(ids_on($workers[1], 600)));
+is($err, '', 'lease: 600 rows of worker2, planned on worker1 as analyst, served');
+is(coordinator_rows(), 600, 'lease: the coordinator counted them for terry');
+is( $coord->safe_psql('postgres', q{SELECT insider_guard.rows_read('analyst', '1 hour', 'customers')}),
+	0, 'lease: and nothing for analyst');
+$err = run_as($coord, 'terry', 'psql', router_queries(ids_on($workers[0], 600)));
+like($err, $blocked, 'lease: then 600 rows of worker1 through the coordinator: stopped');
+$direct = worker_rows('terry');
+ok($direct >= $limit && $direct <= $limit + 2,
+	"lease: $direct rows read on the workers in all, within the limit");
+
+# run_command_on_shards connects as "citus_run_command gpid=N": a Citus
+# connection like the executor's, counted for the session user
+reset_all();
+$err = run_as($coord, 'terry', 'run-command', q{SET ROLE analyst;
+	SELECT result FROM run_command_on_shards('customers',
+		$$SELECT count(*) FROM (SELECT * FROM %s LIMIT 100) s$$);});
+is($err, '', 'run_command_on_shards as analyst: 800 rows read');
+is(worker_rows('terry'), 800, 'run_command_on_shards: the workers counted them for terry');
+is(worker_rows('analyst'), 0, 'run_command_on_shards: and nothing for analyst');
+is(coordinator_rows(), 800, 'run_command_on_shards: the coordinator counted them for terry');
 
 # a role cannot charge another one's session: neither from within it (a
 # view analyst runs) nor by reporting more than it was leased
