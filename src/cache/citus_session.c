@@ -645,19 +645,46 @@ ig_citus_lease_ready(bool *session)
 }
 
 /*
- * Asks for a lease (see ig_citus_lease_ready): reports "read" rows read
- * since the last lease of the key (the table by schema and name; NULL:
- * all tables), "keep" rows still granted, and wants up to "want" fresh
- * ones; a direct client's application and query go along, for the
- * node's record.  Returns the fresh rows leased (>= 0); a negative number
- * when the cluster's limit is broken (minus the id of the node's
- * violation record, or -1); IG_LEASE_FAILED, with *why, when the node
- * cannot be asked.  No catalog access, no error of its own.
+ * A lease given back at commit is sent without waiting for the answer
+ * (ig_citus_give_back): the worker's commit does not wait a round trip.
+ * The answer is read before the next call on the connection -- the node
+ * answers calls in order, so it has taken the rows back by then -- and a
+ * failure is logged.
  */
-int64
-ig_citus_lease(bool session, const char *schema, const char *table,
-			   int64 read, int64 keep, int64 want, char **why)
+static bool answer_pending = false;
+
+/* Reads the answer of a give-back sent without waiting. */
+static void
+finish_pending(void)
 {
+	PGresult   *result;
+
+	if (!answer_pending)
+		return;
+	answer_pending = false;
+	while ((result = PQgetResult(direct_conn)) != NULL)
+	{
+		if (PQresultStatus(result) != PGRES_TUPLES_OK)
+			ereport(LOG,
+					(errmsg("insider_guard: node %s:%d did not take back a lease: %s",
+							direct.host, direct.port,
+							PQresultErrorMessage(result)),
+					 errhidestmt(true)));
+		PQclear(result);
+	}
+}
+
+/*
+ * Calls _citus_lease on the coordinator (see ig_citus_lease); without
+ * "wait", only sends the call: 0 if sent.
+ */
+static int64
+lease_call(bool session, const char *schema, const char *table,
+		   int64 read, int64 keep, int64 want, bool wait, char **why)
+{
+	static const char *const lease_sql =
+		"SELECT insider_guard._citus_lease($1::pg_catalog.int8, $2, $3, "
+		"$4::pg_catalog.int8, $5::pg_catalog.int8, $6::pg_catalog.int8, $7, $8)";
 	char		gpid_text[24];
 	char		read_text[24];
 	char		keep_text[24];
@@ -675,10 +702,13 @@ ig_citus_lease(bool session, const char *schema, const char *table,
 		*why = pstrdup("no coordinator to lease from is known");
 		return IG_LEASE_FAILED;
 	}
+	if (*conn != NULL && PQstatus(*conn) == CONNECTION_OK)
+		finish_pending();
 	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK)
 	{
 		if (*conn != NULL)
 			PQfinish(*conn);
+		answer_pending = false;
 		*conn = connect_to(direct.host, direct.port, direct.role_name,
 						   direct.dbname, why);
 		if (*conn == NULL)
@@ -697,10 +727,18 @@ ig_citus_lease(bool session, const char *schema, const char *table,
 	params[6] = session ? NULL : (application_name ? application_name : "");
 	params[7] = session ? NULL :
 		(debug_query_string ? debug_query_string : "");
-	result = PQexecParams(*conn,
-						  "SELECT insider_guard._citus_lease($1::pg_catalog.int8, $2, $3, "
-						  "$4::pg_catalog.int8, $5::pg_catalog.int8, $6::pg_catalog.int8, $7, $8)",
-						  8, NULL, params, NULL, NULL, 0);
+	if (!wait)
+	{
+		if (PQsendQueryParams(*conn, lease_sql, 8, NULL, params, NULL, NULL, 0))
+		{
+			answer_pending = true;
+			return 0;
+		}
+		*why = psprintf("node %s:%d could not be sent a lease: %s", host, port,
+						PQerrorMessage(*conn));
+		return IG_LEASE_FAILED;
+	}
+	result = PQexecParams(*conn, lease_sql, 8, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
 		PQnfields(result) == 1 && !PQgetisnull(result, 0, 0))
 		leased = strtoi64(PQgetvalue(result, 0, 0), NULL, 10);
@@ -709,6 +747,35 @@ ig_citus_lease(bool session, const char *schema, const char *table,
 						PQresultErrorMessage(result));
 	PQclear(result);
 	return leased;
+}
+
+/*
+ * Asks for a lease (see ig_citus_lease_ready): reports "read" rows read
+ * since the last lease of the key (the table by schema and name; NULL:
+ * all tables), "keep" rows still granted, and wants up to "want" fresh
+ * ones; a direct client's application and query go along, for the
+ * node's record.  Returns the fresh rows leased (>= 0); a negative number
+ * when the cluster's limit is broken (minus the id of the node's
+ * violation record, or IG_LEASE_UNRECORDED); IG_LEASE_FAILED, with *why,
+ * when the node cannot be asked.  No catalog access, no error of its own.
+ */
+int64
+ig_citus_lease(bool session, const char *schema, const char *table,
+			   int64 read, int64 keep, int64 want, char **why)
+{
+	return lease_call(session, schema, table, read, keep, want, true, why);
+}
+
+/*
+ * Gives a lease back, reporting "read" rows read on it, without waiting
+ * for the answer (at commit).  0 if sent, else IG_LEASE_FAILED with *why.
+ * No catalog access, no error of its own.
+ */
+int64
+ig_citus_give_back(bool session, const char *schema, const char *table,
+				   int64 read, char **why)
+{
+	return lease_call(session, schema, table, read, 0, 0, false, why);
 }
 
 /*

@@ -80,8 +80,8 @@ static int	nleases = 0;
 static bool callback_registered = false;
 
 static void lease_xact_callback(XactEvent event, void *arg);
-static void give_back_all(void);
-static void give_back(IgLease *lease);
+static void give_back_all(bool wait);
+static void give_back(IgLease *lease, bool wait);
 static void give_back_closing(void);
 static void lease_exit(int code, Datum arg);
 
@@ -193,7 +193,7 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 	if (lease->closing && kr->pool == 0 && kr->res.keep == 0)
 	{
 		/* an aborted statement's last settle: now the count is whole */
-		give_back(lease);
+		give_back(lease, false);
 		return;
 	}
 	if (may_raise)
@@ -298,7 +298,7 @@ lease_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_COMMIT:
 		case XACT_EVENT_PREPARE:
 			/* its statements have settled: the counts are whole */
-			give_back_all();
+			give_back_all(false);
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
@@ -318,16 +318,24 @@ lease_xact_callback(XactEvent event, void *arg)
 	}
 }
 
-/* Gives a lease back with the rows read on it.  No error, no catalog. */
+/*
+ * Gives a lease back with the rows read on it; without "wait", the answer
+ * is read at the next call (citus_session.c).  No error, no catalog.
+ */
 static void
-give_back(IgLease *lease)
+give_back(IgLease *lease, bool wait)
 {
 	char	   *why;
+	int64		answer;
 
 	if (lease->leased != 0 || lease->read != 0)
 	{
-		if (ig_citus_lease(lease->session, lease->schema, lease->table,
-						   lease->read, 0, 0, &why) != IG_LEASE_FAILED)
+		answer = wait ?
+			ig_citus_lease(lease->session, lease->schema, lease->table,
+						   lease->read, 0, 0, &why) :
+			ig_citus_give_back(lease->session, lease->schema, lease->table,
+							   lease->read, &why);
+		if (answer != IG_LEASE_FAILED)
 			lease->leased = lease->read = 0;
 		else
 			ereport(LOG,
@@ -346,23 +354,23 @@ give_back_closing(void)
 {
 	for (int i = 0; i < nleases; i++)
 		if (leases[i].closing)
-			give_back(&leases[i]);
+			give_back(&leases[i], true);
 }
 
 /*
  * Gives every lease back, reporting the rows read since it was taken: when
- * a transaction commits and when the backend exits.  No error, no catalog
- * access.
+ * a transaction commits (not waiting for the answers) and when the
+ * backend exits.  No error, no catalog access.
  */
 static void
-give_back_all(void)
+give_back_all(bool wait)
 {
 	for (int i = 0; i < nleases; i++)
-		give_back(&leases[i]);
+		give_back(&leases[i], wait);
 }
 
 static void
 lease_exit(int code, Datum arg)
 {
-	give_back_all();
+	give_back_all(true);
 }
