@@ -6,6 +6,7 @@ MODULE_big = insider_guard
 # files call each other in a cycle).  See docs/design.md, "Source layout".
 OBJS = \
 	src/base/guc.o \
+	src/base/bgw.o \
 	src/base/json.o \
 	src/base/logroom.o \
 	src/base/event.o \

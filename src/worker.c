@@ -35,6 +35,7 @@
 #include "utils/timestamp.h"
 
 #include "shmem/counters.h"
+#include "base/bgw.h"
 #include "base/guc.h"
 #include "shmem/history.h"
 #include "base/persist.h"
@@ -120,14 +121,10 @@ ig_worker_register(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
+	ig_bgw_init(&worker, "ig_worker_main", "insider_guard saver", InvalidOid,
+				10);
+	/* from the postmaster's start, in recovery and on a standby too */
 	worker.bgw_start_time = BgWorkerStart_PostmasterStart;
-	worker.bgw_restart_time = 10;
-	strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ig_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "insider_guard saver", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "insider_guard saver", BGW_MAXLEN);
 	RegisterBackgroundWorker(&worker);
 }
 

@@ -41,6 +41,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/pg_authid.h"
 #include "commands/extension.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -56,6 +57,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
+#include "base/bgw.h"
 #include "base/guc.h"
 #include "shmem/rules_sync.h"
 #include "sql/citus_rules.h"
@@ -186,6 +188,23 @@ owner_scope_end(IgOwnerScope *scope)
 }
 
 /*
+ * The coordinator's digest (*digest) and every worker's (the list), read
+ * as the extension's owner.
+ */
+static List *
+read_digests(MemoryContext cxt, uint64 *digest)
+{
+	IgOwnerScope scope;
+	List	   *answers;
+
+	owner_scope_begin(&scope);
+	*digest = local_digest();
+	answers = worker_digests(cxt);
+	owner_scope_end(&scope);
+	return answers;
+}
+
+/*
  * Compares every worker's rules with the coordinator's; sends them when a
  * worker is new or behind, and remembers what each holds afterwards.
  */
@@ -193,7 +212,6 @@ static void
 check_workers(void)
 {
 	MemoryContext cxt = CurrentMemoryContext;
-	IgOwnerScope scope;
 	uint64		digest;
 	List	   *answers;
 	List	   *results;
@@ -201,10 +219,7 @@ check_workers(void)
 	StringInfoData behind;
 
 	initStringInfo(&behind);
-	owner_scope_begin(&scope);
-	digest = local_digest();
-	answers = worker_digests(cxt);
-	owner_scope_end(&scope);
+	answers = read_digests(cxt, &digest);
 	foreach(lc, answers)
 	{
 		IgWorkerDigest *answer = lfirst(lc);
@@ -221,10 +236,7 @@ check_workers(void)
 
 	/* under the push's lock until this commits: the set stays the one sent */
 	results = ig_citus_push_rules();
-	owner_scope_begin(&scope);
-	digest = local_digest();
-	answers = worker_digests(cxt);
-	owner_scope_end(&scope);
+	answers = read_digests(cxt, &digest);
 	foreach(lc, results)
 	{
 		IgPushResult *r = lfirst(lc);
@@ -251,16 +263,19 @@ check_workers(void)
 
 /*
  * The check the launcher starts in a database (its OID the argument):
- * connected as the bootstrap superuser, checks as the extension's owner
- * if this is still a Citus coordinator with insider_guard, and has the
- * launcher forget the database if not.
+ * connected as the bootstrap superuser -- by its OID, so that it is the
+ * session user the workers' questions about this session find (an
+ * unnamed one would be none, and each round would log that it stands for
+ * no session) -- checks as the extension's owner if this is still a
+ * Citus coordinator with insider_guard, and has the launcher forget the
+ * database if not.
  */
 void
 ig_citus_sync_check_main(Datum arg)
 {
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnectionByOid(DatumGetObjectId(arg),
-											  InvalidOid, 0);
+											  BOOTSTRAP_SUPERUSERID, 0);
 	pgstat_report_appname("insider_guard citus sync");
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -341,17 +356,9 @@ launch_checks(void)
 
 		if (check_running(dbids[i]))
 			continue;
-		memset(&worker, 0, sizeof(worker));
-		worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-			BGWORKER_BACKEND_DATABASE_CONNECTION;
-		worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-		worker.bgw_restart_time = BGW_NEVER_RESTART;
-		strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
-		strlcpy(worker.bgw_function_name, "ig_citus_sync_check_main", BGW_MAXLEN);
-		strlcpy(worker.bgw_name, "insider_guard citus sync check", BGW_MAXLEN);
-		strlcpy(worker.bgw_type, "insider_guard citus sync check", BGW_MAXLEN);
-		worker.bgw_main_arg = ObjectIdGetDatum(dbids[i]);
-		worker.bgw_notify_pid = 0;
+		ig_bgw_init(&worker, "ig_citus_sync_check_main",
+					"insider_guard citus sync check", dbids[i],
+					BGW_NEVER_RESTART);
 		old = MemoryContextSwitchTo(TopMemoryContext);
 		started = RegisterDynamicBackgroundWorker(&worker, &handle);
 		MemoryContextSwitchTo(old);
@@ -414,13 +421,7 @@ ig_citus_sync_register_launcher(void)
 	if (shared_preload_libraries_string == NULL ||
 		strstr(shared_preload_libraries_string, "citus") == NULL)
 		return;
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = 10;
-	strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ig_citus_sync_launcher_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "insider_guard citus sync", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "insider_guard citus sync", BGW_MAXLEN);
+	ig_bgw_init(&worker, "ig_citus_sync_launcher_main",
+				"insider_guard citus sync", InvalidOid, 10);
 	RegisterBackgroundWorker(&worker);
 }
