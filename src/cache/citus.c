@@ -207,6 +207,62 @@ ig_citus_is_table(Oid relid)
 }
 
 /*
+ * The Citus table (this node's OID of it) whose shard has that id, or
+ * InvalidOid.  Catalog access.
+ */
+Oid
+ig_citus_table_of_shard(int64 shardid)
+{
+	bool		present;
+
+	return catalog_logical_relid(&dist_shard, Int64GetDatum(shardid),
+								 &present);
+}
+
+/*
+ * The least shard id of a Citus table, or 0: what names the table between
+ * nodes whatever it is called on each (its owner can rename it on a worker
+ * alone).  Catalog access.
+ */
+int64
+ig_citus_table_shard(Oid relid)
+{
+	Oid			tableoid = get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE);
+	Relation	table;
+	TupleDesc	desc;
+	AttrNumber	logical_att;
+	AttrNumber	shard_att;
+	SysScanDesc scan;
+	HeapTuple	tuple;
+	int64		least = 0;
+
+	if (!OidIsValid(tableoid) || get_rel_relkind(tableoid) != RELKIND_RELATION)
+		return 0;
+	table = table_open(tableoid, AccessShareLock);
+	desc = RelationGetDescr(table);
+	logical_att = ig_citus_column(desc, "logicalrelid", REGCLASSOID, OIDOID);
+	shard_att = ig_citus_column(desc, "shardid", INT8OID, INT8OID);
+	if (logical_att != 0 && shard_att != 0)
+	{
+		scan = systable_beginscan(table, InvalidOid, false, NULL, 0, NULL);
+		while ((tuple = systable_getnext(scan)) != NULL)
+		{
+			bool		null1;
+			bool		null2;
+			Datum		logical = heap_getattr(tuple, logical_att, desc, &null1);
+			Datum		shard = heap_getattr(tuple, shard_att, desc, &null2);
+
+			if (!null1 && !null2 && DatumGetObjectId(logical) == relid &&
+				(least == 0 || DatumGetInt64(shard) < least))
+				least = DatumGetInt64(shard);
+		}
+		systable_endscan(scan);
+	}
+	table_close(table, AccessShareLock);
+	return least;
+}
+
+/*
  * The table of which the relation is a Citus shard -- a distributed,
  * reference or Citus local table -- or InvalidOid.  Sets *unresolved if
  * the relation could become one without an invalidation of its own: its

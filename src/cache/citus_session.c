@@ -566,6 +566,25 @@ ig_citus_worker_session(int64 gpid, Oid login, Oid *session_user,
 }
 
 /*
+ * On the coordinator, before a lease's record: the client's application
+ * and query of a worker's session (ig_citus_worker_session) as they are
+ * now, if it still acts as the login for the same session user.  False,
+ * with nothing set, if it does not answer so.  No error of its own.
+ */
+bool
+ig_citus_worker_client(int64 gpid, Oid login, Oid session_user,
+					   char **application, char **query)
+{
+	ask(&remote, gpid, login);
+	if (remote.answer != IG_ANSWER_SESSION ||
+		remote.session_user != session_user)
+		return false;
+	*application = pstrdup(remote.application ? remote.application : "");
+	*query = pstrdup(remote.query ? remote.query : "");
+	return true;
+}
+
+/*
  * On a worker, with insider_guard.citus_budget = lease: where the
  * backend's own reads lease their rows when it is not a Citus connection
  * (a client connected to the worker): the coordinator, as its login role.

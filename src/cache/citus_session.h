@@ -68,6 +68,8 @@ extern int64 ig_citus_give_back(bool session, const char *schema,
 extern bool ig_citus_client(bool refresh, char **application, char **query);
 extern bool ig_citus_worker_session(int64 gpid, Oid login, Oid *session_user,
 									char **application, char **query);
+extern bool ig_citus_worker_client(int64 gpid, Oid login, Oid session_user,
+								   char **application, char **query);
 
 /*
  * With citus_budget = lease, at a statement's start: finds, once a login,

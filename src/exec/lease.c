@@ -50,6 +50,7 @@
 #include "base/guc.h"
 #include "base/logtext.h"
 #include "base/names.h"
+#include "cache/citus.h"
 #include "cache/citus_session.h"
 #include "exec/enforce.h"
 #include "exec/lease.h"
@@ -112,9 +113,21 @@ lease_of(Oid userid, Oid relid, bool session, bool make)
 	{
 		char	   *schema = get_namespace_name(get_rel_namespace(relid));
 		char	   *table = get_rel_name(relid);
+		int64		shard = ig_citus_table_shard(relid);
 
 		if (schema == NULL || table == NULL)
 			return NULL;
+
+		/*
+		 * A Citus table by a shard id of its: the owner may rename it on a
+		 * worker alone, and a name the coordinator does not know would be
+		 * a table without rules there.
+		 */
+		if (shard > 0)
+		{
+			schema = IG_CITUS_SHARD_SCHEMA;
+			table = psprintf(INT64_FORMAT, shard);
+		}
 		lease->schema = MemoryContextStrdup(TopMemoryContext, schema);
 		lease->table = MemoryContextStrdup(TopMemoryContext, table);
 	}

@@ -44,6 +44,7 @@
 #include "utils/memutils.h"
 
 #include "base/guc.h"
+#include "cache/citus.h"
 #include "cache/citus_session.h"
 #include "cache/rules.h"
 #include "exec/enforce.h"
@@ -287,10 +288,22 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 						gpid)));
 	if (!PG_ARGISNULL(1))
 	{
-		Oid			nspid = get_namespace_oid(text_to_cstring(PG_GETARG_TEXT_PP(1)), true);
+		char	   *schema = text_to_cstring(PG_GETARG_TEXT_PP(1));
+		char	   *table = text_to_cstring(PG_GETARG_TEXT_PP(2));
+		Oid			nspid = get_namespace_oid(schema, true);
+		int64		shard;
+		char	   *end;
 
-		if (OidIsValid(nspid))
-			relid = get_relname_relid(text_to_cstring(PG_GETARG_TEXT_PP(2)), nspid);
+		/* a Citus table, by a shard id of its (lease.c) */
+		if (strcmp(schema, IG_CITUS_SHARD_SCHEMA) == 0)
+		{
+			errno = 0;
+			shard = strtoi64(table, &end, 10);
+			if (errno == 0 && *end == '\0' && end != table && shard > 0)
+				relid = ig_citus_table_of_shard(shard);
+		}
+		else if (OidIsValid(nspid))
+			relid = get_relname_relid(table, nspid);
 		/* a table this node lacks has no rule here: nothing to lease */
 		if (!OidIsValid(relid))
 			PG_RETURN_INT64(PG_INT64_MAX / 4);
@@ -337,7 +350,18 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 
 		if (gpid != 0 && verified_remote)
 		{
-			/* a worker's session: as that worker said when asked */
+			/*
+			 * A worker's session: asked again when this call may record
+			 * (its statement now, not the one the lease began in), else
+			 * as that worker last said.
+			 */
+			if ((want < 0 || kr->query.over) &&
+				ig_citus_worker_client(gpid, GetSessionUserId(), userid,
+									   &application, &query))
+			{
+				keep_text(&verified_application, application);
+				keep_text(&verified_query, query);
+			}
 			application = verified_application;
 			query = verified_query;
 		}

@@ -73,6 +73,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "base/bgw.h"
 #include "cache/relinfo.h"
 #include "sql/adminlog.h"
 #include "sql/args.h"
@@ -123,14 +124,24 @@ typedef struct IgDroppedTable
 static List *dropped_tables = NIL;
 
 /*
+ * A Citus table's least shard id (c its pg_class row), or NULL: a rule's
+ * table is found on a worker by it first, whatever the owner named the
+ * table there (its shell can be renamed on a worker alone).
+ */
+#define TABLE_SHARD \
+"(SELECT pg_catalog.min(sh.shardid) FROM pg_catalog.pg_dist_shard sh" \
+"  WHERE sh.logicalrelid::pg_catalog.oid OPERATOR(pg_catalog.=) c.oid)"
+
+/*
  * The rule set of this database as one jsonb value, roles and tables by
- * name.  A rule whose role or table was dropped (inert here, shown by OID)
+ * name (and Citus tables by a shard id).  A rule whose role or table was dropped (inert here, shown by OID)
  * is sent as unresolved: an OID means another role or table on a worker.
  */
 const char *const ig_citus_rule_set_sql =
 "SELECT pg_catalog.jsonb_build_object("
 "  'thresholds', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'id', t.threshold_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
+"      'shard', " TABLE_SHARD ","
 "      'max_rows', t.max_rows, 'per', t.per, 'action', t.action,"
 "      'created_at', t.created_at, 'created_by', t.created_by,"
 "      'unresolved', (t.role_name IS NOT NULL AND r.oid IS NULL)"
@@ -142,6 +153,7 @@ const char *const ig_citus_rule_set_sql =
 "    LEFT JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace),"
 "  'baseline_rules', (SELECT COALESCE(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object("
 "      'id', b.rule_id, 'role', r.rolname, 'schema', n.nspname, 'table', c.relname,"
+"      'shard', " TABLE_SHARD ","
 "      'per', b.per, 'factor', b.factor, 'min_rows', b.min_rows,"
 "      'compare_to', b.compare_to, 'action', b.action,"
 "      'created_at', b.created_at, 'created_by', b.created_by,"
@@ -184,9 +196,11 @@ static const char *const push_sql =
 #define RESOLVE_ROLE(col) \
 	"(SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) s." col ")"
 #define RESOLVE_TABLE \
-	"(SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n" \
+	"COALESCE((SELECT sh.logicalrelid::pg_catalog.oid FROM pg_catalog.pg_dist_shard sh" \
+	" WHERE sh.shardid OPERATOR(pg_catalog.=) s.shard)," \
+	" (SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n" \
 	" ON n.oid OPERATOR(pg_catalog.=) c.relnamespace" \
-	" WHERE n.nspname OPERATOR(pg_catalog.=) s.schema AND c.relname OPERATOR(pg_catalog.=) s.\"table\")"
+	" WHERE n.nspname OPERATOR(pg_catalog.=) s.schema AND c.relname OPERATOR(pg_catalog.=) s.\"table\"))"
 #define OK_EXPR(role, table) \
 	"(NOT COALESCE(s.unresolved, false)" \
 	" AND (s.role IS NULL OR " role " IS NOT NULL)" \
@@ -200,8 +214,9 @@ static const char *const thresholds_src =
 "       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
 "       s.max_rows, s.per, s.action, s.created_at, s.created_by"
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'thresholds')"
-"       AS s(id int8, role name, schema name, \"table\" name, max_rows int8, per interval,"
-"            action text, created_at timestamptz, created_by name, unresolved bool),"
+"       AS s(id int8, role name, schema name, \"table\" name, shard int8, max_rows int8,"
+"            per interval, action text, created_at timestamptz, created_by name,"
+"            unresolved bool),"
 "       LATERAL (SELECT " RESOLVE_ROLE("role") " AS roid, " RESOLVE_TABLE " AS toid) x";
 
 static const char *const baseline_rules_src =
@@ -212,7 +227,7 @@ static const char *const baseline_rules_src =
 "       s.id, x.roid::pg_catalog.regrole AS role_name, x.toid::pg_catalog.regclass AS table_name,"
 "       s.per, s.factor, s.min_rows, s.compare_to, s.action, s.created_at, s.created_by"
 "  FROM pg_catalog.jsonb_to_recordset($1 OPERATOR(pg_catalog.->) 'baseline_rules')"
-"       AS s(id int8, role name, schema name, \"table\" name, per interval, factor float8,"
+"       AS s(id int8, role name, schema name, \"table\" name, shard int8, per interval, factor float8,"
 "            min_rows int8, compare_to text, action text, created_at timestamptz,"
 "            created_by name, unresolved bool),"
 "       LATERAL (SELECT " RESOLVE_ROLE("role") " AS roid, " RESOLVE_TABLE " AS toid) x";
@@ -601,18 +616,9 @@ launch_resync(void)
 {
 	BackgroundWorker worker;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	strlcpy(worker.bgw_library_name, "insider_guard", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "ig_rules_resync_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "insider_guard rules resync", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "insider_guard rules resync", BGW_MAXLEN);
-	worker.bgw_main_arg = ObjectIdGetDatum(MyDatabaseId);
+	ig_bgw_init(&worker, "ig_rules_resync_main", "insider_guard rules resync",
+				MyDatabaseId, BGW_NEVER_RESTART);
 	memcpy(worker.bgw_extra, &pushed_by, sizeof(Oid));
-	worker.bgw_notify_pid = 0;
 	if (RegisterDynamicBackgroundWorker(&worker, NULL))
 		ereport(LOG,
 				(errmsg("insider_guard: a transaction that sent the rules to the Citus workers failed; they are sent again as committed")));

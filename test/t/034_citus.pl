@@ -836,12 +836,17 @@ $coord->wait_for_log(qr/new or behind: [^\n]*:${\ $node{worker2}->port}\b/, $log
 # nothing changes: three more rounds ask worker2, none sends
 $log_from = -s $coord->logfile;
 my $applied_before = () = slurp_file($node{worker2}->logfile) =~ /_apply_rules/g;
+my $w2_log_from = -s $node{worker2}->logfile;
 my $checks_before = checks_seen($node{worker2});
 ok(poll_until(sub { checks_seen($node{worker2}) >= $checks_before + 3 }),
 	'the background check keeps asking worker2 for its rules');
 is_deeply(sent_lines($log_from), [], '... and, nothing having changed, sends no worker anything');
 my $applied_after = () = slurp_file($node{worker2}->logfile) =~ /_apply_rules/g;
 is($applied_after, $applied_before, '... not even worker2, which skips a rule of the set');
+# the check's connections are its session's (the bootstrap superuser's):
+# worker2 finds whose, and logs nothing about them
+unlike(substr(slurp_file($node{worker2}->logfile), $w2_log_from),
+	qr/no session of Citus gpid/, '... nor does a round leave a line in worker2\'s log');
 
 # a worker added after the rules: the check sends them, no sync_rules()
 my $worker4 = PostgreSQL::Test::Cluster->new('worker4');

@@ -450,6 +450,100 @@ is(worker_rows('terry'), 800, 'run_command_on_shards: the workers counted them f
 is(worker_rows('analyst'), 0, 'run_command_on_shards: and nothing for analyst');
 is(coordinator_rows(), 800, 'run_command_on_shards: the coordinator counted them for terry');
 
+# the owner of a distributed table renames its shell on the workers only
+# (DDL propagation off; allowed: Citus still reads its shards there) and
+# puts a decoy table under the old name: a rule set before holds on the
+# real shell and leases from the cluster's budget, a rule set after
+# reaches the real shell, and the decoy takes none -- rules and leases name
+# a Citus table by a shard id of its, not by its name (attacker round 5:
+# H4, 2,000 rows for a limit of 1,000; H2, a rule set after never reached
+# the workers; H7, a push moved the rule onto the decoy)
+$coord->safe_psql('postgres', q{
+	CREATE ROLE tabowner LOGIN;
+	CREATE SCHEMA vault AUTHORIZATION tabowner;
+	GRANT USAGE ON SCHEMA vault TO terry;
+	SET citus.shard_count = 4;
+	CREATE TABLE vault.ledger (id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('vault.ledger', 'id', colocate_with => 'none');
+	INSERT INTO vault.ledger SELECT g, 'ledger ' || g FROM generate_series(1, 6000) g;
+	CREATE TABLE vault.secrets (id int PRIMARY KEY, v text);
+	SELECT create_distributed_table('vault.secrets', 'id', colocate_with => 'none');
+	INSERT INTO vault.secrets SELECT g, 'secret ' || g FROM generate_series(1, 6000) g;
+	ALTER TABLE vault.ledger OWNER TO tabowner;
+	ALTER TABLE vault.secrets OWNER TO tabowner;
+	GRANT SELECT ON vault.ledger, vault.secrets TO terry;
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'vault.ledger');
+});
+is($coord->safe_psql('postgres', q{
+		SELECT string_agg(success::text, ' ' ORDER BY nodeport) FROM run_command_on_workers($cmd$
+			SET citus.enable_ddl_propagation = off;
+			ALTER TABLE vault.ledger RENAME TO ledger_shell;
+			ALTER TABLE vault.secrets RENAME TO secrets_shell;
+			CREATE TABLE vault.ledger (id int);
+			CREATE TABLE vault.secrets (id int)$cmd$)},
+		extra_params => [ '-U', 'tabowner' ]),
+	'true true', 'the owner renamed the shells on the workers and made decoys');
+$coord->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('terry', 1000, '1 hour', 'block', 'vault.secrets');
+	SELECT * FROM insider_guard.sync_rules();});
+for my $w (@workers)
+{
+	is($w->safe_psql('postgres', q{
+			SELECT string_agg(table_name::text, ' ' ORDER BY table_name::text)
+			FROM insider_guard.thresholds WHERE role_name = 'terry'::regrole
+			  AND table_name::text LIKE 'vault.%'}),
+		'vault.ledger_shell vault.secrets_shell',
+		$w->name . ': both rules on the real shells, none on the decoys');
+}
+reset_all();
+my %ledger_ids;
+for (split /\n/, $coord->safe_psql('postgres', q{
+	SELECT get_shard_id_for_distribution_column('vault.ledger', g) || ' ' || g
+	FROM generate_series(1, 6000) g ORDER BY g}))
+{
+	my ($shard_id, $id) = split / /;
+	push @{ $ledger_ids{$shard_id} }, $id;
+}
+my $ledger_sql = '';
+for my $i (0 .. 7)
+{
+	$ledger_sql .= 'SELECT v FROM vault.ledger WHERE id IN ('
+	  . join(',', @{ $ledger_ids{$_} }[ $i * 50 .. $i * 50 + 49 ]) . ");\n"
+	  for sort keys %ledger_ids;
+}
+{
+	my ($out, $lerr) = ('', '');
+	local $ENV{PGAPPNAME} = 'ledger';
+	$coord->psql('postgres', $ledger_sql, extra_params => [ '-U', 'terry' ],
+		stdout => \$out, stderr => \$lerr);
+	wait_idle();
+	my %seen = map { $_ => 1 } grep { /^ledger \d+$/ } split /\n/, $out;
+	like($lerr, qr/may not read more rows from table "?vault\.ledger/,
+		'renamed shell: router queries of vault.ledger stopped');
+	ok(keys %seen <= $limit,
+		'renamed shell: terry got ' . scalar(keys %seen) . ' rows of vault.ledger, within the cluster\'s limit');
+}
+$err = run_as($coord, 'terry', 'psql', 'SELECT count(*) FROM vault.secrets');
+like($err, qr/may not read more rows from table "?vault\.secrets/,
+	'renamed shell: a rule set after the rename stops count(*) of vault.secrets');
+
+# a query planned on worker1 whose rows are on worker2: its stop is on
+# record with the statement that was stopped, not an earlier one of the
+# session (the coordinator asks worker1 again before recording)
+reset_all();
+{
+	my @w2 = ids_on($workers[1], 1500);
+	$err = run_as($workers[0], 'terry', 'planned-on-worker1',
+		"SET citus.max_adaptive_executor_pool_size = 1;\n"
+		  . '/* earlier */ SELECT email FROM customers WHERE id IN (' . join(',', @w2[0 .. 2]) . ");\n"
+		  . '/* stopped */ SELECT count(*) FROM customers WHERE id IN (' . join(',', @w2) . ");\n");
+	like($err, $blocked, 'planned on worker1: the bulk read is stopped');
+	is($coord->safe_psql('postgres', q{
+			SELECT string_agg(left(query, 13), ',') FROM insider_guard.cluster_violations()
+			WHERE application_name = 'planned-on-worker1'}),
+		'/* stopped */', 'planned on worker1: one record, with the stopped statement');
+}
+
 # a role cannot charge another one's session: neither from within it (a
 # view analyst runs) nor by reporting more than it was leased
 reset_all();
