@@ -672,6 +672,15 @@ ig_citus_lease_ready(bool *session)
  */
 static bool answer_pending = false;
 
+/*
+ * The session gpid the coordinator last answered a lease for on this
+ * connection: it checks the session once, at the first call for it (it
+ * must be running then), so a first call for a session is never sent
+ * without waiting -- the session may be gone by the time the coordinator
+ * reads it.  0: none.
+ */
+static int64 answered_gpid = 0;
+
 /* Reads the answer of a give-back sent without waiting. */
 static void
 finish_pending(void)
@@ -728,6 +737,7 @@ lease_call(bool session, const char *schema, const char *table,
 		if (*conn != NULL)
 			PQfinish(*conn);
 		answer_pending = false;
+		answered_gpid = 0;		/* a new backend there: it checks again */
 		*conn = connect_to(direct.host, direct.port, direct.role_name,
 						   direct.dbname, why);
 		if (*conn == NULL)
@@ -746,7 +756,7 @@ lease_call(bool session, const char *schema, const char *table,
 	params[6] = session ? NULL : (application_name ? application_name : "");
 	params[7] = session ? NULL :
 		(debug_query_string ? debug_query_string : "");
-	if (!wait)
+	if (!wait && (!session || answered_gpid == known.gpid))
 	{
 		if (PQsendQueryParams(*conn, lease_sql, 8, NULL, params, NULL, NULL, 0))
 		{
@@ -760,7 +770,12 @@ lease_call(bool session, const char *schema, const char *table,
 	result = PQexecParams(*conn, lease_sql, 8, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
 		PQnfields(result) == 1 && !PQgetisnull(result, 0, 0))
+	{
 		leased = strtoi64(PQgetvalue(result, 0, 0), NULL, 10);
+		answered_gpid = session ? known.gpid : answered_gpid;
+		if (!wait)
+			leased = 0;			/* a give-back: sent, and answered */
+	}
 	else
 		*why = psprintf("node %s:%d did not lease: %s", host, port,
 						PQresultErrorMessage(result));

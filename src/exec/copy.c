@@ -60,6 +60,7 @@
 #include "cache/relinfo.h"
 #include "cache/rules.h"
 #include "exec/enforce.h"
+#include "exec/lease.h"
 #include "exec/reader.h"
 #include "exec/statement.h"
 #include "exec/tally.h"
@@ -172,6 +173,8 @@ direct_commit(IgDirectCount *direct, uint64 rows, bool catalog_ok)
 					   direct->ntallies, true, true, now);
 	for (int i = 0; i < direct->ntallies; i++)
 	{
+		ig_lease_note(direct->rules[i], &direct->tallies[i], direct->userid,
+					  rows);
 		if (direct->rules[i] != NULL)
 			ig_enforce_check(direct->rules[i], &direct->tallies[i],
 							 direct->userid, rows, direct->tallies[0].relid,

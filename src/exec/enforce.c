@@ -409,6 +409,14 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	IgIncidentAsk ask;
 	int64		id;
 
+	/*
+	 * On a Citus worker whose reads lease their rows, the node holding the
+	 * cluster's budget counts every node's reads and records the crossing
+	 * on that count (lease.c): one record in the cluster.
+	 */
+	if (ig_lease_worker() && ig_lease_log_elsewhere(brk->roleid, tally->relid))
+		return;
+
 	incident_ask(&ask, tally, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
 				 crossed && !week ? DT_NOEND : now - rule->per);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask, now,

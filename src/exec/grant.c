@@ -315,6 +315,9 @@ settle_keys_enforcing(IgStmt *stmt, bool final, bool may_raise,
 			ig_lease_pool(kr, &stmt->keys[i], stmt->userid,
 						  stmt->keys[i].added, may_raise);
 		}
+		else
+			ig_lease_note(kr, &stmt->keys[i], stmt->userid,
+						  stmt->keys[i].added);
 		if (likely(kr->query.valid && !kr->query.over))
 		{
 			/* nothing crossed or broken; at the end, nothing more to do */

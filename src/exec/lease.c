@@ -30,7 +30,9 @@
  * limit: reads of one worker alone) is recorded by the session's node,
  * not here (ig_lease_record): one record an incident in the cluster.
  *
- * Only block rules lease; log rules count per node.
+ * Block rules lease; keys with log rules only report their reads with the
+ * give-backs (ig_lease_note), and a worker leaves the records of log rules
+ * crossed to the node of the session, which counts every node's reads.
  *
  * IDENTIFICATION
  *		src/exec/lease.c
@@ -296,6 +298,55 @@ ig_lease_record(Oid userid, Oid relid)
 	lease->leased = 0;
 	lease->read = 0;
 	return IG_LEASE_RECORD_ID(answer);
+}
+
+/*
+ * Reads of a key with log rules only (ig_lease_note): kept on the key's
+ * lease, reported with its next give-back (at commit, or an earlier
+ * crossing: ig_lease_log_elsewhere).  A lease is made only where the
+ * catalog may be read; none fits: they count here only.
+ */
+void
+ig_lease_note_slow(Oid userid, Oid relid, uint64 added)
+{
+	bool		session;
+	IgLease    *lease;
+
+	(void) ig_citus_lease_ready(&session);
+	lease = lease_of(userid, relid, session, IsTransactionState());
+	if (lease != NULL)
+		lease->read += added;
+}
+
+/*
+ * A log rule of a key crossed on this worker's count: true if the node
+ * holding the cluster's budget has its reads, or will (rows it leased are
+ * reported at the next exchange or give-back), and records the crossing
+ * on its count of all nodes' reads -- the caller records nothing: one
+ * record in the cluster.  Reads not reported, with nothing leased, are
+ * reported now; false if the node cannot take them (the caller records
+ * here).  No catalog access, no error of its own.
+ */
+bool
+ig_lease_log_elsewhere(Oid userid, Oid relid)
+{
+	bool		session;
+	IgLease    *lease;
+	char	   *why;
+
+	if (!ig_lease_applies())
+		return false;
+	(void) ig_citus_lease_ready(&session);
+	lease = lease_of(userid, relid, session, false);
+	if (lease == NULL)
+		return false;
+	if (lease->leased > 0)
+		return true;
+	if (ig_citus_lease(session, lease->schema, lease->table, lease->read, 0, 0,
+					   &why) == IG_LEASE_FAILED)
+		return false;
+	lease->read = 0;
+	return true;
 }
 
 /*

@@ -17,6 +17,8 @@
 
 extern bool ig_lease_applies(void);
 extern int64 ig_lease_record(Oid userid, Oid relid);
+extern void ig_lease_note_slow(Oid userid, Oid relid, uint64 added);
+extern bool ig_lease_log_elsewhere(Oid userid, Oid relid);
 extern void ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid,
 						 uint64 added, bool may_raise);
 
@@ -43,6 +45,22 @@ ig_lease_pool(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 	if (unlikely(ig_citus_on_worker) &&
 		ig_citus_budget == IG_CITUS_BUDGET_LEASE && ig_lease_applies())
 		ig_lease_cap(kr, tally, userid, added, may_raise);
+}
+
+/*
+ * After a settle of a key with rules but no reservation (log rules only):
+ * on a Citus worker that leases, its reads go to the node holding the
+ * cluster's budget with the next give-back, so that the log rules hold
+ * for the reads of all nodes together.  A compare on any other node.
+ */
+static inline void
+ig_lease_note(const IgKeyRules *kr, const IgTally *tally, Oid userid,
+			  uint64 added)
+{
+	if (unlikely(ig_citus_on_worker) && kr != NULL && kr->query.res == NULL &&
+		added > 0 && ig_citus_budget == IG_CITUS_BUDGET_LEASE &&
+		ig_lease_applies())
+		ig_lease_note_slow(userid, tally->relid, added);
 }
 
 #endif							/* IG_LEASE_H */

@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 
 #include "shmem/violations.h"
+#include "exec/lease.h"
 #include "exec/statement_internal.h"
 
 /* statements kept for reuse, so that most statements allocate nothing */
@@ -365,6 +366,10 @@ simple_release(IgStmt *stmt)
 				simple_give_back(stmt);
 			ig_counters_settle_pair(MyDatabaseId, stmt->userid, keys,
 									ig_now());
+			ig_lease_note(stmt->key_rules[0], &keys[0], stmt->userid,
+						  keys[0].added);
+			ig_lease_note(stmt->key_rules[1], &keys[1], stmt->userid,
+						  keys[1].added);
 			if (unlikely(stmt->enforcing) &&
 				(simple_key_unsettled(stmt->key_rules[0]) ||
 				 simple_key_unsettled(stmt->key_rules[1])))

@@ -311,21 +311,30 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 
 	h = held_of(userid, relid);
 
-	/*
-	 * A worker reads only what it was leased, and each of its scans the one
-	 * row that finds its grant used up: nobody can report more, so as to
-	 * make another role's session seem to have read it.
-	 */
-	read = Min(read, h->res.held + IG_LEASE_SLACK);
 	if (ig_rules_cover(userid))
 		kr = ig_enforce_copy(userid, relid, CurrentMemoryContext);
+
+	/*
+	 * Under a block rule a worker reads only what it was leased, and each
+	 * of its scans the one row that finds its grant used up: nobody can
+	 * report more, so as to make another role's session seem to have read
+	 * it.  Under log rules only, nothing is leased, and a worker reports
+	 * what it read: a session acting as the caller (see the file's header)
+	 * can be reported any count -- as the caller could read for it.
+	 */
+	if (kr == NULL || kr->list->any_block)
+		read = Min(read, h->res.held + IG_LEASE_SLACK);
 	now = ig_now();
-	h->tally.pending = (uint64) read;
-	h->tally.query = NULL;
 	if (kr == NULL || !kr->list->any_block)
 	{
-		/* no block rule: the reads are counted, nothing is held */
+		/* no block rule: nothing is held (rules may have changed) */
 		give_back(h);
+	}
+	h->tally.pending = (uint64) read;
+	h->tally.query = NULL;
+	if (kr == NULL)
+	{
+		/* no rule: the reads are counted */
 		if (read > 0)
 			ig_counters_settle(MyDatabaseId, userid, &h->tally, 1, false,
 							   false, now);
@@ -334,11 +343,20 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	}
 	if (kr->list->hist_wanted != 0)
 		ig_tally_history(&h->tally, kr->list);
-	kr->query.res = &h->res;
-	if (want < 0)
-		kr->query.memo = NULL;	/* the sums, exact, for the record */
-	h->res.keep = keep;
-	h->res.want = Max(want, 0);
+	if (kr->list->any_block)
+	{
+		kr->query.res = &h->res;
+		if (want < 0)
+			kr->query.memo = NULL;	/* the sums, exact, for the record */
+		h->res.keep = keep;
+		h->res.want = Max(want, 0);
+	}
+	else
+	{
+		/* log rules only: the reads of every node are checked here */
+		kr->query.res = NULL;
+		want = 0;
+	}
 	h->tally.query = &kr->query;
 	ig_counters_settle(MyDatabaseId, userid, &h->tally, 1, false, false, now);
 	h->tally.query = NULL;
@@ -415,6 +433,8 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	}
 	ig_tally_remember(&h->tally, userid);
 
+	if (!kr->list->any_block)
+		PG_RETURN_INT64(PG_INT64_MAX / 4);
 	if (kr->blocked || want < 0)
 	{
 		/* nothing more for this worker: what it holds goes back */

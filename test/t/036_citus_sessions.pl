@@ -527,6 +527,44 @@ $err = run_as($coord, 'terry', 'psql', 'SELECT count(*) FROM vault.secrets');
 like($err, qr/may not read more rows from table "?vault\.secrets/,
 	'renamed shell: a rule set after the rename stops count(*) of vault.secrets');
 
+# a log rule is one limit for the cluster too: the workers report the
+# reads of a key with log rules only, and leave the crossing to the
+# coordinator -- which sees 2,000 rows of orders read where neither worker
+# read more than the 1,500 of the rule
+$coord->safe_psql('postgres', q{
+	SELECT insider_guard.set_threshold('terry', 1500, '1 hour', 'log', 'orders');
+	SELECT * FROM insider_guard.sync_rules();});
+reset_all();
+$err = run_as($coord, 'terry', 'log-test', 'SELECT count(*) FROM orders /* log cluster */');
+is($err, '', 'log rule: count(*) of orders served');
+my @orders_rows = map { $_->safe_psql('postgres',
+		"SELECT insider_guard.rows_read('terry', '1 hour', 'orders')") } @workers;
+ok($orders_rows[0] < 1500 && $orders_rows[1] < 1500 && $orders_rows[0] + $orders_rows[1] == 2000,
+	"log rule: no worker alone read 1,500 rows of orders ($orders_rows[0], $orders_rows[1])");
+is($coord->safe_psql('postgres',
+		"SELECT insider_guard.rows_read('terry', '1 hour', 'orders')"),
+	2000, 'log rule: the coordinator counted all 2,000');
+is($coord->safe_psql('postgres', q{
+		SELECT string_agg(format('%s %s %s', node_port = (SELECT nodeport FROM pg_dist_node WHERE groupid = 0),
+		                         action, application_name), ',')
+		FROM insider_guard.cluster_violations()
+		WHERE query LIKE '%/* log cluster */%'}),
+	't log log-test', 'log rule: one record, on the coordinator, with the client\'s application');
+# each worker crossing it alone (600): still one record in the cluster
+$coord->safe_psql('postgres', q{
+	SELECT insider_guard.drop_threshold(threshold_id) FROM insider_guard.thresholds
+	WHERE table_name = 'orders'::regclass;
+	SELECT insider_guard.set_threshold('terry', 600, '1 hour', 'log', 'orders');
+	SELECT * FROM insider_guard.sync_rules();});
+reset_all();
+$err = run_as($coord, 'terry', 'log-test', 'SELECT count(*) FROM orders /* log each */');
+is($coord->safe_psql('postgres', q{
+		SELECT string_agg(format('%s %s', node_port = (SELECT nodeport FROM pg_dist_node WHERE groupid = 0),
+		                         action), ',')
+		FROM insider_guard.cluster_violations()
+		WHERE query LIKE '%/* log each */%'}),
+	't log', 'log rule crossed on each worker: one record, on the coordinator');
+
 # a query planned on worker1 whose rows are on worker2: its stop is on
 # record with the statement that was stopped, not an earlier one of the
 # session (the coordinator asks worker1 again before recording)
