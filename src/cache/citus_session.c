@@ -681,25 +681,73 @@ static bool answer_pending = false;
  */
 static int64 answered_gpid = 0;
 
-/* Reads the answer of a give-back sent without waiting. */
-static void
-finish_pending(void)
+/*
+ * Reads the answer of the give-back sent without waiting, if one is
+ * pending: true if there is none or the node took it; false, logged, if
+ * it did not (its backend was gone: the caller reports the rows again).
+ * No catalog access, no error of its own.
+ */
+bool
+ig_citus_give_back_taken(void)
 {
 	PGresult   *result;
+	bool		taken = true;
+	bool		answered = false;
 
 	if (!answer_pending)
-		return;
+		return true;
 	answer_pending = false;
 	while ((result = PQgetResult(direct_conn)) != NULL)
 	{
-		if (PQresultStatus(result) != PGRES_TUPLES_OK)
+		if (PQresultStatus(result) == PGRES_TUPLES_OK)
+			answered = true;
+		else
+		{
+			taken = false;
 			ereport(LOG,
 					(errmsg("insider_guard: node %s:%d did not take back a lease: %s",
 							direct.host, direct.port,
 							PQresultErrorMessage(result)),
 					 errhidestmt(true)));
+		}
 		PQclear(result);
 	}
+	return taken && answered;
+}
+
+/*
+ * A new connection to the coordinator, in place of one gone (its backend,
+ * and what it held for this one, are gone: ig_citus_reconnected says so
+ * to lease.c).  False, with *why, if it cannot be made.
+ */
+static bool reconnected = false;
+
+static bool
+reconnect(char **why)
+{
+	if (direct_conn != NULL)
+	{
+		PQfinish(direct_conn);
+		reconnected = true;
+	}
+	answer_pending = false;
+	answered_gpid = 0;			/* a new backend there: it checks again */
+	direct_conn = connect_to(direct.host, direct.port, direct.role_name,
+							 direct.dbname, why);
+	return direct_conn != NULL;
+}
+
+/*
+ * Whether the connection to the coordinator was made anew since the last
+ * time this was asked: the rows leased on the old one are held no more.
+ */
+bool
+ig_citus_reconnected(void)
+{
+	bool		was = reconnected;
+
+	reconnected = false;
+	return was;
 }
 
 /*
@@ -730,17 +778,12 @@ lease_call(bool session, const char *schema, const char *table,
 		*why = pstrdup("no coordinator to lease from is known");
 		return IG_LEASE_FAILED;
 	}
-	if (*conn != NULL && PQstatus(*conn) == CONNECTION_OK)
-		finish_pending();
+	/* a give-back's answer lease.c did not read (it always does) */
+	if (*conn != NULL && answer_pending)
+		(void) ig_citus_give_back_taken();
 	if (*conn == NULL || PQstatus(*conn) != CONNECTION_OK)
 	{
-		if (*conn != NULL)
-			PQfinish(*conn);
-		answer_pending = false;
-		answered_gpid = 0;		/* a new backend there: it checks again */
-		*conn = connect_to(direct.host, direct.port, direct.role_name,
-						   direct.dbname, why);
-		if (*conn == NULL)
+		if (!reconnect(why))
 			return IG_LEASE_FAILED;
 	}
 	snprintf(gpid_text, sizeof(gpid_text), INT64_FORMAT, session ? known.gpid : 0);
@@ -768,6 +811,20 @@ lease_call(bool session, const char *schema, const char *table,
 		return IG_LEASE_FAILED;
 	}
 	result = PQexecParams(*conn, lease_sql, 8, NULL, params, NULL, NULL, 0);
+
+	/*
+	 * The connection was gone (the node restarted, its backend was ended):
+	 * once more on a new one.  A call the node ran before it went counts
+	 * its rows twice: more, never less.
+	 */
+	if (PQresultStatus(result) != PGRES_TUPLES_OK &&
+		PQstatus(*conn) != CONNECTION_OK)
+	{
+		PQclear(result);
+		if (!reconnect(why))
+			return IG_LEASE_FAILED;
+		result = PQexecParams(*conn, lease_sql, 8, NULL, params, NULL, NULL, 0);
+	}
 	if (PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1 &&
 		PQnfields(result) == 1 && !PQgetisnull(result, 0, 0))
 	{

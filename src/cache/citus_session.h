@@ -65,6 +65,8 @@ extern int64 ig_citus_lease(bool session, const char *schema,
 							int64 want, char **why);
 extern int64 ig_citus_give_back(bool session, const char *schema,
 								const char *table, int64 read, char **why);
+extern bool ig_citus_give_back_taken(void);
+extern bool ig_citus_reconnected(void);
 extern bool ig_citus_client(bool refresh, char **application, char **query);
 extern bool ig_citus_worker_session(int64 gpid, Oid login, Oid *session_user,
 									char **application, char **query);

@@ -138,6 +138,48 @@ lease_of(Oid userid, Oid relid, bool session, bool make)
 }
 
 /*
+ * A give-back sent at commit without waiting for the answer (lease.c's
+ * give_back): its lease and the rows it reported, until the answer is
+ * read -- if the node did not take it (its backend was ended meanwhile),
+ * the rows are reported again, not lost.
+ */
+static IgLease *unconfirmed = NULL;
+static int64 unconfirmed_read = 0;
+
+/* Reads the answer of a give-back sent without waiting. No error. */
+static void
+confirm_give_back(void)
+{
+	if (unconfirmed == NULL)
+		return;
+	if (!ig_citus_give_back_taken())
+		unconfirmed->read += unconfirmed_read;
+	unconfirmed = NULL;
+	unconfirmed_read = 0;
+}
+
+/*
+ * A call to the coordinator for a lease (or, without "wait", a give-back
+ * sent without waiting); if the connection had to be made anew, the
+ * leases held by the backend gone are held no more.  No error.
+ */
+static int64
+lease_call(IgLease *lease, bool session, int64 read, int64 keep, int64 want,
+		   bool wait, char **why)
+{
+	int64		answer;
+
+	answer = wait ?
+		ig_citus_lease(session, lease->schema, lease->table, read, keep, want,
+					   why) :
+		ig_citus_give_back(session, lease->schema, lease->table, read, why);
+	if (ig_citus_reconnected())
+		for (int i = 0; i < nleases; i++)
+			leases[i].leased = 0;
+	return answer;
+}
+
+/*
  * True if the key's block rules lease their rows (citus_budget = lease):
  * in a Citus connection whose session's node answered for it, or in a
  * client's own connection to a worker.
@@ -193,6 +235,7 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 	int64		answer;
 	char	   *why;
 
+	confirm_give_back();
 	(void) ig_citus_lease_ready(&session);
 	lease = lease_of(userid, tally->relid, session, may_raise);
 	if (lease == NULL)
@@ -218,8 +261,8 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		return;
 	if (kr->pool > 0 && may_raise)
 	{
-		answer = ig_citus_lease(session, lease->schema, lease->table,
-								lease->read, kr->res.keep, kr->pool, &why);
+		answer = lease_call(lease, session, lease->read, kr->res.keep,
+							kr->pool, true, &why);
 
 		/*
 		 * Nothing leased because other workers (or the coordinator's
@@ -236,8 +279,8 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 							 IG_LEASE_WAIT_MS, PG_WAIT_EXTENSION);
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
-			answer = ig_citus_lease(session, lease->schema, lease->table, 0,
-									kr->res.keep, kr->pool, &why);
+			answer = lease_call(lease, session, 0, kr->res.keep, kr->pool,
+								true, &why);
 		}
 		/*
 		 * Still nothing: the role's rows are all read or held -- often by
@@ -248,8 +291,7 @@ ig_lease_cap(IgKeyRules *kr, IgTally *tally, Oid userid, uint64 added,
 		 */
 		if (answer == IG_LEASE_CROWDED)
 		{
-			answer = ig_citus_lease(session, lease->schema, lease->table, 0,
-									0, -1, &why);
+			answer = lease_call(lease, session, 0, 0, -1, true, &why);
 			if (answer >= 0 || answer == IG_LEASE_CROWDED)
 				answer = IG_LEASE_UNRECORDED;
 		}
@@ -286,12 +328,12 @@ ig_lease_record(Oid userid, Oid relid)
 
 	if (!ig_lease_applies())
 		return 0;
+	confirm_give_back();
 	(void) ig_citus_lease_ready(&session);
 	lease = lease_of(userid, relid, session, false);
 	if (lease == NULL)
 		return 0;
-	answer = ig_citus_lease(session, lease->schema, lease->table, lease->read,
-							0, -1, &why);
+	answer = lease_call(lease, session, lease->read, 0, -1, true, &why);
 	if (answer == IG_LEASE_FAILED)
 		return 0;
 	/* a stop gives back what the node held for this backend */
@@ -336,14 +378,15 @@ ig_lease_log_elsewhere(Oid userid, Oid relid)
 
 	if (!ig_lease_applies())
 		return false;
+	confirm_give_back();
 	(void) ig_citus_lease_ready(&session);
 	lease = lease_of(userid, relid, session, false);
 	if (lease == NULL)
 		return false;
 	if (lease->leased > 0)
 		return true;
-	if (ig_citus_lease(session, lease->schema, lease->table, lease->read, 0, 0,
-					   &why) == IG_LEASE_FAILED)
+	if (lease_call(lease, session, lease->read, 0, 0, true, &why) ==
+		IG_LEASE_FAILED)
 		return false;
 	lease->read = 0;
 	return true;
@@ -392,15 +435,21 @@ give_back(IgLease *lease, bool wait)
 	char	   *why;
 	int64		answer;
 
+	confirm_give_back();
 	if (lease->leased != 0 || lease->read != 0)
 	{
-		answer = wait ?
-			ig_citus_lease(lease->session, lease->schema, lease->table,
-						   lease->read, 0, 0, &why) :
-			ig_citus_give_back(lease->session, lease->schema, lease->table,
-							   lease->read, &why);
+		int64		sent = lease->read;
+
+		answer = lease_call(lease, lease->session, sent, 0, 0, wait, &why);
 		if (answer != IG_LEASE_FAILED)
+		{
+			if (!wait)
+			{
+				unconfirmed = lease;
+				unconfirmed_read = sent;
+			}
 			lease->leased = lease->read = 0;
+		}
 		else
 			ereport(LOG,
 					(errmsg("insider_guard: the lease of %lld rows (%lld read) of table %s could not be given back: %s",

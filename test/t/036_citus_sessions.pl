@@ -617,6 +617,53 @@ is($err, '', 'lease: 900 router queries landing on one worker, all served');
 is(worker_rows('terry'), 900, 'lease: 900 rows counted on the workers');
 is(coordinator_rows(), 900, 'lease: and on the coordinator');
 
+# the coordinator's lease backends ended between a read and its COMMIT
+# (they log in as the reader: terry may end them): the give-back sent
+# without waiting is not lost -- what was read counts, as read or as held
+# (attacker round 6: J3, 1,100 rows through a limit of 1,000; J3b, 52 of
+# every 100 rows counted)
+reset_all();
+{
+	my @ids = ids_on($workers[0], 600);
+	my $s = $coord->background_psql('postgres', on_error_stop => 0,
+		extra_params => [ '-U', 'terry' ]);
+	my $read = 0;
+	for my $i (0 .. 5)
+	{
+		my $out = $s->query('BEGIN; SELECT count(*) FROM customers WHERE id IN ('
+			  . join(',', @ids[ $i * 100 .. $i * 100 + 99 ]) . ')');
+		$read += $1 if $out =~ /^(\d+)$/m;
+		$coord->safe_psql('postgres', q{
+			SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE application_name = 'insider_guard citus_session'});
+		$s->query('COMMIT');
+	}
+	is($s->{stderr}, '', 'lease backends ended before each COMMIT: no statement refused');
+	$s->quit;
+	wait_idle();
+	is($read, 600, 'lease backends ended before each COMMIT: 600 rows read');
+	my $c = coordinator_rows();
+	ok($c >= 600 && $c <= 600 + 6 * 64,
+		"lease backends ended before each COMMIT: the coordinator counted $c of them (held rows count as read)");
+}
+
+# the coordinator restarted between two statements of a client on a
+# worker: the next one is served, on a new connection (J4: it was stopped,
+# "cannot be asked")
+reset_all();
+{
+	my $s = $workers[0]->background_psql('postgres', on_error_stop => 0,
+		extra_params => [ '-U', 'terry' ]);
+	is($s->query('SELECT count(*) FROM customers WHERE id <= 100'), '100',
+		'a client on worker1 reads 100 rows');
+	$coord->restart;
+	is($s->query('SELECT count(*) FROM customers WHERE id <= 100'), '100',
+		'the coordinator restarted: its next 100 rows are served');
+	is($s->{stderr}, '', '... with no error');
+	$s->quit;
+	wait_idle();
+}
+
 for my $w (@workers)
 {
 	$w->safe_psql('postgres',
