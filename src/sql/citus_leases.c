@@ -71,6 +71,7 @@ typedef struct IgHeld
 	Oid			relid;			/* InvalidOid: all tables */
 	IgTally		tally;
 	IgReservation res;
+	bool		late_done;		/* its late call was made (see below) */
 } IgHeld;
 
 static IgHeld held[IG_MAX_HELD];
@@ -84,6 +85,13 @@ static IgHeld held[IG_MAX_HELD];
  */
 static int64 verified_gpid = 0;
 static Oid	verified_userid = InvalidOid;
+
+/*
+ * Whether this backend's last call was for the caller's own login or for
+ * a session of this node that then acted as the caller: what it holds at
+ * exit counts as read then (see give_back_all).
+ */
+static bool last_live = false;
 
 /*
  * The session's client's application and query, in TopMemoryContext: as
@@ -129,8 +137,18 @@ give_back(IgHeld *h, int64 read)
 static void
 give_back_all(int code, Datum arg)
 {
+	/*
+	 * Only for a session that still acts as the caller (or the caller's
+	 * own reads): rows leased for another role's session in the window in
+	 * which the caller could pose as it must not, once the window closed,
+	 * make that role's count (attacker round 7: a false block).
+	 */
+	bool		as_read = last_live &&
+		(verified_gpid == 0 || verified_remote ||
+		 ig_citus_session_user(verified_gpid) == verified_userid);
+
 	for (int i = 0; i < nheld; i++)
-		give_back(&held[i], held[i].res.held);
+		give_back(&held[i], as_read ? held[i].res.held : 0);
 	nheld = 0;
 }
 
@@ -224,6 +242,7 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	IgKeyRules *kr = NULL;
 	TimestampTz now;
 	int64		answer;
+	bool		late;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(3) || PG_ARGISNULL(4) ||
 		PG_ARGISNULL(5) || PG_ARGISNULL(1) != PG_ARGISNULL(2))
@@ -253,10 +272,25 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("insider_guard: a Citus connection cannot lease rows")));
+	late = false;
 	if (gpid == 0)
 		userid = GetSessionUserId();
+	else if (gpid == verified_gpid && verified_remote)
+		userid = verified_userid;	/* asked of its worker once */
 	else if (gpid == verified_gpid)
-		userid = verified_userid;	/* its lease outlives the statement */
+	{
+		/*
+		 * A session of this node checked before: it must still act as the
+		 * caller, or this is a late call -- a worker's give-back after the
+		 * session's statement (or the session) ended -- which takes no new
+		 * rows and reports at most what was held + 64, once a table
+		 * (attacker round 7: a check kept for the backend's life let a
+		 * role charge another's count without limit after the window in
+		 * which it could pose as that session).
+		 */
+		userid = verified_userid;
+		late = ig_citus_session_user(gpid) != verified_userid;
+	}
 	else
 	{
 		char	   *application = NULL;
@@ -320,6 +354,20 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	}
 
 	h = held_of(userid, relid);
+	if (late)
+	{
+		if (h->late_done)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("insider_guard: the session of gpid " INT64_FORMAT " no longer acts as the caller",
+							gpid)));
+		h->late_done = true;
+		want = 0;
+		keep = 0;
+	}
+	else
+		h->late_done = false;
+	last_live = !late;
 
 	if (ig_rules_cover(userid))
 		kr = ig_enforce_copy(userid, relid, CurrentMemoryContext);
@@ -332,7 +380,7 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	 * what it read: a session acting as the caller (see the file's header)
 	 * can be reported any count -- as the caller could read for it.
 	 */
-	if (kr == NULL || kr->list->any_block)
+	if (kr == NULL || kr->list->any_block || late)
 		read = Min(read, h->res.held + IG_LEASE_SLACK);
 	now = ig_now();
 	if (kr == NULL || !kr->list->any_block)

@@ -1,0 +1,259 @@
+# Calls for a Citus session that reach the coordinator late, and calls
+# made by a role itself (issue 14, attacker round 7): with log rules only,
+# reads are reported as they settle, so a transaction rolled back and a
+# session that ends at once are still counted (K5, K1); a role that could
+# pose as another role's session while that session ran its SECURITY
+# DEFINER function (documented) cannot, once that window closed, charge
+# it (K3: 50,000 rows and a log record for vic) nor leave rows held for it
+# to count as read (K4: vic blocked on a table she never read).  K0: the
+# plain case.
+#
+# Needs Citus installed into the PostgreSQL under test (test.sh does it on
+# 15); skipped without it, or with IG_CITUS=0.
+use strict;
+use warnings;
+
+use FindBin;
+use lib "$FindBin::RealBin/../perl";
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use CitusCluster;
+
+citus_skip_unless_available();
+
+my $limit = 1500;
+my $rows = 4000;
+
+my %node = citus_nodes({}, "log_line_prefix = '%m [%p] user=%u app=%a '",
+	"insider_guard.citus_sync_interval = 1", "wal_level = logical");
+my $coord = $node{coordinator};
+my @workers = ($node{worker1}, $node{worker2});
+my @all = ($coord, @workers);
+for my $n (@all) { $n->append_conf("postgresql.conf", "citus.local_hostname = '" . $n->host . "'\n"); $n->reload; }
+citus_join($coord, @workers);
+
+$coord->safe_psql('postgres', qq{
+	CREATE ROLE terry LOGIN;
+	CREATE ROLE vic LOGIN;
+	CREATE ROLE staff NOLOGIN;
+	GRANT staff TO terry;
+	SET citus.shard_count = 4;
+	CREATE TABLE customers (id int PRIMARY KEY, email text);
+	SELECT create_distributed_table('customers', 'id', colocate_with => 'none');
+	INSERT INTO customers
+		SELECT g, 'user' || g || '\@example.com' FROM generate_series(1, $rows) g;
+	GRANT SELECT ON customers TO terry, vic;
+	GRANT USAGE ON SCHEMA insider_guard TO terry;
+	SELECT insider_guard.set_threshold('terry', $limit, '1 hour', 'log', 'customers');
+	SELECT insider_guard.set_threshold('vic', $limit, '1 hour', 'log', 'customers');
+	CREATE TABLE accounts (id int PRIMARY KEY, note text);
+	SELECT create_distributed_table('accounts', 'id', colocate_with => 'none');
+	INSERT INTO accounts SELECT g, 'n' || g FROM generate_series(1, 3000) g;
+	GRANT SELECT ON accounts TO vic;
+	SELECT insider_guard.set_threshold('vic', 1000, '1 hour', 'block', 'accounts');
+	SELECT * FROM insider_guard.sync_rules();
+});
+$coord->safe_psql('postgres', q{
+	CREATE FUNCTION public.terry_lookup(n int) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+	AS $f$ DECLARE c bigint; BEGIN EXECUTE format('SELECT count(*) FROM customers WHERE id <= %s AND pg_sleep(0.02) IS NOT NULL', n) INTO c; RETURN c; END $f$;
+	ALTER FUNCTION public.terry_lookup(int) OWNER TO terry;
+	GRANT EXECUTE ON FUNCTION public.terry_lookup(int) TO vic;
+});
+for my $w (@workers)
+{
+	is( $w->safe_psql('postgres',
+			q{SELECT count(*) FROM insider_guard.thresholds WHERE role_name = 'terry'::regrole}),
+		1, $w->name . ': terry\'s rule is there');
+}
+
+# waits until no backend of application $app is left on the coordinator
+sub gone
+{
+	my ($app) = @_;
+	$coord->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE application_name = '$app'")
+	  or die "backends of $app are left";
+}
+
+# waits until the coordinator counts at least $n rows of customers for $role
+sub counted
+{
+	my ($role, $n) = @_;
+	return $coord->poll_query_until('postgres',
+		"SELECT insider_guard.rows_read('$role', '1 hour', 'customers') >= $n");
+}
+
+sub node_rows
+{
+	my ($n, $role, $table) = @_;
+	$table //= 'customers';
+	return $n->safe_psql('postgres',
+		"SELECT insider_guard.rows_read('$role', '1 hour', '$table')");
+}
+sub reset_all
+{
+	for my $n (@all) { $n->safe_psql('postgres', "SELECT insider_guard.reset('$_')") for qw(terry vic); }
+}
+sub records
+{
+	my ($role, $like) = @_;
+	return $coord->safe_psql('postgres', qq{SELECT count(*) FROM insider_guard.cluster_violations()
+		WHERE role_name = '$role' AND query LIKE '%$like%'});
+}
+
+# an interactive psql session of terry's on the coordinator
+sub session
+{
+	my ($app, $user, $node) = @_;
+	$user //= 'terry';
+	$node //= $coord;
+	my %s = (in => '', out => '', err => '');
+	local $ENV{PGAPPNAME} = $app;
+	$s{h} = IPC::Run::start(
+		[ 'psql', '-X', '-At', '-v', 'ON_ERROR_STOP=0', '-U', $user, '-d', $node->connstr('postgres') ],
+		'<', \$s{in}, '>', \$s{out}, '2>', \$s{err},
+		IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default));
+	return \%s;
+}
+my $mark = 0;
+sub run_in
+{
+	my ($s, $sql) = @_;
+	$mark++;
+	$s->{out} = '';
+	$s->{err} = '';
+	$s->{in} .= "$sql\n\\echo MARK$mark\n";
+	pump_until($s->{h}, IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default), \$s->{out}, qr/MARK$mark/);
+	$s->{h}->pump_nb;
+	my $o = $s->{out};
+	$o =~ s/MARK$mark\n?//;
+	return ($o, $s->{err});
+}
+sub finish
+{
+	my ($s) = @_;
+	$s->{in} .= "\\q\n";
+	$s->{h}->finish;
+}
+
+
+# K0 (control). terry reads 2,000 rows (about 1,000 a worker) of
+# customers, log rule 1,500 set on the coordinator: one record, coordinator
+# counts 2,000.
+reset_all();
+{
+	my $s = session('k0');
+	my ($o, $e) = run_in($s, "SELECT count(*) FROM customers WHERE id <= 2000 /* k0 */;");
+	finish($s);
+	gone('k0');
+	ok(counted('terry', 2000), 'K0 (control) the coordinator counted 2,000 rows for terry');
+	is(records('terry', ''), 1, 'K0 (control) one record for terry');
+}
+
+# K1. Log-only keys: the worker's first call for a session is made at
+# COMMIT; the coordinator answers only while the session acts as the
+# lease connection's login.  terry (a member of group role staff) reads,
+# then SET ROLE staff and runs any statement before COMMIT: the give-back
+# is refused, retried at the next commit and at the worker backend's
+# exit -- still as staff -- and the rows are never counted on the
+# coordinator: no record for 2,000 rows against a 1,500 log rule.
+reset_all();
+{
+	my $before = records('terry', '');
+	my $s = session('k1');
+	my ($o, $e) = run_in($s, "BEGIN;\nSELECT count(*) FROM customers WHERE id <= 2000 /* k1 */;\nSET ROLE staff;\nSELECT 1;\nCOMMIT;\nSELECT 2;");
+	note("K1 session: $o $e");
+	finish($s);
+	gone('k1');
+	counted('terry', 2000);
+	my @w = map { node_rows($_, 'terry') } @workers;
+	note("K1 workers counted @w");
+	my $c = node_rows($coord, 'terry');
+	ok($c >= 2000, "K1 SET ROLE before COMMIT: the coordinator counted $c of the 2,000 rows terry read (workers: @w)");
+	is(records('terry', '') - $before, 1, 'K1 SET ROLE before COMMIT: one record of terry\'s 2,000 rows (log rule 1,500)');
+}
+
+# K5. Log-only keys: reads are reported at COMMIT.  terry reads 2,000
+# rows in a transaction, ROLLBACKs and disconnects: at the ROLLBACK each
+# worker backend's first call for the session is refused ("no session of gpid
+# ... acts as the caller"), so again at its exit: the coordinator never counts them.
+reset_all();
+{
+	my $before = records('terry', '');
+	my $s = session('k5');
+	my ($o, $e) = run_in($s, "BEGIN;\nSELECT count(*) FROM customers WHERE id <= 2000 /* k5 */;\nROLLBACK;");
+	note("K5 session: $o $e");
+	finish($s);
+	gone('k5');
+	counted('terry', 2000);
+	my @w = map { node_rows($_, 'terry') } @workers;
+	my $c = node_rows($coord, 'terry');
+	ok($c >= 2000, "K5 read, ROLLBACK, disconnect: the coordinator counted $c of the 2,000 rows terry read (workers: @w)");
+	is(records('terry', '') - $before, 1, 'K5 read, ROLLBACK, disconnect: one record of terry\'s 2,000 rows (log rule 1,500)');
+}
+
+# K3. vic runs terry's SECURITY DEFINER function (a slow distributed
+# query).  During it, terry (an ordinary client on the coordinator) calls
+# _citus_lease naming vic's gpid: the lease backend verifies it once and
+# keeps it for its life.  AFTER the function ended (vic idle, acting as
+# vic), terry reports 50,000 rows for vic: log-only keys are not capped.
+reset_all();
+{
+	my $v = session('k3-vic', 'vic');
+	my ($vpid) = run_in($v, 'SELECT pg_backend_pid();');
+	chomp $vpid;
+	my $nodeid = $coord->safe_psql('postgres', 'SELECT nodeid FROM pg_dist_node WHERE groupid = 0');
+	my $gpid = $nodeid * 10000000000 + $vpid;
+	my $t = session('k3-terry');
+	my $vmark = ++$mark;
+	$v->{in} .= "SELECT public.terry_lookup(400);\n\\echo MARK$vmark\n";
+	$v->{h}->pump_nb;
+	my ($o, $e);
+	for (1 .. 50)
+	{
+		select(undef, undef, undef, 0.1);
+		$v->{h}->pump_nb;
+		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 0, 0, 0, 'x', 'x');");
+		note('K3 vic: ' . $coord->safe_psql('postgres', "SELECT state || ' ' || coalesce(wait_event, '-') || ' ' || left(query, 60) FROM pg_stat_activity WHERE pid = $vpid"));
+		last if $e eq '';
+	}
+	is($e, '', "K3 during vic's run of terry's function, the coordinator answers terry for vic's gpid (the documented window)");
+	pump_until($v->{h}, IPC::Run::timeout(60), \$v->{out}, qr/MARK$vmark/);
+	note("K3 vic's function: $v->{out} $v->{err}");
+	($o) = run_in($v, 'SELECT 1;');
+	($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 50000, 0, 0, 'x', 'x');");
+	note("K3 after vic's function ended, terry reports 50,000 rows for vic: $o $e");
+	my $c = node_rows($coord, 'vic');
+	ok($c < 5000, "K3 vic's count on the coordinator after terry's report: $c (vic read 400)");
+	is(records('vic', ''), 0, 'K3 no record of vic crossing her log rule (she read 400 of 1,500)');
+
+	# K4. vic logs out.  terry's lease backend still stands for vic's gpid:
+	# on accounts (vic blocked at 1,000, terry has no access at all) terry
+	# leases vic's rows, then disconnects: rows held by an ended lease
+	# backend count as read -- for vic.
+	finish($v);
+	gone('k3-vic');
+	my @got;
+	my $held = 0;
+	for (1 .. 15)
+	{
+		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'accounts', 0, $held, 100000, 'x', 'x');");
+		chomp $o;
+		push @got, $o . $e;
+		$held += $o if $o =~ /^\d+$/ && $o < 100000;
+	}
+	note("K4 leases of vic's rows of accounts to terry after vic left: @got");
+	finish($t);
+	gone('k3-terry');
+	my $va = $coord->safe_psql('postgres', "SELECT insider_guard.rows_read('vic', '1 hour', 'accounts')");
+	is($va, 0, "K4 vic never read accounts; after terry's lease backend ended, the coordinator counts $va rows of accounts for vic");
+	my $v2 = session('k4-vic', 'vic');
+	($o, $e) = run_in($v2, 'SELECT count(*) FROM accounts WHERE id <= 100;');
+	is("$o$e", "100\n", "K4 vic's first read of accounts (100 rows, limit 1,000) is served");
+	finish($v2);
+}
+
+done_testing();
