@@ -138,14 +138,17 @@ static void
 give_back_all(int code, Datum arg)
 {
 	/*
-	 * Only for a session that still acts as the caller (or the caller's
-	 * own reads): rows leased for another role's session in the window in
-	 * which the caller could pose as it must not, once the window closed,
-	 * make that role's count (attacker round 7: a false block).
+	 * Only for a session of this node that still acts as the caller (or
+	 * the caller's own reads): rows leased for another role's session in
+	 * the window in which the caller could pose as it must not, once the
+	 * window closed, make that role's count (attacker rounds 7 and 8: a
+	 * false block).  A worker's session is not asked at exit: its rows go
+	 * back unread.
 	 */
 	bool		as_read = last_live &&
-		(verified_gpid == 0 || verified_remote ||
-		 ig_citus_session_user(verified_gpid) == verified_userid);
+		(verified_gpid == 0 ||
+		 (!verified_remote &&
+		  ig_citus_session_user(verified_gpid) == verified_userid));
 
 	for (int i = 0; i < nheld; i++)
 		give_back(&held[i], as_read ? held[i].res.held : 0);
@@ -276,17 +279,38 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	if (gpid == 0)
 		userid = GetSessionUserId();
 	else if (gpid == verified_gpid && verified_remote)
-		userid = verified_userid;	/* asked of its worker once */
+	{
+		Oid			live = InvalidOid;
+		char	   *application = NULL;
+		char	   *query = NULL;
+
+		/*
+		 * A worker's session: asked there again at every call, as below
+		 * (attacker round 8: asked once, it stood for the backend's life)
+		 * -- a round trip from here to that worker.
+		 */
+		userid = verified_userid;
+		(void) ig_citus_worker_session(gpid, GetSessionUserId(), &live,
+									   &application, &query);
+		late = live != verified_userid;
+		if (!late)
+		{
+			keep_text(&verified_application, application);
+			keep_text(&verified_query, query);
+		}
+	}
 	else if (gpid == verified_gpid)
 	{
 		/*
 		 * A session of this node checked before: it must still act as the
 		 * caller, or this is a late call -- a worker's give-back after the
 		 * session's statement (or the session) ended -- which takes no new
-		 * rows and reports at most what was held + 64, once a table
-		 * (attacker round 7: a check kept for the backend's life let a
-		 * role charge another's count without limit after the window in
-		 * which it could pose as that session).
+		 * rows and reports at most what this backend held for it, once a
+		 * table, if it held any (attacker round 7: a check kept for the
+		 * backend's life let a role charge another's count without limit
+		 * after the window in which it could pose as that session; round
+		 * 8: one late call of 64 rows from each of 30 backends named in
+		 * the window).
 		 */
 		userid = verified_userid;
 		late = ig_citus_session_user(gpid) != verified_userid;
@@ -356,7 +380,7 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	h = held_of(userid, relid);
 	if (late)
 	{
-		if (h->late_done)
+		if (h->late_done || h->res.held == 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("insider_guard: the session of gpid " INT64_FORMAT " no longer acts as the caller",
@@ -380,7 +404,9 @@ ig_citus_lease_rows(PG_FUNCTION_ARGS)
 	 * what it read: a session acting as the caller (see the file's header)
 	 * can be reported any count -- as the caller could read for it.
 	 */
-	if (kr == NULL || kr->list->any_block || late)
+	if (late)
+		read = Min(read, h->res.held);
+	else if (kr == NULL || kr->list->any_block)
 		read = Min(read, h->res.held + IG_LEASE_SLACK);
 	now = ig_now();
 	if (kr == NULL || !kr->list->any_block)

@@ -5,8 +5,11 @@
 # pose as another role's session while that session ran its SECURITY
 # DEFINER function (documented) cannot, once that window closed, charge
 # it (K3: 50,000 rows and a log record for vic) nor leave rows held for it
-# to count as read (K4: vic blocked on a table she never read).  K0: the
-# plain case.
+# to count as read (K4: vic blocked on a table she never read) -- nor for
+# a session on a worker (L1, L2), nor by naming the session from many
+# connections in the window (L3, attacker round 8).  K0: the plain case;
+# L4-L6: a role ending its own lease backends or changing role before
+# COMMIT still has every row it read counted.
 #
 # Needs Citus installed into the PostgreSQL under test (test.sh does it on
 # 15); skipped without it, or with IG_CITUS=0.
@@ -254,6 +257,207 @@ reset_all();
 	($o, $e) = run_in($v2, 'SELECT count(*) FROM accounts WHERE id <= 100;');
 	is("$o$e", "100\n", "K4 vic's first read of accounts (100 rows, limit 1,000) is served");
 	finish($v2);
+}
+
+# Round 8 (L1-L6)
+# the function on the workers too (a query planned there)
+for my $w (@workers)
+{
+	next if $w->safe_psql('postgres', q{SELECT count(*) FROM pg_proc WHERE proname = 'terry_lookup'});
+	$w->safe_psql('postgres', q{
+	CREATE FUNCTION public.terry_lookup(n int) RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER
+	AS $f$ DECLARE c bigint; BEGIN EXECUTE format('SELECT count(*) FROM customers WHERE id <= %s AND pg_sleep(0.02) IS NOT NULL', n) INTO c; RETURN c; END $f$;
+	ALTER FUNCTION public.terry_lookup(int) OWNER TO terry;
+	GRANT EXECUTE ON FUNCTION public.terry_lookup(int) TO vic;});
+}
+note('owner on worker1: ' . $workers[0]->safe_psql('postgres', q{SELECT proowner::regrole FROM pg_proc WHERE proname = 'terry_lookup'}));
+
+# L1/L2. vic, connected to WORKER1, runs terry's SECURITY DEFINER function
+# (a distributed query planned on worker1).  During it (the documented
+# window) terry, on the coordinator, names vic's worker gpid once.  A
+# remote gpid is asked of its worker once and cached: after the window
+# (vic idle, then logged out) terry charges vic 50,000 rows (log rule
+# 1,500: a record for vic) and leases vic's rows of accounts, held at
+# exit -> counted as read for vic -> vic blocked on a table she never read.
+reset_all();
+{
+	my $v = session('l1-vic', 'vic', $workers[0]);
+	my ($vpid) = run_in($v, 'SELECT pg_backend_pid();');
+	chomp $vpid;
+	my $nodeid = $coord->safe_psql('postgres', sprintf('SELECT nodeid FROM pg_dist_node WHERE nodeport = %d', $workers[0]->port));
+	my $gpid = $nodeid * 10000000000 + $vpid;
+	my $t = session('l1-terry');
+	my $vmark = ++$mark;
+	$v->{in} .= "SELECT public.terry_lookup(400);\n\\echo MARK$vmark\n";
+	$v->{h}->pump_nb;
+	my ($o, $e);
+	for (1 .. 60)
+	{
+		select(undef, undef, undef, 0.1);
+		$v->{h}->pump_nb;
+		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 0, 0, 0, 'x', 'x');");
+		last if $e eq '';
+	}
+	is($e, '', "L1 during vic's run of terry's function on worker1, the coordinator answers terry for vic's gpid (the documented window)");
+	pump_until($v->{h}, IPC::Run::timeout(60), \$v->{out}, qr/MARK$vmark/);
+	note("L1 vic's function: $v->{out} $v->{err}");
+	($o) = run_in($v, 'SELECT 1;');
+	my $before = records('vic', '');
+	($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 50000, 0, 0, 'x', 'x');");
+	note("L1 after vic's function ended, terry reports 50,000 rows for vic's worker gpid: $o $e");
+	my $c = node_rows($coord, 'vic');
+	ok($c < 5000, "L1 vic's count on the coordinator after terry's report for her worker session: $c (vic read 400)");
+	is(records('vic', '') - $before, 0, 'L1 no record of vic crossing her log rule (she read 400 of 1,500)');
+
+	finish($v);
+	my @got;
+	my $held = 0;
+	for (1 .. 15)
+	{
+		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'accounts', 0, $held, 100000, 'x', 'x');");
+		chomp $o;
+		push @got, $o . $e;
+		$held += $o if $o =~ /^\d+$/ && $o < 100000;
+	}
+	note("L2 leases of vic's rows of accounts to terry after vic left worker1: @got");
+	finish($t);
+	gone('l1-terry');
+	my $va = $coord->safe_psql('postgres', "SELECT insider_guard.rows_read('vic', '1 hour', 'accounts')");
+	is($va, 0, "L2 vic never read accounts; after terry's lease backend ended, the coordinator counts $va rows of accounts for vic");
+	my $v2 = session('l2-vic', 'vic');
+	($o, $e) = run_in($v2, 'SELECT count(*) FROM accounts WHERE id <= 100;');
+	is("$o$e", "100\n", "L2 vic's first read of accounts (100 rows, limit 1,000) is served");
+	finish($v2);
+}
+
+# L3. Local gpid, many lease backends: during vic's run of terry's function
+# on the coordinator (the window; 1,200 rows, under her 1,500 log rule)
+# terry names vic's gpid once from each of 30 connections.  After the
+# window each connection gets its "one late call" for customers, capped at
+# held + 64 = 64: 30 x 64 = 1,920 rows charged to vic, and a log record.
+reset_all();
+{
+	my $before = records('vic', '');
+	my $v = session('l3-vic', 'vic');
+	my ($vpid) = run_in($v, 'SELECT pg_backend_pid();');
+	chomp $vpid;
+	my $nodeid = $coord->safe_psql('postgres', 'SELECT nodeid FROM pg_dist_node WHERE groupid = 0');
+	my $gpid = $nodeid * 10000000000 + $vpid;
+	my @t = map { session("l3-terry$_") } 1 .. 30;
+	my $vmark = ++$mark;
+	$v->{in} .= "SELECT public.terry_lookup(1200);\n\\echo MARK$vmark\n";
+	$v->{h}->pump_nb;
+	my ($o, $e);
+	my $ok = 0;
+	for (1 .. 80)
+	{
+		select(undef, undef, undef, 0.05);
+		$v->{h}->pump_nb;
+		($o, $e) = run_in($t[0], "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 0, 0, 0, 'x', 'x');");
+		last if $e eq '';
+	}
+	if ($e eq '')
+	{
+		for my $s (@t[1 .. $#t])
+		{
+			($o, $e) = run_in($s, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 0, 0, 0, 'x', 'x');");
+			$ok++ if $e eq '';
+		}
+	}
+	ok($ok + 1 >= 10, 'L3 connections answered for vic\'s gpid in the window: ' . ($ok + 1));
+	pump_until($v->{h}, IPC::Run::timeout(90), \$v->{out}, qr/MARK$vmark/);
+	note("L3 vic's function: $v->{out} $v->{err}");
+	run_in($v, 'SELECT 1;');
+	my $vc0 = node_rows($coord, 'vic');
+	my $late = 0;
+	for my $s (@t)
+	{
+		($o, $e) = run_in($s, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 1000, 0, 0, 'x', 'x');");
+		$late++ if $e eq '';
+	}
+	my $c = node_rows($coord, 'vic');
+	note("L3 late calls answered: $late; vic's count $vc0 -> $c");
+	ok($c - $vc0 <= 64, "L3 after the window, terry's late calls from 30 connections charged vic " . ($c - $vc0) . " rows (vic's count $c; she read 1,200)");
+	is(records('vic', '') - $before, 0, 'L3 no record of vic crossing her 1,500 log rule (she read 1,200)');
+	finish($_) for @t;
+	finish($v);
+}
+
+# L4. terry's own log-only reads uncounted: in a transaction terry ends
+# her own lease backends on the coordinator (they log in as terry), reads
+# 2,000 rows (each worker's report is sent without waiting, on the dead
+# connection), SET ROLE staff, COMMIT, disconnects as staff: the report is
+# made again on a new connection, where the session acts as staff: refused.
+reset_all();
+{
+	my $before = records('terry', '');
+	my $s = session('l4');
+	my ($o, $e) = run_in($s, "SELECT count(*) FROM customers WHERE id <= 10 /* l4 warm */;");
+	note("L4 warm: $o $e");
+	($o, $e) = run_in($s, "SELECT string_agg(application_name || ':' || pg_terminate_backend(pid), ',') FROM (SELECT pid, application_name FROM pg_stat_activity WHERE usename = 'terry' AND pid <> pg_backend_pid() OFFSET 0) s;\nSELECT pg_sleep(0.5);\nBEGIN;\nSELECT count(*) FROM customers WHERE id <= 2000 /* l4 */;\nSET ROLE staff;\nCOMMIT;\nSELECT 2;");
+	note("L4 session: $o $e");
+	finish($s);
+	gone('l4');
+	counted('terry', 2010);
+	my @w = map { node_rows($_, 'terry') } @workers;
+	my $c = node_rows($coord, 'terry');
+	ok($c >= 2010, "L4 lease backends ended, read, SET ROLE, COMMIT: the coordinator counted $c of the 2,010 rows terry read (workers: @w)");
+	is(records('terry', '') - $before, 1, "L4 one record of terry's 2,010 rows (log rule 1,500)");
+}
+
+# L5. terry's own log-only reads vs. an immediate SET ROLE: after a warm
+# read (each connection's first call made, so later reports are async),
+# one query message reads 600 rows and does SET ROLE staff at once; 3
+# sessions: 3 x 610 = 1,830 rows, log rule 1,500.
+reset_all();
+{
+	my $before = records('terry', '');
+	for my $i (1 .. 3)
+	{
+		my $s = session("l5-$i");
+		my ($o, $e) = run_in($s, "SELECT count(*) FROM customers WHERE id <= 10 /* l5 warm */;");
+		($o, $e) = run_in($s, "SELECT count(*) FROM customers WHERE id <= 600 /* l5 */ \\; SET ROLE staff;\nSELECT 1;");
+		note("L5 session $i: $o $e");
+		finish($s);
+		gone("l5-$i");
+	}
+	counted('terry', 1830);
+	my @w = map { node_rows($_, 'terry') } @workers;
+	my $c = node_rows($coord, 'terry');
+	ok($c >= 1830, "L5 read + SET ROLE in one message, x3: the coordinator counted $c of the 1,830 rows terry read (workers: @w)");
+	is(records('terry', '') - $before, 1, "L5 one record of terry's 1,830 rows (log rule 1,500)");
+}
+
+# L6. vic's own block-ruled reads beyond her limit (accounts, block 1,000):
+# 5 rounds, each a new session A: BEGIN; read 300 rows; SET ROLE vgrp (a
+# group role of hers); another session of hers ends A's lease backends on
+# the coordinator (they log in as vic) -- at their exit A does not act as
+# vic, so the rows held are given back uncounted; COMMIT (the give-back
+# is refused: A acts as vgrp); A leaves as vgrp.
+$coord->safe_psql('postgres', 'CREATE ROLE vgrp NOLOGIN; GRANT vgrp TO vic;');
+reset_all();
+{
+	my $served = 0;
+	my @log;
+	my $b = session('l6-b', 'vic');
+	for my $i (1 .. 5)
+	{
+		my $a = session("l6-a$i", 'vic');
+		my ($o, $e) = run_in($a, "BEGIN;\nSELECT count(*) FROM accounts WHERE id > " . (($i - 1) * 300) . " AND id <= " . ($i * 300) . ";\nSET ROLE vgrp;");
+		$served += $1 if $o =~ /^(\d+)$/m;
+		push @log, "$i: $o $e" =~ s/\n/ /gr;
+		my ($k) = run_in($b, "SELECT count(pg_terminate_backend(pid)) FROM (SELECT pid FROM pg_stat_activity WHERE usename = 'vic' AND application_name LIKE 'insider_guard%' OFFSET 0) s;");
+		$coord->poll_query_until('postgres', "SELECT count(*) = 0 FROM pg_stat_activity WHERE usename = 'vic' AND application_name LIKE 'insider_guard%'");
+		($o, $e) = run_in($a, "COMMIT;");
+		push @log, "killed $k commit $o $e" =~ s/\n/ /gr;
+		finish($a);
+		gone("l6-a$i");
+	}
+	finish($b);
+	note("L6 rounds: @log");
+	my $c = node_rows($coord, 'vic', 'accounts');
+	my @w = map { node_rows($_, 'vic', 'accounts') } @workers;
+	ok($served <= 1064, "L6 vic's reads of accounts served: $served (block limit 1,000); coordinator counts $c (workers: @w)");
 }
 
 done_testing();
