@@ -417,8 +417,16 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	if (ig_lease_worker() && ig_lease_log_elsewhere(brk->roleid, tally->relid))
 		return;
 
+	/*
+	 * On the node holding a Citus cluster's budget, the workers' reports
+	 * reach the count over several backends at once: two of them can each
+	 * see their rows cross the limit (a report taken as a crossing, its
+	 * rows added before another's were).  There a crossing seen within the
+	 * rule's window is the same episode.
+	 */
 	incident_ask(&ask, tally, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
-				 crossed && !week ? DT_NOEND : now - rule->per);
+				 crossed && !week && !ig_citus_override_set ?
+				 DT_NOEND : now - rule->per);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask, now,
 								&id);
 	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)

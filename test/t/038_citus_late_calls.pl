@@ -198,66 +198,64 @@ reset_all();
 	is(records('terry', '') - $before, 1, 'K5 read, ROLLBACK, disconnect: one record of terry\'s 2,000 rows (log rule 1,500)');
 }
 
-# K3. vic runs terry's SECURITY DEFINER function (a slow distributed
-# query).  During it, terry (an ordinary client on the coordinator) calls
-# _citus_lease naming vic's gpid: the lease backend verifies it once and
-# keeps it for its life.  AFTER the function ended (vic idle, acting as
-# vic), terry reports 50,000 rows for vic: log-only keys are not capped.
-reset_all();
+# vic, connected to $vnode, runs terry's SECURITY DEFINER function (a
+# slow distributed query).  During it (the documented window) terry, an
+# ordinary client of the coordinator, has _citus_lease answer for vic's
+# gpid.  After it ($c): terry reports 50,000 rows for vic (log rule 1,500,
+# vic read 400): nothing charged, no record.  Once vic left ($h): terry
+# leases vic's rows of accounts (block 1,000 for vic; terry has no access)
+# and disconnects: nothing counted for vic, whose next read is served.
+sub window_case
 {
-	my $v = session('k3-vic', 'vic');
+	my ($c, $h, $vnode, $where) = @_;
+	reset_all();
+	my $v = session("$c-vic", 'vic', $vnode);
 	my ($vpid) = run_in($v, 'SELECT pg_backend_pid();');
 	chomp $vpid;
-	my $nodeid = $coord->safe_psql('postgres', 'SELECT nodeid FROM pg_dist_node WHERE groupid = 0');
+	my $nodeid = $coord->safe_psql('postgres', sprintf(
+		'SELECT nodeid FROM pg_dist_node WHERE nodeport = %d', $vnode->port));
 	my $gpid = $nodeid * 10000000000 + $vpid;
-	my $t = session('k3-terry');
+	my $t = session("$c-terry");
 	my $vmark = ++$mark;
 	$v->{in} .= "SELECT public.terry_lookup(400);\n\\echo MARK$vmark\n";
 	$v->{h}->pump_nb;
 	my ($o, $e);
-	for (1 .. 50)
+	for (1 .. 60)
 	{
 		select(undef, undef, undef, 0.1);
 		$v->{h}->pump_nb;
 		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 0, 0, 0, 'x', 'x');");
-		note('K3 vic: ' . $coord->safe_psql('postgres', "SELECT state || ' ' || coalesce(wait_event, '-') || ' ' || left(query, 60) FROM pg_stat_activity WHERE pid = $vpid"));
 		last if $e eq '';
 	}
-	is($e, '', "K3 during vic's run of terry's function, the coordinator answers terry for vic's gpid (the documented window)");
+	is($e, '', "$c during vic's run of terry's function$where, the coordinator answers terry for vic's gpid (the documented window)");
 	pump_until($v->{h}, IPC::Run::timeout(60), \$v->{out}, qr/MARK$vmark/);
-	note("K3 vic's function: $v->{out} $v->{err}");
 	($o) = run_in($v, 'SELECT 1;');
+	my $before = records('vic', '');
 	($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 50000, 0, 0, 'x', 'x');");
-	note("K3 after vic's function ended, terry reports 50,000 rows for vic: $o $e");
-	my $c = node_rows($coord, 'vic');
-	ok($c < 5000, "K3 vic's count on the coordinator after terry's report: $c (vic read 400)");
-	is(records('vic', ''), 0, 'K3 no record of vic crossing her log rule (she read 400 of 1,500)');
+	my $count = node_rows($coord, 'vic');
+	ok($count < 5000, "$c vic's count on the coordinator after terry's report of 50,000 rows: $count (vic read 400)");
+	is(records('vic', '') - $before, 0, "$c no record of vic crossing her log rule (she read 400 of 1,500)");
 
-	# K4. vic logs out.  terry's lease backend still stands for vic's gpid:
-	# on accounts (vic blocked at 1,000, terry has no access at all) terry
-	# leases vic's rows, then disconnects: rows held by an ended lease
-	# backend count as read -- for vic.
 	finish($v);
-	gone('k3-vic');
-	my @got;
+	gone("$c-vic");
 	my $held = 0;
 	for (1 .. 15)
 	{
 		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'accounts', 0, $held, 100000, 'x', 'x');");
 		chomp $o;
-		push @got, $o . $e;
 		$held += $o if $o =~ /^\d+$/ && $o < 100000;
 	}
-	note("K4 leases of vic's rows of accounts to terry after vic left: @got");
 	finish($t);
-	gone('k3-terry');
+	gone("$c-terry");
 	my $va = $coord->safe_psql('postgres', "SELECT insider_guard.rows_read('vic', '1 hour', 'accounts')");
-	is($va, 0, "K4 vic never read accounts; after terry's lease backend ended, the coordinator counts $va rows of accounts for vic");
-	my $v2 = session('k4-vic', 'vic');
+	is($va, 0, "$h vic never read accounts; after terry's lease backend ended, the coordinator counts $va rows of it for vic");
+	my $v2 = session("$h-vic", 'vic');
 	($o, $e) = run_in($v2, 'SELECT count(*) FROM accounts WHERE id <= 100;');
-	is("$o$e", "100\n", "K4 vic's first read of accounts (100 rows, limit 1,000) is served");
+	is("$o$e", "100\n", "$h vic's first read of accounts (100 rows, limit 1,000) is served");
 	finish($v2);
 }
+# K3, K4 (round 7): vic's session on the coordinator
+window_case('K3', 'K4', $coord, '');
 
 # Round 8 (L1-L6)
 # the function on the workers too (a query planned there)
@@ -272,63 +270,9 @@ for my $w (@workers)
 }
 note('owner on worker1: ' . $workers[0]->safe_psql('postgres', q{SELECT proowner::regrole FROM pg_proc WHERE proname = 'terry_lookup'}));
 
-# L1/L2. vic, connected to WORKER1, runs terry's SECURITY DEFINER function
-# (a distributed query planned on worker1).  During it (the documented
-# window) terry, on the coordinator, names vic's worker gpid once.  A
-# remote gpid is asked of its worker once and cached: after the window
-# (vic idle, then logged out) terry charges vic 50,000 rows (log rule
-# 1,500: a record for vic) and leases vic's rows of accounts, held at
-# exit -> counted as read for vic -> vic blocked on a table she never read.
-reset_all();
-{
-	my $v = session('l1-vic', 'vic', $workers[0]);
-	my ($vpid) = run_in($v, 'SELECT pg_backend_pid();');
-	chomp $vpid;
-	my $nodeid = $coord->safe_psql('postgres', sprintf('SELECT nodeid FROM pg_dist_node WHERE nodeport = %d', $workers[0]->port));
-	my $gpid = $nodeid * 10000000000 + $vpid;
-	my $t = session('l1-terry');
-	my $vmark = ++$mark;
-	$v->{in} .= "SELECT public.terry_lookup(400);\n\\echo MARK$vmark\n";
-	$v->{h}->pump_nb;
-	my ($o, $e);
-	for (1 .. 60)
-	{
-		select(undef, undef, undef, 0.1);
-		$v->{h}->pump_nb;
-		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 0, 0, 0, 'x', 'x');");
-		last if $e eq '';
-	}
-	is($e, '', "L1 during vic's run of terry's function on worker1, the coordinator answers terry for vic's gpid (the documented window)");
-	pump_until($v->{h}, IPC::Run::timeout(60), \$v->{out}, qr/MARK$vmark/);
-	note("L1 vic's function: $v->{out} $v->{err}");
-	($o) = run_in($v, 'SELECT 1;');
-	my $before = records('vic', '');
-	($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'customers', 50000, 0, 0, 'x', 'x');");
-	note("L1 after vic's function ended, terry reports 50,000 rows for vic's worker gpid: $o $e");
-	my $c = node_rows($coord, 'vic');
-	ok($c < 5000, "L1 vic's count on the coordinator after terry's report for her worker session: $c (vic read 400)");
-	is(records('vic', '') - $before, 0, 'L1 no record of vic crossing her log rule (she read 400 of 1,500)');
-
-	finish($v);
-	my @got;
-	my $held = 0;
-	for (1 .. 15)
-	{
-		($o, $e) = run_in($t, "SELECT insider_guard._citus_lease($gpid, 'public', 'accounts', 0, $held, 100000, 'x', 'x');");
-		chomp $o;
-		push @got, $o . $e;
-		$held += $o if $o =~ /^\d+$/ && $o < 100000;
-	}
-	note("L2 leases of vic's rows of accounts to terry after vic left worker1: @got");
-	finish($t);
-	gone('l1-terry');
-	my $va = $coord->safe_psql('postgres', "SELECT insider_guard.rows_read('vic', '1 hour', 'accounts')");
-	is($va, 0, "L2 vic never read accounts; after terry's lease backend ended, the coordinator counts $va rows of accounts for vic");
-	my $v2 = session('l2-vic', 'vic');
-	($o, $e) = run_in($v2, 'SELECT count(*) FROM accounts WHERE id <= 100;');
-	is("$o$e", "100\n", "L2 vic's first read of accounts (100 rows, limit 1,000) is served");
-	finish($v2);
-}
+# L1, L2 (round 8): vic's session on worker1 (a query planned there),
+# which the coordinator asks worker1 about
+window_case('L1', 'L2', $workers[0], ' on worker1');
 
 # L3. Local gpid, many lease backends: during vic's run of terry's function
 # on the coordinator (the window; 1,200 rows, under her 1,500 log rule)
