@@ -420,13 +420,14 @@ record_log(IgTally *tally, const IgRuleList *list, const IgRule *rule,
 	/*
 	 * On the node holding a Citus cluster's budget, the workers' reports
 	 * reach the count over several backends at once: two of them can each
-	 * see their rows cross the limit (a report taken as a crossing, its
-	 * rows added before another's were).  There a crossing seen within the
-	 * rule's window is the same episode.
+	 * see their rows cross the limit.  There a crossing within a second of
+	 * the episode's last sight is the same episode -- no longer: over a
+	 * rule's whole window, reads kept just over the limit hid every later
+	 * crossing (attacker round 9, M1).
 	 */
 	incident_ask(&ask, tally, list, rule, crossed ? IG_OF_CROSSING : IG_OF_OVER,
-				 crossed && !week && !ig_citus_override_set ?
-				 DT_NOEND : now - rule->per);
+				 !crossed || week ? now - rule->per :
+				 ig_citus_override_set ? now - USECS_PER_SEC : DT_NOEND);
 	kind = ig_counters_incident(MyDatabaseId, brk->roleid, tally, &ask, now,
 								&id);
 	if (kind == IG_INCIDENT_REPEAT || kind == IG_INCIDENT_LATER)
